@@ -1,0 +1,28 @@
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { HubError } from "../../errors.js";
+import type { Hub } from "../../hub.js";
+import type { App } from "../build-app.js";
+
+/** `/health` and `BASE_PATH/health` (200 when the store answers), `/ready` (503 while starting or draining), `/metrics`. */
+export function registerHealthRoutes(fastify: FastifyInstance, hub: Hub, app: App): void {
+  const health = async (_: unknown, reply: FastifyReply) => {
+    try {
+      await hub.store.ping();
+    } catch (error) {
+      throw new HubError("SB_STORE_UNAVAILABLE", `the store does not answer: ${(error as Error).message}`);
+    }
+    return reply.send({ status: "ok", store: hub.store.dialect, streams: hub.streams.size });
+  };
+  fastify.get("/health", health);
+  if (hub.config.basePath !== "") fastify.get(`${hub.config.basePath}/health`, health);
+
+  fastify.get("/ready", async (_, reply) => {
+    if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });
+    return reply.send({ status: "ready" });
+  });
+
+  fastify.get("/metrics", async (_, reply) => {
+    const body = await hub.metrics.registry.metrics();
+    return reply.type(hub.metrics.registry.contentType).send(body);
+  });
+}

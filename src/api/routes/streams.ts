@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { StreamSelection } from "../../delivery/sse/stream-hub.js";
+import { HubError } from "../../errors.js";
+import type { Hub } from "../../hub.js";
+import { compileFilter } from "../../routing/filter.js";
+import { compileTopicPattern, topicPatternProblem } from "../../routing/topic-pattern.js";
+
+type Query = Record<string, string | string[] | undefined>;
+
+/**
+ * The SSE handler: validates the selection (400 before any stream starts), then hands the raw response to the
+ * stream hub. `topic` (repeatable, comma-separated, patterns), `filter` (CEL), `envelope=true`, and resume from
+ * `Last-Event-ID` or `?last_event_id=`.
+ */
+export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequest) => string) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const query = request.query as Query;
+    const topicValues = fixedTopic
+      ? [fixedTopic(request)]
+      : (Array.isArray(query.topic) ? query.topic : query.topic === undefined ? [] : [query.topic])
+          .flatMap((t) => t.split(","))
+          .map((t) => t.trim())
+          .filter((t) => t !== "");
+    if (topicValues.length > 50) throw new HubError("SB_QUERY_INVALID", "at most 50 topics per stream");
+    const topics = topicValues.map((t) => {
+      const problem = topicPatternProblem(t);
+      if (problem) throw new HubError("SB_QUERY_INVALID", `topic: ${problem}`);
+      return compileTopicPattern(t);
+    });
+    const filterSource = single(query.filter, "filter");
+    const envelopeParam = single(query.envelope, "envelope");
+    if (envelopeParam !== undefined && !["true", "false", "1", "0", ""].includes(envelopeParam)) {
+      throw new HubError("SB_QUERY_INVALID", "envelope must be true or false");
+    }
+    const headerId = request.headers["last-event-id"];
+    const lastEventId = (Array.isArray(headerId) ? headerId[0] : headerId) || single(query.last_event_id, "last_event_id") || undefined;
+    if (lastEventId !== undefined && (lastEventId.length > 200 || /[\r\n\0]/.test(lastEventId))) {
+      throw new HubError("SB_QUERY_INVALID", "Last-Event-ID is not an event id");
+    }
+    const selection: StreamSelection = {
+      topics,
+      filter: filterSource ? compileFilter(filterSource) : undefined,
+      envelope: envelopeParam === "true" || envelopeParam === "1",
+      lastEventId,
+    };
+    if (!hub.streams.hasRoom()) {
+      reply.header("retry-after", "5");
+      throw new HubError("SB_STREAM_LIMIT", `this node has ${hub.streams.size} open streams, its limit; retry later`);
+    }
+
+    reply.hijack();
+    const started = Date.now();
+    reply.raw.on("close", () => {
+      request.log.info({ req: { method: request.method, url: request.url }, durationMs: Date.now() - started }, "stream closed");
+    });
+    await hub.streams.open(reply.raw, selection);
+  };
+}
+
+function single(value: string | string[] | undefined, name: string): string | undefined {
+  if (Array.isArray(value)) {
+    if (value.length > 1) throw new HubError("SB_QUERY_INVALID", `${name} may be given once`);
+    return value[0];
+  }
+  return value;
+}
+
+/** `GET /events` and `GET BASE_PATH/topics/:topic/stream`. */
+export function registerStreamRoutes(fastify: FastifyInstance, hub: Hub): void {
+  if (hub.config.basePath !== "") fastify.get("/events", createStreamHandler(hub));
+  fastify.get(
+    `${hub.config.basePath}/topics/:topic/stream`,
+    createStreamHandler(hub, (request) => (request.params as { topic: string }).topic),
+  );
+}

@@ -1,0 +1,298 @@
+import type { ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import type { HubMetrics } from "../../metrics.js";
+import type { EventFilter } from "../../routing/filter.js";
+import type { TopicMatcher } from "../../routing/topic-pattern.js";
+import type { Store, StoredEvent } from "../../store/store.js";
+import { envelopeJson } from "../../wire.js";
+
+/** What a stream asked for. */
+export interface StreamSelection {
+  /** Topic matchers; empty means every topic. */
+  topics: TopicMatcher[];
+  filter?: EventFilter;
+  /** Send the whole envelope instead of the data alone. */
+  envelope: boolean;
+  /** Resume after this event id. */
+  lastEventId?: string;
+}
+
+/** Options of {@link StreamHub}. */
+export interface StreamHubOptions {
+  store: Store;
+  metrics?: HubMetrics;
+  log?: Logger;
+  heartbeatMs: number;
+  retryMs: number;
+  /** Bytes a stream may have unsent before it is closed as too slow. */
+  maxBufferedBytes: number;
+  maxStreams: number;
+}
+
+/** Events read from the store per page while a stream catches up. */
+const REPLAY_PAGE = 500;
+/** Live events held for a stream while it catches up; past this it re-reads them from the store instead. */
+const MAX_PENDING = 10_000;
+
+const enum State {
+  Replaying,
+  Live,
+  Closed,
+}
+
+interface Stream {
+  res: ServerResponse;
+  selection: StreamSelection;
+  state: State;
+  /** Highest seq written (or skipped as not matching). */
+  lastSeq: number;
+  /** Live events that arrived during replay; undefined once it overflowed. */
+  pending: StoredEvent[] | undefined;
+}
+
+/** One committed event with its frames, serialised once however many streams receive it. */
+interface Outgoing {
+  event: StoredEvent;
+  dataFrame?: string;
+  envelopeFrame?: string;
+}
+
+/**
+ * The live SSE streams of this node. `publish` is called after each commit; it serialises each event once and
+ * writes it to every stream that selected it. A stream whose socket holds more than `maxBufferedBytes` unsent is
+ * closed (the client resumes with `Last-Event-ID`), so a slow reader never holds back ingest or other streams,
+ * and never grows memory without bound.
+ */
+export class StreamHub {
+  private readonly options: StreamHubOptions;
+  private readonly streams = new Set<Stream>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(options: StreamHubOptions) {
+    this.options = options;
+  }
+
+  /** Open streams. */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Whether one more stream may open. */
+  hasRoom(): boolean {
+    return !this.closing && this.streams.size < this.options.maxStreams;
+  }
+
+  /**
+   * Starts streaming on a response whose headers have not been sent. Headers and the `retry:` hint go out at once;
+   * with `lastEventId`, stored events after it are replayed first, then live ones, with no gap and no duplicate.
+   */
+  async open(res: ServerResponse, selection: StreamSelection): Promise<void> {
+    const { metrics, retryMs } = this.options;
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.socket?.setNoDelay(true);
+    res.write(`retry: ${retryMs}\n: connected\n\n`);
+
+    const stream: Stream = {
+      res,
+      selection,
+      state: selection.lastEventId === undefined ? State.Live : State.Replaying,
+      lastSeq: 0,
+      pending: selection.lastEventId === undefined ? undefined : [],
+    };
+    this.streams.add(stream);
+    metrics?.streamsOpen.inc();
+    this.ensureHeartbeat();
+    res.on("close", () => this.remove(stream));
+
+    if (selection.lastEventId !== undefined) await this.replay(stream, selection.lastEventId);
+  }
+
+  /** Delivers committed events (in seq order) to every stream that selected them. */
+  publish(events: StoredEvent[]): void {
+    if (this.streams.size === 0) return;
+    const outgoing: Outgoing[] = events.map((event) => ({ event }));
+    for (const stream of this.streams) {
+      if (stream.state === State.Replaying) {
+        if (stream.pending) {
+          for (const e of events) stream.pending.push(e);
+          if (stream.pending.length > MAX_PENDING) stream.pending = undefined; // it will read them from the store
+        }
+        continue;
+      }
+      if (stream.state !== State.Live) continue;
+      let chunk = "";
+      let frames = 0;
+      for (const o of outgoing) {
+        const e = o.event;
+        if (e.seq <= stream.lastSeq) continue;
+        stream.lastSeq = e.seq;
+        if (!selects(stream.selection, e)) continue;
+        chunk += frameOf(o, stream.selection.envelope);
+        frames++;
+      }
+      if (frames > 0) this.write(stream, chunk, frames);
+    }
+  }
+
+  /** Closes every stream with a retry hint (on shutdown) and refuses new ones. */
+  closeAll(): void {
+    this.closing = true;
+    for (const stream of this.streams) {
+      if (!stream.res.destroyed) stream.res.end(`retry: ${this.options.retryMs}\n: server shutting down\n\n`);
+      this.remove(stream);
+    }
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private async replay(stream: Stream, lastEventId: string): Promise<void> {
+    const { store, log } = this.options;
+    let cursor: number | undefined;
+    try {
+      cursor = await store.getEventSeq(lastEventId);
+    } catch (error) {
+      log?.error({ err: error }, "stream replay failed");
+      stream.res.destroy();
+      return;
+    }
+    if (cursor === undefined) {
+      // Not stored (removed by retention, or never ours): say so instead of silently going live.
+      const first = await store.firstSeq().catch(() => undefined);
+      const oldest = first === undefined ? undefined : (await store.readEventsAfter(first - 1, 1))[0]?.id;
+      const signal = JSON.stringify({
+        code: "SB_STREAM_RESUME_UNKNOWN",
+        details: `event ${JSON.stringify(lastEventId)} is not stored (it may have been removed by retention); events after it may have been missed. Streaming live events from now.`,
+        last_event_id: lastEventId,
+        oldest_id: oldest ?? null,
+      });
+      this.write(stream, `event: switchboard.reset\ndata: ${signal}\n\n`, 0);
+      stream.lastSeq = (await store.lastSeq()) ?? 0;
+      this.goLive(stream);
+      return;
+    }
+    stream.lastSeq = cursor;
+    try {
+      for (;;) {
+        if (stream.state === State.Closed) return;
+        const page = await store.readEventsAfter(stream.lastSeq, REPLAY_PAGE);
+        let chunk = "";
+        let frames = 0;
+        for (const e of page) {
+          stream.lastSeq = e.seq;
+          if (!selects(stream.selection, e)) continue;
+          chunk += frameOf({ event: e }, stream.selection.envelope);
+          frames++;
+        }
+        if (frames > 0 && !this.write(stream, chunk, frames)) return;
+        if (page.length < REPLAY_PAGE) {
+          if (stream.pending === undefined) {
+            // Live events overflowed while catching up: they are stored, read on.
+            stream.pending = [];
+            continue;
+          }
+          break;
+        }
+        // Pace the replay by the reader: wait for the socket to drain before reading the next page.
+        if (stream.res.writableLength > this.options.maxBufferedBytes / 2) {
+          await new Promise<void>((resolve) => {
+            stream.res.once("drain", resolve);
+            stream.res.once("close", resolve);
+          });
+        }
+      }
+    } catch (error) {
+      log?.error({ err: error }, "stream replay failed");
+      stream.res.destroy();
+      return;
+    }
+    this.goLive(stream);
+  }
+
+  private goLive(stream: Stream): void {
+    if (stream.state === State.Closed) return;
+    const pending = stream.pending ?? [];
+    stream.pending = undefined;
+    stream.state = State.Live;
+    // Events committed during the replay: only those after what the replay read.
+    if (pending.length > 0) this.publishTo(stream, pending);
+  }
+
+  private publishTo(stream: Stream, events: StoredEvent[]): void {
+    let chunk = "";
+    let frames = 0;
+    for (const e of events) {
+      if (e.seq <= stream.lastSeq) continue;
+      stream.lastSeq = e.seq;
+      if (!selects(stream.selection, e)) continue;
+      chunk += frameOf({ event: e }, stream.selection.envelope);
+      frames++;
+    }
+    if (frames > 0) this.write(stream, chunk, frames);
+  }
+
+  /** Writes, or closes the stream when its reader has fallen too far behind. False when the stream is gone. */
+  private write(stream: Stream, chunk: string, frames: number): boolean {
+    const { res } = stream;
+    const { metrics } = this.options;
+    if (stream.state === State.Closed || res.destroyed) return false;
+    if (res.writableLength > this.options.maxBufferedBytes) {
+      metrics?.streamsClosedSlow.inc();
+      metrics?.streamFramesDropped.inc(frames);
+      this.options.log?.info({ buffered: res.writableLength }, "closing slow stream");
+      res.destroy();
+      this.remove(stream);
+      return false;
+    }
+    res.write(chunk);
+    metrics?.streamFramesSent.inc(frames);
+    return true;
+  }
+
+  private remove(stream: Stream): void {
+    if (stream.state === State.Closed) return;
+    stream.state = State.Closed;
+    stream.pending = undefined;
+    if (this.streams.delete(stream)) this.options.metrics?.streamsOpen.dec();
+    if (this.streams.size === 0 && this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+    }
+  }
+
+  private ensureHeartbeat(): void {
+    if (this.heartbeat) return;
+    // One timer for all streams: a comment line keeps proxies from closing idle connections.
+    this.heartbeat = setInterval(() => {
+      for (const stream of this.streams) {
+        if (stream.state !== State.Closed && !stream.res.destroyed) stream.res.write(": heartbeat\n\n");
+      }
+    }, this.options.heartbeatMs);
+    this.heartbeat.unref();
+  }
+}
+
+function selects(selection: StreamSelection, e: StoredEvent): boolean {
+  const { topics, filter } = selection;
+  if (topics.length > 0) {
+    let any = false;
+    for (const m of topics) {
+      if (m.matches(e.topic)) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return false;
+  }
+  return filter === undefined || filter.matches(e);
+}
+
+function frameOf(o: Outgoing, envelope: boolean): string {
+  if (envelope) return (o.envelopeFrame ??= `id: ${o.event.id}\ndata: ${envelopeJson(o.event)}\n\n`);
+  return (o.dataFrame ??= `id: ${o.event.id}\ndata: ${o.event.dataJson}\n\n`);
+}

@@ -1,0 +1,91 @@
+/**
+ * The one error catalog. Every error a client can see has a stable `code` (`SB_<AREA>_<WHAT>`), an HTTP status
+ * and a short text; `details` carries the specifics of one occurrence. Codes are documented in
+ * `docs/errors.md` and never reused for another meaning.
+ */
+
+/** Catalog entry: the HTTP status and the short, constant text for one error code. */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly error: string;
+}
+
+export const ERRORS = {
+  SB_REQUEST_INVALID_JSON: { status: 400, error: "invalid request" },
+  SB_REQUEST_INVALID: { status: 400, error: "invalid request" },
+  SB_REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, error: "unsupported media type" },
+  SB_REQUEST_TOO_LARGE: { status: 413, error: "request too large" },
+  SB_REQUEST_TIMEOUT: { status: 408, error: "request timeout" },
+  SB_ROUTE_NOT_FOUND: { status: 404, error: "not found" },
+  SB_METHOD_NOT_ALLOWED: { status: 405, error: "method not allowed" },
+
+  SB_EVENT_INVALID: { status: 400, error: "invalid event" },
+  SB_EVENT_BATCH_TOO_LARGE: { status: 413, error: "batch too large" },
+  SB_EVENT_SCHEMA_MISMATCH: { status: 400, error: "validation failed" },
+  SB_EVENT_NOT_FOUND: { status: 404, error: "event not found" },
+  SB_EVENT_ID_CONFLICT: { status: 409, error: "event id already used" },
+
+  SB_TOPIC_INVALID: { status: 400, error: "invalid topic" },
+  SB_TOPIC_NOT_FOUND: { status: 404, error: "topic not found" },
+  SB_TOPIC_EXISTS: { status: 409, error: "topic already exists" },
+  SB_TOPIC_SCHEMA_INVALID: { status: 400, error: "invalid topic schema" },
+
+  SB_FILTER_INVALID: { status: 400, error: "invalid filter" },
+  SB_QUERY_INVALID: { status: 400, error: "invalid query" },
+  SB_QUERY_INVALID_TIME: { status: 400, error: "invalid time format" },
+  SB_QUERY_INVALID_CURSOR: { status: 400, error: "invalid cursor" },
+
+  SB_STREAM_LIMIT: { status: 503, error: "too many streams" },
+
+  SB_SHUTTING_DOWN: { status: 503, error: "shutting down" },
+  SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable" },
+  SB_INTERNAL: { status: 500, error: "internal error" },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** A stable error code from the catalog. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * An error that the API shows to its client as `{error, details, code}` with the catalog's status.
+ * Domain code throws these; transport maps them, and anything else becomes a 500 with nothing leaked.
+ */
+export class HubError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: string;
+
+  constructor(code: ErrorCode, details: string, options?: { cause?: unknown }) {
+    super(`${ERRORS[code].error}: ${details}`, options);
+    this.name = "HubError";
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+
+  /** The HTTP body for this error. */
+  toBody(): ErrorBody {
+    return { error: ERRORS[this.code].error, details: this.details, code: this.code };
+  }
+}
+
+/** The body of every error reply. */
+export interface ErrorBody {
+  error: string;
+  details: string;
+  code: ErrorCode;
+}
+
+/** Shorthand for `new HubError(code, details)`. */
+export function hubError(code: ErrorCode, details: string): HubError {
+  return new HubError(code, details);
+}
+
+/** Raised for invalid configuration; the CLI prints it and exits with code 2. */
+export class ConfigError extends Error {
+  readonly key: string;
+  constructor(key: string, message: string) {
+    super(`invalid configuration: ${key}: ${message}`);
+    this.name = "ConfigError";
+    this.key = key;
+  }
+}

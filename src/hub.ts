@@ -1,0 +1,136 @@
+import type { Logger } from "pino";
+import pino from "pino";
+import { DEFAULT_CONFIG, type Config } from "./config.js";
+import { StreamHub } from "./delivery/sse/stream-hub.js";
+import { HubError } from "./errors.js";
+import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
+import { eventsFromJson } from "./ingest/normalize.js";
+import { TopicCatalog } from "./ingest/topic-catalog.js";
+import { HubMetrics } from "./metrics.js";
+import { setFilterErrorHook } from "./routing/filter.js";
+import { openStore } from "./store/index.js";
+import type { Store, StoredEvent } from "./store/store.js";
+
+/** Options of {@link createHub}: any configuration key, plus an already-open store or logger. */
+export interface HubOptions extends Partial<Config> {
+  /** Use this store instead of opening `databaseUrl`; the hub will not close it. */
+  store?: Store;
+  log?: Logger;
+}
+
+/** An event a library caller publishes. */
+export interface PublishInput {
+  topic?: string;
+  type?: string;
+  id?: string;
+  key?: string;
+  source?: string;
+  subject?: string;
+  time?: string | number;
+  data: unknown;
+  attributes?: Record<string, string>;
+}
+
+/** A running hub: the store, ingest, topics and live streams, without any HTTP. */
+export interface Hub {
+  readonly config: Readonly<Config>;
+  readonly store: Store;
+  readonly topics: TopicCatalog;
+  readonly ingestor: Ingestor;
+  readonly streams: StreamHub;
+  readonly metrics: HubMetrics;
+  readonly log: Logger;
+  /**
+   * Stores events (all or nothing) and resolves once they are committed.
+   * @example await hub.publish({ topic: "orders.created", data: { id: 42 } })
+   */
+  publish(events: PublishInput | PublishInput[], options?: { idempotencyKey?: string }): Promise<PublishResult>;
+  /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
+  onEvent(handler: (event: StoredEvent) => void): () => void;
+  /** Finishes queued commits, closes streams and (if the hub opened it) the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store, loads topics and wires ingest to the live streams.
+ * @example
+ * const hub = await createHub({ databaseUrl: "sqlite:./data/app.db" });
+ * hub.onEvent((e) => console.log(e.topic, e.data));
+ * await hub.publish({ topic: "users.signup", data: { user_id: 1 } });
+ */
+export async function createHub(options: HubOptions = {}): Promise<Hub> {
+  const { store: givenStore, log: givenLog, ...configPart } = options;
+  const config: Readonly<Config> = Object.freeze({ ...DEFAULT_CONFIG, ...configPart });
+  const log = givenLog ?? pino({ level: config.logLevel });
+  const store = givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous }));
+  const metrics = new HubMetrics();
+  setFilterErrorHook(() => metrics.filterErrors.inc());
+  const topics = new TopicCatalog(store);
+  await topics.load();
+  const streams = new StreamHub({
+    store,
+    metrics,
+    log: log.child({ component: "sse" }),
+    heartbeatMs: config.sseHeartbeatMs,
+    retryMs: config.sseRetryMs,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+    maxStreams: config.sseMaxStreams,
+  });
+  const handlers = new Set<(event: StoredEvent) => void>();
+  const ingestor = new Ingestor({
+    store,
+    topics,
+    metrics,
+    autoCreateTopics: config.autoCreateTopics,
+    onCommit(events) {
+      streams.publish(events);
+      for (const handler of handlers) {
+        for (const e of events) {
+          try {
+            handler(e);
+          } catch (error) {
+            log.error({ err: error, eventId: e.id }, "event handler threw");
+          }
+        }
+      }
+    },
+  });
+
+  let closed = false;
+  return {
+    config,
+    store,
+    topics,
+    ingestor,
+    streams,
+    metrics,
+    log,
+    publish(input, publishOptions) {
+      const receivedAt = Date.now();
+      let events;
+      try {
+        const items = Array.isArray(input) ? input : [input];
+        if (items.length === 0) throw new HubError("SB_EVENT_INVALID", "nothing to publish");
+        ({ events } = eventsFromJson(
+          items.map((i) => ({ ...i, data: i.data })),
+          { receivedAt, maxBatchEvents: config.maxBatchEvents },
+        ));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return ingestor.publish(events, publishOptions);
+    },
+    onEvent(handler) {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await ingestor.drain();
+      streams.closeAll();
+      metrics.close();
+      if (!givenStore) await store.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { randomBytes } from "node:crypto";
+
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: sorts the same as the numbers it encodes
+
+let lastMs = -1;
+const lastRandom = new Uint8Array(10);
+
+/**
+ * A ULID: 10 characters of millisecond time then 16 of randomness, monotonic within one process (ids made in
+ * the same millisecond increment the random part), so ids sort by creation time as strings.
+ */
+export function ulid(now: number = Date.now()): string {
+  if (now <= lastMs) {
+    // Same (or earlier: clock stepped back) millisecond: keep the last time and increment the random part.
+    for (let i = lastRandom.length - 1; i >= 0; i--) {
+      if (lastRandom[i] !== 0xff) {
+        lastRandom[i]!++;
+        break;
+      }
+      lastRandom[i] = 0;
+    }
+  } else {
+    lastMs = now;
+    lastRandom.set(randomBytes(10));
+  }
+  return encodeTime(lastMs) + encodeRandom(lastRandom);
+}
+
+function encodeTime(ms: number): string {
+  let out = "";
+  let t = ms;
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[t % 32] + out;
+    t = Math.floor(t / 32);
+  }
+  return out;
+}
+
+function encodeRandom(bytes: Uint8Array): string {
+  // 80 bits → 16 base32 characters, 5 bits at a time.
+  let out = "";
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(buffer >> bits) & 31];
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+/** The millisecond time inside a ULID (or a prefixed id such as `evt_…`), or undefined if it is not one. */
+export function ulidTime(id: string): number | undefined {
+  const body = id.includes("_") ? id.slice(id.lastIndexOf("_") + 1) : id;
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/.test(body)) return undefined;
+  let ms = 0;
+  for (let i = 0; i < 10; i++) ms = ms * 32 + ALPHABET.indexOf(body[i]!);
+  return ms;
+}
+
+/** A new event id: `evt_` and a ULID. */
+export function newEventId(now?: number): string {
+  return `evt_${ulid(now)}`;
+}

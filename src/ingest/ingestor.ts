@@ -1,0 +1,146 @@
+import { HubError } from "../errors.js";
+import type { HubMetrics } from "../metrics.js";
+import type { AppendRequest, AppendResult, NewEvent, Store, StoredEvent } from "../store/store.js";
+import { EVENT_LIMITS } from "./limits.js";
+import type { TopicCatalog } from "./topic-catalog.js";
+
+/** Options of {@link Ingestor}. */
+export interface IngestorOptions {
+  store: Store;
+  topics: TopicCatalog;
+  metrics?: HubMetrics;
+  /** Publishing to an unknown topic creates it; when false it is a 404. */
+  autoCreateTopics: boolean;
+  /** Called after each commit with the newly stored events, in seq order. Must not throw. */
+  onCommit: (events: StoredEvent[]) => void;
+}
+
+/** The answer to one publish. */
+export interface PublishResult {
+  results: AppendResult[];
+  /** True when nothing was stored because this repeats an earlier request (same Idempotency-Key or ids). */
+  replayed: boolean;
+}
+
+interface Pending {
+  request: AppendRequest;
+  queuedAt: bigint;
+  resolve: (result: PublishResult) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Group commit: every publish that arrives while the event loop is busy (one tick, or one in-flight commit) is
+ * stored in one transaction. A publish resolves only after its transaction has committed, so an acknowledged
+ * event is never lost; commits run one at a time, so `onCommit` sees events in seq order.
+ */
+export class Ingestor {
+  private readonly options: IngestorOptions;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private committing: Promise<void> | undefined;
+
+  constructor(options: IngestorOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Validates the events against their topics and queues them for the next commit.
+   * @throws HubError for schema mismatches, unknown topics (when auto-create is off) or a bad Idempotency-Key.
+   */
+  publish(events: NewEvent[], options: { idempotencyKey?: string } = {}): Promise<PublishResult> {
+    const { topics, autoCreateTopics, metrics } = this.options;
+    const batch = events.length > 1;
+    try {
+      if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
+      events.forEach((event, i) => {
+        if (!topics.has(event.topic)) {
+          if (!autoCreateTopics) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(event.topic)} does not exist`);
+        } else {
+          topics.validate(event.topic, event.data, batch ? `[${i}]` : "");
+        }
+      });
+    } catch (error) {
+      metrics?.ingestRequests.inc({ outcome: "rejected" });
+      return Promise.reject(error);
+    }
+    return new Promise<PublishResult>((resolve, reject) => {
+      this.queue.push({
+        request: { events, idempotencyKey: options.idempotencyKey, createTopics: autoCreateTopics },
+        queuedAt: process.hrtime.bigint(),
+        resolve,
+        reject,
+      });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once every queued publish has been committed (or failed). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.committing) {
+      if (this.committing) await this.committing;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.committing) return;
+    this.scheduled = true;
+    // setImmediate runs after the I/O phase: every request parsed in this loop turn joins the same commit.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.committing = this.commit().finally(() => {
+        this.committing = undefined;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async commit(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    const { store, metrics, topics, onCommit } = this.options;
+    const started = process.hrtime.bigint();
+    let outcomes;
+    try {
+      outcomes = await store.appendEvents(batch.map((p) => p.request));
+    } catch (error) {
+      metrics?.ingestRequests.inc({ outcome: "failed" }, batch.length);
+      const failure = new HubError("SB_STORE_UNAVAILABLE", "the event could not be stored; retry", { cause: error });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    const committed = process.hrtime.bigint();
+    const stored: StoredEvent[] = [];
+    outcomes.forEach((outcome, i) => {
+      const pending = batch[i]!;
+      if (outcome.ok) {
+        for (const e of outcome.stored) stored.push(e);
+        metrics?.ingestRequests.inc({ outcome: outcome.replayed ? "replayed" : "stored" });
+        metrics?.ingestLatency.observe(Number(committed - pending.queuedAt) / 1e9);
+        pending.resolve({ results: outcome.results, replayed: outcome.replayed });
+      } else {
+        metrics?.ingestRequests.inc({ outcome: "failed" });
+        pending.reject(outcome.error);
+      }
+    });
+    if (metrics) {
+      metrics.commitDuration.observe(Number(committed - started) / 1e9);
+      metrics.commitBatchEvents.observe(stored.length);
+      metrics.eventsIngested.inc(stored.length);
+    }
+    if (stored.length > 0) {
+      for (const e of stored) if (!topics.has(e.topic)) topics.noteCreated([e.topic]);
+      onCommit(stored);
+    }
+  }
+}
+
+function checkIdempotencyKey(key: string): void {
+  if (key.length === 0 || key.length > EVENT_LIMITS.idempotencyKeyLength || /[\u0000-\u001f\u007f]/.test(key)) {
+    throw new HubError(
+      "SB_REQUEST_INVALID",
+      `Idempotency-Key must be 1-${EVENT_LIMITS.idempotencyKeyLength} printable characters`,
+    );
+  }
+}

@@ -1,0 +1,84 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/**
+ * The hub's Prometheus metrics, in a registry of its own so that several hubs in one process (tests, library
+ * users) do not collide.
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly eventsIngested: Counter;
+  readonly ingestRequests: Counter<"outcome">;
+  readonly ingestLatency: Histogram;
+  readonly commitBatchEvents: Histogram;
+  readonly commitDuration: Histogram;
+  readonly streamsOpen: Gauge;
+  readonly streamFramesSent: Counter;
+  readonly streamFramesDropped: Counter;
+  readonly streamsClosedSlow: Counter;
+  readonly filterErrors: Counter;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.eventsIngested = new Counter({ name: "switchboard_events_ingested_total", help: "Events committed to the store", registers });
+    this.ingestRequests = new Counter({
+      name: "switchboard_ingest_requests_total",
+      help: "Publish requests by outcome (stored, replayed, rejected, failed)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.ingestLatency = new Histogram({
+      name: "switchboard_ingest_latency_seconds",
+      help: "Time from a publish being queued to its commit",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    });
+    this.commitBatchEvents = new Histogram({
+      name: "switchboard_commit_batch_events",
+      help: "Events per group-commit transaction",
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+      registers,
+    });
+    this.commitDuration = new Histogram({
+      name: "switchboard_commit_duration_seconds",
+      help: "Duration of one group-commit transaction",
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.streamsOpen = new Gauge({ name: "switchboard_streams_open", help: "Open SSE streams", registers });
+    this.streamFramesSent = new Counter({ name: "switchboard_stream_frames_sent_total", help: "SSE event frames written", registers });
+    this.streamFramesDropped = new Counter({
+      name: "switchboard_stream_frames_dropped_total",
+      help: "SSE event frames not written because their stream was closed as too slow",
+      registers,
+    });
+    this.streamsClosedSlow = new Counter({
+      name: "switchboard_streams_closed_slow_total",
+      help: "SSE streams closed because their reader fell behind the buffer limit",
+      registers,
+    });
+    this.filterErrors = new Counter({
+      name: "switchboard_filter_errors_total",
+      help: "Filter evaluations that failed on an event (counted as no match)",
+      registers,
+    });
+    this.loopDelay.enable();
+    const loopDelay = this.loopDelay;
+    new Gauge({
+      name: "switchboard_event_loop_delay_p99_seconds",
+      help: "p99 event-loop delay since the previous scrape",
+      registers,
+      collect() {
+        this.set(loopDelay.percentile(99) / 1e9);
+        loopDelay.reset();
+      },
+    });
+  }
+
+  /** Stops the event-loop monitor. */
+  close(): void {
+    this.loopDelay.disable();
+  }
+}

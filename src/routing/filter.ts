@@ -1,0 +1,165 @@
+import { Environment } from "@marcbachmann/cel-js";
+import { HubError } from "../errors.js";
+
+/**
+ * CEL filters over an event. Variables: `data` (the event's data), `attributes` (string map), `topic`, `type`,
+ * `key`, `source`, `subject`, `id` and `time` (a timestamp). A filter that fails on an event (a missing field, a
+ * wrong type) means "no match" for that event; it never throws out of {@link EventFilter.matches}.
+ *
+ * CEL is not Turing complete; on top of that the AST size and depth and the source length are capped, so a
+ * filter's cost is bounded by those caps and the size of the event.
+ */
+
+/** The most characters a filter may have. */
+export const MAX_FILTER_LENGTH = 2048;
+
+// `type` is a CEL built-in (the type of types), so a bare `type` identifier is renamed to this variable of the
+// same length before parsing: error carets keep their columns, and messages are mapped back.
+const TYPE_VAR = "_typ";
+
+const env = new Environment({
+  unlistedVariablesAreDyn: false,
+  homogeneousAggregateLiterals: false,
+  limits: { maxAstNodes: 400, maxDepth: 32, maxListElements: 100, maxMapEntries: 100, maxCallArguments: 8 },
+})
+  .registerVariable("data", "dyn")
+  .registerVariable("attributes", "map")
+  .registerVariable("topic", "string")
+  .registerVariable(TYPE_VAR, "dyn")
+  .registerVariable("key", "dyn")
+  .registerVariable("source", "dyn")
+  .registerVariable("subject", "dyn")
+  .registerVariable("id", "string")
+  .registerVariable("time", "google.protobuf.Timestamp");
+
+/** The event fields a filter sees. */
+export interface FilterInput {
+  id: string;
+  topic: string;
+  type: string | null;
+  source: string | null;
+  subject: string | null;
+  key: string | null;
+  /** Event time, epoch ms. */
+  time: number;
+  data: unknown;
+  attributes: Record<string, string>;
+}
+
+/** A compiled filter. */
+export interface EventFilter {
+  readonly source: string;
+  /** True when the event matches; false when it does not or when evaluation fails on it. */
+  matches(event: FilterInput): boolean;
+}
+
+/** Called whenever a filter fails on an event (for the `filter_errors` metric). */
+let onEvaluationError: (() => void) | undefined;
+
+/** Registers the hook counting evaluation failures. */
+export function setFilterErrorHook(hook: (() => void) | undefined): void {
+  onEvaluationError = hook;
+}
+
+/**
+ * Compiles a CEL filter.
+ * @throws HubError `SB_FILTER_INVALID` with the parser's message and position.
+ * @example compileFilter('data.amount > 100 && attributes.region == "eu"')
+ */
+export function compileFilter(source: string): EventFilter {
+  if (typeof source !== "string" || source.trim() === "") throw new HubError("SB_FILTER_INVALID", "the filter is empty");
+  if (source.length > MAX_FILTER_LENGTH) {
+    throw new HubError("SB_FILTER_INVALID", `the filter has ${source.length} characters; at most ${MAX_FILTER_LENGTH} are allowed`);
+  }
+  const rewritten = renameTypeIdentifier(source);
+  let program: (ctx: Record<string, unknown>) => unknown;
+  try {
+    program = env.parse(rewritten) as unknown as (ctx: Record<string, unknown>) => unknown;
+    const checked = env.check(rewritten) as { valid?: boolean; error?: Error; type?: string };
+    if (checked && checked.valid === false) throw checked.error ?? new Error("type check failed");
+    if (checked?.type && !["bool", "dyn"].includes(checked.type)) {
+      throw new Error(`the filter must yield a bool, but yields ${checked.type}`);
+    }
+  } catch (error) {
+    throw new HubError("SB_FILTER_INVALID", restoreTypeIdentifier((error as Error).message));
+  }
+  return {
+    source,
+    matches(event: FilterInput): boolean {
+      try {
+        return (
+          program({
+            data: event.data,
+            attributes: event.attributes,
+            topic: event.topic,
+            [TYPE_VAR]: event.type,
+            key: event.key,
+            source: event.source,
+            subject: event.subject,
+            id: event.id,
+            time: new Date(event.time),
+          }) === true
+        );
+      } catch {
+        onEvaluationError?.();
+        return false;
+      }
+    },
+  };
+}
+
+function restoreTypeIdentifier(message: string): string {
+  return message.replaceAll(TYPE_VAR, "type");
+}
+
+/** Renames each bare identifier `type` (not a field `.type`, not a call `type(…)`, not inside a string). */
+export function renameTypeIdentifier(src: string): string {
+  let out = "";
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === "/" && src[i + 1] === "/") {
+      const end = src.indexOf("\n", i);
+      const stop = end === -1 ? src.length : end;
+      out += src.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      const raw = /[rR]$/.test(out) && !/[A-Za-z0-9_][rR]$/.test(out.slice(-2));
+      const stop = stringEnd(src, i, raw);
+      out += src.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (/[A-Za-z_]/.test(c)) {
+      let j = i;
+      while (j < src.length && /[A-Za-z0-9_]/.test(src[j]!)) j++;
+      const word = src.slice(i, j);
+      const before = out.trimEnd().slice(-1);
+      const after = src.slice(j).trimStart()[0];
+      out += word === "type" && before !== "." && after !== "(" ? TYPE_VAR : word;
+      i = j;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+function stringEnd(src: string, start: number, raw: boolean): number {
+  const q = src[start]!;
+  const triple = src.startsWith(q.repeat(3), start);
+  const close = triple ? q.repeat(3) : q;
+  let i = start + close.length;
+  while (i < src.length) {
+    if (!raw && src[i] === "\\") {
+      i += 2;
+      continue;
+    }
+    if (src.startsWith(close, i)) return i + close.length;
+    i++;
+  }
+  return src.length;
+}

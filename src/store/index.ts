@@ -1,0 +1,47 @@
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.js";
+import { openSqliteStore } from "./sqlite/sqlite-store.js";
+import type { Store } from "./store.js";
+
+export type * from "./store.js";
+export { openSqliteStore, SqliteStore } from "./sqlite/sqlite-store.js";
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  sqliteSynchronous?: "normal" | "full";
+}
+
+/** Where a `DATABASE_URL` points. */
+export type StoreLocation = { dialect: "sqlite"; path: string } | { dialect: "postgres"; url: string };
+
+/**
+ * Reads a `DATABASE_URL`: `sqlite:PATH`, `sqlite://PATH`, `file:PATH`, a bare path, `:memory:`, or `postgres://…`.
+ * @throws ConfigError for anything else.
+ */
+export function parseDatabaseUrl(url: string): StoreLocation {
+  const trimmed = url.trim();
+  if (/^postgres(ql)?:\/\//i.test(trimmed)) return { dialect: "postgres", url: trimmed };
+  const match = /^(sqlite|file):(\/\/)?(.*)$/i.exec(trimmed);
+  const path = match ? match[3]! : trimmed;
+  if (path === "") throw new ConfigError("DATABASE_URL", "the SQLite path is empty");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    throw new ConfigError("DATABASE_URL", `unsupported scheme in ${JSON.stringify(url)}; use sqlite:PATH or postgres://…`);
+  }
+  return { dialect: "sqlite", path: path === ":memory:" ? path : resolve(path) };
+}
+
+/** Opens and migrates the store a `DATABASE_URL` names. */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const location = parseDatabaseUrl(url);
+  if (location.dialect === "postgres") {
+    throw new ConfigError("DATABASE_URL", "the PostgreSQL store is not in this version yet; use a SQLite path");
+  }
+  const store = openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous });
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}

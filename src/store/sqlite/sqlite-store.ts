@@ -1,0 +1,422 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { HubError } from "../../errors.js";
+import { loadMigrations } from "../migrate.js";
+import type {
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  EventQuery,
+  Store,
+  StoreStats,
+  StoredEvent,
+  Topic,
+  TopicInput,
+  TopicPatch,
+} from "../store.js";
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** File path, or `:memory:`. */
+  path: string;
+  /** `normal` survives a crash of the process (kill -9); `full` also survives power loss, at an fsync per commit. */
+  synchronous?: "normal" | "full";
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  topic: string;
+  type: string | null;
+  source: string | null;
+  subject: string | null;
+  time: number;
+  key: string | null;
+  data: string;
+  attributes: string | null;
+  received_at: number;
+}
+
+interface TopicRow {
+  name: string;
+  description: string | null;
+  schema: string | null;
+  origin_host: string | null;
+  created_at: number;
+  updated_at: number;
+  event_count: number;
+  last_event_at: number | null;
+}
+
+const EMPTY_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function toEvent(row: EventRow): StoredEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    clientId: false,
+    topic: row.topic,
+    type: row.type,
+    source: row.source,
+    subject: row.subject,
+    time: row.time,
+    key: row.key,
+    dataJson: row.data,
+    data: JSON.parse(row.data),
+    attributes: row.attributes ? (JSON.parse(row.attributes) as Record<string, string>) : EMPTY_ATTRIBUTES,
+    receivedAt: row.received_at,
+  };
+}
+
+function toTopic(row: TopicRow): Topic {
+  return {
+    name: row.name,
+    description: row.description,
+    schema: row.schema === null ? null : JSON.parse(row.schema),
+    originHost: row.origin_host,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    eventCount: row.event_count,
+    lastEventAt: row.last_event_at,
+  };
+}
+
+/** Opens (creating if needed) a SQLite store in WAL mode. Call `migrate()` before use. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  // Checkpoint more rarely than the default 1000 pages: fewer stalls under sustained ingest.
+  db.pragma("wal_autocheckpoint = 4000");
+  db.pragma("cache_size = -65536");
+  return new SqliteStore(db);
+}
+
+/** The embedded store. One process owns the file; seq is assigned in memory and written in the same commit. */
+export class SqliteStore implements Store {
+  readonly dialect = "sqlite" as const;
+  private readonly db: Database.Database;
+  private nextSeq = 1;
+  private readonly knownTopics = new Set<string>();
+  private stmts!: ReturnType<SqliteStore["prepare"]>;
+  private closed = false;
+
+  constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertEvent: db.prepare(
+        `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      ),
+      eventById: db.prepare(`SELECT * FROM events WHERE id = ?`),
+      seqById: db.prepare(`SELECT seq, topic FROM events WHERE id = ?`),
+      eventsAfter: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
+      lastSeq: db.prepare(`SELECT coalesce(max(seq), 0) AS seq FROM events`),
+      firstSeq: db.prepare(`SELECT min(seq) AS seq FROM events`),
+      ensureTopic: db.prepare(
+        `INSERT INTO topics (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+      ),
+      bumpTopic: db.prepare(
+        `UPDATE topics SET event_count = event_count + ?, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE name = ?`,
+      ),
+      idempotencyGet: db.prepare(`SELECT results FROM idempotency_keys WHERE key = ?`),
+      idempotencyPut: db.prepare(`INSERT INTO idempotency_keys (key, results, created_at) VALUES (?, ?, ?)`),
+      topicGet: db.prepare(`SELECT * FROM topics WHERE name = ?`),
+      topicList: db.prepare(`SELECT * FROM topics ORDER BY name`),
+      topicInsert: db.prepare(
+        `INSERT INTO topics (name, description, schema, origin_host, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      topicDelete: db.prepare(`DELETE FROM topics WHERE name = ?`),
+      topicEventsDelete: db.prepare(`DELETE FROM events WHERE topic = ?`),
+      countEvents: db.prepare(`SELECT coalesce(sum(event_count), 0) AS events, count(*) AS topics FROM topics`),
+      ping: db.prepare(`SELECT 1`),
+    };
+  }
+
+  async migrate(): Promise<{ applied: string[]; version: number }> {
+    const db = this.db;
+    db.exec(`CREATE TABLE IF NOT EXISTS switchboard_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const migrations = loadMigrations("sqlite");
+    const applied: string[] = [];
+    const current = (db.prepare(`SELECT coalesce(max(version), 0) AS v FROM switchboard_migrations`).get() as { v: number }).v;
+    const latest = migrations.length;
+    if (current > latest) {
+      throw new Error(
+        `the database is at schema version ${current}, newer than this Switchboard knows (${latest}); upgrade Switchboard`,
+      );
+    }
+    for (const m of migrations.slice(current)) {
+      db.transaction(() => {
+        db.exec(m.sql);
+        db.prepare(`INSERT INTO switchboard_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(m.version, m.name, Date.now());
+      }).immediate();
+      applied.push(`${String(m.version).padStart(4, "0")}_${m.name}`);
+    }
+    this.stmts = this.prepare();
+    this.nextSeq = (this.stmts.lastSeq.get() as { seq: number }).seq + 1;
+    for (const row of this.db.prepare(`SELECT name FROM topics`).all() as { name: string }[]) this.knownTopics.add(row.name);
+    return { applied, version: latest };
+  }
+
+  async appendEvents(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    const now = Date.now();
+    const startSeq = this.nextSeq;
+    const newTopics: string[] = [];
+    const run = this.db.transaction(() => {
+      const outcomes: AppendOutcome[] = [];
+      const topicBumps = new Map<string, { count: number; last: number }>();
+      for (const request of requests) {
+        const requestStartSeq = this.nextSeq;
+        const newTopicsMark = newTopics.length;
+        try {
+          // A nested transaction is a savepoint: this request stands or falls alone.
+          outcomes.push(this.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))());
+        } catch (error) {
+          this.nextSeq = requestStartSeq;
+          newTopics.length = newTopicsMark;
+          outcomes.push({ ok: false, error: error as Error });
+        }
+      }
+      for (const [topic, bump] of topicBumps) this.stmts.bumpTopic.run(bump.count, bump.last, topic);
+      return outcomes;
+    });
+    try {
+      const outcomes = run.immediate();
+      for (const t of newTopics) this.knownTopics.add(t);
+      return outcomes;
+    } catch (error) {
+      this.nextSeq = startSeq;
+      throw error;
+    }
+  }
+
+  private appendOne(
+    request: AppendRequest,
+    now: number,
+    topicBumps: Map<string, { count: number; last: number }>,
+    newTopics: string[],
+  ): AppendOutcome {
+    const s = this.stmts;
+    if (request.idempotencyKey !== undefined) {
+      const prior = s.idempotencyGet.get(request.idempotencyKey) as { results: string } | undefined;
+      if (prior) return { ok: true, results: JSON.parse(prior.results) as AppendResult[], stored: [], replayed: true };
+    }
+    const results: AppendResult[] = [];
+    const stored: StoredEvent[] = [];
+    const pendingBumps: Array<[string, number]> = [];
+    for (const e of request.events) {
+      if (!this.knownTopics.has(e.topic) && !newTopics.includes(e.topic)) {
+        if (!request.createTopics) {
+          // The caller checked; the topic vanished since. Fail this request only.
+          if (!s.topicGet.get(e.topic)) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
+        } else if (s.ensureTopic.run(e.topic, now, now).changes > 0) {
+          newTopics.push(e.topic);
+        }
+      }
+      const seq = this.nextSeq;
+      const info = s.insertEvent.run(
+        seq,
+        e.id,
+        e.topic,
+        e.type,
+        e.source,
+        e.subject,
+        e.time,
+        e.key,
+        e.dataJson,
+        hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null,
+        e.receivedAt,
+      );
+      if (info.changes === 0) {
+        // A repeat of a client-given id: answer with the first result, store nothing.
+        const prior = s.seqById.get(e.id) as { seq: number; topic: string };
+        results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
+        continue;
+      }
+      this.nextSeq = seq + 1;
+      results.push({ id: e.id, seq, topic: e.topic });
+      stored.push({ ...e, seq });
+      pendingBumps.push([e.topic, e.receivedAt]);
+    }
+    if (request.idempotencyKey !== undefined) s.idempotencyPut.run(request.idempotencyKey, JSON.stringify(results), now);
+    // Only now is the request certain to commit (with its savepoint): fold its counts into the batch's.
+    for (const [topic, at] of pendingBumps) {
+      const bump = topicBumps.get(topic);
+      if (bump) {
+        bump.count++;
+        if (at > bump.last) bump.last = at;
+      } else topicBumps.set(topic, { count: 1, last: at });
+    }
+    return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const row = this.stmts.eventById.get(id) as EventRow | undefined;
+    return row && toEvent(row);
+  }
+
+  async getEventSeq(id: string): Promise<number | undefined> {
+    return (this.stmts.seqById.get(id) as { seq: number } | undefined)?.seq;
+  }
+
+  async readEventsAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    return (this.stmts.eventsAfter.all(afterSeq, limit) as EventRow[]).map(toEvent);
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.nextSeq - 1;
+  }
+
+  async firstSeq(): Promise<number | undefined> {
+    return (this.stmts.firstSeq.get() as { seq: number | null }).seq ?? undefined;
+  }
+
+  async searchEvents(q: EventQuery): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const topicTerms: string[] = [];
+    if (q.topics?.length) {
+      topicTerms.push(`topic IN (${q.topics.map(() => "?").join(", ")})`);
+      params.push(...q.topics);
+    }
+    for (const prefix of q.topicPrefixes ?? []) {
+      topicTerms.push(`(topic >= ? AND topic < ?)`);
+      params.push(prefix, prefixUpperBound(prefix));
+    }
+    if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
+    if (q.type !== undefined) {
+      where.push(`type = ?`);
+      params.push(q.type);
+    }
+    if (q.key !== undefined) {
+      where.push(`key = ?`);
+      params.push(q.key);
+    }
+    if (q.fromTime !== undefined) {
+      where.push(`time >= ?`);
+      params.push(q.fromTime);
+    }
+    if (q.toTime !== undefined) {
+      where.push(`time < ?`);
+      params.push(q.toTime);
+    }
+    for (const { field, value } of q.dataEquals ?? []) {
+      const path = `$."${field}"`;
+      if (value === null) {
+        where.push(`json_type(data, ?) = 'null'`);
+        params.push(path);
+      } else if (typeof value === "boolean") {
+        where.push(`json_type(data, ?) = ?`);
+        params.push(path, value ? "true" : "false");
+      } else if (typeof value === "number") {
+        // `user_id=123` matches the number 123 and the string "123".
+        where.push(`(json_extract(data, ?) = ? AND json_type(data, ?) IN ('integer', 'real') OR json_extract(data, ?) = ? AND json_type(data, ?) = 'text')`);
+        params.push(path, value, path, path, String(value), path);
+      } else {
+        where.push(`json_extract(data, ?) = ? AND json_type(data, ?) = 'text'`);
+        params.push(path, value, path);
+      }
+    }
+    const desc = q.order === "desc";
+    if (q.after) {
+      where.push(desc ? `(time, seq) < (?, ?)` : `(time, seq) > (?, ?)`);
+      params.push(q.after.time, q.after.seq);
+    }
+    const dir = desc ? "DESC" : "ASC";
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time ${dir}, seq ${dir} LIMIT ?`;
+    params.push(q.limit);
+    return (this.db.prepare(sql).all(...params) as EventRow[]).map(toEvent);
+  }
+
+  async createTopic(input: TopicInput, now: number): Promise<Topic> {
+    try {
+      this.stmts.topicInsert.run(
+        input.name,
+        input.description ?? null,
+        input.schema == null ? null : JSON.stringify(input.schema),
+        input.originHost ?? null,
+        now,
+        now,
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+        throw new HubError("SB_TOPIC_EXISTS", `topic ${JSON.stringify(input.name)} already exists`);
+      }
+      throw error;
+    }
+    this.knownTopics.add(input.name);
+    return (await this.getTopic(input.name))!;
+  }
+
+  async getTopic(name: string): Promise<Topic | undefined> {
+    const row = this.stmts.topicGet.get(name) as TopicRow | undefined;
+    return row && toTopic(row);
+  }
+
+  async listTopics(): Promise<Topic[]> {
+    return (this.stmts.topicList.all() as TopicRow[]).map(toTopic);
+  }
+
+  async updateTopic(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined> {
+    const sets: string[] = ["updated_at = ?"];
+    const params: unknown[] = [now];
+    if (patch.description !== undefined) {
+      sets.push("description = ?");
+      params.push(patch.description);
+    }
+    if (patch.schema !== undefined) {
+      sets.push("schema = ?");
+      params.push(patch.schema === null ? null : JSON.stringify(patch.schema));
+    }
+    if (patch.originHost !== undefined) {
+      sets.push("origin_host = ?");
+      params.push(patch.originHost);
+    }
+    params.push(name);
+    const info = this.db.prepare(`UPDATE topics SET ${sets.join(", ")} WHERE name = ?`).run(...params);
+    return info.changes === 0 ? undefined : this.getTopic(name);
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    const deleted = this.db.transaction(() => {
+      this.stmts.topicEventsDelete.run(name);
+      return this.stmts.topicDelete.run(name).changes > 0;
+    })();
+    this.knownTopics.delete(name);
+    return deleted;
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.stmts.countEvents.get() as StoreStats;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new HubError("SB_STORE_UNAVAILABLE", "the store is closed");
+    this.stmts.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+/** The smallest string greater than every string starting with `prefix`. */
+function prefixUpperBound(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}

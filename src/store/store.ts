@@ -1,0 +1,155 @@
+/**
+ * Glossary
+ * - event: one stored message. `id` is client-given or a generated `evt_<ULID>`; `seq` is a store-wide, strictly
+ *   increasing number given at commit; `time` is the event's own time (client-given, else the receive time).
+ * - topic: a name events are published to; it may carry a JSON Schema that each event's data must satisfy.
+ * - append request: the events of one HTTP request (or one library call); stored all or nothing, and several
+ *   append requests share one transaction (group commit).
+ *
+ * Row types stay inside `store/`; everything here is the camelCase domain shape the rest of the code sees.
+ */
+
+/** An event as the ingest layer hands it to the store: validated, with its id and times decided. */
+export interface NewEvent {
+  id: string;
+  /** Whether `id` came from the client (then a repeat is detected and answered with the first result). */
+  clientId: boolean;
+  topic: string;
+  type: string | null;
+  source: string | null;
+  subject: string | null;
+  /** Event time, epoch milliseconds. */
+  time: number;
+  key: string | null;
+  /** `data` serialised as JSON text; what is stored and what SSE frames carry. */
+  dataJson: string;
+  /** The parsed data, kept so that live filters need not parse `dataJson` again. */
+  data: unknown;
+  attributes: Record<string, string>;
+  /** Receive time, epoch milliseconds. */
+  receivedAt: number;
+}
+
+/** A committed event. */
+export interface StoredEvent extends NewEvent {
+  seq: number;
+}
+
+/** The reply for one stored (or deduplicated) event. */
+export interface AppendResult {
+  id: string;
+  seq: number;
+  topic: string;
+}
+
+/** The events of one request, stored all or nothing. */
+export interface AppendRequest {
+  events: NewEvent[];
+  /** `Idempotency-Key` of the request, if any: a repeat returns the first request's results. */
+  idempotencyKey?: string;
+  /** Topics that do not exist are created; without it, the caller has checked they exist. */
+  createTopics: boolean;
+}
+
+/** What happened to one append request inside a group commit. */
+export type AppendOutcome =
+  | { ok: true; results: AppendResult[]; /** newly stored events, in seq order */ stored: StoredEvent[]; replayed: boolean }
+  | { ok: false; error: Error };
+
+/** A topic and its statistics. */
+export interface Topic {
+  name: string;
+  description: string | null;
+  /** JSON Schema that event data must satisfy, or null. */
+  schema: unknown | null;
+  originHost: string | null;
+  createdAt: number;
+  updatedAt: number;
+  eventCount: number;
+  /** Time the last event was received, epoch ms, or null when none. */
+  lastEventAt: number | null;
+}
+
+/** Fields of a topic a client may set. */
+export interface TopicInput {
+  name: string;
+  description?: string | null;
+  schema?: unknown | null;
+  originHost?: string | null;
+}
+
+/** A patch of a topic; absent keys stay as they are. */
+export type TopicPatch = Partial<Omit<TopicInput, "name">>;
+
+/** A position in the order of a search: `(time, seq)` or `seq` alone, depending on `orderBy`. */
+export interface EventCursor {
+  time: number;
+  seq: number;
+}
+
+/** The storage-level part of an event search: everything the store can answer with an index. */
+export interface EventQuery {
+  /** Exact topic names (already expanded from patterns by the caller when possible). */
+  topics?: string[];
+  /** Prefixes a topic must start with (for patterns such as `orders.*`); ORed with `topics`. */
+  topicPrefixes?: string[];
+  type?: string;
+  key?: string;
+  /** Inclusive lower bound of `time`, epoch ms. */
+  fromTime?: number;
+  /** Exclusive upper bound of `time`, epoch ms. */
+  toTime?: number;
+  /** Equality on top-level data fields. */
+  dataEquals?: Array<{ field: string; value: string | number | boolean | null }>;
+  /** Rows strictly after this position in the chosen order. */
+  after?: EventCursor;
+  order: "asc" | "desc";
+  limit: number;
+}
+
+/** Counts of what the store holds, for health and metrics. */
+export interface StoreStats {
+  events: number;
+  topics: number;
+}
+
+/**
+ * The one storage interface. SQLite and PostgreSQL implement it; the same conformance suite runs against both.
+ * Methods are async even where SQLite answers synchronously, so callers are written once.
+ */
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+
+  /** Runs pending migrations; refuses a database whose schema is newer than this code. */
+  migrate(): Promise<{ applied: string[]; version: number }>;
+
+  /**
+   * Stores several requests in one transaction. Each request is all or nothing: one request's failure
+   * does not fail the others. Resolves only after the transaction is durable.
+   */
+  appendEvents(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+
+  getEvent(id: string): Promise<StoredEvent | undefined>;
+  /** The seq of the event with this id, or undefined. */
+  getEventSeq(id: string): Promise<number | undefined>;
+  /** Events with seq > afterSeq, in seq order, at most `limit`. */
+  readEventsAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** The highest seq stored, 0 when empty. */
+  lastSeq(): Promise<number>;
+  /** The lowest seq stored, or undefined when empty. */
+  firstSeq(): Promise<number | undefined>;
+  /** Searches by the indexed fields, ordered by (time, seq). */
+  searchEvents(query: EventQuery): Promise<StoredEvent[]>;
+
+  createTopic(input: TopicInput, now: number): Promise<Topic>;
+  getTopic(name: string): Promise<Topic | undefined>;
+  listTopics(): Promise<Topic[]>;
+  updateTopic(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined>;
+  /** Deletes a topic and its events; false when it did not exist. */
+  deleteTopic(name: string): Promise<boolean>;
+
+  stats(): Promise<StoreStats>;
+  /** A cheap round trip, for `/health`. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

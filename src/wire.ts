@@ -1,0 +1,47 @@
+import type { StoredEvent } from "./store/store.js";
+import { formatTime } from "./time.js";
+
+/** An event as the API and SSE `?envelope=true` show it. */
+export interface EventOut {
+  id: string;
+  seq: number;
+  topic: string;
+  type: string | null;
+  source: string | null;
+  subject: string | null;
+  time: string;
+  key: string | null;
+  data: unknown;
+  attributes: Record<string, string>;
+  received_at: string;
+}
+
+/**
+ * The envelope as JSON text, with the stored data text spliced in rather than parsed and serialised again.
+ * Same fields and order as {@link EventOut}.
+ */
+export function envelopeJson(e: StoredEvent): string {
+  return (
+    `{"id":${JSON.stringify(e.id)},"seq":${e.seq},"topic":${JSON.stringify(e.topic)},` +
+    `"type":${JSON.stringify(e.type)},"source":${JSON.stringify(e.source)},"subject":${JSON.stringify(e.subject)},` +
+    `"time":"${formatTime(e.time)}","key":${JSON.stringify(e.key)},"data":${e.dataJson},` +
+    `"attributes":${JSON.stringify(e.attributes)},"received_at":"${formatTime(e.receivedAt)}"}`
+  );
+}
+
+/** The envelope as an object. */
+export function toEventOut(e: StoredEvent): EventOut {
+  return {
+    id: e.id,
+    seq: e.seq,
+    topic: e.topic,
+    type: e.type,
+    source: e.source,
+    subject: e.subject,
+    time: formatTime(e.time),
+    key: e.key,
+    data: e.data,
+    attributes: e.attributes,
+    received_at: formatTime(e.receivedAt),
+  };
+}
