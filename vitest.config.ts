@@ -5,8 +5,9 @@ export default defineConfig({
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Integration tests spawn hubs and open thousands of sockets: keep files from starving each other on 2 cores.
-    fileParallelism: true,
+    // Integration tests spawn hubs and open thousands of sockets: two workers on two cores.
     maxWorkers: 2,
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results/results.json" },
   },
 });

@@ -49,6 +49,8 @@ interface KeySpec {
   values?: readonly string[];
   min?: number;
   max?: number;
+  /** An empty environment value is a value (not "unset"): `BASE_PATH=` serves the API from the root. */
+  allowEmpty?: boolean;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -73,7 +75,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
 const SCHEMA: { [K in keyof Config]: KeySpec } = {
   port: { kind: "int", env: ["PORT", "SWITCHBOARD_PORT"], min: 0, max: 65535 },
   host: { kind: "string", env: ["HOST", "SWITCHBOARD_HOST"] },
-  basePath: { kind: "string", env: ["BASE_PATH", "SWITCHBOARD_BASE_PATH"] },
+  basePath: { kind: "string", env: ["BASE_PATH", "SWITCHBOARD_BASE_PATH"], allowEmpty: true },
   databaseUrl: { kind: "string", env: ["DATABASE_URL", "SWITCHBOARD_DATABASE_URL"] },
   logLevel: {
     kind: "enum",
@@ -133,7 +135,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   for (const [key, spec] of Object.entries(SCHEMA) as [keyof Config, KeySpec][]) {
     for (const name of spec.env) {
       const raw = env[name];
-      if (raw !== undefined && raw !== "") {
+      if (raw !== undefined && (raw !== "" || spec.allowEmpty)) {
         merged[key] = coerce(name, spec, raw);
         break;
       }

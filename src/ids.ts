@@ -21,9 +21,24 @@ export function ulid(now: number = Date.now()): string {
     }
   } else {
     lastMs = now;
-    lastRandom.set(randomBytes(10));
+    lastRandom.set(nextRandom10());
   }
   return encodeTime(lastMs) + encodeRandom(lastRandom);
+}
+
+// randomBytes costs a call into OpenSSL each time; draw 10 bytes at a time from a 4 KiB pool instead.
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let poolOffset = 0;
+
+function nextRandom10(): Uint8Array {
+  if (poolOffset + 10 > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const slice = pool.subarray(poolOffset, poolOffset + 10);
+  poolOffset += 10;
+  return slice;
 }
 
 function encodeTime(ms: number): string {

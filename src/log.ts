@@ -1,26 +1,30 @@
 import pino, { type Logger, type LoggerOptions } from "pino";
 
 /** Paths never written to logs. */
+// Request logs carry only method, URL and status, never headers or bodies; these paths guard the objects that
+// could hold secrets if a log call ever includes them. No wildcards: wildcard redaction costs on every line.
 export const REDACT_PATHS = [
   "req.headers.authorization",
   "req.headers.cookie",
-  "req.headers[\"idempotency-key\"]",
-  "req.headers[\"x-api-key\"]",
   "headers.authorization",
   "headers.cookie",
-  "*.secret",
-  "*.password",
-  "*.token",
+  "secret",
+  "subscription.secret",
   "config.databaseUrl",
 ];
 
-/** The hub's pino logger: JSON to stdout, secrets redacted. */
+/**
+ * The hub's pino logger: JSON lines to stdout, `time` in epoch ms, secrets redacted. Writes are buffered
+ * (flushed every 4 KiB and at exit) so that a log line per request costs no syscall per request.
+ */
 export function createLogger(level: string, options: LoggerOptions = {}): Logger {
-  return pino({
-    level,
-    base: { service: "switchboard" },
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    ...options,
-  });
+  return pino(
+    {
+      level,
+      base: { service: "switchboard" },
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      ...options,
+    },
+    pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+  );
 }

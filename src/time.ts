@@ -33,7 +33,15 @@ export function parseTime(input: unknown): number | undefined {
     offsetMin = (zm[1] === "-" ? -1 : 1) * (Number(zm[2]) * 60 + Number(zm[3]));
     if (Number(zm[2]) > 23 || Number(zm[3]) > 59) return undefined;
   }
-  return Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), ms) - offsetMin * 60_000;
+  return utc(year, month - 1, day, hour, minute, Math.min(second, 59), ms) - offsetMin * 60_000;
+}
+
+/** `Date.UTC` without its mapping of years 0–99 to 1900–1999 (Go's zero time is `0001-01-01T00:00:00Z`). */
+function utc(year: number, monthIndex: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, monthIndex, day);
+  d.setUTCHours(hour, minute, second, ms);
+  return d.getTime();
 }
 
 /** Epoch values below 10^11 are seconds (until the year 5138), the rest milliseconds. */
@@ -44,7 +52,9 @@ function fromEpoch(n: number): number | undefined {
 }
 
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, 0);
+  return d.getUTCDate();
 }
 
 /** RFC 3339 in UTC with milliseconds. */

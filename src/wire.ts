@@ -28,20 +28,3 @@ export function envelopeJson(e: StoredEvent): string {
     `"attributes":${JSON.stringify(e.attributes)},"received_at":"${formatTime(e.receivedAt)}"}`
   );
 }
-
-/** The envelope as an object. */
-export function toEventOut(e: StoredEvent): EventOut {
-  return {
-    id: e.id,
-    seq: e.seq,
-    topic: e.topic,
-    type: e.type,
-    source: e.source,
-    subject: e.subject,
-    time: formatTime(e.time),
-    key: e.key,
-    data: e.data,
-    attributes: e.attributes,
-    received_at: formatTime(e.receivedAt),
-  };
-}

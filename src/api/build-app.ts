@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { ERRORS, HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
@@ -6,6 +6,11 @@ import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerTopicRoutes } from "./routes/topics.js";
+
+/** A request whose JSON body text was kept by the parser. */
+export interface RequestWithRawBody {
+  rawBody?: string;
+}
 
 /** Lifecycle as `/ready` reports it. */
 export type Lifecycle = "starting" | "ready" | "draining";
@@ -34,9 +39,11 @@ const ANY_JSON_TYPE = /^application\/[a-z0-9.+-]+\+json$/;
 export async function buildApp(options: BuildAppOptions): Promise<App> {
   const { hub } = options;
   const { config } = hub;
+  const log = options.log ?? hub.log;
+  // fastify's own logger is off: it would build a child logger per request. The hooks below write one line per
+  // request through the hub's logger, with the request id.
   const fastify = Fastify({
-    loggerInstance: (options.log ?? hub.log) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logger: false,
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
@@ -47,28 +54,45 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app: App = { fastify, lifecycle: "starting" };
 
   // JSON of every flavour goes through fastify's parser, which refuses __proto__ and constructor.prototype keys.
-  const jsonParser = fastify.getDefaultJsonParser("error", "error");
+  // The raw text is kept too, so that event data is stored exactly as posted (see ingest/raw-json.ts).
+  const defaultJsonParser = fastify.getDefaultJsonParser("error", "error");
+  const jsonParser: typeof defaultJsonParser = (request, body, done) => {
+    (request as RequestWithRawBody).rawBody = body as string;
+    defaultJsonParser(request, body, done);
+  };
+  fastify.removeContentTypeParser("application/json");
+  fastify.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);
   fastify.addContentTypeParser(CLOUDEVENTS_TYPES, { parseAs: "string" }, jsonParser);
   fastify.addContentTypeParser(ANY_JSON_TYPE, { parseAs: "string" }, jsonParser);
 
-  fastify.addHook("onRequest", async (request, reply) => {
+  // Callback-style hooks: an async hook costs a promise per request on the hot path.
+  fastify.addHook("onRequest", (request, reply, done) => {
     if (app.lifecycle === "draining" && !request.url.startsWith("/health") && !request.url.startsWith("/ready")) {
       reply.header("connection", "close");
-      throw new HubError("SB_SHUTTING_DOWN", "the hub is shutting down; retry on another node or shortly");
+      done(new HubError("SB_SHUTTING_DOWN", "the hub is shutting down; retry on another node or shortly"));
+      return;
     }
+    done();
+  });
+  // Requests already in flight when draining began: close their connections after the reply, or the server's close
+  // would wait on them as idle keep-alive connections until the shutdown grace period ran out (exit 1).
+  fastify.addHook("onSend", (_request, reply, payload, done) => {
+    if (app.lifecycle === "draining") reply.header("connection", "close");
+    done(null, payload);
   });
   // One log line per request.
-  fastify.addHook("onResponse", async (request, reply) => {
-    request.log.info(
-      { req: { method: request.method, url: request.url }, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
+  fastify.addHook("onResponse", (request, reply, done) => {
+    log.info(
+      { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
       "request completed",
     );
+    done();
   });
 
   fastify.setErrorHandler((error: FastifyError | HubError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const hubErr = toHubError(error);
-    if (hubErr.status >= 500) request.log.error({ err: error }, "request failed");
-    else request.log.info({ code: hubErr.code, details: hubErr.details }, "request rejected");
+    if (hubErr.status >= 500) log.error({ reqId: request.id, err: error }, "request failed");
+    else log.info({ reqId: request.id, code: hubErr.code, details: hubErr.details }, "request rejected");
     void reply.status(hubErr.status).send(hubErr.toBody());
   });
   fastify.setNotFoundHandler((request, reply) => {

@@ -4,6 +4,7 @@ import { topicNameProblem } from "../routing/topic-pattern.js";
 import type { NewEvent } from "../store/store.js";
 import { parseTime } from "../time.js";
 import { EVENT_LIMITS } from "./limits.js";
+import { compact, elementSpans, memberSpan, wholeSpan, type Span } from "./raw-json.js";
 
 /**
  * Turns what clients post into validated {@link NewEvent}s. No HTTP types here: the transport passes the parsed
@@ -37,6 +38,8 @@ export interface IngestContext {
   receivedAt: number;
   /** Most events a batch may hold. */
   maxBatchEvents: number;
+  /** The body's JSON text, when the transport has it: each event's data is then stored exactly as posted. */
+  rawBody?: string;
 }
 
 /** The default topic of events that name none. */
@@ -47,16 +50,18 @@ export const DEFAULT_TOPIC = "default";
  * @returns the events and whether the body was a batch (an array).
  */
 export function eventsFromJson(body: unknown, ctx: IngestContext): { events: NewEvent[]; batch: boolean } {
+  const top = ctx.rawBody === undefined ? undefined : wholeSpan(ctx.rawBody);
   if (Array.isArray(body)) {
     checkBatch(body, ctx);
-    return { events: body.map((item, i) => eventFromItem(item, ctx, `[${i}]`)), batch: true };
+    const spans = top && elementSpans(ctx.rawBody!, top);
+    return { events: body.map((item, i) => eventFromItem(item, ctx, `[${i}]`, spans?.[i])), batch: true };
   }
-  return { events: [eventFromItem(body, ctx, "")], batch: false };
+  return { events: [eventFromItem(body, ctx, "", top)], batch: false };
 }
 
-function eventFromItem(item: unknown, ctx: IngestContext, where: string): NewEvent {
-  if (!ctx.bodyIsData && isEnvelope(item)) return fromEnvelope(item, ctx, where);
-  return buildEvent({ data: item }, ctx, where);
+function eventFromItem(item: unknown, ctx: IngestContext, where: string, span: Span | undefined): NewEvent {
+  if (!ctx.bodyIsData && isEnvelope(item)) return fromEnvelope(item, ctx, where, span);
+  return buildEvent({ data: item }, ctx, where, span);
 }
 
 /** True for an object that has `data` or `payload` and no key outside the envelope's. */
@@ -67,10 +72,11 @@ export function isEnvelope(value: unknown): value is Record<string, unknown> {
   return true;
 }
 
-function fromEnvelope(env: Record<string, unknown>, ctx: IngestContext, where: string): NewEvent {
+function fromEnvelope(env: Record<string, unknown>, ctx: IngestContext, where: string, span: Span | undefined): NewEvent {
   if (Object.hasOwn(env, "data") && Object.hasOwn(env, "payload")) {
     throw invalid(where, "give either data or payload, not both");
   }
+  const dataKey = Object.hasOwn(env, "data") ? "data" : "payload";
   return buildEvent(
     {
       topic: env.topic,
@@ -80,11 +86,12 @@ function fromEnvelope(env: Record<string, unknown>, ctx: IngestContext, where: s
       source: env.source,
       subject: env.subject,
       time: env.time,
-      data: Object.hasOwn(env, "data") ? env.data : env.payload,
+      data: env[dataKey],
       attributes: env.attributes,
     },
     ctx,
     where,
+    span && memberSpan(ctx.rawBody!, span, dataKey),
   );
 }
 
@@ -93,15 +100,17 @@ const CE_CORE = new Set(["specversion", "id", "source", "type", "subject", "time
 
 /** Events from a CloudEvents structured-mode body (`application/cloudevents+json` or `-batch+json`). */
 export function eventsFromCloudEvents(body: unknown, ctx: IngestContext, batchMode: boolean): { events: NewEvent[]; batch: boolean } {
+  const top = ctx.rawBody === undefined ? undefined : wholeSpan(ctx.rawBody);
   if (batchMode) {
     if (!Array.isArray(body)) throw invalid("", "a CloudEvents batch must be a JSON array");
     checkBatch(body, ctx);
-    return { events: body.map((item, i) => fromCloudEvent(item, ctx, `[${i}]`)), batch: true };
+    const spans = top && elementSpans(ctx.rawBody!, top);
+    return { events: body.map((item, i) => fromCloudEvent(item, ctx, `[${i}]`, spans?.[i])), batch: true };
   }
-  return { events: [fromCloudEvent(body, ctx, "")], batch: false };
+  return { events: [fromCloudEvent(body, ctx, "", top)], batch: false };
 }
 
-function fromCloudEvent(ce: unknown, ctx: IngestContext, where: string): NewEvent {
+function fromCloudEvent(ce: unknown, ctx: IngestContext, where: string, span: Span | undefined): NewEvent {
   if (typeof ce !== "object" || ce === null || Array.isArray(ce)) throw invalid(where, "a CloudEvent must be a JSON object");
   const o = ce as Record<string, unknown>;
   if (o.specversion !== "1.0") throw invalid(where, `specversion must be "1.0", got ${JSON.stringify(o.specversion)}`);
@@ -124,6 +133,7 @@ function fromCloudEvent(ce: unknown, ctx: IngestContext, where: string): NewEven
     { topic, type: o.type, id: o.id, key, source: o.source, subject: o.subject, time: o.time, data: o.data ?? null, attributes },
     ctx,
     where,
+    o.data === undefined ? undefined : span && memberSpan(ctx.rawBody!, span, "data"),
   );
 }
 
@@ -161,6 +171,7 @@ export function eventFromCloudEventHeaders(headers: Record<string, string | stri
     },
     ctx,
     "",
+    ctx.rawBody === undefined ? undefined : wholeSpan(ctx.rawBody),
   );
 }
 
@@ -176,7 +187,8 @@ interface RawEvent {
   attributes?: unknown;
 }
 
-function buildEvent(raw: RawEvent, ctx: IngestContext, where: string): NewEvent {
+/** @param dataSpan where the data stands in `ctx.rawBody`, to store its text as posted. */
+function buildEvent(raw: RawEvent, ctx: IngestContext, where: string, dataSpan?: Span): NewEvent {
   let topic: string;
   if (ctx.bodyIsData || raw.topic === undefined || raw.topic === null) {
     topic = ctx.topic ?? DEFAULT_TOPIC;
@@ -205,7 +217,7 @@ function buildEvent(raw: RawEvent, ctx: IngestContext, where: string): NewEvent 
   }
 
   if (raw.data === undefined) throw invalid(where, "the event has no data");
-  const dataJson = JSON.stringify(raw.data);
+  const dataJson = dataSpan ? compact(ctx.rawBody!, dataSpan) : JSON.stringify(raw.data);
 
   return {
     id: id ?? newEventId(ctx.receivedAt),

@@ -63,10 +63,14 @@ export function parseEventSearch(params: Params): EventSearch {
       (query.topicPrefixes ??= []).push(m.prefix);
     }
   }
-  if (matchers.length > 0 && query.topicPrefixes!.includes("")) delete query.topicPrefixes; // a leading wildcard: no bound
   if (matchers.length > 0 && query.topics) {
     // Exact names join the JS check, since the store's prefix terms admit more than the patterns.
     for (const t of query.topics) matchers.push(compileTopicPattern(t));
+  }
+  if (matchers.length > 0 && query.topicPrefixes!.includes("")) {
+    // A leading wildcard: the store cannot narrow by topic at all (exact names included); the matchers decide.
+    delete query.topicPrefixes;
+    delete query.topics;
   }
 
   const type = one("type");
@@ -105,7 +109,7 @@ export function parseEventSearch(params: Params): EventSearch {
 
   for (const [name, value] of Object.entries(params)) {
     if (RESERVED_PARAMS.has(name) || value === undefined) continue;
-    if (!/^[A-Za-z_][A-Za-z0-9_\-]{0,127}$/.test(name)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(name)) {
       throw new HubError("SB_QUERY_INVALID", `unknown parameter ${JSON.stringify(name)}; data fields must be names of letters, digits, '_' or '-'`);
     }
     const values = Array.isArray(value) ? value : [value];

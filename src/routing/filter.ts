@@ -109,7 +109,8 @@ export function compileFilter(source: string): EventFilter {
 }
 
 function restoreTypeIdentifier(message: string): string {
-  return message.replaceAll(TYPE_VAR, "type");
+  // Whole words only: a user's own `_type` or `_typed` must not come back as `typee` or `typeed`.
+  return message.replace(new RegExp(`\\b${TYPE_VAR}\\b`, "g"), "type");
 }
 
 /** Renames each bare identifier `type` (not a field `.type`, not a call `type(…)`, not inside a string). */

@@ -10,7 +10,8 @@ import {
 } from "../../ingest/normalize.js";
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent } from "../../store/store.js";
-import { toEventOut } from "../../wire.js";
+import { envelopeJson } from "../../wire.js";
+import type { RequestWithRawBody } from "../build-app.js";
 import { createStreamHandler } from "./streams.js";
 
 type Query = Record<string, string | string[] | undefined>;
@@ -37,6 +38,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
       bodyIsData: route.bodyIsData,
       receivedAt,
       maxBatchEvents: hub.config.maxBatchEvents,
+      rawBody: (request as RequestWithRawBody).rawBody,
     };
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     const body = request.body;
@@ -68,9 +70,12 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
   );
   fastify.post(`${base}/messages`, (request, reply) => ingest(request, reply, { envelopeRequired: true }));
 
-  const search = async (request: FastifyRequest) => {
+  // Replies splice each event's stored data text in, rather than parse and serialise it again.
+  const search = async (request: FastifyRequest, reply: FastifyReply) => {
     const page = await searchEvents(hub.store, parseEventSearch(request.query as Query));
-    return { data: page.events.map(toEventOut), next_cursor: page.nextCursor };
+    return reply
+      .type("application/json; charset=utf-8")
+      .send(`{"data":[${page.events.map(envelopeJson).join(",")}],"next_cursor":${JSON.stringify(page.nextCursor)}}`);
   };
   if (base !== "") fastify.get(`${base}/events`, search);
   else {
@@ -80,13 +85,13 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
       if ((request.headers.accept ?? "").includes("text/event-stream")) {
         return stream(request, reply);
       }
-      return search(request);
+      return search(request, reply);
     });
   }
 
-  fastify.get<{ Params: { id: string } }>(`${base}/events/:id`, async (request) => {
+  fastify.get<{ Params: { id: string } }>(`${base}/events/:id`, async (request, reply) => {
     const event = await hub.store.getEvent(request.params.id);
     if (!event) throw new HubError("SB_EVENT_NOT_FOUND", `no event with id ${JSON.stringify(request.params.id)}`);
-    return toEventOut(event);
+    return reply.type("application/json; charset=utf-8").send(envelopeJson(event));
   });
 }

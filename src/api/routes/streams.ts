@@ -51,7 +51,7 @@ export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequ
     reply.hijack();
     const started = Date.now();
     reply.raw.on("close", () => {
-      request.log.info({ req: { method: request.method, url: request.url }, durationMs: Date.now() - started }, "stream closed");
+      hub.log.info({ reqId: request.id, method: request.method, url: request.url, durationMs: Date.now() - started }, "stream closed");
     });
     await hub.streams.open(reply.raw, selection);
   };

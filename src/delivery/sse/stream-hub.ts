@@ -48,6 +48,14 @@ interface Stream {
   lastSeq: number;
   /** Live events that arrived during replay; undefined once it overflowed. */
   pending: StoredEvent[] | undefined;
+  /** Streams with equal signatures select the same frames, so they share one chunk per commit. */
+  signature: string;
+}
+
+/** What one selection receives from one commit. */
+interface Chunk {
+  text: string;
+  frames: number;
 }
 
 /** One committed event with its frames, serialised once however many streams receive it. */
@@ -104,6 +112,7 @@ export class StreamHub {
       state: selection.lastEventId === undefined ? State.Live : State.Replaying,
       lastSeq: 0,
       pending: selection.lastEventId === undefined ? undefined : [],
+      signature: `${selection.envelope ? 1 : 0}\n${selection.topics.map((m) => m.pattern).join(",")}\n${selection.filter?.source ?? ""}`,
     };
     this.streams.add(stream);
     metrics?.streamsOpen.inc();
@@ -117,6 +126,10 @@ export class StreamHub {
   publish(events: StoredEvent[]): void {
     if (this.streams.size === 0) return;
     const outgoing: Outgoing[] = events.map((event) => ({ event }));
+    const firstSeq = events[0]!.seq;
+    const lastSeq = events[events.length - 1]!.seq;
+    // Selection signature → its chunk for this commit: matched and concatenated once, written to every stream.
+    const chunks = new Map<string, Chunk>();
     for (const stream of this.streams) {
       if (stream.state === State.Replaying) {
         if (stream.pending) {
@@ -126,17 +139,18 @@ export class StreamHub {
         continue;
       }
       if (stream.state !== State.Live) continue;
-      let chunk = "";
-      let frames = 0;
-      for (const o of outgoing) {
-        const e = o.event;
-        if (e.seq <= stream.lastSeq) continue;
-        stream.lastSeq = e.seq;
-        if (!selects(stream.selection, e)) continue;
-        chunk += frameOf(o, stream.selection.envelope);
-        frames++;
+      let chunk: Chunk | undefined;
+      if (stream.lastSeq < firstSeq) {
+        chunk = chunks.get(stream.signature);
+        if (!chunk) {
+          chunk = chunkFor(stream.selection, outgoing, 0);
+          chunks.set(stream.signature, chunk);
+        }
+      } else {
+        chunk = chunkFor(stream.selection, outgoing, stream.lastSeq); // just switched from replay
       }
-      if (frames > 0) this.write(stream, chunk, frames);
+      stream.lastSeq = Math.max(stream.lastSeq, lastSeq);
+      if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
     }
   }
 
@@ -181,15 +195,19 @@ export class StreamHub {
       for (;;) {
         if (stream.state === State.Closed) return;
         const page = await store.readEventsAfter(stream.lastSeq, REPLAY_PAGE);
-        let chunk = "";
-        let frames = 0;
-        for (const e of page) {
-          stream.lastSeq = e.seq;
-          if (!selects(stream.selection, e)) continue;
-          chunk += frameOf({ event: e }, stream.selection.envelope);
-          frames++;
+        if (page.length > 0) {
+          const chunk = chunkFor(stream.selection, page.map((event) => ({ event })), stream.lastSeq);
+          stream.lastSeq = page[page.length - 1]!.seq;
+          if (chunk.frames > 0) {
+            let onFlushed!: () => void;
+            const flushed = new Promise<void>((resolve) => (onFlushed = resolve));
+            if (!this.write(stream, chunk.text, chunk.frames, onFlushed)) return;
+            // Pace the replay by the reader: wait until the page has left the socket buffer before reading the next
+            // page, and before going live too, else the first live write would find the last page still buffered and
+            // close the stream as slow. (Not 'drain': it is not emitted while the buffer is under its high-water mark.)
+            if (stream.res.writableLength > this.options.maxBufferedBytes / 2) await settled(stream.res, flushed);
+          }
         }
-        if (frames > 0 && !this.write(stream, chunk, frames)) return;
         if (page.length < REPLAY_PAGE) {
           if (stream.pending === undefined) {
             // Live events overflowed while catching up: they are stored, read on.
@@ -197,13 +215,6 @@ export class StreamHub {
             continue;
           }
           break;
-        }
-        // Pace the replay by the reader: wait for the socket to drain before reading the next page.
-        if (stream.res.writableLength > this.options.maxBufferedBytes / 2) {
-          await new Promise<void>((resolve) => {
-            stream.res.once("drain", resolve);
-            stream.res.once("close", resolve);
-          });
         }
       }
     } catch (error) {
@@ -224,20 +235,13 @@ export class StreamHub {
   }
 
   private publishTo(stream: Stream, events: StoredEvent[]): void {
-    let chunk = "";
-    let frames = 0;
-    for (const e of events) {
-      if (e.seq <= stream.lastSeq) continue;
-      stream.lastSeq = e.seq;
-      if (!selects(stream.selection, e)) continue;
-      chunk += frameOf({ event: e }, stream.selection.envelope);
-      frames++;
-    }
-    if (frames > 0) this.write(stream, chunk, frames);
+    const chunk = chunkFor(stream.selection, events.map((event) => ({ event })), stream.lastSeq);
+    stream.lastSeq = Math.max(stream.lastSeq, events[events.length - 1]!.seq);
+    if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
   }
 
   /** Writes, or closes the stream when its reader has fallen too far behind. False when the stream is gone. */
-  private write(stream: Stream, chunk: string, frames: number): boolean {
+  private write(stream: Stream, chunk: string, frames: number, onFlushed?: () => void): boolean {
     const { res } = stream;
     const { metrics } = this.options;
     if (stream.state === State.Closed || res.destroyed) return false;
@@ -249,7 +253,7 @@ export class StreamHub {
       this.remove(stream);
       return false;
     }
-    res.write(chunk);
+    res.write(chunk, onFlushed);
     metrics?.streamFramesSent.inc(frames);
     return true;
   }
@@ -277,6 +281,18 @@ export class StreamHub {
   }
 }
 
+/** Resolves when `flushed` does or the response closes, whichever comes first. */
+function settled(res: ServerResponse, flushed: Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("close", done);
+      resolve();
+    };
+    res.on("close", done);
+    void flushed.then(done);
+  });
+}
+
 function selects(selection: StreamSelection, e: StoredEvent): boolean {
   const { topics, filter } = selection;
   if (topics.length > 0) {
@@ -290,6 +306,18 @@ function selects(selection: StreamSelection, e: StoredEvent): boolean {
     if (!any) return false;
   }
   return filter === undefined || filter.matches(e);
+}
+
+/** The frames of `outgoing` after `afterSeq` that `selection` selects, concatenated. */
+function chunkFor(selection: StreamSelection, outgoing: Outgoing[], afterSeq: number): Chunk {
+  let text = "";
+  let frames = 0;
+  for (const o of outgoing) {
+    if (o.event.seq <= afterSeq || !selects(selection, o.event)) continue;
+    text += frameOf(o, selection.envelope);
+    frames++;
+  }
+  return { text, frames };
 }
 
 function frameOf(o: Outgoing, envelope: boolean): string {

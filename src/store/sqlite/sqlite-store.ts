@@ -119,7 +119,8 @@ export class SqliteStore implements Store {
       eventById: db.prepare(`SELECT * FROM events WHERE id = ?`),
       seqById: db.prepare(`SELECT seq, topic FROM events WHERE id = ?`),
       eventsAfter: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
-      lastSeq: db.prepare(`SELECT coalesce(max(seq), 0) AS seq FROM events`),
+      lastSeq: db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM events), (SELECT last_seq FROM store_state)) AS seq`),
+      saveLastSeq: db.prepare(`UPDATE store_state SET last_seq = ? WHERE id = 1`),
       firstSeq: db.prepare(`SELECT min(seq) AS seq FROM events`),
       ensureTopic: db.prepare(
         `INSERT INTO topics (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
@@ -178,8 +179,14 @@ export class SqliteStore implements Store {
         const requestStartSeq = this.nextSeq;
         const newTopicsMark = newTopics.length;
         try {
-          // A nested transaction is a savepoint: this request stands or falls alone.
-          outcomes.push(this.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))());
+          // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
+          // one (a nested transaction), so each request stands or falls alone.
+          const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined;
+          outcomes.push(
+            singleWrite
+              ? this.appendOne(request, now, topicBumps, newTopics)
+              : this.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))(),
+          );
         } catch (error) {
           this.nextSeq = requestStartSeq;
           newTopics.length = newTopicsMark;
@@ -187,6 +194,7 @@ export class SqliteStore implements Store {
         }
       }
       for (const [topic, bump] of topicBumps) this.stmts.bumpTopic.run(bump.count, bump.last, topic);
+      if (this.nextSeq !== startSeq) this.stmts.saveLastSeq.run(this.nextSeq - 1);
       return outcomes;
     });
     try {
@@ -214,13 +222,10 @@ export class SqliteStore implements Store {
     const stored: StoredEvent[] = [];
     const pendingBumps: Array<[string, number]> = [];
     for (const e of request.events) {
-      if (!this.knownTopics.has(e.topic) && !newTopics.includes(e.topic)) {
-        if (!request.createTopics) {
-          // The caller checked; the topic vanished since. Fail this request only.
-          if (!s.topicGet.get(e.topic)) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
-        } else if (s.ensureTopic.run(e.topic, now, now).changes > 0) {
-          newTopics.push(e.topic);
-        }
+      const unknownTopic = !this.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
+      if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
+        // The caller checked; the topic vanished since. Fail this request only.
+        throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
       }
       const seq = this.nextSeq;
       const info = s.insertEvent.run(
@@ -242,6 +247,8 @@ export class SqliteStore implements Store {
         results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
         continue;
       }
+      // Created only once an event is really stored in it: a repeated id names no new topic.
+      if (unknownTopic && request.createTopics && s.ensureTopic.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
       this.nextSeq = seq + 1;
       results.push({ id: e.id, seq, topic: e.topic });
       stored.push({ ...e, seq });

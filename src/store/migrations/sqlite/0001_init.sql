@@ -34,3 +34,11 @@ CREATE TABLE idempotency_keys (
   results    TEXT    NOT NULL,     -- JSON array of {id, seq, topic}
   created_at INTEGER NOT NULL
 );
+
+-- The highest seq ever given out, so that deleting the newest events (a topic, retention) never lets a seq be
+-- handed out twice after a restart.
+CREATE TABLE store_state (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  last_seq INTEGER NOT NULL
+);
+INSERT INTO store_state (id, last_seq) VALUES (1, 0);

@@ -1,0 +1,249 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { configEnvNames, DEFAULT_CONFIG, loadConfig, type LoadConfigOptions } from "./config.js";
+import { ConfigError } from "./errors.js";
+
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "switchboard-config-"));
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes a config file and returns its path. */
+function configFile(content: unknown, name = "switchboard.json"): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return path;
+}
+
+function configError(options: LoadConfigOptions): ConfigError {
+  try {
+    loadConfig(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  return expect.fail("loadConfig did not throw");
+}
+
+describe("loadConfig", () => {
+  it("gives the defaults when nothing is set", () => {
+    const config = loadConfig({ env: {} });
+    expect(config).toEqual({
+      port: 8080,
+      host: "127.0.0.1",
+      basePath: "/api",
+      databaseUrl: "sqlite:./data/switchboard.db",
+      logLevel: "info",
+      bodyLimitBytes: 1_048_576,
+      requestTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 60_000,
+      autoCreateTopics: true,
+      maxBatchEvents: 1000,
+      sseHeartbeatMs: 15_000,
+      sseRetryMs: 2_000,
+      sseMaxBufferedBytes: 1_048_576,
+      sseMaxStreams: 50_000,
+      sqliteSynchronous: "normal",
+      shutdownTimeoutMs: 10_000,
+    });
+    expect(config).toEqual(DEFAULT_CONFIG);
+  });
+
+  it("is frozen", () => {
+    const config = loadConfig({ env: {} });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(Object.isFrozen(DEFAULT_CONFIG)).toBe(true);
+  });
+
+  it("takes file < env < overrides", () => {
+    const file = configFile({ port: 1000, host: "0.0.0.0", logLevel: "debug", maxBatchEvents: 10 });
+    const config = loadConfig({
+      file,
+      env: { PORT: "2000", LOG_LEVEL: "warn" },
+      overrides: { port: 3000, databaseUrl: "sqlite:/tmp/x.db" },
+    });
+    expect(config.port).toBe(3000); // override over env over file
+    expect(config.logLevel).toBe("warn"); // env over file
+    expect(config.host).toBe("0.0.0.0"); // file over default
+    expect(config.maxBatchEvents).toBe(10);
+    expect(config.databaseUrl).toBe("sqlite:/tmp/x.db");
+    expect(config.sseRetryMs).toBe(DEFAULT_CONFIG.sseRetryMs);
+  });
+
+  it("finds the file through SWITCHBOARD_CONFIG, and options.file wins over it", () => {
+    const fromEnv = configFile({ port: 1111 }, "env.json");
+    const fromOption = configFile({ port: 2222 }, "option.json");
+    expect(loadConfig({ env: { SWITCHBOARD_CONFIG: fromEnv } }).port).toBe(1111);
+    expect(loadConfig({ env: { SWITCHBOARD_CONFIG: fromEnv }, file: fromOption }).port).toBe(2222);
+  });
+
+  it("reads every key from the environment, under either name", () => {
+    const config = loadConfig({
+      env: {
+        SWITCHBOARD_PORT: "9001",
+        HOST: "0.0.0.0",
+        SWITCHBOARD_BASE_PATH: "/v1",
+        DATABASE_URL: "postgres://db/hub",
+        SWITCHBOARD_LOG_LEVEL: "DEBUG",
+        SWITCHBOARD_BODY_LIMIT_BYTES: "2048",
+        SWITCHBOARD_REQUEST_TIMEOUT_MS: "500",
+        SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS: "600",
+        SWITCHBOARD_AUTO_CREATE_TOPICS: "no",
+        SWITCHBOARD_MAX_BATCH_EVENTS: "7",
+        SWITCHBOARD_SSE_HEARTBEAT_MS: "100",
+        SWITCHBOARD_SSE_RETRY_MS: "0",
+        SWITCHBOARD_SSE_MAX_BUFFERED_BYTES: "4096",
+        SWITCHBOARD_SSE_MAX_STREAMS: "3",
+        SWITCHBOARD_SQLITE_SYNCHRONOUS: "Full",
+        SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: " 0 ",
+      },
+    });
+    expect(config).toEqual({
+      port: 9001,
+      host: "0.0.0.0",
+      basePath: "/v1",
+      databaseUrl: "postgres://db/hub",
+      logLevel: "debug",
+      bodyLimitBytes: 2048,
+      requestTimeoutMs: 500,
+      keepAliveTimeoutMs: 600,
+      autoCreateTopics: false,
+      maxBatchEvents: 7,
+      sseHeartbeatMs: 100,
+      sseRetryMs: 0,
+      sseMaxBufferedBytes: 4096,
+      sseMaxStreams: 3,
+      sqliteSynchronous: "full",
+      shutdownTimeoutMs: 0,
+    });
+  });
+
+  it("prefers the first environment name", () => {
+    expect(loadConfig({ env: { PORT: "1", SWITCHBOARD_PORT: "2" } }).port).toBe(1);
+  });
+
+  it("ignores an empty environment value", () => {
+    expect(loadConfig({ env: { PORT: "", LOG_LEVEL: "" } })).toEqual(DEFAULT_CONFIG);
+  });
+
+  it.each<[string, boolean]>([
+    ["true", true],
+    ["1", true],
+    ["YES", true],
+    ["on", true],
+    ["false", false],
+    ["0", false],
+    ["No", false],
+    ["off", false],
+  ])("reads the boolean %j", (raw, expected) => {
+    expect(loadConfig({ env: { SWITCHBOARD_AUTO_CREATE_TOPICS: raw } }).autoCreateTopics).toBe(expected);
+  });
+
+  it("accepts numbers given as digit strings in the file and overrides", () => {
+    expect(loadConfig({ env: {}, file: configFile({ port: "8081" }) }).port).toBe(8081);
+    expect(loadConfig({ env: {}, overrides: { port: "8082", autoCreateTopics: false } })).toMatchObject({
+      port: 8082,
+      autoCreateTopics: false,
+    });
+  });
+
+  it("skips undefined overrides", () => {
+    expect(loadConfig({ env: { PORT: "1234" }, overrides: { port: undefined } }).port).toBe(1234);
+  });
+
+  // [env, key named, message]
+  const invalidEnv: Array<[Record<string, string>, string, RegExp]> = [
+    [{ PORT: "abc" }, "PORT", /expected a whole number, got "abc"/],
+    [{ PORT: "80.5" }, "PORT", /expected a whole number/],
+    [{ PORT: "70000" }, "PORT", /must be at most 65535, got 70000/],
+    [{ SWITCHBOARD_PORT: "-1" }, "SWITCHBOARD_PORT", /must be at least 0, got -1/],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL", /expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+    [{ SWITCHBOARD_AUTO_CREATE_TOPICS: "maybe" }, "SWITCHBOARD_AUTO_CREATE_TOPICS", /expected true or false, got "maybe"/],
+    [{ SWITCHBOARD_MAX_BATCH_EVENTS: "0" }, "SWITCHBOARD_MAX_BATCH_EVENTS", /must be at least 1/],
+    [{ SWITCHBOARD_BODY_LIMIT_BYTES: "1e6" }, "SWITCHBOARD_BODY_LIMIT_BYTES", /expected a whole number/],
+    [{ SWITCHBOARD_SQLITE_SYNCHRONOUS: "off" }, "SWITCHBOARD_SQLITE_SYNCHRONOUS", /expected one of normal, full/],
+    [{ PORT: "99999999999999999999" }, "PORT", /expected a whole number/],
+    [{ BASE_PATH: "api" }, "BASE_PATH", /must look like \/api, got "api"/],
+    [{ BASE_PATH: "/a b" }, "BASE_PATH", /must look like \/api/],
+    [{ BASE_PATH: "/api?x=1" }, "BASE_PATH", /must look like \/api/],
+  ];
+
+  it.each(invalidEnv)("refuses %j naming %s", (env, key, message) => {
+    const error = configError({ env });
+    expect(error.key).toBe(key);
+    expect(error.message).toMatch(new RegExp(`^invalid configuration: ${key}: `));
+    expect(error.message).toMatch(message);
+  });
+
+  it("names the key of a bad file value", () => {
+    const error = configError({ env: {}, file: configFile({ port: "eighty" }) });
+    expect(error.key).toBe("port");
+    expect(error.message).toMatch(/expected a whole number, got "eighty"/);
+    expect(configError({ env: {}, file: configFile({ host: 5 }) }).key).toBe("host");
+    expect(configError({ env: {}, file: configFile({ autoCreateTopics: "perhaps" }) }).key).toBe("autoCreateTopics");
+  });
+
+  it("refuses an unknown key in the file", () => {
+    const file = configFile({ port: 1, prot: 2 });
+    const error = configError({ env: {}, file });
+    expect(error.key).toBe("prot");
+    expect(error.message).toContain(`unknown key in ${file}`);
+    expect(error.message).toContain("known keys: port, host, basePath");
+  });
+
+  it("refuses a file that is missing, not JSON, or not an object", () => {
+    const missing = configError({ env: {}, file: join(dir, "nope.json") });
+    expect(missing.key).toBe("SWITCHBOARD_CONFIG");
+    expect(missing.message).toContain("cannot read");
+    expect(configError({ env: {}, file: configFile("{port: 1}") }).message).toContain("cannot read");
+    expect(configError({ env: {}, file: configFile([1]) }).message).toContain("must hold a JSON object");
+    expect(configError({ env: {}, file: configFile("null") }).message).toContain("must hold a JSON object");
+  });
+
+  it("names the flag of a bad override, and refuses an unknown one", () => {
+    const bad = configError({ env: {}, overrides: { logLevel: "loud" } });
+    expect(bad.key).toBe("--log-level");
+    expect(configError({ env: {}, overrides: { port: "x" } }).key).toBe("--port");
+    const unknown = configError({ env: {}, overrides: { colour: "blue" } as LoadConfigOptions["overrides"] });
+    expect(unknown.key).toBe("colour");
+  });
+
+  it.each<[string, string]>([
+    ["/api", "/api"],
+    ["/api/", "/api"],
+    ["/api///", "/api"],
+    [" /v1/ ", "/v1"],
+    ["/hub/v1", "/hub/v1"],
+    ["/", ""],
+  ])("normalises the base path %j to %j", (raw, expected) => {
+    expect(loadConfig({ env: { BASE_PATH: raw } }).basePath).toBe(expected);
+    expect(loadConfig({ env: {}, overrides: { basePath: raw } }).basePath).toBe(expected);
+  });
+
+  it("allows an empty base path, from every source", () => {
+    expect(loadConfig({ env: {}, file: configFile({ basePath: "" }) }).basePath).toBe("");
+    expect(loadConfig({ env: {}, overrides: { basePath: "" } }).basePath).toBe("");
+    expect(loadConfig({ env: { BASE_PATH: "" } }).basePath).toBe("");
+    expect(loadConfig({ env: { SWITCHBOARD_BASE_PATH: "" } }).basePath).toBe("");
+  });
+});
+
+describe("configEnvNames", () => {
+  it("lists the environment names of every key", () => {
+    const names = configEnvNames();
+    expect(Object.keys(names).sort()).toEqual(Object.keys(DEFAULT_CONFIG).sort());
+    expect(names.port).toEqual(["PORT", "SWITCHBOARD_PORT"]);
+    expect(names.logLevel).toEqual(["LOG_LEVEL", "SWITCHBOARD_LOG_LEVEL"]);
+    expect(names.sseMaxStreams).toEqual(["SWITCHBOARD_SSE_MAX_STREAMS"]);
+  });
+});

@@ -1,0 +1,674 @@
+/**
+ * The store conformance suite: one set of tests every {@link Store} driver must pass. A driver's test file calls
+ * {@link describeStoreConformance} with a function that opens a store on a new, empty database; see
+ * `sqlite.test.ts`. A PostgreSQL driver plugs in with one more such file.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { HubError } from "../../src/errors.js";
+import type { AppendOutcome, AppendRequest, NewEvent, Store, StoredEvent } from "../../src/store/store.js";
+
+/** Driver-specific abilities the suite needs for the few checks the Store interface cannot express. */
+export interface StoreConformanceOptions {
+  /**
+   * Records `version` in `switchboard_migrations` of the database `store` uses, bypassing the store, as a newer
+   * Switchboard would have. Without it the check that `migrate()` refuses a newer database is skipped.
+   */
+  recordMigration?: (store: Store, version: number) => Promise<void>;
+}
+
+const T0 = Date.UTC(2025, 0, 1);
+const minutes = (m: number): number => T0 + m * 60_000;
+
+let serial = 0;
+
+/** A valid event; `id` defaults to a unique generated id (clientId false). */
+export function makeEvent(topic: string, overrides: Partial<NewEvent> = {}): NewEvent {
+  const data = "data" in overrides ? overrides.data : { serial: ++serial };
+  return {
+    id: `evt_conformance_${String(++serial).padStart(8, "0")}`,
+    clientId: false,
+    topic,
+    type: null,
+    source: null,
+    subject: null,
+    time: T0,
+    key: null,
+    data,
+    attributes: {},
+    receivedAt: T0,
+    ...overrides,
+    dataJson: overrides.dataJson ?? JSON.stringify(data),
+  };
+}
+
+/** A client-given id. */
+function clientEvent(id: string, topic: string, overrides: Partial<NewEvent> = {}): NewEvent {
+  return makeEvent(topic, { ...overrides, id, clientId: true });
+}
+
+type Ok = Extract<AppendOutcome, { ok: true }>;
+
+function expectOk(outcome: AppendOutcome | undefined): Ok {
+  expect(outcome).toBeDefined();
+  if (!outcome!.ok) expect.fail(`expected the request to succeed, it failed with ${outcome!.error.message}`);
+  return outcome as Ok;
+}
+
+function expectFailed(outcome: AppendOutcome | undefined): Error {
+  expect(outcome).toBeDefined();
+  if (outcome!.ok) return expect.fail("expected the request to fail, it succeeded");
+  return outcome!.error;
+}
+
+/** Appends one request and returns its (successful) outcome. */
+async function append(store: Store, events: NewEvent[], options: Partial<AppendRequest> = {}): Promise<Ok> {
+  const outcomes = await store.appendEvents([{ events, createTopics: true, ...options }]);
+  expect(outcomes).toHaveLength(1);
+  return expectOk(outcomes[0]);
+}
+
+/** An event as read back: everything but `clientId`, which is a fact of the request, not of the stored row. */
+function persisted(e: NewEvent | StoredEvent, seq?: number): Omit<StoredEvent, "clientId"> {
+  const { clientId: _clientId, ...rest } = e as StoredEvent;
+  return seq === undefined ? rest : { ...rest, seq };
+}
+
+function expectStrictlyIncreasing(values: number[]): void {
+  for (let i = 1; i < values.length; i++) {
+    if (!(values[i]! > values[i - 1]!)) expect.fail(`seq ${values[i]} at ${i} is not above ${values[i - 1]}: ${values.join(", ")}`);
+  }
+}
+
+async function expectHubError(promise: Promise<unknown>, code: string, status: number): Promise<HubError> {
+  const error = await promise.then(
+    () => expect.fail(`expected ${code}`),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(HubError);
+  expect((error as HubError).code).toBe(code);
+  expect((error as HubError).status).toBe(status);
+  return error as HubError;
+}
+
+/**
+ * Registers the conformance suite for one store driver.
+ * @param open opens a store on a new, empty database, not yet migrated. Called once per test; the suite migrates
+ *   and closes what it opens.
+ */
+export function describeStoreConformance(name: string, open: () => Promise<Store>, options: StoreConformanceOptions = {}): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let firstMigration: { applied: string[]; version: number };
+
+    beforeEach(async () => {
+      store = await open();
+      firstMigration = await store.migrate();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe("migrate", () => {
+      it("applies every migration to a new database", () => {
+        expect(firstMigration.version).toBeGreaterThanOrEqual(1);
+        expect(firstMigration.applied).toHaveLength(firstMigration.version);
+        firstMigration.applied.forEach((m, i) => expect(m).toMatch(new RegExp(`^${String(i + 1).padStart(4, "0")}_[a-z0-9_]+$`)));
+        expect(["sqlite", "postgres"]).toContain(store.dialect);
+      });
+
+      it("is idempotent and keeps the data", async () => {
+        const first = await append(store, [makeEvent("orders")]);
+        expect(await store.migrate()).toEqual({ applied: [], version: firstMigration.version });
+        expect(await store.migrate()).toEqual({ applied: [], version: firstMigration.version });
+        expect((await store.getEvent(first.results[0]!.id))?.seq).toBe(first.results[0]!.seq);
+        const next = await append(store, [makeEvent("orders")]);
+        expect(next.results[0]!.seq).toBeGreaterThan(first.results[0]!.seq);
+      });
+
+      it.skipIf(!options.recordMigration)("refuses a database newer than the code (needs options.recordMigration)", async () => {
+        const newer = firstMigration.version + 1;
+        await options.recordMigration!(store, newer);
+        await expect(store.migrate()).rejects.toThrow(new RegExp(`\\b${newer}\\b.*newer|newer.*\\b${newer}\\b`));
+      });
+    });
+
+    describe("appendEvents", () => {
+      it("answers an empty call with no outcomes", async () => {
+        expect(await store.appendEvents([])).toEqual([]);
+      });
+
+      it("stores a request's events in order and answers with their ids, seqs and topics", async () => {
+        const events = [
+          makeEvent("orders", { type: "order.created", key: "k1", time: minutes(5) }),
+          makeEvent("orders", { source: "shop", subject: "order/2", attributes: { region: "eu" } }),
+          makeEvent("users", { data: null }),
+        ];
+        const out = await append(store, events);
+        expect(out.replayed).toBe(false);
+        expect(out.results.map((r) => [r.id, r.topic])).toEqual(events.map((e) => [e.id, e.topic]));
+        const seqs = out.results.map((r) => r.seq);
+        expectStrictlyIncreasing(seqs);
+        expect(seqs[0]).toBeGreaterThan(0);
+        expect(out.stored.map((e) => persisted(e))).toEqual(events.map((e, i) => persisted(e, seqs[i])));
+        expect(await store.lastSeq()).toBe(seqs[2]);
+      });
+
+      it("group-commits several requests; a failing request fails alone and stores nothing", async () => {
+        await store.createTopic({ name: "existing" }, T0);
+        const a = [makeEvent("group.a"), makeEvent("group.a")];
+        const b = [makeEvent("existing"), makeEvent("group.missing")];
+        const c = [makeEvent("group.c")];
+        const outcomes = await store.appendEvents([
+          { events: a, createTopics: true },
+          { events: b, createTopics: false },
+          { events: c, createTopics: true },
+        ]);
+        expect(outcomes).toHaveLength(3);
+        const okA = expectOk(outcomes[0]);
+        const error = expectFailed(outcomes[1]);
+        const okC = expectOk(outcomes[2]);
+        expect(error).toBeInstanceOf(HubError);
+        expect((error as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
+        expect(error.message).toContain("group.missing");
+
+        // All or nothing: b's event on an existing topic was rolled back with the rest of b.
+        expect(await store.getEvent(b[0]!.id)).toBeUndefined();
+        expect(await store.getEvent(b[1]!.id)).toBeUndefined();
+        expect(await store.getTopic("group.missing")).toBeUndefined();
+        expect((await store.getTopic("existing"))?.eventCount).toBe(0);
+
+        const seqs = [...okA.results, ...okC.results].map((r) => r.seq);
+        expectStrictlyIncreasing(seqs);
+        const log = await store.readEventsAfter(0, 100);
+        expect(log.map((e) => e.id)).toEqual([...a, ...c].map((e) => e.id));
+        expect(log.map((e) => e.seq)).toEqual(seqs);
+        expect(await store.lastSeq()).toBe(seqs.at(-1));
+        expect((await store.getTopic("group.a"))?.eventCount).toBe(2);
+        expect((await store.getTopic("group.c"))?.eventCount).toBe(1);
+      });
+
+      it("never hands out a seq twice, across failed requests and calls", async () => {
+        const given: number[] = [];
+        for (let round = 0; round < 3; round++) {
+          const outcomes = await store.appendEvents([
+            { events: [makeEvent("seq.a")], createTopics: true },
+            { events: [makeEvent("seq.a"), makeEvent("seq.nowhere")], createTopics: false },
+            { events: [makeEvent("seq.b"), makeEvent("seq.b")], createTopics: true },
+          ]);
+          expectFailed(outcomes[1]);
+          for (const o of [outcomes[0], outcomes[2]]) given.push(...expectOk(o).results.map((r) => r.seq));
+          const [alone] = await store.appendEvents([{ events: [makeEvent("seq.nowhere")], createTopics: false }]);
+          expectFailed(alone);
+        }
+        const last = await append(store, [makeEvent("seq.c")]);
+        given.push(last.results[0]!.seq);
+        expectStrictlyIncreasing(given);
+        expect((await store.readEventsAfter(0, 100)).map((e) => e.seq)).toEqual(given);
+        expect(await store.lastSeq()).toBe(given.at(-1));
+      });
+
+      it("answers a repeated client id with the first result and stores nothing", async () => {
+        const first = await append(store, [clientEvent("order-1", "orders", { data: { v: 1 } })]);
+        const seq = first.results[0]!.seq;
+        expect(first.replayed).toBe(false);
+        expect(first.stored).toHaveLength(1);
+
+        const again = await append(store, [clientEvent("order-1", "orders", { data: { v: 2 }, receivedAt: T0 + 1000 })]);
+        expect(again.results).toEqual([{ id: "order-1", seq, topic: "orders" }]);
+        expect(again.stored).toEqual([]);
+        expect(again.replayed).toBe(true);
+
+        expect((await store.getEvent("order-1"))?.data).toEqual({ v: 1 });
+        expect(await store.lastSeq()).toBe(seq);
+        expect(await store.readEventsAfter(0, 10)).toHaveLength(1);
+        const topic = await store.getTopic("orders");
+        expect(topic?.eventCount).toBe(1);
+        expect(topic?.lastEventAt).toBe(T0);
+        expect(await store.stats()).toEqual({ events: 1, topics: 1 });
+      });
+
+      it("dedupes client ids within a request, across requests of one call, and alongside new events", async () => {
+        const outcomes = await store.appendEvents([
+          { events: [clientEvent("x", "orders"), clientEvent("x", "orders")], createTopics: true },
+          { events: [clientEvent("x", "orders")], createTopics: true },
+          { events: [clientEvent("x", "orders"), clientEvent("y", "orders")], createTopics: true },
+        ]);
+        const [one, two, three] = outcomes.map(expectOk);
+        const seqX = one!.results[0]!.seq;
+        expect(one!.results).toEqual([
+          { id: "x", seq: seqX, topic: "orders" },
+          { id: "x", seq: seqX, topic: "orders" },
+        ]);
+        expect(one!.stored.map((e) => e.id)).toEqual(["x"]);
+        expect(two!.results).toEqual([{ id: "x", seq: seqX, topic: "orders" }]);
+        expect(two!.stored).toEqual([]);
+        expect(two!.replayed).toBe(true);
+        expect(three!.results[0]).toEqual({ id: "x", seq: seqX, topic: "orders" });
+        expect(three!.results[1]!.seq).toBeGreaterThan(seqX);
+        expect(three!.stored.map((e) => e.id)).toEqual(["y"]);
+        expect(three!.replayed).toBe(false);
+        expect((await store.getTopic("orders"))?.eventCount).toBe(2);
+      });
+
+      it("answers a repeated client id with the topic it was first stored under", async () => {
+        const first = await append(store, [clientEvent("moved", "orders")]);
+        const again = await append(store, [clientEvent("moved", "users")]);
+        expect(again.results).toEqual([{ id: "moved", seq: first.results[0]!.seq, topic: "orders" }]);
+        expect((await store.getEvent("moved"))?.topic).toBe("orders");
+      });
+
+      it("replays an Idempotency-Key: the first request's results, nothing stored", async () => {
+        const first = await append(store, [makeEvent("orders"), makeEvent("orders")], { idempotencyKey: "key-1" });
+        expect(first.replayed).toBe(false);
+        expect(first.stored).toHaveLength(2);
+
+        const other = [makeEvent("orders"), makeEvent("users"), makeEvent("users")];
+        const again = await append(store, other, { idempotencyKey: "key-1" });
+        expect(again.results).toEqual(first.results);
+        expect(again.stored).toEqual([]);
+        expect(again.replayed).toBe(true);
+        for (const e of other) expect(await store.getEvent(e.id)).toBeUndefined();
+        expect(await store.getTopic("users")).toBeUndefined();
+        expect(await store.stats()).toEqual({ events: 2, topics: 1 });
+
+        const fresh = await append(store, [makeEvent("orders")], { idempotencyKey: "key-2" });
+        expect(fresh.replayed).toBe(false);
+        expect(fresh.results[0]!.seq).toBeGreaterThan(first.results[1]!.seq);
+      });
+
+      it("replays an Idempotency-Key used twice in one call", async () => {
+        const outcomes = await store.appendEvents([
+          { events: [makeEvent("orders")], idempotencyKey: "same", createTopics: true },
+          { events: [makeEvent("orders")], idempotencyKey: "same", createTopics: true },
+        ]);
+        const [first, second] = outcomes.map(expectOk);
+        expect(first!.replayed).toBe(false);
+        expect(second!.results).toEqual(first!.results);
+        expect(second!.stored).toEqual([]);
+        expect(second!.replayed).toBe(true);
+        expect(await store.readEventsAfter(0, 10)).toHaveLength(1);
+      });
+
+      it("forgets the Idempotency-Key of a failed request", async () => {
+        const [failed] = await store.appendEvents([{ events: [makeEvent("nowhere")], idempotencyKey: "retry-me", createTopics: false }]);
+        expectFailed(failed);
+        const retried = await append(store, [makeEvent("orders")], { idempotencyKey: "retry-me" });
+        expect(retried.replayed).toBe(false);
+        expect(retried.stored).toHaveLength(1);
+      });
+
+      it("creates topics on demand and keeps their counters", async () => {
+        const before = Date.now();
+        await append(store, [
+          makeEvent("auto.topic", { receivedAt: T0 + 1000 }),
+          makeEvent("auto.topic", { receivedAt: T0 + 3000 }),
+          makeEvent("auto.topic", { receivedAt: T0 + 2000 }),
+        ]);
+        const after = Date.now();
+        const topic = await store.getTopic("auto.topic");
+        expect(topic).toEqual({
+          name: "auto.topic",
+          description: null,
+          schema: null,
+          originHost: null,
+          createdAt: expect.any(Number),
+          updatedAt: expect.any(Number),
+          eventCount: 3,
+          lastEventAt: T0 + 3000,
+        });
+        expect(topic!.createdAt).toBeGreaterThanOrEqual(before);
+        expect(topic!.createdAt).toBeLessThanOrEqual(after);
+
+        // An older receive time does not move last_event_at back; the count goes on.
+        await append(store, [makeEvent("auto.topic", { receivedAt: T0 + 500 })], { createTopics: false });
+        expect(await store.getTopic("auto.topic")).toMatchObject({ eventCount: 4, lastEventAt: T0 + 3000 });
+        await append(store, [makeEvent("auto.topic", { receivedAt: T0 + 9000 })]);
+        expect(await store.getTopic("auto.topic")).toMatchObject({ eventCount: 5, lastEventAt: T0 + 9000 });
+      });
+
+      it("does not create a topic without createTopics", async () => {
+        const [outcome] = await store.appendEvents([{ events: [makeEvent("not.there")], createTopics: false }]);
+        const error = expectFailed(outcome);
+        expect((error as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
+        expect(await store.getTopic("not.there")).toBeUndefined();
+        expect(await store.stats()).toEqual({ events: 0, topics: 0 });
+        expect(await store.lastSeq()).toBe(0);
+      });
+    });
+
+    describe("reading events", () => {
+      it("is empty at first", async () => {
+        expect(await store.lastSeq()).toBe(0);
+        expect(await store.firstSeq()).toBeUndefined();
+        expect(await store.readEventsAfter(0, 10)).toEqual([]);
+        expect(await store.searchEvents({ order: "asc", limit: 10 })).toEqual([]);
+        expect(await store.getEvent("evt_nothing")).toBeUndefined();
+        expect(await store.getEventSeq("evt_nothing")).toBeUndefined();
+      });
+
+      it("gives back every field as stored", async () => {
+        const attributes = JSON.parse('{"__proto__": "plain", "region": "eu"}') as Record<string, string>;
+        const events = [
+          makeEvent("orders.created", {
+            type: "order.created",
+            source: "https://shop.example/api",
+            subject: "order/42",
+            key: "customer-7",
+            time: minutes(3) + 123,
+            receivedAt: minutes(4) + 456,
+            data: { b: 1, a: [1, 2.5, "três", null, true], nested: { "x y": "z" } },
+            attributes,
+          }),
+          // The JSON text is kept as given, so that replayed SSE frames equal live ones.
+          makeEvent("orders.created", { data: { z: 1, a: 2 }, dataJson: '{"z":1,"a":2}' }),
+          makeEvent("orders.created", { data: "just a string" }),
+          makeEvent("orders.created", { data: 12345678901234 }),
+          makeEvent("orders.created", { data: null }),
+          clientEvent("client/given id ✓", "orders.created", { data: ["🚀"] }),
+        ];
+        const out = await append(store, events);
+        for (const [i, e] of events.entries()) {
+          const seq = out.results[i]!.seq;
+          const got = await store.getEvent(e.id);
+          expect(got && persisted(got)).toEqual(persisted(e, seq));
+          expect(got!.dataJson).toBe(e.dataJson);
+          expect(await store.getEventSeq(e.id)).toBe(seq);
+        }
+        const first = await store.getEvent(events[0]!.id);
+        expect(Object.keys(first!.attributes)).toEqual(["__proto__", "region"]);
+      });
+
+      it("reads the log after a seq, in seq order, up to a limit", async () => {
+        const out = await append(store, Array.from({ length: 5 }, (_, i) => makeEvent(i % 2 ? "odd" : "even", { time: minutes(10 - i) })));
+        const seqs = out.results.map((r) => r.seq);
+        expect((await store.readEventsAfter(0, 2)).map((e) => e.seq)).toEqual(seqs.slice(0, 2));
+        expect((await store.readEventsAfter(seqs[1]!, 10)).map((e) => e.seq)).toEqual(seqs.slice(2));
+        expect((await store.readEventsAfter(seqs[1]!, 10)).map((e) => e.id)).toEqual(out.results.slice(2).map((r) => r.id));
+        expect(await store.readEventsAfter(seqs[4]!, 10)).toEqual([]);
+        expect(await store.firstSeq()).toBe(seqs[0]);
+        expect(await store.lastSeq()).toBe(seqs[4]);
+      });
+    });
+
+    describe("searchEvents", () => {
+      // Appended in this order; `time` is deliberately not in append order. e1 and e7 share a time.
+      const seed: NewEvent[] = [
+        clientEvent("e1", "orders.created", { time: minutes(1), type: "order.created", key: "c1", data: { user_id: 123, amount: 10, vip: true, note: null, region: "eu" } }),
+        clientEvent("e2", "orders.eu.created", { time: minutes(2), type: "order.created", key: "c2", data: { user_id: "123", amount: 1.5, vip: false, region: "eu" } }),
+        clientEvent("e3", "orders.deleted", { time: minutes(3), type: "order.deleted", key: "c1", data: { user_id: 456, vip: "true", note: "null", amount: 0 } }),
+        clientEvent("e4", "users.created", { time: minutes(4), type: "user.created", key: "c3", data: { user_id: "0123", "user-id": "dash", amount: "1.5", vip: 1 } }),
+        clientEvent("e5", "ordersX.y", { time: minutes(5), type: "order.created", key: "c1", data: [123] }),
+        clientEvent("e6", "orders.created", { time: minutes(0), data: 123 }),
+        clientEvent("e7", "orders.created", { time: minutes(1), type: "order.created", data: { user_id: 1234, amount: 10, region: "us" } }),
+        clientEvent("e8", "users.created", { time: minutes(6), data: "text" }),
+      ];
+      const ASC = ["e6", "e1", "e7", "e2", "e3", "e4", "e5", "e8"];
+      let seqOf: Record<string, number>;
+
+      beforeEach(async () => {
+        const out = await append(store, seed);
+        seqOf = Object.fromEntries(out.results.map((r) => [r.id, r.seq]));
+      });
+
+      const search = async (query: Partial<Parameters<Store["searchEvents"]>[0]>): Promise<string[]> =>
+        (await store.searchEvents({ order: "asc", limit: 100, ...query })).map((e) => e.id);
+
+      it("orders by (time, seq), ascending or descending", async () => {
+        expect(await search({})).toEqual(ASC);
+        expect(await search({ order: "desc" })).toEqual([...ASC].reverse());
+        expect(await search({ limit: 3 })).toEqual(ASC.slice(0, 3));
+        expect(await search({ order: "desc", limit: 2 })).toEqual(["e8", "e5"]);
+      });
+
+      it("returns whole events", async () => {
+        const [e1] = await store.searchEvents({ topics: ["orders.created"], key: "c1", order: "asc", limit: 1 });
+        expect(e1 && persisted(e1)).toEqual(persisted(seed[0]!, seqOf.e1));
+      });
+
+      it.each<[string, Partial<Parameters<Store["searchEvents"]>[0]>, string[]]>([
+        ["one topic", { topics: ["orders.created"] }, ["e6", "e1", "e7"]],
+        ["several topics", { topics: ["orders.created", "users.created"] }, ["e6", "e1", "e7", "e4", "e8"]],
+        ["an unknown topic", { topics: ["nope"] }, []],
+        ["a topic prefix", { topicPrefixes: ["orders."] }, ["e6", "e1", "e7", "e2", "e3"]],
+        ["a deeper prefix", { topicPrefixes: ["orders.eu."] }, ["e2"]],
+        ["topics OR prefixes", { topics: ["users.created"], topicPrefixes: ["orders.eu."] }, ["e2", "e4", "e8"]],
+        ["two prefixes", { topicPrefixes: ["users.", "ordersX."] }, ["e4", "e5", "e8"]],
+        ["type", { type: "order.created" }, ["e1", "e7", "e2", "e5"]],
+        ["key", { key: "c1" }, ["e1", "e3", "e5"]],
+        ["type and key", { type: "order.created", key: "c1" }, ["e1", "e5"]],
+        ["fromTime (inclusive)", { fromTime: minutes(4) }, ["e4", "e5", "e8"]],
+        ["toTime (exclusive)", { toTime: minutes(1) }, ["e6"]],
+        ["a time range", { fromTime: minutes(1), toTime: minutes(3) }, ["e1", "e7", "e2"]],
+        ["topic and time range", { topics: ["orders.created"], fromTime: minutes(1), toTime: minutes(2) }, ["e1", "e7"]],
+        ["an empty time range", { fromTime: minutes(2), toTime: minutes(2) }, []],
+      ])("narrows by %s", async (_what, query, expected) => {
+        expect(await search(query)).toEqual(expected);
+        expect(await search({ ...query, order: "desc" })).toEqual([...expected].reverse());
+      });
+
+      it.each<[string, Array<{ field: string; value: string | number | boolean | null }>, string[]]>([
+        ["a number matches the number and the numeric string", [{ field: "user_id", value: 123 }], ["e1", "e2"]],
+        ["a fraction matches the number and the numeric string", [{ field: "amount", value: 1.5 }], ["e2", "e4"]],
+        ["a number does not match false or other numbers", [{ field: "amount", value: 10 }], ["e1", "e7"]],
+        ["zero matches zero only", [{ field: "amount", value: 0 }], ["e3"]],
+        ["a string matches the string only", [{ field: "user_id", value: "123" }], ["e2"]],
+        ["a string with leading zeros", [{ field: "user_id", value: "0123" }], ["e4"]],
+        ["true matches true only", [{ field: "vip", value: true }], ["e1"]],
+        ["false matches false only", [{ field: "vip", value: false }], ["e2"]],
+        ["null matches null only, not a missing field", [{ field: "note", value: null }], ["e1"]],
+        ["the string null", [{ field: "note", value: "null" }], ["e3"]],
+        ["a field name with a dash", [{ field: "user-id", value: "dash" }], ["e4"]],
+        ["a field nobody has", [{ field: "missing", value: "x" }], []],
+        [
+          "several fields, all of them",
+          [
+            { field: "region", value: "eu" },
+            { field: "amount", value: 10 },
+          ],
+          ["e1"],
+        ],
+      ])("dataEquals: %s", async (_what, dataEquals, expected) => {
+        expect(await search({ dataEquals })).toEqual(expected);
+      });
+
+      it("combines dataEquals with topics and time", async () => {
+        expect(await search({ topics: ["orders.created"], fromTime: minutes(1), dataEquals: [{ field: "amount", value: 10 }] })).toEqual(["e1", "e7"]);
+        expect(await search({ topicPrefixes: ["orders."], dataEquals: [{ field: "region", value: "eu" }], order: "desc" })).toEqual(["e2", "e1"]);
+      });
+
+      it("pages with a cursor, ascending, across events of the same time", async () => {
+        const pages: string[][] = [];
+        let after: { time: number; seq: number } | undefined;
+        for (let n = 0; n <= seed.length; n++) {
+          const page = await store.searchEvents({ order: "asc", limit: 2, after });
+          if (page.length === 0) break;
+          pages.push(page.map((e) => e.id));
+          after = { time: page.at(-1)!.time, seq: page.at(-1)!.seq };
+        }
+        expect(pages).toEqual([["e6", "e1"], ["e7", "e2"], ["e3", "e4"], ["e5", "e8"]]);
+      });
+
+      it("pages with a cursor, descending", async () => {
+        const pages: string[][] = [];
+        let after: { time: number; seq: number } | undefined;
+        for (let n = 0; n <= seed.length; n++) {
+          const page = await store.searchEvents({ order: "desc", limit: 3, after });
+          if (page.length === 0) break;
+          pages.push(page.map((e) => e.id));
+          after = { time: page.at(-1)!.time, seq: page.at(-1)!.seq };
+        }
+        expect(pages).toEqual([["e8", "e5", "e4"], ["e3", "e2", "e7"], ["e1", "e6"]]);
+      });
+
+      it("starts strictly after the cursor, in both orders", async () => {
+        const at = { time: minutes(1), seq: seqOf.e1! };
+        expect(await search({ after: at })).toEqual(["e7", "e2", "e3", "e4", "e5", "e8"]);
+        expect(await search({ after: at, order: "desc" })).toEqual(["e6"]);
+        expect(await search({ after: { time: minutes(1), seq: seqOf.e7! }, topics: ["orders.created"] })).toEqual([]);
+        expect(await search({ after: { time: minutes(1), seq: seqOf.e7! }, topics: ["orders.created"], order: "desc" })).toEqual(["e1", "e6"]);
+      });
+    });
+
+    describe("topics", () => {
+      it("creates a topic with its fields and empty counters", async () => {
+        const schema = { type: "object", required: ["amount"], properties: { amount: { type: "number" } } };
+        const topic = await store.createTopic({ name: "orders", description: "All orders", schema, originHost: "shop-1" }, T0);
+        const expected = {
+          name: "orders",
+          description: "All orders",
+          schema,
+          originHost: "shop-1",
+          createdAt: T0,
+          updatedAt: T0,
+          eventCount: 0,
+          lastEventAt: null,
+        };
+        expect(topic).toEqual(expected);
+        expect(await store.getTopic("orders")).toEqual(expected);
+        expect(await store.createTopic({ name: "bare" }, T0 + 1)).toEqual({
+          name: "bare",
+          description: null,
+          schema: null,
+          originHost: null,
+          createdAt: T0 + 1,
+          updatedAt: T0 + 1,
+          eventCount: 0,
+          lastEventAt: null,
+        });
+      });
+
+      it("refuses a duplicate with 409 SB_TOPIC_EXISTS, also of an auto-created topic", async () => {
+        await store.createTopic({ name: "orders", description: "first" }, T0);
+        const error = await expectHubError(store.createTopic({ name: "orders", description: "second" }, T0 + 1), "SB_TOPIC_EXISTS", 409);
+        expect(error.details).toContain('"orders"');
+        expect((await store.getTopic("orders"))?.description).toBe("first");
+
+        await append(store, [makeEvent("auto")]);
+        await expectHubError(store.createTopic({ name: "auto" }, T0), "SB_TOPIC_EXISTS", 409);
+        expect((await store.getTopic("auto"))?.eventCount).toBe(1);
+      });
+
+      it("gets undefined for an unknown topic", async () => {
+        expect(await store.getTopic("nope")).toBeUndefined();
+      });
+
+      it("lists topics by name, with their counters", async () => {
+        expect(await store.listTopics()).toEqual([]);
+        await store.createTopic({ name: "zeta" }, T0);
+        await append(store, [makeEvent("alpha", { receivedAt: T0 + 5 }), makeEvent("alpha", { receivedAt: T0 + 7 })]);
+        await store.createTopic({ name: "mid", description: "m" }, T0);
+        const topics = await store.listTopics();
+        expect(topics.map((t) => t.name)).toEqual(["alpha", "mid", "zeta"]);
+        expect(topics.map((t) => [t.eventCount, t.lastEventAt])).toEqual([
+          [2, T0 + 7],
+          [0, null],
+          [0, null],
+        ]);
+        expect(topics[1]).toEqual(await store.getTopic("mid"));
+      });
+
+      it("updates the fields a patch names and keeps the rest", async () => {
+        const schema = { type: "object" };
+        await store.createTopic({ name: "orders", description: "d1", schema, originHost: "h1" }, T0);
+        await append(store, [makeEvent("orders", { receivedAt: T0 + 10 })]);
+
+        const described = await store.updateTopic("orders", { description: "d2" }, T0 + 100);
+        expect(described).toEqual({
+          name: "orders",
+          description: "d2",
+          schema,
+          originHost: "h1",
+          createdAt: T0,
+          updatedAt: T0 + 100,
+          eventCount: 1,
+          lastEventAt: T0 + 10,
+        });
+        expect(await store.getTopic("orders")).toEqual(described);
+
+        const newSchema = { type: "object", required: ["id"] };
+        expect(await store.updateTopic("orders", { schema: newSchema, originHost: null }, T0 + 200)).toMatchObject({
+          description: "d2",
+          schema: newSchema,
+          originHost: null,
+          updatedAt: T0 + 200,
+        });
+        expect(await store.updateTopic("orders", { schema: null, description: null }, T0 + 300)).toMatchObject({
+          description: null,
+          schema: null,
+          updatedAt: T0 + 300,
+        });
+        expect(await store.updateTopic("orders", {}, T0 + 400)).toMatchObject({ updatedAt: T0 + 400, createdAt: T0 });
+      });
+
+      it("updates nothing for an unknown topic", async () => {
+        expect(await store.updateTopic("nope", { description: "x" }, T0)).toBeUndefined();
+        expect(await store.getTopic("nope")).toBeUndefined();
+      });
+
+      it("deletes a topic and its events, and nothing else", async () => {
+        const kept = await append(store, [makeEvent("keep", { time: minutes(1) }), makeEvent("keep", { time: minutes(3) })]);
+        const gone = await append(store, [makeEvent("drop", { time: minutes(2) }), makeEvent("drop", { time: minutes(4) })]);
+        expect(await store.stats()).toEqual({ events: 4, topics: 2 });
+
+        expect(await store.deleteTopic("drop")).toBe(true);
+        expect(await store.getTopic("drop")).toBeUndefined();
+        for (const r of gone.results) {
+          expect(await store.getEvent(r.id)).toBeUndefined();
+          expect(await store.getEventSeq(r.id)).toBeUndefined();
+        }
+        const keptIds = kept.results.map((r) => r.id);
+        expect((await store.readEventsAfter(0, 10)).map((e) => e.id)).toEqual(keptIds);
+        expect((await store.searchEvents({ order: "asc", limit: 10 })).map((e) => e.id)).toEqual(keptIds);
+        expect(await store.searchEvents({ topics: ["drop"], order: "asc", limit: 10 })).toEqual([]);
+        expect(await store.stats()).toEqual({ events: 2, topics: 1 });
+        expect((await store.getTopic("keep"))?.eventCount).toBe(2);
+
+        expect(await store.deleteTopic("drop")).toBe(false);
+        expect(await store.deleteTopic("never")).toBe(false);
+      });
+
+      it("forgets a deleted topic: publishing needs createTopics again, and starts from zero", async () => {
+        await append(store, [makeEvent("again"), makeEvent("again")]);
+        await store.deleteTopic("again");
+        const [refused] = await store.appendEvents([{ events: [makeEvent("again")], createTopics: false }]);
+        expect((expectFailed(refused) as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
+        await append(store, [makeEvent("again", { receivedAt: T0 + 42 })]);
+        expect(await store.getTopic("again")).toMatchObject({ eventCount: 1, lastEventAt: T0 + 42 });
+        await store.deleteTopic("again");
+        await store.createTopic({ name: "again", description: "by hand" }, T0);
+        expect(await store.getTopic("again")).toMatchObject({ description: "by hand", eventCount: 0, lastEventAt: null });
+      });
+
+      it("moves firstSeq when the oldest events go, and never lets seq go back", async () => {
+        const old = await append(store, [makeEvent("old"), makeEvent("old")]);
+        const young = await append(store, [makeEvent("young")]);
+        const newest = await append(store, [makeEvent("newest")]);
+        expect(await store.firstSeq()).toBe(old.results[0]!.seq);
+        await store.deleteTopic("old");
+        expect(await store.firstSeq()).toBe(young.results[0]!.seq);
+        await store.deleteTopic("newest");
+        const next = await append(store, [makeEvent("later")]);
+        expect(next.results[0]!.seq).toBeGreaterThan(newest.results[0]!.seq);
+      });
+    });
+
+    describe("stats, ping and close", () => {
+      it("counts events and topics", async () => {
+        expect(await store.stats()).toEqual({ events: 0, topics: 0 });
+        await store.createTopic({ name: "empty" }, T0);
+        await append(store, [makeEvent("a"), makeEvent("a"), makeEvent("b")]);
+        await append(store, [clientEvent("dup", "b")]);
+        await append(store, [clientEvent("dup", "b")]);
+        expect(await store.stats()).toEqual({ events: 4, topics: 3 });
+      });
+
+      it("pings while open and refuses once closed; closing twice is harmless", async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.close();
+        await expect(store.ping()).rejects.toThrow();
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+  });
+}

@@ -1,0 +1,181 @@
+import Database from "better-sqlite3";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { AppendOutcome, EventQuery, Store } from "../../src/store/store.js";
+import { describeStoreConformance, makeEvent } from "./conformance.js";
+
+function expectOk(outcome: AppendOutcome | undefined): Extract<AppendOutcome, { ok: true }> {
+  if (!outcome?.ok) return expect.fail(`append failed: ${outcome ? outcome.error.message : "no outcome"}`);
+  return outcome;
+}
+
+const dirs: string[] = [];
+const paths = new Map<Store, string>();
+
+/** A fresh database file in a temporary folder of its own; removed after the test. */
+async function newDatabasePath(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "switchboard-store-"));
+  dirs.push(dir);
+  return join(dir, "hub.db");
+}
+
+function openAt(path: string): Store {
+  const store = openSqliteStore({ path });
+  paths.set(store, path);
+  return store;
+}
+
+// Registered at the top level, so it runs after the suites' own afterEach hooks have closed their stores.
+afterEach(async () => {
+  paths.clear();
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs `fn` with a direct connection to the file, bypassing the store. */
+function withDatabase<T>(path: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+describeStoreConformance("sqlite", async () => openAt(await newDatabasePath()), {
+  async recordMigration(store, version) {
+    withDatabase(paths.get(store)!, (db) => {
+      db.prepare(`INSERT INTO switchboard_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(version, "from_the_future", Date.now());
+    });
+  },
+});
+
+describe("SQLite store", () => {
+  const opened: Store[] = [];
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+  });
+
+  async function open(path: string): Promise<Store> {
+    const store = openAt(path);
+    opened.push(store);
+    await store.migrate();
+    return store;
+  }
+
+  it("keeps data, seq, dedup state and counters across a reopen", async () => {
+    const path = await newDatabasePath();
+    const first = await open(path);
+    const stored = expectOk(
+      (
+        await first.appendEvents([
+          {
+            events: [makeEvent("orders", { id: "client-1", clientId: true, data: { v: 1 } }), makeEvent("orders"), makeEvent("users")],
+            idempotencyKey: "key-1",
+            createTopics: true,
+          },
+        ])
+      )[0],
+    );
+    const seqs = stored.results.map((r) => r.seq);
+    await first.close();
+
+    const second = await open(path);
+    expect(await second.migrate()).toEqual({ applied: [], version: 1 });
+    expect(await second.lastSeq()).toBe(seqs[2]);
+    expect(await second.firstSeq()).toBe(seqs[0]);
+    expect((await second.getEvent("client-1"))?.data).toEqual({ v: 1 });
+    expect((await second.readEventsAfter(0, 10)).map((e) => e.seq)).toEqual(seqs);
+    expect(await second.getTopic("orders")).toMatchObject({ eventCount: 2 });
+    expect(await second.stats()).toEqual({ events: 3, topics: 2 });
+
+    // The topics are known without createTopics, the next seq follows on, and a repeated client id and
+    // Idempotency-Key still answer with the first results.
+    const [next, repeat, replay] = (
+      await second.appendEvents([
+        { events: [makeEvent("users")], createTopics: false },
+        { events: [makeEvent("orders", { id: "client-1", clientId: true, data: { v: 2 } })], createTopics: true },
+        { events: [makeEvent("orders")], idempotencyKey: "key-1", createTopics: true },
+      ])
+    ).map(expectOk);
+    expect(next!.results[0]!.seq).toBe(seqs[2]! + 1);
+    expect(repeat!.replayed).toBe(true);
+    expect(repeat!.results).toEqual([{ id: "client-1", seq: seqs[0], topic: "orders" }]);
+    expect(replay!.replayed).toBe(true);
+    expect(replay!.results).toEqual(stored.results);
+    expect(await second.stats()).toEqual({ events: 4, topics: 2 });
+  });
+
+  // The store keeps the highest seq given out (store_state), so deleting the newest events cannot bring it back.
+  it("never reuses a seq after the newest events were deleted and the file reopened", async () => {
+    const path = await newDatabasePath();
+    const first = await open(path);
+    expectOk((await first.appendEvents([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
+    const dropped = expectOk((await first.appendEvents([{ events: [makeEvent("dropped"), makeEvent("dropped")], createTopics: true }]))[0]);
+    await first.deleteTopic("dropped");
+    await first.close();
+
+    const second = await open(path);
+    const next = expectOk((await second.appendEvents([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
+    expect(next.results[0]!.seq).toBeGreaterThan(dropped.results[1]!.seq);
+  });
+
+  it("runs in WAL mode", async () => {
+    const path = await newDatabasePath();
+    await open(path);
+    expect(withDatabase(path, (db) => db.pragma("journal_mode", { simple: true }))).toBe("wal");
+  });
+
+  it("searches a topic and time range through the index events_topic_time", async () => {
+    const path = await newDatabasePath();
+    const store = await open(path);
+    expectOk(
+      (
+        await store.appendEvents([
+          { events: Array.from({ length: 20 }, (_, i) => makeEvent(i % 2 ? "orders" : "users", { time: 1_000 + i })), createTopics: true },
+        ])
+      )[0],
+    );
+
+    // Capture the statement the store really runs, with its parameters.
+    const runs: Array<{ sql: string; params: unknown[] }> = [];
+    const prepare = Database.prototype.prepare;
+    const spy = vi.spyOn(Database.prototype, "prepare").mockImplementation(function (this: Database.Database, sql: string) {
+      const statement = prepare.call(this, sql) as Database.Statement<unknown[]>;
+      const all = statement.all.bind(statement);
+      Object.assign(statement, {
+        all: (...params: unknown[]) => {
+          runs.push({ sql, params });
+          return all(...params);
+        },
+      });
+      return statement;
+    });
+    const queries: EventQuery[] = [
+      { topics: ["orders"], fromTime: 1_003, toTime: 1_015, order: "asc", limit: 100 },
+      { topics: ["orders"], fromTime: 1_003, toTime: 1_015, order: "desc", limit: 100 },
+      { topics: ["orders"], fromTime: 1_003, toTime: 1_015, after: { time: 1_005, seq: 6 }, order: "asc", limit: 100 },
+    ];
+    const found: number[][] = [];
+    try {
+      for (const query of queries) found.push((await store.searchEvents(query)).map((e) => e.time));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(found).toEqual([
+      [1_003, 1_005, 1_007, 1_009, 1_011, 1_013],
+      [1_013, 1_011, 1_009, 1_007, 1_005, 1_003],
+      [1_007, 1_009, 1_011, 1_013],
+    ]);
+    expect(runs).toHaveLength(queries.length);
+
+    withDatabase(path, (db) => {
+      for (const { sql, params } of runs) {
+        const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+        expect(plan.join("\n")).toMatch(/^SEARCH events USING INDEX events_topic_time \(topic=\? AND time>\? AND time<\?\)$/);
+      }
+    });
+  });
+});
