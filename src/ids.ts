@@ -23,8 +23,16 @@ export function ulid(now: number = Date.now()): string {
     lastMs = now;
     lastRandom.set(nextRandom10());
   }
-  return encodeTime(lastMs) + encodeRandom(lastRandom);
+  if (lastMs !== prefixMs) {
+    prefixMs = lastMs;
+    prefix = encodeTime(lastMs);
+  }
+  return prefix + encodeRandom(lastRandom);
 }
+
+// The time part changes once a millisecond; ids made within one reuse it.
+let prefixMs = -1;
+let prefix = "";
 
 // randomBytes costs a call into OpenSSL each time; draw 10 bytes at a time from a 4 KiB pool instead.
 const POOL_SIZE = 4096;

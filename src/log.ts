@@ -14,8 +14,9 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The hub's pino logger: JSON lines to stdout, `time` in epoch ms, secrets redacted. Writes are buffered
- * (flushed every 4 KiB and at exit) so that a log line per request costs no syscall per request.
+ * The hub's pino logger: JSON lines to stdout, `time` in epoch ms, secrets redacted. Writes are synchronous, as
+ * pino's default: measured here, a buffered destination (`minLength`) cost more per line (3.7 µs against 2.6 µs)
+ * because it re-measures its pending buffer on every write.
  */
 export function createLogger(level: string, options: LoggerOptions = {}): Logger {
   return pino(
@@ -25,6 +26,6 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       ...options,
     },
-    pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    pino.destination({ dest: 1, sync: true }),
   );
 }

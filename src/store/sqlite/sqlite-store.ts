@@ -102,6 +102,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private nextSeq = 1;
   private readonly knownTopics = new Set<string>();
+  private readonly searchStatements = new Map<string, Database.Statement>();
   private stmts!: ReturnType<SqliteStore["prepare"]>;
   private closed = false;
 
@@ -220,7 +221,11 @@ export class SqliteStore implements Store {
     }
     const results: AppendResult[] = [];
     const stored: StoredEvent[] = [];
-    const pendingBumps: Array<[string, number]> = [];
+    // This request's topic counts, folded into the batch's only once the request is certain to commit.
+    let bumpTopic: string | undefined;
+    let bumpCount = 0;
+    let bumpLast = 0;
+    let otherBumps: Map<string, { count: number; last: number }> | undefined;
     for (const e of request.events) {
       const unknownTopic = !this.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
       if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
@@ -251,18 +256,26 @@ export class SqliteStore implements Store {
       if (unknownTopic && request.createTopics && s.ensureTopic.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
       this.nextSeq = seq + 1;
       results.push({ id: e.id, seq, topic: e.topic });
-      stored.push({ ...e, seq });
-      pendingBumps.push([e.topic, e.receivedAt]);
+      // The request owns its events: give this one its seq in place rather than copy it.
+      const committed = e as StoredEvent;
+      committed.seq = seq;
+      stored.push(committed);
+      if (bumpTopic === undefined || bumpTopic === e.topic) {
+        bumpTopic = e.topic;
+        bumpCount++;
+        if (e.receivedAt > bumpLast) bumpLast = e.receivedAt;
+      } else {
+        otherBumps ??= new Map();
+        const b = otherBumps.get(e.topic);
+        if (b) {
+          b.count++;
+          if (e.receivedAt > b.last) b.last = e.receivedAt;
+        } else otherBumps.set(e.topic, { count: 1, last: e.receivedAt });
+      }
     }
     if (request.idempotencyKey !== undefined) s.idempotencyPut.run(request.idempotencyKey, JSON.stringify(results), now);
-    // Only now is the request certain to commit (with its savepoint): fold its counts into the batch's.
-    for (const [topic, at] of pendingBumps) {
-      const bump = topicBumps.get(topic);
-      if (bump) {
-        bump.count++;
-        if (at > bump.last) bump.last = at;
-      } else topicBumps.set(topic, { count: 1, last: at });
-    }
+    if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
+    if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
   }
 
@@ -341,7 +354,18 @@ export class SqliteStore implements Store {
     const dir = desc ? "DESC" : "ASC";
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time ${dir}, seq ${dir} LIMIT ?`;
     params.push(q.limit);
-    return (this.db.prepare(sql).all(...params) as EventRow[]).map(toEvent);
+    return (this.cachedStatement(sql).all(...params) as EventRow[]).map(toEvent);
+  }
+
+  /** Searches build their SQL from the parameters given; the few shapes in use are prepared once. */
+  private cachedStatement(sql: string): Database.Statement {
+    let stmt = this.searchStatements.get(sql);
+    if (!stmt) {
+      if (this.searchStatements.size >= 256) this.searchStatements.clear();
+      stmt = this.db.prepare(sql);
+      this.searchStatements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   async createTopic(input: TopicInput, now: number): Promise<Topic> {
@@ -416,6 +440,14 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.db.close();
   }
+}
+
+function foldBump(bumps: Map<string, { count: number; last: number }>, topic: string, count: number, last: number): void {
+  const bump = bumps.get(topic);
+  if (bump) {
+    bump.count += count;
+    if (last > bump.last) bump.last = last;
+  } else bumps.set(topic, { count, last });
 }
 
 function hasKeys(o: object): boolean {

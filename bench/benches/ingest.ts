@@ -1,0 +1,79 @@
+import { join } from "node:path";
+import type { Bench } from "../lib/context.js";
+import { spawnWorker, startBaselineServer, startHub, withCpu } from "../lib/processes.js";
+import { row } from "../lib/report.js";
+import { interleave } from "../lib/stats.js";
+import type { LoadResult } from "../worker.js";
+
+/** The single event every request carries. Not an envelope (no `data`), so the hub stores it as data on `default`. */
+export const SMALL_EVENT = JSON.stringify({ msg: "data", timestamp: "1700000000" });
+export const POST_CONNECTIONS = 100;
+
+/** Bench 1: single-event `POST /api/events` rate, hub vs a bare node:http server that parses and answers 201. */
+export const ingestBench: Bench = {
+  name: "ingest",
+  title: "single-event POST rate",
+  async run(ctx) {
+    const durationS = ctx.quick ? 3 : 10;
+    const warmupS = ctx.quick ? 1 : 3;
+    const client = await spawnWorker("client");
+    const runs: Record<"hub" | "baseline", (LoadResult & { serverCpuPct: number; otherCpuPct: number })[]> = { hub: [], baseline: [] };
+    try {
+      let round = 0;
+      for (const kind of interleave("baseline", "hub", ctx.rounds) as ("hub" | "baseline")[]) {
+        round++;
+        const server =
+          kind === "hub"
+            ? await startHub({ databasePath: join(ctx.freshDir(`ingest-hub-${round}`), "hub.db"), cpuProfDir: ctx.profileDir(`ingest-hub-${round}`) })
+            : await startBaselineServer();
+        try {
+          const load = { url: `${server.origin}/api/events`, body: SMALL_EVENT, connections: POST_CONNECTIONS, pipelining: 1 };
+          await client.call("load", { ...load, durationS: warmupS });
+          const cpu = await withCpu([server.pid, client.pid], () => client.call<LoadResult>("load", { ...load, durationS }));
+          const r = { ...cpu.result, serverCpuPct: cpu.pct[0]!, clientCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };
+          runs[kind].push(r);
+          ctx.log(
+            `${kind.padEnd(8)} ${Math.round(r.okPerSec)} req/s (p99 ${r.latencyP99Ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}; ` +
+              `cpu: server ${r.serverCpuPct.toFixed(0)}%, client ${r.clientCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
+          );
+        } finally {
+          await server.stop();
+        }
+      }
+    } finally {
+      await client.close();
+    }
+    const best = (k: "hub" | "baseline") => runs[k].reduce((a, b) => (b.okPerSec > a.okPerSec ? b : a));
+    const hub = best("hub");
+    const base = best("baseline");
+    const failures = [...runs.hub, ...runs.baseline].reduce((n, r) => n + r.non2xx + r.errors, 0);
+    // Server CPU per request: steadier than req/s when other processes share the cores.
+    const cpuUs = (r: { serverCpuPct: number; okPerSec: number }) => (r.serverCpuPct * 1e4) / r.okPerSec;
+    return {
+      rows: [
+        row({
+          bench: "ingest",
+          metric: `POST /api/events, ${POST_CONNECTIONS} conns (vs bare node:http)`,
+          unit: "req/s",
+          hub: hub.okPerSec,
+          baseline: base.okPerSec,
+          target: { on: "ratio", op: ">=", value: 0.75 },
+          note:
+            `cpu server/client/others: hub ${hub.serverCpuPct.toFixed(0)}/${hub.clientCpuPct.toFixed(0)}/${hub.otherCpuPct.toFixed(0)}%, ` +
+            `baseline ${base.serverCpuPct.toFixed(0)}/${base.clientCpuPct.toFixed(0)}/${base.otherCpuPct.toFixed(0)}%` +
+            (failures ? `; ${failures} non-2xx or errors` : ""),
+        }),
+        row({
+          bench: "ingest",
+          metric: "server CPU per request (same rounds)",
+          unit: "µs",
+          hub: cpuUs(hub),
+          baseline: cpuUs(base),
+          target: null,
+          note: `efficiency baseline/hub ${(cpuUs(base) / cpuUs(hub)).toFixed(2)}: the req/s ratio the hub would reach with a whole core each`,
+        }),
+      ],
+      details: { durationS, warmupS, connections: POST_CONNECTIONS, pipelining: 1, body: SMALL_EVENT, runs },
+    };
+  },
+};

@@ -1,0 +1,33 @@
+import Database from "better-sqlite3";
+import { importDist } from "./dist.js";
+
+/**
+ * The pragmas `openSqliteStore` sets (src/store/sqlite/sqlite-store.ts), so the raw baselines run on the same
+ * footing as the hub. Keep the two in step.
+ */
+export const STORE_PRAGMAS = [
+  "journal_mode = WAL",
+  "synchronous = NORMAL",
+  "busy_timeout = 5000",
+  "foreign_keys = ON",
+  "wal_autocheckpoint = 4000",
+  "cache_size = -65536",
+];
+
+/** The store's insert, word for word. */
+export const INSERT_EVENT_SQL = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+
+/** The SQL the store's `searchEvents` builds for `?topic=X&from=…&to=…&limit=N` (one exact topic, ascending). */
+export const TOPIC_RANGE_SQL = `SELECT * FROM events WHERE (topic IN (?)) AND time >= ? AND time < ? ORDER BY time ASC, seq ASC LIMIT ?`;
+
+/** Opens a SQLite file with the store's pragmas; with `migrate`, applies every SQLite migration file to it. */
+export async function openBaselineDb(path: string, options: { migrate?: boolean } = {}): Promise<Database.Database> {
+  const db = new Database(path);
+  for (const p of STORE_PRAGMAS) db.pragma(p);
+  if (options.migrate) {
+    const { loadMigrations } = await importDist<typeof import("../../src/store/migrate.js")>("store/migrate.js");
+    for (const m of loadMigrations("sqlite")) db.exec(m.sql);
+  }
+  return db;
+}

@@ -1,0 +1,276 @@
+/**
+ * A bench child process: the load client (autocannon, SSE readers, query client) or the raw SQLite baseline,
+ * driven by bench/run.ts over IPC. Hub and baseline servers are driven by this same code with the same arguments.
+ * It runs as plain JavaScript (bench/run.ts transpiles bench/ first), never under a TypeScript loader: under tsx
+ * the same autocannon run measured 20-40% fewer requests per second.
+ */
+import autocannon from "autocannon";
+import { Pool } from "undici";
+import { importDist } from "./lib/dist.js";
+import { prefillEvents, queryDirect } from "./lib/event-log.js";
+import { openSseSocket, type SseSocket } from "./lib/sse-socket.js";
+import { INSERT_EVENT_SQL, openBaselineDb } from "./lib/sqlite-baseline.js";
+import { summarize, type Summary } from "./lib/stats.js";
+
+type Handler = (args: never) => Promise<unknown>;
+
+/** What one `load` command measured. */
+export interface LoadResult {
+  /** 2xx responses per second over the measured duration. */
+  okPerSec: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  durationS: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  /** CPU this client used, % of one core: near 100 means the client, not the server, may be the limit. */
+  clientCpuPct: number;
+}
+
+/** Closed-loop HTTP load with autocannon: `connections` clients each sending the same request back to back. */
+async function load(args: { url: string; body: string; connections: number; pipelining: number; durationS: number }): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await autocannon({
+    url: args.url,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: args.body,
+    connections: args.connections,
+    pipelining: args.pipelining,
+    duration: args.durationS,
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - t0;
+  const ok = r["2xx"];
+  return {
+    okPerSec: ok / r.duration,
+    ok,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    durationS: r.duration,
+    latencyP50Ms: r.latency.p50,
+    latencyP99Ms: r.latency.p99,
+    clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / wallMs,
+  };
+}
+
+// ---- SSE streams held by this process between commands ----
+
+let streams: SseSocket[] = [];
+/** The event being waited for by `sseRun`. */
+let awaited:
+  | { i: number; left: number; latencies: Float64Array; n: number; lastAt: number; done: () => void }
+  | undefined;
+let strayFrames = 0;
+
+function onFrame(data: string, at: number): void {
+  const m = JSON.parse(data) as { i: number; t: number };
+  const w = awaited;
+  if (!w || m.i !== w.i) {
+    strayFrames++;
+    return;
+  }
+  w.latencies[w.n++] = at - m.t;
+  if (at > w.lastAt) w.lastAt = at;
+  if (--w.left === 0) w.done();
+}
+
+/**
+ * Opens `count` SSE streams, at most `concurrency` connecting at once, and resolves when every one has its
+ * preamble. `measure` parses frames for `sseRun`; without it the streams are only drained.
+ */
+async function openStreams(args: { origin: string; path: string; count: number; concurrency: number; measure: boolean }): Promise<{ opened: number; ms: number }> {
+  const { hostname, port } = new URL(args.origin);
+  const t0 = performance.now();
+  let next = 0;
+  const opened: SseSocket[] = [];
+  const lane = async () => {
+    while (next < args.count) {
+      next++;
+      opened.push(
+        await openSseSocket({ host: hostname, port: Number(port), path: args.path, onData: args.measure ? onFrame : undefined, timeoutMs: 20_000 }),
+      );
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(args.concurrency, args.count) }, lane));
+  } catch (error) {
+    for (const s of opened) s.close();
+    throw error;
+  }
+  streams.push(...opened);
+  return { opened: opened.length, ms: performance.now() - t0 };
+}
+
+async function closeStreams(): Promise<{ closed: number; bytes: number }> {
+  let bytes = 0;
+  for (const s of streams) {
+    bytes += s.bytes;
+    s.close();
+  }
+  const closed = streams.length;
+  streams = [];
+  return { closed, bytes };
+}
+
+/** What one `sseRun` command measured. */
+export interface SseRunResult {
+  events: number;
+  streams: number;
+  /** Per stream and event: frame read − POST sent, ms. */
+  perFrame: Summary;
+  /** Per event: last stream's frame read − POST sent, ms. */
+  allStreams: Summary;
+  /** POST sent → response read, ms. */
+  post: Summary;
+  strayFrames: number;
+  clientCpuPct: number;
+}
+
+/**
+ * Posts `{i, t}` events one at a time (t = send time, performance.now()) and waits for each to arrive on every
+ * open stream (and for its 201) before the next. The first `warmup` events are not counted.
+ */
+async function sseRun(args: { origin: string; events: number; warmup: number; maxMs: number; gapMs: number; frameTimeoutMs: number }): Promise<SseRunResult> {
+  const n = streams.length;
+  if (n === 0) throw new Error("no streams open");
+  const pool = new Pool(args.origin, { connections: 1, pipelining: 1 });
+  const perFrame: number[] = [];
+  const allStreams: number[] = [];
+  const post: number[] = [];
+  strayFrames = 0;
+  const deadline = performance.now() + args.maxMs;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let measured = 0;
+  try {
+    for (let i = 0; i < args.warmup + args.events && performance.now() < deadline; i++) {
+      const latencies = new Float64Array(n);
+      let timer: NodeJS.Timeout | undefined;
+      const arrived = new Promise<void>((resolve, reject) => {
+        awaited = { i, left: n, latencies, n: 0, lastAt: 0, done: resolve };
+        timer = setTimeout(() => reject(new Error(`event ${i} reached ${awaited!.n} of ${n} streams within ${args.frameTimeoutMs} ms`)), args.frameTimeoutMs);
+      });
+      const t = performance.now();
+      const body = JSON.stringify({ i, t });
+      const posted = pool.request({ path: "/api/events", method: "POST", headers: { "content-type": "application/json" }, body }).then(async (res) => {
+        await res.body.text();
+        if (res.statusCode !== 201) throw new Error(`POST answered ${res.statusCode}`);
+        return performance.now() - t;
+      });
+      const [postMs] = await Promise.all([posted, arrived]).finally(() => clearTimeout(timer));
+      const last = awaited!.lastAt;
+      awaited = undefined;
+      if (i >= args.warmup) {
+        for (const v of latencies) perFrame.push(v);
+        allStreams.push(last - t);
+        post.push(postMs);
+        measured++;
+      }
+      if (args.gapMs > 0) await new Promise((r) => setTimeout(r, args.gapMs));
+    }
+  } finally {
+    awaited = undefined;
+    await pool.close();
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    events: measured,
+    streams: n,
+    perFrame: summarize(perFrame),
+    allStreams: summarize(allStreams),
+    post: summarize(post),
+    strayFrames,
+    clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / (performance.now() - t0),
+  };
+}
+
+/** GETs each path in turn (one connection, one request in flight) and times request → whole body read. */
+async function queries(args: { origin: string; paths: string[]; warmup: number; maxMs: number }): Promise<{ latency: Summary; meanRows: number }> {
+  const pool = new Pool(args.origin, { connections: 1, pipelining: 1 });
+  const latencies: number[] = [];
+  let rows = 0;
+  const deadline = performance.now() + args.maxMs;
+  try {
+    for (let i = 0; i < args.paths.length && performance.now() < deadline; i++) {
+      const t = performance.now();
+      const res = await pool.request({ path: args.paths[i]!, method: "GET" });
+      const text = await res.body.text();
+      const ms = performance.now() - t;
+      if (res.statusCode !== 200) throw new Error(`GET ${args.paths[i]} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+      if (i < args.warmup) continue;
+      latencies.push(ms);
+      rows += (JSON.parse(text) as { data: unknown[] }).data.length;
+    }
+  } finally {
+    await pool.close();
+  }
+  return { latency: summarize(latencies), meanRows: rows / Math.max(1, latencies.length) };
+}
+
+/**
+ * The raw SQLite baseline of batch ingest: the store's insert statement, one transaction per `batchSize` rows
+ * shaped as the hub stores them (fresh ULID ids, the same data text), for `durationS` after `warmupS`.
+ */
+async function sqliteInsert(args: { path: string; batchSize: number; topic: string; dataJson: string[]; durationS: number; warmupS: number }): Promise<{ eventsPerSec: number; events: number; durationS: number }> {
+  const { newEventId } = await importDist<typeof import("../src/ids.js")>("ids.js");
+  const db = await openBaselineDb(args.path, { migrate: true });
+  const insert = db.prepare(INSERT_EVENT_SQL);
+  let seq = 1;
+  const insertBatch = db.transaction((now: number) => {
+    for (let j = 0; j < args.batchSize; j++) {
+      insert.run(seq++, newEventId(now), args.topic, null, null, null, now, null, args.dataJson[j % args.dataJson.length]!, null, now);
+    }
+  });
+  const run = (seconds: number) => {
+    const t0 = performance.now();
+    const end = t0 + seconds * 1000;
+    let events = 0;
+    while (performance.now() < end) {
+      insertBatch.immediate(Date.now());
+      events += args.batchSize;
+    }
+    return { events, seconds: (performance.now() - t0) / 1000 };
+  };
+  try {
+    run(args.warmupS);
+    const { events, seconds } = run(args.durationS);
+    return { eventsPerSec: events / seconds, events, durationS: seconds };
+  } finally {
+    db.close();
+  }
+}
+
+const handlers: Record<string, Handler> = {
+  ping: async () => "pong",
+  load: load as Handler,
+  openStreams: openStreams as Handler,
+  closeStreams: closeStreams as Handler,
+  sseRun: sseRun as Handler,
+  queries: queries as Handler,
+  sqliteInsert: sqliteInsert as Handler,
+  prefill: prefillEvents as Handler,
+  queryDirect: queryDirect as Handler,
+};
+
+process.on("message", (message: { id: number; command: string; args: never }) => {
+  const handler = handlers[message.command];
+  const reply = (body: { ok: boolean; result?: unknown; error?: string }) => process.send?.({ id: message.id, ...body });
+  if (!handler) {
+    reply({ ok: false, error: `unknown command ${message.command}` });
+    return;
+  }
+  handler(message.args).then(
+    (result) => reply({ ok: true, result }),
+    (error: unknown) => reply({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+  );
+});
+// The parent went away (or closed us): stop.
+process.on("disconnect", () => {
+  for (const s of streams) s.close();
+  process.exit(0);
+});
