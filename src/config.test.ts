@@ -52,6 +52,11 @@ describe("loadConfig", () => {
       sseMaxStreams: 50_000,
       sqliteSynchronous: "normal",
       shutdownTimeoutMs: 10_000,
+      allowPrivateTargets: false,
+      deliveryConcurrency: 256,
+      webhookTimeoutMs: 10_000,
+      subscriptionDisableAfterMs: 259_200_000,
+      attemptRetentionMs: 2_592_000_000,
     });
     expect(config).toEqual(DEFAULT_CONFIG);
   });
@@ -106,6 +111,11 @@ describe("loadConfig", () => {
         SWITCHBOARD_SSE_MAX_STREAMS: "3",
         SWITCHBOARD_SQLITE_SYNCHRONOUS: "Full",
         SWITCHBOARD_SHUTDOWN_TIMEOUT_MS: " 0 ",
+        SWITCHBOARD_ALLOW_PRIVATE_TARGETS: "true",
+        SWITCHBOARD_DELIVERY_CONCURRENCY: "8",
+        SWITCHBOARD_WEBHOOK_TIMEOUT_MS: "2500",
+        SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS: "60000",
+        SWITCHBOARD_ATTEMPT_RETENTION_MS: "120000",
       },
     });
     expect(config).toEqual({
@@ -125,6 +135,11 @@ describe("loadConfig", () => {
       sseMaxStreams: 3,
       sqliteSynchronous: "full",
       shutdownTimeoutMs: 0,
+      allowPrivateTargets: true,
+      deliveryConcurrency: 8,
+      webhookTimeoutMs: 2500,
+      subscriptionDisableAfterMs: 60_000,
+      attemptRetentionMs: 120_000,
     });
   });
 

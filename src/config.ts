@@ -39,6 +39,16 @@ export interface Config {
   sqliteSynchronous: "normal" | "full";
   /** Grace period for in-flight work on SIGTERM before the process exits anyway. */
   shutdownTimeoutMs: number;
+  /** Webhook targets on private, loopback or link-local addresses are refused unless this is true. */
+  allowPrivateTargets: boolean;
+  /** Webhook requests in flight across all subscriptions. */
+  deliveryConcurrency: number;
+  /** Default attempt timeout of new subscriptions. */
+  webhookTimeoutMs: number;
+  /** A subscription whose every attempt has failed for this long is disabled. */
+  subscriptionDisableAfterMs: number;
+  /** Delivery attempts older than this are removed. */
+  attemptRetentionMs: number;
 }
 
 type Kind = "int" | "string" | "bool" | "enum";
@@ -70,6 +80,11 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   sseMaxStreams: 50_000,
   sqliteSynchronous: "normal",
   shutdownTimeoutMs: 10_000,
+  allowPrivateTargets: false,
+  deliveryConcurrency: 256,
+  webhookTimeoutMs: 10_000,
+  subscriptionDisableAfterMs: 3 * 24 * 3_600_000,
+  attemptRetentionMs: 30 * 24 * 3_600_000,
 });
 
 const SCHEMA: { [K in keyof Config]: KeySpec } = {
@@ -93,6 +108,11 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
   sseMaxStreams: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_STREAMS"], min: 1 },
   sqliteSynchronous: { kind: "enum", env: ["SWITCHBOARD_SQLITE_SYNCHRONOUS"], values: ["normal", "full"] },
   shutdownTimeoutMs: { kind: "int", env: ["SWITCHBOARD_SHUTDOWN_TIMEOUT_MS"], min: 0 },
+  allowPrivateTargets: { kind: "bool", env: ["SWITCHBOARD_ALLOW_PRIVATE_TARGETS"] },
+  deliveryConcurrency: { kind: "int", env: ["SWITCHBOARD_DELIVERY_CONCURRENCY"], min: 1, max: 100_000 },
+  webhookTimeoutMs: { kind: "int", env: ["SWITCHBOARD_WEBHOOK_TIMEOUT_MS"], min: 100, max: 60_000 },
+  subscriptionDisableAfterMs: { kind: "int", env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"], min: 1000 },
+  attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], min: 60_000 },
 };
 
 /** Options of {@link loadConfig}; every source is optional so tests can pass exactly what they mean. */

@@ -37,6 +37,13 @@ export const ERRORS = {
 
   SB_STREAM_LIMIT: { status: 503, error: "too many streams" },
 
+  SB_SUBSCRIPTION_INVALID: { status: 400, error: "invalid subscription" },
+  SB_WEBHOOK_TARGET_FORBIDDEN: { status: 400, error: "webhook target not allowed" },
+  SB_SUBSCRIPTION_NOT_FOUND: { status: 404, error: "subscription not found" },
+  SB_SUBSCRIPTION_EXISTS: { status: 409, error: "subscription already exists" },
+  SB_DELIVERY_NOT_FOUND: { status: 404, error: "delivery not found" },
+  SB_DELIVERY_IN_PROGRESS: { status: 409, error: "delivery already scheduled" },
+
   SB_SHUTTING_DOWN: { status: 503, error: "shutting down" },
   SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable" },
   SB_INTERNAL: { status: 500, error: "internal error" },

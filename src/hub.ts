@@ -1,7 +1,10 @@
 import type { Logger } from "pino";
 import pino from "pino";
 import { DEFAULT_CONFIG, type Config } from "./config.js";
+import { Dispatcher } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
+import { SubscriptionService } from "./delivery/subscriptions.js";
+import { createWebhookClient } from "./delivery/webhooks/send-webhook.js";
 import { HubError } from "./errors.js";
 import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { eventsFromJson } from "./ingest/normalize.js";
@@ -38,6 +41,9 @@ export interface Hub {
   readonly topics: TopicCatalog;
   readonly ingestor: Ingestor;
   readonly streams: StreamHub;
+  /** Webhook subscriptions and deliveries. */
+  readonly subscriptions: SubscriptionService;
+  readonly dispatcher: Dispatcher;
   readonly metrics: HubMetrics;
   readonly log: Logger;
   /**
@@ -77,6 +83,25 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     maxStreams: config.sseMaxStreams,
   });
   const handlers = new Set<(event: StoredEvent) => void>();
+  const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT });
+  // Late-bound: system events are published through the hub itself.
+  let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
+  const dispatcher = new Dispatcher({
+    store,
+    client: webhookClient,
+    log: log.child({ component: "dispatcher" }),
+    metrics,
+    maxInFlight: config.deliveryConcurrency,
+    disableAfterMs: config.subscriptionDisableAfterMs,
+    publishSystemEvent: (topic, data) => publishSystemEvent(topic, data),
+    userAgent: USER_AGENT,
+  });
+  const subscriptions = new SubscriptionService({
+    store,
+    dispatcher,
+    allowPrivateTargets: config.allowPrivateTargets,
+    defaultTimeoutMs: config.webhookTimeoutMs,
+  });
   const ingestor = new Ingestor({
     store,
     topics,
@@ -84,6 +109,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     autoCreateTopics: config.autoCreateTopics,
     onCommit(events) {
       streams.publish(events);
+      dispatcher.notify();
       for (const handler of handlers) {
         for (const e of events) {
           try {
@@ -96,13 +122,29 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     },
   });
 
+  // Attempts older than the retention are removed in bounded batches, hourly, off the hot path.
+  const pruneAttempts = async () => {
+    const before = Date.now() - config.attemptRetentionMs;
+    try {
+      while ((await store.pruneAttempts(before, 10_000)) === 10_000) await new Promise((r) => setImmediate(r));
+    } catch (error) {
+      log.error({ err: error }, "pruning delivery attempts failed");
+    }
+  };
+  const pruneTimer = setInterval(() => void pruneAttempts(), 3_600_000);
+  pruneTimer.unref();
+  void pruneAttempts();
+  await dispatcher.start();
+
   let closed = false;
-  return {
+  const hub: Hub = {
     config,
     store,
     topics,
     ingestor,
     streams,
+    subscriptions,
+    dispatcher,
     metrics,
     log,
     publish(input, publishOptions) {
@@ -127,10 +169,20 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(pruneTimer);
       await ingestor.drain();
+      await dispatcher.stop();
+      await webhookClient.close();
       streams.closeAll();
       metrics.close();
       if (!givenStore) await store.close();
     },
   };
+  publishSystemEvent = async (topic, data) => {
+    if (closed) return;
+    await hub.publish({ topic, type: topic, source: "switchboard", data });
+  };
+  return hub;
 }
+
+const USER_AGENT = "switchboard/0.1.0";

@@ -89,3 +89,8 @@ export function ulidTime(id: string): number | undefined {
 export function newEventId(now?: number): string {
   return `evt_${ulid(now)}`;
 }
+
+/** A new prefixed id such as `sub_…` or `dlv_…`: the prefix, an underscore and a ULID. */
+export function newPrefixedId(prefix: string, now?: number): string {
+  return `${prefix}_${ulid(now)}`;
+}

@@ -17,6 +17,9 @@ export class HubMetrics {
   readonly streamFramesDropped: Counter;
   readonly streamsClosedSlow: Counter;
   readonly filterErrors: Counter;
+  readonly deliveryAttempts: Counter<"outcome">;
+  readonly deliveryLatency: Histogram;
+  readonly deliveriesDead: Counter;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor() {
@@ -62,6 +65,23 @@ export class HubMetrics {
     this.filterErrors = new Counter({
       name: "switchboard_filter_errors_total",
       help: "Filter evaluations that failed on an event (counted as no match)",
+      registers,
+    });
+    this.deliveryAttempts = new Counter({
+      name: "switchboard_delivery_attempts_total",
+      help: "Webhook attempts by outcome (delivered, failed)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.deliveryLatency = new Histogram({
+      name: "switchboard_delivery_latency_seconds",
+      help: "Duration of one webhook attempt",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.deliveriesDead = new Counter({
+      name: "switchboard_deliveries_dead_total",
+      help: "Deliveries that ran out of retries",
       registers,
     });
     this.loopDelay.enable();

@@ -5,6 +5,7 @@ import type { Hub } from "../hub.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerStreamRoutes } from "./routes/streams.js";
+import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
 
 /** A request whose JSON body text was kept by the parser. */
@@ -103,6 +104,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerEventRoutes(fastify, hub);
   registerTopicRoutes(fastify, hub);
   registerStreamRoutes(fastify, hub);
+  registerSubscriptionRoutes(fastify, hub);
   return app;
 }
 

@@ -5,6 +5,11 @@
  * - topic: a name events are published to; it may carry a JSON Schema that each event's data must satisfy.
  * - append request: the events of one HTTP request (or one library call); stored all or nothing, and several
  *   append requests share one transaction (group commit).
+ * - subscription: a webhook endpoint and what it selects (topic or pattern, CEL filter). It reads the event log
+ *   from its own cursor; ingest writes nothing per subscription.
+ * - delivery: one event for one subscription (`dlv_…`, also the `webhook-id`), with its state: pending, delivered,
+ *   retrying, dead. A delivery row is written when the dispatcher takes the event from the log, before sending.
+ * - attempt: one HTTP request of a delivery, with its outcome.
  *
  * Row types stay inside `store/`; everything here is the camelCase domain shape the rest of the code sees.
  */
@@ -107,6 +112,118 @@ export interface EventQuery {
   limit: number;
 }
 
+/** A webhook subscription. */
+export interface Subscription {
+  id: string;
+  /** A topic name or pattern. */
+  topic: string;
+  url: string;
+  filter: string | null;
+  headers: Record<string, string>;
+  secret: string;
+  active: boolean;
+  /** Why the hub disabled it (410 Gone, failing too long), or null. */
+  disabledReason: string | null;
+  ordering: "none" | "key";
+  /** Delays in seconds; entry i is the wait before attempt i + 1. */
+  retrySchedule: number[];
+  timeoutMs: number;
+  maxInFlight: number;
+  /** Deliveries per second, or null for no limit. */
+  rateLimit: number | null;
+  body: "data" | "envelope";
+  /** Every event with seq <= cursorSeq has become a delivery or was not selected. */
+  cursorSeq: number;
+  /** Start of the current run of failed attempts, epoch ms; null while healthy. */
+  failingSince: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Fields of a subscription that can change after creation. */
+export type SubscriptionPatch = Partial<
+  Pick<
+    Subscription,
+    | "topic"
+    | "url"
+    | "filter"
+    | "headers"
+    | "secret"
+    | "active"
+    | "disabledReason"
+    | "ordering"
+    | "retrySchedule"
+    | "timeoutMs"
+    | "maxInFlight"
+    | "rateLimit"
+    | "body"
+    | "failingSince"
+  >
+>;
+
+export type DeliveryStatus = "pending" | "delivered" | "retrying" | "dead";
+
+/** A delivery about to be made. */
+export interface NewDelivery {
+  id: string;
+  subscriptionId: string;
+  eventSeq: number;
+  eventId: string;
+  orderingKey: string | null;
+  /** When to send it, epoch ms. */
+  nextAttemptAt: number;
+}
+
+/** One event for one subscription. */
+export interface Delivery extends NewDelivery {
+  status: DeliveryStatus;
+  /** Attempts in the current round (a manual retry starts a new one). */
+  attempts: number;
+  nextAttemptAt: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  deliveredAt: number | null;
+}
+
+/** One HTTP attempt of a delivery. */
+export interface Attempt {
+  deliveryId: string;
+  attemptedAt: number;
+  statusCode: number | null;
+  latencyMs: number;
+  responseExcerpt: string | null;
+  error: string | null;
+}
+
+/** An attempt together with the state it leaves its delivery in. */
+export interface AttemptRecord extends Attempt {
+  status: DeliveryStatus;
+  attempts: number;
+  /** For retrying deliveries, when to try again. */
+  nextAttemptAt: number | null;
+}
+
+/** A search of deliveries, newest first. */
+export interface DeliveryQuery {
+  subscriptionId?: string;
+  eventId?: string;
+  status?: DeliveryStatus;
+  /** Created at or after, epoch ms. */
+  fromTime?: number;
+  /** Created before, epoch ms. */
+  toTime?: number;
+  /** Delivery ids sort by creation: return those before this one. */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Which deliveries a manual retry takes. */
+export type RetrySelection =
+  | { deliveryId: string }
+  | { subscriptionId: string; fromTime?: number; toTime?: number };
+
 /** Counts of what the store holds, for health and metrics. */
 export interface StoreStats {
   events: number;
@@ -147,6 +264,34 @@ export interface Store {
   updateTopic(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined>;
   /** Deletes a topic and its events; false when it did not exist. */
   deleteTopic(name: string): Promise<boolean>;
+
+  createSubscription(subscription: Subscription): Promise<void>;
+  getSubscription(id: string): Promise<Subscription | undefined>;
+  listSubscriptions(): Promise<Subscription[]>;
+  /** The subscription with exactly this topic and URL, if any (Postoffice's publishers are unique by both). */
+  findSubscription(topic: string, url: string): Promise<Subscription | undefined>;
+  updateSubscription(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined>;
+  /** Deletes a subscription with its deliveries and attempts; false when it did not exist. */
+  deleteSubscription(id: string): Promise<boolean>;
+  /** The highest seq of the events received before `ms` (0 when none): the cursor of a subscription starting then. */
+  seqBefore(ms: number): Promise<number>;
+
+  /** Stores new pending deliveries and, in the same transaction, moves the subscription's cursor (if given). */
+  addDeliveries(subscriptionId: string, deliveries: NewDelivery[], cursorSeq: number | undefined, now: number): Promise<void>;
+  /** Records attempts and the states they leave their deliveries in, in one transaction. */
+  recordAttempts(records: AttemptRecord[]): Promise<void>;
+  /**
+   * Pending and retrying deliveries of a subscription, in log order (`event_seq`, then id), after `afterSeq`; with
+   * `afterId`, after the delivery (`afterSeq`, `afterId`) instead, so pages do not skip deliveries sharing an event.
+   */
+  openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Promise<Delivery[]>;
+  getDelivery(id: string): Promise<Delivery | undefined>;
+  searchDeliveries(query: DeliveryQuery): Promise<Delivery[]>;
+  listAttempts(deliveryId: string): Promise<Attempt[]>;
+  /** Puts dead deliveries (or the one named, whatever its state) back to pending for a new round; returns them. */
+  retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]>;
+  /** Removes up to `limit` attempts made before `beforeMs`; returns how many. */
+  pruneAttempts(beforeMs: number, limit: number): Promise<number>;
 
   stats(): Promise<StoreStats>;
   /** A cheap round trip, for `/health`. */

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HubError } from "../../src/errors.js";
-import type { AppendOutcome, AppendRequest, NewEvent, Store, StoredEvent } from "../../src/store/store.js";
+import type { AppendOutcome, AppendRequest, NewDelivery, NewEvent, Store, StoredEvent, Subscription } from "../../src/store/store.js";
 
 /** Driver-specific abilities the suite needs for the few checks the Store interface cannot express. */
 export interface StoreConformanceOptions {
@@ -653,6 +653,144 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
     });
 
+    describe("subscriptions", () => {
+      it("creates, reads, finds, lists, patches and deletes", async () => {
+        const a = makeSubscription("sub_a", { topic: "orders.*", filter: 'data.x == 1', headers: { "x-k": "v" }, rateLimit: 2.5 });
+        const b = makeSubscription("sub_b", { url: "http://b.example/hook" });
+        await store.createSubscription(a);
+        await store.createSubscription(b);
+        expect(await store.getSubscription("sub_a")).toEqual(a);
+        expect(await store.getSubscription("nope")).toBeUndefined();
+        expect((await store.listSubscriptions()).map((s) => s.id)).toEqual(["sub_a", "sub_b"]);
+        expect((await store.findSubscription("orders.*", a.url))?.id).toBe("sub_a");
+        expect(await store.findSubscription("orders.*", "http://other")).toBeUndefined();
+
+        const patched = await store.updateSubscription(
+          "sub_a",
+          { active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3) },
+          minutes(5),
+        );
+        expect(patched).toEqual({ ...a, active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3), updatedAt: minutes(5) });
+        expect(await store.updateSubscription("nope", { active: true }, minutes(5))).toBeUndefined();
+
+        expect(await store.deleteSubscription("sub_a")).toBe(true);
+        expect(await store.deleteSubscription("sub_a")).toBe(false);
+        expect((await store.listSubscriptions()).map((s) => s.id)).toEqual(["sub_b"]);
+      });
+
+      it("finds the seq before a receive time", async () => {
+        expect(await store.seqBefore(minutes(1))).toBe(0);
+        const first = await append(store, [makeEvent("t", { receivedAt: minutes(1) }), makeEvent("t", { receivedAt: minutes(2) })]);
+        const second = await append(store, [makeEvent("t", { receivedAt: minutes(3) })]);
+        expect(await store.seqBefore(minutes(0))).toBe(0);
+        expect(await store.seqBefore(minutes(2))).toBe(first.results[0]!.seq);
+        expect(await store.seqBefore(minutes(2) + 1)).toBe(first.results[1]!.seq);
+        expect(await store.seqBefore(minutes(9))).toBe(second.results[0]!.seq);
+      });
+    });
+
+    describe("deliveries", () => {
+      const delivery = (id: string, eventSeq: number, overrides: Partial<NewDelivery> = {}): NewDelivery => ({
+        id,
+        subscriptionId: "sub_a",
+        eventSeq,
+        eventId: `evt_${eventSeq}`,
+        orderingKey: null,
+        nextAttemptAt: minutes(1),
+        ...overrides,
+      });
+
+      beforeEach(async () => {
+        await store.createSubscription(makeSubscription("sub_a"));
+        await store.createSubscription(makeSubscription("sub_b", { url: "http://b.example/hook" }));
+      });
+
+      it("adds pending deliveries with the cursor in one call, and lists the open ones in log order", async () => {
+        await store.addDeliveries("sub_a", [delivery("dlv_2", 2, { orderingKey: "k" }), delivery("dlv_1", 1)], 7, minutes(1));
+        await store.addDeliveries("sub_b", [delivery("dlv_3", 3, { subscriptionId: "sub_b" })], undefined, minutes(1));
+        expect((await store.getSubscription("sub_a"))!.cursorSeq).toBe(7);
+        expect((await store.getSubscription("sub_b"))!.cursorSeq).toBe(0);
+        // The cursor never moves back.
+        await store.addDeliveries("sub_a", [], 5, minutes(2));
+        expect((await store.getSubscription("sub_a"))!.cursorSeq).toBe(7);
+
+        const open = await store.openDeliveries("sub_a", 0, 10);
+        expect(open.map((d) => d.id)).toEqual(["dlv_1", "dlv_2"]);
+        expect(open[1]).toEqual({
+          ...delivery("dlv_2", 2, { orderingKey: "k" }),
+          status: "pending",
+          attempts: 0,
+          lastStatus: null,
+          lastError: null,
+          createdAt: minutes(1),
+          updatedAt: minutes(1),
+          deliveredAt: null,
+        });
+        expect((await store.openDeliveries("sub_a", 1, 10)).map((d) => d.id)).toEqual(["dlv_2"]);
+        expect((await store.openDeliveries("sub_a", 0, 1)).map((d) => d.id)).toEqual(["dlv_1"]);
+      });
+
+      it("records attempts and the state they leave; delivered and dead ones are no longer open", async () => {
+        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
+        const attempt = { latencyMs: 12.5, responseExcerpt: null, error: null };
+        await store.recordAttempts([
+          { ...attempt, deliveryId: "dlv_1", attemptedAt: minutes(2), statusCode: 204, status: "delivered", attempts: 1, nextAttemptAt: null },
+          { ...attempt, deliveryId: "dlv_2", attemptedAt: minutes(2), statusCode: 500, responseExcerpt: "boom", status: "retrying", attempts: 1, nextAttemptAt: minutes(4) },
+          { ...attempt, deliveryId: "dlv_3", attemptedAt: minutes(2), statusCode: null, error: "timeout", status: "dead", attempts: 1, nextAttemptAt: null },
+        ]);
+        expect(await store.getDelivery("dlv_1")).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 204, deliveredAt: minutes(2), updatedAt: minutes(2) });
+        expect(await store.getDelivery("dlv_2")).toMatchObject({ status: "retrying", attempts: 1, lastStatus: 500, nextAttemptAt: minutes(4), deliveredAt: null });
+        expect(await store.getDelivery("dlv_3")).toMatchObject({ status: "dead", lastStatus: null, lastError: "timeout" });
+        expect((await store.openDeliveries("sub_a", 0, 10)).map((d) => d.id)).toEqual(["dlv_2"]);
+        expect(await store.listAttempts("dlv_2")).toEqual([
+          { deliveryId: "dlv_2", attemptedAt: minutes(2), statusCode: 500, latencyMs: 12.5, responseExcerpt: "boom", error: null },
+        ]);
+        expect(await store.getDelivery("nope")).toBeUndefined();
+      });
+
+      it("searches newest first by subscription, event, status and time, with a cursor", async () => {
+        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2)], 2, minutes(1));
+        await store.addDeliveries("sub_b", [delivery("dlv_3", 1, { subscriptionId: "sub_b" })], undefined, minutes(3));
+        const ids = async (q: Parameters<Store["searchDeliveries"]>[0]) => (await store.searchDeliveries(q)).map((d) => d.id);
+        expect(await ids({ limit: 10 })).toEqual(["dlv_3", "dlv_2", "dlv_1"]);
+        expect(await ids({ subscriptionId: "sub_a", limit: 10 })).toEqual(["dlv_2", "dlv_1"]);
+        expect(await ids({ eventId: "evt_1", limit: 10 })).toEqual(["dlv_3", "dlv_1"]);
+        expect(await ids({ status: "pending", fromTime: minutes(2), limit: 10 })).toEqual(["dlv_3"]);
+        expect(await ids({ toTime: minutes(2), limit: 10 })).toEqual(["dlv_2", "dlv_1"]);
+        expect(await ids({ beforeId: "dlv_3", limit: 1 })).toEqual(["dlv_2"]);
+      });
+
+      it("retries one delivery, or the dead ones of a subscription in a time range, as a new round", async () => {
+        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
+        const dead = { latencyMs: 1, responseExcerpt: null, error: "x", statusCode: 500, status: "dead" as const, attempts: 3, nextAttemptAt: null };
+        await store.recordAttempts([
+          { ...dead, deliveryId: "dlv_1", attemptedAt: minutes(2) },
+          { ...dead, deliveryId: "dlv_2", attemptedAt: minutes(2) },
+        ]);
+        const retried = await store.retryDeliveries({ subscriptionId: "sub_a" }, minutes(9));
+        expect(retried.map((d) => [d.id, d.status, d.attempts, d.nextAttemptAt])).toEqual([
+          ["dlv_1", "pending", 0, minutes(9)],
+          ["dlv_2", "pending", 0, minutes(9)],
+        ]);
+        expect(await store.retryDeliveries({ subscriptionId: "sub_a", fromTime: minutes(5) }, minutes(9))).toEqual([]);
+        expect((await store.retryDeliveries({ deliveryId: "dlv_3" }, minutes(10))).map((d) => d.id)).toEqual(["dlv_3"]);
+        // Attempts of earlier rounds stay on record.
+        expect(await store.listAttempts("dlv_1")).toHaveLength(1);
+      });
+
+      it("prunes old attempts in bounded batches, and deleting a subscription removes its deliveries", async () => {
+        await store.addDeliveries("sub_a", [delivery("dlv_1", 1)], 1, minutes(1));
+        const failed = { deliveryId: "dlv_1", latencyMs: 1, responseExcerpt: null, error: null, statusCode: 500, status: "retrying" as const, attempts: 1, nextAttemptAt: minutes(9) };
+        await store.recordAttempts([1, 2, 3].map((m) => ({ ...failed, attemptedAt: minutes(m) })));
+        expect(await store.pruneAttempts(minutes(3), 1)).toBe(1);
+        expect(await store.pruneAttempts(minutes(3), 10)).toBe(1);
+        expect((await store.listAttempts("dlv_1")).map((a) => a.attemptedAt)).toEqual([minutes(3)]);
+        await store.deleteSubscription("sub_a");
+        expect(await store.getDelivery("dlv_1")).toBeUndefined();
+        expect(await store.listAttempts("dlv_1")).toEqual([]);
+      });
+    });
+
     describe("stats, ping and close", () => {
       it("counts events and topics", async () => {
         expect(await store.stats()).toEqual({ events: 0, topics: 0 });
@@ -671,4 +809,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
     });
   });
+}
+
+/** A subscription with every field set; overrides replace fields. */
+export function makeSubscription(id: string, overrides: Partial<Subscription> = {}): Subscription {
+  return {
+    id,
+    topic: "orders",
+    url: "http://a.example/hook",
+    filter: null,
+    headers: {},
+    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    active: true,
+    disabledReason: null,
+    ordering: "none",
+    retrySchedule: [0, 5, 30],
+    timeoutMs: 10_000,
+    maxInFlight: 16,
+    rateLimit: null,
+    body: "data",
+    cursorSeq: 0,
+    failingSince: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
 }

@@ -13,6 +13,7 @@ import type { NewEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
 import type { RequestWithRawBody } from "../build-app.js";
 import { createStreamHandler } from "./streams.js";
+import { deliveryDetailOut } from "./subscriptions.js";
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -92,6 +93,8 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
   fastify.get<{ Params: { id: string } }>(`${base}/events/:id`, async (request, reply) => {
     const event = await hub.store.getEvent(request.params.id);
     if (!event) throw new HubError("SB_EVENT_NOT_FOUND", `no event with id ${JSON.stringify(request.params.id)}`);
-    return reply.type("application/json; charset=utf-8").send(envelopeJson(event));
+    // The envelope, then the event's deliveries with their attempts.
+    const deliveries = (await hub.subscriptions.deliveriesOfEvent(event.id)).map(deliveryDetailOut);
+    return reply.type("application/json; charset=utf-8").send(`${envelopeJson(event).slice(0, -1)},"deliveries":${JSON.stringify(deliveries)}}`);
   });
 }

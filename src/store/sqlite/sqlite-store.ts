@@ -3,7 +3,16 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HubError } from "../../errors.js";
 import { loadMigrations } from "../migrate.js";
+import { SqliteDeliveries } from "./sqlite-deliveries.js";
 import type {
+  Attempt,
+  AttemptRecord,
+  Delivery,
+  DeliveryQuery,
+  NewDelivery,
+  RetrySelection,
+  Subscription,
+  SubscriptionPatch,
   AppendOutcome,
   AppendRequest,
   AppendResult,
@@ -104,6 +113,7 @@ export class SqliteStore implements Store {
   private readonly knownTopics = new Set<string>();
   private readonly searchStatements = new Map<string, Database.Statement>();
   private stmts!: ReturnType<SqliteStore["prepare"]>;
+  private deliveries!: SqliteDeliveries;
   private closed = false;
 
   constructor(db: Database.Database) {
@@ -164,6 +174,7 @@ export class SqliteStore implements Store {
       applied.push(`${String(m.version).padStart(4, "0")}_${m.name}`);
     }
     this.stmts = this.prepare();
+    this.deliveries = new SqliteDeliveries(db);
     this.nextSeq = (this.stmts.lastSeq.get() as { seq: number }).seq + 1;
     for (const row of this.db.prepare(`SELECT name FROM topics`).all() as { name: string }[]) this.knownTopics.add(row.name);
     return { applied, version: latest };
@@ -424,6 +435,66 @@ export class SqliteStore implements Store {
     })();
     this.knownTopics.delete(name);
     return deleted;
+  }
+
+  async createSubscription(subscription: Subscription): Promise<void> {
+    this.deliveries.createSubscription(subscription);
+  }
+
+  async getSubscription(id: string): Promise<Subscription | undefined> {
+    return this.deliveries.getSubscription(id);
+  }
+
+  async listSubscriptions(): Promise<Subscription[]> {
+    return this.deliveries.listSubscriptions();
+  }
+
+  async findSubscription(topic: string, url: string): Promise<Subscription | undefined> {
+    return this.deliveries.findSubscription(topic, url);
+  }
+
+  async updateSubscription(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined> {
+    return this.deliveries.updateSubscription(id, patch, now);
+  }
+
+  async deleteSubscription(id: string): Promise<boolean> {
+    return this.deliveries.deleteSubscription(id);
+  }
+
+  async seqBefore(ms: number): Promise<number> {
+    return this.deliveries.seqBefore(ms);
+  }
+
+  async addDeliveries(subscriptionId: string, deliveries: NewDelivery[], cursorSeq: number | undefined, now: number): Promise<void> {
+    this.deliveries.addDeliveries(subscriptionId, deliveries, cursorSeq, now);
+  }
+
+  async recordAttempts(records: AttemptRecord[]): Promise<void> {
+    this.deliveries.recordAttempts(records);
+  }
+
+  async openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Promise<Delivery[]> {
+    return this.deliveries.openDeliveries(subscriptionId, afterSeq, limit, afterId);
+  }
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    return this.deliveries.getDelivery(id);
+  }
+
+  async searchDeliveries(query: DeliveryQuery): Promise<Delivery[]> {
+    return this.deliveries.searchDeliveries(query);
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    return this.deliveries.listAttempts(deliveryId);
+  }
+
+  async retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]> {
+    return this.deliveries.retryDeliveries(selection, now);
+  }
+
+  async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
+    return this.deliveries.pruneAttempts(beforeMs, limit);
   }
 
   async stats(): Promise<StoreStats> {

@@ -1,0 +1,335 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createWebhookClient, RESPONSE_EXCERPT_BYTES, type WebhookClient } from "./send-webhook.js";
+
+interface Received {
+  method: string;
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+  socket: Socket;
+}
+
+/** A real receiver on 127.0.0.1: the path picks the answer; it records every request and connection. */
+class Receiver {
+  readonly received: Received[] = [];
+  readonly sockets = new Set<Socket>();
+  connections = 0;
+  /** Bytes the /huge route managed to write before the client went away. */
+  hugeBytesWritten = 0;
+  hugeClosed: Promise<void> = Promise.resolve();
+  private server: Server = createServer((req, res) => this.handle(req, res));
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server.on("connection", (socket: Socket) => {
+      this.connections++;
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  url(path: string, host = "127.0.0.1"): string {
+    return `http://${host}:${this.port}${path}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      this.received.push({
+        method: req.method!,
+        path: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+        socket: req.socket,
+      });
+      this.answer(req.url!, res);
+    });
+  }
+
+  private answer(path: string, res: ServerResponse): void {
+    switch (path) {
+      case "/ok":
+        res.end("received");
+        return;
+      case "/no-content":
+        res.writeHead(204).end();
+        return;
+      case "/fail":
+        res.writeHead(500, { "content-type": "text/plain" }).end("boom: database down");
+        return;
+      case "/gone":
+        res.writeHead(410).end("unsubscribed");
+        return;
+      case "/limited":
+        res.writeHead(429, { "retry-after": "7" }).end("slow down");
+        return;
+      case "/unavailable":
+        res.writeHead(503, { "retry-after": new Date(Date.now() + 60_000).toUTCString() }).end();
+        return;
+      case "/fail-with-retry-after":
+        res.writeHead(500, { "retry-after": "7" }).end();
+        return;
+      case "/redirect":
+        res.writeHead(302, { location: "/ok" }).end();
+        return;
+      case "/invalid-utf8":
+        res.end(Buffer.from([0x6f, 0x6b, 0xff, 0xfe, 0x21]));
+        return;
+      case "/split-char": {
+        // 4095 ASCII bytes, then "é" (2 bytes) across the 4096-byte cut, then more.
+        res.end(Buffer.concat([Buffer.alloc(4095, "a"), Buffer.from("é+more", "utf8")]));
+        return;
+      }
+      case "/exactly-4096":
+        res.end(Buffer.alloc(4096, "x"));
+        return;
+      case "/huge":
+        this.hugeClosed = this.writeForever(res);
+        return;
+      case "/stall-body":
+        res.writeHead(200, { "content-length": "100" });
+        res.write("partial");
+        return; // never finishes
+      case "/trickle": {
+        // A byte every 50 ms: never idle long enough for a body timeout, never done.
+        res.writeHead(200);
+        const timer = setInterval(() => res.write("."), 50);
+        res.on("close", () => clearInterval(timer));
+        return;
+      }
+      case "/hang":
+        return; // never answers
+      default:
+        res.writeHead(404).end();
+    }
+  }
+
+  /** Writes 64 KiB chunks, honouring backpressure, until the client goes away (or 256 MiB, to be safe). */
+  private writeForever(res: ServerResponse): Promise<void> {
+    const chunk = Buffer.alloc(64 * 1024, "z");
+    res.writeHead(200, { "content-type": "text/plain" });
+    return new Promise((resolve) => {
+      res.on("close", () => resolve());
+      const pump = () => {
+        while (!res.destroyed && this.hugeBytesWritten < 256 * 1024 * 1024) {
+          this.hugeBytesWritten += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+  }
+}
+
+const receiver = new Receiver();
+let client: WebhookClient;
+
+beforeAll(() => receiver.start());
+afterAll(() => receiver.stop());
+beforeEach(() => {
+  client = createWebhookClient({ allowPrivate: true });
+});
+afterEach(() => client.close());
+
+const request = (path: string, extra: { timeoutMs?: number; headers?: Record<string, string>; body?: string } = {}) => ({
+  url: receiver.url(path),
+  body: extra.body ?? '{"hello":"world"}',
+  headers: extra.headers ?? { "content-type": "application/json" },
+  timeoutMs: extra.timeoutMs ?? 5000,
+});
+
+describe("send", () => {
+  it("POSTs the body and headers and reports a 2xx as ok", async () => {
+    const before = receiver.received.length;
+    const result = await client.send(
+      request("/ok", { headers: { "content-type": "application/json", "webhook-id": "dlv_1", "x-custom": "yes" }, body: '{"n":"é"}' }),
+    );
+    expect(result).toEqual({ ok: true, status: 200, latencyMs: expect.any(Number), responseExcerpt: "received", error: null, gone: false });
+    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
+    const got = receiver.received.slice(before);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.method).toBe("POST");
+    expect(got[0]!.path).toBe("/ok");
+    expect(got[0]!.body).toBe('{"n":"é"}');
+    expect(got[0]!.headers["webhook-id"]).toBe("dlv_1");
+    expect(got[0]!.headers["x-custom"]).toBe("yes");
+    expect(got[0]!.headers["content-type"]).toBe("application/json");
+    expect(got[0]!.headers["user-agent"]).toBe("switchboard");
+  });
+
+  it("keeps a user-agent given in the headers, and the client's default otherwise", async () => {
+    const custom = createWebhookClient({ allowPrivate: true, userAgent: "switchboard/9.9.9" });
+    try {
+      await custom.send(request("/ok"));
+      expect(receiver.received.at(-1)!.headers["user-agent"]).toBe("switchboard/9.9.9");
+      await custom.send(request("/ok", { headers: { "User-Agent": "mine/1" } }));
+      expect(receiver.received.at(-1)!.headers["user-agent"]).toBe("mine/1");
+    } finally {
+      await custom.close();
+    }
+  });
+
+  it("reports an empty body as an empty excerpt", async () => {
+    const result = await client.send(request("/no-content"));
+    expect(result).toMatchObject({ ok: true, status: 204, responseExcerpt: "", error: null });
+  });
+
+  it("reports a 500 as not ok, with the body excerpt", async () => {
+    const result = await client.send(request("/fail"));
+    expect(result).toMatchObject({ ok: false, status: 500, responseExcerpt: "boom: database down", error: null, gone: false });
+    expect(result.retryAfterMs).toBeUndefined();
+  });
+
+  it("reads only 4 KiB of a huge response and drops the connection instead of reading on", async () => {
+    const started = Date.now();
+    const result = await client.send(request("/huge"));
+    expect(result.ok).toBe(true);
+    expect(result.responseExcerpt).toBe("z".repeat(RESPONSE_EXCERPT_BYTES));
+    expect(Buffer.byteLength(result.responseExcerpt!)).toBe(4096);
+    await receiver.hugeClosed; // the server saw the client go away
+    expect(receiver.hugeBytesWritten).toBeLessThan(64 * 1024 * 1024);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("keeps a body of exactly 4096 bytes whole", async () => {
+    const result = await client.send(request("/exactly-4096"));
+    expect(result.responseExcerpt).toBe("x".repeat(4096));
+  });
+
+  it("decodes the excerpt as UTF-8, replacing invalid bytes and dropping a character cut at 4 KiB", async () => {
+    expect((await client.send(request("/invalid-utf8"))).responseExcerpt).toBe("ok\uFFFD\uFFFD!");
+    expect((await client.send(request("/split-char"))).responseExcerpt).toBe("a".repeat(4095));
+  });
+
+  it("gives up after timeoutMs when the receiver never answers", async () => {
+    const started = Date.now();
+    const result = await client.send(request("/hang", { timeoutMs: 300 }));
+    const took = Date.now() - started;
+    expect(result).toMatchObject({ ok: false, status: null, responseExcerpt: null, error: "timeout after 300 ms", gone: false });
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(2000);
+    expect(result.latencyMs).toBeGreaterThanOrEqual(290);
+  });
+
+  it("counts a 2xx whose body stalls as ok, with what arrived, within the timeout", async () => {
+    const started = Date.now();
+    const result = await client.send(request("/stall-body", { timeoutMs: 300 }));
+    expect(result).toMatchObject({ ok: true, status: 200, responseExcerpt: "partial", error: null });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("bounds the whole attempt by timeoutMs even when the body keeps trickling", async () => {
+    const started = Date.now();
+    const result = await client.send(request("/trickle", { timeoutMs: 400 }));
+    const took = Date.now() - started;
+    expect(result).toMatchObject({ ok: true, status: 200, error: null });
+    expect(result.responseExcerpt).toMatch(/^\.+$/);
+    expect(took).toBeGreaterThanOrEqual(390);
+    expect(took).toBeLessThan(2000);
+  });
+
+  it("reports 410 as gone", async () => {
+    const result = await client.send(request("/gone"));
+    expect(result).toMatchObject({ ok: false, status: 410, gone: true, responseExcerpt: "unsubscribed" });
+  });
+
+  it("reads Retry-After on 429 (seconds) and 503 (HTTP date), not on other statuses", async () => {
+    expect(await client.send(request("/limited"))).toMatchObject({ ok: false, status: 429, retryAfterMs: 7000 });
+    const unavailable = await client.send(request("/unavailable"));
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.retryAfterMs).toBeGreaterThan(55_000);
+    expect(unavailable.retryAfterMs).toBeLessThanOrEqual(60_000);
+    expect((await client.send(request("/fail-with-retry-after"))).retryAfterMs).toBeUndefined();
+  });
+
+  it("does not follow redirects: a 302 is a failed attempt", async () => {
+    const before = receiver.received.length;
+    const result = await client.send(request("/redirect"));
+    expect(result).toMatchObject({ ok: false, status: 302, error: null });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(receiver.received.slice(before).map((r) => r.path)).toEqual(["/redirect"]);
+  });
+
+  it("reports a refused connection", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const result = await client.send({ ...request("/ok"), url: `http://127.0.0.1:${port}/ok` });
+    expect(result).toMatchObject({ ok: false, status: null, responseExcerpt: null, gone: false });
+    expect(result.error).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
+  });
+
+  it.each([
+    ["not a url", "invalid url"],
+    ["ftp://127.0.0.1/", "unsupported protocol ftp:"],
+  ])("reports the unusable url %j without throwing", async (url, error) => {
+    expect(await client.send({ ...request("/ok"), url })).toMatchObject({ ok: false, status: null, error: expect.stringContaining(error) });
+  });
+
+  it("reuses keep-alive connections for sequential sends", async () => {
+    const before = receiver.connections;
+    for (let i = 0; i < 5; i++) expect((await client.send(request("/ok"))).ok).toBe(true);
+    const used = receiver.connections - before;
+    expect(used).toBeGreaterThanOrEqual(1);
+    expect(used).toBeLessThan(5);
+    const sockets = new Set(receiver.received.slice(-5).map((r) => r.socket));
+    expect(sockets.size).toBe(used);
+  });
+
+  it("answers with an error, not an exception, after close", async () => {
+    const closing = createWebhookClient({ allowPrivate: true });
+    await closing.close();
+    const result = await closing.send(request("/ok"));
+    expect(result.ok).toBe(false);
+    expect(result.error).toEqual(expect.any(String));
+  });
+});
+
+describe("send with private targets refused", () => {
+  let guarded: WebhookClient;
+  beforeEach(() => {
+    guarded = createWebhookClient({ allowPrivate: false });
+  });
+  afterEach(() => guarded.close());
+
+  it("refuses a private IP literal without connecting", async () => {
+    const before = { requests: receiver.received.length, connections: receiver.connections };
+    const result = await guarded.send(request("/ok"));
+    expect(result).toMatchObject({ ok: false, status: null, responseExcerpt: null, error: "private address 127.0.0.1 refused" });
+    expect(receiver.received.length).toBe(before.requests);
+    expect(receiver.connections).toBe(before.connections);
+  });
+
+  it("refuses [::ffff:127.0.0.1] as 127.0.0.1", async () => {
+    const result = await guarded.send({ ...request("/ok"), url: `http://[::ffff:127.0.0.1]:${receiver.port}/ok` });
+    expect(result.error).toBe("private address ::ffff:7f00:1 refused");
+  });
+
+  it("refuses a name resolving to a private address at connect time", async () => {
+    const before = { requests: receiver.received.length, connections: receiver.connections };
+    const result = await guarded.send({ ...request("/ok"), url: receiver.url("/ok", "localhost") });
+    expect(result.ok).toBe(false);
+    expect(result.status).toBeNull();
+    expect(result.error).toMatch(/^private address (127\.0\.0\.1|::1) refused \(localhost\)$/);
+    expect(receiver.received.length).toBe(before.requests);
+    expect(receiver.connections).toBe(before.connections);
+  });
+
+  it("still reaches the same receiver by name when private targets are allowed", async () => {
+    const result = await client.send({ ...request("/ok"), url: receiver.url("/ok", "localhost") });
+    // localhost may resolve to ::1 first, where nothing listens; Happy Eyeballs then falls back to 127.0.0.1.
+    expect(result).toMatchObject({ ok: true, status: 200 });
+  });
+});
