@@ -10,18 +10,33 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { backlogBench } from "./benches/backlog.js";
 import { batchBench } from "./benches/batch.js";
 import { fanoutBench } from "./benches/fanout.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
+import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
 import { ingestBench } from "./benches/ingest.js";
 import { queryBench } from "./benches/query.js";
 import { sseLatencyBench } from "./benches/sse-latency.js";
+import { webhookLatencyBench } from "./benches/webhook-latency.js";
+import { webhookBench } from "./benches/webhook.js";
 import type { Bench, BenchContext } from "./lib/context.js";
 import { killChildren, readMachineBusySeconds, ROOT, sleep, transpileBench } from "./lib/processes.js";
 import { topSelfTime, type HotFunction } from "./lib/profile.js";
 import { formatTable, row, writeResults, type ResultRow } from "./lib/report.js";
 
-const BENCHES: Bench[] = [ingestBench, batchBench, sseLatencyBench, fanoutBench, ingestSseBench, queryBench];
+const BENCHES: Bench[] = [
+  ingestBench,
+  batchBench,
+  sseLatencyBench,
+  fanoutBench,
+  ingestSseBench,
+  queryBench,
+  webhookBench,
+  webhookLatencyBench,
+  ingestWebhooksBench,
+  backlogBench,
+];
 /** The whole run is killed past this, whatever happens. */
 const WATCHDOG_MS = 25 * 60_000;
 

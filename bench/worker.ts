@@ -8,6 +8,7 @@ import autocannon from "autocannon";
 import { Pool } from "undici";
 import { importDist } from "./lib/dist.js";
 import { prefillEvents, queryDirect } from "./lib/event-log.js";
+import { nowAbsMs, receiver, type ReceiverStats } from "./lib/receiver.js";
 import { openSseSocket, type SseSocket } from "./lib/sse-socket.js";
 import { INSERT_EVENT_SQL, openBaselineDb } from "./lib/sqlite-baseline.js";
 import { summarize, type Summary } from "./lib/stats.js";
@@ -245,6 +246,115 @@ async function sqliteInsert(args: { path: string; batchSize: number; topic: stri
   }
 }
 
+
+// ---- webhook benches: the receiver (in a child of its own) and the clients that feed it ----
+
+/** The data of the n-th prefill event; the bare-loop baseline posts the same text. */
+export function webhookData(n: number): string {
+  return `{"msg":"data","n":${n},"timestamp":"1700000000"}`;
+}
+
+/** Posts `count` events `{topic, data: webhookData(n)}` to the hub in arrays of `batchSize`, `connections` at a time. */
+async function postBatches(args: { origin: string; topic: string; count: number; batchSize: number; connections: number }): Promise<{ seconds: number }> {
+  const pool = new Pool(args.origin, { connections: args.connections, pipelining: 1 });
+  const t0 = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < args.count) {
+      const from = next;
+      const to = Math.min(args.count, from + args.batchSize);
+      next = to;
+      const parts: string[] = [];
+      for (let n = from; n < to; n++) parts.push(`{"topic":${JSON.stringify(args.topic)},"data":${webhookData(n)}}`);
+      const res = await pool.request({ path: "/api/events", method: "POST", headers: { "content-type": "application/json" }, body: `[${parts.join(",")}]` });
+      const text = await res.body.text();
+      if (res.statusCode !== 201) throw new Error(`POST batch answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: args.connections }, lane));
+  } finally {
+    await pool.close();
+  }
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The baseline of the webhook bench: a bare loop of undici POSTs to the receiver, `concurrency` at a time over as
+ * many keep-alive connections, bodies of the same text the hub sends. Returns when all `count` were answered.
+ */
+async function bareWebhooks(args: { url: string; count: number; concurrency: number }): Promise<{ startAtMs: number; endAtMs: number; non2xx: number; clientCpuPct: number }> {
+  const url = new URL(args.url);
+  const pool = new Pool(url.origin, { connections: args.concurrency, pipelining: 1 });
+  const cpu0 = process.cpuUsage();
+  const startAtMs = nowAbsMs();
+  let next = 0;
+  let non2xx = 0;
+  const lane = async () => {
+    while (next < args.count) {
+      const n = next++;
+      const res = await pool.request({ path: url.pathname, method: "POST", headers: { "content-type": "application/json" }, body: webhookData(n) });
+      await res.body.dump();
+      if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: args.concurrency }, lane));
+  } finally {
+    await pool.close();
+  }
+  const endAtMs = nowAbsMs();
+  const cpu = process.cpuUsage(cpu0);
+  return { startAtMs, endAtMs, non2xx, clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / (endAtMs - startAtMs) };
+}
+
+/**
+ * Open-loop load: one POST every 1000/rate ms for `durationS`, whatever the answers, each body carrying its send time
+ * `t` (absolute ms). `topic` set: posts `{topic, data: {i, t}}` (the hub); unset: posts `{i, t}` (the receiver).
+ */
+async function steadyPost(args: { url: string; topic?: string; rate: number; durationS: number; connections: number }): Promise<{ sent: number; failed: number; lateMs: number; clientCpuPct: number }> {
+  const url = new URL(args.url);
+  const pool = new Pool(url.origin, { connections: args.connections, pipelining: 1 });
+  const total = Math.round(args.rate * args.durationS);
+  const gap = 1000 / args.rate;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let sent = 0;
+  let failed = 0;
+  let lateMs = 0;
+  const pending = new Set<Promise<void>>();
+  try {
+    while (sent < total) {
+      const now = performance.now();
+      while (sent < total && t0 + sent * gap <= now) {
+        lateMs = Math.max(lateMs, now - (t0 + sent * gap));
+        const t = nowAbsMs();
+        const data = `{"i":${sent},"t":${t}}`;
+        const body = args.topic === undefined ? data : `{"topic":${JSON.stringify(args.topic)},"data":${data}}`;
+        sent++;
+        const p: Promise<void> = pool
+          .request({ path: url.pathname, method: "POST", headers: { "content-type": "application/json" }, body })
+          .then(async (res) => {
+            await res.body.dump();
+            if (res.statusCode < 200 || res.statusCode >= 300) failed++;
+          })
+          .catch(() => {
+            failed++;
+          })
+          .finally(() => pending.delete(p));
+        pending.add(p);
+      }
+      const wait = t0 + sent * gap - performance.now();
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(wait, 1))));
+    }
+    await Promise.all(pending);
+  } finally {
+    await pool.close();
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return { sent, failed, lateMs, clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / (performance.now() - t0) };
+}
+
 const handlers: Record<string, Handler> = {
   ping: async () => "pong",
   load: load as Handler,
@@ -255,6 +365,19 @@ const handlers: Record<string, Handler> = {
   sqliteInsert: sqliteInsert as Handler,
   prefill: prefillEvents as Handler,
   queryDirect: queryDirect as Handler,
+  postBatches: postBatches as Handler,
+  bareWebhooks: bareWebhooks as Handler,
+  steadyPost: steadyPost as Handler,
+  receiverStart: ((args: { port: number; measure: boolean }) => receiver.start(args)) as Handler,
+  receiverStats: (async () => receiver.stats()) as Handler,
+  receiverReset: (async (args: { measure: boolean }) => receiver.reset(args.measure)) as Handler,
+  receiverWait: ((args: { count: number; distinct: boolean; timeoutMs: number }): Promise<ReceiverStats> =>
+    receiver.waitFor(args.count, args.distinct, args.timeoutMs)) as Handler,
+  receiverLatencies: (async (): Promise<Summary & { samples: number }> => {
+    const l = receiver.takeLatencies();
+    return { ...summarize(l), samples: l.length };
+  }) as Handler,
+  receiverStop: (() => receiver.stop()) as Handler,
 };
 
 process.on("message", (message: { id: number; command: string; args: never }) => {

@@ -92,6 +92,8 @@ export interface StartHubOptions {
   databasePath: string;
   /** Write a V8 CPU profile of the hub into this directory when it exits. */
   cpuProfDir?: string;
+  /** Extra environment, such as `SWITCHBOARD_ALLOW_PRIVATE_TARGETS`. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -103,7 +105,7 @@ export async function startHub(options: StartHubOptions): Promise<ServerProcess>
   const args = ["--expose-gc", "--import", GC_PRELOAD];
   if (options.cpuProfDir) args.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`);
   args.push("dist/main.js");
-  const env = childEnv({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `sqlite:${options.databasePath}`, LOG_LEVEL: "info" });
+  const env = childEnv({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `sqlite:${options.databasePath}`, LOG_LEVEL: "info", ...options.env });
   return startServerProcess("hub", args, env, port);
 }
 

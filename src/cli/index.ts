@@ -7,7 +7,7 @@ import { openStore } from "../store/index.js";
 
 const program = new Command()
   .name("switchboard")
-  .description("An event hub: durable ingest, live SSE streams and search.")
+  .description("An event hub: durable ingest, live SSE streams, webhooks and search.")
   .version("0.1.0");
 
 const port = (v: string) => {
@@ -117,6 +117,141 @@ program
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
+  });
+
+/** Options every API command takes. */
+interface ApiOptions {
+  url?: string;
+}
+
+/**
+ * One call to the hub's HTTP API: prints the JSON reply (nothing for 204); on an error status prints the hub's
+ * `{error, details, code}` to stderr and exits 1.
+ */
+async function callApi(opts: ApiOptions, method: string, path: string, body?: unknown): Promise<void> {
+  const base = hubUrl(opts);
+  const res = await fetch(`${base}${apiBase()}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).catch((error: Error) => fail(`cannot reach ${base}: ${error.message}`));
+  const text = await res.text();
+  if (!res.ok) {
+    process.stderr.write(`${text || JSON.stringify({ error: res.statusText, details: `HTTP ${res.status}` })}\n`);
+    process.exit(1);
+  }
+  if (text !== "") process.stdout.write(`${text}\n`);
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const urlOption = ["-u, --url <url>", "hub URL (env SWITCHBOARD_URL, default http://127.0.0.1:$PORT)"] as const;
+const id = (value: string) => encodeURIComponent(value);
+
+const subscriptions = program.command("subscriptions").description("manage webhook subscriptions (prints the hub's JSON)");
+
+subscriptions
+  .command("list")
+  .description("list every subscription")
+  .option(...urlOption)
+  .action((opts: ApiOptions) => callApi(opts, "GET", "/subscriptions"));
+
+subscriptions
+  .command("get")
+  .description("show one subscription")
+  .argument("<id>", "subscription id (sub_…)")
+  .option(...urlOption)
+  .action((subId: string, opts: ApiOptions) => callApi(opts, "GET", `/subscriptions/${id(subId)}`));
+
+subscriptions
+  .command("create")
+  .description("create a subscription; prints it with its signing secret (here --url is the webhook, --hub the hub)")
+  .requiredOption("--topic <topic>", "topic name or pattern such as orders.*")
+  .requiredOption("--url <url>", "webhook URL the events are POSTed to")
+  .option("--filter <cel>", "CEL filter")
+  .option("--header <name=value>", "extra request header (repeatable)", collect)
+  .option("--ordering <mode>", "none or key (one delivery in flight per event key)")
+  .option("--body <shape>", "data (the event's data, default) or envelope")
+  .option("--start <where>", "now (default), beginning, or a time")
+  .option("--hub <url>", "hub URL (env SWITCHBOARD_URL, default http://127.0.0.1:$PORT)")
+  .action(async (opts: { hub?: string; topic: string; url: string; filter?: string; header?: string[]; ordering?: string; body?: string; start?: string }) => {
+    const headers: Record<string, string> = {};
+    for (const h of opts.header ?? []) {
+      const eq = h.indexOf("=");
+      if (eq <= 0) fail(`--header must look like name=value, got ${JSON.stringify(h)}`);
+      headers[h.slice(0, eq)] = h.slice(eq + 1);
+    }
+    await callApi({ url: opts.hub }, "POST", "/subscriptions", {
+      topic: opts.topic,
+      url: opts.url,
+      filter: opts.filter,
+      headers: opts.header ? headers : undefined,
+      ordering: opts.ordering,
+      body: opts.body,
+      start: opts.start,
+    });
+  });
+
+subscriptions
+  .command("delete")
+  .description("delete a subscription and its deliveries")
+  .argument("<id>", "subscription id")
+  .option(...urlOption)
+  .action(async (subId: string, opts: ApiOptions) => {
+    await callApi(opts, "DELETE", `/subscriptions/${id(subId)}`);
+    process.stdout.write(`${JSON.stringify({ deleted: subId })}\n`);
+  });
+
+for (const [name, description] of [
+  ["pause", "stop delivering (events keep being stored; resume picks up where it left off)"],
+  ["resume", "deliver again; clears a disabled state"],
+] as const) {
+  subscriptions
+    .command(name)
+    .description(description)
+    .argument("<id>", "subscription id")
+    .option(...urlOption)
+    .action((subId: string, opts: ApiOptions) => callApi(opts, "POST", `/subscriptions/${id(subId)}/${name}`));
+}
+
+subscriptions
+  .command("retry")
+  .description("send the subscription's dead deliveries again (those created in [--from, --to) when given)")
+  .argument("<id>", "subscription id")
+  .option("--from <time>", "ISO 8601 time or epoch ms")
+  .option("--to <time>", "ISO 8601 time or epoch ms")
+  .option(...urlOption)
+  .action((subId: string, opts: ApiOptions & { from?: string; to?: string }) =>
+    callApi(opts, "POST", `/subscriptions/${id(subId)}/retry`, { from: opts.from, to: opts.to }),
+  );
+
+program
+  .command("replay")
+  .description("deliver again the stored events with time in [--from, --to) that the subscription selects")
+  .argument("<subscription-id>", "subscription id")
+  .requiredOption("--from <time>", "ISO 8601 time or epoch ms")
+  .option("--to <time>", "ISO 8601 time or epoch ms (default: now)")
+  .option(...urlOption)
+  .action((subId: string, opts: ApiOptions & { from: string; to?: string }) =>
+    callApi(opts, "POST", `/subscriptions/${id(subId)}/replay`, { from: opts.from, to: opts.to }),
+  );
+
+program
+  .command("deliveries")
+  .description("list webhook deliveries, newest first")
+  .option("--subscription <id>", "only this subscription's")
+  .option("--event <id>", "only this event's")
+  .option("--status <status>", "pending, retrying, delivered or dead")
+  .option("--limit <n>", "page size, 1 to 1000 (default 100)")
+  .option("--cursor <id>", "next_cursor of the previous page")
+  .option(...urlOption)
+  .action((opts: ApiOptions & { subscription?: string; event?: string; status?: string; limit?: string; cursor?: string }) => {
+    const params = new URLSearchParams();
+    for (const key of ["subscription", "event", "status", "limit", "cursor"] as const) {
+      const value = opts[key];
+      if (value !== undefined) params.set(key, value);
+    }
+    const qs = params.toString();
+    return callApi(opts, "GET", `/deliveries${qs ? `?${qs}` : ""}`);
   });
 
 async function readStdin(): Promise<string> {

@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   now?: () => number;
 }
 
+/** A cursor that only passed events selecting nothing is written to the store at least this often (in events). */
+const CURSOR_WRITE_EVERY = 10_000;
 /** Events read from the log per fill. */
 const FILL_PAGE = 256;
 /** Pages of the log kept for workers at the same cursor until the next commit. */
@@ -179,6 +181,10 @@ class SubscriptionWorker {
   private consecutiveFailures = 0;
   private filling = false;
   private logHasMore = true;
+  /** Set when a commit arrives while a fill reads: that read may predate it. */
+  private logMovedDuringFill = false;
+  /** The cursor as last written to the store; the in-memory one runs ahead over events selecting nothing. */
+  private persistedCursor: number;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private tokens: number;
@@ -194,6 +200,7 @@ class SubscriptionWorker {
     this.topic = compileTopicPattern(sub.topic);
     this.filter = sub.filter ? compileFilter(sub.filter) : undefined;
     this.cursor = sub.cursorSeq;
+    this.persistedCursor = sub.cursorSeq;
     this.tokens = sub.rateLimit ?? 0;
     this.tokensAt = dispatcher.now();
   }
@@ -218,10 +225,18 @@ class SubscriptionWorker {
     this.wake();
   }
 
-  stop(): Promise<void> {
+  /** Stops sending; writes the in-memory cursor; resolves when the attempts in flight have finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.cursor > this.persistedCursor) {
+      const cursor = this.cursor;
+      await this.options.store.addDeliveries(this.sub.id, [], cursor, this.dispatcher.now()).then(
+        () => (this.persistedCursor = cursor),
+        (error: unknown) => this.options.log.error({ err: error, subscriptionId: this.sub.id }, "writing a subscription cursor failed"),
+      );
+    }
+    if (this.inFlight === 0) return;
     return new Promise((resolve) => (this.idle = resolve));
   }
 
@@ -233,6 +248,7 @@ class SubscriptionWorker {
   /** New events were committed. */
   logMoved(): void {
     this.logHasMore = true;
+    if (this.filling) this.logMovedDuringFill = true;
     this.wake();
   }
 
@@ -261,11 +277,12 @@ class SubscriptionWorker {
   /** Reads the log after the cursor and turns the selected events into pending deliveries. */
   private async fill(): Promise<void> {
     this.filling = true;
+    this.logMovedDuringFill = false;
     try {
       const { store } = this.options;
       const events = await this.dispatcher.readLog(this.cursor);
       if (this.stopped) return;
-      this.logHasMore = events.length === FILL_PAGE;
+      this.logHasMore = events.length === FILL_PAGE || this.logMovedDuringFill;
       if (events.length === 0) return;
       const now = this.dispatcher.now();
       const firstDelay = Math.max(0, (this.sub.retrySchedule[0] ?? 0) * 1000);
@@ -294,8 +311,12 @@ class SubscriptionWorker {
       }
       const lastSeq = events[events.length - 1]!.seq;
       // Deliveries and cursor in one transaction: after a crash each event is either still ahead of the cursor or
-      // has its pending delivery.
-      await store.addDeliveries(this.sub.id, jobs, lastSeq, now);
+      // has its pending delivery. A page that selects nothing moves the cursor in memory only (written every
+      // CURSOR_WRITE_EVERY events and on stop): after a crash those events are read again and again select nothing.
+      if (jobs.length > 0 || lastSeq - this.persistedCursor >= CURSOR_WRITE_EVERY) {
+        await store.addDeliveries(this.sub.id, jobs, lastSeq, now);
+        this.persistedCursor = lastSeq;
+      }
       this.cursor = lastSeq;
       for (const job of jobs) this.admit(job, now);
     } catch (error) {
@@ -596,8 +617,22 @@ function headerValue(value: string): string {
 
 /** A W3C traceparent: the event's trace continued with a new span, or a new trace. */
 function traceparentFor(parent: string | undefined): string {
-  const span = randomBytes(8).toString("hex");
+  const span = randomHex(8);
   const m = parent ? /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent) : null;
   if (m && m[1] !== "0".repeat(32)) return `00-${m[1]}-${span}-${m[2]}`;
-  return `00-${randomBytes(16).toString("hex")}-${span}-01`;
+  return `00-${randomHex(16)}-${span}-01`;
+}
+
+// randomBytes per attempt showed in profiles; trace ids need no more than a pooled draw.
+let randomPool = randomBytes(4096);
+let randomOffset = 0;
+
+function randomHex(bytes: number): string {
+  if (randomOffset + bytes > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomOffset = 0;
+  }
+  const hex = randomPool.toString("hex", randomOffset, randomOffset + bytes);
+  randomOffset += bytes;
+  return hex;
 }

@@ -42,7 +42,7 @@ const FIELDS = new Set([
 ]);
 const UPDATABLE = new Set([...FIELDS].filter((f) => f !== "start"));
 /** Headers the hub sets itself; a subscription cannot override them. */
-const RESERVED_HEADER = /^(webhook-.*|ce-.*|content-type|content-length|host|connection|transfer-encoding|traceparent|tracestate)$/i;
+const RESERVED_HEADER = /^(webhook-.*|ce-.*|content-type|content-length|host|connection|transfer-encoding|traceparent|tracestate|user-agent)$/i;
 const STATUSES = new Set<DeliveryStatus>(["pending", "delivered", "retrying", "dead"]);
 /** Most deliveries one replay creates. */
 export const MAX_REPLAY = 1_000_000;

@@ -730,6 +730,16 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect((await store.openDeliveries("sub_a", 0, 1)).map((d) => d.id)).toEqual(["dlv_1"]);
       });
 
+      it("pages open deliveries by (event seq, id), so several deliveries of one event are not skipped", async () => {
+        // Replays give one event several deliveries; a page may end between them.
+        await store.addDeliveries("sub_a", [delivery("dlv_a", 1), delivery("dlv_b", 2), delivery("dlv_c", 2), delivery("dlv_d", 2), delivery("dlv_e", 3)], 3, minutes(1));
+        const first = await store.openDeliveries("sub_a", 0, 2);
+        expect(first.map((d) => d.id)).toEqual(["dlv_a", "dlv_b"]);
+        const second = await store.openDeliveries("sub_a", 2, 2, "dlv_b");
+        expect(second.map((d) => d.id)).toEqual(["dlv_c", "dlv_d"]);
+        expect((await store.openDeliveries("sub_a", 2, 10, "dlv_d")).map((d) => d.id)).toEqual(["dlv_e"]);
+      });
+
       it("records attempts and the state they leave; delivered and dead ones are no longer open", async () => {
         await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
         const attempt = { latencyMs: 12.5, responseExcerpt: null, error: null };

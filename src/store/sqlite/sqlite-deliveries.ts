@@ -328,8 +328,7 @@ export class SqliteDeliveries {
     if ("deliveryId" in selection) {
       where.push("id = ?");
       params.push(selection.deliveryId);
-    }
-    else {
+    } else {
       where.push("subscription_id = ?", "status = 'dead'");
       params.push(selection.subscriptionId);
       if (selection.fromTime !== undefined) {
