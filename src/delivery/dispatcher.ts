@@ -49,6 +49,7 @@ export class Dispatcher {
   private readonly workers = new Map<string, SubscriptionWorker>();
   private readonly recorder: AttemptRecorder;
   private globalInFlight = 0;
+  private readonly refreshes = new Map<string, Promise<void>>();
   private readonly waitingForSlot = new Set<SubscriptionWorker>();
   /** Pages of the log read since the last commit, by cursor: workers at the same cursor share one read. */
   private readonly pages = new Map<number, Promise<StoredEvent[]>>();
@@ -73,9 +74,26 @@ export class Dispatcher {
   }
 
   /** Re-reads one subscription after it was created, changed, paused, resumed or deleted. */
-  async refresh(id: string): Promise<void> {
-    this.workers.get(id)?.stop();
+  refresh(id: string): Promise<void> {
+    // One refresh of a subscription at a time, else two could each start a worker for it.
+    const next = (this.refreshes.get(id) ?? Promise.resolve()).then(() => this.restart(id));
+    const settled = next.catch(() => undefined);
+    this.refreshes.set(id, settled);
+    void settled.then(() => {
+      if (this.refreshes.get(id) === settled) this.refreshes.delete(id);
+    });
+    return next;
+  }
+
+  private async restart(id: string): Promise<void> {
+    const old = this.workers.get(id);
     this.workers.delete(id);
+    // The old worker's attempts in flight finish (bounded by the attempt timeout) and are recorded before the new
+    // worker loads the open deliveries: otherwise it would send them a second time, and break ordering by key.
+    if (old) {
+      await old.stop();
+      await this.recorder.flush();
+    }
     if (this.stopped) return;
     const sub = await this.options.store.getSubscription(id);
     if (sub?.active) await this.startWorker(sub);
@@ -191,6 +209,7 @@ class SubscriptionWorker {
   private tokensAt: number;
   private stopped = false;
   private idle: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(sub: Subscription, dispatcher: Dispatcher, options: DispatcherOptions, recorder: AttemptRecorder) {
     this.sub = sub;
@@ -225,19 +244,22 @@ class SubscriptionWorker {
     this.wake();
   }
 
-  /** Stops sending; writes the in-memory cursor; resolves when the attempts in flight have finished. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.cursor > this.persistedCursor) {
-      const cursor = this.cursor;
-      await this.options.store.addDeliveries(this.sub.id, [], cursor, this.dispatcher.now()).then(
-        () => (this.persistedCursor = cursor),
-        (error: unknown) => this.options.log.error({ err: error, subscriptionId: this.sub.id }, "writing a subscription cursor failed"),
-      );
-    }
-    if (this.inFlight === 0) return;
-    return new Promise((resolve) => (this.idle = resolve));
+  /** Stops sending; writes the in-memory cursor; resolves when the attempts in flight have finished. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      if (this.timer) clearTimeout(this.timer);
+      if (this.cursor > this.persistedCursor) {
+        const cursor = this.cursor;
+        await this.options.store.addDeliveries(this.sub.id, [], cursor, this.dispatcher.now()).then(
+          () => (this.persistedCursor = cursor),
+          (error: unknown) => this.options.log.error({ err: error, subscriptionId: this.sub.id }, "writing a subscription cursor failed"),
+        );
+      }
+      if (this.inFlight === 0) return;
+      await new Promise<void>((resolve) => (this.idle = resolve));
+    })();
+    return this.stopping;
   }
 
   wake(): void {

@@ -30,6 +30,28 @@ async function countDeliveries(subscriptionId: string, status: string): Promise<
 }
 
 describe("recovery", () => {
+  it("changing a subscription while attempts are in flight sends no event twice", async () => {
+    const r = await receiver({ status: 200 }, 300); // slow: the PATCH lands while attempts are in flight
+    const topic = "rec.patch";
+    const sub = await createSubscription(hub.url, { topic, url: r.url, max_in_flight: 4 });
+    const events = await publishMany(hub.url, topic, 8);
+    // Requests are recorded on arrival and answered 300 ms later: once one is here, attempts are in flight.
+    await r.waitFor(1);
+    expect(r.requests.length).toBeLessThan(8);
+    const reply = await request(`${api}/subscriptions/${sub.id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ headers: { "x-after": "patch" } }),
+    });
+    expect(reply.status, reply.text).toBe(200);
+    await r.waitFor(8, 15_000);
+    await sleep(500); // a duplicate would arrive within this
+    const ids = r.requests.map(eventIdOf);
+    expect(new Set(ids).size).toBe(8);
+    expect(ids).toHaveLength(8);
+    expect(new Set(ids)).toEqual(new Set(events.map((e: { id: string }) => e.id)));
+  });
+
   it("new events flow again once the receiver is back, even after every earlier delivery died", async () => {
     const r = await receiver({ status: 500 });
     const topic = "rec.breaker";
