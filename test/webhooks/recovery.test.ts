@@ -31,7 +31,8 @@ async function countDeliveries(subscriptionId: string, status: string): Promise<
 
 describe("recovery", () => {
   it("changing a subscription while attempts are in flight sends no event twice", async () => {
-    const r = await receiver({ status: 200 }, 300); // slow: the PATCH lands while attempts are in flight
+    const r = await receiver();
+    r.respond({ status: 200 }, 300); // slow: the PATCH lands while attempts are in flight
     const topic = "rec.patch";
     const sub = await createSubscription(hub.url, { topic, url: r.url, max_in_flight: 4 });
     const events = await publishMany(hub.url, topic, 8);
