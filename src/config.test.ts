@@ -57,6 +57,17 @@ describe("loadConfig", () => {
       webhookTimeoutMs: 10_000,
       subscriptionDisableAfterMs: 259_200_000,
       attemptRetentionMs: 2_592_000_000,
+      auth: "auto",
+      jwtSecret: "",
+      jwtPublicKey: "",
+      jwksUrl: "",
+      jwtIssuer: "",
+      jwtAudience: "",
+      rateLimitPublishPerS: 10_000,
+      rateLimitApiPerS: 1_000,
+      maxJsonDepth: 64,
+      maxStreamsPerCredential: 1_000,
+      corsOrigins: "",
     });
     expect(config).toEqual(DEFAULT_CONFIG);
   });
@@ -116,6 +127,17 @@ describe("loadConfig", () => {
         SWITCHBOARD_WEBHOOK_TIMEOUT_MS: "2500",
         SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS: "60000",
         SWITCHBOARD_ATTEMPT_RETENTION_MS: "120000",
+        SWITCHBOARD_AUTH: "none",
+        SWITCH_JWT_SECRET: "s3cret",
+        SWITCHBOARD_JWT_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----",
+        SWITCHBOARD_JWKS_URL: "https://idp.example/jwks",
+        SWITCHBOARD_JWT_ISSUER: "idp",
+        SWITCHBOARD_JWT_AUDIENCE: "hub",
+        SWITCHBOARD_RATE_LIMIT_PUBLISH_PER_S: "5",
+        SWITCHBOARD_RATE_LIMIT_API_PER_S: "0",
+        SWITCHBOARD_MAX_JSON_DEPTH: "10",
+        SWITCHBOARD_MAX_STREAMS_PER_CREDENTIAL: "2",
+        SWITCHBOARD_CORS_ORIGINS: "https://a.example",
       },
     });
     expect(config).toEqual({
@@ -140,6 +162,17 @@ describe("loadConfig", () => {
       webhookTimeoutMs: 2500,
       subscriptionDisableAfterMs: 60_000,
       attemptRetentionMs: 120_000,
+      auth: "none",
+      jwtSecret: "s3cret",
+      jwtPublicKey: "-----BEGIN PUBLIC KEY-----",
+      jwksUrl: "https://idp.example/jwks",
+      jwtIssuer: "idp",
+      jwtAudience: "hub",
+      rateLimitPublishPerS: 5,
+      rateLimitApiPerS: 0,
+      maxJsonDepth: 10,
+      maxStreamsPerCredential: 2,
+      corsOrigins: "https://a.example",
     });
   });
 

@@ -49,6 +49,28 @@ export interface Config {
   subscriptionDisableAfterMs: number;
   /** Delivery attempts older than this are removed. */
   attemptRetentionMs: number;
+  /** `auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off. */
+  auth: "auto" | "none";
+  /** HS256 secret for JWT bearer tokens (switch's scheme). */
+  jwtSecret: string;
+  /** PEM public key (RS256/ES256) for JWT bearer tokens. */
+  jwtPublicKey: string;
+  /** JWKS URL for JWT bearer tokens. */
+  jwksUrl: string;
+  /** Expected `iss` of JWTs, when set. */
+  jwtIssuer: string;
+  /** Expected `aud` of JWTs, when set. */
+  jwtAudience: string;
+  /** Publish requests per second per credential (per client address when auth is off); 0 means no limit. */
+  rateLimitPublishPerS: number;
+  /** Other API requests per second per credential (per client address when auth is off); 0 means no limit. */
+  rateLimitApiPerS: number;
+  /** Deepest nesting of a JSON body. */
+  maxJsonDepth: number;
+  /** Open SSE streams per credential (per client address when auth is off). */
+  maxStreamsPerCredential: number;
+  /** Origins allowed by CORS: empty (CORS off), `*`, or a comma-separated list. */
+  corsOrigins: string;
 }
 
 type Kind = "int" | "string" | "bool" | "enum";
@@ -85,6 +107,17 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   webhookTimeoutMs: 10_000,
   subscriptionDisableAfterMs: 3 * 24 * 3_600_000,
   attemptRetentionMs: 30 * 24 * 3_600_000,
+  auth: "auto",
+  jwtSecret: "",
+  jwtPublicKey: "",
+  jwksUrl: "",
+  jwtIssuer: "",
+  jwtAudience: "",
+  rateLimitPublishPerS: 10_000,
+  rateLimitApiPerS: 1_000,
+  maxJsonDepth: 64,
+  maxStreamsPerCredential: 1_000,
+  corsOrigins: "",
 });
 
 const SCHEMA: { [K in keyof Config]: KeySpec } = {
@@ -113,6 +146,17 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
   webhookTimeoutMs: { kind: "int", env: ["SWITCHBOARD_WEBHOOK_TIMEOUT_MS"], min: 100, max: 60_000 },
   subscriptionDisableAfterMs: { kind: "int", env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"], min: 1000 },
   attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], min: 60_000 },
+  auth: { kind: "enum", env: ["SWITCHBOARD_AUTH"], values: ["auto", "none"] },
+  jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"] },
+  jwtPublicKey: { kind: "string", env: ["SWITCHBOARD_JWT_PUBLIC_KEY"] },
+  jwksUrl: { kind: "string", env: ["SWITCHBOARD_JWKS_URL"] },
+  jwtIssuer: { kind: "string", env: ["SWITCHBOARD_JWT_ISSUER"] },
+  jwtAudience: { kind: "string", env: ["SWITCHBOARD_JWT_AUDIENCE"] },
+  rateLimitPublishPerS: { kind: "int", env: ["SWITCHBOARD_RATE_LIMIT_PUBLISH_PER_S"], min: 0 },
+  rateLimitApiPerS: { kind: "int", env: ["SWITCHBOARD_RATE_LIMIT_API_PER_S"], min: 0 },
+  maxJsonDepth: { kind: "int", env: ["SWITCHBOARD_MAX_JSON_DEPTH"], min: 2, max: 1000 },
+  maxStreamsPerCredential: { kind: "int", env: ["SWITCHBOARD_MAX_STREAMS_PER_CREDENTIAL"], min: 1 },
+  corsOrigins: { kind: "string", env: ["SWITCHBOARD_CORS_ORIGINS"] },
 };
 
 /** Options of {@link loadConfig}; every source is optional so tests can pass exactly what they mean. */

@@ -37,6 +37,17 @@ export const ERRORS = {
 
   SB_STREAM_LIMIT: { status: 503, error: "too many streams" },
 
+  SB_AUTH_REQUIRED: { status: 401, error: "authentication required" },
+  SB_AUTH_INVALID: { status: 401, error: "invalid credential" },
+  SB_AUTH_FORBIDDEN: { status: 403, error: "forbidden" },
+  SB_API_KEY_NOT_FOUND: { status: 404, error: "api key not found" },
+  SB_API_KEY_INVALID: { status: 400, error: "invalid api key" },
+  SB_API_KEY_EXISTS: { status: 409, error: "api key already exists" },
+  SB_RATE_LIMITED: { status: 429, error: "too many requests" },
+  SB_STREAMS_PER_CREDENTIAL: { status: 429, error: "too many streams for this credential" },
+  SB_REQUEST_TOO_DEEP: { status: 400, error: "request nested too deeply" },
+  SB_CORS_FORBIDDEN: { status: 403, error: "origin not allowed" },
+
   SB_SUBSCRIPTION_INVALID: { status: 400, error: "invalid subscription" },
   SB_WEBHOOK_TARGET_FORBIDDEN: { status: 400, error: "webhook target not allowed" },
   SB_SUBSCRIPTION_NOT_FOUND: { status: 404, error: "subscription not found" },

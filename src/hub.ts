@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import pino from "pino";
+import { Authenticator } from "./auth/authenticator.js";
 import { DEFAULT_CONFIG, type Config } from "./config.js";
 import { Dispatcher } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
@@ -45,6 +46,8 @@ export interface Hub {
   readonly subscriptions: SubscriptionService;
   readonly dispatcher: Dispatcher;
   readonly metrics: HubMetrics;
+  /** Whether auth is on, and verification of API keys and JWTs. */
+  readonly auth: Authenticator;
   readonly log: Logger;
   /**
    * Stores events (all or nothing) and resolves once they are committed.
@@ -136,6 +139,8 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   void pruneAttempts();
   await dispatcher.start();
 
+  const auth = new Authenticator({ config, store });
+
   let closed = false;
   const hub: Hub = {
     config,
@@ -146,6 +151,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     subscriptions,
     dispatcher,
     metrics,
+    auth,
     log,
     publish(input, publishOptions) {
       const receivedAt = Date.now();
@@ -171,8 +177,10 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
       closed = true;
       clearInterval(pruneTimer);
       await ingestor.drain();
+      // The dispatcher gives attempts in flight a grace period; whatever still runs after it is cut (its delivery
+      // row is pending, so it is sent again after the restart).
       await dispatcher.stop();
-      await webhookClient.close();
+      await webhookClient.destroy();
       streams.closeAll();
       metrics.close();
       if (!givenStore) await store.close();

@@ -12,3 +12,6 @@ export { HubError, ConfigError, ERRORS, type ErrorCode, type ErrorBody } from ".
 export { compileFilter, type EventFilter } from "./routing/filter.js";
 export type { Store, StoredEvent, Topic } from "./store/store.js";
 export { openStore, parseDatabaseUrl } from "./store/index.js";
+export { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInput, type CreatedApiKey } from "./auth/api-keys.js";
+export { patternCovers } from "./routing/topic-pattern.js";
+export type { ApiKey } from "./store/store.js";

@@ -11,6 +11,8 @@ export const REDACT_PATHS = [
   "secret",
   "subscription.secret",
   "config.databaseUrl",
+  "config.jwtSecret",
+  "token",
 ];
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { buildApp, type App } from "./api/build-app.js";
 import type { Config } from "./config.js";
+import { ConfigError } from "./errors.js";
 import { createHub, type Hub } from "./hub.js";
 import { createLogger } from "./log.js";
 
@@ -19,6 +20,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   const hub = await createHub({ ...config, log });
   let app: App;
   try {
+    await refuseOpenHub(config, hub);
     app = await buildApp({ hub, log });
     await app.fastify.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -48,4 +50,27 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
       return stopping;
     },
   };
+}
+
+/**
+ * A hub reachable beyond this machine with no credential configured would take anyone's events: refuse to start,
+ * unless auth was switched off on purpose (`SWITCHBOARD_AUTH=none`).
+ * @throws ConfigError (the process exits 2)
+ */
+async function refuseOpenHub(config: Readonly<Config>, hub: Hub): Promise<void> {
+  if (config.auth === "none" || isLoopbackHost(config.host) || (await hub.auth.enabled())) return;
+  throw new ConfigError(
+    "HOST",
+    `${config.host} is reachable beyond this machine, but no credential is configured, so anyone could publish and read: ` +
+      "set SWITCHBOARD_JWT_SECRET, SWITCHBOARD_JWT_PUBLIC_KEY or SWITCHBOARD_JWKS_URL, or create an API key " +
+      "(switchboard keys create --scope admin), or set SWITCHBOARD_AUTH=none to run without auth on purpose",
+  );
+}
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1) or `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }

@@ -2,8 +2,11 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from "pino";
 import { ERRORS, HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
+import { redactUrl, registerAuth } from "./auth.js";
+import { jsonDepthExceeds, registerLimits } from "./limits.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerKeyRoutes } from "./routes/keys.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
@@ -51,13 +54,26 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     forceCloseConnections: "idle",
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    // Router errors (a bad %-escape, a path parameter over maxParamLength) get the catalog's body, not fastify's.
+    frameworkErrors: (error, _request, reply) => {
+      const hubErr = toHubError(error);
+      void (reply as FastifyReply).status(hubErr.status).send(hubErr.toBody());
+    },
   });
   const app: App = { fastify, lifecycle: "starting" };
 
   // JSON of every flavour goes through fastify's parser, which refuses __proto__ and constructor.prototype keys.
   // The raw text is kept too, so that event data is stored exactly as posted (see ingest/raw-json.ts).
   const defaultJsonParser = fastify.getDefaultJsonParser("error", "error");
-  const jsonParser: typeof defaultJsonParser = (request, body, done) => {
+  // Nesting is checked on the text first, in one pass without recursion, so a body thousands deep costs no stack.
+  // A leading BOM is dropped here, as JSON.parse's wrapper would drop it: kept in the raw text, it would be stored
+  // as part of the data, which would then not be JSON.
+  const jsonParser: typeof defaultJsonParser = (request, text, done) => {
+    const body = (text as string).charCodeAt(0) === 0xfeff ? (text as string).slice(1) : text;
+    if (jsonDepthExceeds(body as string, config.maxJsonDepth)) {
+      done(new HubError("SB_REQUEST_TOO_DEEP", `the body nests arrays and objects more than ${config.maxJsonDepth} deep`), undefined);
+      return;
+    }
     (request as RequestWithRawBody).rawBody = body as string;
     defaultJsonParser(request, body, done);
   };
@@ -84,7 +100,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // One log line per request.
   fastify.addHook("onResponse", (request, reply, done) => {
     log.info(
-      { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
+      { reqId: request.id, method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
       "request completed",
     );
     done();
@@ -99,12 +115,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   fastify.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(new HubError("SB_ROUTE_NOT_FOUND", `no route for ${request.method} ${request.url.split("?")[0]}`).toBody());
   });
+  registerAuth(fastify, hub); // before the limits: they count by request.credentialId
+  registerLimits(fastify, hub);
 
   registerHealthRoutes(fastify, hub, app);
   registerEventRoutes(fastify, hub);
   registerTopicRoutes(fastify, hub);
   registerStreamRoutes(fastify, hub);
   registerSubscriptionRoutes(fastify, hub);
+  registerKeyRoutes(fastify, hub);
   return app;
 }
 

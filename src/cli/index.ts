@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
+import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
 import { loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { runServer } from "../main.js";
-import { openStore } from "../store/index.js";
+import { openStore, type ApiKey } from "../store/index.js";
 
 const program = new Command()
   .name("switchboard")
@@ -45,6 +46,8 @@ program
 const hubUrl = (opts: { url?: string }) =>
   (opts.url ?? process.env.SWITCHBOARD_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`).replace(/\/+$/, "");
 const apiBase = () => process.env.BASE_PATH ?? "/api";
+/** `Authorization` for a hub with auth on: the token in SWITCHBOARD_TOKEN (an API key or a JWT). */
+const authHeaders = (): Record<string, string> => (process.env.SWITCHBOARD_TOKEN ? { authorization: `Bearer ${process.env.SWITCHBOARD_TOKEN}` } : {});
 
 program
   .command("publish")
@@ -65,7 +68,7 @@ program
     }
     const res = await fetch(`${hubUrl(opts)}${apiBase()}/events`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeaders() },
       body: JSON.stringify({ topic, data, type: opts.type, key: opts.key, id: opts.id }),
     }).catch((error: Error) => fail(`cannot reach ${hubUrl(opts)}: ${error.message}`));
     const body = await res.text();
@@ -88,7 +91,7 @@ program
     for (;;) {
       try {
         const res = await fetch(`${hubUrl(opts)}/events?${params}`, {
-          headers: { accept: "text/event-stream", ...(lastId ? { "last-event-id": lastId } : {}) },
+          headers: { accept: "text/event-stream", ...authHeaders(), ...(lastId ? { "last-event-id": lastId } : {}) },
         });
         if (!res.ok || !res.body) fail(`${res.status}: ${await res.text()}`);
         let buffer = "";
@@ -132,7 +135,7 @@ async function callApi(opts: ApiOptions, method: string, path: string, body?: un
   const base = hubUrl(opts);
   const res = await fetch(`${base}${apiBase()}${path}`, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: body === undefined ? authHeaders() : { "content-type": "application/json", ...authHeaders() },
     body: body === undefined ? undefined : JSON.stringify(body),
   }).catch((error: Error) => fail(`cannot reach ${base}: ${error.message}`));
   const text = await res.text();
@@ -252,6 +255,65 @@ program
     }
     const qs = params.toString();
     return callApi(opts, "GET", `/deliveries${qs ? `?${qs}` : ""}`);
+  });
+
+const keys = program
+  .command("keys")
+  .description("manage API keys directly in the store named by DATABASE_URL (no hub needed: this is how the first admin key is made)");
+
+/** Opens the store, runs `fn`, closes the store. */
+async function withStore<T>(databaseUrl: string | undefined, fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+  const config = loadConfig({ overrides: { databaseUrl } });
+  const store = await openStore(config.databaseUrl);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** An API key as the CLI prints it: never the hash. */
+function keyJson(k: ApiKey, token?: string) {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    scopes: k.scopes,
+    ...(token === undefined ? {} : { token }),
+    created_at: new Date(k.createdAt).toISOString(),
+    revoked_at: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
+  };
+}
+
+keys
+  .command("create")
+  .description("create a key and print it with its token, shown this once (use it as Authorization: Bearer <token>)")
+  .requiredOption("--scope <scope>", "admin, publish:<topic pattern> or subscribe:<topic pattern> (repeatable)", collect)
+  .option("--name <name>", "a label for the key")
+  .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
+  .action(async (opts: { scope: string[]; name?: string; databaseUrl?: string }) => {
+    const { key, token } = await withStore(opts.databaseUrl, (store) => createApiKey(store, { name: opts.name, scopes: opts.scope }));
+    process.stdout.write(`${JSON.stringify(keyJson(key, token))}\n`);
+    process.stderr.write("switchboard: store the token now; it is not shown again\n");
+  });
+
+keys
+  .command("list")
+  .description("list keys (prefixes and scopes; never tokens)")
+  .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
+  .action(async (opts: { databaseUrl?: string }) => {
+    const all = await withStore(opts.databaseUrl, (store) => listApiKeys(store));
+    process.stdout.write(`${JSON.stringify({ data: all.map((k) => keyJson(k)) })}\n`);
+  });
+
+keys
+  .command("revoke")
+  .description("revoke a key; a running hub refuses it from its next request")
+  .argument("<id>", "key id (key_…)")
+  .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
+  .action(async (keyId: string, opts: { databaseUrl?: string }) => {
+    const key = await withStore(opts.databaseUrl, (store) => revokeApiKey(store, keyId));
+    process.stdout.write(`${JSON.stringify(keyJson(key))}\n`);
   });
 
 async function readStdin(): Promise<string> {

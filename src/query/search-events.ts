@@ -20,6 +20,8 @@ export interface EventSearch {
   /** Checks the store cannot do with an index: topic patterns and the CEL filter. */
   matchers: TopicMatcher[];
   filter?: EventFilter;
+  /** The topic names and patterns asked for, as given; empty means every topic. */
+  topicPatterns: string[];
 }
 
 /** One page of results. */
@@ -118,7 +120,7 @@ export function parseEventSearch(params: Params): EventSearch {
   }
   if ((query.dataEquals?.length ?? 0) > 10) throw new HubError("SB_QUERY_INVALID", "at most 10 data fields per search");
 
-  return { query, limit, after, matchers, filter };
+  return { query, limit, after, matchers, filter, topicPatterns: topicValues };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileTopicPattern, topicNameProblem, topicPatternProblem } from "./topic-pattern.js";
+import { compileTopicPattern, patternCovers, topicNameProblem, topicPatternProblem } from "./topic-pattern.js";
 
 describe("topicNameProblem", () => {
   it.each(["orders", "orders.created", "a", "7", "Orders.EU-west_1:v2", "a.b.c.d", "x".repeat(200), "a-", "a:b", "a_.b"])(
@@ -113,5 +113,51 @@ describe("compileTopicPattern", () => {
       const m = compileTopicPattern(pattern);
       for (const t of topics) if (m.matches(t)) expect(t.startsWith(m.prefix)).toBe(true);
     }
+  });
+});
+
+describe("patternCovers", () => {
+  it.each<[string, string, boolean]>([
+    ["orders.created", "orders.created", true],
+    ["orders.created", "orders.updated", false],
+    ["orders.created", "orders.*", false],
+    ["orders", "orders.created", false],
+    ["orders.*", "orders.created", true],
+    ["orders.*", "orders.*", true],
+    ["orders.*", "orders.**", false],
+    ["orders.*", "orders.eu.created", false],
+    ["orders.*", "orders", false],
+    ["orders.**", "orders.*", true],
+    ["orders.**", "orders.eu.created", true],
+    ["orders.**", "orders.**", true],
+    ["orders.**", "orders.eu.**", true],
+    ["orders.**", "orders.*.created", true],
+    ["orders.**", "orders", false],
+    ["orders.**", "payments.created", false],
+    ["orders.**", "**", false],
+    ["*", "orders", true],
+    ["*", "*", true],
+    ["*", "orders.created", false],
+    ["*", "**", false],
+    ["**", "orders", true],
+    ["**", "orders.eu.created", true],
+    ["**", "*", true],
+    ["**", "*.created", true],
+    ["**", "**", true],
+    ["*.created", "orders.created", true],
+    ["*.created", "*.created", true],
+    ["*.created", "orders.*", false],
+    ["*.*", "orders.*", true],
+    ["*.**", "**", false],
+    ["*.**", "orders.**", true],
+    ["orders.*.created", "orders.eu.created", true],
+    ["orders.*.created", "orders.*.*", false],
+  ])("grant %j covers %j: %s", (grant, requested, expected) => {
+    expect(patternCovers(grant, requested)).toBe(expected);
+    // Cross-check against matching: a cover means every sample topic requested matches is matched by the grant.
+    const g = compileTopicPattern(grant);
+    const r = compileTopicPattern(requested);
+    const samples = ["orders", "orders.created", "orders.eu", "orders.eu.created", "payments.created", "a.b.c.d", "orders.x.y"];
+    if (expected) for (const t of samples) if (r.matches(t)) expect(g.matches(t)).toBe(true);
   });
 });

@@ -60,3 +60,26 @@ export function compileTopicPattern(pattern: string): TopicMatcher {
   const regex = new RegExp(`^${source}$`);
   return { pattern, exact: false, prefix, matches: (t) => regex.test(t) };
 }
+
+/**
+ * Whether a grant pattern covers a requested pattern: every topic `requested` matches, `grant` matches too.
+ * Both must be valid patterns (see {@link topicPatternProblem}); a name is a pattern without wildcards.
+ * @example patternCovers("orders.**", "orders.*") // true
+ * @example patternCovers("orders.*", "orders.**") // false: orders.eu.created is not one segment deep
+ */
+export function patternCovers(grant: string, requested: string): boolean {
+  const g = grant.split(".");
+  const r = requested.split(".");
+  for (let i = 0; i < g.length; i++) {
+    const gs = g[i]!;
+    // A final `**` takes one or more segments of anything: what is left of `requested` must be at least one segment.
+    if (gs === "**") return i < r.length;
+    if (i >= r.length) return false;
+    const rs = r[i]!;
+    // `**` in `requested` reaches arbitrary depth; only a grant's `**` (handled above) covers that.
+    if (rs === "**") return false;
+    if (gs === "*") continue;
+    if (rs !== gs) return false; // a literal grant segment covers only the same literal, not `*`
+  }
+  return g.length === r.length;
+}

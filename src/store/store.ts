@@ -10,6 +10,7 @@
  * - delivery: one event for one subscription (`dlv_…`, also the `webhook-id`), with its state: pending, delivered,
  *   retrying, dead. A delivery row is written when the dispatcher takes the event from the log, before sending.
  * - attempt: one HTTP request of a delivery, with its outcome.
+ * - API key: a bearer token (`sbk_…`) with scopes; the store keeps its SHA-256 hash, never the token.
  *
  * Row types stay inside `store/`; everything here is the camelCase domain shape the rest of the code sees.
  */
@@ -224,6 +225,22 @@ export type RetrySelection =
   | { deliveryId: string }
   | { subscriptionId: string; fromTime?: number; toTime?: number };
 
+/** An API key as stored: the token itself is never kept, only its hash. */
+export interface ApiKey {
+  /** `key_<ULID>`. */
+  id: string;
+  name: string | null;
+  /** Hex SHA-256 of the token. */
+  hash: string;
+  /** The token's first 8 characters, for telling keys apart. */
+  prefix: string;
+  /** Scope strings such as `publish:orders.*` or `admin`. */
+  scopes: string[];
+  createdAt: number;
+  /** When it was revoked, epoch ms, or null while active. */
+  revokedAt: number | null;
+}
+
 /** Counts of what the store holds, for health and metrics. */
 export interface StoreStats {
   events: number;
@@ -292,6 +309,16 @@ export interface Store {
   retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]>;
   /** Removes up to `limit` attempts made before `beforeMs`; returns how many. */
   pruneAttempts(beforeMs: number, limit: number): Promise<number>;
+
+  createApiKey(key: ApiKey): Promise<void>;
+  /** The key with this token hash, revoked or not. */
+  findApiKeyByHash(hash: string): Promise<ApiKey | undefined>;
+  /** Every key, oldest first. */
+  listApiKeys(): Promise<ApiKey[]>;
+  /** Marks a key revoked (keeping the first revocation time); returns it, or undefined when there is none. */
+  revokeApiKey(id: string, now: number): Promise<ApiKey | undefined>;
+  /** Keys not revoked. */
+  countActiveApiKeys(): Promise<number>;
 
   stats(): Promise<StoreStats>;
   /** A cheap round trip, for `/health`. */

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { HubError } from "../../src/errors.js";
-import type { AppendOutcome, AppendRequest, NewDelivery, NewEvent, Store, StoredEvent, Subscription } from "../../src/store/store.js";
+import type { ApiKey, AppendOutcome, AppendRequest, NewDelivery, NewEvent, Store, StoredEvent, Subscription } from "../../src/store/store.js";
 
 /** Driver-specific abilities the suite needs for the few checks the Store interface cannot express. */
 export interface StoreConformanceOptions {
@@ -798,6 +798,54 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         await store.deleteSubscription("sub_a");
         expect(await store.getDelivery("dlv_1")).toBeUndefined();
         expect(await store.listAttempts("dlv_1")).toEqual([]);
+      });
+    });
+
+    describe("API keys", () => {
+      const key = (id: string, overrides: Partial<ApiKey> = {}): ApiKey => ({
+        id,
+        name: null,
+        hash: `hash-of-${id}`,
+        prefix: "sbk_abcd",
+        scopes: ["publish:orders.*"],
+        createdAt: T0,
+        revokedAt: null,
+        ...overrides,
+      });
+
+      it("stores a key and finds it by hash, with every field as given", async () => {
+        const k = key("key_01", { name: "ci", scopes: ["publish:orders.**", "subscribe:*", "admin"] });
+        await store.createApiKey(k);
+        expect(await store.findApiKeyByHash("hash-of-key_01")).toEqual(k);
+        expect(await store.findApiKeyByHash("hash-of-nothing")).toBeUndefined();
+      });
+
+      it("lists keys oldest first and counts the active ones", async () => {
+        expect(await store.listApiKeys()).toEqual([]);
+        expect(await store.countActiveApiKeys()).toBe(0);
+        await store.createApiKey(key("key_02"));
+        await store.createApiKey(key("key_01"));
+        await store.createApiKey(key("key_03", { revokedAt: minutes(1) }));
+        expect((await store.listApiKeys()).map((k) => k.id)).toEqual(["key_01", "key_02", "key_03"]);
+        expect(await store.countActiveApiKeys()).toBe(2);
+      });
+
+      it("refuses a second key with the same hash or id (409)", async () => {
+        await store.createApiKey(key("key_01"));
+        await expectHubError(store.createApiKey(key("key_02", { hash: "hash-of-key_01" })), "SB_API_KEY_EXISTS", 409);
+        await expectHubError(store.createApiKey(key("key_01", { hash: "other" })), "SB_API_KEY_EXISTS", 409);
+        expect(await store.listApiKeys()).toHaveLength(1);
+      });
+
+      it("revokes a key, keeping the first revocation time; an unknown id gives undefined", async () => {
+        await store.createApiKey(key("key_01"));
+        await store.createApiKey(key("key_02"));
+        expect(await store.revokeApiKey("key_01", minutes(5))).toEqual(key("key_01", { revokedAt: minutes(5) }));
+        expect((await store.revokeApiKey("key_01", minutes(9)))?.revokedAt).toBe(minutes(5));
+        expect((await store.findApiKeyByHash("hash-of-key_01"))?.revokedAt).toBe(minutes(5));
+        expect(await store.countActiveApiKeys()).toBe(1);
+        expect(await store.revokeApiKey("key_nope", minutes(5))).toBeUndefined();
+        expect((await store.findApiKeyByHash("hash-of-key_02"))?.revokedAt).toBeNull();
       });
     });
 

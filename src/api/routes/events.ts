@@ -11,6 +11,7 @@ import {
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
+import { hasScope, requireScope, subscribeScopes } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
 import { createStreamHandler } from "./streams.js";
 import { deliveryDetailOut } from "./subscriptions.js";
@@ -57,6 +58,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
       }
       ({ events, batch } = eventsFromJson(body, ctx));
     }
+    requireScope(request, [...new Set(events.map((e) => `publish:${e.topic}`))]);
     const idempotencyKey = request.headers["idempotency-key"];
     const result = await hub.ingestor.publish(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
@@ -73,7 +75,9 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
 
   // Replies splice each event's stored data text in, rather than parse and serialise it again.
   const search = async (request: FastifyRequest, reply: FastifyReply) => {
-    const page = await searchEvents(hub.store, parseEventSearch(request.query as Query));
+    const selection = parseEventSearch(request.query as Query);
+    requireScope(request, subscribeScopes(selection.topicPatterns));
+    const page = await searchEvents(hub.store, selection);
     return reply
       .type("application/json; charset=utf-8")
       .send(`{"data":[${page.events.map(envelopeJson).join(",")}],"next_cursor":${JSON.stringify(page.nextCursor)}}`);
@@ -92,9 +96,12 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
 
   fastify.get<{ Params: { id: string } }>(`${base}/events/:id`, async (request, reply) => {
     const event = await hub.store.getEvent(request.params.id);
-    if (!event) throw new HubError("SB_EVENT_NOT_FOUND", `no event with id ${JSON.stringify(request.params.id)}`);
-    // The envelope, then the event's deliveries with their attempts.
-    const deliveries = (await hub.subscriptions.deliveriesOfEvent(event.id)).map(deliveryDetailOut);
+    // An event outside the credential's subscribe scopes answers as if it did not exist: a 403 would confirm the id.
+    if (!event || !hasScope(request, `subscribe:${event.topic}`)) {
+      throw new HubError("SB_EVENT_NOT_FOUND", `no event with id ${JSON.stringify(request.params.id)}`);
+    }
+    // The envelope, then the event's deliveries with their attempts (deliveries are admin's: empty for others).
+    const deliveries = hasScope(request, "admin") ? (await hub.subscriptions.deliveriesOfEvent(event.id)).map(deliveryDetailOut) : [];
     return reply.type("application/json; charset=utf-8").send(`${envelopeJson(event).slice(0, -1)},"deliveries":${JSON.stringify(deliveries)}}`);
   });
 }

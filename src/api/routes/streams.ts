@@ -4,6 +4,7 @@ import { HubError } from "../../errors.js";
 import type { Hub } from "../../hub.js";
 import { compileFilter } from "../../routing/filter.js";
 import { compileTopicPattern, topicPatternProblem } from "../../routing/topic-pattern.js";
+import { redactUrl, requireScope, subscribeScopes } from "../auth.js";
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -27,6 +28,7 @@ export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequ
       if (problem) throw new HubError("SB_QUERY_INVALID", `topic: ${problem}`);
       return compileTopicPattern(t);
     });
+    requireScope(request, subscribeScopes(topicValues));
     const filterSource = single(query.filter, "filter");
     const envelopeParam = single(query.envelope, "envelope");
     if (envelopeParam !== undefined && !["true", "false", "1", "0", ""].includes(envelopeParam)) {
@@ -51,7 +53,7 @@ export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequ
     reply.hijack();
     const started = Date.now();
     reply.raw.on("close", () => {
-      hub.log.info({ reqId: request.id, method: request.method, url: request.url, durationMs: Date.now() - started }, "stream closed");
+      hub.log.info({ reqId: request.id, method: request.method, url: redactUrl(request.url), durationMs: Date.now() - started }, "stream closed");
     });
     await hub.streams.open(reply.raw, selection);
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { DeliveryDetail } from "../../delivery/subscriptions.js";
 import type { Hub } from "../../hub.js";
+import { adminOnly } from "../auth.js";
 import type { Attempt, Delivery, Subscription } from "../../store/store.js";
 import { formatTime } from "../../time.js";
 
@@ -66,29 +67,30 @@ export function registerSubscriptionRoutes(fastify: FastifyInstance, hub: Hub): 
   const base = hub.config.basePath;
   const subs = hub.subscriptions;
   type ById = { Params: { id: string } };
+  const admin = { onRequest: adminOnly };
 
-  fastify.post(`${base}/subscriptions`, async (request, reply) => reply.status(201).send(subscriptionOut(await subs.create(request.body), true)));
-  fastify.get(`${base}/subscriptions`, async () => ({ data: (await subs.list()).map((s) => subscriptionOut(s)) }));
-  fastify.get<ById>(`${base}/subscriptions/:id`, async (request) => subscriptionOut(await subs.get(request.params.id)));
-  fastify.get<ById>(`${base}/subscriptions/:id/secret`, async (request) => ({ secret: (await subs.get(request.params.id)).secret }));
+  fastify.post(`${base}/subscriptions`, admin, async (request, reply) => reply.status(201).send(subscriptionOut(await subs.create(request.body), true)));
+  fastify.get(`${base}/subscriptions`, admin, async () => ({ data: (await subs.list()).map((s) => subscriptionOut(s)) }));
+  fastify.get<ById>(`${base}/subscriptions/:id`, admin, async (request) => subscriptionOut(await subs.get(request.params.id)));
+  fastify.get<ById>(`${base}/subscriptions/:id/secret`, admin, async (request) => ({ secret: (await subs.get(request.params.id)).secret }));
   const update = async (request: { params: { id: string }; body: unknown }) => subscriptionOut(await subs.update(request.params.id, request.body ?? {}));
-  fastify.patch<ById>(`${base}/subscriptions/:id`, update);
-  fastify.put<ById>(`${base}/subscriptions/:id`, update);
-  fastify.delete<ById>(`${base}/subscriptions/:id`, async (request, reply) => {
+  fastify.patch<ById>(`${base}/subscriptions/:id`, admin, update);
+  fastify.put<ById>(`${base}/subscriptions/:id`, admin, update);
+  fastify.delete<ById>(`${base}/subscriptions/:id`, admin, async (request, reply) => {
     await subs.delete(request.params.id);
     return reply.status(204).send();
   });
-  fastify.post<ById>(`${base}/subscriptions/:id/pause`, async (request) => subscriptionOut(await subs.pause(request.params.id)));
-  fastify.post<ById>(`${base}/subscriptions/:id/resume`, async (request) => subscriptionOut(await subs.resume(request.params.id)));
-  fastify.post<ById>(`${base}/subscriptions/:id/retry`, async (request, reply) => reply.status(202).send(await subs.retryDead(request.params.id, request.body)));
-  fastify.post<ById>(`${base}/subscriptions/:id/replay`, async (request, reply) => reply.status(202).send(await subs.replay(request.params.id, request.body)));
+  fastify.post<ById>(`${base}/subscriptions/:id/pause`, admin, async (request) => subscriptionOut(await subs.pause(request.params.id)));
+  fastify.post<ById>(`${base}/subscriptions/:id/resume`, admin, async (request) => subscriptionOut(await subs.resume(request.params.id)));
+  fastify.post<ById>(`${base}/subscriptions/:id/retry`, admin, async (request, reply) => reply.status(202).send(await subs.retryDead(request.params.id, request.body)));
+  fastify.post<ById>(`${base}/subscriptions/:id/replay`, admin, async (request, reply) => reply.status(202).send(await subs.replay(request.params.id, request.body)));
 
-  fastify.post(`${base}/publishers`, async (request, reply) => reply.status(201).send(subscriptionOut(await subs.createPublisher(request.body), true)));
+  fastify.post(`${base}/publishers`, admin, async (request, reply) => reply.status(201).send(subscriptionOut(await subs.createPublisher(request.body), true)));
 
-  fastify.get(`${base}/deliveries`, async (request) => {
+  fastify.get(`${base}/deliveries`, admin, async (request) => {
     const page = await subs.searchDeliveries(request.query as Record<string, string | undefined>);
     return { data: page.deliveries.map((d) => deliveryOut(d)), next_cursor: page.nextCursor };
   });
-  fastify.get<ById>(`${base}/deliveries/:id`, async (request) => deliveryDetailOut(await subs.getDelivery(request.params.id)));
-  fastify.post<ById>(`${base}/deliveries/:id/retry`, async (request, reply) => reply.status(202).send(deliveryOut(await subs.retryDelivery(request.params.id))));
+  fastify.get<ById>(`${base}/deliveries/:id`, admin, async (request) => deliveryDetailOut(await subs.getDelivery(request.params.id)));
+  fastify.post<ById>(`${base}/deliveries/:id/retry`, admin, async (request, reply) => reply.status(202).send(deliveryOut(await subs.retryDelivery(request.params.id))));
 }

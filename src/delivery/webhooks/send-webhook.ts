@@ -42,6 +42,8 @@ export interface WebhookClient {
   send(req: WebhookRequest): Promise<AttemptResult>;
   /** Closes the pooled connections once the attempts in flight are done. */
   close(): Promise<void>;
+  /** Closes the pooled connections now, failing attempts still in flight (on shutdown, after their grace). */
+  destroy(): Promise<void>;
 }
 
 /** Options of {@link createWebhookClient}. */
@@ -139,6 +141,7 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
   return {
     send,
     close: () => agent.close(),
+    destroy: () => agent.destroy(),
   };
 }
 

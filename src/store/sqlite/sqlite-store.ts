@@ -5,6 +5,7 @@ import { HubError } from "../../errors.js";
 import { loadMigrations } from "../migrate.js";
 import { SqliteDeliveries } from "./sqlite-deliveries.js";
 import type {
+  ApiKey,
   Attempt,
   AttemptRecord,
   Delivery,
@@ -56,6 +57,28 @@ interface TopicRow {
   updated_at: number;
   event_count: number;
   last_event_at: number | null;
+}
+
+interface ApiKeyRow {
+  id: string;
+  name: string | null;
+  hash: string;
+  prefix: string;
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    prefix: row.prefix,
+    scopes: JSON.parse(row.scopes) as string[],
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
 }
 
 const EMPTY_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -150,6 +173,14 @@ export class SqliteStore implements Store {
       topicEventsDelete: db.prepare(`DELETE FROM events WHERE topic = ?`),
       countEvents: db.prepare(`SELECT coalesce(sum(event_count), 0) AS events, count(*) AS topics FROM topics`),
       ping: db.prepare(`SELECT 1`),
+      apiKeyInsert: db.prepare(
+        `INSERT INTO api_keys (id, name, hash, prefix, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      apiKeyByHash: db.prepare(`SELECT * FROM api_keys WHERE hash = ?`),
+      apiKeyById: db.prepare(`SELECT * FROM api_keys WHERE id = ?`),
+      apiKeyList: db.prepare(`SELECT * FROM api_keys ORDER BY id`),
+      apiKeyRevoke: db.prepare(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`),
+      apiKeyCountActive: db.prepare(`SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL`),
     };
   }
 
@@ -495,6 +526,37 @@ export class SqliteStore implements Store {
 
   async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
     return this.deliveries.pruneAttempts(beforeMs, limit);
+  }
+
+  async createApiKey(key: ApiKey): Promise<void> {
+    try {
+      this.stmts.apiKeyInsert.run(key.id, key.name, key.hash, key.prefix, JSON.stringify(key.scopes), key.createdAt, key.revokedAt);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new HubError("SB_API_KEY_EXISTS", `an API key with id ${JSON.stringify(key.id)} or the same token already exists`);
+      }
+      throw error;
+    }
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKey | undefined> {
+    const row = this.stmts.apiKeyByHash.get(hash) as ApiKeyRow | undefined;
+    return row && toApiKey(row);
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (this.stmts.apiKeyList.all() as ApiKeyRow[]).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKey | undefined> {
+    this.stmts.apiKeyRevoke.run(now, id);
+    const row = this.stmts.apiKeyById.get(id) as ApiKeyRow | undefined;
+    return row && toApiKey(row);
+  }
+
+  async countActiveApiKeys(): Promise<number> {
+    return (this.stmts.apiKeyCountActive.get() as { n: number }).n;
   }
 
   async stats(): Promise<StoreStats> {

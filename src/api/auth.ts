@@ -1,0 +1,143 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
+import { grantsScope, type Credential } from "../auth/index.js";
+import { HubError } from "../errors.js";
+import type { Hub } from "../hub.js";
+
+/** The cookie a browser's EventSource can carry a token in (it cannot set headers). */
+export const TOKEN_COOKIE = "switchboard_token";
+
+/** What the auth hook decided for one request. */
+interface AuthState {
+  /** False when auth is off: every request is allowed. */
+  enabled: boolean;
+  credential?: Credential;
+}
+
+/** A request after the auth hook: the credential's stable id, for rate limits and stream quotas. */
+export interface RequestWithCredential {
+  credentialId?: string;
+}
+
+const states = new WeakMap<FastifyRequest, AuthState>();
+
+/**
+ * Adds the `onRequest` hook that authenticates every request except `/health`, `BASE_PATH/health`, `/ready`,
+ * `/metrics` and CORS preflights: a bearer token in `Authorization`, or on streams also `?access_token=` or the `switchboard_token`
+ * cookie. Without a valid one the request ends 401 (with `WWW-Authenticate: Bearer`); scopes are checked later
+ * by the routes with {@link requireScope}. When auth is off (see `Authenticator.enabled`), nothing is checked.
+ * Register it before any hook that reads `request.credentialId`.
+ */
+export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
+  const base = hub.config.basePath;
+  const open = new Set(["/health", `${base}/health`, "/ready", "/metrics"]);
+  const streams = new Set(["/events", `${base}/topics/:topic/stream`]);
+  fastify.addHook("onRequest", (request, reply, done) => {
+    const route = request.routeOptions.url;
+    // A CORS preflight never carries credentials; the CORS hook (api/limits.ts) answers it.
+    const preflight = request.method === "OPTIONS" && request.headers["access-control-request-method"] !== undefined;
+    if (preflight || (route !== undefined && open.has(route))) {
+      done();
+      return;
+    }
+    authenticateRequest(hub, request, reply, route !== undefined && streams.has(route)).then(() => done(), done);
+  });
+}
+
+async function authenticateRequest(hub: Hub, request: FastifyRequest, reply: FastifyReply, isStream: boolean): Promise<void> {
+  if (!(await hub.auth.enabled())) {
+    states.set(request, { enabled: false });
+    return;
+  }
+  states.set(request, { enabled: true });
+  const token = bearerToken(request, isStream);
+  if (token === undefined) {
+    reply.header("www-authenticate", 'Bearer realm="switchboard"');
+    throw new HubError(
+      "SB_AUTH_REQUIRED",
+      isStream ? "send Authorization: Bearer <token>, ?access_token=<token> or the switchboard_token cookie" : "send Authorization: Bearer <token>",
+    );
+  }
+  let credential: Credential;
+  try {
+    credential = await hub.auth.authenticate(token);
+  } catch (error) {
+    reply.header("www-authenticate", 'Bearer realm="switchboard", error="invalid_token"');
+    throw error;
+  }
+  states.set(request, { enabled: true, credential });
+  (request as RequestWithCredential).credentialId = credential.id;
+}
+
+function bearerToken(request: FastifyRequest, isStream: boolean): string | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    return match ? match[1] : undefined;
+  }
+  if (!isStream) return undefined;
+  const query = request.query as Record<string, string | string[] | undefined>;
+  const fromQuery = Array.isArray(query.access_token) ? query.access_token[0] : query.access_token;
+  if (fromQuery) return fromQuery;
+  return cookieValue(request.headers.cookie, TOKEN_COOKIE);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1");
+    try {
+      return decodeURIComponent(raw) || undefined;
+    } catch {
+      return raw || undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Throws unless the request's credential grants every scope given (`admin`, `publish:<topic or pattern>`,
+ * `subscribe:<topic or pattern>`); the 403 names the first one missing. Passes everything when auth is off.
+ * @example requireScope(request, events.map((e) => `publish:${e.topic}`));
+ */
+export function requireScope(request: FastifyRequest, scopes: string | readonly string[]): void {
+  const missing = missingScope(request, scopes);
+  if (missing !== undefined) throw new HubError("SB_AUTH_FORBIDDEN", `requires ${missing}`);
+}
+
+/** Whether the request's credential grants `scope` (always true when auth is off). */
+export function hasScope(request: FastifyRequest, scope: string): boolean {
+  return missingScope(request, scope) === undefined;
+}
+
+function missingScope(request: FastifyRequest, scopes: string | readonly string[]): string | undefined {
+  const state = states.get(request);
+  if (state && !state.enabled) return undefined;
+  const list = typeof scopes === "string" ? [scopes] : scopes;
+  // No state: the hook did not run for this request; fail closed.
+  if (!state?.credential) throw new HubError("SB_AUTH_REQUIRED", "send Authorization: Bearer <token>");
+  for (const scope of list) if (!grantsScope(state.credential.scopes, scope)) return scope;
+  return undefined;
+}
+
+/** Route-level hook for routes that need `admin` (topics, subscriptions, publishers, deliveries, keys). */
+export const adminOnly: onRequestHookHandler = (request, _reply, done) => {
+  try {
+    requireScope(request, "admin");
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  done();
+};
+
+/** The scopes reading these topic patterns takes; no pattern means every topic (`subscribe:**`). */
+export function subscribeScopes(patterns: readonly string[]): string[] {
+  return patterns.length === 0 ? ["subscribe:**"] : patterns.map((p) => `subscribe:${p}`);
+}
+
+/** A URL fit for logs: an `access_token` query value is replaced. */
+export function redactUrl(url: string): string {
+  return url.includes("access_token=") ? url.replace(/([?&]access_token=)[^&#]*/g, "$1[redacted]") : url;
+}

@@ -1,0 +1,82 @@
+import { createHash, randomBytes } from "node:crypto";
+import { HubError } from "../errors.js";
+import { newPrefixedId } from "../ids.js";
+import type { ApiKey, Store } from "../store/store.js";
+import { scopeProblem } from "./scopes.js";
+
+/** The prefix of every API key token. */
+export const API_KEY_TOKEN_PREFIX = "sbk_";
+
+/** What a client may give to create a key. */
+export interface ApiKeyInput {
+  name?: string | null;
+  scopes: string[];
+}
+
+/** A new key and its token, which is shown this once and never stored. */
+export interface CreatedApiKey {
+  key: ApiKey;
+  token: string;
+}
+
+/** Hex SHA-256 of a token: what the store keeps and looks keys up by. */
+export function hashApiKeyToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/**
+ * Validates the input, makes a token (`sbk_` and 32 random bytes, base64url) and stores the key by its hash.
+ * @throws HubError SB_API_KEY_INVALID naming the field at fault.
+ * @example const { key, token } = await createApiKey(store, { name: "ci", scopes: ["publish:builds.**"] });
+ */
+export async function createApiKey(store: Store, input: unknown, now = Date.now()): Promise<CreatedApiKey> {
+  const { name, scopes } = parseApiKeyInput(input);
+  const token = API_KEY_TOKEN_PREFIX + randomBytes(32).toString("base64url");
+  const key: ApiKey = {
+    id: newPrefixedId("key", now),
+    name,
+    hash: hashApiKeyToken(token),
+    prefix: token.slice(0, 8),
+    scopes,
+    createdAt: now,
+    revokedAt: null,
+  };
+  await store.createApiKey(key);
+  return { key, token };
+}
+
+/**
+ * Revokes a key; revoking it again keeps the first revocation time.
+ * @throws HubError SB_API_KEY_NOT_FOUND
+ */
+export async function revokeApiKey(store: Store, id: string, now = Date.now()): Promise<ApiKey> {
+  const key = await store.revokeApiKey(id, now);
+  if (!key) throw new HubError("SB_API_KEY_NOT_FOUND", `no API key with id ${JSON.stringify(id.slice(0, 100))}`);
+  return key;
+}
+
+/** Every key, oldest first (hashes included; wire shapes leave them out). */
+export function listApiKeys(store: Store): Promise<ApiKey[]> {
+  return store.listApiKeys();
+}
+
+function parseApiKeyInput(input: unknown): { name: string | null; scopes: string[] } {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new HubError("SB_API_KEY_INVALID", "expected a JSON object {scopes: [...], name?}");
+  }
+  const { name, scopes, ...rest } = input as Record<string, unknown>;
+  const unknownKey = Object.keys(rest)[0];
+  if (unknownKey !== undefined) throw new HubError("SB_API_KEY_INVALID", `unknown field ${JSON.stringify(unknownKey.slice(0, 100))}`);
+  if (name !== undefined && name !== null && (typeof name !== "string" || name.length > 200)) {
+    throw new HubError("SB_API_KEY_INVALID", "name must be a string of at most 200 characters");
+  }
+  if (!Array.isArray(scopes) || scopes.length === 0) {
+    throw new HubError("SB_API_KEY_INVALID", "scopes must be a non-empty array, such as [\"publish:orders.*\"] or [\"admin\"]");
+  }
+  if (scopes.length > 100) throw new HubError("SB_API_KEY_INVALID", "at most 100 scopes per key");
+  for (const s of scopes) {
+    const problem = scopeProblem(s);
+    if (problem) throw new HubError("SB_API_KEY_INVALID", problem);
+  }
+  return { name: typeof name === "string" && name !== "" ? name : null, scopes: [...new Set(scopes as string[])] };
+}

@@ -1,0 +1,142 @@
+import { createPublicKey } from "node:crypto";
+import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import type { Config } from "../config.js";
+import { HubError } from "../errors.js";
+import type { Store } from "../store/store.js";
+import { API_KEY_TOKEN_PREFIX, hashApiKeyToken } from "./api-keys.js";
+import { parseScopes, type Scope } from "./scopes.js";
+
+/** Who made a request, as a verified credential says. */
+export interface Credential {
+  /** Stable id: the API key id (`key_…`) or `jwt:<sub>`. */
+  id: string;
+  scopes: Scope[];
+}
+
+/** The configuration keys authentication reads. */
+export type AuthConfig = Pick<Config, "auth" | "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience">;
+
+/** Options of {@link Authenticator}. */
+export interface AuthenticatorOptions {
+  config: AuthConfig;
+  store: Store;
+  /**
+   * How long the answer to "does an active API key exist?" is kept. Keys created or revoked through this process
+   * call {@link Authenticator.invalidate}; the expiry picks up keys made by `switchboard keys` in another process.
+   */
+  enabledCacheMs?: number;
+}
+
+type PublicKey = Awaited<ReturnType<typeof importSPKI>>;
+
+const ASYMMETRIC_ALGS = ["RS256", "ES256"] as const;
+
+/**
+ * Decides whether auth is on and verifies bearer credentials: API keys (`sbk_…`, looked up by hash) and JWTs
+ * (HS256 with a shared secret; RS256/ES256 with a PEM public key or a JWKS URL).
+ */
+export class Authenticator {
+  /** True when a JWT key (secret, PEM or JWKS) is configured. */
+  readonly jwtConfigured: boolean;
+  private readonly config: AuthConfig;
+  private readonly store: Store;
+  private readonly enabledCacheMs: number;
+  private enabledCache: { value: boolean; until: number } | undefined;
+  private publicKey: Promise<{ alg: string; key: PublicKey }> | undefined;
+  private jwks: JWTVerifyGetKey | undefined;
+
+  constructor({ config, store, enabledCacheMs = 1000 }: AuthenticatorOptions) {
+    this.config = config;
+    this.store = store;
+    this.enabledCacheMs = enabledCacheMs;
+    this.jwtConfigured = config.jwtSecret !== "" || config.jwtPublicKey !== "" || config.jwksUrl !== "";
+  }
+
+  /** Whether requests need a credential: a credential is configured (a JWT key or an active API key) and auth is not `none`. */
+  async enabled(): Promise<boolean> {
+    if (this.config.auth === "none") return false;
+    if (this.jwtConfigured) return true;
+    const now = Date.now();
+    if (this.enabledCache && now < this.enabledCache.until) return this.enabledCache.value;
+    const value = (await this.store.countActiveApiKeys()) > 0;
+    this.enabledCache = { value, until: now + this.enabledCacheMs };
+    return value;
+  }
+
+  /** Forgets the cached answer of {@link enabled}; call after creating or revoking a key. */
+  invalidate(): void {
+    this.enabledCache = undefined;
+  }
+
+  /**
+   * Verifies a bearer token.
+   * @throws HubError SB_AUTH_INVALID saying what is wrong, never echoing the token.
+   */
+  async authenticate(token: string): Promise<Credential> {
+    if (token.startsWith(API_KEY_TOKEN_PREFIX)) {
+      const key = await this.store.findApiKeyByHash(hashApiKeyToken(token));
+      if (!key || key.revokedAt !== null) throw new HubError("SB_AUTH_INVALID", "unknown or revoked API key");
+      return { id: key.id, scopes: parseScopes(key.scopes) };
+    }
+    if (!this.jwtConfigured) throw new HubError("SB_AUTH_INVALID", "the bearer token is not a known API key");
+    const payload = await this.verifyJwt(token);
+    const claim = payload.scope;
+    const scopes = typeof claim === "string" ? claim.split(" ").filter((s) => s !== "") : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === "string") : [];
+    return { id: `jwt:${payload.sub ?? ""}`, scopes: parseScopes(scopes) };
+  }
+
+  private async verifyJwt(token: string): Promise<JWTPayload> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new HubError("SB_AUTH_INVALID", "the bearer token is neither an API key nor a JWT");
+    }
+    const options = {
+      issuer: this.config.jwtIssuer || undefined,
+      audience: this.config.jwtAudience || undefined,
+    };
+    try {
+      if (alg === "HS256" && this.config.jwtSecret !== "") {
+        return (await jwtVerify(token, new TextEncoder().encode(this.config.jwtSecret), { ...options, algorithms: ["HS256"] })).payload;
+      }
+      if (alg !== undefined && (ASYMMETRIC_ALGS as readonly string[]).includes(alg)) {
+        if (this.config.jwtPublicKey !== "") {
+          const pem = await this.loadPublicKey();
+          if (pem.alg === alg) return (await jwtVerify(token, pem.key, { ...options, algorithms: [alg] })).payload;
+        }
+        if (this.config.jwksUrl !== "") {
+          this.jwks ??= createRemoteJWKSet(new URL(this.config.jwksUrl));
+          return (await jwtVerify(token, this.jwks, { ...options, algorithms: [...ASYMMETRIC_ALGS] })).payload;
+        }
+      }
+    } catch (error) {
+      throw jwtError(error);
+    }
+    throw new HubError("SB_AUTH_INVALID", `JWTs signed with ${JSON.stringify(String(alg).slice(0, 20))} are not accepted here`);
+  }
+
+  /** The configured PEM (SPKI, PKCS#1 or a certificate; `\n` escapes allowed) as a key, with the algorithm its type implies. */
+  private loadPublicKey(): Promise<{ alg: string; key: PublicKey }> {
+    this.publicKey ??= (async () => {
+      const text = this.config.jwtPublicKey.includes("\n") ? this.config.jwtPublicKey : this.config.jwtPublicKey.replace(/\\n/g, "\n");
+      const keyObject = createPublicKey(text);
+      const alg = keyObject.asymmetricKeyType === "ec" ? "ES256" : "RS256";
+      const spki = keyObject.export({ type: "spki", format: "pem" }).toString();
+      return { alg, key: await importSPKI(spki, alg) };
+    })();
+    return this.publicKey;
+  }
+}
+
+function jwtError(error: unknown): HubError {
+  if (error instanceof joseErrors.JWTExpired) return new HubError("SB_AUTH_INVALID", "the token has expired");
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === "nbf") return new HubError("SB_AUTH_INVALID", "the token is not valid yet (nbf)");
+    return new HubError("SB_AUTH_INVALID", `the token's ${error.claim} claim is not accepted`);
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new HubError("SB_AUTH_INVALID", "the token's signature does not verify");
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return new HubError("SB_AUTH_INVALID", "no key of the JWKS verifies the token");
+  if (error instanceof joseErrors.JOSEError) return new HubError("SB_AUTH_INVALID", "the token could not be verified");
+  return new HubError("SB_AUTH_INVALID", "the token could not be verified", { cause: error });
+}

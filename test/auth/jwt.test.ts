@@ -1,0 +1,196 @@
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
+
+const SECRET = "a-test-secret-of-enough-length-0123456789";
+let hub: TestHub;
+
+/** An HS256 token with these scopes; `claims` may set exp/nbf or override anything. */
+async function token(scope: string, options: { exp?: number | string; nbf?: number | string; secret?: string; sub?: string } = {}): Promise<string> {
+  let jwt = new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setSubject(options.sub ?? "tester").setIssuedAt();
+  jwt = jwt.setExpirationTime(options.exp ?? "5m");
+  if (options.nbf !== undefined) jwt = jwt.setNotBefore(options.nbf);
+  return jwt.sign(new TextEncoder().encode(options.secret ?? SECRET));
+}
+
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+let admin: string;
+
+beforeAll(async () => {
+  hub = await startTestHub({ jwtSecret: SECRET });
+  admin = await token("admin");
+});
+afterAll(() => hub.close());
+
+async function storedTopics(): Promise<string[]> {
+  const reply = await request(`${hub.url}/api/events?limit=1000`, { headers: bearer(admin) });
+  expect(reply.status).toBe(200);
+  return reply.body.data.map((e: { topic: string }) => e.topic);
+}
+
+describe("HS256 bearer tokens", () => {
+  it("lets a token publish within its scope", async () => {
+    const reply = await postJson(`${hub.url}/api/events`, { topic: "orders.created", data: { n: 1 } }, bearer(await token("publish:orders.*")));
+    expect(reply.status, reply.text).toBe(201);
+    expect(reply.body.topic).toBe("orders.created");
+  });
+
+  it("answers 403 naming the missing scope, and stores nothing, for a topic outside the grant", async () => {
+    const t = await token("publish:orders.* subscribe:**");
+    const reply = await postJson(`${hub.url}/api/events`, { topic: "payments.settled", data: {} }, bearer(t));
+    expect(reply.status).toBe(403);
+    expect(reply.body).toEqual({ error: "forbidden", details: "requires publish:payments.settled", code: "SB_AUTH_FORBIDDEN" });
+    expect(reply.text).not.toContain(t);
+
+    // A batch is all or nothing: one event outside the grant refuses the whole request.
+    const batch = await postJson(
+      `${hub.url}/api/events`,
+      [
+        { topic: "orders.batch", data: {} },
+        { topic: "payments.batch", data: {} },
+      ],
+      bearer(t),
+    );
+    expect(batch.status).toBe(403);
+    expect(batch.body.details).toBe("requires publish:payments.batch");
+    const topics = await storedTopics();
+    expect(topics).not.toContain("payments.settled");
+    expect(topics).not.toContain("orders.batch");
+    expect(topics).not.toContain("payments.batch");
+  });
+
+  it("checks the topic of the path route and of /messages", async () => {
+    const t = await token("publish:orders.**");
+    expect((await postJson(`${hub.url}/api/topics/orders.eu.created/events`, { a: 1 }, bearer(t))).status).toBe(201);
+    const other = await postJson(`${hub.url}/api/topics/stock.low/events`, { a: 1 }, bearer(t));
+    expect(other.status).toBe(403);
+    expect(other.body.details).toBe("requires publish:stock.low");
+    const msg = await postJson(`${hub.url}/api/messages`, { topic: "stock.low", payload: {} }, bearer(t));
+    expect(msg.status).toBe(403);
+  });
+
+  it.each<[string, () => Promise<Record<string, string>>]>([
+    ["no credential", async () => ({})],
+    ["an expired token", async () => bearer(await token("admin", { exp: Math.floor(Date.now() / 1000) - 60 }))],
+    ["a token not valid yet", async () => bearer(await token("admin", { nbf: Math.floor(Date.now() / 1000) + 3600 }))],
+    ["a wrong signature", async () => bearer(await token("admin", { secret: "another-secret-another-secret-12345" }))],
+    ["garbage", async () => bearer("not.a.jwt")],
+    ["an unknown API key", async () => bearer("sbk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")],
+    ["another scheme", async () => ({ authorization: "Basic dXNlcjpwYXNz" })],
+  ])("answers 401 with WWW-Authenticate for %s", async (_what, headers) => {
+    const h = await headers();
+    const reply = await postJson(`${hub.url}/api/events`, { topic: "orders.created", data: {} }, h);
+    expect(reply.status).toBe(401);
+    expect(reply.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(reply.body.code).toMatch(/^SB_AUTH_(REQUIRED|INVALID)$/);
+    const sent = h.authorization?.replace(/^\w+ /, "");
+    if (sent) expect(reply.text).not.toContain(sent);
+  });
+
+  it("says why a token is refused", async () => {
+    const expired = await postJson(`${hub.url}/api/events`, { topic: "a", data: {} }, bearer(await token("admin", { exp: 1 })));
+    expect(expired.body.details).toMatch(/expired/);
+    const early = await postJson(`${hub.url}/api/events`, { topic: "a", data: {} }, bearer(await token("admin", { nbf: "1h" })));
+    expect(early.body.details).toMatch(/not valid yet/);
+  });
+
+  it("requires admin for topics, subscriptions, publishers, deliveries and keys", async () => {
+    const t = await token("publish:** subscribe:**");
+    for (const [method, path] of [
+      ["GET", "/api/topics"],
+      ["POST", "/api/topics"],
+      ["GET", "/api/topics/orders.created"],
+      ["DELETE", "/api/topics/orders.created"],
+      ["GET", "/api/subscriptions"],
+      ["POST", "/api/subscriptions"],
+      ["GET", "/api/subscriptions/sub_x/secret"],
+      ["POST", "/api/publishers"],
+      ["GET", "/api/deliveries"],
+      ["GET", "/api/keys"],
+      ["POST", "/api/keys"],
+      ["DELETE", "/api/keys/key_x"],
+    ]) {
+      const reply = await request(`${hub.url}${path}`, { method, headers: { ...bearer(t), "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      expect(reply.status, `${method} ${path}`).toBe(403);
+      expect(reply.body.details).toBe("requires admin");
+    }
+    expect((await request(`${hub.url}/api/topics`, { headers: bearer(admin) })).status).toBe(200);
+    expect((await request(`${hub.url}/api/deliveries`, { headers: bearer(admin) })).status).toBe(200);
+  });
+
+  it("leaves /health, /api/health, /ready and /metrics open", async () => {
+    for (const path of ["/health", "/api/health", "/ready", "/metrics"]) {
+      expect((await request(`${hub.url}${path}`)).status, path).toBe(200);
+    }
+  });
+
+  it("searches only topics the token may subscribe to", async () => {
+    await postJson(`${hub.url}/api/events`, { topic: "orders.searched", data: {} }, bearer(admin));
+    const t = await token("subscribe:orders.*");
+    const ok = await request(`${hub.url}/api/events?topic=orders.searched`, { headers: bearer(t) });
+    expect(ok.status).toBe(200);
+    expect(ok.body.data.length).toBeGreaterThan(0);
+    const all = await request(`${hub.url}/api/events`, { headers: bearer(t) });
+    expect(all.status).toBe(403);
+    expect(all.body.details).toBe("requires subscribe:**");
+    const deeper = await request(`${hub.url}/api/events?topic=orders.**`, { headers: bearer(t) });
+    expect(deeper.body.details).toBe("requires subscribe:orders.**");
+    const publishOnly = await request(`${hub.url}/api/events?topic=orders.searched`, { headers: bearer(await token("publish:**")) });
+    expect(publishOnly.status).toBe(403);
+  });
+
+  it("answers 404 for an event outside the token's subscribe scopes, as for one that does not exist", async () => {
+    const stored = await postJson(`${hub.url}/api/events`, { topic: "secret.stuff", data: { x: 1 } }, bearer(admin));
+    const outside = await request(`${hub.url}/api/events/${stored.body.id}`, { headers: bearer(await token("subscribe:orders.*")) });
+    expect(outside.status).toBe(404);
+    expect(outside.body.code).toBe("SB_EVENT_NOT_FOUND");
+    const inside = await request(`${hub.url}/api/events/${stored.body.id}`, { headers: bearer(await token("subscribe:secret.*")) });
+    expect(inside.status).toBe(200);
+    expect(inside.body.data).toEqual({ x: 1 });
+  });
+});
+
+describe("streams", () => {
+  /** Opens a stream and returns its status and content type, then closes it. */
+  async function openStream(path: string, headers: Record<string, string> = {}) {
+    const controller = new AbortController();
+    const res = await fetch(`${hub.url}${path}`, { headers: { accept: "text/event-stream", ...headers }, signal: controller.signal });
+    const result = { status: res.status, type: res.headers.get("content-type") ?? "", auth: res.headers.get("www-authenticate"), body: res.status === 200 ? "" : await res.text() };
+    controller.abort();
+    return result;
+  }
+
+  it("take the token from Authorization, ?access_token= or the switchboard_token cookie", async () => {
+    const t = await token("subscribe:orders.*");
+    for (const [path, headers] of [
+      ["/events?topic=orders.created", bearer(t)],
+      [`/events?topic=orders.*&access_token=${encodeURIComponent(t)}`, {}],
+      ["/api/topics/orders.created/stream", { cookie: `theme=dark; switchboard_token=${t}` }],
+      [`/api/topics/orders.created/stream?access_token=${t}`, {}],
+    ] as const) {
+      const s = await openStream(path, headers);
+      expect(s.status, path).toBe(200);
+      expect(s.type).toMatch(/^text\/event-stream/);
+    }
+  });
+
+  it("answer 401 without a credential and 403 outside the scope", async () => {
+    const missing = await openStream("/events?topic=orders.created");
+    expect(missing.status).toBe(401);
+    expect(missing.auth).toMatch(/^Bearer/);
+    const t = await token("subscribe:orders.*");
+    const outside = await openStream(`/events?topic=payments.*&access_token=${t}`);
+    expect(outside.status).toBe(403);
+    expect(JSON.parse(outside.body).details).toBe("requires subscribe:payments.*");
+    expect(outside.body).not.toContain(t);
+    const everything = await openStream(`/events?access_token=${t}`);
+    expect(everything.status).toBe(403);
+    expect(JSON.parse(everything.body).details).toBe("requires subscribe:**");
+    expect((await openStream(`/events?access_token=${await token("subscribe:**")}`)).status).toBe(200);
+  });
+
+  it("do not take ?access_token= on other routes", async () => {
+    const reply = await postJson(`${hub.url}/api/events?access_token=${admin}`, { topic: "orders.created", data: {} });
+    expect(reply.status).toBe(401);
+  });
+});
