@@ -49,6 +49,8 @@ export interface Config {
   subscriptionDisableAfterMs: number;
   /** Delivery attempts older than this are removed. */
   attemptRetentionMs: number;
+  /** Events received longer ago than this are removed, unless their topic sets its own `retention_ms`; 0 keeps them. */
+  eventRetentionMs: number;
   /** `auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off. */
   auth: "auto" | "none";
   /** HS256 secret for JWT bearer tokens (switch's scheme). */
@@ -107,6 +109,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   webhookTimeoutMs: 10_000,
   subscriptionDisableAfterMs: 3 * 24 * 3_600_000,
   attemptRetentionMs: 30 * 24 * 3_600_000,
+  eventRetentionMs: 0,
   auth: "auto",
   jwtSecret: "",
   jwtPublicKey: "",
@@ -146,6 +149,7 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
   webhookTimeoutMs: { kind: "int", env: ["SWITCHBOARD_WEBHOOK_TIMEOUT_MS"], min: 100, max: 60_000 },
   subscriptionDisableAfterMs: { kind: "int", env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"], min: 1000 },
   attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], min: 60_000 },
+  eventRetentionMs: { kind: "int", env: ["SWITCHBOARD_EVENT_RETENTION_MS"], min: 0 },
   auth: { kind: "enum", env: ["SWITCHBOARD_AUTH"], values: ["auto", "none"] },
   jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"] },
   jwtPublicKey: { kind: "string", env: ["SWITCHBOARD_JWT_PUBLIC_KEY"] },

@@ -13,6 +13,7 @@ import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
 import { setFilterErrorHook } from "./routing/filter.js";
 import { openStore } from "./store/index.js";
+import { RETENTION_INTERVAL_MS, runRetention, type RetentionResult } from "./store/retention.js";
 import type { Store, StoredEvent } from "./store/store.js";
 
 /** Options of {@link createHub}: any configuration key, plus an already-open store or logger. */
@@ -56,6 +57,11 @@ export interface Hub {
   publish(events: PublishInput | PublishInput[], options?: { idempotencyKey?: string }): Promise<PublishResult>;
   /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
   onEvent(handler: (event: StoredEvent) => void): () => void;
+  /**
+   * Removes events past their topic's retention (or `eventRetentionMs`) now; the hub also does this every minute.
+   * @example await hub.runRetention()
+   */
+  runRetention(now?: number): Promise<RetentionResult>;
   /** Finishes queued commits, closes streams and (if the hub opened it) the store. */
   close(): Promise<void>;
 }
@@ -137,6 +143,22 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const pruneTimer = setInterval(() => void pruneAttempts(), 3_600_000);
   pruneTimer.unref();
   void pruneAttempts();
+
+  // Events past their topic's retention are removed every minute, in batches of short transactions. Runs do not
+  // overlap: a run still going when the timer fires is left to finish.
+  const retentionLog = log.child({ component: "retention" });
+  let retentionRun: Promise<RetentionResult> | undefined;
+  const removeExpiredEvents = (now: number): Promise<RetentionResult> => {
+    retentionRun ??= runRetention(store, topics, config, now, { log: retentionLog }).finally(() => {
+      retentionRun = undefined;
+    });
+    return retentionRun;
+  };
+  const scheduledRetention = () =>
+    void removeExpiredEvents(Date.now()).catch((error: unknown) => retentionLog.error({ err: error }, "event retention failed"));
+  const retentionTimer = setInterval(scheduledRetention, RETENTION_INTERVAL_MS);
+  retentionTimer.unref();
+  scheduledRetention();
   await dispatcher.start();
 
   const auth = new Authenticator({ config, store });
@@ -172,10 +194,17 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
       handlers.add(handler);
       return () => handlers.delete(handler);
     },
+    async runRetention(now = Date.now()) {
+      // A run already under way (the timer's) finishes first, so this one sees `now` as asked.
+      await retentionRun?.catch(() => undefined);
+      return removeExpiredEvents(now);
+    },
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(pruneTimer);
+      clearInterval(retentionTimer);
+      await retentionRun?.catch(() => undefined);
       await ingestor.drain();
       // The dispatcher gives attempts in flight a grace period; whatever still runs after it is cut (its delivery
       // row is pending, so it is sent again after the restart).

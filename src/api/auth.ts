@@ -39,6 +39,12 @@ export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
       done();
       return;
     }
+    // Auth off and known to be off: no promise on the hot path.
+    if (hub.auth.enabledNow() === false) {
+      states.set(request, { enabled: false });
+      done();
+      return;
+    }
     authenticateRequest(hub, request, reply, route !== undefined && streams.has(route)).then(() => done(), done);
   });
 }

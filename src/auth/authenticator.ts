@@ -21,7 +21,7 @@ export interface AuthenticatorOptions {
   config: AuthConfig;
   store: Store;
   /**
-   * How long the answer to "does an active API key exist?" is kept. Keys created or revoked through this process
+   * How long the answer to "does any API key exist?" is kept. Keys created or revoked through this process
    * call {@link Authenticator.invalidate}; the expiry picks up keys made by `switchboard keys` in another process.
    */
   enabledCacheMs?: number;
@@ -52,15 +52,23 @@ export class Authenticator {
     this.jwtConfigured = config.jwtSecret !== "" || config.jwtPublicKey !== "" || config.jwksUrl !== "";
   }
 
-  /** Whether requests need a credential: a credential is configured (a JWT key or an active API key) and auth is not `none`. */
+  /** Whether requests need a credential: a credential is configured (a JWT key, or any API key ever created) and auth is not `none`. */
   async enabled(): Promise<boolean> {
     if (this.config.auth === "none") return false;
     if (this.jwtConfigured) return true;
     const now = Date.now();
     if (this.enabledCache && now < this.enabledCache.until) return this.enabledCache.value;
-    const value = (await this.store.countActiveApiKeys()) > 0;
+    // Any key ever created, revoked ones included: revoking the last key must lock the hub, never open it.
+    const value = (await this.store.listApiKeys()).length > 0;
     this.enabledCache = { value, until: now + this.enabledCacheMs };
     return value;
+  }
+
+  /** The answer of {@link enabled} when it is known without asking the store (configuration or a fresh cache). */
+  enabledNow(): boolean | undefined {
+    if (this.config.auth === "none") return false;
+    if (this.jwtConfigured) return true;
+    return this.enabledCache && Date.now() < this.enabledCache.until ? this.enabledCache.value : undefined;
   }
 
   /** Forgets the cached answer of {@link enabled}; call after creating or revoking a key. */

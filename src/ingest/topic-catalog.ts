@@ -133,13 +133,20 @@ function parseTopicPatch(input: unknown, extraKeys: string[] = []): TopicPatch {
     throw new HubError("SB_TOPIC_INVALID", "the body must be a JSON object");
   }
   const o = input as Record<string, unknown>;
-  const known = new Set(["description", "schema", "origin_host", ...extraKeys]);
+  const known = new Set(["description", "schema", "origin_host", "retention_ms", ...extraKeys]);
   for (const k of Object.keys(o)) {
-    if (!known.has(k)) throw new HubError("SB_TOPIC_INVALID", `unknown field ${JSON.stringify(k)}; topics have name, description, schema, origin_host`);
+    if (!known.has(k)) throw new HubError("SB_TOPIC_INVALID", `unknown field ${JSON.stringify(k)}; topics have name, description, schema, origin_host, retention_ms`);
   }
   const patch: TopicPatch = {};
   if (o.description !== undefined) patch.description = optionalText(o.description, "description");
   if (o.origin_host !== undefined) patch.originHost = optionalText(o.origin_host, "origin_host");
+  if (o.retention_ms !== undefined) {
+    const r = o.retention_ms;
+    if (r !== null && !(typeof r === "number" && Number.isSafeInteger(r) && r >= 0)) {
+      throw new HubError("SB_TOPIC_INVALID", "retention_ms must be a whole number of milliseconds (0: keep forever) or null (the hub's default)");
+    }
+    patch.retentionMs = r;
+  }
   if (o.schema !== undefined) {
     if (o.schema !== null && (typeof o.schema !== "object" || Array.isArray(o.schema))) {
       throw new HubError("SB_TOPIC_SCHEMA_INVALID", "schema must be a JSON Schema object or null");

@@ -1,10 +1,12 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.js";
+import { openPgStore } from "./postgres/pg-store.js";
 import { openSqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
 export type * from "./store.js";
 export { openSqliteStore, SqliteStore } from "./sqlite/sqlite-store.js";
+export { openPgStore, PgStore } from "./postgres/pg-store.js";
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -33,10 +35,10 @@ export function parseDatabaseUrl(url: string): StoreLocation {
 /** Opens and migrates the store a `DATABASE_URL` names. */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const location = parseDatabaseUrl(url);
-  if (location.dialect === "postgres") {
-    throw new ConfigError("DATABASE_URL", "the PostgreSQL store is not in this version yet; use a SQLite path");
-  }
-  const store = openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous });
+  const store =
+    location.dialect === "postgres"
+      ? openPgStore({ url: location.url })
+      : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous });
   try {
     await store.migrate();
   } catch (error) {

@@ -74,6 +74,8 @@ export interface Topic {
   eventCount: number;
   /** Time the last event was received, epoch ms, or null when none. */
   lastEventAt: number | null;
+  /** Events received longer ago than this are removed; 0 keeps them forever; null uses `eventRetentionMs`. */
+  retentionMs: number | null;
 }
 
 /** Fields of a topic a client may set. */
@@ -82,6 +84,8 @@ export interface TopicInput {
   description?: string | null;
   schema?: unknown | null;
   originHost?: string | null;
+  /** See {@link Topic.retentionMs}. */
+  retentionMs?: number | null;
 }
 
 /** A patch of a topic; absent keys stay as they are. */
@@ -281,6 +285,13 @@ export interface Store {
   updateTopic(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined>;
   /** Deletes a topic and its events; false when it did not exist. */
   deleteTopic(name: string): Promise<boolean>;
+  /**
+   * Retention: removes up to `limit` of the topic's oldest events (by receive time) received before
+   * `beforeReceivedAtMs`, in one short transaction, and lowers the topic's `eventCount` by as many. The highest seq
+   * given out stays recorded, so a seq is never handed out twice. Returns how many were removed; callers repeat
+   * while it equals `limit`.
+   */
+  deleteEventsBefore(topic: string, beforeReceivedAtMs: number, limit: number): Promise<number>;
 
   createSubscription(subscription: Subscription): Promise<void>;
   getSubscription(id: string): Promise<Subscription | undefined>;

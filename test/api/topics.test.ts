@@ -39,6 +39,7 @@ describe("topics", () => {
       updated_at: expect.stringMatching(RFC3339_MS),
       event_count: 0,
       last_event_at: null,
+      retention_ms: null,
     });
   });
 

@@ -14,6 +14,21 @@ async function newHub(overrides = {}): Promise<TestHub> {
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 describe("API keys", () => {
+  it("revoking the last key locks the hub; it never turns auth off", async () => {
+    const hub = await newHub();
+    const created = await postJson(`${hub.url}/api/keys`, { name: "only", scopes: ["admin"] });
+    expect(created.status, created.text).toBe(201);
+    const only = created.body.token as string;
+    const revoked = await request(`${hub.url}/api/keys/${created.body.id}`, { method: "DELETE", headers: bearer(only) });
+    expect(revoked.status, revoked.text).toBeLessThan(300);
+    // Past the one-second cache of "is auth on", and again right away.
+    for (const wait of [0, 1200]) {
+      await new Promise((r) => setTimeout(r, wait));
+      expect((await postJson(`${hub.url}/api/events`, { topic: "locked.a", data: {} }, bearer(only))).status).toBe(401);
+      expect((await postJson(`${hub.url}/api/events`, { topic: "locked.a", data: {} })).status).toBe(401);
+    }
+  });
+
   it("auth is off while nothing is configured, and on once a key exists", async () => {
     const hub = await newHub();
     expect((await postJson(`${hub.url}/api/events`, { topic: "open.a", data: {} })).status).toBe(201);
@@ -64,9 +79,9 @@ describe("API keys", () => {
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe("SB_API_KEY_NOT_FOUND");
 
-    // Revoking the last key turns auth off again.
+    // Revoking the last key locks the hub; auth stays on.
     expect((await request(`${hub.url}/api/keys/${created.body.id}`, { method: "DELETE", headers: bearer(root) })).status).toBe(204);
-    expect((await postJson(`${hub.url}/api/events`, { topic: "open.a", data: {} })).status).toBe(201);
+    expect((await postJson(`${hub.url}/api/events`, { topic: "open.a", data: {} })).status).toBe(401);
   });
 
   it("refuses invalid scopes with 400", async () => {

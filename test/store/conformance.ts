@@ -316,6 +316,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           updatedAt: expect.any(Number),
           eventCount: 3,
           lastEventAt: T0 + 3000,
+          retentionMs: null,
         });
         expect(topic!.createdAt).toBeGreaterThanOrEqual(before);
         expect(topic!.createdAt).toBeLessThanOrEqual(after);
@@ -523,6 +524,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           updatedAt: T0,
           eventCount: 0,
           lastEventAt: null,
+          retentionMs: null,
         };
         expect(topic).toEqual(expected);
         expect(await store.getTopic("orders")).toEqual(expected);
@@ -535,6 +537,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           updatedAt: T0 + 1,
           eventCount: 0,
           lastEventAt: null,
+          retentionMs: null,
         });
       });
 
@@ -583,6 +586,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           updatedAt: T0 + 100,
           eventCount: 1,
           lastEventAt: T0 + 10,
+          retentionMs: null,
         });
         expect(await store.getTopic("orders")).toEqual(described);
 
@@ -846,6 +850,68 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.countActiveApiKeys()).toBe(1);
         expect(await store.revokeApiKey("key_nope", minutes(5))).toBeUndefined();
         expect((await store.findApiKeyByHash("hash-of-key_02"))?.revokedAt).toBeNull();
+      });
+    });
+
+    describe("retention (deleteEventsBefore)", () => {
+      it("keeps a topic's retentionMs through create and update; null is the default", async () => {
+        expect(await store.createTopic({ name: "short", retentionMs: 60_000 }, T0)).toMatchObject({ retentionMs: 60_000 });
+        expect(await store.createTopic({ name: "forever", retentionMs: 0 }, T0)).toMatchObject({ retentionMs: 0 });
+        expect(await store.updateTopic("short", { retentionMs: 5_000 }, T0 + 1)).toMatchObject({ retentionMs: 5_000 });
+        expect(await store.updateTopic("short", { description: "x" }, T0 + 2)).toMatchObject({ retentionMs: 5_000 });
+        expect(await store.updateTopic("short", { retentionMs: null }, T0 + 3)).toMatchObject({ retentionMs: null });
+        expect((await store.listTopics()).map((t) => [t.name, t.retentionMs])).toEqual([
+          ["forever", 0],
+          ["short", null],
+        ]);
+      });
+
+      it("removes the topic's events received before the time, oldest first, up to the limit, and counts them", async () => {
+        const old = await append(store, [0, 1, 2, 3, 4].map((i) => makeEvent("logs", { receivedAt: minutes(i) })));
+        const other = await append(store, [makeEvent("other", { receivedAt: minutes(0) })]);
+        const young = await append(store, [makeEvent("logs", { receivedAt: minutes(10) }), makeEvent("logs", { receivedAt: minutes(11) })]);
+        const oldIds = old.results.map((r) => r.id);
+
+        expect(await store.deleteEventsBefore("logs", minutes(10), 3)).toBe(3);
+        for (const id of oldIds.slice(0, 3)) expect(await store.getEvent(id)).toBeUndefined();
+        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 4, lastEventAt: minutes(11) });
+
+        // The cutoff is exclusive: the event received exactly at minutes(10) stays.
+        expect(await store.deleteEventsBefore("logs", minutes(10), 3)).toBe(2);
+        expect(await store.deleteEventsBefore("logs", minutes(10), 3)).toBe(0);
+        const left = [...other.results, ...young.results].map((r) => r.id);
+        expect((await store.readEventsAfter(0, 100)).map((e) => e.id)).toEqual(left);
+        expect((await store.searchEvents({ order: "asc", limit: 100 })).map((e) => e.id).sort()).toEqual([...left].sort());
+        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 2 });
+        expect(await store.getTopic("other")).toMatchObject({ eventCount: 1 });
+        expect(await store.stats()).toEqual({ events: 3, topics: 2 });
+        expect(await store.firstSeq()).toBe(other.results[0]!.seq);
+      });
+
+      it("removes by receive time, not event time", async () => {
+        const e = await append(store, [makeEvent("logs", { time: minutes(100), receivedAt: minutes(1) })]);
+        await append(store, [makeEvent("logs", { time: minutes(0), receivedAt: minutes(20) })]);
+        expect(await store.deleteEventsBefore("logs", minutes(10), 100)).toBe(1);
+        expect(await store.getEvent(e.results[0]!.id)).toBeUndefined();
+        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 1 });
+      });
+
+      it("returns 0 for an unknown topic or nothing old enough", async () => {
+        await append(store, [makeEvent("logs", { receivedAt: minutes(5) })]);
+        expect(await store.deleteEventsBefore("nope", minutes(100), 10)).toBe(0);
+        expect(await store.deleteEventsBefore("logs", minutes(5), 10)).toBe(0);
+        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 1 });
+      });
+
+      it("never lets seq go back after the newest events were removed", async () => {
+        const all = await append(store, [makeEvent("logs", { receivedAt: minutes(1) }), makeEvent("logs", { receivedAt: minutes(2) })]);
+        const newest = all.results[1]!.seq;
+        expect(await store.deleteEventsBefore("logs", minutes(3), 10)).toBe(2);
+        expect(await store.lastSeq()).toBe(newest);
+        expect(await store.firstSeq()).toBeUndefined();
+        const next = await append(store, [makeEvent("logs", { receivedAt: minutes(4) })]);
+        expect(next.results[0]!.seq).toBeGreaterThan(newest);
+        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 1 });
       });
     });
 

@@ -15,6 +15,7 @@ export function topicOut(t: Topic) {
     updated_at: formatTime(t.updatedAt),
     event_count: t.eventCount,
     last_event_at: t.lastEventAt === null ? null : formatTime(t.lastEventAt),
+    retention_ms: t.retentionMs,
   };
 }
 

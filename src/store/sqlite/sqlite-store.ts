@@ -57,6 +57,7 @@ interface TopicRow {
   updated_at: number;
   event_count: number;
   last_event_at: number | null;
+  retention_ms: number | null;
 }
 
 interface ApiKeyRow {
@@ -111,6 +112,7 @@ function toTopic(row: TopicRow): Topic {
     updatedAt: row.updated_at,
     eventCount: row.event_count,
     lastEventAt: row.last_event_at,
+    retentionMs: row.retention_ms,
   };
 }
 
@@ -167,10 +169,15 @@ export class SqliteStore implements Store {
       topicGet: db.prepare(`SELECT * FROM topics WHERE name = ?`),
       topicList: db.prepare(`SELECT * FROM topics ORDER BY name`),
       topicInsert: db.prepare(
-        `INSERT INTO topics (name, description, schema, origin_host, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO topics (name, description, schema, origin_host, retention_ms, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       topicDelete: db.prepare(`DELETE FROM topics WHERE name = ?`),
       topicEventsDelete: db.prepare(`DELETE FROM events WHERE topic = ?`),
+      oldEventsDelete: db.prepare(
+        `DELETE FROM events WHERE seq IN
+           (SELECT seq FROM events WHERE topic = ? AND received_at < ? ORDER BY received_at, seq LIMIT ?)`,
+      ),
+      dropTopicCount: db.prepare(`UPDATE topics SET event_count = max(event_count - ?, 0) WHERE name = ?`),
       countEvents: db.prepare(`SELECT coalesce(sum(event_count), 0) AS events, count(*) AS topics FROM topics`),
       ping: db.prepare(`SELECT 1`),
       apiKeyInsert: db.prepare(
@@ -417,6 +424,7 @@ export class SqliteStore implements Store {
         input.description ?? null,
         input.schema == null ? null : JSON.stringify(input.schema),
         input.originHost ?? null,
+        input.retentionMs ?? null,
         now,
         now,
       );
@@ -454,6 +462,10 @@ export class SqliteStore implements Store {
       sets.push("origin_host = ?");
       params.push(patch.originHost);
     }
+    if (patch.retentionMs !== undefined) {
+      sets.push("retention_ms = ?");
+      params.push(patch.retentionMs);
+    }
     params.push(name);
     const info = this.db.prepare(`UPDATE topics SET ${sets.join(", ")} WHERE name = ?`).run(...params);
     return info.changes === 0 ? undefined : this.getTopic(name);
@@ -466,6 +478,16 @@ export class SqliteStore implements Store {
     })();
     this.knownTopics.delete(name);
     return deleted;
+  }
+
+  async deleteEventsBefore(topic: string, beforeReceivedAtMs: number, limit: number): Promise<number> {
+    return this.db
+      .transaction(() => {
+        const removed = this.stmts.oldEventsDelete.run(topic, beforeReceivedAtMs, limit).changes;
+        if (removed > 0) this.stmts.dropTopicCount.run(removed, topic);
+        return removed;
+      })
+      .immediate();
   }
 
   async createSubscription(subscription: Subscription): Promise<void> {

@@ -1,0 +1,371 @@
+import type pg from "pg";
+import { HubError } from "../../errors.js";
+import type {
+  Attempt,
+  AttemptRecord,
+  Delivery,
+  DeliveryQuery,
+  NewDelivery,
+  RetrySelection,
+  Subscription,
+  SubscriptionPatch,
+} from "../store.js";
+import { inTransaction, isUniqueViolation } from "./pg-util.js";
+
+interface SubscriptionRow {
+  id: string;
+  topic: string;
+  url: string;
+  filter: string | null;
+  headers: Record<string, string>;
+  secret: string;
+  active: boolean;
+  disabled_reason: string | null;
+  ordering: "none" | "key";
+  retry_schedule: number[];
+  timeout_ms: number;
+  max_in_flight: number;
+  rate_limit: number | null;
+  body: "data" | "envelope";
+  cursor_seq: number;
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface DeliveryRow {
+  id: string;
+  subscription_id: string;
+  event_seq: number;
+  event_id: string;
+  ordering_key: string | null;
+  status: Delivery["status"];
+  attempts: number;
+  next_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
+interface AttemptRow {
+  delivery_id: string;
+  attempted_at: number;
+  status_code: number | null;
+  latency_ms: number;
+  response_excerpt: string | null;
+  error: string | null;
+}
+
+function toSubscription(r: SubscriptionRow): Subscription {
+  return {
+    id: r.id,
+    topic: r.topic,
+    url: r.url,
+    filter: r.filter,
+    headers: r.headers,
+    secret: r.secret,
+    active: r.active,
+    disabledReason: r.disabled_reason,
+    ordering: r.ordering,
+    retrySchedule: r.retry_schedule,
+    timeoutMs: r.timeout_ms,
+    maxInFlight: r.max_in_flight,
+    rateLimit: r.rate_limit,
+    body: r.body,
+    cursorSeq: r.cursor_seq,
+    failingSince: r.failing_since,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toDelivery(r: DeliveryRow): Delivery {
+  return {
+    id: r.id,
+    subscriptionId: r.subscription_id,
+    eventSeq: r.event_seq,
+    eventId: r.event_id,
+    orderingKey: r.ordering_key,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at as number,
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deliveredAt: r.delivered_at,
+  };
+}
+
+function toAttempt(r: AttemptRow): Attempt {
+  return {
+    deliveryId: r.delivery_id,
+    attemptedAt: r.attempted_at,
+    statusCode: r.status_code,
+    latencyMs: r.latency_ms,
+    responseExcerpt: r.response_excerpt,
+    error: r.error,
+  };
+}
+
+/** Column and value conversion for each patchable subscription field. */
+const PATCH_COLUMNS: { [K in keyof SubscriptionPatch]-?: [string, (v: NonNullable<SubscriptionPatch[K]> | null) => unknown] } = {
+  topic: ["topic", (v) => v],
+  url: ["url", (v) => v],
+  filter: ["filter", (v) => v],
+  headers: ["headers", (v) => JSON.stringify(v)],
+  secret: ["secret", (v) => v],
+  active: ["active", (v) => v],
+  disabledReason: ["disabled_reason", (v) => v],
+  ordering: ["ordering", (v) => v],
+  retrySchedule: ["retry_schedule", (v) => JSON.stringify(v)],
+  timeoutMs: ["timeout_ms", (v) => v],
+  maxInFlight: ["max_in_flight", (v) => v],
+  rateLimit: ["rate_limit", (v) => v],
+  body: ["body", (v) => v],
+  failingSince: ["failing_since", (v) => v],
+};
+
+/** The subscription, delivery and attempt half of the PostgreSQL store. */
+export class PgDeliveries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async createSubscription(sub: Subscription): Promise<void> {
+    try {
+      await this.pool.query(
+        `INSERT INTO subscriptions (id, topic, url, filter, headers, secret, active, disabled_reason, ordering, retry_schedule,
+           timeout_ms, max_in_flight, rate_limit, body, cursor_seq, failing_since, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+        [
+          sub.id,
+          sub.topic,
+          sub.url,
+          sub.filter,
+          JSON.stringify(sub.headers),
+          sub.secret,
+          sub.active,
+          sub.disabledReason,
+          sub.ordering,
+          JSON.stringify(sub.retrySchedule),
+          sub.timeoutMs,
+          sub.maxInFlight,
+          sub.rateLimit,
+          sub.body,
+          sub.cursorSeq,
+          sub.failingSince,
+          sub.createdAt,
+          sub.updatedAt,
+        ],
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new HubError("SB_SUBSCRIPTION_EXISTS", `subscription ${JSON.stringify(sub.id)} already exists`);
+      throw error;
+    }
+  }
+
+  async getSubscription(id: string): Promise<Subscription | undefined> {
+    const { rows } = await this.pool.query<SubscriptionRow>(`SELECT * FROM subscriptions WHERE id = $1`, [id]);
+    return rows[0] && toSubscription(rows[0]);
+  }
+
+  async listSubscriptions(): Promise<Subscription[]> {
+    return (await this.pool.query<SubscriptionRow>(`SELECT * FROM subscriptions ORDER BY id`)).rows.map(toSubscription);
+  }
+
+  async findSubscription(topic: string, url: string): Promise<Subscription | undefined> {
+    const { rows } = await this.pool.query<SubscriptionRow>(
+      `SELECT * FROM subscriptions WHERE topic = $1 AND url = $2 ORDER BY id LIMIT 1`,
+      [topic, url],
+    );
+    return rows[0] && toSubscription(rows[0]);
+  }
+
+  async updateSubscription(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined> {
+    const params: unknown[] = [now];
+    const sets = ["updated_at = $1"];
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      const column = PATCH_COLUMNS[key as keyof SubscriptionPatch];
+      if (!column) throw new HubError("SB_INTERNAL", `unknown subscription field ${key}`);
+      params.push((column[1] as (v: unknown) => unknown)(value));
+      sets.push(`${column[0]} = $${params.length}`);
+    }
+    params.push(id);
+    const { rows } = await this.pool.query<SubscriptionRow>(
+      `UPDATE subscriptions SET ${sets.join(", ")} WHERE id = $${params.length} RETURNING *`,
+      params,
+    );
+    return rows[0] && toSubscription(rows[0]);
+  }
+
+  async deleteSubscription(id: string): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query(`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE subscription_id = $1)`, [id]);
+      await client.query(`DELETE FROM deliveries WHERE subscription_id = $1`, [id]);
+      return ((await client.query(`DELETE FROM subscriptions WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+    });
+  }
+
+  /**
+   * The highest seq of the events received before `ms`: a binary search over seq, as in SQLite (received_at grows
+   * with seq, up to the few ms a group commit spans). seq has gaps here (values of rolled-back requests), so each
+   * probe reads the first event at or after a number, and the answer is a seq that exists.
+   */
+  async seqBefore(ms: number): Promise<number> {
+    const { rows } = await this.pool.query<{ lo: number | null; hi: number | null }>(`SELECT min(seq) AS lo, max(seq) AS hi FROM events`);
+    const { lo, hi } = rows[0]!;
+    if (lo === null || hi === null) return 0;
+    let low = lo;
+    let high = hi + 1; // first seq (of the search space) received at or after ms lies in [low, high]
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      const r = await this.pool.query<{ seq: number; received_at: number }>(
+        `SELECT seq, received_at FROM events WHERE seq >= $1 ORDER BY seq LIMIT 1`,
+        [mid],
+      );
+      const row = r.rows[0];
+      if (row === undefined || row.received_at >= ms) high = mid;
+      else low = row.seq + 1;
+    }
+    // low is the smallest number whose first event at or after it was received at or after ms (or none): the
+    // answer is the highest stored seq below it.
+    const before = await this.pool.query<{ seq: number | null }>(`SELECT max(seq) AS seq FROM events WHERE seq < $1`, [low]);
+    return before.rows[0]!.seq ?? 0;
+  }
+
+  async addDeliveries(subscriptionId: string, deliveries: NewDelivery[], cursorSeq: number | undefined, now: number): Promise<void> {
+    if (deliveries.length === 0 && cursorSeq === undefined) return;
+    await inTransaction(this.pool, async (client) => {
+      if (deliveries.length > 0) {
+        await client.query(
+          `INSERT INTO deliveries (id, subscription_id, event_seq, event_id, ordering_key, status, attempts, next_attempt_at, created_at, updated_at)
+           SELECT u.id, $1, u.event_seq, u.event_id, u.ordering_key, 'pending', 0, u.next_attempt_at, $2, $2
+           FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+             AS u(id, event_seq, event_id, ordering_key, next_attempt_at)`,
+          [
+            subscriptionId,
+            now,
+            deliveries.map((d) => d.id),
+            deliveries.map((d) => d.eventSeq),
+            deliveries.map((d) => d.eventId),
+            deliveries.map((d) => d.orderingKey),
+            deliveries.map((d) => d.nextAttemptAt),
+          ],
+        );
+      }
+      if (cursorSeq !== undefined) {
+        await client.query(`UPDATE subscriptions SET cursor_seq = greatest(cursor_seq, $1), updated_at = $2 WHERE id = $3`, [
+          cursorSeq,
+          now,
+          subscriptionId,
+        ]);
+      }
+    });
+  }
+
+  async recordAttempts(records: AttemptRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await inTransaction(this.pool, async (client) => {
+      await client.query(
+        `INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::text[], $6::text[])`,
+        [
+          records.map((r) => r.deliveryId),
+          records.map((r) => r.attemptedAt),
+          records.map((r) => r.statusCode),
+          records.map((r) => r.latencyMs),
+          records.map((r) => r.responseExcerpt),
+          records.map((r) => r.error),
+        ],
+      );
+      // One statement per record: a batch may hold several attempts of one delivery, and the last must win.
+      for (const r of records) {
+        await client.query(
+          `UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status = $4, last_error = $5, updated_at = $6,
+             delivered_at = CASE WHEN $1 = 'delivered' THEN $6 ELSE delivered_at END
+           WHERE id = $7`,
+          [
+            r.status,
+            r.attempts,
+            r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null,
+            r.statusCode,
+            r.error,
+            r.attemptedAt,
+            r.deliveryId,
+          ],
+        );
+      }
+    });
+  }
+
+  async openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Promise<Delivery[]> {
+    // Without afterId the second branch never matches (no seq is -1): strictly after afterSeq.
+    const { rows } = await this.pool.query<DeliveryRow>(
+      `SELECT * FROM deliveries WHERE subscription_id = $1 AND status IN ('pending', 'retrying')
+         AND (event_seq > $2 OR (event_seq = $3 AND id > $4))
+       ORDER BY event_seq, id LIMIT $5`,
+      [subscriptionId, afterSeq, afterId === undefined ? -1 : afterSeq, afterId ?? "", limit],
+    );
+    return rows.map(toDelivery);
+  }
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    const { rows } = await this.pool.query<DeliveryRow>(`SELECT * FROM deliveries WHERE id = $1`, [id]);
+    return rows[0] && toDelivery(rows[0]);
+  }
+
+  async searchDeliveries(q: DeliveryQuery): Promise<Delivery[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const term = (sql: string, value: unknown): void => {
+      params.push(value);
+      where.push(sql.replace("?", `$${params.length}`));
+    };
+    if (q.subscriptionId !== undefined) term("subscription_id = ?", q.subscriptionId);
+    if (q.eventId !== undefined) term("event_id = ?", q.eventId);
+    if (q.status !== undefined) term("status = ?", q.status);
+    if (q.fromTime !== undefined) term("created_at >= ?", q.fromTime);
+    if (q.toTime !== undefined) term("created_at < ?", q.toTime);
+    if (q.beforeId !== undefined) term("id < ?", q.beforeId);
+    params.push(q.limit);
+    const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT $${params.length}`;
+    return (await this.pool.query<DeliveryRow>(sql, params)).rows.map(toDelivery);
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    const { rows } = await this.pool.query<AttemptRow>(`SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempted_at, id`, [deliveryId]);
+    return rows.map(toAttempt);
+  }
+
+  async retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]> {
+    const where: string[] = [];
+    const params: unknown[] = [now];
+    const term = (sql: string, value: unknown): void => {
+      params.push(value);
+      where.push(sql.replace("?", `$${params.length}`));
+    };
+    if ("deliveryId" in selection) term("id = ?", selection.deliveryId);
+    else {
+      term("subscription_id = ?", selection.subscriptionId);
+      where.push("status = 'dead'");
+      if (selection.fromTime !== undefined) term("created_at >= ?", selection.fromTime);
+      if (selection.toTime !== undefined) term("created_at < ?", selection.toTime);
+    }
+    const { rows } = await this.pool.query<DeliveryRow>(
+      `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1
+       WHERE ${where.join(" AND ")} RETURNING *`,
+      params,
+    );
+    return rows.map(toDelivery).sort((a, b) => a.eventSeq - b.eventSeq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
+    const result = await this.pool.query(
+      `DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < $1 ORDER BY attempted_at LIMIT $2)`,
+      [beforeMs, limit],
+    );
+    return result.rowCount ?? 0;
+  }
+}

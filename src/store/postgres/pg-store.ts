@@ -1,0 +1,644 @@
+import pg from "pg";
+import { HubError } from "../../errors.js";
+import { loadMigrations } from "../migrate.js";
+import { PgDeliveries } from "./pg-deliveries.js";
+import { inTransaction, isUniqueViolation } from "./pg-util.js";
+import type {
+  ApiKey,
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  Attempt,
+  AttemptRecord,
+  Delivery,
+  DeliveryQuery,
+  EventQuery,
+  NewDelivery,
+  RetrySelection,
+  Store,
+  StoreStats,
+  StoredEvent,
+  Subscription,
+  SubscriptionPatch,
+  Topic,
+  TopicInput,
+  TopicPatch,
+} from "../store.js";
+
+/** Options of {@link openPgStore}. */
+export interface PgStoreOptions {
+  /** `postgres://user@host:port/database`. */
+  url: string;
+  /** Connections in the pool. */
+  maxConnections?: number;
+}
+
+/**
+ * One statement per request: the events in order (nextval follows the ordinality), repeats of a stored id skipped,
+ * and the topics of the events really stored created if missing ($12: createTopics).
+ */
+const APPEND_SQL = `WITH ins AS (
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
+     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
+     ORDER BY u.ord
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id, seq, topic
+   ), created AS (
+     INSERT INTO topics (name, created_at, updated_at)
+     SELECT DISTINCT topic, $11::bigint, $11::bigint FROM ins WHERE $12::boolean
+     ON CONFLICT (name) DO NOTHING
+   )
+   SELECT id, seq FROM ins`;
+
+/** Advisory lock keys (arbitrary constants, "SB" + purpose) so that nodes sharing a database take the same locks. */
+const MIGRATE_LOCK = 0x5342_4d49; // "SBMI"
+const APPEND_LOCK = 0x5342_4150; // "SBAP"
+
+interface EventRow {
+  seq: number;
+  id: string;
+  topic: string;
+  type: string | null;
+  source: string | null;
+  subject: string | null;
+  time: number;
+  key: string | null;
+  data: string;
+  attributes: Record<string, string> | null;
+  received_at: number;
+}
+
+interface TopicRow {
+  name: string;
+  description: string | null;
+  schema: unknown;
+  origin_host: string | null;
+  created_at: number;
+  updated_at: number;
+  event_count: number;
+  last_event_at: number | null;
+  retention_ms: number | null;
+}
+
+interface ApiKeyRow {
+  id: string;
+  name: string | null;
+  hash: string;
+  prefix: string;
+  scopes: string[];
+  created_at: number;
+  revoked_at: number | null;
+}
+
+const EMPTY_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function toEvent(row: EventRow): StoredEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    clientId: false,
+    topic: row.topic,
+    type: row.type,
+    source: row.source,
+    subject: row.subject,
+    time: row.time,
+    key: row.key,
+    dataJson: row.data,
+    data: JSON.parse(row.data),
+    attributes: row.attributes ?? EMPTY_ATTRIBUTES,
+    receivedAt: row.received_at,
+  };
+}
+
+function toTopic(row: TopicRow): Topic {
+  return {
+    name: row.name,
+    description: row.description,
+    schema: row.schema ?? null,
+    originHost: row.origin_host,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    eventCount: row.event_count,
+    lastEventAt: row.last_event_at,
+    retentionMs: row.retention_ms,
+  };
+}
+
+function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+/** bigint (int8) columns hold epoch ms, seqs and counts, all well inside 2^53: read them as numbers. */
+const INT8_OID = 20;
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary" ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** Opens a PostgreSQL store (a connection pool; nothing connects until first use). Call `migrate()` before use. */
+export function openPgStore(options: PgStoreOptions): PgStore {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types: TYPES });
+  // An idle connection that the server drops emits `error` on the pool; without a listener that would crash the
+  // process. The pool discards that connection by itself and the next query opens a new one.
+  pool.on("error", () => {});
+  return new PgStore(pool);
+}
+
+/**
+ * The PostgreSQL store: several Switchboard nodes may share one database. seq comes from a sequence; appends
+ * serialize on an advisory lock so that seq order is commit order (see {@link PgStore.appendEvents}).
+ */
+export class PgStore implements Store {
+  readonly dialect = "postgres" as const;
+  private readonly pool: pg.Pool;
+  private readonly deliveries: PgDeliveries;
+  private closed = false;
+
+  constructor(pool: pg.Pool) {
+    this.pool = pool;
+    this.deliveries = new PgDeliveries(pool);
+  }
+
+  /**
+   * Each migration runs in its own transaction holding a transaction-level advisory lock; the version is read
+   * again under the lock, so nodes starting at once apply each migration exactly once.
+   */
+  async migrate(): Promise<{ applied: string[]; version: number }> {
+    const migrations = loadMigrations("postgres");
+    const latest = migrations.length;
+    const applied: string[] = [];
+    for (;;) {
+      const done = await inTransaction(this.pool, async (client) => {
+        await client.query(`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK})`);
+        await client.query(`CREATE TABLE IF NOT EXISTS switchboard_migrations (
+          version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+        const { rows } = await client.query<{ v: number }>(`SELECT coalesce(max(version), 0) AS v FROM switchboard_migrations`);
+        const current = rows[0]!.v;
+        if (current > latest) {
+          throw new Error(
+            `the database is at schema version ${current}, newer than this Switchboard knows (${latest}); upgrade Switchboard`,
+          );
+        }
+        if (current === latest) return true;
+        const m = migrations[current]!;
+        await client.query(m.sql);
+        await client.query(`INSERT INTO switchboard_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, [m.version, m.name, Date.now()]);
+        applied.push(`${String(m.version).padStart(4, "0")}_${m.name}`);
+        return false;
+      });
+      if (done) return { applied, version: latest };
+    }
+  }
+
+  /**
+   * Group commit: all requests in one transaction, each inside a savepoint so that a failing request rolls back
+   * alone. The transaction first takes an advisory lock, so appends from every node serialize.
+   *
+   * Why serialize: readers (SSE streams, the dispatcher, replicas of the hub) use seq as a cursor and read
+   * `seq > cursor`. A sequence hands out numbers at insert time, not at commit; two concurrent appenders could
+   * commit seq 11 before seq 10, a reader would see 11, move its cursor past 10, and never see 10 when it
+   * commits. Holding one lock from the first nextval to the commit makes seq order commit order, so a lower seq
+   * never becomes visible after a higher one. Group commit keeps the cost low: one lock per batch, not per event.
+   */
+  async appendEvents(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    if (requests.length === 0) return [];
+    const now = Date.now();
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+      try {
+        const outcomes: AppendOutcome[] = [];
+        const bumps = new Map<string, { count: number; last: number }>();
+        let lastStored = 0;
+        for (const [i, request] of requests.entries()) {
+          // One round trip: release the previous request's savepoint (COMMIT releases the last) and set this one.
+          await client.query(i === 0 ? `SAVEPOINT request` : `RELEASE SAVEPOINT request; SAVEPOINT request`);
+          let outcome: AppendOutcome;
+          try {
+            outcome = await this.appendOne(client, request, now);
+          } catch (error) {
+            await client.query(`ROLLBACK TO SAVEPOINT request`);
+            outcomes.push({ ok: false, error: translateRequestError(error) });
+            continue;
+          }
+          outcomes.push(outcome);
+          // Counted only once the request is certain to commit; once per topic per batch.
+          if (outcome.ok) {
+            for (const e of outcome.stored) {
+              if (e.seq > lastStored) lastStored = e.seq;
+              const b = bumps.get(e.topic);
+              if (b) {
+                b.count++;
+                if (e.receivedAt > b.last) b.last = e.receivedAt;
+              } else bumps.set(e.topic, { count: 1, last: e.receivedAt });
+            }
+          }
+        }
+        if (bumps.size > 0) {
+          await client.query(`UPDATE store_state SET last_seq = greatest(last_seq, $1) WHERE id = 1`, [lastStored]);
+          const entries = [...bumps];
+          await client.query(
+            `UPDATE topics SET event_count = event_count + u.n, last_event_at = greatest(coalesce(last_event_at, 0), u.last)
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(name, n, last) WHERE topics.name = u.name`,
+            [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)],
+          );
+        }
+        await client.query(`COMMIT`);
+        return outcomes;
+      } catch (error) {
+        await client.query(`ROLLBACK`).catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      }
+    } catch (error) {
+      throw translateError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async appendOne(client: pg.PoolClient, request: AppendRequest, now: number): Promise<AppendOutcome> {
+    if (request.idempotencyKey !== undefined) {
+      const prior = await client.query<{ results: AppendResult[] }>(`SELECT results FROM idempotency_keys WHERE key = $1`, [
+        request.idempotencyKey,
+      ]);
+      if (prior.rows[0]) return { ok: true, results: prior.rows[0].results, stored: [], replayed: true };
+    }
+    const events = request.events;
+    if (!request.createTopics) {
+      const names = [...new Set(events.map((e) => e.topic))];
+      const { rows } = await client.query<{ name: string }>(`SELECT name FROM topics WHERE name = ANY($1::text[])`, [names]);
+      const existing = new Set(rows.map((r) => r.name));
+      const missing = names.find((n) => !existing.has(n));
+      // The caller checked; the topic vanished since. Fail this request only.
+      if (missing !== undefined) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(missing)} does not exist`);
+    }
+    const { rows: inserted } = await client.query<{ id: string; seq: number }>({
+      // Named: prepared once per connection, not planned again for every request.
+      name: "switchboard_append",
+      text: APPEND_SQL,
+      values: [
+        events.map((e) => e.id),
+        events.map((e) => e.topic),
+        events.map((e) => e.type),
+        events.map((e) => e.source),
+        events.map((e) => e.subject),
+        events.map((e) => e.time),
+        events.map((e) => e.key),
+        events.map((e) => e.dataJson),
+        events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
+        events.map((e) => e.receivedAt),
+        now,
+        request.createTopics,
+      ],
+    });
+    const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+    // Ids already stored (before this request, or earlier in it): answered with the first result.
+    const firstResult = new Map<string, AppendResult>();
+    const repeats = events.filter((e) => !seqOf.has(e.id)).map((e) => e.id);
+    if (repeats.length > 0) {
+      const { rows } = await client.query<AppendResult>(`SELECT id, seq, topic FROM events WHERE id = ANY($1::text[])`, [repeats]);
+      for (const r of rows) firstResult.set(r.id, { id: r.id, seq: r.seq, topic: r.topic });
+    }
+    const results: AppendResult[] = [];
+    const stored: StoredEvent[] = [];
+    for (const e of events) {
+      const prior = firstResult.get(e.id);
+      if (prior) {
+        results.push(prior);
+        continue;
+      }
+      const seq = seqOf.get(e.id)!;
+      const result = { id: e.id, seq, topic: e.topic };
+      results.push(result);
+      firstResult.set(e.id, result);
+      // The request owns its events: give this one its seq in place rather than copy it.
+      const committed = e as StoredEvent;
+      committed.seq = seq;
+      stored.push(committed);
+    }
+    if (request.idempotencyKey !== undefined) {
+      await client.query(`INSERT INTO idempotency_keys (key, results, created_at) VALUES ($1, $2, $3)`, [
+        request.idempotencyKey,
+        JSON.stringify(results),
+        now,
+      ]);
+    }
+    return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && events.every((e) => e.clientId) };
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const { rows } = await this.query<EventRow>(`SELECT * FROM events WHERE id = $1`, [id]);
+    return rows[0] && toEvent(rows[0]);
+  }
+
+  async getEventSeq(id: string): Promise<number | undefined> {
+    return (await this.query<{ seq: number }>(`SELECT seq FROM events WHERE id = $1`, [id])).rows[0]?.seq;
+  }
+
+  async readEventsAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    return (await this.query<EventRow>(`SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit])).rows.map(toEvent);
+  }
+
+  /**
+   * The highest committed seq, kept in store_state so that deleting the newest events does not bring it back. Not
+   * the sequence's value: that counts numbers of appends still in flight (and of rolled-back ones), and a reader
+   * starting from it would skip events that commit afterwards.
+   */
+  async lastSeq(): Promise<number> {
+    return (await this.query<{ seq: number }>(`SELECT last_seq AS seq FROM store_state WHERE id = 1`)).rows[0]!.seq;
+  }
+
+  async firstSeq(): Promise<number | undefined> {
+    return (await this.query<{ seq: number | null }>(`SELECT min(seq) AS seq FROM events`)).rows[0]!.seq ?? undefined;
+  }
+
+  async searchEvents(q: EventQuery): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const topicTerms: string[] = [];
+    if (q.topics?.length) topicTerms.push(`topic = ANY(${p(q.topics)}::text[])`);
+    // Byte-order ranges: the topic column has the "C" collation, so the range uses events_topic_time.
+    for (const prefix of q.topicPrefixes ?? []) topicTerms.push(`(topic >= ${p(prefix)} AND topic < ${p(prefixUpperBound(prefix))})`);
+    if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
+    if (q.type !== undefined) where.push(`type = ${p(q.type)}`);
+    if (q.key !== undefined) where.push(`key = ${p(q.key)}`);
+    if (q.fromTime !== undefined) where.push(`time >= ${p(q.fromTime)}`);
+    if (q.toTime !== undefined) where.push(`time < ${p(q.toTime)}`);
+    for (const { field, value } of q.dataEquals ?? []) {
+      const f = p(field);
+      const v = `(${DATA_AS_JSONB} -> ${f})`;
+      if (value === null) where.push(`jsonb_typeof${v} = 'null'`);
+      else if (typeof value === "boolean") where.push(`${v} = ${p(value ? "true" : "false")}::jsonb`);
+      else if (typeof value === "number") {
+        // `user_id=123` matches the number 123 and the string "123". CASE, not AND: a string must never be cast.
+        where.push(
+          `CASE jsonb_typeof${v} WHEN 'number' THEN ${v}::numeric = ${p(String(value))}::numeric
+             WHEN 'string' THEN (${DATA_AS_JSONB} ->> ${f}) = ${p(String(value))} ELSE false END`,
+        );
+      } else where.push(`(jsonb_typeof${v} = 'string' AND (${DATA_AS_JSONB} ->> ${f}) = ${p(value)})`);
+    }
+    const desc = q.order === "desc";
+    if (q.after) where.push(`(time, seq) ${desc ? "<" : ">"} (${p(q.after.time)}, ${p(q.after.seq)})`);
+    const dir = desc ? "DESC" : "ASC";
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time ${dir}, seq ${dir} LIMIT ${p(q.limit)}`;
+    return (await this.query<EventRow>(sql, params)).rows.map(toEvent);
+  }
+
+  async createTopic(input: TopicInput, now: number): Promise<Topic> {
+    try {
+      const { rows } = await this.pool.query<TopicRow>(
+        `INSERT INTO topics (name, description, schema, origin_host, retention_ms, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *`,
+        [
+          input.name,
+          input.description ?? null,
+          input.schema == null ? null : JSON.stringify(input.schema),
+          input.originHost ?? null,
+          input.retentionMs ?? null,
+          now,
+        ],
+      );
+      return toTopic(rows[0]!);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new HubError("SB_TOPIC_EXISTS", `topic ${JSON.stringify(input.name)} already exists`);
+      throw translateError(error);
+    }
+  }
+
+  async getTopic(name: string): Promise<Topic | undefined> {
+    const { rows } = await this.query<TopicRow>(`SELECT * FROM topics WHERE name = $1`, [name]);
+    return rows[0] && toTopic(rows[0]);
+  }
+
+  async listTopics(): Promise<Topic[]> {
+    return (await this.query<TopicRow>(`SELECT * FROM topics ORDER BY name`)).rows.map(toTopic);
+  }
+
+  async updateTopic(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined> {
+    const params: unknown[] = [now];
+    const sets = ["updated_at = $1"];
+    const set = (column: string, value: unknown): void => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    };
+    if (patch.description !== undefined) set("description", patch.description);
+    if (patch.schema !== undefined) set("schema", patch.schema === null ? null : JSON.stringify(patch.schema));
+    if (patch.originHost !== undefined) set("origin_host", patch.originHost);
+    if (patch.retentionMs !== undefined) set("retention_ms", patch.retentionMs);
+    params.push(name);
+    const { rows } = await this.query<TopicRow>(`UPDATE topics SET ${sets.join(", ")} WHERE name = $${params.length} RETURNING *`, params);
+    return rows[0] && toTopic(rows[0]);
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    return this.transaction(async (client) => {
+      // Under the append lock: an append in flight could otherwise store events in the topic (and miss its row
+      // when bumping the counters) between these two deletes, leaving events without a topic.
+      await client.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+      await client.query(`DELETE FROM events WHERE topic = $1`, [name]);
+      return ((await client.query(`DELETE FROM topics WHERE name = $1`, [name])).rowCount ?? 0) > 0;
+    });
+  }
+
+  async deleteEventsBefore(topic: string, beforeReceivedAtMs: number, limit: number): Promise<number> {
+    // One statement, so one short transaction; the sequence keeps the highest seq given out.
+    const { rows } = await this.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM events WHERE seq IN
+           (SELECT seq FROM events WHERE topic = $1 AND received_at < $2 ORDER BY received_at, seq LIMIT $3)
+         RETURNING 1
+       ), removed AS (SELECT count(*) AS n FROM gone), counted AS (
+         UPDATE topics SET event_count = greatest(event_count - (SELECT n FROM removed), 0)
+         WHERE name = $1 AND (SELECT n FROM removed) > 0
+       )
+       SELECT n FROM removed`,
+      [topic, beforeReceivedAtMs, limit],
+    );
+    return rows[0]!.n;
+  }
+
+  async createSubscription(subscription: Subscription): Promise<void> {
+    return this.wrap(this.deliveries.createSubscription(subscription));
+  }
+
+  async getSubscription(id: string): Promise<Subscription | undefined> {
+    return this.wrap(this.deliveries.getSubscription(id));
+  }
+
+  async listSubscriptions(): Promise<Subscription[]> {
+    return this.wrap(this.deliveries.listSubscriptions());
+  }
+
+  async findSubscription(topic: string, url: string): Promise<Subscription | undefined> {
+    return this.wrap(this.deliveries.findSubscription(topic, url));
+  }
+
+  async updateSubscription(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined> {
+    return this.wrap(this.deliveries.updateSubscription(id, patch, now));
+  }
+
+  async deleteSubscription(id: string): Promise<boolean> {
+    return this.wrap(this.deliveries.deleteSubscription(id));
+  }
+
+  async seqBefore(ms: number): Promise<number> {
+    return this.wrap(this.deliveries.seqBefore(ms));
+  }
+
+  async addDeliveries(subscriptionId: string, deliveries: NewDelivery[], cursorSeq: number | undefined, now: number): Promise<void> {
+    return this.wrap(this.deliveries.addDeliveries(subscriptionId, deliveries, cursorSeq, now));
+  }
+
+  async recordAttempts(records: AttemptRecord[]): Promise<void> {
+    return this.wrap(this.deliveries.recordAttempts(records));
+  }
+
+  async openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Promise<Delivery[]> {
+    return this.wrap(this.deliveries.openDeliveries(subscriptionId, afterSeq, limit, afterId));
+  }
+
+  async getDelivery(id: string): Promise<Delivery | undefined> {
+    return this.wrap(this.deliveries.getDelivery(id));
+  }
+
+  async searchDeliveries(query: DeliveryQuery): Promise<Delivery[]> {
+    return this.wrap(this.deliveries.searchDeliveries(query));
+  }
+
+  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+    return this.wrap(this.deliveries.listAttempts(deliveryId));
+  }
+
+  async retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]> {
+    return this.wrap(this.deliveries.retryDeliveries(selection, now));
+  }
+
+  async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
+    return this.wrap(this.deliveries.pruneAttempts(beforeMs, limit));
+  }
+
+  async createApiKey(key: ApiKey): Promise<void> {
+    try {
+      await this.pool.query(
+        `INSERT INTO api_keys (id, name, hash, prefix, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [key.id, key.name, key.hash, key.prefix, JSON.stringify(key.scopes), key.createdAt, key.revokedAt],
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new HubError("SB_API_KEY_EXISTS", `an API key with id ${JSON.stringify(key.id)} or the same token already exists`);
+      }
+      throw translateError(error);
+    }
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKey | undefined> {
+    const { rows } = await this.query<ApiKeyRow>(`SELECT * FROM api_keys WHERE hash = $1`, [hash]);
+    return rows[0] && toApiKey(rows[0]);
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return (await this.query<ApiKeyRow>(`SELECT * FROM api_keys ORDER BY id`)).rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKey | undefined> {
+    const { rows } = await this.query<ApiKeyRow>(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 RETURNING *`, [now, id]);
+    return rows[0] && toApiKey(rows[0]);
+  }
+
+  async countActiveApiKeys(): Promise<number> {
+    return (await this.query<{ n: number }>(`SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL`)).rows[0]!.n;
+  }
+
+  async stats(): Promise<StoreStats> {
+    const { rows } = await this.query<StoreStats>(`SELECT coalesce(sum(event_count), 0)::bigint AS events, count(*) AS topics FROM topics`);
+    return { events: rows[0]!.events, topics: rows[0]!.topics };
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new HubError("SB_STORE_UNAVAILABLE", "the store is closed");
+    await this.query(`SELECT 1`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** A query on the pool, with connection failures translated. */
+  private async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.wrap(this.pool.query<R>(sql, params));
+  }
+
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.wrap(inTransaction(this.pool, fn));
+  }
+
+  private async wrap<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+}
+
+/**
+ * `data` as jsonb, for dataEquals. jsonb cannot hold the escape \u0000 (valid JSON, stored fine as text), and one such
+ * event would make every search that parses it fail; it is read as U+FFFD instead, for searching only.
+ */
+const DATA_AS_JSONB = `(CASE WHEN strpos(data, '\\u0000') = 0 THEN data ELSE replace(data, '\\u0000', '\\ufffd') END)::jsonb`;
+
+/** A request that PostgreSQL refuses for its content (a NUL character in a text field) fails alone, as a 400. */
+function translateRequestError(error: unknown): Error {
+  const code = (error as { code?: string })?.code;
+  if (code === "22021" || code === "22P05") {
+    return new HubError("SB_EVENT_INVALID", "text fields must not contain NUL characters", { cause: error });
+  }
+  return translateError(error) as Error;
+}
+
+/** Connection-level failures become SB_STORE_UNAVAILABLE (503); anything else passes through unchanged. */
+function translateError(error: unknown): unknown {
+  if (error instanceof HubError) return error;
+  const e = error as { code?: string; message?: string };
+  const code = e?.code ?? "";
+  const connection =
+    code.startsWith("08") || // connection exception
+    code === "57P01" || // admin shutdown
+    code === "57P02" || // crash shutdown
+    code === "57P03" || // cannot connect now
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "ENOTFOUND" ||
+    code === "ETIMEDOUT" ||
+    /Connection terminated|Cannot use a pool after calling end/i.test(e?.message ?? "");
+  return connection ? new HubError("SB_STORE_UNAVAILABLE", "the database cannot be reached", { cause: error }) : error;
+}
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+/** The smallest string greater than every string starting with `prefix`. */
+function prefixUpperBound(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}

@@ -1,0 +1,61 @@
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import type { Store, Topic } from "./store.js";
+
+/** How often the hub runs {@link runRetention}. */
+export const RETENTION_INTERVAL_MS = 60_000;
+
+/** Events removed per transaction: small enough that ingest never waits on retention for long. */
+export const RETENTION_BATCH = 5_000;
+
+/** Options of {@link runRetention}. */
+export interface RetentionOptions {
+  /** Info line per topic with its count; errors are thrown, not logged. */
+  log?: Logger;
+  /** Events per transaction. */
+  batch?: number;
+}
+
+/** What one run removed, per topic (topics with nothing removed are absent). */
+export interface RetentionResult {
+  removed: number;
+  topics: Record<string, number>;
+}
+
+/** The retention that applies to a topic: its own `retentionMs`, else the hub's default; 0 keeps events forever. */
+export function effectiveRetentionMs(topic: Topic, config: Pick<Config, "eventRetentionMs">): number {
+  return topic.retentionMs ?? config.eventRetentionMs;
+}
+
+/**
+ * Removes, for every topic with an effective retention above 0, the events received before `now - retention`, in
+ * batches of one short transaction each, yielding to the event loop between batches.
+ * @example await runRetention(hub.store, hub.topics, hub.config, Date.now())
+ */
+export async function runRetention(
+  store: Store,
+  topics: { list(): Promise<Topic[]> },
+  config: Pick<Config, "eventRetentionMs">,
+  now: number,
+  { log, batch = RETENTION_BATCH }: RetentionOptions = {},
+): Promise<RetentionResult> {
+  const result: RetentionResult = { removed: 0, topics: {} };
+  for (const topic of await topics.list()) {
+    const retentionMs = effectiveRetentionMs(topic, config);
+    if (retentionMs <= 0) continue;
+    const before = now - retentionMs;
+    let removed = 0;
+    for (;;) {
+      const n = await store.deleteEventsBefore(topic.name, before, batch);
+      removed += n;
+      if (n < batch) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (removed > 0) {
+      result.topics[topic.name] = removed;
+      result.removed += removed;
+      log?.info({ topic: topic.name, removed, retentionMs }, "retention removed events");
+    }
+  }
+  return result;
+}
