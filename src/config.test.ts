@@ -69,6 +69,7 @@ describe("loadConfig", () => {
       maxJsonDepth: 64,
       maxStreamsPerCredential: 1_000,
       corsOrigins: "",
+      role: "all",
     });
     expect(config).toEqual(DEFAULT_CONFIG);
   });
@@ -140,6 +141,7 @@ describe("loadConfig", () => {
         SWITCHBOARD_MAX_JSON_DEPTH: "10",
         SWITCHBOARD_MAX_STREAMS_PER_CREDENTIAL: "2",
         SWITCHBOARD_CORS_ORIGINS: "https://a.example",
+        SWITCHBOARD_ROLE: "worker",
       },
     });
     expect(config).toEqual({
@@ -176,6 +178,7 @@ describe("loadConfig", () => {
       maxJsonDepth: 10,
       maxStreamsPerCredential: 2,
       corsOrigins: "https://a.example",
+      role: "worker",
     });
   });
 

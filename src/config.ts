@@ -73,6 +73,11 @@ export interface Config {
   maxStreamsPerCredential: number;
   /** Origins allowed by CORS: empty (CORS off), `*`, or a comma-separated list. */
   corsOrigins: string;
+  /**
+   * What this node does: `all` (API, streams and webhook delivery), `api` (API and streams, no delivery) or
+   * `worker` (webhook delivery; HTTP serves only /health, /ready and /metrics). See docs/clustering.md.
+   */
+  role: "all" | "api" | "worker";
 }
 
 type Kind = "int" | "string" | "bool" | "enum";
@@ -121,6 +126,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   maxJsonDepth: 64,
   maxStreamsPerCredential: 1_000,
   corsOrigins: "",
+  role: "all",
 });
 
 const SCHEMA: { [K in keyof Config]: KeySpec } = {
@@ -161,6 +167,7 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
   maxJsonDepth: { kind: "int", env: ["SWITCHBOARD_MAX_JSON_DEPTH"], min: 2, max: 1000 },
   maxStreamsPerCredential: { kind: "int", env: ["SWITCHBOARD_MAX_STREAMS_PER_CREDENTIAL"], min: 1 },
   corsOrigins: { kind: "string", env: ["SWITCHBOARD_CORS_ORIGINS"] },
+  role: { kind: "enum", env: ["SWITCHBOARD_ROLE"], values: ["all", "api", "worker"] },
 };
 
 /** Options of {@link loadConfig}; every source is optional so tests can pass exactly what they mean. */

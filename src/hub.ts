@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import pino from "pino";
 import { Authenticator } from "./auth/authenticator.js";
 import { DEFAULT_CONFIG, type Config } from "./config.js";
+import { CommitFeed } from "./delivery/commit-feed.js";
 import { Dispatcher } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
@@ -104,6 +105,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     disableAfterMs: config.subscriptionDisableAfterMs,
     publishSystemEvent: (topic, data) => publishSystemEvent(topic, data),
     userAgent: USER_AGENT,
+    runWorkers: config.role !== "api",
   });
   const subscriptions = new SubscriptionService({
     store,
@@ -111,25 +113,72 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     allowPrivateTargets: config.allowPrivateTargets,
     defaultTimeoutMs: config.webhookTimeoutMs,
   });
+  /** Set when the store announces commits of other nodes (PostgreSQL). */
+  let feed: CommitFeed | undefined;
+  let unwatch: (() => Promise<void>) | undefined;
+  let dispatcherStarted = false;
+  let refreshSubscription: (id: string | undefined) => void = () => {};
+  const changedBeforeStart: Array<string | undefined> = [];
   const ingestor = new Ingestor({
     store,
     topics,
     metrics,
     autoCreateTopics: config.autoCreateTopics,
     onCommit(events) {
-      streams.publish(events);
-      dispatcher.notify();
-      for (const handler of handlers) {
-        for (const e of events) {
-          try {
-            handler(e);
-          } catch (error) {
-            log.error({ err: error, eventId: e.id }, "event handler threw");
-          }
-        }
-      }
+      if (feed) feed.local(events);
+      else emitCommitted(events);
     },
   });
+  /** Committed events, of this node or (through the feed) of others, in seq order, each once. */
+  const emitCommitted = (events: StoredEvent[]) => {
+    streams.publish(events);
+    dispatcher.notify();
+    for (const handler of handlers) {
+      for (const e of events) {
+        try {
+          handler(e);
+        } catch (error) {
+          log.error({ err: error, eventId: e.id }, "event handler threw");
+        }
+      }
+    }
+  };
+
+  // Several nodes on one PostgreSQL: the other nodes' commits are announced (LISTEN/NOTIFY) and read from the store,
+  // so streams on this node see every event, and this node's dispatcher every event to deliver.
+  if (store.watchCommits) {
+    const clusterLog = log.child({ component: "cluster" });
+    const early: number[] = [];
+    refreshSubscription = (id: string | undefined) => {
+      // An `api` node runs no workers. Changes announced before dispatcher.start() finished are re-read after it.
+      if (config.role === "api") return;
+      if (!dispatcherStarted) {
+        changedBeforeStart.push(id);
+        return;
+      }
+      const done = id === undefined ? dispatcher.refreshAll() : dispatcher.refresh(id);
+      done.catch((error: unknown) => clusterLog.error({ err: error, subscriptionId: id }, "re-reading a subscription failed"));
+    };
+    try {
+      unwatch = await store.watchCommits({
+        onCommit(lastSeq) {
+          if (feed) feed.announced(lastSeq);
+          else early.push(lastSeq);
+        },
+        onSubscriptionChange: refreshSubscription,
+        onConnectionError(error) {
+          clusterLog.warn({ err: error }, "commit announcements connection lost; reconnecting");
+        },
+      });
+      // Listening before reading the last seq: a commit after it is announced, one before it is not needed.
+      feed = new CommitFeed({ store, emit: emitCommitted, log: clusterLog, startSeq: await store.lastSeq() });
+    } catch (error) {
+      await unwatch?.();
+      if (!givenStore) await store.close();
+      throw error;
+    }
+    for (const seq of early) feed.announced(seq);
+  }
 
   // Attempts older than the retention are removed in bounded batches, hourly, off the hot path.
   const pruneAttempts = async () => {
@@ -160,6 +209,8 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   retentionTimer.unref();
   scheduledRetention();
   await dispatcher.start();
+  dispatcherStarted = true;
+  for (const id of changedBeforeStart.splice(0)) refreshSubscription(id);
 
   const auth = new Authenticator({ config, store });
 
@@ -206,6 +257,8 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
       clearInterval(retentionTimer);
       await retentionRun?.catch(() => undefined);
       await ingestor.drain();
+      await unwatch?.();
+      await feed?.stop();
       // The dispatcher gives attempts in flight a grace period; whatever still runs after it is cut (its delivery
       // row is pending, so it is sent again after the restart).
       await dispatcher.stop();

@@ -32,7 +32,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log.info({ url, store: hub.store.dialect, basePath: config.basePath || "/" }, "switchboard listening");
+  log.info({ url, store: hub.store.dialect, basePath: config.basePath || "/", role: config.role }, "switchboard listening");
 
   let stopping: Promise<void> | undefined;
   return {

@@ -119,6 +119,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerLimits(fastify, hub);
 
   registerHealthRoutes(fastify, hub, app);
+  // A `worker` node delivers webhooks only: its HTTP server is for probes and metrics.
+  if (config.role === "worker") return app;
   registerEventRoutes(fastify, hub);
   registerTopicRoutes(fastify, hub);
   registerStreamRoutes(fastify, hub);

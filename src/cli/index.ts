@@ -25,9 +25,10 @@ program
   .option("--base-path <path>", "API prefix (env BASE_PATH, default /api)")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL)")
   .option("-c, --config <file>", "JSON config file (env SWITCHBOARD_CONFIG)")
-  .action(async (opts: { port?: number; host?: string; databaseUrl?: string; basePath?: string; logLevel?: string; config?: string }) => {
+  .option("--role <role>", "all, api (no webhook delivery) or worker (webhook delivery only) (env SWITCHBOARD_ROLE, default all)")
+  .action(async (opts: { port?: number; host?: string; databaseUrl?: string; basePath?: string; logLevel?: string; config?: string; role?: string }) => {
     await runServer(
-      { port: opts.port, host: opts.host, databaseUrl: opts.databaseUrl, basePath: opts.basePath, logLevel: opts.logLevel },
+      { port: opts.port, host: opts.host, databaseUrl: opts.databaseUrl, basePath: opts.basePath, logLevel: opts.logLevel, role: opts.role },
       opts.config,
     );
   });

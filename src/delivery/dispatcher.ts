@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void>;
   userAgent: string;
   now?: () => number;
+  /** False on an `api` node: no subscription workers run here (another node delivers). Default true. */
+  runWorkers?: boolean;
 }
 
 /** A cursor that only passed events selecting nothing is written to the store at least this often (in events). */
@@ -64,6 +66,7 @@ export class Dispatcher {
 
   /** Starts a worker for every active subscription. */
   async start(): Promise<void> {
+    if (this.options.runWorkers === false) return;
     for (const sub of await this.options.store.listSubscriptions()) if (sub.active) await this.startWorker(sub);
   }
 
@@ -85,6 +88,13 @@ export class Dispatcher {
     return next;
   }
 
+  /** Re-reads every subscription (after announcements of changes may have been missed). */
+  async refreshAll(): Promise<void> {
+    const ids = new Set(this.workers.keys());
+    for (const sub of await this.options.store.listSubscriptions()) ids.add(sub.id);
+    await Promise.all([...ids].map((id) => this.refresh(id)));
+  }
+
   private async restart(id: string): Promise<void> {
     const old = this.workers.get(id);
     this.workers.delete(id);
@@ -94,7 +104,7 @@ export class Dispatcher {
       await old.stop();
       await this.recorder.flush();
     }
-    if (this.stopped) return;
+    if (this.stopped || this.options.runWorkers === false) return;
     const sub = await this.options.store.getSubscription(id);
     if (sub?.active) await this.startWorker(sub);
   }

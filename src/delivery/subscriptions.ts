@@ -93,6 +93,7 @@ export class SubscriptionService {
     };
     await this.options.store.createSubscription(sub);
     await this.options.dispatcher.refresh(sub.id);
+    await this.announce(sub.id);
     return sub;
   }
 
@@ -147,6 +148,7 @@ export class SubscriptionService {
   async delete(id: string): Promise<void> {
     if (!(await this.options.store.deleteSubscription(id))) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
     await this.options.dispatcher.refresh(id);
+    await this.announce(id);
   }
 
   /** `GET /api/deliveries` parameters: subscription, event, status, from, to, limit, cursor. */
@@ -189,6 +191,7 @@ export class SubscriptionService {
     }
     const [delivery] = await this.options.store.retryDeliveries({ deliveryId: id }, this.now());
     this.options.dispatcher.enqueue(delivery!.subscriptionId, [delivery!]);
+    await this.announce(delivery!.subscriptionId);
     return delivery!;
   }
 
@@ -205,6 +208,7 @@ export class SubscriptionService {
       this.now(),
     );
     this.options.dispatcher.enqueue(id, deliveries);
+    await this.announce(id);
     return { retried: deliveries.length };
   }
 
@@ -245,13 +249,23 @@ export class SubscriptionService {
       }
       if (events.length < 1000 || replayed >= MAX_REPLAY) break;
     }
+    if (replayed > 0) await this.announce(id);
     return { replayed };
+  }
+
+  /**
+   * Tells the other nodes sharing the store (PostgreSQL) that the subscription or its open deliveries changed, so
+   * that the node running its worker re-reads it.
+   */
+  private async announce(id: string): Promise<void> {
+    await this.options.store.announceSubscriptionChange?.(id);
   }
 
   private async apply(id: string, patch: SubscriptionPatch): Promise<Subscription> {
     const sub = await this.options.store.updateSubscription(id, patch, this.now());
     if (!sub) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
     await this.options.dispatcher.refresh(id);
+    await this.announce(id);
     return sub;
   }
 

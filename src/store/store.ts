@@ -251,6 +251,19 @@ export interface StoreStats {
   topics: number;
 }
 
+/** What {@link Store.watchCommits} reports: commits and subscription changes made by other nodes. */
+export interface CommitListener {
+  /** Events up to `lastSeq` are committed (this node's own commits are announced too). */
+  onCommit(lastSeq: number): void;
+  /**
+   * Another node created, changed or deleted the subscription `id`, or added deliveries to it; `undefined` when
+   * announcements may have been missed (the listening connection was lost) and any subscription may have changed.
+   */
+  onSubscriptionChange?(id: string | undefined): void;
+  /** The listening connection was lost, or a reconnect failed; the store keeps retrying with backoff. */
+  onConnectionError?(error: Error): void;
+}
+
 /**
  * The one storage interface. SQLite and PostgreSQL implement it; the same conformance suite runs against both.
  * Methods are async even where SQLite answers synchronously, so callers are written once.
@@ -330,6 +343,15 @@ export interface Store {
   revokeApiKey(id: string, now: number): Promise<ApiKey | undefined>;
   /** Keys not revoked. */
   countActiveApiKeys(): Promise<number>;
+
+  /**
+   * Optional (PostgreSQL): calls `listener` as commits by any node sharing the database become visible, in commit
+   * order; after a lost connection is re-established, once with the current last seq. Resolves when listening;
+   * returns the function that stops it. Stores used by one process only (SQLite) leave it out.
+   */
+  watchCommits?(listener: CommitListener): Promise<() => Promise<void>>;
+  /** Optional (PostgreSQL): tells the other nodes' {@link CommitListener.onSubscriptionChange} that `id` changed. */
+  announceSubscriptionChange?(id: string): Promise<void>;
 
   stats(): Promise<StoreStats>;
   /** A cheap round trip, for `/health`. */

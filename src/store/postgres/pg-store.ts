@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { HubError } from "../../errors.js";
 import { loadMigrations } from "../migrate.js";
 import { PgDeliveries } from "./pg-deliveries.js";
+import { SUBSCRIPTIONS_CHANNEL, COMMITS_CHANNEL, watchPgCommits } from "./pg-watcher.js";
 import { inTransaction, isUniqueViolation } from "./pg-util.js";
 import type {
   ApiKey,
@@ -10,6 +12,7 @@ import type {
   AppendResult,
   Attempt,
   AttemptRecord,
+  CommitListener,
   Delivery,
   DeliveryQuery,
   EventQuery,
@@ -151,7 +154,7 @@ export function openPgStore(options: PgStoreOptions): PgStore {
   // An idle connection that the server drops emits `error` on the pool; without a listener that would crash the
   // process. The pool discards that connection by itself and the next query opens a new one.
   pool.on("error", () => {});
-  return new PgStore(pool);
+  return new PgStore(pool, options.url);
 }
 
 /**
@@ -163,10 +166,46 @@ export class PgStore implements Store {
   private readonly pool: pg.Pool;
   private readonly deliveries: PgDeliveries;
   private closed = false;
+  /** Connection string for the LISTEN connection of {@link watchCommits}; without it the store cannot watch. */
+  private readonly url: string | undefined;
+  /** Tells this store's own subscription announcements apart from other nodes'. */
+  private readonly nodeId = randomBytes(8).toString("hex");
+  private readonly watchers = new Set<() => Promise<void>>();
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, url?: string) {
     this.pool = pool;
+    this.url = url;
     this.deliveries = new PgDeliveries(pool);
+  }
+
+  /**
+   * LISTENs for commits of every node on a dedicated connection: appendEvents NOTIFYs its last seq inside the
+   * transaction, which PostgreSQL delivers at commit, in commit order.
+   */
+  async watchCommits(listener: CommitListener): Promise<() => Promise<void>> {
+    if (this.url === undefined) throw new Error("this PgStore was built without a URL, so it cannot LISTEN");
+    if (this.closed) throw new HubError("SB_STORE_UNAVAILABLE", "the store is closed");
+    const stop = await this.wrap(
+      watchPgCommits({
+        url: this.url,
+        nodeId: this.nodeId,
+        listener,
+        lastSeq: () => this.lastSeq(),
+        onError: (error) => listener.onConnectionError?.(error),
+        types: TYPES,
+      }),
+    );
+    let stopped: Promise<void> | undefined;
+    const unwatch = () => {
+      stopped ??= stop().finally(() => this.watchers.delete(unwatch));
+      return stopped;
+    };
+    this.watchers.add(unwatch);
+    return unwatch;
+  }
+
+  async announceSubscriptionChange(id: string): Promise<void> {
+    await this.query(`SELECT pg_notify('${SUBSCRIPTIONS_CHANNEL}', $1)`, [`${this.nodeId} ${id}`]);
   }
 
   /**
@@ -246,7 +285,12 @@ export class PgStore implements Store {
           }
         }
         if (bumps.size > 0) {
-          await client.query(`UPDATE store_state SET last_seq = greatest(last_seq, $1) WHERE id = 1`, [lastStored]);
+          // NOTIFY is delivered at COMMIT and in commit order: other nodes learn of these events once they are visible.
+          await client.query(
+            `WITH s AS (UPDATE store_state SET last_seq = greatest(last_seq, $1::bigint) WHERE id = 1 RETURNING 1)
+             SELECT pg_notify('${COMMITS_CHANNEL}', $1::bigint::text) FROM s`,
+            [lastStored],
+          );
           const entries = [...bumps];
           await client.query(
             `UPDATE topics SET event_count = event_count + u.n, last_event_at = greatest(coalesce(last_event_at, 0), u.last)
@@ -579,6 +623,7 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.all([...this.watchers].map((unwatch) => unwatch()));
     await this.pool.end();
   }
 

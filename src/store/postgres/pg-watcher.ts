@@ -1,0 +1,112 @@
+import pg from "pg";
+import type { CommitListener } from "../store.js";
+
+/** Channel the append transaction NOTIFYs with its last seq; PostgreSQL delivers it at commit, in commit order. */
+export const COMMITS_CHANNEL = "switchboard_commits";
+/** Channel of subscription changes; the payload is `<node id> <subscription id>`. */
+export const SUBSCRIPTIONS_CHANNEL = "switchboard_subscriptions";
+
+/** Reconnect delays: doubling from the first to the last, then staying there. */
+const RECONNECT_FIRST_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+/** Options of {@link watchPgCommits}. */
+export interface PgWatcherOptions {
+  url: string;
+  /** This store's node id: its own subscription announcements are not reported back to it. */
+  nodeId: string;
+  listener: CommitListener;
+  /** The current last seq, read after a reconnect (announcements made while disconnected are lost). */
+  lastSeq: () => Promise<number>;
+  /** Reports a lost connection and each failed reconnect. */
+  onError: (error: Error) => void;
+  types?: pg.CustomTypesConfig;
+}
+
+/**
+ * LISTENs on a dedicated connection (a pooled one would be handed to other queries). When the connection drops it
+ * reconnects with backoff, then reports the current last seq and "any subscription may have changed", so nothing
+ * committed in between is missed. Resolves once the first LISTEN is in place; returns the function that stops it.
+ */
+export async function watchPgCommits(options: PgWatcherOptions): Promise<() => Promise<void>> {
+  const { listener } = options;
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let delay = RECONNECT_FIRST_MS;
+
+  const onNotification = (message: pg.Notification) => {
+    if (stopped) return;
+    if (message.channel === COMMITS_CHANNEL) {
+      const seq = Number(message.payload);
+      if (Number.isSafeInteger(seq)) listener.onCommit(seq);
+    } else if (message.channel === SUBSCRIPTIONS_CHANNEL) {
+      const [node, id] = (message.payload ?? "").split(" ");
+      if (node !== options.nodeId && id) listener.onSubscriptionChange?.(id);
+    }
+  };
+
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: options.url, types: options.types });
+    client = c;
+    c.on("notification", onNotification);
+    // `error` and `end` both come when the server or network drops the connection; reconnect once.
+    let lost = false;
+    const onLost = (error?: Error) => {
+      if (lost) return;
+      lost = true;
+      c.removeAllListeners("notification");
+      if (stopped) return;
+      options.onError(error ?? new Error("the LISTEN connection ended"));
+      void c.end().catch(() => {});
+      scheduleReconnect();
+    };
+    c.on("error", onLost);
+    c.on("end", () => onLost());
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}`);
+    } catch (error) {
+      lost = true;
+      c.removeAllListeners();
+      c.on("error", () => {});
+      await c.end().catch(() => {});
+      throw error;
+    }
+  };
+
+  const scheduleReconnect = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      connect().then(
+        async () => {
+          if (stopped) return;
+          delay = RECONNECT_FIRST_MS;
+          // Announcements made while no one listened are lost: treat the reconnect as one of each.
+          listener.onSubscriptionChange?.(undefined);
+          listener.onCommit(await options.lastSeq());
+        },
+        (error: unknown) => {
+          if (stopped) return;
+          options.onError(error as Error);
+          delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+          scheduleReconnect();
+        },
+      ).catch((error: unknown) => options.onError(error as Error));
+    }, delay);
+    timer.unref();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    const c = client;
+    client = undefined;
+    if (c) {
+      c.removeAllListeners("notification");
+      await c.end().catch(() => {});
+    }
+  };
+}
