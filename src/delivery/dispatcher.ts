@@ -27,7 +27,21 @@ export interface DispatcherOptions {
   now?: () => number;
   /** False on an `api` node: no subscription workers run here (another node delivers). Default true. */
   runWorkers?: boolean;
+  /** This node's id in subscription leases. Default a new `node_<ULID>` per dispatcher. */
+  nodeId?: string;
+  /** How long a lease lasts unless renewed (ms). Default {@link LEASE_TTL_MS}. */
+  leaseTtlMs?: number;
+  /** How often leases are renewed and free ones claimed (ms). Default {@link LEASE_RENEW_MS}. */
+  leaseRenewMs?: number;
 }
+
+/**
+ * A subscription lease lasts this long unless renewed: a node that dies stops renewing, and another node takes its
+ * subscriptions over within this plus {@link LEASE_RENEW_MS}.
+ */
+export const LEASE_TTL_MS = 10_000;
+/** Leases are renewed (and free or expired ones claimed) this often. */
+export const LEASE_RENEW_MS = 2_000;
 
 /** A cursor that only passed events selecting nothing is written to the store at least this often (in events). */
 const CURSOR_WRITE_EVERY = 10_000;
@@ -57,17 +71,91 @@ export class Dispatcher {
   private readonly pages = new Map<number, Promise<StoredEvent[]>>();
   private stopped = false;
   readonly now: () => number;
+  /** This node's id in subscription leases. */
+  readonly nodeId: string;
+  private readonly leaseTtlMs: number;
+  private readonly leaseRenewMs: number;
+  /** Subscriptions whose lease this node holds (it runs workers for those that are active, and only those). */
+  private readonly held = new Set<string>();
+  /** When the last renewal of every lease started: held leases are valid until this plus the TTL. */
+  private renewedAt = 0;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
 
   constructor(options: DispatcherOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
     this.recorder = new AttemptRecorder(options.store, options.log);
+    this.nodeId = options.nodeId ?? newPrefixedId("node");
+    this.leaseTtlMs = options.leaseTtlMs ?? LEASE_TTL_MS;
+    this.leaseRenewMs = options.leaseRenewMs ?? LEASE_RENEW_MS;
   }
 
-  /** Starts a worker for every active subscription. */
+  /**
+   * Claims the leases of the active subscriptions that no other node holds and starts a worker for each claimed one;
+   * then renews the leases (and claims ones freed or expired) every {@link LEASE_RENEW_MS}.
+   */
   async start(): Promise<void> {
     if (this.options.runWorkers === false) return;
-    for (const sub of await this.options.store.listSubscriptions()) if (sub.active) await this.startWorker(sub);
+    const active = (await this.options.store.listSubscriptions()).filter((sub) => sub.active);
+    const at = Date.now();
+    const acquired = await this.options.store.acquireLeases(this.nodeId, active.map((sub) => sub.id), this.leaseTtlMs, at);
+    this.renewedAt = at;
+    for (const id of acquired) this.held.add(id);
+    for (const sub of active) if (this.held.has(sub.id)) await this.startWorker(sub);
+    this.renewTimer = setInterval(() => {
+      this.renewing ??= this.renewLeases().finally(() => (this.renewing = undefined));
+    }, this.leaseRenewMs);
+    this.renewTimer.unref();
+  }
+
+  /** Whether this node holds the lease of subscription `id` (so delivers it), for tests and diagnostics. */
+  holds(id: string): boolean {
+    return this.held.has(id) && this.workers.has(id);
+  }
+
+  /**
+   * Renews the held leases and claims free or expired ones: a newly held subscription gets a worker (which loads
+   * the open deliveries its previous node left, as on a restart); one lost to another node (a renewal came too
+   * late) has its worker stopped.
+   */
+  private async renewLeases(): Promise<void> {
+    const { store, log } = this.options;
+    try {
+      const ids = (await store.listSubscriptions()).filter((sub) => sub.active).map((sub) => sub.id);
+      if (this.stopped) return;
+      const at = Date.now();
+      const acquired = new Set(await store.acquireLeases(this.nodeId, ids, this.leaseTtlMs, at));
+      this.renewedAt = at;
+      if (this.stopped) {
+        // stop() released what it knew of; these were renewed meanwhile.
+        await store.releaseLeases(this.nodeId, [...acquired]);
+        return;
+      }
+      for (const id of ids) {
+        if (acquired.has(id) && !this.held.has(id)) {
+          this.held.add(id);
+          this.refreshLogged(id);
+        } else if (!acquired.has(id) && this.held.has(id)) {
+          log.warn({ subscriptionId: id, nodeId: this.nodeId }, "subscription lease lost to another node; stopping its worker");
+          this.held.delete(id);
+          this.refreshLogged(id);
+        }
+      }
+    } catch (error) {
+      log.error({ err: error, nodeId: this.nodeId }, "renewing subscription leases failed");
+      // Past the TTL another node may take the subscriptions over: stop delivering them a renewal before that.
+      if (Date.now() >= this.renewedAt + this.leaseTtlMs - this.leaseRenewMs) {
+        for (const id of [...this.held]) {
+          this.held.delete(id);
+          this.refreshLogged(id);
+        }
+      }
+    }
+  }
+
+  private refreshLogged(id: string): void {
+    this.refresh(id).catch((error: unknown) => this.options.log.error({ err: error, subscriptionId: id }, "re-reading a subscription failed"));
   }
 
   /** Called after each commit: every worker looks at the log again. */
@@ -105,8 +193,26 @@ export class Dispatcher {
       await this.recorder.flush();
     }
     if (this.stopped || this.options.runWorkers === false) return;
-    const sub = await this.options.store.getSubscription(id);
-    if (sub?.active) await this.startWorker(sub);
+    const { store } = this.options;
+    const sub = await store.getSubscription(id);
+    if (!sub?.active) {
+      // Deleted, paused or disabled: its lease is of no use to this node any more.
+      if (this.held.delete(id)) await store.releaseLeases(this.nodeId, [id]);
+      return;
+    }
+    // Only the node holding the subscription's lease delivers it; a new subscription's lease is claimed right here.
+    const held = (await store.acquireLeases(this.nodeId, [id], this.leaseTtlMs, Date.now())).length > 0;
+    if (!held) {
+      this.held.delete(id);
+      return;
+    }
+    this.held.add(id);
+    if (this.stopped) {
+      this.held.delete(id);
+      await store.releaseLeases(this.nodeId, [id]);
+      return;
+    }
+    await this.startWorker(sub);
   }
 
   /** Hands deliveries (a manual retry, a replay) to the subscription's worker. */
@@ -116,10 +222,13 @@ export class Dispatcher {
 
   /**
    * Stops sending and waits up to `graceMs` for attempts in flight, then records what finished. An attempt still
-   * running after that is sent again after the restart (its delivery row is pending): at least once.
+   * running after that is sent again after the restart (its delivery row is pending): at least once. Then releases
+   * the subscription leases this node held, so that another node takes them over at its next renewal;
+   * `keepLeases` (tests) leaves them to expire instead, as a node that died would.
    */
-  async stop(graceMs = 5_000): Promise<void> {
+  async stop(graceMs = 5_000, options: { keepLeases?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    clearInterval(this.renewTimer);
     const draining = [...this.workers.values()].map((w) => w.stop());
     this.workers.clear();
     let timer: NodeJS.Timeout | undefined;
@@ -127,6 +236,16 @@ export class Dispatcher {
     clearTimeout(timer);
     await this.recorder.flush();
     this.recorder.close();
+    await this.renewing;
+    // After the workers stopped: another node may take the subscriptions over at once. `keepLeases` (tests) leaves
+    // them to expire, as a node that died would.
+    const held = [...this.held];
+    this.held.clear();
+    if (held.length > 0 && !options.keepLeases) {
+      await this.options.store
+        .releaseLeases(this.nodeId, held)
+        .catch((error: unknown) => this.options.log.error({ err: error, nodeId: this.nodeId }, "releasing subscription leases failed"));
+    }
   }
 
   /** In-flight count across subscriptions, for tests and metrics. */

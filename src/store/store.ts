@@ -353,6 +353,15 @@ export interface Store {
   /** Optional (PostgreSQL): tells the other nodes' {@link CommitListener.onSubscriptionChange} that `id` changed. */
   announceSubscriptionChange?(id: string): Promise<void>;
 
+  /**
+   * Claims, in one statement (or transaction), each of `subscriptionIds` whose lease is absent, expired
+   * (`expires_at <= now`) or already held by `nodeId` (renewed), until `now + ttlMs`. Returns the ids of the list that
+   * `nodeId` now holds. Several delivering nodes sharing a database each dispatch only the subscriptions they hold.
+   */
+  acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): Promise<string[]>;
+  /** Gives up the leases `nodeId` holds on `subscriptionIds` (those held by other nodes are left alone). */
+  releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void>;
+
   stats(): Promise<StoreStats>;
   /** A cheap round trip, for `/health`. */
   ping(): Promise<void>;

@@ -6,7 +6,7 @@
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.js";
-import { request, startTestHub, type TestHub } from "../helpers/hub.js";
+import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { openLiveSse, type SseConnection } from "../helpers/sse.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
@@ -150,8 +150,11 @@ function defineClusterTests(): void {
       // Committed while no node listens: announced to no one.
       const posted = await publish(a.url, [0, 1, 2].map((i) => ({ topic: "cluster.drop", data: { i } })));
       await onB.waitForEvents(3);
-      const after = (await admin.query<{ pid: number }>(listening, [databases.at(-1)])).rows.map((r) => r.pid);
-      expect(after).toHaveLength(2);
+      // Each node reconnects on its own backoff: wait until both listen again, on new connections.
+      const after = await eventually("both nodes listening again", async () => {
+        const pids = (await admin.query<{ pid: number }>(listening, [databases.at(-1)])).rows.map((r) => r.pid);
+        return pids.length === 2 ? pids : undefined;
+      });
       expect(after.some((pid) => before.includes(pid))).toBe(false);
       // And announcements work again on the new connection.
       posted.push(...(await publish(a.url, [{ topic: "cluster.drop", data: { i: 3 } }])));

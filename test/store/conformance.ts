@@ -915,6 +915,41 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
     });
 
+    describe("subscription leases", () => {
+      const TTL = 10_000;
+
+      it("gives each subscription to one node of two contending ones", async () => {
+        expect(await store.acquireLeases("node_a", ["sub_1", "sub_2"], TTL, T0)).toEqual(expect.arrayContaining(["sub_1", "sub_2"]));
+        expect(await store.acquireLeases("node_b", ["sub_1", "sub_2", "sub_3"], TTL, T0 + 1)).toEqual(["sub_3"]);
+        expect((await store.acquireLeases("node_a", ["sub_1", "sub_2", "sub_3"], TTL, T0 + 2)).sort()).toEqual(["sub_1", "sub_2"]);
+        expect(await store.acquireLeases("node_a", [], TTL, T0 + 3)).toEqual([]);
+      });
+
+      it("lets another node take over an expired lease, and the old holder loses it", async () => {
+        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0)).toEqual(["sub_1"]);
+        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + TTL - 1)).toEqual([]);
+        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + TTL + 1)).toEqual(["sub_1"]);
+        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0 + TTL + 2)).toEqual([]);
+      });
+
+      it("keeps a lease its holder renews before it expires", async () => {
+        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0)).toEqual(["sub_1"]);
+        // Renewed at 0.8 TTL: it now runs to 1.8 TTL, so node_b cannot take it at 1.5 TTL.
+        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0 + 0.8 * TTL)).toEqual(["sub_1"]);
+        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + 1.5 * TTL)).toEqual([]);
+        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + 1.8 * TTL + 1)).toEqual(["sub_1"]);
+      });
+
+      it("frees a released lease at once, and only the holder's", async () => {
+        expect(await store.acquireLeases("node_a", ["sub_1", "sub_2"], TTL, T0)).toHaveLength(2);
+        await store.releaseLeases("node_b", ["sub_1"]); // not node_b's: no effect
+        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + 1)).toEqual([]);
+        await store.releaseLeases("node_a", ["sub_1"]);
+        expect(await store.acquireLeases("node_b", ["sub_1", "sub_2"], TTL, T0 + 2)).toEqual(["sub_1"]);
+        await store.releaseLeases("node_a", []);
+      });
+    });
+
     describe("stats, ping and close", () => {
       it("counts events and topics", async () => {
         expect(await store.stats()).toEqual({ events: 0, topics: 0 });

@@ -368,4 +368,22 @@ export class PgDeliveries {
     );
     return result.rowCount ?? 0;
   }
+
+  async acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): Promise<string[]> {
+    if (subscriptionIds.length === 0) return [];
+    const { rows } = await this.pool.query<{ subscription_id: string }>(
+      `INSERT INTO subscription_leases (subscription_id, node_id, expires_at)
+       SELECT DISTINCT u.id, $2::text, $3::bigint FROM unnest($1::text[]) AS u(id)
+       ON CONFLICT (subscription_id) DO UPDATE SET node_id = excluded.node_id, expires_at = excluded.expires_at
+         WHERE subscription_leases.node_id = excluded.node_id OR subscription_leases.expires_at <= $4::bigint
+       RETURNING subscription_id`,
+      [subscriptionIds, nodeId, now + ttlMs, now],
+    );
+    return rows.map((r) => r.subscription_id);
+  }
+
+  async releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void> {
+    if (subscriptionIds.length === 0) return;
+    await this.pool.query(`DELETE FROM subscription_leases WHERE node_id = $1 AND subscription_id = ANY($2::text[])`, [nodeId, subscriptionIds]);
+  }
 }

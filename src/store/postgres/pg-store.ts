@@ -610,6 +610,14 @@ export class PgStore implements Store {
     return (await this.query<{ n: number }>(`SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL`)).rows[0]!.n;
   }
 
+  async acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): Promise<string[]> {
+    return this.wrap(this.deliveries.acquireLeases(nodeId, subscriptionIds, ttlMs, now));
+  }
+
+  async releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void> {
+    return this.wrap(this.deliveries.releaseLeases(nodeId, subscriptionIds));
+  }
+
   async stats(): Promise<StoreStats> {
     const { rows } = await this.query<StoreStats>(`SELECT coalesce(sum(event_count), 0)::bigint AS events, count(*) AS topics FROM topics`);
     return { events: rows[0]!.events, topics: rows[0]!.topics };

@@ -168,6 +168,12 @@ export class SqliteDeliveries {
       attemptsList: db.prepare(`SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempted_at, id`),
       seqBefore: db.prepare(`SELECT received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1`),
       seqBounds: db.prepare(`SELECT min(seq) AS lo, max(seq) AS hi FROM events`),
+      leaseAcquire: db.prepare(
+        `INSERT INTO subscription_leases (subscription_id, node_id, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (subscription_id) DO UPDATE SET node_id = excluded.node_id, expires_at = excluded.expires_at
+           WHERE subscription_leases.node_id = excluded.node_id OR subscription_leases.expires_at <= ?`,
+      ),
+      leaseRelease: db.prepare(`DELETE FROM subscription_leases WHERE node_id = ? AND subscription_id = ?`),
       prune: db.prepare(`DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < ? ORDER BY attempted_at LIMIT ?)`),
     };
   }
@@ -351,5 +357,22 @@ export class SqliteDeliveries {
 
   pruneAttempts(beforeMs: number, limit: number): number {
     return this.s.prune.run(beforeMs, limit).changes;
+  }
+
+  /** One process owns a SQLite file, so its one node normally holds every lease; the rules are the same as PostgreSQL's. */
+  acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): string[] {
+    return this.db.transaction(() => {
+      const held: string[] = [];
+      for (const id of new Set(subscriptionIds)) {
+        if (this.s.leaseAcquire.run(id, nodeId, now + ttlMs, now).changes > 0) held.push(id);
+      }
+      return held;
+    })();
+  }
+
+  releaseLeases(nodeId: string, subscriptionIds: string[]): void {
+    this.db.transaction(() => {
+      for (const id of subscriptionIds) this.s.leaseRelease.run(nodeId, id);
+    })();
   }
 }

@@ -581,6 +581,14 @@ export class SqliteStore implements Store {
     return (this.stmts.apiKeyCountActive.get() as { n: number }).n;
   }
 
+  async acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): Promise<string[]> {
+    return this.deliveries.acquireLeases(nodeId, subscriptionIds, ttlMs, now);
+  }
+
+  async releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void> {
+    this.deliveries.releaseLeases(nodeId, subscriptionIds);
+  }
+
   async stats(): Promise<StoreStats> {
     return this.stmts.countEvents.get() as StoreStats;
   }

@@ -1,0 +1,153 @@
+/**
+ * Subscription leases: several delivering nodes (role `all`) on one PostgreSQL database deliver each subscription
+ * from one node at a time, and another node takes a subscription over when its node dies or shuts down.
+ * PostgreSQL is found at DATABASE_URL_TEST; when it cannot be reached, CI fails and a laptop skips with a note.
+ */
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/delivery/dispatcher.js";
+import { startTestHub, type TestHub } from "../helpers/hub.js";
+import { startReceiver, type Receiver } from "../helpers/receiver.js";
+import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
+
+const ADMIN_URL = process.env.DATABASE_URL_TEST ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+async function reachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const unreachable = await reachable();
+const where = ADMIN_URL.replace(/\/\/[^@/]*@/, "//");
+
+if (unreachable !== undefined && process.env.CI) {
+  describe("subscription leases", () => {
+    it(`reaches PostgreSQL at ${where} (required in CI)`, () => {
+      expect.fail(`PostgreSQL unreachable at ${where}: ${unreachable}`);
+    });
+  });
+} else if (unreachable !== undefined) {
+  describe.skip(`PostgreSQL unreachable at ${where}: skipped (${unreachable})`, () => {
+    it("shares subscriptions between delivering nodes with leases", () => {});
+  });
+} else {
+  defineLeaseTests();
+}
+
+type Posted = Array<{ id: string; seq: number }>;
+
+function defineLeaseTests(): void {
+  let admin: pg.Client;
+  let serial = 0;
+  const databases: string[] = [];
+  const hubs: TestHub[] = [];
+  let receiver: Receiver | undefined;
+
+  async function newDatabase(): Promise<string> {
+    const name = `switchboard_leases_${process.pid}_${++serial}`;
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
+    databases.push(name);
+    const url = new URL(ADMIN_URL);
+    url.pathname = `/${name}`;
+    return url.toString();
+  }
+
+  async function node(databaseUrl: string): Promise<TestHub> {
+    const hub = await startTestHub({ databaseUrl, logLevel: "silent", allowPrivateTargets: true, role: "all" });
+    hubs.push(hub);
+    return hub;
+  }
+
+  const dispatcherOf = (hub: TestHub) => hub.server.hub.dispatcher;
+
+  /** Two `all` nodes, one subscription created on the first, and 200 events posted across both: each delivered once. */
+  async function twoNodesDelivering(): Promise<{ a: TestHub; b: TestHub; subId: string; posted: Posted; rx: Receiver }> {
+    const url = await newDatabase();
+    const rx = (receiver = await startReceiver());
+    const a = await node(url);
+    const b = await node(url);
+    const sub = await createSubscription(a.url, { topic: "leases.hook", url: rx.url });
+    const subId = sub.id as string;
+
+    const posted: Posted = [];
+    // 20 rounds of 10 events, each round split across both nodes and posted at once.
+    for (let round = 0; round < 20; round++) {
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => publish(i % 2 === 0 ? a.url : b.url, { topic: "leases.hook", data: { round, i } })),
+      );
+      posted.push(...replies.flat());
+    }
+    expect(posted).toHaveLength(200);
+    await rx.waitFor(posted.length, 20_000);
+    await sleep(500); // a second deliverer would have sent duplicates by now
+    const ids = rx.requests.map(eventIdOf);
+    expect(ids).toHaveLength(200);
+    expect([...ids].sort()).toEqual(posted.map((p) => p.id).sort());
+    // One node holds the subscription's lease and delivers it; the other runs no worker for it.
+    expect([dispatcherOf(a).holds(subId), dispatcherOf(b).holds(subId)].filter(Boolean)).toHaveLength(1);
+    return { a, b, subId, posted, rx };
+  }
+
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    for (const hub of hubs.splice(0)) await hub.close();
+    await receiver?.close();
+    receiver = undefined;
+    for (const name of databases.splice(0)) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+
+  afterAll(async () => {
+    await admin?.end();
+  });
+
+  it("a node that dies (its lease left to expire) is taken over within the TTL plus a renewal", { timeout: 60_000 }, async () => {
+    const { a, b, subId, posted, rx } = await twoNodesDelivering();
+    const [holder, other] = dispatcherOf(a).holds(subId) ? [a, b] : [b, a];
+
+    // Death: the holder stops delivering and renewing, and does not release its lease.
+    await dispatcherOf(holder).stop(5_000, { keepLeases: true });
+    const diedAt = Date.now();
+    const later: Posted = [];
+    for (let i = 0; i < 10; i++) later.push(...(await publish((i % 2 === 0 ? holder : other).url, { topic: "leases.hook", data: { later: i } })));
+
+    await rx.waitFor(posted.length + later.length, LEASE_TTL_MS + LEASE_RENEW_MS + 5_000);
+    const tookOver = Date.now() - diedAt;
+    expect(tookOver).toBeLessThanOrEqual(LEASE_TTL_MS + LEASE_RENEW_MS + 1_000);
+    expect(dispatcherOf(other).holds(subId)).toBe(true);
+    await sleep(500);
+    const ids = rx.requests.map(eventIdOf);
+    // At least once on takeover; here the dead node had finished its attempts, so each exactly once.
+    expect(new Set(ids)).toEqual(new Set([...posted, ...later].map((p) => p.id)));
+    expect(ids).toHaveLength(posted.length + later.length);
+  });
+
+  it("a node that shuts down releases its lease: another node takes over within a renewal", { timeout: 60_000 }, async () => {
+    const { a, b, subId, posted, rx } = await twoNodesDelivering();
+    const [holder, other] = dispatcherOf(a).holds(subId) ? [a, b] : [b, a];
+
+    await holder.close();
+    const closedAt = Date.now();
+    const later: Posted = [];
+    for (let i = 0; i < 10; i++) later.push(...(await publish(other.url, { topic: "leases.hook", data: { later: i } })));
+
+    await rx.waitFor(posted.length + later.length, LEASE_RENEW_MS + 5_000);
+    expect(Date.now() - closedAt).toBeLessThan(LEASE_TTL_MS);
+    expect(dispatcherOf(other).holds(subId)).toBe(true);
+    await sleep(300);
+    const ids = rx.requests.map(eventIdOf);
+    expect(new Set(ids)).toEqual(new Set([...posted, ...later].map((p) => p.id)));
+    expect(ids).toHaveLength(posted.length + later.length);
+  });
+}
