@@ -93,11 +93,6 @@ export interface ErrorBody {
   code: ErrorCode;
 }
 
-/** Shorthand for `new HubError(code, details)`. */
-export function hubError(code: ErrorCode, details: string): HubError {
-  return new HubError(code, details);
-}
-
 /** Raised for invalid configuration; the CLI prints it and exits with code 2. */
 export class ConfigError extends Error {
   readonly key: string;

@@ -4,6 +4,7 @@
  * PostgreSQL is found at DATABASE_URL_TEST; when it cannot be reached, CI fails and a laptop skips with a note.
  */
 import pg from "pg";
+import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.js";
 import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
@@ -11,37 +12,8 @@ import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { openLiveSse, type SseConnection } from "../helpers/sse.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
 
-const ADMIN_URL = process.env.DATABASE_URL_TEST ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
-const where = ADMIN_URL.replace(/\/\/[^@/]*@/, "//");
-
-if (unreachable !== undefined && process.env.CI) {
-  describe("cluster", () => {
-    it(`reaches PostgreSQL at ${where} (required in CI)`, () => {
-      expect.fail(`PostgreSQL unreachable at ${where}: ${unreachable}`);
-    });
-  });
-} else if (unreachable !== undefined) {
-  describe.skip(`PostgreSQL unreachable at ${where}: skipped (${unreachable})`, () => {
-    it("runs several hubs on one PostgreSQL database", () => {});
-  });
-} else {
-  defineClusterTests();
-}
+await describeWithPostgres("cluster", "runs several hubs on one PostgreSQL database", defineClusterTests);
 
 function defineClusterTests(): void {
   let admin: pg.Client;
@@ -56,13 +28,11 @@ function defineClusterTests(): void {
     const name = `switchboard_cluster_${process.pid}_${++serial}`;
     await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
     databases.push(name);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    return url.toString();
+    return databaseUrl(name);
   }
 
-  async function node(databaseUrl: string, overrides: Partial<Config> = {}): Promise<TestHub> {
-    const hub = await startTestHub({ databaseUrl, logLevel: "silent", allowPrivateTargets: true, ...overrides });
+  async function node(url: string, overrides: Partial<Config> = {}): Promise<TestHub> {
+    const hub = await startTestHub({ databaseUrl: url, logLevel: "silent", allowPrivateTargets: true, ...overrides });
     hubs.push(hub);
     return hub;
   }

@@ -4,43 +4,15 @@
  * PostgreSQL is found at DATABASE_URL_TEST; when it cannot be reached, CI fails and a laptop skips with a note.
  */
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/delivery/dispatcher.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
 
-const ADMIN_URL = process.env.DATABASE_URL_TEST ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
-const where = ADMIN_URL.replace(/\/\/[^@/]*@/, "//");
-
-if (unreachable !== undefined && process.env.CI) {
-  describe("subscription leases", () => {
-    it(`reaches PostgreSQL at ${where} (required in CI)`, () => {
-      expect.fail(`PostgreSQL unreachable at ${where}: ${unreachable}`);
-    });
-  });
-} else if (unreachable !== undefined) {
-  describe.skip(`PostgreSQL unreachable at ${where}: skipped (${unreachable})`, () => {
-    it("shares subscriptions between delivering nodes with leases", () => {});
-  });
-} else {
-  defineLeaseTests();
-}
+await describeWithPostgres("subscription leases", "shares subscriptions between delivering nodes with leases", defineLeaseTests);
 
 type Posted = Array<{ id: string; seq: number }>;
 
@@ -55,13 +27,11 @@ function defineLeaseTests(): void {
     const name = `switchboard_leases_${process.pid}_${++serial}`;
     await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`);
     databases.push(name);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    return url.toString();
+    return databaseUrl(name);
   }
 
-  async function node(databaseUrl: string): Promise<TestHub> {
-    const hub = await startTestHub({ databaseUrl, logLevel: "silent", allowPrivateTargets: true, role: "all" });
+  async function node(url: string): Promise<TestHub> {
+    const hub = await startTestHub({ databaseUrl: url, logLevel: "silent", allowPrivateTargets: true, role: "all" });
     hubs.push(hub);
     return hub;
   }

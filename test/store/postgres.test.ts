@@ -4,6 +4,7 @@
  * PostgreSQL is found at DATABASE_URL_TEST; when it cannot be reached, CI fails and a laptop skips with a note.
  */
 import pg from "pg";
+import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
 import type { HubError } from "../../src/errors.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations } from "../../src/store/migrate.js";
@@ -12,38 +13,9 @@ import { openPgStore } from "../../src/store/postgres/pg-store.js";
 import type { AppendOutcome, Store } from "../../src/store/store.js";
 import { describeStoreConformance, makeEvent } from "./conformance.js";
 
-const ADMIN_URL = process.env.DATABASE_URL_TEST ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const TEMPLATE = `switchboard_template_${process.pid}`;
 
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
-const where = ADMIN_URL.replace(/\/\/[^@/]*@/, "//");
-
-if (unreachable !== undefined && process.env.CI) {
-  describe("PostgreSQL store", () => {
-    it(`reaches PostgreSQL at ${where} (required in CI)`, () => {
-      expect.fail(`PostgreSQL unreachable at ${where}: ${unreachable}`);
-    });
-  });
-} else if (unreachable !== undefined) {
-  describe.skip(`PostgreSQL unreachable at ${where}: skipped (${unreachable})`, () => {
-    it("runs the store conformance suite against PostgreSQL", () => {});
-  });
-} else {
-  definePostgresTests();
-}
+await describeWithPostgres("PostgreSQL store", "runs the store conformance suite against PostgreSQL", definePostgresTests);
 
 function definePostgresTests(): void {
   let admin: pg.Client;
@@ -51,18 +23,12 @@ function definePostgresTests(): void {
   const databases: string[] = [];
   const urls = new Map<Store, string>();
 
-  function urlOf(database: string): string {
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${database}`;
-    return url.toString();
-  }
-
   /** A new, empty database cloned from this file's template; dropped after the test. */
   async function newDatabase(): Promise<string> {
     const name = `switchboard_test_${process.pid}_${++serial}`;
     await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
     databases.push(name);
-    return urlOf(name);
+    return databaseUrl(name);
   }
 
   function openAt(url: string): Store {
