@@ -51,6 +51,8 @@ export interface Config {
   attemptRetentionMs: number;
   /** Events received longer ago than this are removed, unless their topic sets its own `retention_ms`; 0 keeps them. */
   eventRetentionMs: number;
+  /** PostgreSQL: events (seq values) per partition of the event log; retention drops a partition once all of it expired. */
+  pgPartitionSize: number;
   /** `auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off. */
   auth: "auto" | "none";
   /** HS256 secret for JWT bearer tokens (switch's scheme). */
@@ -115,6 +117,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   subscriptionDisableAfterMs: 3 * 24 * 3_600_000,
   attemptRetentionMs: 30 * 24 * 3_600_000,
   eventRetentionMs: 0,
+  pgPartitionSize: 10_000_000,
   auth: "auto",
   jwtSecret: "",
   jwtPublicKey: "",
@@ -156,6 +159,7 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
   subscriptionDisableAfterMs: { kind: "int", env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"], min: 1000 },
   attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], min: 60_000 },
   eventRetentionMs: { kind: "int", env: ["SWITCHBOARD_EVENT_RETENTION_MS"], min: 0 },
+  pgPartitionSize: { kind: "int", env: ["SWITCHBOARD_PG_PARTITION_SIZE"], min: 1_000, max: 1_000_000_000 },
   auth: { kind: "enum", env: ["SWITCHBOARD_AUTH"], values: ["auto", "none"] },
   jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"] },
   jwtPublicKey: { kind: "string", env: ["SWITCHBOARD_JWT_PUBLIC_KEY"] },

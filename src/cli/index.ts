@@ -39,7 +39,7 @@ program
   .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
   .action(async (opts: { databaseUrl?: string }) => {
     const config = loadConfig({ overrides: { databaseUrl: opts.databaseUrl } });
-    const store = await openStore(config.databaseUrl);
+    const store = await openStore(config.databaseUrl, { pgPartitionSize: config.pgPartitionSize });
     await store.close();
     process.stdout.write(`migrated ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//***@")}\n`);
   });
@@ -265,7 +265,7 @@ const keys = program
 /** Opens the store, runs `fn`, closes the store. */
 async function withStore<T>(databaseUrl: string | undefined, fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: { databaseUrl } });
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { pgPartitionSize: config.pgPartitionSize });
   try {
     return await fn(store);
   } finally {

@@ -33,6 +33,11 @@ export interface DispatcherOptions {
   leaseTtlMs?: number;
   /** How often leases are renewed and free ones claimed (ms). Default {@link LEASE_RENEW_MS}. */
   leaseRenewMs?: number;
+  /**
+   * Whether this node takes over overdue retries of any subscription (claimed with `FOR UPDATE SKIP LOCKED`), not
+   * only of those it holds. Default: when the store is shared by several nodes (it can watch commits).
+   */
+  sweepRetries?: boolean;
 }
 
 /**
@@ -42,6 +47,17 @@ export interface DispatcherOptions {
 export const LEASE_TTL_MS = 10_000;
 /** Leases are renewed (and free or expired ones claimed) this often. */
 export const LEASE_RENEW_MS = 2_000;
+
+/** How often a delivering node looks for overdue retries of any subscription (see {@link DispatcherOptions.sweepRetries}). */
+export const RETRY_SWEEP_MS = 1_000;
+/** A due retry is left to the node holding its subscription for this long before any free node takes it. */
+export const RETRY_TAKEOVER_AFTER_MS = 2_000;
+/** A retry claim lasts the subscription's timeout plus this: the attempt is recorded a little after it ends. */
+const CLAIM_MARGIN_MS = 30_000;
+/** After a claim failed for want of the database, the retries are tried again this much later. */
+const CLAIM_RETRY_MS = 1_000;
+/** Overdue retries taken per sweep at most (and never more than the free share of the global cap). */
+const SWEEP_BATCH = 100;
 
 /** A cursor that only passed events selecting nothing is written to the store at least this often (in events). */
 const CURSOR_WRITE_EVERY = 10_000;
@@ -81,6 +97,10 @@ export class Dispatcher {
   private renewedAt = 0;
   private renewTimer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  /** Attempts of overdue retries taken over by this node, in flight. */
+  private readonly sweptInFlight = new Set<Promise<void>>();
 
   constructor(options: DispatcherOptions) {
     this.options = options;
@@ -107,6 +127,115 @@ export class Dispatcher {
       this.renewing ??= this.renewLeases().finally(() => (this.renewing = undefined));
     }, this.leaseRenewMs);
     this.renewTimer.unref();
+    if (this.options.sweepRetries ?? this.options.store.watchCommits !== undefined) {
+      this.sweepTimer = setInterval(() => {
+        this.sweeping ??= this.sweepRetries().finally(() => (this.sweeping = undefined));
+      }, RETRY_SWEEP_MS);
+      this.sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Takes over retries that are overdue: their subscription's node is busy (its in-flight cap is full) or gone (its
+   * lease has not expired yet). Claims with `FOR UPDATE SKIP LOCKED` as many as this node has free slots for, sends
+   * each once and records the outcome as the subscription's own worker would. Subscriptions ordered by key are
+   * left to their node, which alone knows what each key is waiting for.
+   */
+  private async sweepRetries(): Promise<void> {
+    const { store, log } = this.options;
+    const free = Math.min(SWEEP_BATCH, this.options.maxInFlight - this.globalInFlight);
+    if (free <= 0 || this.stopped) return;
+    try {
+      const now = this.now();
+      const claimed = await store.claimDueRetries(this.nodeId, now - RETRY_TAKEOVER_AFTER_MS, now, CLAIM_MARGIN_MS, free);
+      if (claimed.length === 0) return;
+      const subscriptions = new Map<string, Promise<Subscription | undefined>>();
+      for (const delivery of claimed) {
+        let sub = subscriptions.get(delivery.subscriptionId);
+        if (!sub) subscriptions.set(delivery.subscriptionId, (sub = store.getSubscription(delivery.subscriptionId)));
+        this.globalInFlight++;
+        const attempt = this.sendSwept(delivery, sub).finally(() => {
+          this.sweptInFlight.delete(attempt);
+          this.releaseSlot();
+        });
+        this.sweptInFlight.add(attempt);
+      }
+    } catch (error) {
+      log.error({ err: error, nodeId: this.nodeId }, "taking over overdue retries failed");
+    }
+  }
+
+  private async sendSwept(delivery: Delivery, subscription: Promise<Subscription | undefined>): Promise<void> {
+    const { store, client, metrics, log } = this.options;
+    try {
+      const sub = await subscription;
+      // Deleted or paused since the claim: the claim expires and the delivery waits for its subscription.
+      if (!sub?.active) return;
+      const event = await store.getEvent(delivery.eventId);
+      const attemptedAt = this.now();
+      const result: AttemptResult = event
+        ? await (async () => {
+            const body = sub.body === "envelope" ? envelopeJson(event) : event.dataJson;
+            const headers = webhookHeaders(sub, delivery.id, event, body, attemptedAt, this.options.userAgent);
+            return client.send({ url: sub.url, body, headers, timeoutMs: sub.timeoutMs });
+          })()
+        : { ok: false, status: null, latencyMs: 0, responseExcerpt: null, error: "the event is no longer stored", gone: false };
+      metrics?.deliveryAttempts.inc({ outcome: result.ok ? "delivered" : "failed" });
+      metrics?.deliveryLatency.observe(result.latencyMs / 1000);
+      const attempts = delivery.attempts + 1;
+      const delay = result.ok || !event ? undefined : nextDelayMs(sub.retrySchedule, attempts);
+      const status = result.ok ? "delivered" : delay === undefined ? "dead" : "retrying";
+      const nextAttemptAt = status === "retrying" ? this.now() + Math.max(delay!, result.retryAfterMs ?? 0) : null;
+      this.recorder.record({
+        deliveryId: delivery.id,
+        attemptedAt,
+        statusCode: result.status,
+        latencyMs: result.latencyMs,
+        responseExcerpt: result.responseExcerpt,
+        error: result.error,
+        status,
+        attempts,
+        nextAttemptAt,
+      });
+      if (status === "dead") {
+        metrics?.deliveriesDead.inc();
+        this.announceDead(sub, { ...delivery, attempts, lastStatus: result.status, lastError: result.error }, event?.topic);
+      }
+      if (result.ok && sub.failingSince !== null) {
+        await store.updateSubscription(sub.id, { failingSince: null }, this.now());
+      } else if (result.gone) {
+        await this.disable(sub, "the endpoint answered 410 Gone", this.now());
+      }
+    } catch (error) {
+      log.error({ err: error, deliveryId: delivery.id }, "sending a retry taken over from another node failed");
+    }
+  }
+
+  /** @internal pauses a subscription the hub gave up on and tells every node. */
+  async disable(sub: Subscription, reason: string, now: number): Promise<void> {
+    const { store, log } = this.options;
+    this.forget(sub.id);
+    log.warn({ subscriptionId: sub.id, reason }, "subscription disabled");
+    await store.updateSubscription(sub.id, { active: false, disabledReason: reason }, now);
+    await store.announceSubscriptionChange?.(sub.id);
+    await this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: sub.id, url: sub.url, reason });
+  }
+
+  /** @internal publishes `switchboard.delivery.dead`, except about system events (which would feed themselves). */
+  announceDead(sub: Subscription, delivery: Delivery, eventTopic: string | undefined): void {
+    // Judged by the event's topic too, since a pattern such as `*.delivery.*` selects system events.
+    if (eventTopic?.startsWith("switchboard.") || sub.topic.startsWith("switchboard.")) return;
+    void this.options
+      .publishSystemEvent("switchboard.delivery.dead", {
+        delivery_id: delivery.id,
+        subscription_id: sub.id,
+        event_id: delivery.eventId,
+        url: sub.url,
+        attempts: delivery.attempts,
+        last_status: delivery.lastStatus,
+        last_error: delivery.lastError,
+      })
+      .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: delivery.id }, "announcing a dead delivery failed"));
   }
 
   /** Whether this node holds the lease of subscription `id` (so delivers it), for tests and diagnostics. */
@@ -229,7 +358,10 @@ export class Dispatcher {
   async stop(graceMs = 5_000, options: { keepLeases?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearInterval(this.renewTimer);
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
     const draining = [...this.workers.values()].map((w) => w.stop());
+    draining.push(...this.sweptInFlight);
     this.workers.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(draining), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -325,6 +457,8 @@ class SubscriptionWorker {
   private readonly parked = new Map<string, Job[]>();
   private parkedCount = 0;
   private inFlight = 0;
+  /** Due retries being claimed (see {@link claim}). */
+  private claiming = 0;
   private consecutiveFailures = 0;
   private filling = false;
   private logHasMore = true;
@@ -404,12 +538,26 @@ class SubscriptionWorker {
   }
 
   private get open(): number {
-    return this.ready.length + this.waiting.length + this.parkedCount + this.inFlight;
+    return this.ready.length + this.waiting.length + this.parkedCount + this.inFlight + this.claiming;
   }
 
   private pump(): void {
     const now = this.dispatcher.now();
-    while (this.waiting.length > 0 && this.waiting[0]!.nextAttemptAt <= now) this.ready.push(this.waiting.shift()!);
+    // Due retries are claimed before they are sent (another node may have taken them over), and only as many as
+    // there is room to send: the rest stay claimable by a node with free slots.
+    let room = this.sub.maxInFlight - this.inFlight - this.ready.length - this.claiming;
+    let toClaim: Job[] | undefined;
+    while (this.waiting.length > 0 && this.waiting[0]!.nextAttemptAt <= now) {
+      if (this.waiting[0]!.status !== "retrying") {
+        this.ready.push(this.waiting.shift()!);
+        room--;
+        continue;
+      }
+      if (room <= 0) break;
+      (toClaim ??= []).push(this.waiting.shift()!);
+      room--;
+    }
+    if (toClaim) void this.claim(toClaim);
     while (this.ready.length > 0 && this.inFlight < this.sub.maxInFlight && !this.stopped) {
       if (!this.takeToken(now)) break;
       if (!this.dispatcher.takeSlot(this)) {
@@ -423,6 +571,28 @@ class SubscriptionWorker {
     const breakerOpen = this.consecutiveFailures >= BREAKER_FAILURES && this.open > 0;
     if (!this.filling && this.logHasMore && !breakerOpen && this.open < this.sub.maxInFlight + READ_AHEAD) void this.fill();
     this.scheduleTimer(now);
+  }
+
+  /** Claims due retries; those another node claimed are its to send and record, and leave this worker. */
+  private async claim(jobs: Job[]): Promise<void> {
+    this.claiming += jobs.length;
+    let claimed: Set<string> | undefined;
+    try {
+      const ids = jobs.map((job) => job.id);
+      claimed = new Set(await this.options.store.claimRetries(this.dispatcher.nodeId, ids, this.dispatcher.now(), CLAIM_MARGIN_MS));
+    } catch (error) {
+      this.options.log.error({ err: error, subscriptionId: this.sub.id }, "claiming retries failed");
+    }
+    this.claiming -= jobs.length;
+    const now = this.dispatcher.now();
+    for (const job of jobs) {
+      if (claimed === undefined) {
+        job.nextAttemptAt = now + CLAIM_RETRY_MS;
+        this.wait(job);
+      } else if (claimed.has(job.id)) this.ready.push(job);
+      else this.release(job, now);
+    }
+    this.wake();
   }
 
   /** Reads the log after the cursor and turns the selected events into pending deliveries. */
@@ -536,7 +706,8 @@ class SubscriptionWorker {
       result = { ok: false, status: null, latencyMs: 0, responseExcerpt: null, error: "the event is no longer stored", gone: false };
     } else {
       const body = sub.body === "envelope" ? envelopeJson(event) : event.dataJson;
-      result = await client.send({ url: sub.url, body, headers: this.headersFor(job, event, body, attemptedAt), timeoutMs: sub.timeoutMs });
+      const headers = webhookHeaders(sub, job.id, event, body, attemptedAt, this.options.userAgent);
+      result = await client.send({ url: sub.url, body, headers, timeoutMs: sub.timeoutMs });
     }
     job.event = undefined;
     this.inFlight--;
@@ -570,7 +741,7 @@ class SubscriptionWorker {
         job.status = "dead";
         this.release(job, now);
         this.options.metrics?.deliveriesDead.inc();
-        this.announceDead(job, event?.topic);
+        this.dispatcher.announceDead(this.sub, job, event?.topic);
       } else {
         job.status = "retrying";
         nextAttemptAt = now + Math.max(delay, result.retryAfterMs ?? 0);
@@ -608,13 +779,10 @@ class SubscriptionWorker {
     }
     if (reason) {
       this.stopped = true;
-      this.dispatcher.forget(this.sub.id);
       const id = this.sub.id;
-      void store
-        .updateSubscription(id, { active: false, disabledReason: reason }, now)
-        .then(() => this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: id, url: this.sub.url, reason }))
+      void this.dispatcher
+        .disable(this.sub, reason, now)
         .catch((error: unknown) => log.error({ err: error, subscriptionId: id }, "disabling a subscription failed"));
-      log.warn({ subscriptionId: id, reason }, "subscription disabled");
       return;
     }
     if (this.sub.failingSince === null) {
@@ -623,41 +791,6 @@ class SubscriptionWorker {
         log.error({ err: error, subscriptionId: this.sub.id }, "updating subscription health failed");
       });
     }
-  }
-
-  private announceDead(job: Job, eventTopic: string | undefined): void {
-    // No announcements about announcements: a dead delivery of a system event would feed itself. Judged by the
-    // event's topic, since a pattern such as `*.delivery.*` selects system events too.
-    if (eventTopic?.startsWith("switchboard.") || this.sub.topic.startsWith("switchboard.")) return;
-    void this.options
-      .publishSystemEvent("switchboard.delivery.dead", {
-        delivery_id: job.id,
-        subscription_id: this.sub.id,
-        event_id: job.eventId,
-        url: this.sub.url,
-        attempts: job.attempts,
-        last_status: job.lastStatus,
-        last_error: job.lastError,
-      })
-      .catch((error: unknown) => this.options.log.error({ err: error, deliveryId: job.id }, "announcing a dead delivery failed"));
-  }
-
-  private headersFor(job: Job, event: StoredEvent, body: string, now: number): Record<string, string> {
-    const timestamp = Math.floor(now / 1000);
-    const headers: Record<string, string> = { ...this.sub.headers };
-    headers["content-type"] = "application/json";
-    headers["user-agent"] = this.options.userAgent;
-    headers["webhook-id"] = job.id;
-    headers["webhook-timestamp"] = String(timestamp);
-    headers["webhook-signature"] = signatureFor(this.sub.secret, job.id, timestamp, body);
-    headers["ce-specversion"] = "1.0";
-    headers["ce-id"] = headerValue(event.id);
-    headers["ce-source"] = headerValue(event.source ?? `/switchboard/topics/${event.topic}`);
-    headers["ce-type"] = headerValue(event.type ?? event.topic);
-    headers["ce-time"] = formatTime(event.time);
-    if (event.subject !== null) headers["ce-subject"] = headerValue(event.subject);
-    headers["traceparent"] = traceparentFor(event.attributes.traceparent);
-    return headers;
   }
 
   private takeToken(now: number): boolean {
@@ -675,9 +808,12 @@ class SubscriptionWorker {
     if (this.sub.rateLimit !== null) this.tokens += 1;
   }
 
-  /** One timer: the next due retry, or the next rate-limit token while deliveries are ready. */
+  /**
+   * One timer: the next due retry, or the next rate-limit token while deliveries are ready. A retry already due
+   * waits for room, which the end of an attempt or of a claim brings (each calls pump).
+   */
   private scheduleTimer(now: number): void {
-    let at = this.waiting.length > 0 ? this.waiting[0]!.nextAttemptAt : Infinity;
+    let at = this.waiting.length > 0 && this.waiting[0]!.nextAttemptAt > now ? this.waiting[0]!.nextAttemptAt : Infinity;
     if (this.ready.length > 0 && this.sub.rateLimit !== null && this.tokens < 1 && this.inFlight < this.sub.maxInFlight) {
       at = Math.min(at, now + Math.ceil(((1 - this.tokens) * 1000) / this.sub.rateLimit));
     }
@@ -752,6 +888,28 @@ class AttemptRecorder {
     await this.writing;
     this.writing = undefined;
   }
+}
+
+/**
+ * The headers of one attempt: the subscription's own, Standard Webhooks (webhook-id is the delivery id, the same on
+ * every retry), CloudEvents binary mode and a traceparent continuing the event's trace.
+ */
+function webhookHeaders(sub: Subscription, deliveryId: string, event: StoredEvent, body: string, now: number, userAgent: string): Record<string, string> {
+  const timestamp = Math.floor(now / 1000);
+  const headers: Record<string, string> = { ...sub.headers };
+  headers["content-type"] = "application/json";
+  headers["user-agent"] = userAgent;
+  headers["webhook-id"] = deliveryId;
+  headers["webhook-timestamp"] = String(timestamp);
+  headers["webhook-signature"] = signatureFor(sub.secret, deliveryId, timestamp, body);
+  headers["ce-specversion"] = "1.0";
+  headers["ce-id"] = headerValue(event.id);
+  headers["ce-source"] = headerValue(event.source ?? `/switchboard/topics/${event.topic}`);
+  headers["ce-type"] = headerValue(event.type ?? event.topic);
+  headers["ce-time"] = formatTime(event.time);
+  if (event.subject !== null) headers["ce-subject"] = headerValue(event.subject);
+  headers["traceparent"] = traceparentFor(event.attributes.traceparent);
+  return headers;
 }
 
 /** CloudEvents binary mode percent-encodes what a header cannot carry (and `%` itself). */

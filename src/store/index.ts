@@ -11,6 +11,8 @@ export { openPgStore, PgStore } from "./postgres/pg-store.js";
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
   sqliteSynchronous?: "normal" | "full";
+  /** PostgreSQL: events per partition of the event log. */
+  pgPartitionSize?: number;
 }
 
 /** Where a `DATABASE_URL` points. */
@@ -37,7 +39,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const location = parseDatabaseUrl(url);
   const store =
     location.dialect === "postgres"
-      ? openPgStore({ url: location.url })
+      ? openPgStore({ url: location.url, partitionSize: options.pgPartitionSize })
       : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous });
   try {
     await store.migrate();

@@ -305,6 +305,12 @@ export interface Store {
    * while it equals `limit`.
    */
   deleteEventsBefore(topic: string, beforeReceivedAtMs: number, limit: number): Promise<number>;
+  /**
+   * Optional (PostgreSQL, whose event log is partitioned): removes whole partitions in which every event was received
+   * before its topic's cutoff (`cutoffFor` returns undefined for topics kept forever). Returns the events removed per
+   * topic. Retention calls it before deleting rows, so at high volume most expired events go a partition at a time.
+   */
+  dropExpiredPartitions?(cutoffFor: (topic: string) => number | undefined): Promise<Record<string, number>>;
 
   createSubscription(subscription: Subscription): Promise<void>;
   getSubscription(id: string): Promise<Subscription | undefined>;
@@ -333,6 +339,19 @@ export interface Store {
   retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]>;
   /** Removes up to `limit` attempts made before `beforeMs`; returns how many. */
   pruneAttempts(beforeMs: number, limit: number): Promise<number>;
+  /**
+   * Claims retries that `nodeId` is about to send, so that no other node sends the same attempt: of `deliveryIds`,
+   * those still retrying, due (`next_attempt_at <= now`) and not claimed (or claimed by `nodeId`, or with an expired
+   * claim). A claim lasts the subscription's timeout plus `marginMs`; recording an attempt ends it. Returns the ids
+   * now claimed by `nodeId`.
+   */
+  claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]>;
+  /**
+   * Claims up to `limit` retrying deliveries due at `dueBefore` or earlier, oldest due first, of active subscriptions
+   * that do not order by key, unclaimed or with an expired claim (see {@link claimRetries}). Callers at the same time
+   * get disjoint sets (`FOR UPDATE SKIP LOCKED` on PostgreSQL): this is how any free node takes over retries.
+   */
+  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]>;
 
   createApiKey(key: ApiKey): Promise<void>;
   /** The key with this token hash, revoked or not. */

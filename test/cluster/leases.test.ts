@@ -6,7 +6,7 @@
 import pg from "pg";
 import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { LEASE_RENEW_MS, LEASE_TTL_MS } from "../../src/delivery/dispatcher.js";
+import { LEASE_RENEW_MS, LEASE_TTL_MS, RETRY_SWEEP_MS, RETRY_TAKEOVER_AFTER_MS } from "../../src/delivery/dispatcher.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
@@ -119,5 +119,46 @@ function defineLeaseTests(): void {
     const ids = rx.requests.map(eventIdOf);
     expect(new Set(ids)).toEqual(new Set([...posted, ...later].map((p) => p.id)));
     expect(ids).toHaveLength(posted.length + later.length);
+  });
+
+  it("retries are taken over by a free node (SKIP LOCKED) while the dead holder's lease has not expired", { timeout: 60_000 }, async () => {
+    const url = await newDatabase();
+    // Every event's first attempt fails; its retry succeeds.
+    const firstSeen = new Set<string>();
+    const rx = (receiver = await startReceiver((req) => {
+      const id = String(req.headers["webhook-id"]);
+      if (firstSeen.has(id)) return { status: 200 };
+      firstSeen.add(id);
+      return { status: 500 };
+    }));
+    const a = await node(url);
+    const b = await node(url);
+    const sub = await createSubscription(a.url, { topic: "retry.hook", url: rx.url, retry: { schedule: [0, 1, 1, 1] } });
+    const subId = sub.id as string;
+    const [holder, other] = dispatcherOf(a).holds(subId) ? [a, b] : [b, a];
+    const posted: Posted = [];
+    for (let i = 0; i < 20; i++) posted.push(...(await publish(i % 2 === 0 ? a.url : b.url, { topic: "retry.hook", data: { i } })));
+    await rx.waitFor(posted.length, 10_000);
+
+    // The holder dies with every delivery waiting for its retry, keeping its lease for LEASE_TTL_MS.
+    await dispatcherOf(holder).stop(5_000, { keepLeases: true });
+    const diedAt = Date.now();
+    await rx.waitFor(posted.length * 2, RETRY_TAKEOVER_AFTER_MS + RETRY_SWEEP_MS + 5_000);
+    // Retried by the other node before it could hold the subscription: by claiming the retries, not the lease.
+    expect(Date.now() - diedAt).toBeLessThan(LEASE_TTL_MS);
+    expect(dispatcherOf(other).holds(subId)).toBe(false);
+
+    await sleep(500);
+    const byId = new Map<string, string[]>();
+    for (const r of rx.requests) {
+      const id = String(r.headers["webhook-id"]);
+      byId.set(id, [...(byId.get(id) ?? []), eventIdOf(r)]);
+    }
+    // Each delivery: one failed attempt and one retry, both with the same webhook-id and event; nothing sent twice.
+    expect(byId.size).toBe(posted.length);
+    for (const events of byId.values()) expect(events).toHaveLength(2);
+    expect(new Set([...byId.values()].map((events) => events[0]))).toEqual(new Set(posted.map((p) => p.id)));
+    const deliveries = (await (await fetch(`${other.url}/api/deliveries?subscription=${subId}&limit=100`)).json()) as { data: Array<{ status: string }> };
+    expect(deliveries.data.map((d) => d.status)).toEqual(Array(posted.length).fill("delivered"));
   });
 }

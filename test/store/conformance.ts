@@ -762,6 +762,63 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.getDelivery("nope")).toBeUndefined();
       });
 
+      it("claims a due retry for one node at a time; recording its attempt ends the claim", async () => {
+        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
+        const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1 };
+        await store.recordAttempts([
+          { ...failed, deliveryId: "dlv_1", status: "retrying", nextAttemptAt: minutes(2) },
+          { ...failed, deliveryId: "dlv_2", status: "retrying", nextAttemptAt: minutes(5) },
+          { ...failed, deliveryId: "dlv_3", status: "dead", nextAttemptAt: null },
+        ]);
+        const ids = ["dlv_1", "dlv_2", "dlv_3", "dlv_unknown"];
+        // Only retrying deliveries that are due.
+        expect(await store.claimRetries("node_a", ids, minutes(2), 0)).toEqual(["dlv_1"]);
+        // Another node cannot take it while the claim lasts (the subscription's timeout plus the margin)...
+        expect(await store.claimRetries("node_b", ids, minutes(2), 0)).toEqual([]);
+        // ...the holder may claim it again (a restarted worker)...
+        expect(await store.claimRetries("node_a", ["dlv_1"], minutes(2), 0)).toEqual(["dlv_1"]);
+        // ...and once it expired, anyone may.
+        const expired = minutes(2) + makeSubscription("x").timeoutMs + 1;
+        expect(await store.claimRetries("node_b", ["dlv_1"], expired, 0)).toEqual(["dlv_1"]);
+        // Recording the attempt ends the claim.
+        await store.recordAttempts([{ ...failed, deliveryId: "dlv_1", attemptedAt: expired, attempts: 2, status: "retrying", nextAttemptAt: expired }]);
+        expect(await store.claimRetries("node_a", ["dlv_1"], expired, 0)).toEqual(["dlv_1"]);
+      });
+
+      it("hands due retries to free nodes in disjoint sets, oldest due first, skipping those ordered by key", async () => {
+        await store.createSubscription(makeSubscription("sub_k", { url: "http://k.example/hook", ordering: "key" }));
+        await store.createSubscription(makeSubscription("sub_p", { url: "http://p.example/hook", active: false }));
+        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3), delivery("dlv_4", 4)], 4, minutes(1));
+        await store.addDeliveries("sub_k", [delivery("dlv_k", 5, { subscriptionId: "sub_k" })], 5, minutes(1));
+        await store.addDeliveries("sub_p", [delivery("dlv_p", 6, { subscriptionId: "sub_p" })], 6, minutes(1));
+        const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1, status: "retrying" as const };
+        await store.recordAttempts([
+          { ...failed, deliveryId: "dlv_1", nextAttemptAt: minutes(3) },
+          { ...failed, deliveryId: "dlv_2", nextAttemptAt: minutes(2) },
+          { ...failed, deliveryId: "dlv_3", nextAttemptAt: minutes(4) },
+          { ...failed, deliveryId: "dlv_4", nextAttemptAt: minutes(30) },
+          { ...failed, deliveryId: "dlv_k", nextAttemptAt: minutes(2) },
+          { ...failed, deliveryId: "dlv_p", nextAttemptAt: minutes(2) },
+        ]);
+        // Oldest due first.
+        const first = await store.claimDueRetries("node_a", minutes(10), minutes(10), 0, 1);
+        expect(first.map((d) => d.id)).toEqual(["dlv_2"]);
+        expect(first[0]).toMatchObject({ subscriptionId: "sub_a", status: "retrying", attempts: 1, nextAttemptAt: minutes(2) });
+        // Two nodes at once get disjoint sets: every due retry of an active, unordered subscription goes to exactly one
+        // of them; not the paused, keyed or future ones, nor the one node_a holds.
+        const [b, c] = await Promise.all([
+          store.claimDueRetries("node_b", minutes(10), minutes(10), 0, 2),
+          store.claimDueRetries("node_c", minutes(10), minutes(10), 0, 2),
+        ]);
+        expect([...b, ...c].map((d) => d.id).sort()).toEqual(["dlv_1", "dlv_3"]);
+        expect(await store.claimDueRetries("node_d", minutes(10), minutes(10), 0, 10)).toEqual([]);
+        // Claimed this way, they are the claimers': another node cannot claim them for sending.
+        expect(await store.claimRetries("node_z", ["dlv_1", "dlv_2", "dlv_3"], minutes(10), 0)).toEqual([]);
+        // Only retries due by `dueBefore`.
+        expect(await store.claimDueRetries("node_d", minutes(29), minutes(10), 0, 10)).toEqual([]);
+        expect((await store.claimDueRetries("node_d", minutes(30), minutes(10), 0, 10)).map((d) => d.id)).toEqual(["dlv_4"]);
+      });
+
       it("searches newest first by subscription, event, status and time, with a cursor", async () => {
         await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2)], 2, minutes(1));
         await store.addDeliveries("sub_b", [delivery("dlv_3", 1, { subscriptionId: "sub_b" })], undefined, minutes(3));

@@ -8,10 +8,22 @@ import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgre
 import type { HubError } from "../../src/errors.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations } from "../../src/store/migrate.js";
+import { runRetention } from "../../src/store/retention.js";
 import { openStore } from "../../src/store/index.js";
-import { openPgStore } from "../../src/store/postgres/pg-store.js";
+import { openPgStore, type PgStore } from "../../src/store/postgres/pg-store.js";
 import type { AppendOutcome, Store } from "../../src/store/store.js";
 import { describeStoreConformance, makeEvent } from "./conformance.js";
+
+const T0 = Date.UTC(2025, 0, 1);
+
+/** Waits until `check` holds (work the store does in the background). */
+async function eventuallyTrue(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the condition");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 const TEMPLATE = `switchboard_template_${process.pid}`;
 
@@ -172,6 +184,157 @@ function definePostgresTests(): void {
       expect((await store.getEvent(out.results[0]!.id))?.dataJson).toBe(dataJson);
       const found = await store.searchEvents({ dataEquals: [{ field: "n", value: 1 }], order: "asc", limit: 10 });
       expect(found.map((e) => e.id)).toEqual([out.results[0]!.id]);
+    });
+
+    /** Partitions of the events table as (name, bounds), in seq order. */
+    async function partitionsOf(url: string): Promise<string[]> {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ name: string; bound: string }>(
+          `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+           FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass ORDER BY c.oid`,
+        );
+        return rows.map((r) => `${r.name} ${r.bound}`);
+      } finally {
+        await client.end();
+      }
+    }
+
+    /** Appends `n` events of `topic` in requests of 100; returns their seqs. */
+    async function appendMany(store: Store, topic: string, n: number, receivedAt: number): Promise<number[]> {
+      const seqs: number[] = [];
+      for (let i = 0; i < n; i += 100) {
+        const events = Array.from({ length: Math.min(100, n - i) }, () => makeEvent(topic, { receivedAt }));
+        seqs.push(...expectOk((await store.appendEvents([{ events, createTopics: true }]))[0]).results.map((r) => r.seq));
+      }
+      return seqs;
+    }
+
+    function openPartitioned(url: string): Store {
+      const store = openPgStore({ url, maxConnections: 4, partitionSize: 1_000 });
+      opened.push(store);
+      return store;
+    }
+
+    it("partitions the event log by seq, creating partitions ahead of the appends", async () => {
+      const url = await newDatabase();
+      const store = openPartitioned(url);
+      await store.migrate();
+      // After migrate: the (empty) table from before partitioning, and at least one partition ahead.
+      expect(await partitionsOf(url)).toEqual([
+        "events_before_partitioning FOR VALUES FROM (MINVALUE) TO ('1')",
+        "events_from_1 FOR VALUES FROM ('1') TO ('1001')",
+        "events_from_1001 FOR VALUES FROM ('1001') TO ('2001')",
+      ]);
+      const seqs = await appendMany(store, "many", 3_500, T0);
+      // Increasing; with gaps where a request ran ahead of the partitions and was inserted again once they existed.
+      expect(seqs).toHaveLength(3_500);
+      expect([...new Set(seqs)].sort((x, y) => x - y)).toEqual(seqs);
+      const read: number[] = [];
+      for (let cursor = 0; ; ) {
+        const page = await store.readEventsAfter(cursor, 1_000);
+        if (page.length === 0) break;
+        read.push(...page.map((e) => e.seq));
+        cursor = page.at(-1)!.seq;
+      }
+      expect(read).toEqual(seqs);
+      // Created ahead, off the append path: the partitions end well past the last seq.
+      const ends = async () => (await partitionsOf(url)).map((p) => Number(/TO \('(\d+)'\)/.exec(p)?.[1] ?? 0));
+      // Half a partition of room at least, whatever the appends left.
+      await eventuallyTrue(async () => Math.max(...(await ends())) > seqs.at(-1)! + 500);
+      expect((await ends()).length).toBeGreaterThanOrEqual(5);
+      expect((await store.getTopic("many"))?.eventCount).toBe(3_500);
+    });
+
+    it("keeps a client's event id unique across partitions", async () => {
+      const store = openPartitioned(await newDatabase());
+      await store.migrate();
+      const first = expectOk((await store.appendEvents([{ events: [makeEvent("ids", { id: "order-1", clientId: true })], createTopics: true }]))[0]);
+      await appendMany(store, "ids", 2_500, T0);
+      const again = expectOk((await store.appendEvents([{ events: [makeEvent("ids", { id: "order-1", clientId: true })], createTopics: true }]))[0]);
+      expect(again.results).toEqual(first.results);
+      expect(again.stored).toEqual([]);
+      expect((await store.searchEvents({ topics: ["ids"], order: "asc", limit: 10 })).filter((e) => e.id === "order-1")).toHaveLength(1);
+      expect((await store.getTopic("ids"))?.eventCount).toBe(2_501);
+    });
+
+    it("drops whole partitions once every event in them expired, lowering the topics' counts", async () => {
+      const url = await newDatabase();
+      const store = openPartitioned(url) as PgStore;
+      await store.migrate();
+      // Partitions for every seq this test uses, so that none is skipped (see the test above) and the bounds are known.
+      await store.ensureEventPartitions(4_000);
+      const old = await appendMany(store, "old", 2_500, T0); // seqs 1..2500
+      await appendMany(store, "kept", 500, T0 + 1); // seqs 2501..3000: the partition 2001..3000 holds both topics
+      await appendMany(store, "old", 100, T0); // seqs 3001..3100, in the partition still being written
+      const cutoffs: Record<string, number | undefined> = { old: T0 + 1, kept: undefined };
+      const removed = await store.dropExpiredPartitions((topic) => cutoffs[topic]);
+      expect(removed).toEqual({ old: 2_000 });
+      const partitions = (await partitionsOf(url)).map((p) => p.split(" ")[0]);
+      expect(partitions.slice(0, 2)).toEqual(["events_from_2001", "events_from_3001"]);
+      expect((await store.getTopic("old"))?.eventCount).toBe(600);
+      expect(await store.firstSeq()).toBe(2_001);
+      const gone = (await store.readEventsAfter(0, 1))[0]!;
+      expect(gone.seq).toBe(2_001);
+      expect(await store.getEventSeq(`evt_conformance_${"x"}`)).toBeUndefined();
+      // Once the kept topic may expire too, the partition it shared goes; the one still written to never does.
+      cutoffs.kept = T0 + 2;
+      expect(await store.dropExpiredPartitions((topic) => cutoffs[topic])).toEqual({ old: 500, kept: 500 });
+      expect(await store.firstSeq()).toBe(3_001);
+      expect(old).toHaveLength(2_500);
+      // Nothing dropped twice, and appends go on.
+      expect(await store.dropExpiredPartitions((topic) => cutoffs[topic])).toEqual({});
+      expect((await appendMany(store, "old", 1, T0))[0]).toBe(3_101);
+    });
+
+    it("retention drops the expired partitions first, then deletes the rest row by row", async () => {
+      const url = await newDatabase();
+      const store = openPartitioned(url) as PgStore;
+      await store.migrate();
+      await store.ensureEventPartitions(4_000);
+      await appendMany(store, "a", 2_500, T0); // partitions 1..1000 and 1001..2000, and half of 2001..3000
+      await appendMany(store, "b", 600, T0 + 2 * 3_600_000); // young: the rest of 2001..3000 and 3001..
+      const result = await runRetention(store, { list: () => store.listTopics() }, { eventRetentionMs: 3_600_000 }, T0 + 2 * 3_600_000);
+      expect(result).toEqual({ removed: 2_500, topics: { a: 2_500 } });
+      const partitions = (await partitionsOf(url)).map((p) => p.split(" ")[0]);
+      expect(partitions).not.toContain("events_from_1");
+      expect(partitions).not.toContain("events_from_1001");
+      expect(partitions).toContain("events_from_2001");
+      expect((await store.getTopic("a"))?.eventCount).toBe(0);
+      expect((await store.getTopic("b"))?.eventCount).toBe(600);
+      expect(await store.firstSeq()).toBe(2_501);
+    });
+
+    it("migrates an event log from before partitioning, keeping every event and seq", async () => {
+      const url = await newDatabase();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`CREATE TABLE switchboard_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+        for (const m of loadMigrations("postgres").slice(0, 5)) {
+          await client.query(m.sql);
+          await client.query(`INSERT INTO switchboard_migrations VALUES ($1, $2, 0)`, [m.version, m.name]);
+        }
+        await client.query(`INSERT INTO topics (name, created_at, updated_at, event_count) VALUES ('legacy', 0, 0, 3)`);
+        await client.query(
+          `INSERT INTO events (id, topic, time, data, received_at) SELECT 'legacy-' || g, 'legacy', 0, '{}', 0 FROM generate_series(1, 3) g`,
+        );
+        await client.query(`UPDATE store_state SET last_seq = 3`);
+      } finally {
+        await client.end();
+      }
+      const store = openPartitioned(url);
+      expect((await store.migrate()).applied).toEqual(["0006_retry_claims", "0007_event_partitions"]);
+      expect((await store.readEventsAfter(0, 10)).map((e) => [e.seq, e.id])).toEqual([
+        [1, "legacy-1"],
+        [2, "legacy-2"],
+        [3, "legacy-3"],
+      ]);
+      expect(await partitionsOf(url)).toContain("events_before_partitioning FOR VALUES FROM (MINVALUE) TO ('4')");
+      const again = expectOk((await store.appendEvents([{ events: [makeEvent("legacy", { id: "legacy-2", clientId: true }), makeEvent("legacy")], createTopics: true }]))[0]);
+      expect(again.results.map((r) => r.seq)).toEqual([2, 4]);
+      expect(await store.getEventSeq("legacy-3")).toBe(3);
     });
 
     it("never reuses a seq after the newest events were deleted and the store reopened", async () => {

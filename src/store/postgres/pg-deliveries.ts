@@ -267,6 +267,10 @@ export class PgDeliveries {
 
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
     if (records.length === 0) return;
+    // A batch may hold several attempts of one delivery: its last record decides the state.
+    const last = new Map<string, AttemptRecord>();
+    for (const r of records) last.set(r.deliveryId, r);
+    const states = [...last.values()];
     await inTransaction(this.pool, async (client) => {
       await client.query(
         `INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
@@ -280,24 +284,57 @@ export class PgDeliveries {
           records.map((r) => r.error),
         ],
       );
-      // One statement per record: a batch may hold several attempts of one delivery, and the last must win.
-      for (const r of records) {
-        await client.query(
-          `UPDATE deliveries SET status = $1, attempts = $2, next_attempt_at = $3, last_status = $4, last_error = $5, updated_at = $6,
-             delivered_at = CASE WHEN $1 = 'delivered' THEN $6 ELSE delivered_at END
-           WHERE id = $7`,
-          [
-            r.status,
-            r.attempts,
-            r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null,
-            r.statusCode,
-            r.error,
-            r.attemptedAt,
-            r.deliveryId,
-          ],
-        );
-      }
+      // Recording an attempt ends its claim.
+      await client.query(
+        `UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+           last_status = u.last_status, last_error = u.last_error, updated_at = u.at,
+           delivered_at = CASE WHEN u.status = 'delivered' THEN u.at ELSE d.delivered_at END,
+           claimed_by = NULL, claim_expires_at = NULL
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
+           AS u(id, status, attempts, next_attempt_at, last_status, last_error, at)
+         WHERE d.id = u.id`,
+        [
+          states.map((r) => r.deliveryId),
+          states.map((r) => r.status),
+          states.map((r) => r.attempts),
+          states.map((r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null)),
+          states.map((r) => r.statusCode),
+          states.map((r) => r.error),
+          states.map((r) => r.attemptedAt),
+        ],
+      );
     });
+  }
+
+  async claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]> {
+    if (deliveryIds.length === 0) return [];
+    // SKIP LOCKED: a row another node is claiming right now is simply not ours.
+    const { rows } = await this.pool.query<{ id: string }>(
+      `UPDATE deliveries d SET claimed_by = $2, claim_expires_at = $3 + s.timeout_ms + $4
+       FROM (SELECT d2.id, s.timeout_ms FROM deliveries d2 JOIN subscriptions s ON s.id = d2.subscription_id
+             WHERE d2.id = ANY($1::text[]) AND d2.status = 'retrying' AND d2.next_attempt_at <= $3
+               AND (d2.claimed_by IS NULL OR d2.claimed_by = $2 OR d2.claim_expires_at <= $3)
+             FOR UPDATE OF d2 SKIP LOCKED) s
+       WHERE d.id = s.id RETURNING d.id`,
+      [deliveryIds, nodeId, now, marginMs],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.pool.query<DeliveryRow>(
+      `UPDATE deliveries d SET claimed_by = $1, claim_expires_at = $3 + s.timeout_ms + $4
+       FROM (SELECT d2.id, s.timeout_ms FROM deliveries d2 JOIN subscriptions s ON s.id = d2.subscription_id
+             WHERE d2.status = 'retrying' AND d2.next_attempt_at <= $2
+               AND (d2.claimed_by IS NULL OR d2.claim_expires_at <= $3)
+               AND s.active AND s.ordering = 'none'
+             ORDER BY d2.next_attempt_at LIMIT $5
+             FOR UPDATE OF d2 SKIP LOCKED) s
+       WHERE d.id = s.id RETURNING d.*`,
+      [nodeId, dueBefore, now, marginMs, limit],
+    );
+    return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 
   async openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Promise<Delivery[]> {

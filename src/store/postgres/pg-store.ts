@@ -34,11 +34,19 @@ export interface PgStoreOptions {
   url: string;
   /** Connections in the pool. */
   maxConnections?: number;
+  /** Events (seq values) per partition of the event log. Default {@link DEFAULT_PARTITION_SIZE}. */
+  partitionSize?: number;
 }
 
 /**
- * One statement per request: the events in order (nextval follows the ordinality), repeats of a stored id skipped,
- * and the topics of the events really stored created if missing ($12: createTopics).
+ * Seq values per partition of the events table: at 300 million events that is 30 partitions, few enough that
+ * lookups by id (which probe every partition) stay cheap, and each one is dropped in one step once it has expired.
+ */
+export const DEFAULT_PARTITION_SIZE = 10_000_000;
+
+/**
+ * One statement per request: the events in order (nextval follows the ordinality) and the topics of the events
+ * created if missing ($12: createTopics). Repeats of stored ids were taken out before (see appendOne).
  */
 const APPEND_SQL = `WITH ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
@@ -46,7 +54,6 @@ const APPEND_SQL = `WITH ins AS (
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
      ORDER BY u.ord
-     ON CONFLICT (id) DO NOTHING
      RETURNING id, seq, topic
    ), created AS (
      INSERT INTO topics (name, created_at, updated_at)
@@ -58,6 +65,8 @@ const APPEND_SQL = `WITH ins AS (
 /** Advisory lock keys (arbitrary constants, "SB" + purpose) so that nodes sharing a database take the same locks. */
 const MIGRATE_LOCK = 0x5342_4d49; // "SBMI"
 const APPEND_LOCK = 0x5342_4150; // "SBAP"
+const PARTITION_LOCK = 0x5342_5041; // "SBPA"
+const DROP_LOCK = 0x5342_4452; // "SBDR"
 
 interface EventRow {
   seq: number;
@@ -154,7 +163,7 @@ export function openPgStore(options: PgStoreOptions): PgStore {
   // An idle connection that the server drops emits `error` on the pool; without a listener that would crash the
   // process. The pool discards that connection by itself and the next query opens a new one.
   pool.on("error", () => {});
-  return new PgStore(pool, options.url);
+  return new PgStore(pool, options.url, options.partitionSize);
 }
 
 /**
@@ -171,10 +180,15 @@ export class PgStore implements Store {
   /** Tells this store's own subscription announcements apart from other nodes'. */
   private readonly nodeId = randomBytes(8).toString("hex");
   private readonly watchers = new Set<() => Promise<void>>();
+  private readonly partitionSize: number;
+  /** The end (exclusive) of the highest partition of the event log, as last seen; 0 before the first look. */
+  private partitionEnd = 0;
+  private ensuring: Promise<void> | undefined;
 
-  constructor(pool: pg.Pool, url?: string) {
+  constructor(pool: pg.Pool, url?: string, partitionSize = DEFAULT_PARTITION_SIZE) {
     this.pool = pool;
     this.url = url;
+    this.partitionSize = partitionSize;
     this.deliveries = new PgDeliveries(pool);
   }
 
@@ -235,8 +249,42 @@ export class PgStore implements Store {
         applied.push(`${String(m.version).padStart(4, "0")}_${m.name}`);
         return false;
       });
-      if (done) return { applied, version: latest };
+      if (done) break;
     }
+    await this.ensureEventPartitions();
+    return { applied, version: latest };
+  }
+
+  /**
+   * Makes sure partitions of the event log cover every seq up to `uptoSeq` (and at least one partition beyond the
+   * sequence's current value). Appends call it ahead of need, so ingest never waits for it; several nodes may call
+   * it at once (an advisory lock serializes them). A new partition is created empty and then attached, which locks
+   * the events table only in SHARE UPDATE EXCLUSIVE mode: reads and appends go on meanwhile.
+   */
+  async ensureEventPartitions(uptoSeq = 0): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
+      const { rows } = await client.query<{ last: number }>(`SELECT last_value AS last FROM events_seq`);
+      let end = 1;
+      for (const p of await listPartitions(client)) if (p.to !== null && p.to > end) end = p.to;
+      const target = Math.max(rows[0]!.last, uptoSeq) + this.partitionSize;
+      while (end <= target) {
+        const from = end;
+        const to = from + this.partitionSize;
+        await client.query(`CREATE TABLE IF NOT EXISTS events_from_${from} (LIKE events INCLUDING DEFAULTS)`);
+        await client.query(`ALTER TABLE events ATTACH PARTITION events_from_${from} FOR VALUES FROM (${from}) TO (${to})`);
+        end = to;
+      }
+      this.partitionEnd = end;
+    });
+  }
+
+  /** Starts {@link ensureEventPartitions} unless one is running; failures are retried by the next append. */
+  private ensurePartitionsSoon(uptoSeq: number): Promise<void> {
+    this.ensuring ??= this.ensureEventPartitions(uptoSeq)
+      .catch(() => {}) // the next append past the threshold tries again, and an append with no partition waits for it
+      .finally(() => (this.ensuring = undefined));
+    return this.ensuring;
   }
 
   /**
@@ -268,8 +316,20 @@ export class PgStore implements Store {
             outcome = await this.appendOne(client, request, now);
           } catch (error) {
             await client.query(`ROLLBACK TO SAVEPOINT request`);
-            outcomes.push({ ok: false, error: translateRequestError(error) });
-            continue;
+            if (!isNoPartition(error)) {
+              outcomes.push({ ok: false, error: translateRequestError(error) });
+              continue;
+            }
+            // The sequence ran past the partitions (they are created ahead, so only if that failed): create them on
+            // another connection (attaching does not conflict with this transaction's locks) and try once more.
+            await this.ensureEventPartitions();
+            try {
+              outcome = await this.appendOne(client, request, now);
+            } catch (retryError) {
+              await client.query(`ROLLBACK TO SAVEPOINT request`);
+              outcomes.push({ ok: false, error: translateRequestError(retryError) });
+              continue;
+            }
           }
           outcomes.push(outcome);
           // Counted only once the request is certain to commit; once per topic per batch.
@@ -299,6 +359,8 @@ export class PgStore implements Store {
           );
         }
         await client.query(`COMMIT`);
+        // Half a partition before the end: create the next one now, off the append path.
+        if (lastStored > 0 && lastStored + this.partitionSize / 2 >= this.partitionEnd) void this.ensurePartitionsSoon(lastStored);
         return outcomes;
       } catch (error) {
         await client.query(`ROLLBACK`).catch((rollbackError: Error) => {
@@ -329,32 +391,39 @@ export class PgStore implements Store {
       // The caller checked; the topic vanished since. Fail this request only.
       if (missing !== undefined) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(missing)} does not exist`);
     }
-    const { rows: inserted } = await client.query<{ id: string; seq: number }>({
-      // Named: prepared once per connection, not planned again for every request.
-      name: "switchboard_append",
-      text: APPEND_SQL,
-      values: [
-        events.map((e) => e.id),
-        events.map((e) => e.topic),
-        events.map((e) => e.type),
-        events.map((e) => e.source),
-        events.map((e) => e.subject),
-        events.map((e) => e.time),
-        events.map((e) => e.key),
-        events.map((e) => e.dataJson),
-        events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
-        events.map((e) => e.receivedAt),
-        now,
-        request.createTopics,
-      ],
-    });
-    const seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
-    // Ids already stored (before this request, or earlier in it): answered with the first result.
+    // Ids already stored (before this request, or earlier in this batch) are answered with the first result. The
+    // table has no unique index on id (it is partitioned by seq), but appends hold the append lock, so nothing can
+    // store an id between this check and the insert. Ids the hub generated are new ULIDs: only clients' are looked up.
     const firstResult = new Map<string, AppendResult>();
-    const repeats = events.filter((e) => !seqOf.has(e.id)).map((e) => e.id);
-    if (repeats.length > 0) {
-      const { rows } = await client.query<AppendResult>(`SELECT id, seq, topic FROM events WHERE id = ANY($1::text[])`, [repeats]);
+    const clientIds = events.filter((e) => e.clientId).map((e) => e.id);
+    if (clientIds.length > 0) {
+      const { rows } = await client.query<AppendResult>(`SELECT id, seq, topic FROM events WHERE id = ANY($1::text[])`, [clientIds]);
       for (const r of rows) firstResult.set(r.id, { id: r.id, seq: r.seq, topic: r.topic });
+    }
+    const seen = new Set<string>();
+    const fresh = events.filter((e) => !firstResult.has(e.id) && !seen.has(e.id) && seen.add(e.id));
+    let seqOf = new Map<string, number>();
+    if (fresh.length > 0) {
+      const { rows: inserted } = await client.query<{ id: string; seq: number }>({
+        // Named: prepared once per connection, not planned again for every request.
+        name: "switchboard_append",
+        text: APPEND_SQL,
+        values: [
+          fresh.map((e) => e.id),
+          fresh.map((e) => e.topic),
+          fresh.map((e) => e.type),
+          fresh.map((e) => e.source),
+          fresh.map((e) => e.subject),
+          fresh.map((e) => e.time),
+          fresh.map((e) => e.key),
+          fresh.map((e) => e.dataJson),
+          fresh.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
+          fresh.map((e) => e.receivedAt),
+          now,
+          request.createTopics,
+        ],
+      });
+      seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
     }
     const results: AppendResult[] = [];
     const stored: StoredEvent[] = [];
@@ -518,6 +587,88 @@ export class PgStore implements Store {
     return rows[0]!.n;
   }
 
+  /**
+   * Retention's fast path: drops whole partitions of the event log in which every event has expired, lowering the
+   * topics' event counts by what each held. A partition qualifies once the sequence has moved past it (nothing can be
+   * added to it) and, for every topic with events in it, its newest event there was received before
+   * `cutoffFor(topic)` (`undefined`: the topic keeps its events forever). The partition is detached CONCURRENTLY,
+   * so appends and reads go on meanwhile, then dropped; a crash in between is finished by the next call.
+   */
+  async dropExpiredPartitions(cutoffFor: (topic: string) => number | undefined): Promise<Record<string, number>> {
+    const removed: Record<string, number> = {};
+    const client = await this.wrap(this.pool.connect());
+    let broken: Error | undefined;
+    try {
+      // One dropper at a time across nodes: two concurrent detaches of one table would fail.
+      const { rows: locked } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${DROP_LOCK}) AS ok`);
+      if (!locked[0]!.ok) return removed;
+      try {
+        const partitions = await listPartitions(client);
+        // A detach interrupted by a crash is completed first.
+        for (const p of partitions.filter((p) => p.detachPending)) {
+          await client.query(`ALTER TABLE events DETACH PARTITION ${p.name} FINALIZE`);
+          await this.dropDetached(client, p.name, removed);
+        }
+        for (const name of await listDetachedLeftovers(client)) await this.dropDetached(client, name, removed);
+        const lastSeq = (await client.query<{ seq: number }>(`SELECT last_seq AS seq FROM store_state WHERE id = 1`)).rows[0]!.seq;
+        const { rows: seqRows } = await client.query<{ last: number }>(`SELECT last_value AS last FROM events_seq`);
+        const sealedBelow = Math.min(lastSeq, seqRows[0]!.last) + 1;
+        for (const p of partitions) {
+          if (p.detachPending || p.to === null || p.to > sealedBelow) continue;
+          if (!(await this.partitionExpired(client, p.name, cutoffFor))) continue;
+          await client.query(`ALTER TABLE events DETACH PARTITION ${p.name} CONCURRENTLY`);
+          await this.dropDetached(client, p.name, removed);
+        }
+      } finally {
+        await client.query(`SELECT pg_advisory_unlock(${DROP_LOCK})`);
+      }
+      return removed;
+    } catch (error) {
+      broken = error as Error;
+      throw translateError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Whether every topic with events in the partition has them all before its cutoff. */
+  private async partitionExpired(client: pg.PoolClient, name: string, cutoffFor: (topic: string) => number | undefined): Promise<boolean> {
+    // The topics present, by skipping through the (topic, received_at) index rather than reading every row.
+    const { rows } = await client.query<{ topic: string; newest: number }>(
+      `WITH RECURSIVE t AS (
+         SELECT min(topic) AS topic FROM ${name}
+         UNION ALL
+         SELECT (SELECT min(topic) FROM ${name} WHERE topic > t.topic) FROM t WHERE t.topic IS NOT NULL
+       )
+       SELECT t.topic, (SELECT max(received_at) FROM ${name} e WHERE e.topic = t.topic) AS newest FROM t WHERE t.topic IS NOT NULL`,
+    );
+    return rows.every((r) => {
+      const cutoff = cutoffFor(r.topic);
+      return cutoff !== undefined && r.newest < cutoff;
+    });
+  }
+
+  /** Counts what a detached partition held per topic, lowers the topics' counts and drops it, in one transaction. */
+  private async dropDetached(client: pg.PoolClient, name: string, removed: Record<string, number>): Promise<void> {
+    await client.query(`BEGIN`);
+    try {
+      const { rows } = await client.query<{ topic: string; n: number }>(`SELECT topic, count(*) AS n FROM ${name} GROUP BY topic`);
+      if (rows.length > 0) {
+        await client.query(
+          `UPDATE topics SET event_count = greatest(event_count - u.n, 0) FROM unnest($1::text[], $2::bigint[]) AS u(name, n)
+           WHERE topics.name = u.name`,
+          [rows.map((r) => r.topic), rows.map((r) => r.n)],
+        );
+      }
+      await client.query(`DROP TABLE ${name}`);
+      await client.query(`COMMIT`);
+      for (const r of rows) removed[r.topic] = (removed[r.topic] ?? 0) + r.n;
+    } catch (error) {
+      await client.query(`ROLLBACK`);
+      throw error;
+    }
+  }
+
   async createSubscription(subscription: Subscription): Promise<void> {
     return this.wrap(this.deliveries.createSubscription(subscription));
   }
@@ -572,6 +723,14 @@ export class PgStore implements Store {
 
   async retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]> {
     return this.wrap(this.deliveries.retryDeliveries(selection, now));
+  }
+
+  async claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]> {
+    return this.wrap(this.deliveries.claimRetries(nodeId, deliveryIds, now, marginMs));
+  }
+
+  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]> {
+    return this.wrap(this.deliveries.claimDueRetries(nodeId, dueBefore, now, marginMs, limit));
   }
 
   async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
@@ -658,6 +817,44 @@ export class PgStore implements Store {
  * event would make every search that parses it fail; it is read as U+FFFD instead, for searching only.
  */
 const DATA_AS_JSONB = `(CASE WHEN strpos(data, '\\u0000') = 0 THEN data ELSE replace(data, '\\u0000', '\\ufffd') END)::jsonb`;
+
+/** A partition of the events table as the catalog describes it; `from`/`to` null for MINVALUE/MAXVALUE. */
+interface PartitionInfo {
+  name: string;
+  from: number | null;
+  to: number | null;
+  detachPending: boolean;
+}
+
+/** The partitions attached to (or being detached from) the events table, in seq order. */
+async function listPartitions(client: pg.PoolClient): Promise<PartitionInfo[]> {
+  const { rows } = await client.query<{ name: string; bound: string; pending: boolean }>(
+    `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, i.inhdetachpending AS pending
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+  );
+  const bound = (text: string | undefined): number | null => (text === undefined || /VALUE/.test(text) ? null : Number(text.replace(/'/g, "")));
+  return rows
+    .map((r) => {
+      const m = /FROM \((.+?)\) TO \((.+?)\)/.exec(r.bound);
+      return { name: r.name, from: bound(m?.[1]), to: bound(m?.[2]), detachPending: r.pending };
+    })
+    .sort((a, b) => (a.from ?? -Infinity) - (b.from ?? -Infinity));
+}
+
+/** Former partitions detached but not yet dropped (a crash between the two steps). */
+async function listDetachedLeftovers(client: pg.PoolClient): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind = 'r' AND NOT c.relispartition
+       AND (c.relname LIKE 'events\\_from\\_%' OR c.relname = 'events_before_partitioning')`,
+  );
+  return rows.map((r) => r.name);
+}
+
+/** An insert whose seq no partition covers. */
+function isNoPartition(error: unknown): boolean {
+  return (error as { code?: string })?.code === "23514" && /no partition/i.test((error as Error).message ?? "");
+}
 
 /** A request that PostgreSQL refuses for its content (a NUL character in a text field) fails alone, as a 400. */
 function translateRequestError(error: unknown): Error {

@@ -156,7 +156,7 @@ export class SqliteDeliveries {
       ),
       deliveryUpdate: db.prepare(
         `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ?,
-           delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
+           delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END, claimed_by = NULL, claim_expires_at = NULL
          WHERE id = ?`,
       ),
       deliveriesOpen: db.prepare(
@@ -174,6 +174,21 @@ export class SqliteDeliveries {
            WHERE subscription_leases.node_id = excluded.node_id OR subscription_leases.expires_at <= ?`,
       ),
       leaseRelease: db.prepare(`DELETE FROM subscription_leases WHERE node_id = ? AND subscription_id = ?`),
+      claimRetry: db.prepare(
+        `UPDATE deliveries SET claimed_by = @node,
+           claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
+         WHERE id = @id AND status = 'retrying' AND next_attempt_at <= @now
+           AND (claimed_by IS NULL OR claimed_by = @node OR claim_expires_at <= @now)`,
+      ),
+      claimDue: db.prepare(
+        `UPDATE deliveries SET claimed_by = @node, claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
+         WHERE id IN (
+           SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+           WHERE d.status = 'retrying' AND d.next_attempt_at <= @due AND (d.claimed_by IS NULL OR d.claim_expires_at <= @now)
+             AND s.active = 1 AND s.ordering = 'none'
+           ORDER BY d.next_attempt_at LIMIT @limit)
+         RETURNING *`,
+      ),
       prune: db.prepare(`DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < ? ORDER BY attempted_at LIMIT ?)`),
     };
   }
@@ -279,6 +294,16 @@ export class SqliteDeliveries {
         );
       }
     })();
+  }
+
+  claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): string[] {
+    return this.db.transaction(() => deliveryIds.filter((id) => this.s.claimRetry.run({ node: nodeId, now, margin: marginMs, id }).changes > 0))();
+  }
+
+  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Delivery[] {
+    if (limit <= 0) return [];
+    const rows = this.s.claimDue.all({ node: nodeId, due: dueBefore, now, margin: marginMs, limit }) as DeliveryRow[];
+    return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 
   openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Delivery[] {

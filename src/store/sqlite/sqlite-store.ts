@@ -546,6 +546,14 @@ export class SqliteStore implements Store {
     return this.deliveries.retryDeliveries(selection, now);
   }
 
+  async claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]> {
+    return this.deliveries.claimRetries(nodeId, deliveryIds, now, marginMs);
+  }
+
+  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]> {
+    return this.deliveries.claimDueRetries(nodeId, dueBefore, now, marginMs, limit);
+  }
+
   async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
     return this.deliveries.pruneAttempts(beforeMs, limit);
   }
