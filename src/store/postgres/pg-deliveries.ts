@@ -237,32 +237,27 @@ export class PgDeliveries {
 
   async addDeliveries(subscriptionId: string, deliveries: NewDelivery[], cursorSeq: number | undefined, now: number): Promise<void> {
     if (deliveries.length === 0 && cursorSeq === undefined) return;
-    await inTransaction(this.pool, async (client) => {
-      if (deliveries.length > 0) {
-        await client.query(
-          `INSERT INTO deliveries (id, subscription_id, event_seq, event_id, ordering_key, status, attempts, next_attempt_at, created_at, updated_at)
-           SELECT u.id, $1, u.event_seq, u.event_id, u.ordering_key, 'pending', 0, u.next_attempt_at, $2, $2
-           FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
-             AS u(id, event_seq, event_id, ordering_key, next_attempt_at)`,
-          [
-            subscriptionId,
-            now,
-            deliveries.map((d) => d.id),
-            deliveries.map((d) => d.eventSeq),
-            deliveries.map((d) => d.eventId),
-            deliveries.map((d) => d.orderingKey),
-            deliveries.map((d) => d.nextAttemptAt),
-          ],
-        );
-      }
-      if (cursorSeq !== undefined) {
-        await client.query(`UPDATE subscriptions SET cursor_seq = greatest(cursor_seq, $1), updated_at = $2 WHERE id = $3`, [
-          cursorSeq,
-          now,
-          subscriptionId,
-        ]);
-      }
-    });
+    // One statement, so one round trip and one transaction: the deliveries and the cursor commit together.
+    await this.pool.query(
+      `WITH added AS (
+         INSERT INTO deliveries (id, subscription_id, event_seq, event_id, ordering_key, status, attempts, next_attempt_at, created_at, updated_at)
+         SELECT u.id, $1, u.event_seq, u.event_id, u.ordering_key, 'pending', 0, u.next_attempt_at, $2, $2
+         FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+           AS u(id, event_seq, event_id, ordering_key, next_attempt_at)
+       )
+       UPDATE subscriptions SET cursor_seq = greatest(cursor_seq, $8::bigint), updated_at = $2
+       WHERE id = $1 AND $8::bigint IS NOT NULL`,
+      [
+        subscriptionId,
+        now,
+        deliveries.map((d) => d.id),
+        deliveries.map((d) => d.eventSeq),
+        deliveries.map((d) => d.eventId),
+        deliveries.map((d) => d.orderingKey),
+        deliveries.map((d) => d.nextAttemptAt),
+        cursorSeq ?? null,
+      ],
+    );
   }
 
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
@@ -271,39 +266,36 @@ export class PgDeliveries {
     const last = new Map<string, AttemptRecord>();
     for (const r of records) last.set(r.deliveryId, r);
     const states = [...last.values()];
-    await inTransaction(this.pool, async (client) => {
-      await client.query(
-        `INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::text[], $6::text[])`,
-        [
-          records.map((r) => r.deliveryId),
-          records.map((r) => r.attemptedAt),
-          records.map((r) => r.statusCode),
-          records.map((r) => r.latencyMs),
-          records.map((r) => r.responseExcerpt),
-          records.map((r) => r.error),
-        ],
-      );
-      // Recording an attempt ends its claim.
-      await client.query(
-        `UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
-           last_status = u.last_status, last_error = u.last_error, updated_at = u.at,
-           delivered_at = CASE WHEN u.status = 'delivered' THEN u.at ELSE d.delivered_at END,
-           claimed_by = NULL, claim_expires_at = NULL
-         FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
-           AS u(id, status, attempts, next_attempt_at, last_status, last_error, at)
-         WHERE d.id = u.id`,
-        [
-          states.map((r) => r.deliveryId),
-          states.map((r) => r.status),
-          states.map((r) => r.attempts),
-          states.map((r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null)),
-          states.map((r) => r.statusCode),
-          states.map((r) => r.error),
-          states.map((r) => r.attemptedAt),
-        ],
-      );
-    });
+    // One statement (one round trip, one transaction): every attempt, and every delivery's new state. Recording an
+    // attempt ends its claim.
+    await this.pool.query(
+      `WITH recorded AS (
+         INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::text[], $6::text[])
+       )
+       UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+         last_status = u.last_status, last_error = u.last_error, updated_at = u.at,
+         delivered_at = CASE WHEN u.status = 'delivered' THEN u.at ELSE d.delivered_at END,
+         claimed_by = NULL, claim_expires_at = NULL
+       FROM unnest($7::text[], $8::text[], $9::int[], $10::bigint[], $11::int[], $12::text[], $13::bigint[])
+         AS u(id, status, attempts, next_attempt_at, last_status, last_error, at)
+       WHERE d.id = u.id`,
+      [
+        records.map((r) => r.deliveryId),
+        records.map((r) => r.attemptedAt),
+        records.map((r) => r.statusCode),
+        records.map((r) => r.latencyMs),
+        records.map((r) => r.responseExcerpt),
+        records.map((r) => r.error),
+        states.map((r) => r.deliveryId),
+        states.map((r) => r.status),
+        states.map((r) => r.attempts),
+        states.map((r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null)),
+        states.map((r) => r.statusCode),
+        states.map((r) => r.error),
+        states.map((r) => r.attemptedAt),
+      ],
+    );
   }
 
   async claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]> {
