@@ -52,8 +52,16 @@ export const LEASE_RENEW_MS = 2_000;
 export const RETRY_SWEEP_MS = 1_000;
 /** A due retry is left to the node holding its subscription for this long before any free node takes it. */
 export const RETRY_TAKEOVER_AFTER_MS = 2_000;
-/** A retry claim lasts the subscription's timeout plus this: the attempt is recorded a little after it ends. */
-const CLAIM_MARGIN_MS = 30_000;
+/**
+ * A lease not renewed for this long (two renewals missed) marks its holder as gone for retries: any free node takes
+ * them over, long before the lease itself expires.
+ */
+export const LEASE_STALE_AFTER_MS = 2 * LEASE_RENEW_MS;
+/**
+ * A retry claim lasts the subscription's timeout plus this: the attempt is recorded a few milliseconds after it ends
+ * (group commit). A node that dies mid-attempt leaves its claims to expire after as long.
+ */
+const CLAIM_MARGIN_MS = 5_000;
 /** After a claim failed for want of the database, the retries are tried again this much later. */
 const CLAIM_RETRY_MS = 1_000;
 /** Overdue retries taken per sweep at most (and never more than the free share of the global cap). */
@@ -136,10 +144,11 @@ export class Dispatcher {
   }
 
   /**
-   * Takes over retries that are overdue: their subscription's node is busy (its in-flight cap is full) or gone (its
-   * lease has not expired yet). Claims with `FOR UPDATE SKIP LOCKED` as many as this node has free slots for, sends
-   * each once and records the outcome as the subscription's own worker would. Subscriptions ordered by key are
-   * left to their node, which alone knows what each key is waiting for.
+   * Takes over retries that are overdue because their subscription's node is gone: it stopped renewing its lease,
+   * which has not expired yet (or the subscription has no holder). Claims with `FOR UPDATE SKIP LOCKED` as many as
+   * this node has free slots for, sends each once and records the outcome as the subscription's own worker would.
+   * A live holder keeps its retries, so that a subscription's `max_in_flight` holds; subscriptions ordered by key are
+   * left to their next holder, which alone knows what each key is waiting for.
    */
   private async sweepRetries(): Promise<void> {
     const { store, log } = this.options;
@@ -147,7 +156,9 @@ export class Dispatcher {
     if (free <= 0 || this.stopped) return;
     try {
       const now = this.now();
-      const claimed = await store.claimDueRetries(this.nodeId, now - RETRY_TAKEOVER_AFTER_MS, now, CLAIM_MARGIN_MS, free);
+      // A lease renewed at t expires at t + TTL: one renewed within LEASE_STALE_AFTER_MS expires after this.
+      const leaseStaleBefore = now + this.leaseTtlMs - LEASE_STALE_AFTER_MS;
+      const claimed = await store.claimDueRetries(this.nodeId, now - RETRY_TAKEOVER_AFTER_MS, now, CLAIM_MARGIN_MS, free, leaseStaleBefore);
       if (claimed.length === 0) return;
       const subscriptions = new Map<string, Promise<Subscription | undefined>>();
       for (const delivery of claimed) {
@@ -388,7 +399,15 @@ export class Dispatcher {
   private async startWorker(sub: Subscription): Promise<void> {
     const worker = new SubscriptionWorker(sub, this, this.options, this.recorder);
     this.workers.set(sub.id, worker);
-    await worker.load();
+    try {
+      await worker.load();
+    } catch (error) {
+      // Nothing may be sent before the open deliveries are loaded: drop this worker and try again shortly.
+      if (this.workers.get(sub.id) === worker) this.workers.delete(sub.id);
+      await worker.stop();
+      setTimeout(() => this.refreshLogged(sub.id), CLAIM_RETRY_MS).unref();
+      throw error;
+    }
     worker.wake();
   }
 
@@ -456,6 +475,10 @@ class SubscriptionWorker {
   private readonly activeKeys = new Set<string>();
   private readonly parked = new Map<string, Job[]>();
   private parkedCount = 0;
+  /** Ids of the deliveries this worker has open (ready, waiting, parked, claiming or in flight): each admitted once. */
+  private readonly openIds = new Set<string>();
+  /** Until load() has read the open deliveries, nothing is read from the log: its new rows would be loaded again. */
+  private loaded = false;
   private inFlight = 0;
   /** Due retries being claimed (see {@link claim}). */
   private claiming = 0;
@@ -494,7 +517,10 @@ class SubscriptionWorker {
       // Keyset on (event_seq, id): replays put several deliveries on one event, and a page may end among them.
       const page = await this.options.store.openDeliveries(this.sub.id, after.seq, 1000, after.id);
       this.add(page);
-      if (page.length < 1000) return;
+      if (page.length < 1000) {
+        this.loaded = true;
+        return;
+      }
       const last = page[page.length - 1]!;
       after = { seq: last.eventSeq, id: last.id };
     }
@@ -542,20 +568,15 @@ class SubscriptionWorker {
   }
 
   private pump(): void {
+    if (!this.loaded) return;
     const now = this.dispatcher.now();
-    // Due retries are claimed before they are sent (another node may have taken them over), and only as many as
-    // there is room to send: the rest stay claimable by a node with free slots.
-    let room = this.sub.maxInFlight - this.inFlight - this.ready.length - this.claiming;
+    // Due retries are claimed before they are sent: another node may have taken them over while this one was cut off
+    // from the database.
     let toClaim: Job[] | undefined;
     while (this.waiting.length > 0 && this.waiting[0]!.nextAttemptAt <= now) {
-      if (this.waiting[0]!.status !== "retrying") {
-        this.ready.push(this.waiting.shift()!);
-        room--;
-        continue;
-      }
-      if (room <= 0) break;
-      (toClaim ??= []).push(this.waiting.shift()!);
-      room--;
+      const job = this.waiting.shift()!;
+      if (job.status === "retrying") (toClaim ??= []).push(job);
+      else this.ready.push(job);
     }
     if (toClaim) void this.claim(toClaim);
     while (this.ready.length > 0 && this.inFlight < this.sub.maxInFlight && !this.stopped) {
@@ -585,13 +606,19 @@ class SubscriptionWorker {
     }
     this.claiming -= jobs.length;
     const now = this.dispatcher.now();
+    // Retries were due before the first attempts queued meanwhile: they go first.
+    const mine: Job[] = [];
     for (const job of jobs) {
       if (claimed === undefined) {
         job.nextAttemptAt = now + CLAIM_RETRY_MS;
         this.wait(job);
-      } else if (claimed.has(job.id)) this.ready.push(job);
-      else this.release(job, now);
+      } else if (claimed.has(job.id)) mine.push(job);
+      else {
+        this.openIds.delete(job.id);
+        this.release(job, now);
+      }
     }
+    this.ready.unshift(...mine);
     this.wake();
   }
 
@@ -652,6 +679,9 @@ class SubscriptionWorker {
 
   /** Puts a delivery where it belongs: ready, waiting for its time, or parked behind its key. */
   private admit(job: Job, now: number): void {
+    // A delivery already open here (loaded, then handed over again by a retry or replay) is not sent twice.
+    if (this.openIds.has(job.id)) return;
+    this.openIds.add(job.id);
     const key = this.sub.ordering === "key" ? job.orderingKey : null;
     if (key !== null) {
       if (this.activeKeys.has(key)) {
@@ -731,6 +761,7 @@ class SubscriptionWorker {
     let nextAttemptAt: number | null = null;
     if (result.ok) {
       job.status = "delivered";
+      this.openIds.delete(job.id);
       this.consecutiveFailures = 0;
       if (this.sub.failingSince !== null) this.markHealthy();
       this.release(job, now);
@@ -739,6 +770,7 @@ class SubscriptionWorker {
       const delay = event === undefined ? undefined : nextDelayMs(this.sub.retrySchedule, job.attempts);
       if (delay === undefined) {
         job.status = "dead";
+        this.openIds.delete(job.id);
         this.release(job, now);
         this.options.metrics?.deliveriesDead.inc();
         this.dispatcher.announceDead(this.sub, job, event?.topic);
@@ -808,12 +840,9 @@ class SubscriptionWorker {
     if (this.sub.rateLimit !== null) this.tokens += 1;
   }
 
-  /**
-   * One timer: the next due retry, or the next rate-limit token while deliveries are ready. A retry already due
-   * waits for room, which the end of an attempt or of a claim brings (each calls pump).
-   */
+  /** One timer: the next due retry, or the next rate-limit token while deliveries are ready. */
   private scheduleTimer(now: number): void {
-    let at = this.waiting.length > 0 && this.waiting[0]!.nextAttemptAt > now ? this.waiting[0]!.nextAttemptAt : Infinity;
+    let at = this.waiting.length > 0 ? this.waiting[0]!.nextAttemptAt : Infinity;
     if (this.ready.length > 0 && this.sub.rateLimit !== null && this.tokens < 1 && this.inFlight < this.sub.maxInFlight) {
       at = Math.min(at, now + Math.ceil(((1 - this.tokens) * 1000) / this.sub.rateLimit));
     }

@@ -341,17 +341,19 @@ export interface Store {
   pruneAttempts(beforeMs: number, limit: number): Promise<number>;
   /**
    * Claims retries that `nodeId` is about to send, so that no other node sends the same attempt: of `deliveryIds`,
-   * those still retrying, due (`next_attempt_at <= now`) and not claimed (or claimed by `nodeId`, or with an expired
-   * claim). A claim lasts the subscription's timeout plus `marginMs`; recording an attempt ends it. Returns the ids
+   * those still retrying, due (`next_attempt_at <= now`) and not claimed, or with an expired claim (not even
+   * `nodeId`'s own: its retry sweep may be sending it). A claim lasts the subscription's timeout plus `marginMs`; recording an attempt ends it. Returns the ids
    * now claimed by `nodeId`.
    */
   claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]>;
   /**
-   * Claims up to `limit` retrying deliveries due at `dueBefore` or earlier, oldest due first, of active subscriptions
-   * that do not order by key, unclaimed or with an expired claim (see {@link claimRetries}). Callers at the same time
-   * get disjoint sets (`FOR UPDATE SKIP LOCKED` on PostgreSQL): this is how any free node takes over retries.
+   * Claims up to `limit` retrying deliveries due at `dueBefore` or earlier, oldest due first, unclaimed or with an
+   * expired claim (see {@link claimRetries}), of active subscriptions that do not order by key and whose lease, if
+   * any, expires before `leaseStaleBefore` (its holder has stopped renewing it: a live holder keeps its retries, within
+   * its `max_in_flight`). Callers at the same time get disjoint sets (`FOR UPDATE SKIP LOCKED` on PostgreSQL): this is
+   * how any free node takes over the retries of a node that died, before its leases expire.
    */
-  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]>;
+  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number, leaseStaleBefore: number): Promise<Delivery[]>;
 
   createApiKey(key: ApiKey): Promise<void>;
   /** The key with this token hash, revoked or not. */

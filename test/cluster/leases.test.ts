@@ -6,7 +6,7 @@
 import pg from "pg";
 import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { LEASE_RENEW_MS, LEASE_TTL_MS, RETRY_SWEEP_MS, RETRY_TAKEOVER_AFTER_MS } from "../../src/delivery/dispatcher.js";
+import { LEASE_RENEW_MS, LEASE_STALE_AFTER_MS, LEASE_TTL_MS, RETRY_SWEEP_MS, RETRY_TAKEOVER_AFTER_MS } from "../../src/delivery/dispatcher.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
@@ -140,10 +140,11 @@ function defineLeaseTests(): void {
     for (let i = 0; i < 20; i++) posted.push(...(await publish(i % 2 === 0 ? a.url : b.url, { topic: "retry.hook", data: { i } })));
     await rx.waitFor(posted.length, 10_000);
 
-    // The holder dies with every delivery waiting for its retry, keeping its lease for LEASE_TTL_MS.
+    // The holder dies with every delivery waiting for its retry, keeping its lease for LEASE_TTL_MS. Once it has missed
+    // two renewals, the other node takes the overdue retries.
     await dispatcherOf(holder).stop(5_000, { keepLeases: true });
     const diedAt = Date.now();
-    await rx.waitFor(posted.length * 2, RETRY_TAKEOVER_AFTER_MS + RETRY_SWEEP_MS + 5_000);
+    await rx.waitFor(posted.length * 2, LEASE_STALE_AFTER_MS + RETRY_TAKEOVER_AFTER_MS + RETRY_SWEEP_MS + 5_000);
     // Retried by the other node before it could hold the subscription: by claiming the retries, not the lease.
     expect(Date.now() - diedAt).toBeLessThan(LEASE_TTL_MS);
     expect(dispatcherOf(other).holds(subId)).toBe(false);

@@ -775,8 +775,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.claimRetries("node_a", ids, minutes(2), 0)).toEqual(["dlv_1"]);
         // Another node cannot take it while the claim lasts (the subscription's timeout plus the margin)...
         expect(await store.claimRetries("node_b", ids, minutes(2), 0)).toEqual([]);
-        // ...the holder may claim it again (a restarted worker)...
-        expect(await store.claimRetries("node_a", ["dlv_1"], minutes(2), 0)).toEqual(["dlv_1"]);
+        // ...nor the same node a second time (its sweep and its worker must not both send it)...
+        expect(await store.claimRetries("node_a", ["dlv_1"], minutes(2), 0)).toEqual([]);
         // ...and once it expired, anyone may.
         const expired = minutes(2) + makeSubscription("x").timeoutMs + 1;
         expect(await store.claimRetries("node_b", ["dlv_1"], expired, 0)).toEqual(["dlv_1"]);
@@ -800,23 +800,27 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           { ...failed, deliveryId: "dlv_k", nextAttemptAt: minutes(2) },
           { ...failed, deliveryId: "dlv_p", nextAttemptAt: minutes(2) },
         ]);
+        // Not while the subscription's holder renews its lease (it keeps its retries); once the lease is stale, yes.
+        await store.acquireLeases("node_x", ["sub_a"], 10 * 60_000, minutes(10)); // expires at minutes(20)
+        expect(await store.claimDueRetries("node_a", minutes(10), minutes(10), 0, 10, minutes(20))).toEqual([]);
+        await store.releaseLeases("node_x", ["sub_a"]);
         // Oldest due first.
-        const first = await store.claimDueRetries("node_a", minutes(10), minutes(10), 0, 1);
+        const first = await store.claimDueRetries("node_a", minutes(10), minutes(10), 0, 1, minutes(10));
         expect(first.map((d) => d.id)).toEqual(["dlv_2"]);
         expect(first[0]).toMatchObject({ subscriptionId: "sub_a", status: "retrying", attempts: 1, nextAttemptAt: minutes(2) });
         // Two nodes at once get disjoint sets: every due retry of an active, unordered subscription goes to exactly one
         // of them; not the paused, keyed or future ones, nor the one node_a holds.
         const [b, c] = await Promise.all([
-          store.claimDueRetries("node_b", minutes(10), minutes(10), 0, 2),
-          store.claimDueRetries("node_c", minutes(10), minutes(10), 0, 2),
+          store.claimDueRetries("node_b", minutes(10), minutes(10), 0, 2, minutes(10)),
+          store.claimDueRetries("node_c", minutes(10), minutes(10), 0, 2, minutes(10)),
         ]);
         expect([...b, ...c].map((d) => d.id).sort()).toEqual(["dlv_1", "dlv_3"]);
-        expect(await store.claimDueRetries("node_d", minutes(10), minutes(10), 0, 10)).toEqual([]);
+        expect(await store.claimDueRetries("node_d", minutes(10), minutes(10), 0, 10, minutes(10))).toEqual([]);
         // Claimed this way, they are the claimers': another node cannot claim them for sending.
         expect(await store.claimRetries("node_z", ["dlv_1", "dlv_2", "dlv_3"], minutes(10), 0)).toEqual([]);
         // Only retries due by `dueBefore`.
-        expect(await store.claimDueRetries("node_d", minutes(29), minutes(10), 0, 10)).toEqual([]);
-        expect((await store.claimDueRetries("node_d", minutes(30), minutes(10), 0, 10)).map((d) => d.id)).toEqual(["dlv_4"]);
+        expect(await store.claimDueRetries("node_d", minutes(29), minutes(10), 0, 10, minutes(10))).toEqual([]);
+        expect((await store.claimDueRetries("node_d", minutes(30), minutes(10), 0, 10, minutes(10))).map((d) => d.id)).toEqual(["dlv_4"]);
       });
 
       it("searches newest first by subscription, event, status and time, with a cursor", async () => {

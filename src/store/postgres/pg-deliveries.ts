@@ -305,7 +305,7 @@ export class PgDeliveries {
       `UPDATE deliveries d SET claimed_by = $2, claim_expires_at = $3 + s.timeout_ms + $4
        FROM (SELECT d2.id, s.timeout_ms FROM deliveries d2 JOIN subscriptions s ON s.id = d2.subscription_id
              WHERE d2.id = ANY($1::text[]) AND d2.status = 'retrying' AND d2.next_attempt_at <= $3
-               AND (d2.claimed_by IS NULL OR d2.claimed_by = $2 OR d2.claim_expires_at <= $3)
+               AND (d2.claimed_by IS NULL OR d2.claim_expires_at <= $3)
              FOR UPDATE OF d2 SKIP LOCKED) s
        WHERE d.id = s.id RETURNING d.id`,
       [deliveryIds, nodeId, now, marginMs],
@@ -313,7 +313,7 @@ export class PgDeliveries {
     return rows.map((r) => r.id);
   }
 
-  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]> {
+  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number, leaseStaleBefore: number): Promise<Delivery[]> {
     if (limit <= 0) return [];
     const { rows } = await this.pool.query<DeliveryRow>(
       `UPDATE deliveries d SET claimed_by = $1, claim_expires_at = $3 + s.timeout_ms + $4
@@ -321,10 +321,11 @@ export class PgDeliveries {
              WHERE d2.status = 'retrying' AND d2.next_attempt_at <= $2
                AND (d2.claimed_by IS NULL OR d2.claim_expires_at <= $3)
                AND s.active AND s.ordering = 'none'
+               AND NOT EXISTS (SELECT 1 FROM subscription_leases l WHERE l.subscription_id = s.id AND l.expires_at >= $6)
              ORDER BY d2.next_attempt_at LIMIT $5
              FOR UPDATE OF d2 SKIP LOCKED) s
        WHERE d.id = s.id RETURNING d.*`,
-      [nodeId, dueBefore, now, marginMs, limit],
+      [nodeId, dueBefore, now, marginMs, limit, leaseStaleBefore],
     );
     return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }

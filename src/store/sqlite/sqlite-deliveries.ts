@@ -178,7 +178,7 @@ export class SqliteDeliveries {
         `UPDATE deliveries SET claimed_by = @node,
            claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
          WHERE id = @id AND status = 'retrying' AND next_attempt_at <= @now
-           AND (claimed_by IS NULL OR claimed_by = @node OR claim_expires_at <= @now)`,
+           AND (claimed_by IS NULL OR claim_expires_at <= @now)`,
       ),
       claimDue: db.prepare(
         `UPDATE deliveries SET claimed_by = @node, claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
@@ -186,6 +186,7 @@ export class SqliteDeliveries {
            SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
            WHERE d.status = 'retrying' AND d.next_attempt_at <= @due AND (d.claimed_by IS NULL OR d.claim_expires_at <= @now)
              AND s.active = 1 AND s.ordering = 'none'
+             AND NOT EXISTS (SELECT 1 FROM subscription_leases l WHERE l.subscription_id = s.id AND l.expires_at >= @stale)
            ORDER BY d.next_attempt_at LIMIT @limit)
          RETURNING *`,
       ),
@@ -300,9 +301,9 @@ export class SqliteDeliveries {
     return this.db.transaction(() => deliveryIds.filter((id) => this.s.claimRetry.run({ node: nodeId, now, margin: marginMs, id }).changes > 0))();
   }
 
-  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Delivery[] {
+  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number, leaseStaleBefore: number): Delivery[] {
     if (limit <= 0) return [];
-    const rows = this.s.claimDue.all({ node: nodeId, due: dueBefore, now, margin: marginMs, limit }) as DeliveryRow[];
+    const rows = this.s.claimDue.all({ node: nodeId, due: dueBefore, now, margin: marginMs, limit, stale: leaseStaleBefore }) as DeliveryRow[];
     return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 

@@ -550,8 +550,8 @@ export class SqliteStore implements Store {
     return this.deliveries.claimRetries(nodeId, deliveryIds, now, marginMs);
   }
 
-  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number): Promise<Delivery[]> {
-    return this.deliveries.claimDueRetries(nodeId, dueBefore, now, marginMs, limit);
+  async claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number, leaseStaleBefore: number): Promise<Delivery[]> {
+    return this.deliveries.claimDueRetries(nodeId, dueBefore, now, marginMs, limit, leaseStaleBefore);
   }
 
   async pruneAttempts(beforeMs: number, limit: number): Promise<number> {
