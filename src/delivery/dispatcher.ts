@@ -101,6 +101,8 @@ export class Dispatcher {
   private readonly leaseRenewMs: number;
   /** Subscriptions whose lease this node holds (it runs workers for those that are active, and only those). */
   private readonly held = new Set<string>();
+  /** Subscriptions beyond this node's share: their workers stop, then their leases are released for another node. */
+  private readonly handingOver = new Set<string>();
   /** When the last renewal of every lease started: held leases are valid until this plus the TTL. */
   private renewedAt = 0;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -127,9 +129,9 @@ export class Dispatcher {
     if (this.options.runWorkers === false) return;
     const active = (await this.options.store.listSubscriptions()).filter((sub) => sub.active);
     const at = Date.now();
-    const acquired = await this.options.store.acquireLeases(this.nodeId, active.map((sub) => sub.id), this.leaseTtlMs, at);
+    const { renewed } = await this.claimShare(active.map((sub) => sub.id), at);
     this.renewedAt = at;
-    for (const id of acquired) this.held.add(id);
+    for (const id of renewed) this.held.add(id);
     for (const sub of active) if (this.held.has(sub.id)) await this.startWorker(sub);
     this.renewTimer = setInterval(() => {
       this.renewing ??= this.renewLeases().finally(() => (this.renewing = undefined));
@@ -255,9 +257,33 @@ export class Dispatcher {
   }
 
   /**
-   * Renews the held leases and claims free or expired ones: a newly held subscription gets a worker (which loads
-   * the open deliveries its previous node left, as on a restart); one lost to another node (a renewal came too
-   * late) has its worker stopped.
+   * Renews the leases this node holds and claims free or expired ones up to its share: the active subscriptions
+   * divided by the delivering nodes seen within a lease's lifetime (rounded up). Nodes claiming at once take free
+   * leases in random order; one holding more than its share (it started first, or a node joined) hands the excess
+   * over, so subscriptions spread over the delivering nodes within a few renewals.
+   */
+  private async claimShare(activeIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
+    const { store } = this.options;
+    const nodes = await store.heartbeat(this.nodeId, at, this.leaseTtlMs);
+    const share = Math.ceil(activeIds.length / nodes);
+    const renewed = new Set(await store.acquireLeases(this.nodeId, activeIds.filter((id) => this.held.has(id)), this.leaseTtlMs, at));
+    const room = share - renewed.size;
+    if (room > 0) {
+      const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
+      const got = await store.acquireLeases(this.nodeId, candidates, this.leaseTtlMs, at);
+      // acquireLeases takes every free lease in the list: what exceeds the share goes back at once.
+      if (got.length > room) await store.releaseLeases(this.nodeId, got.slice(room));
+      for (const id of got.slice(0, room)) renewed.add(id);
+    }
+    const excess = renewed.size > share ? [...renewed].slice(share) : [];
+    return { renewed, excess };
+  }
+
+  /**
+   * Renews the held leases and claims free or expired ones (see {@link claimShare}): a newly held subscription gets
+   * a worker (which loads the open deliveries its previous node left, as on a restart); one lost to another node (a
+   * renewal came too late) has its worker stopped; one beyond this node's share is handed over once its worker has
+   * stopped.
    */
   private async renewLeases(): Promise<void> {
     const { store, log } = this.options;
@@ -265,12 +291,19 @@ export class Dispatcher {
       const ids = (await store.listSubscriptions()).filter((sub) => sub.active).map((sub) => sub.id);
       if (this.stopped) return;
       const at = Date.now();
-      const acquired = new Set(await store.acquireLeases(this.nodeId, ids, this.leaseTtlMs, at));
+      const { renewed: acquired, excess } = await this.claimShare(ids, at);
       this.renewedAt = at;
       if (this.stopped) {
         // stop() released what it knew of; these were renewed meanwhile.
         await store.releaseLeases(this.nodeId, [...acquired]);
         return;
+      }
+      for (const id of excess) {
+        acquired.delete(id);
+        if (this.held.delete(id)) {
+          this.handingOver.add(id);
+          this.refreshLogged(id);
+        }
       }
       for (const id of ids) {
         if (acquired.has(id) && !this.held.has(id)) {
@@ -334,6 +367,10 @@ export class Dispatcher {
     }
     if (this.stopped || this.options.runWorkers === false) return;
     const { store } = this.options;
+    if (this.handingOver.delete(id)) {
+      await store.releaseLeases(this.nodeId, [id]);
+      return;
+    }
     const sub = await store.getSubscription(id);
     if (!sub?.active) {
       // Deleted, paused or disabled: its lease is of no use to this node any more.
@@ -382,12 +419,13 @@ export class Dispatcher {
     await this.renewing;
     // After the workers stopped: another node may take the subscriptions over at once. `keepLeases` (tests) leaves
     // them to expire, as a node that died would.
-    const held = [...this.held];
+    const held = [...this.held, ...this.handingOver];
     this.held.clear();
-    if (held.length > 0 && !options.keepLeases) {
-      await this.options.store
-        .releaseLeases(this.nodeId, held)
-        .catch((error: unknown) => this.options.log.error({ err: error, nodeId: this.nodeId }, "releasing subscription leases failed"));
+    this.handingOver.clear();
+    if (!options.keepLeases) {
+      await Promise.all([this.options.store.removeNode(this.nodeId), this.options.store.releaseLeases(this.nodeId, held)]).catch((error: unknown) =>
+        this.options.log.error({ err: error, nodeId: this.nodeId }, "releasing subscription leases failed"),
+      );
     }
   }
 
@@ -917,6 +955,16 @@ class AttemptRecorder {
     await this.writing;
     this.writing = undefined;
   }
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T>(items: T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /**

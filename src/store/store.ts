@@ -382,6 +382,13 @@ export interface Store {
   acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): Promise<string[]>;
   /** Gives up the leases `nodeId` holds on `subscriptionIds` (those held by other nodes are left alone). */
   releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void>;
+  /**
+   * Records that delivering node `nodeId` is alive at `now`, and returns how many delivering nodes (this one
+   * included) were seen since `now - ttlMs`: each takes about its share of the subscriptions.
+   */
+  heartbeat(nodeId: string, now: number, ttlMs: number): Promise<number>;
+  /** Forgets a delivering node that stops, so that the others take its share at once. */
+  removeNode(nodeId: string): Promise<void>;
 
   stats(): Promise<StoreStats>;
   /** A cheap round trip, for `/health`. */

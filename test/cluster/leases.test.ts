@@ -7,7 +7,7 @@ import pg from "pg";
 import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { LEASE_RENEW_MS, LEASE_STALE_AFTER_MS, LEASE_TTL_MS, RETRY_SWEEP_MS, RETRY_TAKEOVER_AFTER_MS } from "../../src/delivery/dispatcher.js";
-import { startTestHub, type TestHub } from "../helpers/hub.js";
+import { eventually, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
 
@@ -161,5 +161,27 @@ function defineLeaseTests(): void {
     expect(new Set([...byId.values()].map((events) => events[0]))).toEqual(new Set(posted.map((p) => p.id)));
     const deliveries = (await (await fetch(`${other.url}/api/deliveries?subscription=${subId}&limit=100`)).json()) as { data: Array<{ status: string }> };
     expect(deliveries.data.map((d) => d.status)).toEqual(Array(posted.length).fill("delivered"));
+  });
+
+  it("spreads subscriptions over the delivering nodes, also onto a node that joins later", { timeout: 60_000 }, async () => {
+    const url = await newDatabase();
+    const rx = (receiver = await startReceiver());
+    const a = await node(url);
+    const subIds: string[] = [];
+    for (let i = 0; i < 8; i++) subIds.push((await createSubscription(a.url, { topic: `spread.${i}`, url: rx.url })).id as string);
+    const heldBy = (hub: TestHub) => subIds.filter((id) => dispatcherOf(hub).holds(id)).length;
+    expect(heldBy(a)).toBe(8);
+
+    const b = await node(url);
+    const joinedAt = Date.now();
+    await eventually("the subscriptions are split 4 and 4", () => (heldBy(a) === 4 && heldBy(b) === 4 ? true : undefined), 5 * LEASE_RENEW_MS + 5_000);
+    console.log(`a node joining took half the subscriptions after ${Date.now() - joinedAt} ms`);
+
+    // Every subscription is delivered once, whichever node holds it.
+    const posted: Posted = [];
+    for (let i = 0; i < 8; i++) posted.push(...(await publish(i % 2 === 0 ? a.url : b.url, { topic: `spread.${i}`, data: { i } })));
+    await rx.waitFor(8, 10_000);
+    await sleep(300);
+    expect(rx.requests.map(eventIdOf).sort()).toEqual(posted.map((p) => p.id).sort());
   });
 }

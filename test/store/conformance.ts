@@ -1009,6 +1009,17 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.acquireLeases("node_b", ["sub_1", "sub_2"], TTL, T0 + 2)).toEqual(["sub_1"]);
         await store.releaseLeases("node_a", []);
       });
+
+      it("counts the delivering nodes seen within a lease's lifetime, and forgets one that leaves", async () => {
+        expect(await store.heartbeat("node_a", T0, TTL)).toBe(1);
+        expect(await store.heartbeat("node_b", T0 + 1, TTL)).toBe(2);
+        expect(await store.heartbeat("node_a", T0 + TTL, TTL)).toBe(2);
+        // node_b was last seen more than a TTL ago.
+        expect(await store.heartbeat("node_a", T0 + TTL + 2, TTL)).toBe(1);
+        expect(await store.heartbeat("node_c", T0 + TTL + 3, TTL)).toBe(2);
+        await store.removeNode("node_c");
+        expect(await store.heartbeat("node_a", T0 + TTL + 4, TTL)).toBe(1);
+      });
     });
 
     describe("stats, ping and close", () => {

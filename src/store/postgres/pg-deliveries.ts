@@ -412,6 +412,24 @@ export class PgDeliveries {
     return rows.map((r) => r.subscription_id);
   }
 
+  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `WITH seen AS (
+         INSERT INTO delivery_nodes (node_id, seen_at) VALUES ($1, $2)
+         ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at
+       ), gone AS (
+         DELETE FROM delivery_nodes WHERE seen_at < $3::bigint - $4::bigint AND node_id <> $1
+       )
+       SELECT 1 + count(*)::int AS n FROM delivery_nodes WHERE seen_at >= $3 AND node_id <> $1`,
+      [nodeId, now, now - ttlMs, ttlMs * 10],
+    );
+    return rows[0]!.n;
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    await this.pool.query(`DELETE FROM delivery_nodes WHERE node_id = $1`, [nodeId]);
+  }
+
   async releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void> {
     if (subscriptionIds.length === 0) return;
     await this.pool.query(`DELETE FROM subscription_leases WHERE node_id = $1 AND subscription_id = ANY($2::text[])`, [nodeId, subscriptionIds]);

@@ -773,6 +773,14 @@ export class PgStore implements Store {
     return this.wrap(this.deliveries.acquireLeases(nodeId, subscriptionIds, ttlMs, now));
   }
 
+  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<number> {
+    return this.wrap(this.deliveries.heartbeat(nodeId, now, ttlMs));
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    return this.wrap(this.deliveries.removeNode(nodeId));
+  }
+
   async releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void> {
     return this.wrap(this.deliveries.releaseLeases(nodeId, subscriptionIds));
   }

@@ -174,6 +174,10 @@ export class SqliteDeliveries {
            WHERE subscription_leases.node_id = excluded.node_id OR subscription_leases.expires_at <= ?`,
       ),
       leaseRelease: db.prepare(`DELETE FROM subscription_leases WHERE node_id = ? AND subscription_id = ?`),
+      nodeSeen: db.prepare(`INSERT INTO delivery_nodes (node_id, seen_at) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET seen_at = excluded.seen_at`),
+      nodesForget: db.prepare(`DELETE FROM delivery_nodes WHERE seen_at < ? AND node_id <> ?`),
+      nodesCount: db.prepare(`SELECT count(*) AS n FROM delivery_nodes WHERE seen_at >= ? AND node_id <> ?`),
+      nodeRemove: db.prepare(`DELETE FROM delivery_nodes WHERE node_id = ?`),
       claimRetry: db.prepare(
         `UPDATE deliveries SET claimed_by = @node,
            claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
@@ -394,6 +398,18 @@ export class SqliteDeliveries {
       }
       return held;
     })();
+  }
+
+  heartbeat(nodeId: string, now: number, ttlMs: number): number {
+    return this.db.transaction(() => {
+      this.s.nodeSeen.run(nodeId, now);
+      this.s.nodesForget.run(now - ttlMs * 10, nodeId);
+      return 1 + (this.s.nodesCount.get(now - ttlMs, nodeId) as { n: number }).n;
+    })();
+  }
+
+  removeNode(nodeId: string): void {
+    this.s.nodeRemove.run(nodeId);
   }
 
   releaseLeases(nodeId: string, subscriptionIds: string[]): void {

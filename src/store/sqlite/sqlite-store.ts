@@ -593,6 +593,14 @@ export class SqliteStore implements Store {
     return this.deliveries.acquireLeases(nodeId, subscriptionIds, ttlMs, now);
   }
 
+  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<number> {
+    return this.deliveries.heartbeat(nodeId, now, ttlMs);
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    this.deliveries.removeNode(nodeId);
+  }
+
   async releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void> {
     this.deliveries.releaseLeases(nodeId, subscriptionIds);
   }

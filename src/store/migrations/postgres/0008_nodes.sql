@@ -1,0 +1,6 @@
+-- Delivering nodes and when each was last seen: a node renewing its leases also records itself here, and counts the
+-- nodes seen within a lease's lifetime to take only its share of the subscriptions (see Dispatcher.renewLeases).
+CREATE TABLE delivery_nodes (
+  node_id text PRIMARY KEY,
+  seen_at bigint NOT NULL
+);
