@@ -62,6 +62,27 @@ const APPEND_SQL = `WITH ins AS (
    )
    SELECT id, seq FROM ins`;
 
+/**
+ * The whole of a plain group commit in one statement (see {@link PgStore.appendEvents}): the events, the topics'
+ * counts (creating missing topics), the highest committed seq and its announcement to the other nodes.
+ */
+const APPEND_BATCH_SQL = `WITH ins AS (
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
+     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
+     ORDER BY u.ord
+     RETURNING id, seq, topic, received_at
+   ), counted AS (
+     INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
+     SELECT topic, $11::bigint, $11::bigint, count(*), max(received_at) FROM ins GROUP BY topic
+     ON CONFLICT (name) DO UPDATE SET event_count = topics.event_count + excluded.event_count,
+       last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
+   ), state AS (
+     UPDATE store_state SET last_seq = greatest(last_seq, (SELECT max(seq) FROM ins)) WHERE id = 1 RETURNING last_seq
+   )
+   SELECT id, seq, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM ins`;
+
 /** Advisory lock keys (arbitrary constants, "SB" + purpose) so that nodes sharing a database take the same locks. */
 const MIGRATE_LOCK = 0x5342_4d49; // "SBMI"
 const APPEND_LOCK = 0x5342_4150; // "SBAP"
@@ -299,6 +320,72 @@ export class PgStore implements Store {
    */
   async appendEvents(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     if (requests.length === 0) return [];
+    // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
+    // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
+    // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
+    const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
+    if (plain) {
+      const outcomes = await this.appendPlain(requests);
+      if (outcomes) return outcomes;
+    }
+    return this.appendEach(requests);
+  }
+
+  /** The one-statement path of {@link appendEvents}; undefined when a request made the statement fail. */
+  private async appendPlain(requests: AppendRequest[]): Promise<AppendOutcome[] | undefined> {
+    const now = Date.now();
+    const events = requests.flatMap((r) => r.events);
+    const client = await this.wrap(this.pool.connect());
+    let broken: Error | undefined;
+    try {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+      let rows: Array<{ id: string; seq: number }>;
+      try {
+        ({ rows } = await client.query<{ id: string; seq: number }>({
+          name: "switchboard_append_batch",
+          text: APPEND_BATCH_SQL,
+          values: [
+            events.map((e) => e.id),
+            events.map((e) => e.topic),
+            events.map((e) => e.type),
+            events.map((e) => e.source),
+            events.map((e) => e.subject),
+            events.map((e) => e.time),
+            events.map((e) => e.key),
+            events.map((e) => e.dataJson),
+            events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
+            events.map((e) => e.receivedAt),
+            now,
+          ],
+        }));
+      } catch (error) {
+        await client.query(`ROLLBACK`).catch((rollbackError: Error) => (broken = rollbackError));
+        if (translateError(error) instanceof HubError) throw error; // the database, not a request
+        return undefined;
+      }
+      await client.query(`COMMIT`);
+      const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
+      let lastStored = 0;
+      const outcomes = requests.map((request): AppendOutcome => {
+        const stored = request.events as StoredEvent[];
+        for (const e of stored) {
+          e.seq = seqOf.get(e.id)!;
+          if (e.seq > lastStored) lastStored = e.seq;
+        }
+        return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
+      });
+      if (lastStored + this.partitionSize / 2 >= this.partitionEnd) void this.ensurePartitionsSoon(lastStored);
+      return outcomes;
+    } catch (error) {
+      broken ??= error as Error;
+      throw translateError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** The careful path of {@link appendEvents}: each request in a savepoint, so that one failing fails alone. */
+  private async appendEach(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     const now = Date.now();
     const client = await this.pool.connect();
     let broken: Error | undefined;
@@ -486,7 +573,10 @@ export class PgStore implements Store {
       return `$${params.length}`;
     };
     const topicTerms: string[] = [];
-    if (q.topics?.length) topicTerms.push(`topic = ANY(${p(q.topics)}::text[])`);
+    // One topic as `=`: with `= ANY(array)` the planner reads the whole time window by bitmap and sorts it, instead of
+    // reading the first `limit` rows in order from events_topic_time (measured on 10M events: p50 0.70 → 0.20 ms).
+    if (q.topics?.length === 1) topicTerms.push(`topic = ${p(q.topics[0])}`);
+    else if (q.topics?.length) topicTerms.push(`topic = ANY(${p(q.topics)}::text[])`);
     // Byte-order ranges: the topic column has the "C" collation, so the range uses events_topic_time.
     for (const prefix of q.topicPrefixes ?? []) topicTerms.push(`(topic >= ${p(prefix)} AND topic < ${p(prefixUpperBound(prefix))})`);
     if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
