@@ -16,6 +16,12 @@ import { fanoutBench } from "./benches/fanout.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
 import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
 import { ingestBench } from "./benches/ingest.js";
+import { pgBatchBench } from "./benches/pg-batch.js";
+import { pgClientBench } from "./benches/pg-client.js";
+import { pgIngestBench } from "./benches/pg-ingest.js";
+import { pgQueryBench } from "./benches/pg-query.js";
+import { pgWebhookNodesBench } from "./benches/pg-webhook-nodes.js";
+import { pgWebhookBench } from "./benches/pg-webhook.js";
 import { queryBench } from "./benches/query.js";
 import { sseLatencyBench } from "./benches/sse-latency.js";
 import { webhookLatencyBench } from "./benches/webhook-latency.js";
@@ -36,9 +42,15 @@ const BENCHES: Bench[] = [
   webhookLatencyBench,
   ingestWebhooksBench,
   backlogBench,
+  pgIngestBench,
+  pgBatchBench,
+  pgQueryBench,
+  pgClientBench,
+  pgWebhookBench,
+  pgWebhookNodesBench,
 ];
 /** The whole run is killed past this, whatever happens. */
-const WATCHDOG_MS = 25 * 60_000;
+const WATCHDOG_MS = 45 * 60_000;
 
 interface Options {
   only: string[] | undefined;
