@@ -637,6 +637,8 @@ class SubscriptionWorker {
     this.claiming += jobs.length;
     let claimed: Set<string> | undefined;
     try {
+      // The claim must see the failed attempt that made each of these a retry: its record may still be queued.
+      await this.recorder.flush();
       const ids = jobs.map((job) => job.id);
       claimed = new Set(await this.options.store.claimRetries(this.dispatcher.nodeId, ids, this.dispatcher.now(), CLAIM_MARGIN_MS));
     } catch (error) {

@@ -341,7 +341,7 @@ export interface Store {
   pruneAttempts(beforeMs: number, limit: number): Promise<number>;
   /**
    * Claims retries that `nodeId` is about to send, so that no other node sends the same attempt: of `deliveryIds`,
-   * those still retrying, due (`next_attempt_at <= now`) and not claimed, or with an expired claim (not even
+   * those still open (retrying, or pending when recording the failed attempt failed), due (`next_attempt_at <= now`) and not claimed, or with an expired claim (not even
    * `nodeId`'s own: its retry sweep may be sending it). A claim lasts the subscription's timeout plus `marginMs`; recording an attempt ends it. Returns the ids
    * now claimed by `nodeId`.
    */

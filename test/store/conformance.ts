@@ -771,7 +771,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           { ...failed, deliveryId: "dlv_3", status: "dead", nextAttemptAt: null },
         ]);
         const ids = ["dlv_1", "dlv_2", "dlv_3", "dlv_unknown"];
-        // Only retrying deliveries that are due.
+        // Only open deliveries that are due (not dead ones, nor ones due later).
         expect(await store.claimRetries("node_a", ids, minutes(2), 0)).toEqual(["dlv_1"]);
         // Another node cannot take it while the claim lasts (the subscription's timeout plus the margin)...
         expect(await store.claimRetries("node_b", ids, minutes(2), 0)).toEqual([]);

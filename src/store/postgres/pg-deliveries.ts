@@ -304,7 +304,7 @@ export class PgDeliveries {
     const { rows } = await this.pool.query<{ id: string }>(
       `UPDATE deliveries d SET claimed_by = $2, claim_expires_at = $3 + s.timeout_ms + $4
        FROM (SELECT d2.id, s.timeout_ms FROM deliveries d2 JOIN subscriptions s ON s.id = d2.subscription_id
-             WHERE d2.id = ANY($1::text[]) AND d2.status = 'retrying' AND d2.next_attempt_at <= $3
+             WHERE d2.id = ANY($1::text[]) AND d2.status IN ('pending', 'retrying') AND d2.next_attempt_at <= $3
                AND (d2.claimed_by IS NULL OR d2.claim_expires_at <= $3)
              FOR UPDATE OF d2 SKIP LOCKED) s
        WHERE d.id = s.id RETURNING d.id`,

@@ -69,7 +69,8 @@ const APPEND_SQL = `WITH ins AS (
 const APPEND_BATCH_SQL = `WITH ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
      SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                 string_to_array($8::text, chr(30)), $9::text[], $10::bigint[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
      ORDER BY u.ord
      RETURNING id, seq, topic, received_at
@@ -335,6 +336,12 @@ export class PgStore implements Store {
   private async appendPlain(requests: AppendRequest[]): Promise<AppendOutcome[] | undefined> {
     const now = Date.now();
     const events = requests.flatMap((r) => r.events);
+    // The data texts joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript,
+    // which cost more than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw
+    // U+001E (control characters are escaped inside strings and not allowed outside them); text that does goes the
+    // careful way.
+    if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
+    const dataTexts = events.map((e) => e.dataJson).join("\x1e");
     const client = await this.wrap(this.pool.connect());
     let broken: Error | undefined;
     try {
@@ -352,7 +359,7 @@ export class PgStore implements Store {
             events.map((e) => e.subject),
             events.map((e) => e.time),
             events.map((e) => e.key),
-            events.map((e) => e.dataJson),
+            dataTexts,
             events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
             events.map((e) => e.receivedAt),
             now,

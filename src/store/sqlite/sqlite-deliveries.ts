@@ -181,7 +181,7 @@ export class SqliteDeliveries {
       claimRetry: db.prepare(
         `UPDATE deliveries SET claimed_by = @node,
            claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
-         WHERE id = @id AND status = 'retrying' AND next_attempt_at <= @now
+         WHERE id = @id AND status IN ('pending', 'retrying') AND next_attempt_at <= @now
            AND (claimed_by IS NULL OR claim_expires_at <= @now)`,
       ),
       claimDue: db.prepare(
