@@ -30,18 +30,29 @@ interface Pending {
 }
 
 /**
- * Group commit: every publish that arrives while the event loop is busy (one tick, or one in-flight commit) is
+ * Group commit: every publish that arrives while the event loop is busy (one tick, or the commits in flight) is
  * stored in one transaction. A publish resolves only after its transaction has committed, so an acknowledged
- * event is never lost; commits run one at a time, so `onCommit` sees events in seq order.
+ * event is never lost. On SQLite commits run one at a time; on PostgreSQL a second one may be prepared and sent while
+ * the first commits (the store's append lock keeps their order), and each commit's results are handled after the
+ * previous one's, so `onCommit` sees events in seq order.
  */
 export class Ingestor {
   private readonly options: IngestorOptions;
   private queue: Pending[] = [];
   private scheduled = false;
+  /** The newest commit in flight; each commit settles only after the one before it. */
   private committing: Promise<void> | undefined;
+  private inFlight = 0;
+  /**
+   * Commits in flight at once. A PostgreSQL commit spends most of its time waiting on the database: with a second
+   * one in flight, its parameters are encoded and sent meanwhile (the pg-batch bench went from 0.60 to 0.66 of raw
+   * INSERTs). SQLite commits synchronously, so one.
+   */
+  private readonly maxInFlight: number;
 
   constructor(options: IngestorOptions) {
     this.options = options;
+    this.maxInFlight = options.store.dialect === "postgres" ? 2 : 1;
   }
 
   /**
@@ -77,26 +88,30 @@ export class Ingestor {
 
   /** Resolves once every queued publish has been committed (or failed). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.committing) {
+    while (this.queue.length > 0 || this.inFlight > 0) {
       if (this.committing) await this.committing;
       else await new Promise((r) => setImmediate(r));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.committing) return;
+    if (this.scheduled || this.inFlight >= this.maxInFlight) return;
     this.scheduled = true;
     // setImmediate runs after the I/O phase: every request parsed in this loop turn joins the same commit.
     setImmediate(() => {
       this.scheduled = false;
-      this.committing = this.commit().finally(() => {
-        this.committing = undefined;
+      if (this.queue.length === 0) return;
+      this.inFlight++;
+      const commit = this.commit(this.committing).finally(() => {
+        this.inFlight--;
+        if (this.committing === commit) this.committing = undefined;
         if (this.queue.length > 0) this.schedule();
       });
+      this.committing = commit;
     });
   }
 
-  private async commit(): Promise<void> {
+  private async commit(previous: Promise<void> | undefined): Promise<void> {
     const batch = this.queue;
     this.queue = [];
     const { store, metrics, topics, onCommit } = this.options;
@@ -105,11 +120,14 @@ export class Ingestor {
     try {
       outcomes = await store.appendEvents(batch.map((p) => p.request));
     } catch (error) {
+      await previous;
       metrics?.ingestRequests.inc({ outcome: "failed" }, batch.length);
       const failure = new HubError("SB_STORE_UNAVAILABLE", "the event could not be stored; retry", { cause: error });
       for (const p of batch) p.reject(failure);
       return;
     }
+    // The previous commit took the append lock first, so its events come first: hand them on first.
+    await previous;
     const committed = process.hrtime.bigint();
     const stored: StoredEvent[] = [];
     outcomes.forEach((outcome, i) => {
