@@ -11,9 +11,10 @@ import { prefillEvents, queryDirect } from "./lib/event-log.js";
 import { nowAbsMs, receiver, type ReceiverStats } from "./lib/receiver.js";
 import { openSseSocket, type SseSocket } from "./lib/sse-socket.js";
 import { INSERT_EVENT_SQL, openBaselineDb } from "./lib/sqlite-baseline.js";
+import { serveOverIpc, type IpcHandler } from "./lib/ipc-child.js";
 import { summarize, type Summary } from "./lib/stats.js";
 
-type Handler = (args: never) => Promise<unknown>;
+type Handler = IpcHandler;
 
 /** What one `load` command measured. */
 export interface LoadResult {
@@ -380,20 +381,7 @@ const handlers: Record<string, Handler> = {
   receiverStop: (() => receiver.stop()) as Handler,
 };
 
-process.on("message", (message: { id: number; command: string; args: never }) => {
-  const handler = handlers[message.command];
-  const reply = (body: { ok: boolean; result?: unknown; error?: string }) => process.send?.({ id: message.id, ...body });
-  if (!handler) {
-    reply({ ok: false, error: `unknown command ${message.command}` });
-    return;
-  }
-  handler(message.args).then(
-    (result) => reply({ ok: true, result }),
-    (error: unknown) => reply({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
-  );
-});
 // The parent went away (or closed us): stop.
-process.on("disconnect", () => {
+serveOverIpc(handlers, () => {
   for (const s of streams) s.close();
-  process.exit(0);
 });

@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import { Logger, run, runMigrations, type Runner, type WorkerEvents } from "graphile-worker";
 import pg from "pg";
 import { nowAbsMs } from "./receiver.js";
+import { serveOverIpc, type IpcHandler } from "./ipc-child.js";
 
 /** Errors only: the worker logs its start and stop at info, which we do not need on the bench's output. */
 const logger = new Logger(() => (level, message) => {
@@ -119,7 +120,7 @@ async function stop(args: { connectionString: string }): Promise<{ left: number 
   }
 }
 
-type Handler = (args: never) => Promise<unknown>;
+type Handler = IpcHandler;
 const handlers: Record<string, Handler> = {
   ping: async () => "pong",
   prepare: prepare as Handler,
@@ -127,16 +128,4 @@ const handlers: Record<string, Handler> = {
   stop: stop as Handler,
 };
 
-process.on("message", (message: { id: number; command: string; args: never }) => {
-  const handler = handlers[message.command];
-  const reply = (body: { ok: boolean; result?: unknown; error?: string }) => process.send?.({ id: message.id, ...body });
-  if (!handler) {
-    reply({ ok: false, error: `unknown command ${message.command}` });
-    return;
-  }
-  handler(message.args).then(
-    (result) => reply({ ok: true, result }),
-    (error: unknown) => reply({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
-  );
-});
-process.on("disconnect", () => process.exit(0));
+serveOverIpc(handlers);

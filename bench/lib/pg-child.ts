@@ -7,8 +7,9 @@
 import { clientAppend, clientSelect } from "./pg-clients.js";
 import { prefillPgEvents, queryPgDirect } from "./pg-event-log.js";
 import { rawPgInsert } from "./pg-raw-insert.js";
+import { serveOverIpc, type IpcHandler } from "./ipc-child.js";
 
-type Handler = (args: never) => Promise<unknown>;
+type Handler = IpcHandler;
 
 const handlers: Record<string, Handler> = {
   ping: async () => "pong",
@@ -19,17 +20,4 @@ const handlers: Record<string, Handler> = {
   clientSelect: clientSelect as Handler,
 };
 
-process.on("message", (message: { id: number; command: string; args: never }) => {
-  const handler = handlers[message.command];
-  const reply = (body: { ok: boolean; result?: unknown; error?: string }) => process.send?.({ id: message.id, ...body });
-  if (!handler) {
-    reply({ ok: false, error: `unknown command ${message.command}` });
-    return;
-  }
-  handler(message.args).then(
-    (result) => reply({ ok: true, result }),
-    (error: unknown) => reply({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
-  );
-});
-// The parent went away (or closed us): stop.
-process.on("disconnect", () => process.exit(0));
+serveOverIpc(handlers);

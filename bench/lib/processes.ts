@@ -191,6 +191,15 @@ export async function spawnWorker(name: string): Promise<Worker> {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     }),
   );
+  return driveOverIpc(child, `worker ${name}`);
+}
+
+/**
+ * Drives a child process that answers `{id, command, args}` messages with `{id, ok, result | error}` (bench/worker.ts
+ * and the PostgreSQL children): waits for its answer to `ping`, and kills it if that does not come. `label` names it
+ * in errors.
+ */
+export async function driveOverIpc(child: ChildProcess, label: string): Promise<Worker> {
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -199,10 +208,10 @@ export async function spawnWorker(name: string): Promise<Worker> {
     if (!w) return;
     waiting.delete(message.id);
     if (message.ok) w.resolve(message.result);
-    else w.reject(new Error(`worker ${name}: ${message.error}`));
+    else w.reject(new Error(`${label}: ${message.error}`));
   });
   child.once("exit", (code, signal) => {
-    for (const w of waiting.values()) w.reject(new Error(`worker ${name} exited (code ${code}, signal ${signal})`));
+    for (const w of waiting.values()) w.reject(new Error(`${label} exited (code ${code}, signal ${signal})`));
     waiting.clear();
   });
   const worker: Worker = {
@@ -212,7 +221,7 @@ export async function spawnWorker(name: string): Promise<Worker> {
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {
           waiting.delete(id);
-          reject(new Error(`worker ${name}: ${command} took longer than ${timeoutMs} ms`));
+          reject(new Error(`${label}: ${command} took longer than ${timeoutMs} ms`));
         }, timeoutMs);
         waiting.set(id, {
           resolve: (v) => {
@@ -235,7 +244,12 @@ export async function spawnWorker(name: string): Promise<Worker> {
       clearTimeout(timer);
     },
   };
-  await worker.call("ping", null, 30_000);
+  try {
+    await worker.call("ping", null, 30_000);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
   return worker;
 }
 
