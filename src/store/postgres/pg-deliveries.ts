@@ -10,6 +10,7 @@ import type {
   Subscription,
   SubscriptionPatch,
 } from "../store.js";
+import { toAttempt, toDelivery, type AttemptRow, type DeliveryRow } from "../delivery-rows.js";
 import { inTransaction, isUniqueViolation } from "./pg-util.js";
 
 interface SubscriptionRow {
@@ -33,31 +34,6 @@ interface SubscriptionRow {
   updated_at: number;
 }
 
-interface DeliveryRow {
-  id: string;
-  subscription_id: string;
-  event_seq: number;
-  event_id: string;
-  ordering_key: string | null;
-  status: Delivery["status"];
-  attempts: number;
-  next_attempt_at: number | null;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-  delivered_at: number | null;
-}
-
-interface AttemptRow {
-  delivery_id: string;
-  attempted_at: number;
-  status_code: number | null;
-  latency_ms: number;
-  response_excerpt: string | null;
-  error: string | null;
-}
-
 function toSubscription(r: SubscriptionRow): Subscription {
   return {
     id: r.id,
@@ -78,35 +54,6 @@ function toSubscription(r: SubscriptionRow): Subscription {
     failingSince: r.failing_since,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
-  };
-}
-
-function toDelivery(r: DeliveryRow): Delivery {
-  return {
-    id: r.id,
-    subscriptionId: r.subscription_id,
-    eventSeq: r.event_seq,
-    eventId: r.event_id,
-    orderingKey: r.ordering_key,
-    status: r.status,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at as number,
-    lastStatus: r.last_status,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    deliveredAt: r.delivered_at,
-  };
-}
-
-function toAttempt(r: AttemptRow): Attempt {
-  return {
-    deliveryId: r.delivery_id,
-    attemptedAt: r.attempted_at,
-    statusCode: r.status_code,
-    latencyMs: r.latency_ms,
-    responseExcerpt: r.response_excerpt,
-    error: r.error,
   };
 }
 
