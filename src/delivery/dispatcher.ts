@@ -179,37 +179,17 @@ export class Dispatcher {
   }
 
   private async sendSwept(delivery: Delivery, subscription: Promise<Subscription | undefined>): Promise<void> {
-    const { store, client, metrics, log } = this.options;
+    const { store, metrics, log } = this.options;
     try {
       const sub = await subscription;
       // Deleted or paused since the claim: the claim expires and the delivery waits for its subscription.
       if (!sub?.active) return;
       const event = await store.getEvent(delivery.eventId);
       const attemptedAt = this.now();
-      const result: AttemptResult = event
-        ? await (async () => {
-            const body = sub.body === "envelope" ? envelopeJson(event) : event.dataJson;
-            const headers = webhookHeaders(sub, delivery.id, event, body, attemptedAt, this.options.userAgent);
-            return client.send({ url: sub.url, body, headers, timeoutMs: sub.timeoutMs });
-          })()
-        : { ok: false, status: null, latencyMs: 0, responseExcerpt: null, error: "the event is no longer stored", gone: false };
-      metrics?.deliveryAttempts.inc({ outcome: result.ok ? "delivered" : "failed" });
-      metrics?.deliveryLatency.observe(result.latencyMs / 1000);
+      const result = await this.attempt(sub, delivery.id, event, attemptedAt);
       const attempts = delivery.attempts + 1;
-      const delay = result.ok || !event ? undefined : nextDelayMs(sub.retrySchedule, attempts);
-      const status = result.ok ? "delivered" : delay === undefined ? "dead" : "retrying";
-      const nextAttemptAt = status === "retrying" ? this.now() + Math.max(delay!, result.retryAfterMs ?? 0) : null;
-      this.recorder.record({
-        deliveryId: delivery.id,
-        attemptedAt,
-        statusCode: result.status,
-        latencyMs: result.latencyMs,
-        responseExcerpt: result.responseExcerpt,
-        error: result.error,
-        status,
-        attempts,
-        nextAttemptAt,
-      });
+      const { status, nextAttemptAt } = outcomeOf(sub, attempts, result, event !== undefined, this.now());
+      this.recorder.record(attemptRecord(delivery.id, attemptedAt, result, status, attempts, nextAttemptAt));
       if (status === "dead") {
         metrics?.deliveriesDead.inc();
         this.announceDead(sub, { ...delivery, attempts, lastStatus: result.status, lastError: result.error }, event?.topic);
@@ -222,6 +202,25 @@ export class Dispatcher {
     } catch (error) {
       log.error({ err: error, deliveryId: delivery.id }, "sending a retry taken over from another node failed");
     }
+  }
+
+  /**
+   * @internal one attempt of a delivery: signed and sent, or failed at once when its event is no longer stored;
+   * counted in the metrics.
+   */
+  async attempt(sub: Subscription, deliveryId: string, event: StoredEvent | undefined, attemptedAt: number): Promise<AttemptResult> {
+    const { client, metrics } = this.options;
+    let result: AttemptResult;
+    if (!event) {
+      result = { ok: false, status: null, latencyMs: 0, responseExcerpt: null, error: "the event is no longer stored", gone: false };
+    } else {
+      const body = sub.body === "envelope" ? envelopeJson(event) : event.dataJson;
+      const headers = webhookHeaders(sub, deliveryId, event, body, attemptedAt, this.options.userAgent);
+      result = await client.send({ url: sub.url, body, headers, timeoutMs: sub.timeoutMs });
+    }
+    metrics?.deliveryAttempts.inc({ outcome: result.ok ? "delivered" : "failed" });
+    metrics?.deliveryLatency.observe(result.latencyMs / 1000);
+    return result;
   }
 
   /** @internal pauses a subscription the hub gave up on and tells every node. */
@@ -767,23 +766,12 @@ class SubscriptionWorker {
 
   private async send(job: Job): Promise<void> {
     this.inFlight++;
-    const { store, client, metrics } = this.options;
-    const sub = this.sub;
-    let result: AttemptResult;
-    const event = job.event ?? (await store.getEvent(job.eventId).catch(() => undefined));
+    const event = job.event ?? (await this.options.store.getEvent(job.eventId).catch(() => undefined));
     const attemptedAt = this.dispatcher.now();
-    if (!event) {
-      result = { ok: false, status: null, latencyMs: 0, responseExcerpt: null, error: "the event is no longer stored", gone: false };
-    } else {
-      const body = sub.body === "envelope" ? envelopeJson(event) : event.dataJson;
-      const headers = webhookHeaders(sub, job.id, event, body, attemptedAt, this.options.userAgent);
-      result = await client.send({ url: sub.url, body, headers, timeoutMs: sub.timeoutMs });
-    }
+    const result = await this.dispatcher.attempt(this.sub, job.id, event, attemptedAt);
     job.event = undefined;
     this.inFlight--;
     this.dispatcher.releaseSlot();
-    metrics?.deliveryAttempts.inc({ outcome: result.ok ? "delivered" : "failed" });
-    metrics?.deliveryLatency.observe(result.latencyMs / 1000);
     this.settle(job, result, attemptedAt, event);
     if (this.stopped) {
       if (this.inFlight === 0) this.idle?.();
@@ -798,41 +786,27 @@ class SubscriptionWorker {
     job.attempts++;
     job.lastStatus = result.status;
     job.lastError = result.error;
-    let nextAttemptAt: number | null = null;
-    if (result.ok) {
-      job.status = "delivered";
+    const { status, nextAttemptAt } = outcomeOf(this.sub, job.attempts, result, event !== undefined, now);
+    job.status = status;
+    if (status === "delivered") {
       this.openIds.delete(job.id);
       this.consecutiveFailures = 0;
       if (this.sub.failingSince !== null) this.markHealthy();
       this.release(job, now);
     } else {
       this.consecutiveFailures++;
-      const delay = event === undefined ? undefined : nextDelayMs(this.sub.retrySchedule, job.attempts);
-      if (delay === undefined) {
-        job.status = "dead";
+      if (status === "dead") {
         this.openIds.delete(job.id);
         this.release(job, now);
         this.options.metrics?.deliveriesDead.inc();
         this.dispatcher.announceDead(this.sub, job, event?.topic);
       } else {
-        job.status = "retrying";
-        nextAttemptAt = now + Math.max(delay, result.retryAfterMs ?? 0);
-        job.nextAttemptAt = nextAttemptAt;
+        job.nextAttemptAt = nextAttemptAt!;
         this.wait(job);
       }
       this.markFailing(now, result);
     }
-    this.recorder.record({
-      deliveryId: job.id,
-      attemptedAt,
-      statusCode: result.status,
-      latencyMs: result.latencyMs,
-      responseExcerpt: result.responseExcerpt,
-      error: result.error,
-      status: job.status,
-      attempts: job.attempts,
-      nextAttemptAt,
-    });
+    this.recorder.record(attemptRecord(job.id, attemptedAt, result, status, job.attempts, nextAttemptAt));
   }
 
   private markHealthy(): void {
@@ -957,6 +931,45 @@ class AttemptRecorder {
     await this.writing;
     this.writing = undefined;
   }
+}
+
+/**
+ * What an attempt leaves its delivery in: delivered; retrying after the schedule's next delay (or the receiver's
+ * Retry-After, when later); or dead once the schedule is spent or the event is no longer stored.
+ */
+function outcomeOf(
+  sub: Subscription,
+  attempts: number,
+  result: AttemptResult,
+  eventStored: boolean,
+  now: number,
+): { status: "delivered" | "retrying" | "dead"; nextAttemptAt: number | null } {
+  if (result.ok) return { status: "delivered", nextAttemptAt: null };
+  const delay = eventStored ? nextDelayMs(sub.retrySchedule, attempts) : undefined;
+  if (delay === undefined) return { status: "dead", nextAttemptAt: null };
+  return { status: "retrying", nextAttemptAt: now + Math.max(delay, result.retryAfterMs ?? 0) };
+}
+
+/** The record of one attempt and the state it leaves its delivery in. */
+function attemptRecord(
+  deliveryId: string,
+  attemptedAt: number,
+  result: AttemptResult,
+  status: AttemptRecord["status"],
+  attempts: number,
+  nextAttemptAt: number | null,
+): AttemptRecord {
+  return {
+    deliveryId,
+    attemptedAt,
+    statusCode: result.status,
+    latencyMs: result.latencyMs,
+    responseExcerpt: result.responseExcerpt,
+    error: result.error,
+    status,
+    attempts,
+    nextAttemptAt,
+  };
 }
 
 /** A copy of `items` in random order (Fisher–Yates). */

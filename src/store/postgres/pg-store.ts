@@ -17,6 +17,7 @@ import type {
   DeliveryQuery,
   EventQuery,
   NewDelivery,
+  NewEvent,
   RetrySelection,
   Store,
   StoreStats,
@@ -351,19 +352,7 @@ export class PgStore implements Store {
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: "switchboard_append_batch",
           text: APPEND_BATCH_SQL,
-          values: [
-            events.map((e) => e.id),
-            events.map((e) => e.topic),
-            events.map((e) => e.type),
-            events.map((e) => e.source),
-            events.map((e) => e.subject),
-            events.map((e) => e.time),
-            events.map((e) => e.key),
-            dataTexts,
-            events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
-            events.map((e) => e.receivedAt),
-            now,
-          ],
+          values: [...eventColumns(events, dataTexts), now],
         }));
       } catch (error) {
         await client.query(`ROLLBACK`).catch((rollbackError: Error) => (broken = rollbackError));
@@ -502,20 +491,7 @@ export class PgStore implements Store {
         // Named: prepared once per connection, not planned again for every request.
         name: "switchboard_append",
         text: APPEND_SQL,
-        values: [
-          fresh.map((e) => e.id),
-          fresh.map((e) => e.topic),
-          fresh.map((e) => e.type),
-          fresh.map((e) => e.source),
-          fresh.map((e) => e.subject),
-          fresh.map((e) => e.time),
-          fresh.map((e) => e.key),
-          fresh.map((e) => e.dataJson),
-          fresh.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
-          fresh.map((e) => e.receivedAt),
-          now,
-          request.createTopics,
-        ],
+        values: [...eventColumns(fresh, fresh.map((e) => e.dataJson)), now, request.createTopics],
       });
       seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
     }
@@ -986,6 +962,22 @@ function translateError(error: unknown): unknown {
     code === "ETIMEDOUT" ||
     /Connection terminated|Cannot use a pool after calling end/i.test(e?.message ?? "");
   return connection ? new HubError("SB_STORE_UNAVAILABLE", "the database cannot be reached", { cause: error }) : error;
+}
+
+/** The events as the ten column parameters ($1–$10) of the append statements; `data` as an array or joined. */
+function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
+  return [
+    events.map((e) => e.id),
+    events.map((e) => e.topic),
+    events.map((e) => e.type),
+    events.map((e) => e.source),
+    events.map((e) => e.subject),
+    events.map((e) => e.time),
+    events.map((e) => e.key),
+    data,
+    events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
+    events.map((e) => e.receivedAt),
+  ];
 }
 
 function hasKeys(o: object): boolean {
