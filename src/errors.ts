@@ -24,6 +24,7 @@ export const ERRORS = {
   SB_EVENT_SCHEMA_MISMATCH: { status: 400, error: "validation failed" },
   SB_EVENT_NOT_FOUND: { status: 404, error: "event not found" },
   SB_EVENT_ID_CONFLICT: { status: 409, error: "event id already used" },
+  SB_IDEMPOTENCY_KEY_CONFLICT: { status: 409, error: "idempotency key already used" },
 
   SB_TOPIC_INVALID: { status: 400, error: "invalid topic" },
   SB_TOPIC_NOT_FOUND: { status: 404, error: "topic not found" },

@@ -22,6 +22,14 @@ export interface PublishResult {
   replayed: boolean;
 }
 
+/** Options of one publish. */
+export interface PublishOptions {
+  /** The request's `Idempotency-Key`. */
+  idempotencyKey?: string;
+  /** The publishing credential's id when auth is on: repeats replay only within it (see store/repeats.ts). */
+  publisher?: string;
+}
+
 interface Pending {
   request: AppendRequest;
   queuedAt: bigint;
@@ -59,7 +67,7 @@ export class Ingestor {
    * Validates the events against their topics and queues them for the next commit.
    * @throws HubError for schema mismatches, unknown topics (when auto-create is off) or a bad Idempotency-Key.
    */
-  publish(events: NewEvent[], options: { idempotencyKey?: string } = {}): Promise<PublishResult> {
+  publish(events: NewEvent[], options: PublishOptions = {}): Promise<PublishResult> {
     const { topics, autoCreateTopics, metrics } = this.options;
     const batch = events.length > 1;
     try {
@@ -77,7 +85,7 @@ export class Ingestor {
     }
     return new Promise<PublishResult>((resolve, reject) => {
       this.queue.push({
-        request: { events, idempotencyKey: options.idempotencyKey, createTopics: autoCreateTopics },
+        request: { events, idempotencyKey: options.idempotencyKey, publisher: options.publisher, createTopics: autoCreateTopics },
         queuedAt: process.hrtime.bigint(),
         resolve,
         reject,

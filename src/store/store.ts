@@ -53,6 +53,11 @@ export interface AppendRequest {
   events: NewEvent[];
   /** `Idempotency-Key` of the request, if any: a repeat returns the first request's results. */
   idempotencyKey?: string;
+  /**
+   * The credential id that publishes (API key id or JWT subject); undefined when auth is off or in-process. Repeats
+   * of client ids and Idempotency-Keys replay only within one publisher (see `repeats.ts`).
+   */
+  publisher?: string;
   /** Topics that do not exist are created; without it, the caller has checked they exist. */
   createTopics: boolean;
 }

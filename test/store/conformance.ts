@@ -258,6 +258,87 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect((await store.getEvent("moved"))?.topic).toBe("orders");
       });
 
+      describe("repeats across publishers (auth on)", () => {
+        it("replays a client id only for the publisher, topic and source that stored it", async () => {
+          const first = await append(store, [clientEvent("pay-1", "payments.secret", { source: "/billing" })], { publisher: "key_admin" });
+          const seq = first.results[0]!.seq;
+          const same = await append(store, [clientEvent("pay-1", "payments.secret", { source: "/billing" })], { publisher: "key_admin" });
+          expect(same.replayed).toBe(true);
+          expect(same.results).toEqual([{ id: "pay-1", seq, topic: "payments.secret" }]);
+
+          for (const [label, request] of [
+            ["another publisher, the same topic", { events: [clientEvent("pay-1", "payments.secret", { source: "/billing" })], publisher: "key_orders" }],
+            ["another publisher and topic", { events: [clientEvent("pay-1", "orders.x")], publisher: "key_orders" }],
+            ["the same publisher, another topic", { events: [clientEvent("pay-1", "orders.x", { source: "/billing" })], publisher: "key_admin" }],
+            ["the same publisher, another source", { events: [clientEvent("pay-1", "payments.secret", { source: "/other" })], publisher: "key_admin" }],
+            ["in a batch beside a new event", { events: [clientEvent("fresh-1", "orders.x"), clientEvent("pay-1", "orders.x")], publisher: "key_orders" }],
+          ] as const) {
+            const [outcome] = await store.appendEvents([{ ...request, events: [...request.events], createTopics: true }]);
+            const error = expectFailed(outcome);
+            expect(error, label).toBeInstanceOf(HubError);
+            expect((error as HubError).code, label).toBe("SB_EVENT_ID_CONFLICT");
+            // Nothing about the stored event: not its seq, not its topic.
+            expect(error.message, label).not.toContain("payments");
+            expect(error.message.replaceAll('"pay-1"', ""), label).not.toMatch(/\d/);
+          }
+          expect(await store.getEvent("fresh-1")).toBeUndefined();
+          expect(await store.readEventsAfter(0, 10)).toHaveLength(1);
+          expect(await store.stats()).toEqual({ events: 1, topics: 1 });
+        });
+
+        it("refuses an id claimed first by another publisher: the later event is never answered as stored", async () => {
+          await append(store, [clientEvent("ord-2000", "orders.x")], { publisher: "key_orders" });
+          const [outcome] = await store.appendEvents([
+            { events: [clientEvent("ord-2000", "payments.secret")], publisher: "key_admin", createTopics: true },
+          ]);
+          expect((expectFailed(outcome) as HubError).code).toBe("SB_EVENT_ID_CONFLICT");
+          expect((await store.getEvent("ord-2000"))?.topic).toBe("orders.x");
+        });
+
+        it("checks repeats within one request and one group commit the same way", async () => {
+          const outcomes = await store.appendEvents([
+            { events: [clientEvent("twice", "orders.x"), clientEvent("twice", "orders.x")], publisher: "key_a", createTopics: true },
+            { events: [clientEvent("twice", "orders.x")], publisher: "key_b", createTopics: true },
+            { events: [clientEvent("mixed", "orders.x"), clientEvent("mixed", "orders.y")], publisher: "key_a", createTopics: true },
+            { events: [clientEvent("twice", "orders.x")], publisher: "key_a", createTopics: true },
+          ]);
+          const one = expectOk(outcomes[0]);
+          expect(one.stored.map((e) => e.id)).toEqual(["twice"]);
+          expect((expectFailed(outcomes[1]) as HubError).code).toBe("SB_EVENT_ID_CONFLICT");
+          expect((expectFailed(outcomes[2]) as HubError).code).toBe("SB_EVENT_ID_CONFLICT");
+          const four = expectOk(outcomes[3]);
+          expect(four.replayed).toBe(true);
+          expect(four.results).toEqual([one.results[0]]);
+          expect(await store.getEvent("mixed")).toBeUndefined();
+        });
+
+        it("keeps Idempotency-Keys per publisher", async () => {
+          const victim = await append(store, [makeEvent("payments.secret")], { idempotencyKey: "victim-k1", publisher: "key_admin" });
+          // Another credential's key of the same text is another key: a new event, nothing of the first shown.
+          const other = await append(store, [makeEvent("orders.x")], { idempotencyKey: "victim-k1", publisher: "key_orders" });
+          expect(other.replayed).toBe(false);
+          expect(other.stored).toHaveLength(1);
+          expect(other.results[0]!.topic).toBe("orders.x");
+          // The first credential's repeat still replays its own results.
+          const again = await append(store, [makeEvent("payments.secret")], { idempotencyKey: "victim-k1", publisher: "key_admin" });
+          expect(again.replayed).toBe(true);
+          expect(again.results).toEqual(victim.results);
+          // Auth off is one more owner of its own.
+          const open = await append(store, [makeEvent("orders.x")], { idempotencyKey: "victim-k1" });
+          expect(open.replayed).toBe(false);
+          expect(await store.readEventsAfter(0, 10)).toHaveLength(3);
+        });
+
+        it("refuses an Idempotency-Key reused by its publisher for other topics", async () => {
+          await append(store, [makeEvent("orders.x"), makeEvent("orders.y")], { idempotencyKey: "k", publisher: "key_a" });
+          for (const events of [[makeEvent("orders.y"), makeEvent("orders.x")], [makeEvent("orders.x")], [makeEvent("payments.z"), makeEvent("orders.y")]]) {
+            const [outcome] = await store.appendEvents([{ events, idempotencyKey: "k", publisher: "key_a", createTopics: true }]);
+            expect((expectFailed(outcome) as HubError).code).toBe("SB_IDEMPOTENCY_KEY_CONFLICT");
+          }
+          expect(await store.readEventsAfter(0, 10)).toHaveLength(2);
+        });
+      });
+
       it("replays an Idempotency-Key: the first request's results, nothing stored", async () => {
         const first = await append(store, [makeEvent("orders"), makeEvent("orders")], { idempotencyKey: "key-1" });
         expect(first.replayed).toBe(false);

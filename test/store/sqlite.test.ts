@@ -109,6 +109,32 @@ describe("SQLite store", () => {
     expect(await second.stats()).toEqual({ events: 4, topics: 2 });
   });
 
+  it("keeps the Idempotency-Keys of a database from before per-publisher keys (0009) for auth-off requests", async () => {
+    const path = await newDatabasePath();
+    const db = new Database(path);
+    db.exec(`CREATE TABLE switchboard_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    for (const m of loadMigrations("sqlite").slice(0, 8)) {
+      db.exec(m.sql);
+      db.prepare(`INSERT INTO switchboard_migrations VALUES (?, ?, 0)`).run(m.version, m.name);
+    }
+    db.prepare(`INSERT INTO idempotency_keys (key, results, created_at) VALUES ('old-key', ?, 0)`).run(
+      JSON.stringify([{ id: "evt_old", seq: 7, topic: "orders" }]),
+    );
+    db.close();
+    const store = openAt(path);
+    opened.push(store);
+    expect((await store.migrate()).applied).toEqual(["0009_publishers"]);
+    const [open, scoped] = (
+      await store.appendEvents([
+        { events: [makeEvent("orders")], idempotencyKey: "old-key", createTopics: true },
+        { events: [makeEvent("orders")], idempotencyKey: "old-key", publisher: "key_a", createTopics: true },
+      ])
+    ).map(expectOk);
+    expect(open!.replayed).toBe(true);
+    expect(open!.results).toEqual([{ id: "evt_old", seq: 7, topic: "orders" }]);
+    expect(scoped!.replayed).toBe(false);
+  });
+
   // The store keeps the highest seq given out (store_state), so deleting the newest events cannot bring it back.
   it("never reuses a seq after the newest events were deleted and the file reopened", async () => {
     const path = await newDatabasePath();

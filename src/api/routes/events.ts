@@ -11,7 +11,7 @@ import {
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
-import { hasScope, requireScope, subscribeScopes } from "../auth.js";
+import { hasScope, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
 import { createStreamHandler } from "./streams.js";
 import { deliveryDetailOut } from "./subscriptions.js";
@@ -62,6 +62,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
     const idempotencyKey = request.headers["idempotency-key"];
     const result = await hub.ingestor.publish(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
+      publisher: (request as RequestWithCredential).credentialId,
     });
     if (result.replayed) reply.header("idempotent-replayed", "true");
     return reply.status(201).send(batch ? result.results : result.results[0]);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { HubError } from "../../errors.js";
 import { loadMigrations } from "../migrate.js";
+import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
 import { PgDeliveries } from "./pg-deliveries.js";
 import { SUBSCRIPTIONS_CHANNEL, COMMITS_CHANNEL, watchPgCommits } from "./pg-watcher.js";
 import { inTransaction, isUniqueViolation } from "./pg-util.js";
@@ -50,15 +51,17 @@ export const DEFAULT_PARTITION_SIZE = 10_000_000;
  * created if missing ($12: createTopics). Repeats of stored ids were taken out before (see appendOne).
  */
 const APPEND_SQL = `WITH ins AS (
-     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
-     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
+     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
+            u.publisher
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+                 $11::text[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, ord)
      ORDER BY u.ord
      RETURNING id, seq, topic
    ), created AS (
      INSERT INTO topics (name, created_at, updated_at)
-     SELECT DISTINCT topic, $11::bigint, $11::bigint FROM ins WHERE $12::boolean
+     SELECT DISTINCT topic, $12::bigint, $12::bigint FROM ins WHERE $13::boolean
      ON CONFLICT (name) DO NOTHING
    )
    SELECT id, seq FROM ins`;
@@ -459,11 +462,16 @@ export class PgStore implements Store {
   }
 
   private async appendOne(client: pg.PoolClient, request: AppendRequest, now: number): Promise<AppendOutcome> {
+    const { publisher } = request;
     if (request.idempotencyKey !== undefined) {
-      const prior = await client.query<{ results: AppendResult[] }>(`SELECT results FROM idempotency_keys WHERE key = $1`, [
+      const prior = await client.query<{ results: AppendResult[] }>(`SELECT results FROM idempotency_keys WHERE publisher = $1 AND key = $2`, [
+        idempotencyScope(publisher),
         request.idempotencyKey,
       ]);
-      if (prior.rows[0]) return { ok: true, results: prior.rows[0].results, stored: [], replayed: true };
+      if (prior.rows[0]) {
+        checkRepeatedKey(prior.rows[0].results, request.events, publisher);
+        return { ok: true, results: prior.rows[0].results, stored: [], replayed: true };
+      }
     }
     const events = request.events;
     if (!request.createTopics) {
@@ -477,30 +485,50 @@ export class PgStore implements Store {
     // Ids already stored (before this request, or earlier in this batch) are answered with the first result. The
     // table has no unique index on id (it is partitioned by seq), but appends hold the append lock, so nothing can
     // store an id between this check and the insert. Ids the hub generated are new ULIDs: only clients' are looked up.
-    const firstResult = new Map<string, AppendResult>();
+    const prior = new Map<string, PriorEvent>();
     const clientIds = events.filter((e) => e.clientId).map((e) => e.id);
     if (clientIds.length > 0) {
-      const { rows } = await client.query<AppendResult>(`SELECT id, seq, topic FROM events WHERE id = ANY($1::text[])`, [clientIds]);
-      for (const r of rows) firstResult.set(r.id, { id: r.id, seq: r.seq, topic: r.topic });
+      const { rows } = await client.query<PriorEvent & { id: string }>(
+        `SELECT id, seq, topic, source, publisher FROM events WHERE id = ANY($1::text[])`,
+        [clientIds],
+      );
+      for (const r of rows) prior.set(r.id, r);
     }
-    const seen = new Set<string>();
-    const fresh = events.filter((e) => !firstResult.has(e.id) && !seen.has(e.id) && seen.add(e.id));
+    // A repeat within this request is checked against the first event with its id, as if that were stored already.
+    const fresh: NewEvent[] = [];
+    const inRequest = new Map<string, PriorEvent>();
+    for (const e of events) {
+      const before = prior.get(e.id) ?? inRequest.get(e.id);
+      if (before !== undefined) {
+        checkRepeatedId(before, e, publisher);
+        continue;
+      }
+      inRequest.set(e.id, { seq: 0, topic: e.topic, source: e.source, publisher: e.clientId ? (publisher ?? null) : null });
+      fresh.push(e);
+    }
+    const firstResult = new Map<string, AppendResult>();
+    for (const [id, r] of prior) firstResult.set(id, { id, seq: r.seq, topic: r.topic });
     let seqOf = new Map<string, number>();
     if (fresh.length > 0) {
       const { rows: inserted } = await client.query<{ id: string; seq: number }>({
         // Named: prepared once per connection, not planned again for every request.
         name: "switchboard_append",
         text: APPEND_SQL,
-        values: [...eventColumns(fresh, fresh.map((e) => e.dataJson)), now, request.createTopics],
+        values: [
+          ...eventColumns(fresh, fresh.map((e) => e.dataJson)),
+          fresh.map((e) => (e.clientId ? (publisher ?? null) : null)),
+          now,
+          request.createTopics,
+        ],
       });
       seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
     }
     const results: AppendResult[] = [];
     const stored: StoredEvent[] = [];
     for (const e of events) {
-      const prior = firstResult.get(e.id);
-      if (prior) {
-        results.push(prior);
+      const first = firstResult.get(e.id);
+      if (first) {
+        results.push(first);
         continue;
       }
       const seq = seqOf.get(e.id)!;
@@ -513,7 +541,8 @@ export class PgStore implements Store {
       stored.push(committed);
     }
     if (request.idempotencyKey !== undefined) {
-      await client.query(`INSERT INTO idempotency_keys (key, results, created_at) VALUES ($1, $2, $3)`, [
+      await client.query(`INSERT INTO idempotency_keys (publisher, key, results, created_at) VALUES ($1, $2, $3, $4)`, [
+        idempotencyScope(publisher),
         request.idempotencyKey,
         JSON.stringify(results),
         now,

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HubError } from "../../errors.js";
 import { loadMigrations } from "../migrate.js";
+import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
 import { SqliteDeliveries } from "./sqlite-deliveries.js";
 import type {
   ApiKey,
@@ -149,11 +150,12 @@ export class SqliteStore implements Store {
     const db = this.db;
     return {
       insertEvent: db.prepare(
-        `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       eventById: db.prepare(`SELECT * FROM events WHERE id = ?`),
-      seqById: db.prepare(`SELECT seq, topic FROM events WHERE id = ?`),
+      seqById: db.prepare(`SELECT seq FROM events WHERE id = ?`),
+      priorById: db.prepare(`SELECT seq, topic, source, publisher FROM events WHERE id = ?`),
       eventsAfter: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
       lastSeq: db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM events), (SELECT last_seq FROM store_state)) AS seq`),
       saveLastSeq: db.prepare(`UPDATE store_state SET last_seq = ? WHERE id = 1`),
@@ -164,8 +166,8 @@ export class SqliteStore implements Store {
       bumpTopic: db.prepare(
         `UPDATE topics SET event_count = event_count + ?, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE name = ?`,
       ),
-      idempotencyGet: db.prepare(`SELECT results FROM idempotency_keys WHERE key = ?`),
-      idempotencyPut: db.prepare(`INSERT INTO idempotency_keys (key, results, created_at) VALUES (?, ?, ?)`),
+      idempotencyGet: db.prepare(`SELECT results FROM idempotency_keys WHERE publisher = ? AND key = ?`),
+      idempotencyPut: db.prepare(`INSERT INTO idempotency_keys (publisher, key, results, created_at) VALUES (?, ?, ?, ?)`),
       topicGet: db.prepare(`SELECT * FROM topics WHERE name = ?`),
       topicList: db.prepare(`SELECT * FROM topics ORDER BY name`),
       topicInsert: db.prepare(
@@ -264,9 +266,14 @@ export class SqliteStore implements Store {
     newTopics: string[],
   ): AppendOutcome {
     const s = this.stmts;
+    const { publisher } = request;
     if (request.idempotencyKey !== undefined) {
-      const prior = s.idempotencyGet.get(request.idempotencyKey) as { results: string } | undefined;
-      if (prior) return { ok: true, results: JSON.parse(prior.results) as AppendResult[], stored: [], replayed: true };
+      const prior = s.idempotencyGet.get(idempotencyScope(publisher), request.idempotencyKey) as { results: string } | undefined;
+      if (prior) {
+        const results = JSON.parse(prior.results) as AppendResult[];
+        checkRepeatedKey(results, request.events, publisher);
+        return { ok: true, results, stored: [], replayed: true };
+      }
     }
     const results: AppendResult[] = [];
     const stored: StoredEvent[] = [];
@@ -294,10 +301,12 @@ export class SqliteStore implements Store {
         e.dataJson,
         hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null,
         e.receivedAt,
+        e.clientId ? (publisher ?? null) : null,
       );
       if (info.changes === 0) {
-        // A repeat of a client-given id: answer with the first result, store nothing.
-        const prior = s.seqById.get(e.id) as { seq: number; topic: string };
+        // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).
+        const prior = s.priorById.get(e.id) as PriorEvent;
+        checkRepeatedId(prior, e, publisher);
         results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
         continue;
       }
@@ -322,7 +331,7 @@ export class SqliteStore implements Store {
         } else otherBumps.set(e.topic, { count: 1, last: e.receivedAt });
       }
     }
-    if (request.idempotencyKey !== undefined) s.idempotencyPut.run(request.idempotencyKey, JSON.stringify(results), now);
+    if (request.idempotencyKey !== undefined) s.idempotencyPut.run(idempotencyScope(publisher), request.idempotencyKey, JSON.stringify(results), now);
     if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
     if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
