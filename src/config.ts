@@ -47,6 +47,8 @@ export interface Config {
   webhookTimeoutMs: number;
   /** A subscription whose every attempt has failed for this long is disabled. */
   subscriptionDisableAfterMs: number;
+  /** Most webhook subscriptions (publishers included) the hub holds; creating one more gets 409. */
+  maxSubscriptions: number;
   /** Delivery attempts older than this are removed. */
   attemptRetentionMs: number;
   /** Events received longer ago than this are removed, unless their topic sets its own `retention_ms`; 0 keeps them. */
@@ -65,13 +67,15 @@ export interface Config {
   jwtIssuer: string;
   /** Expected `aud` of JWTs, when set. */
   jwtAudience: string;
-  /** Publish requests per second per credential (per client address when auth is off); 0 means no limit. */
+  /** Refuse JWTs without an `exp` claim (a token that never expires cannot be retired); false accepts them. */
+  jwtRequireExp: boolean;
+  /** Publish requests per second per credential; with auth off there is no credential and no limit; 0 means no limit. */
   rateLimitPublishPerS: number;
-  /** Other API requests per second per credential (per client address when auth is off); 0 means no limit. */
+  /** Other API requests per second per credential; with auth off there is no credential and no limit; 0 means no limit. */
   rateLimitApiPerS: number;
   /** Deepest nesting of a JSON body. */
   maxJsonDepth: number;
-  /** Open SSE streams per credential (per client address when auth is off). */
+  /** Open SSE streams per credential; with auth off there is no credential and no limit (`sseMaxStreams` still holds). */
   maxStreamsPerCredential: number;
   /** Origins allowed by CORS: empty (CORS off), `*`, or a comma-separated list. */
   corsOrigins: string;
@@ -115,6 +119,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   deliveryConcurrency: 256,
   webhookTimeoutMs: 10_000,
   subscriptionDisableAfterMs: 3 * 24 * 3_600_000,
+  maxSubscriptions: 1_000,
   attemptRetentionMs: 30 * 24 * 3_600_000,
   eventRetentionMs: 0,
   pgPartitionSize: 10_000_000,
@@ -124,6 +129,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   jwksUrl: "",
   jwtIssuer: "",
   jwtAudience: "",
+  jwtRequireExp: true,
   rateLimitPublishPerS: 10_000,
   rateLimitApiPerS: 1_000,
   maxJsonDepth: 64,
@@ -131,6 +137,9 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   corsOrigins: "",
   role: "all",
 });
+
+/** Node's timers take at most 2^31 - 1 ms; a longer delay fires at once (a heartbeat would spin). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const SCHEMA: { [K in keyof Config]: KeySpec } = {
   port: { kind: "int", env: ["PORT", "SWITCHBOARD_PORT"], min: 0, max: 65535 },
@@ -143,20 +152,21 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
   },
   bodyLimitBytes: { kind: "int", env: ["SWITCHBOARD_BODY_LIMIT_BYTES"], min: 1024, max: 100 * 1024 * 1024 },
-  requestTimeoutMs: { kind: "int", env: ["SWITCHBOARD_REQUEST_TIMEOUT_MS"], min: 100 },
-  keepAliveTimeoutMs: { kind: "int", env: ["SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS"], min: 100 },
+  requestTimeoutMs: { kind: "int", env: ["SWITCHBOARD_REQUEST_TIMEOUT_MS"], min: 100, max: MAX_TIMER_MS },
+  keepAliveTimeoutMs: { kind: "int", env: ["SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS"], min: 100, max: MAX_TIMER_MS },
   autoCreateTopics: { kind: "bool", env: ["SWITCHBOARD_AUTO_CREATE_TOPICS"] },
   maxBatchEvents: { kind: "int", env: ["SWITCHBOARD_MAX_BATCH_EVENTS"], min: 1, max: 100_000 },
-  sseHeartbeatMs: { kind: "int", env: ["SWITCHBOARD_SSE_HEARTBEAT_MS"], min: 100 },
-  sseRetryMs: { kind: "int", env: ["SWITCHBOARD_SSE_RETRY_MS"], min: 0 },
+  sseHeartbeatMs: { kind: "int", env: ["SWITCHBOARD_SSE_HEARTBEAT_MS"], min: 100, max: MAX_TIMER_MS },
+  sseRetryMs: { kind: "int", env: ["SWITCHBOARD_SSE_RETRY_MS"], min: 0, max: MAX_TIMER_MS },
   sseMaxBufferedBytes: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_BUFFERED_BYTES"], min: 4096 },
   sseMaxStreams: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_STREAMS"], min: 1 },
   sqliteSynchronous: { kind: "enum", env: ["SWITCHBOARD_SQLITE_SYNCHRONOUS"], values: ["normal", "full"] },
-  shutdownTimeoutMs: { kind: "int", env: ["SWITCHBOARD_SHUTDOWN_TIMEOUT_MS"], min: 0 },
+  shutdownTimeoutMs: { kind: "int", env: ["SWITCHBOARD_SHUTDOWN_TIMEOUT_MS"], min: 0, max: MAX_TIMER_MS },
   allowPrivateTargets: { kind: "bool", env: ["SWITCHBOARD_ALLOW_PRIVATE_TARGETS"] },
   deliveryConcurrency: { kind: "int", env: ["SWITCHBOARD_DELIVERY_CONCURRENCY"], min: 1, max: 100_000 },
   webhookTimeoutMs: { kind: "int", env: ["SWITCHBOARD_WEBHOOK_TIMEOUT_MS"], min: 100, max: 60_000 },
   subscriptionDisableAfterMs: { kind: "int", env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"], min: 1000 },
+  maxSubscriptions: { kind: "int", env: ["SWITCHBOARD_MAX_SUBSCRIPTIONS"], min: 1, max: 100_000 },
   attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], min: 60_000 },
   eventRetentionMs: { kind: "int", env: ["SWITCHBOARD_EVENT_RETENTION_MS"], min: 0 },
   pgPartitionSize: { kind: "int", env: ["SWITCHBOARD_PG_PARTITION_SIZE"], min: 1_000, max: 1_000_000_000 },
@@ -166,6 +176,7 @@ const SCHEMA: { [K in keyof Config]: KeySpec } = {
   jwksUrl: { kind: "string", env: ["SWITCHBOARD_JWKS_URL"] },
   jwtIssuer: { kind: "string", env: ["SWITCHBOARD_JWT_ISSUER"] },
   jwtAudience: { kind: "string", env: ["SWITCHBOARD_JWT_AUDIENCE"] },
+  jwtRequireExp: { kind: "bool", env: ["SWITCHBOARD_JWT_REQUIRE_EXP"] },
   rateLimitPublishPerS: { kind: "int", env: ["SWITCHBOARD_RATE_LIMIT_PUBLISH_PER_S"], min: 0 },
   rateLimitApiPerS: { kind: "int", env: ["SWITCHBOARD_RATE_LIMIT_API_PER_S"], min: 0 },
   maxJsonDepth: { kind: "int", env: ["SWITCHBOARD_MAX_JSON_DEPTH"], min: 2, max: 1000 },

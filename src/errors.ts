@@ -16,6 +16,7 @@ export const ERRORS = {
   SB_REQUEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, error: "unsupported media type" },
   SB_REQUEST_TOO_LARGE: { status: 413, error: "request too large" },
   SB_REQUEST_TIMEOUT: { status: 408, error: "request timeout" },
+  SB_REQUEST_HEADERS_TOO_LARGE: { status: 431, error: "request headers too large" },
   SB_ROUTE_NOT_FOUND: { status: 404, error: "not found" },
   SB_METHOD_NOT_ALLOWED: { status: 405, error: "method not allowed" },
 
@@ -32,6 +33,7 @@ export const ERRORS = {
   SB_TOPIC_SCHEMA_INVALID: { status: 400, error: "invalid topic schema" },
 
   SB_FILTER_INVALID: { status: 400, error: "invalid filter" },
+  SB_FILTER_TOO_COSTLY: { status: 400, error: "filter too costly" },
   SB_QUERY_INVALID: { status: 400, error: "invalid query" },
   SB_QUERY_INVALID_TIME: { status: 400, error: "invalid time format" },
   SB_QUERY_INVALID_CURSOR: { status: 400, error: "invalid cursor" },
@@ -53,6 +55,7 @@ export const ERRORS = {
   SB_WEBHOOK_TARGET_FORBIDDEN: { status: 400, error: "webhook target not allowed" },
   SB_SUBSCRIPTION_NOT_FOUND: { status: 404, error: "subscription not found" },
   SB_SUBSCRIPTION_EXISTS: { status: 409, error: "subscription already exists" },
+  SB_SUBSCRIPTION_LIMIT: { status: 409, error: "too many subscriptions" },
   SB_DELIVERY_NOT_FOUND: { status: 404, error: "delivery not found" },
   SB_DELIVERY_IN_PROGRESS: { status: 409, error: "delivery already scheduled" },
 

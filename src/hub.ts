@@ -112,6 +112,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     dispatcher,
     allowPrivateTargets: config.allowPrivateTargets,
     defaultTimeoutMs: config.webhookTimeoutMs,
+    maxSubscriptions: config.maxSubscriptions,
   });
   /** Set when the store announces commits of other nodes (PostgreSQL). */
   let feed: CommitFeed | undefined;

@@ -1,4 +1,4 @@
-import pino, { type Logger, type LoggerOptions } from "pino";
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from "pino";
 
 /** Paths never written to logs. */
 // Request logs carry only method, URL and status, never headers or bodies; these paths guard the objects that
@@ -16,11 +16,16 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The hub's pino logger: JSON lines to stdout, `time` in epoch ms, secrets redacted. Writes are synchronous, as
- * pino's default: measured here, a buffered destination (`minLength`) cost more per line (3.7 µs against 2.6 µs)
- * because it re-measures its pending buffer on every write.
+ * The hub's pino logger: JSON lines to stdout (or `destination`), `time` in epoch ms, secrets redacted. Writes are
+ * synchronous, as pino's default: measured here, a buffered destination (`minLength`) cost more per line (3.7 µs
+ * against 2.6 µs) because it re-measures its pending buffer on every write. Request URLs are redacted where they are
+ * logged (`redactUrl` in api/auth.ts), since a path cannot reach into a query string.
  */
-export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+export function createLogger(
+  level: string,
+  options: LoggerOptions = {},
+  destination: DestinationStream = pino.destination({ dest: 1, sync: true }),
+): Logger {
   return pino(
     {
       level,
@@ -28,6 +33,6 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       ...options,
     },
-    pino.destination({ dest: 1, sync: true }),
+    destination,
   );
 }

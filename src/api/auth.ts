@@ -22,15 +22,15 @@ const states = new WeakMap<FastifyRequest, AuthState>();
 
 /**
  * Adds the `onRequest` hook that authenticates every request except `/health`, `BASE_PATH/health`, `/ready`,
- * `/metrics` and CORS preflights: a bearer token in `Authorization`, or on streams also `?access_token=` or the `switchboard_token`
- * cookie. Without a valid one the request ends 401 (with `WWW-Authenticate: Bearer`); scopes are checked later
- * by the routes with {@link requireScope}. When auth is off (see `Authenticator.enabled`), nothing is checked.
- * Register it before any hook that reads `request.credentialId`.
+ * `/metrics` and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
+ * {@link isStreamRequest}) also `?access_token=` or the `switchboard_token` cookie. Without a valid one the request
+ * ends 401 (with `WWW-Authenticate: Bearer`); scopes are checked later by the routes with {@link requireScope}.
+ * When auth is off (see `Authenticator.enabled`), nothing is checked. Register it before any hook that reads
+ * `request.credentialId`.
  */
 export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
   const base = hub.config.basePath;
   const open = new Set(["/health", `${base}/health`, "/ready", "/metrics"]);
-  const streams = new Set(["/events", `${base}/topics/:topic/stream`]);
   fastify.addHook("onRequest", (request, reply, done) => {
     const route = request.routeOptions.url;
     // A CORS preflight never carries credentials; the CORS hook (api/limits.ts) answers it.
@@ -45,8 +45,22 @@ export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
       done();
       return;
     }
-    authenticateRequest(hub, request, reply, route !== undefined && streams.has(route)).then(() => done(), done);
+    authenticateRequest(hub, request, reply, isStreamRequest(request, base)).then(() => done(), done);
   });
+}
+
+/**
+ * Whether a request opens a live stream, the only kind that may carry its token in `?access_token=` or the
+ * `switchboard_token` cookie: a GET (or HEAD) of `BASE_PATH/topics/:topic/stream`, or of `/events` when that path is
+ * the stream's. With an empty `BASE_PATH`, `/events` is also the search (GET) and publishing (POST), so only a GET
+ * whose `Accept` asks for `text/event-stream` is a stream there, as `routes/events.ts` dispatches it.
+ */
+export function isStreamRequest(request: FastifyRequest, basePath: string): boolean {
+  if (request.method !== "GET" && request.method !== "HEAD") return false;
+  const route = request.routeOptions.url;
+  if (route === `${basePath}/topics/:topic/stream`) return true;
+  if (route !== "/events") return false;
+  return basePath !== "" || (request.headers.accept ?? "").includes("text/event-stream");
 }
 
 async function authenticateRequest(hub: Hub, request: FastifyRequest, reply: FastifyReply, isStream: boolean): Promise<void> {
@@ -143,7 +157,33 @@ export function subscribeScopes(patterns: readonly string[]): string[] {
   return patterns.length === 0 ? ["subscribe:**"] : patterns.map((p) => `subscribe:${p}`);
 }
 
-/** A URL fit for logs: an `access_token` query value is replaced. */
+/**
+ * A URL fit for logs: the value of every query parameter whose name decodes to `access_token` is replaced, however
+ * the name is written (`access%5Ftoken`, `%61ccess_token`, repeated, after `;`). The name is decoded as the query
+ * parser decodes it, so whatever the hub would take as a token is never written out.
+ * @example redactUrl("/events?access%5Ftoken=abc&topic=a") // "/events?access%5Ftoken=[redacted]&topic=a"
+ */
 export function redactUrl(url: string): string {
-  return url.includes("access_token=") ? url.replace(/([?&]access_token=)[^&#]*/g, "$1[redacted]") : url;
+  const q = url.indexOf("?");
+  if (q === -1) return url;
+  const query = url.slice(q + 1);
+  // Without an escape, only the literal name can decode to access_token: most URLs stop here.
+  if (!query.includes("%") && !query.includes("access_token")) return url;
+  // Split, not a regex over the whole query: linear whatever the input.
+  const parts = query.split(/([&;])/);
+  for (let i = 0; i < parts.length; i += 2) {
+    const eq = parts[i]!.indexOf("=");
+    if (eq > 0 && decodedName(parts[i]!.slice(0, eq)) === "access_token") parts[i] = `${parts[i]!.slice(0, eq)}=[redacted]`;
+  }
+  return url.slice(0, q + 1) + parts.join("");
+}
+
+/**
+ * A query parameter name decoded as the query parser does (`+` is a space, `%XX` escapes), leniently: escapes of
+ * ASCII characters are decoded even where the name holds a malformed one, so a name the parser would read as
+ * `access_token` always reads so here too (at worst a few more names are redacted).
+ */
+function decodedName(name: string): string {
+  if (!name.includes("%") && !name.includes("+")) return name;
+  return name.replace(/\+/g, " ").replace(/%([0-7][0-9a-fA-F])/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }

@@ -1,4 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { maxHeaderSize, STATUS_CODES, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ERRORS, HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
@@ -50,6 +52,17 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     logger: false,
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
+    // Node cuts late requests only when its connection check runs (every 30 s by default), and with headersTimeout
+    // left at 60 s it swapped the two timeouts: a half-sent body was cut after 60-90 s, half-sent headers after up to
+    // 30 s. One timeout for headers and body, checked often enough to hold to it.
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: requestCheckIntervalMs(config.requestTimeoutMs),
+    },
+    clientErrorHandler(error, socket) {
+      answerClientError(error, socket, log, config.requestTimeoutMs);
+    },
     keepAliveTimeout: config.keepAliveTimeoutMs,
     forceCloseConnections: "idle",
     return503OnClosing: true,
@@ -127,6 +140,53 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerSubscriptionRoutes(fastify, hub);
   registerKeyRoutes(fastify, hub);
   return app;
+}
+
+/** How often Node looks for requests past the timeout: every tenth of it, at most every second. */
+function requestCheckIntervalMs(requestTimeoutMs: number): number {
+  return Math.max(10, Math.min(1_000, Math.ceil(requestTimeoutMs / 10)));
+}
+
+/** A client that keeps its side open after the error reply is cut off this long after it. */
+const CLIENT_ERROR_LINGER_MS = 1_000;
+const answeredSockets = new WeakSet<Socket>();
+
+/**
+ * Errors Node raises outside any route (a request not received within the timeout, headers over Node's limit, bytes
+ * that are not HTTP) get the catalog's body too, then the connection is closed. The reply is written only when no
+ * response has begun on the socket; then `end()` sends it before the FIN, so a client still sending is not reset before
+ * it can read it.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket, log: Logger, requestTimeoutMs: number): void {
+  if (error.code === "ECONNRESET" || socket.destroyed || answeredSockets.has(socket)) return;
+  answeredSockets.add(socket);
+  const hubErr = clientErrorToHubError(error, requestTimeoutMs);
+  log.info({ code: hubErr.code, details: hubErr.details, remote: socket.remoteAddress }, "request rejected");
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(hubErr.toBody());
+  socket.end(
+    `HTTP/1.1 ${hubErr.status} ${STATUS_CODES[hubErr.status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+  socket.once("close", () => clearTimeout(linger));
+}
+
+function clientErrorToHubError(error: Error & { code?: string }, requestTimeoutMs: number): HubError {
+  switch (error.code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new HubError("SB_REQUEST_TIMEOUT", `the request was not received in full within ${requestTimeoutMs} ms`);
+    case "HPE_HEADER_OVERFLOW":
+      return new HubError("SB_REQUEST_HEADERS_TOO_LARGE", `the request line and headers are over ${maxHeaderSize} bytes`);
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return new HubError("SB_REQUEST_TOO_LARGE", "the chunk extensions are over 16 KiB");
+    default:
+      return new HubError("SB_REQUEST_INVALID", `malformed HTTP request (${error.code ?? error.message})`);
+  }
 }
 
 /** Maps anything thrown in a request to a catalog error; unknown errors become a 500 that leaks nothing. */

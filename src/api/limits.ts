@@ -5,9 +5,10 @@ import type { Hub } from "../hub.js";
 /**
  * Limits on what one client may ask of the hub, and CORS.
  *
- * - Rate limits: a token bucket per client (its credential, else its address) for publishing and one for the rest of
- *   the API; capacity is one second's worth. Past it: 429 `SB_RATE_LIMITED` with `Retry-After`.
- * - Open SSE streams per client: past `maxStreamsPerCredential`, 429 `SB_STREAMS_PER_CREDENTIAL`.
+ * - Rate limits: a token bucket per credential for publishing and one for the rest of the API; capacity is one
+ *   second's worth. Past it: 429 `SB_RATE_LIMITED` with `Retry-After`.
+ * - Open SSE streams per credential: past `maxStreamsPerCredential`, 429 `SB_STREAMS_PER_CREDENTIAL`.
+ * - With auth off there is no credential, and none of these applies (see {@link clientKey}).
  * - URLs longer than {@link MAX_URL_LENGTH}: 414 is not in the catalog, so 400 `SB_REQUEST_INVALID`.
  * - CORS for browser publishers and streams, when `corsOrigins` is set.
  *

@@ -1,4 +1,4 @@
-import { createPublicKey } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config.js";
 import { HubError } from "../errors.js";
@@ -8,13 +8,16 @@ import { parseScopes, type Scope } from "./scopes.js";
 
 /** Who made a request, as a verified credential says. */
 export interface Credential {
-  /** Stable id: the API key id (`key_…`) or `jwt:<sub>`. */
+  /**
+   * Stable id, which rate limits and stream quotas count by: the API key id (`key_…`), `jwt:<sub>`, or for a JWT
+   * without `sub`, `jwt#` and the first 32 hex digits of the token's SHA-256 (so each such token counts apart).
+   */
   id: string;
   scopes: Scope[];
 }
 
 /** The configuration keys authentication reads. */
-export type AuthConfig = Pick<Config, "auth" | "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience">;
+export type AuthConfig = Pick<Config, "auth" | "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "jwtRequireExp">;
 
 /** Options of {@link Authenticator}. */
 export interface AuthenticatorOptions {
@@ -90,7 +93,7 @@ export class Authenticator {
     const payload = await this.verifyJwt(token);
     const claim = payload.scope;
     const scopes = typeof claim === "string" ? claim.split(" ").filter((s) => s !== "") : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === "string") : [];
-    return { id: `jwt:${payload.sub ?? ""}`, scopes: parseScopes(scopes) };
+    return { id: jwtCredentialId(token, payload), scopes: parseScopes(scopes) };
   }
 
   private async verifyJwt(token: string): Promise<JWTPayload> {
@@ -103,6 +106,7 @@ export class Authenticator {
     const options = {
       issuer: this.config.jwtIssuer || undefined,
       audience: this.config.jwtAudience || undefined,
+      requiredClaims: this.config.jwtRequireExp ? ["exp"] : [],
     };
     try {
       if (alg === "HS256" && this.config.jwtSecret !== "") {
@@ -137,9 +141,21 @@ export class Authenticator {
   }
 }
 
+/**
+ * The credential id of a verified JWT: `jwt:<sub>`, or without a `sub`, one of the token's own. Tokens without a
+ * subject once all shared `jwt:`, and with it one rate-limit bucket and one stream quota.
+ */
+function jwtCredentialId(token: string, payload: JWTPayload): string {
+  if (typeof payload.sub === "string" && payload.sub !== "") return `jwt:${payload.sub}`;
+  return `jwt#${createHash("sha256").update(token).digest("hex").slice(0, 32)}`;
+}
+
 function jwtError(error: unknown): HubError {
   if (error instanceof joseErrors.JWTExpired) return new HubError("SB_AUTH_INVALID", "the token has expired");
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === "exp" && error.reason === "missing") {
+      return new HubError("SB_AUTH_INVALID", "the token has no exp claim; tokens must expire unless SWITCHBOARD_JWT_REQUIRE_EXP=false (jwtRequireExp)");
+    }
     if (error.claim === "nbf") return new HubError("SB_AUTH_INVALID", "the token is not valid yet (nbf)");
     return new HubError("SB_AUTH_INVALID", `the token's ${error.claim} claim is not accepted`);
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
 import { loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
@@ -11,22 +11,18 @@ const program = new Command()
   .description("An event hub: durable ingest, live SSE streams, webhooks and search.")
   .version("0.1.0");
 
-const port = (v: string) => {
-  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError("a port is a whole number from 0 to 65535");
-  return Number(v);
-};
-
 program
   .command("serve", { isDefault: true })
   .description("run the hub (flags override env, which overrides the config file)")
-  .option("-p, --port <port>", "TCP port (env PORT, default 8080)", port)
+  // Flags are passed on as text: the config schema checks them like every other source (exit 2 naming the flag).
+  .option("-p, --port <port>", "TCP port (env PORT, default 8080)")
   .option("-H, --host <host>", "interface to bind (env HOST, default 127.0.0.1)")
   .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
   .option("--base-path <path>", "API prefix (env BASE_PATH, default /api)")
   .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL)")
   .option("-c, --config <file>", "JSON config file (env SWITCHBOARD_CONFIG)")
   .option("--role <role>", "all, api (no webhook delivery) or worker (webhook delivery only) (env SWITCHBOARD_ROLE, default all)")
-  .action(async (opts: { port?: number; host?: string; databaseUrl?: string; basePath?: string; logLevel?: string; config?: string; role?: string }) => {
+  .action(async (opts: { port?: string; host?: string; databaseUrl?: string; basePath?: string; logLevel?: string; config?: string; role?: string }) => {
     await runServer(
       { port: opts.port, host: opts.host, databaseUrl: opts.databaseUrl, basePath: opts.basePath, logLevel: opts.logLevel, role: opts.role },
       opts.config,

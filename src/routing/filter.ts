@@ -1,13 +1,16 @@
 import { Environment } from "@marcbachmann/cel-js";
 import { HubError } from "../errors.js";
+import { EVENT_BOUNDS, estimateFilterCost, FILTER_COST, SMALLEST_EVENT, type CelNode, type EstimateOptions } from "./filter-cost.js";
+import { budgetExceeded, guardAst, protectEvaluator, regexInstructions, startBudget } from "./filter-guard.js";
 
 /**
  * CEL filters over an event. Variables: `data` (the event's data), `attributes` (string map), `topic`, `type`,
  * `key`, `source`, `subject`, `id` and `time` (a timestamp). A filter that fails on an event (a missing field, a
  * wrong type) means "no match" for that event; it never throws out of {@link EventFilter.matches}.
  *
- * CEL is not Turing complete; on top of that the AST size and depth and the source length are capped, so a
- * filter's cost is bounded by those caps and the size of the event.
+ * Cost: the source length and the AST size and depth are capped; a static estimate refuses filters too costly
+ * (`filter-cost.ts`), and each evaluation runs on a budget with capped string and list growth and RE2 `matches`
+ * (`filter-guard.ts`). docs/filters.md has the model and the measured worst case.
  */
 
 /** The most characters a filter may have. */
@@ -31,6 +34,22 @@ const env = new Environment({
   .registerVariable("subject", "dyn")
   .registerVariable("id", "string")
   .registerVariable("time", "google.protobuf.Timestamp");
+
+// cel-js keeps one evaluator per environment: reach it through a probe program, to protect it (see protectEvaluator).
+{
+  const probe = env.parse("true") as unknown as Program;
+  probe.check();
+  const inner = probe.ast.meta.evaluate!;
+  let evaluator: unknown;
+  probe.ast.evaluate = (ev, ast, ctx) => ((evaluator = ev), inner(ev, ast, ctx));
+  probe({});
+  protectEvaluator(evaluator);
+}
+
+const ESTIMATE_OPTIONS: EstimateOptions = {
+  variables: { data: "data", attributes: "attributes", topic: "topic", [TYPE_VAR]: "type", key: "key", source: "source", subject: "subject", id: "id", time: "time" },
+  regexInstructions,
+};
 
 /** The event fields a filter sees. */
 export interface FilterInput {
@@ -61,9 +80,16 @@ export function setFilterErrorHook(hook: (() => void) | undefined): void {
   onEvaluationError = hook;
 }
 
+interface Program {
+  (ctx: Record<string, unknown>): unknown;
+  ast: CelNode;
+  check(): { valid?: boolean; error?: Error; type?: string };
+}
+
 /**
  * Compiles a CEL filter.
- * @throws HubError `SB_FILTER_INVALID` with the parser's message and position.
+ * @throws HubError `SB_FILTER_INVALID` with the parser's message and position (or RE2's, for a `matches` pattern);
+ *   `SB_FILTER_TOO_COSTLY` when its estimated cost is over the limit, naming both.
  * @example compileFilter('data.amount > 100 && attributes.region == "eu"')
  */
 export function compileFilter(source: string): EventFilter {
@@ -72,40 +98,73 @@ export function compileFilter(source: string): EventFilter {
     throw new HubError("SB_FILTER_INVALID", `the filter has ${source.length} characters; at most ${MAX_FILTER_LENGTH} are allowed`);
   }
   const rewritten = renameTypeIdentifier(source);
-  let program: (ctx: Record<string, unknown>) => unknown;
+  let program: Program;
+  let largest: number;
+  let smallest: number;
   try {
-    program = env.parse(rewritten) as unknown as (ctx: Record<string, unknown>) => unknown;
-    const checked = env.check(rewritten) as { valid?: boolean; error?: Error; type?: string };
+    program = env.parse(rewritten) as unknown as Program;
+    const checked = program.check();
     if (checked && checked.valid === false) throw checked.error ?? new Error("type check failed");
     if (checked?.type && !["bool", "dyn"].includes(checked.type)) {
       throw new Error(`the filter must yield a bool, but yields ${checked.type}`);
     }
+    guardAst(program.ast);
+    largest = estimateFilterCost(program.ast, EVENT_BOUNDS, ESTIMATE_OPTIONS);
+    smallest = estimateFilterCost(program.ast, SMALLEST_EVENT, ESTIMATE_OPTIONS);
   } catch (error) {
-    throw new HubError("SB_FILTER_INVALID", restoreTypeIdentifier((error as Error).message));
+    throw new HubError("SB_FILTER_INVALID", restoreTypeIdentifier(describe(error, source)));
+  }
+  if (!(largest <= FILTER_COST.limit)) {
+    throw new HubError("SB_FILTER_TOO_COSTLY", `the filter's estimated cost ${formatCost(largest)} exceeds the limit ${formatCost(FILTER_COST.limit)} on the largest event`);
+  }
+  if (!(smallest <= FILTER_COST.budget)) {
+    throw new HubError("SB_FILTER_TOO_COSTLY", `the filter's estimated cost ${formatCost(smallest)} exceeds the limit ${formatCost(FILTER_COST.budget)} even on the smallest event`);
   }
   return {
     source,
     matches(event: FilterInput): boolean {
+      // Errors are control flow inside cel-js (a missing field in `exists`); their stack traces are never read.
+      const stackTraceLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      startBudget(FILTER_COST.budget);
       try {
-        return (
-          program({
-            data: event.data,
-            attributes: event.attributes,
-            topic: event.topic,
-            [TYPE_VAR]: event.type,
-            key: event.key,
-            source: event.source,
-            subject: event.subject,
-            id: event.id,
-            time: new Date(event.time),
-          }) === true
-        );
+        const result = program({
+          data: event.data,
+          attributes: event.attributes,
+          topic: event.topic,
+          [TYPE_VAR]: event.type,
+          key: event.key,
+          source: event.source,
+          subject: event.subject,
+          id: event.id,
+          time: new Date(event.time),
+        });
+        if (!budgetExceeded()) return result === true;
       } catch {
-        onEvaluationError?.();
-        return false;
+        // an evaluation error: no match, counted below
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
       }
+      onEvaluationError?.();
+      return false;
     },
   };
+}
+
+/** `1.0e8`: costs span many orders of magnitude. */
+export function formatCost(units: number): string {
+  return units.toExponential(1).replace("e+", "e");
+}
+
+/** The error's message; for an invalid `matches` pattern, with the line and a caret as the parser gives them. */
+function describe(error: unknown, source: string): string {
+  const e = error as Error & { pos?: number };
+  if (typeof e.pos !== "number") return e.message;
+  const lineStart = source.lastIndexOf("\n", e.pos - 1) + 1;
+  const lineEnd = source.indexOf("\n", e.pos);
+  const lineNumber = source.slice(0, e.pos).split("\n").length;
+  const line = source.slice(lineStart, lineEnd === -1 ? source.length : lineEnd);
+  return `${e.message}\n\n> ${String(lineNumber).padStart(4, " ")} | ${line}\n${" ".repeat(9 + e.pos - lineStart)}^`;
 }
 
 function restoreTypeIdentifier(message: string): string {

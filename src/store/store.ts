@@ -54,7 +54,7 @@ export interface AppendRequest {
   /** `Idempotency-Key` of the request, if any: a repeat returns the first request's results. */
   idempotencyKey?: string;
   /**
-   * The credential id that publishes (API key id or JWT subject); undefined when auth is off or in-process. Repeats
+   * The id of the publishing credential (`key_…`, `jwt:<sub>`); undefined when auth is off or in-process. Repeats
    * of client ids and Idempotency-Keys replay only within one publisher (see `repeats.ts`).
    */
   publisher?: string;

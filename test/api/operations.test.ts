@@ -60,6 +60,22 @@ describe("health and readiness", () => {
   });
 });
 
+describe("a worker node", () => {
+  it("serves /health, /ready and /metrics only: BASE_PATH/health is 404 like the rest of the API", async () => {
+    const worker = await startTestHub({ role: "worker" });
+    try {
+      for (const path of ["/health", "/ready", "/metrics"]) expect((await request(`${worker.url}${path}`)).status, path).toBe(200);
+      for (const path of ["/api/health", "/api/events", "/api/topics"]) {
+        const reply = await request(`${worker.url}${path}`);
+        expect(reply.status, path).toBe(404);
+        expect(reply.body.code, path).toBe("SB_ROUTE_NOT_FOUND");
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
 describe("/metrics", () => {
   it("exposes ingest, commit, stream and event-loop metrics in Prometheus text", async () => {
     const stream = await openLiveSse(hub.url, "/events?topic=ops.metrics");

@@ -44,8 +44,13 @@ describe("PEM public keys", () => {
     expect((await publish(hub, "orders.created", await sign(rsa, "RS256", "admin", { ...claims, iss: "https://evil.example" }))).status).toBe(401);
     expect((await publish(hub, "orders.created", await sign(rsa, "RS256", "admin", { ...claims, aud: "other" }))).status).toBe(401);
     expect((await publish(hub, "orders.created", await sign(rsa, "RS256", "admin"))).status).toBe(401);
+    // Without exp: refused, as with a shared secret.
+    const forever = await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "RS256" }).setSubject("svc").setIssuer(claims.iss).setAudience(claims.aud).sign(rsa.privateKey);
+    const noExp = await publish(hub, "orders.created", forever);
+    expect(noExp.status).toBe(401);
+    expect(noExp.body.details).toMatch(/no exp claim.*SWITCHBOARD_JWT_REQUIRE_EXP=false/);
     // An HS256 token (no secret configured) is refused, whatever it claims.
-    const hs = await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("x".repeat(32)));
+    const hs = await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode("x".repeat(32)));
     expect((await publish(hub, "orders.created", hs)).status).toBe(401);
   });
 

@@ -5,10 +5,11 @@ import { postJson, request, startTestHub, type TestHub } from "../helpers/hub.js
 const SECRET = "a-test-secret-of-enough-length-0123456789";
 let hub: TestHub;
 
-/** An HS256 token with these scopes; `claims` may set exp/nbf or override anything. */
-async function token(scope: string, options: { exp?: number | string; nbf?: number | string; secret?: string; sub?: string } = {}): Promise<string> {
-  let jwt = new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setSubject(options.sub ?? "tester").setIssuedAt();
-  jwt = jwt.setExpirationTime(options.exp ?? "5m");
+/** An HS256 token with these scopes; `exp: null` leaves `exp` out, `sub: null` leaves `sub` out. */
+async function token(scope: string, options: { exp?: number | string | null; nbf?: number | string; secret?: string; sub?: string | null } = {}): Promise<string> {
+  let jwt = new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
+  if (options.sub !== null) jwt = jwt.setSubject(options.sub ?? "tester");
+  if (options.exp !== null) jwt = jwt.setExpirationTime(options.exp ?? "5m");
   if (options.nbf !== undefined) jwt = jwt.setNotBefore(options.nbf);
   return jwt.sign(new TextEncoder().encode(options.secret ?? SECRET));
 }
@@ -94,6 +95,31 @@ describe("HS256 bearer tokens", () => {
     expect(early.body.details).toMatch(/not valid yet/);
   });
 
+  it("refuses a token without exp, naming the setting that allows it", async () => {
+    const t = await token("admin", { exp: null });
+    const reply = await postJson(`${hub.url}/api/events`, { topic: "orders.created", data: {} }, bearer(t));
+    expect(reply.status).toBe(401);
+    expect(reply.headers.get("www-authenticate")).toBe('Bearer realm="switchboard", error="invalid_token"');
+    expect(reply.body).toEqual({
+      error: "invalid credential",
+      details: "the token has no exp claim; tokens must expire unless SWITCHBOARD_JWT_REQUIRE_EXP=false (jwtRequireExp)",
+      code: "SB_AUTH_INVALID",
+    });
+  });
+
+  it("accepts a token without exp when jwtRequireExp is false, and still refuses an expired one", async () => {
+    const lax = await startTestHub({ jwtSecret: SECRET, jwtRequireExp: false });
+    try {
+      const reply = await postJson(`${lax.url}/api/events`, { topic: "orders.created", data: {} }, bearer(await token("publish:**", { exp: null })));
+      expect(reply.status, reply.text).toBe(201);
+      const expired = await postJson(`${lax.url}/api/events`, { topic: "orders.created", data: {} }, bearer(await token("publish:**", { exp: 1 })));
+      expect(expired.status).toBe(401);
+      expect(expired.body.details).toBe("the token has expired");
+    } finally {
+      await lax.close();
+    }
+  });
+
   it("requires admin for topics, subscriptions, publishers, deliveries and keys", async () => {
     const t = await token("publish:** subscribe:**");
     for (const [method, path] of [
@@ -104,6 +130,7 @@ describe("HS256 bearer tokens", () => {
       ["GET", "/api/subscriptions"],
       ["POST", "/api/subscriptions"],
       ["GET", "/api/subscriptions/sub_x/secret"],
+      ["GET", "/api/subscriptions/sub_x/headers"],
       ["POST", "/api/publishers"],
       ["GET", "/api/deliveries"],
       ["GET", "/api/keys"],
@@ -192,5 +219,51 @@ describe("streams", () => {
   it("do not take ?access_token= on other routes", async () => {
     const reply = await postJson(`${hub.url}/api/events?access_token=${admin}`, { topic: "orders.created", data: {} });
     expect(reply.status).toBe(401);
+  });
+});
+
+describe("with an empty BASE_PATH, where /events is also the search and publishing", () => {
+  let root: TestHub;
+  let publisher: string;
+  let reader: string;
+  beforeAll(async () => {
+    root = await startTestHub({ jwtSecret: SECRET, basePath: "" });
+    publisher = await token("publish:** subscribe:**");
+    reader = await token("subscribe:**");
+  });
+  afterAll(() => root.close());
+
+  it("POST /events takes neither the switchboard_token cookie nor ?access_token=", async () => {
+    const event = { topic: "orders.created", data: {} };
+    const withCookie = await postJson(`${root.url}/events`, event, { cookie: `switchboard_token=${publisher}` });
+    expect(withCookie.status).toBe(401);
+    expect(withCookie.body).toEqual({ error: "authentication required", details: "send Authorization: Bearer <token>", code: "SB_AUTH_REQUIRED" });
+    const withQuery = await postJson(`${root.url}/events?access_token=${publisher}`, event);
+    expect(withQuery.status).toBe(401);
+    expect(withQuery.body.code).toBe("SB_AUTH_REQUIRED");
+    // With the header, the same request publishes.
+    expect((await postJson(`${root.url}/events`, event, bearer(publisher))).status).toBe(201);
+  });
+
+  it("GET /events without Accept: text/event-stream is the search, and takes neither", async () => {
+    const withCookie = await request(`${root.url}/events?topic=orders.created`, { headers: { cookie: `switchboard_token=${reader}` } });
+    expect(withCookie.status).toBe(401);
+    const withQuery = await request(`${root.url}/events?topic=orders.created&access_token=${reader}`);
+    expect(withQuery.status).toBe(401);
+    expect((await request(`${root.url}/events?topic=orders.created`, { headers: bearer(reader) })).status).toBe(200);
+  });
+
+  it("GET /events with Accept: text/event-stream still streams with the cookie or ?access_token=", async () => {
+    for (const [path, headers] of [
+      ["/events?topic=orders.created", { cookie: `switchboard_token=${reader}` }],
+      [`/events?topic=orders.created&access_token=${reader}`, {}],
+      ["/topics/orders.created/stream", { cookie: `switchboard_token=${reader}` }],
+    ] as const) {
+      const controller = new AbortController();
+      const res = await fetch(`${root.url}${path}`, { headers: { accept: "text/event-stream", ...headers }, signal: controller.signal });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+      controller.abort();
+    }
   });
 });

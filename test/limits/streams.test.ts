@@ -58,4 +58,25 @@ describe("open streams per credential", () => {
     await close(d);
     await close(b);
   });
+
+  it("counts each JWT without sub apart, not all of them as one credential", async () => {
+    // Two tokens without `sub` (they differ by jti): each has its own places.
+    const subless = async (jti: string) => ({
+      authorization: `Bearer ${await new SignJWT({ scope: "subscribe:**" }).setProtectedHeader({ alg: "HS256" }).setJti(jti).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET))}`,
+    });
+    const first = await subless("one");
+    const second = await subless("two");
+    const a = await openLiveSse(hub.url, "/events?topic=limits.subless", { headers: first });
+    const b = await openLiveSse(hub.url, "/events?topic=limits.subless", { headers: first });
+    const c = openSse(hub.url, "/events?topic=limits.subless", { headers: first });
+    const other = openSse(hub.url, "/events?topic=limits.subless", { headers: second });
+    try {
+      await c.waitUntilBodyEnded();
+      expect(c.status).toBe(429);
+      await other.waitForHead();
+      expect(other.status).toBe(200);
+    } finally {
+      for (const conn of [a, b, c, other]) await close(conn);
+    }
+  });
 });

@@ -93,3 +93,27 @@ describe("switchboard tail", () => {
     expect(JSON.parse(child.stdout.split("\n")[0]!)).toMatchObject({ id: b.body.id, data: { n: 2 } });
   });
 });
+
+describe("switchboard serve with a bad flag value", () => {
+  const cases: [string[], string][] = [
+    [["--port", "abc"], "--port"],
+    [["-p", "70000"], "--port"],
+    [["--port", "1.5"], "--port"],
+    [["--port=-1"], "--port"],
+    [["--log-level", "loud"], "--log-level"],
+    [["--role", "boss"], "--role"],
+  ];
+  it("serve --port abc (and every other bad flag value) → exit 2 and one stderr line naming the flag", async () => {
+    // One process per case, side by side; each exits by itself.
+    const runs = cases.map(([args, flag]) => ({ args, flag, child: spawnNode("src/cli/index.ts", ["serve", ...args], { PORT: "0", DATABASE_URL: "sqlite::memory:" }) }));
+    for (const { args, flag, child } of runs) {
+      const exit = await child.exited;
+      expect(exit.code, `${args.join(" ")}: ${child.stderr}`).toBe(2);
+      const lines = child.stderr.split("\n").filter((l) => l !== "");
+      expect(lines, args.join(" ")).toHaveLength(1);
+      expect(lines[0]).toMatch(/^switchboard: invalid configuration: /);
+      expect(lines[0]).toContain(`${flag}:`);
+      expect(child.stdout).toBe("");
+    }
+  });
+});

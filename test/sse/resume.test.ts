@@ -40,6 +40,12 @@ function framesOf(events: Published[]): string {
   return events.map((e) => `id: ${e.id}\ndata: ${e.text}\n\n`).join("");
 }
 
+/** The `switchboard.reset` frame a stream resuming from `lastEventId` gets when that id is not a resume point. */
+function resetFrame(lastEventId: string, oldestId: string | null): string {
+  const details = `event ${JSON.stringify(lastEventId)} is not a stored event of this stream's topics (it may have been removed by retention); events after it may have been missed. Streaming live events from now.`;
+  return `event: switchboard.reset\ndata: ${JSON.stringify({ code: "SB_STREAM_RESUME_UNKNOWN", details, last_event_id: lastEventId, oldest_id: oldestId })}\n\n`;
+}
+
 describe("resuming with Last-Event-ID", () => {
   it("replays stored events after the header's id, then continues live", async () => {
     const stored = await publishMany("resume.header", 5);
@@ -102,14 +108,66 @@ describe("resuming with Last-Event-ID", () => {
       code: "SB_STREAM_RESUME_UNKNOWN",
       details: expect.stringContaining("evt_gone-long-ago"),
       last_event_id: "evt_gone-long-ago",
-      oldest_id: expect.any(String),
+      // The oldest stored event of the stream's own topics, not of the whole store.
+      oldest_id: first[0]!.id,
     });
     expect((await request(`${hub.url}/api/events/${signal.oldest_id}`)).status).toBe(200);
     // Nothing stored before the reset is replayed; what comes next is live.
-    expect(conn.text).not.toContain(first[0]!.id);
+    expect(conn.events().map((f) => f.id)).not.toContain(first[0]!.id);
     const later = await publishMany("resume.unknown", 1, 1);
     await conn.waitForEvents(2);
     expect(conn.text).toBe(`${OPENING}event: switchboard.reset\ndata: ${reset!.data}\n\n${framesOf(later)}`);
+  });
+
+  it("treats an id of another topic exactly as an unknown id, and names no id outside the stream's topics", async () => {
+    const foreign = await publishMany("resume.foreign", 2);
+    const own = await publishMany("resume.own", 2);
+    const outside = track(openSse(hub.url, "/events?topic=resume.own", { headers: { "last-event-id": foreign[0]!.id } }));
+    const unknown = track(openSse(hub.url, "/events?topic=resume.own", { headers: { "last-event-id": "evt_never-stored" } }));
+    await outside.waitForEvents(1);
+    await unknown.waitForEvents(1);
+    // Not a replay of resume.own after the foreign id: the same reset an unknown id gets, naming the oldest event of
+    // resume.own (the store's oldest is of another topic).
+    expect(outside.text).toBe(OPENING + resetFrame(foreign[0]!.id, own[0]!.id));
+    expect(unknown.text).toBe(OPENING + resetFrame("evt_never-stored", own[0]!.id));
+    const later = await publishMany("resume.own", 1, 2);
+    await outside.waitForEvents(2);
+    await unknown.waitForEvents(2);
+    expect(outside.text).toBe(OPENING + resetFrame(foreign[0]!.id, own[0]!.id) + framesOf(later));
+    expect(unknown.text).toBe(OPENING + resetFrame("evt_never-stored", own[0]!.id) + framesOf(later));
+  });
+
+  it("on a topic's stream path, answers an id of another topic with a reset naming no id when the topic has none", async () => {
+    const foreign = await publishMany("resume.elsewhere", 1);
+    const conn = track(openSse(hub.url, "/api/topics/resume.nothing-yet/stream", { headers: { "last-event-id": foreign[0]!.id } }));
+    await conn.waitForEvents(1);
+    expect(conn.text).toBe(OPENING + resetFrame(foreign[0]!.id, null));
+    const later = await publishMany("resume.nothing-yet", 1);
+    await conn.waitForEvents(2);
+    expect(conn.text).toBe(OPENING + resetFrame(foreign[0]!.id, null) + framesOf(later));
+  });
+
+  it("with a pattern, resumes from an id of a topic the pattern matches and not from one its prefix only shares", async () => {
+    const deeper = await publishMany("resume.pat.a.deep", 1); // under the prefix resume.pat. but not matched by resume.pat.*
+    const a = await publishMany("resume.pat.a", 2);
+    const b = await publishMany("resume.pat.b", 2);
+    const inside = track(openSse(hub.url, "/events?topic=resume.pat.*", { headers: { "last-event-id": a[0]!.id } }));
+    await inside.waitForEvents(3);
+    expect(inside.text).toBe(OPENING + framesOf([a[1]!, ...b]));
+    const outside = track(openSse(hub.url, "/events?topic=resume.pat.*", { headers: { "last-event-id": deeper[0]!.id } }));
+    await outside.waitForEvents(1);
+    expect(outside.text).toBe(OPENING + resetFrame(deeper[0]!.id, a[0]!.id));
+  });
+
+  it("resumes from an id of its topics that its filter does not select (the topics decide, not the filter)", async () => {
+    const stored = await publishMany("resume.filtered", 4);
+    const conn = track(
+      openSse(hub.url, `/events?topic=resume.filtered&filter=${encodeURIComponent("int(data.n) % 2 == 1")}`, {
+        headers: { "last-event-id": stored[0]!.id },
+      }),
+    );
+    await conn.waitForEvents(2);
+    expect(conn.text).toBe(OPENING + framesOf([stored[1]!, stored[3]!]));
   });
 
   it("refuses an id with a line break", async () => {

@@ -1,3 +1,4 @@
+import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
@@ -125,6 +126,176 @@ describe("subscriptions API", () => {
     expect((await postJson(`${api}/subscriptions/sub_nope/replay`, {})).status).toBe(404);
     expect((await request(`${api}/deliveries/dlv_nope`)).status).toBe(404);
     expect((await postJson(`${api}/deliveries/dlv_nope/retry`, {})).status).toBe(404);
+  });
+});
+
+describe("subscription headers", () => {
+  const long = (n: number) => "v".repeat(n);
+  it.each([
+    // Hop-by-hop and framing headers: undici refuses some, the others break the exchange with every receiver.
+    ["connection", { connection: "close" }],
+    ["keep-alive", { "Keep-Alive": "timeout=5" }],
+    ["te", { te: "trailers" }],
+    ["trailer", { trailer: "x-sum" }],
+    ["transfer-encoding", { "transfer-encoding": "chunked" }],
+    ["upgrade", { upgrade: "websocket" }],
+    ["expect", { Expect: "100-continue" }],
+    ["host", { host: "internal.example" }],
+    ["content-length", { "content-length": "1" }],
+    ["proxy-authorization", { "proxy-authorization": "Basic eDp5" }],
+    ["proxy-connection", { "proxy-connection": "keep-alive" }],
+    ["http2-settings", { "http2-settings": "AAMAAABkAAQAoAAAAAIAAAAA" }],
+    // Set by the hub on every attempt.
+    ["content-type", { "content-type": "text/plain" }],
+    ["content-encoding", { "content-encoding": "gzip" }],
+    ["user-agent", { "user-agent": "mine" }],
+    ["traceparent", { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }],
+    ["tracestate", { tracestate: "a=b" }],
+    ["webhook-signature", { "webhook-signature": "v1,x" }],
+    ["ce-source", { "ce-source": "/x" }],
+    // Names that are not RFC 9110 tokens.
+    ['"x y"', { "x y": "1" }],
+    ['"x:y"', { "x:y": "1" }],
+    ['"é"', { é: "1" }],
+    ['""', { "": "1" }],
+    [`"${"n".repeat(129)}"`, { ["n".repeat(129)]: "1" }],
+    // Values with control characters or outside ASCII.
+    ["x-cr", { "x-cr": "a\rb" }],
+    ["x-lf", { "x-lf": "a\nb" }],
+    ["x-nul", { "x-nul": "a\u0000b" }],
+    ["x-soh", { "x-soh": "a\u0001b" }],
+    ["x-esc", { "x-esc": "a\u001bb" }],
+    ["x-del", { "x-del": "a\u007fb" }],
+    ["x-latin1", { "x-latin1": "café" }],
+    ["x-euro", { "x-euro": "5 €" }],
+    ["x-ls", { "x-ls": "a\u2028b" }],
+    // Not a string, too long, repeated, too many, too much altogether.
+    ["x-number", { "x-number": 5 }],
+    ["x-null", { "x-null": null }],
+    ["x-long", { "x-long": long(4097) }],
+    ["x-twice", { "X-Twice": "1", "x-twice": "2" }],
+    ["at most 32", Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`x-h${i}`, "1"]))],
+    ["8192", Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`x-big${i}`, long(3000)]))],
+  ] as Array<[string, Record<string, unknown>]>)("refuses %s with 400, at creation and on update", async (named, headers) => {
+    const created = await postJson(`${api}/subscriptions`, { topic: "hdr.bad", url: receiver.url, headers });
+    expect(created.status, created.text).toBe(400);
+    expect(created.body.code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect(String(created.body.details).toLowerCase()).toContain(named.toLowerCase());
+
+    const sub = await createSubscription(hub.url, { topic: "hdr.bad", url: receiver.url });
+    const updated = await patch(`${api}/subscriptions/${sub.id}`, { headers });
+    expect(updated.status, updated.text).toBe(400);
+    expect(updated.body.code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect(String(updated.body.details).toLowerCase()).toContain(named.toLowerCase());
+    await request(`${api}/subscriptions/${sub.id}`, { method: "DELETE" });
+  });
+
+  it("delivers valid custom headers, tabs and all, to a real receiver", async () => {
+    const topic = "hdr.ok";
+    const headers = { authorization: "Bearer x", "X-Tenant": "a", "x-list": "a,\tb", "x-empty": "", "x-max": long(4096) };
+    await createSubscription(hub.url, { topic, url: receiver.url, headers });
+    const [event] = await publish(hub.url, { topic, data: {} });
+    const [got] = await receiver.waitFor(1, 10_000, (r) => r.headers["ce-id"] === event!.id);
+    expect(got!.headers).toMatchObject({ authorization: "Bearer x", "x-tenant": "a", "x-list": "a,\tb", "x-empty": "", "x-max": long(4096) });
+  });
+
+  it("masks credential-like values in every reply but the creation one, and shows them to admins at /headers", async () => {
+    const token = "Bearer abcdefghijklmnopqrstuvwxyz1234";
+    const headers = {
+      authorization: token,
+      cookie: "session=s3cr3t-cookie-value",
+      "x-api-key": "key-0123456789abcdef",
+      "x-auth-token": "tok",
+      "x-custom": "Basic dXNlcjpwYXNzd29yZA==",
+      "x-tenant": "acme",
+    };
+    const masked = {
+      authorization: "****1234",
+      cookie: "****alue",
+      "x-api-key": "****cdef",
+      "x-auth-token": "****",
+      "x-custom": "****ZA==",
+      "x-tenant": "acme",
+    };
+    const secrets = ["abcdefghijklmnop", "s3cr3t", "0123456789ab", '"tok"', "dXNlcjpw"];
+    const created = await createSubscription(hub.url, { topic: "hdr.mask", url: receiver.url, headers });
+    expect(created.headers).toEqual(headers);
+
+    const got = await request(`${api}/subscriptions/${created.id}`);
+    expect(got.body.headers).toEqual(masked);
+    const list = await request(`${api}/subscriptions`);
+    expect(list.body.data.find((s: any) => s.id === created.id).headers).toEqual(masked);
+    const paused = await postJson(`${api}/subscriptions/${created.id}/pause`, {});
+    expect(paused.body.headers).toEqual(masked);
+    for (const text of [got.text, list.text, paused.text]) for (const secret of secrets) expect(text).not.toContain(secret);
+
+    const clear = await request(`${api}/subscriptions/${created.id}/headers`);
+    expect(clear.status, clear.text).toBe(200);
+    expect(clear.body).toEqual({ headers });
+
+    // A client that PUTs back what it read keeps the real values; a new value replaces the old one.
+    const roundTrip = await patch(`${api}/subscriptions/${created.id}`, { headers: { ...masked, "x-auth-token": "tok2" }, active: true });
+    expect(roundTrip.status, roundTrip.text).toBe(200);
+    expect(roundTrip.body.headers).toEqual(masked);
+    expect((await request(`${api}/subscriptions/${created.id}/headers`)).body).toEqual({ headers: { ...headers, "x-auth-token": "tok2" } });
+    const [event] = await publish(hub.url, { topic: "hdr.mask", data: {} });
+    const [delivered] = await receiver.waitFor(1, 10_000, (r) => r.headers["ce-id"] === event!.id);
+    expect(delivered!.headers).toMatchObject({ authorization: token, "x-api-key": headers["x-api-key"], "x-auth-token": "tok2" });
+
+    expect((await request(`${api}/subscriptions/sub_nope/headers`)).status).toBe(404);
+  });
+
+  it("keeps /headers for admins", async () => {
+    const secret = "a-test-secret-of-enough-length-0123456789";
+    const guarded = await startTestHub({ jwtSecret: secret, allowPrivateTargets: true });
+    try {
+      const token = (scope: string) =>
+        new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setSubject("t").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+      const as = async (scope: string) => ({ authorization: `Bearer ${await token(scope)}` });
+      const created = await postJson(`${guarded.url}/api/subscriptions`, { topic: "hdr.auth", url: receiver.url, headers: { authorization: "Bearer y" } }, await as("admin"));
+      expect(created.status, created.text).toBe(201);
+      const denied = await request(`${guarded.url}/api/subscriptions/${created.body.id}/headers`, { headers: await as("publish:** subscribe:**") });
+      expect(denied.status).toBe(403);
+      expect(denied.text).not.toContain("Bearer y");
+      const allowed = await request(`${guarded.url}/api/subscriptions/${created.body.id}/headers`, { headers: await as("admin") });
+      expect(allowed.body).toEqual({ headers: { authorization: "Bearer y" } });
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
+describe("subscription limit", () => {
+  let small: TestHub;
+  beforeAll(async () => {
+    small = await startTestHub({ allowPrivateTargets: true, maxSubscriptions: 2 });
+  });
+  afterAll(() => small?.close());
+
+  it("answers 409 SB_SUBSCRIPTION_LIMIT past maxSubscriptions, naming the limit and the setting, until one is deleted", async () => {
+    const first = await createSubscription(small.url, { topic: "cap.a", url: receiver.url });
+    await createSubscription(small.url, { topic: "cap.b", url: receiver.url });
+    const third = await postJson(`${small.url}/api/subscriptions`, { topic: "cap.c", url: receiver.url });
+    expect(third.status, third.text).toBe(409);
+    expect(third.body.code).toBe("SB_SUBSCRIPTION_LIMIT");
+    expect(third.body.details).toContain("2");
+    expect(third.body.details).toContain("SWITCHBOARD_MAX_SUBSCRIPTIONS");
+    const publisher = await postJson(`${small.url}/api/publishers`, { active: true, topic: "cap.p", target: receiver.url, type: "http" });
+    expect(publisher.status, publisher.text).toBe(409);
+    expect(publisher.body.code).toBe("SB_SUBSCRIPTION_LIMIT");
+    expect((await request(`${small.url}/api/subscriptions`)).body.data).toHaveLength(2);
+
+    expect((await request(`${small.url}/api/subscriptions/${first.id}`, { method: "DELETE" })).status).toBe(204);
+    await createSubscription(small.url, { topic: "cap.c", url: receiver.url });
+  });
+
+  it("does not let concurrent creations overshoot the limit", async () => {
+    for (const s of (await request(`${small.url}/api/subscriptions`)).body.data) {
+      await request(`${small.url}/api/subscriptions/${s.id}`, { method: "DELETE" });
+    }
+    const replies = await Promise.all(Array.from({ length: 5 }, (_, i) => postJson(`${small.url}/api/subscriptions`, { topic: `cap.race${i}`, url: receiver.url })));
+    expect(replies.map((r) => r.status).sort()).toEqual([201, 201, 409, 409, 409]);
+    expect((await request(`${small.url}/api/subscriptions`)).body.data).toHaveLength(2);
   });
 });
 

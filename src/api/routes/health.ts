@@ -3,7 +3,10 @@ import { HubError } from "../../errors.js";
 import type { Hub } from "../../hub.js";
 import type { App } from "../build-app.js";
 
-/** `/health` and `BASE_PATH/health` (200 when the store answers), `/ready` (503 while starting or draining), `/metrics`. */
+/**
+ * `/health` (200 when the store answers), `/ready` (503 while starting or draining), `/metrics`; and `BASE_PATH/health`
+ * on nodes that serve the API (a `worker` node serves only the first three).
+ */
 export function registerHealthRoutes(fastify: FastifyInstance, hub: Hub, app: App): void {
   const health = async (_: unknown, reply: FastifyReply) => {
     try {
@@ -14,7 +17,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, hub: Hub, app: Ap
     return reply.send({ status: "ok", store: hub.store.dialect, streams: hub.streams.size });
   };
   fastify.get("/health", health);
-  if (hub.config.basePath !== "") fastify.get(`${hub.config.basePath}/health`, health);
+  if (hub.config.basePath !== "" && hub.config.role !== "worker") fastify.get(`${hub.config.basePath}/health`, health);
 
   fastify.get("/ready", async (_, reply) => {
     if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });

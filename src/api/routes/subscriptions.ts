@@ -1,18 +1,21 @@
 import type { FastifyInstance } from "fastify";
-import type { DeliveryDetail } from "../../delivery/subscriptions.js";
+import { maskHeaders, type DeliveryDetail } from "../../delivery/subscriptions.js";
 import type { Hub } from "../../hub.js";
 import { adminOnly } from "../auth.js";
 import type { Attempt, Delivery, Subscription } from "../../store/store.js";
 import { formatTime } from "../../time.js";
 
-/** A subscription on the wire; the secret only where asked for (creation and `GET …/secret`). */
+/**
+ * A subscription on the wire. The secret, and the values of credential-like headers in clear, only where asked for
+ * (the creation reply); elsewhere no secret and masked header values (`GET …/secret` and `GET …/headers` read them).
+ */
 export function subscriptionOut(s: Subscription, withSecret = false) {
   return {
     id: s.id,
     topic: s.topic,
     url: s.url,
     filter: s.filter,
-    headers: s.headers,
+    headers: withSecret ? s.headers : maskHeaders(s.headers),
     ...(withSecret ? { secret: s.secret } : {}),
     active: s.active,
     disabled_reason: s.disabledReason,
@@ -73,6 +76,7 @@ export function registerSubscriptionRoutes(fastify: FastifyInstance, hub: Hub): 
   fastify.get(`${base}/subscriptions`, admin, async () => ({ data: (await subs.list()).map((s) => subscriptionOut(s)) }));
   fastify.get<ById>(`${base}/subscriptions/:id`, admin, async (request) => subscriptionOut(await subs.get(request.params.id)));
   fastify.get<ById>(`${base}/subscriptions/:id/secret`, admin, async (request) => ({ secret: (await subs.get(request.params.id)).secret }));
+  fastify.get<ById>(`${base}/subscriptions/:id/headers`, admin, async (request) => ({ headers: (await subs.get(request.params.id)).headers }));
   const update = async (request: { params: { id: string }; body: unknown }) => subscriptionOut(await subs.update(request.params.id, request.body ?? {}));
   fastify.patch<ById>(`${base}/subscriptions/:id`, admin, update);
   fastify.put<ById>(`${base}/subscriptions/:id`, admin, update);

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { HubMetrics } from "../../metrics.js";
 import type { EventFilter } from "../../routing/filter.js";
 import type { TopicMatcher } from "../../routing/topic-pattern.js";
-import type { Store, StoredEvent } from "../../store/store.js";
+import type { EventCursor, EventQuery, Store, StoredEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
 
 /** What a stream asked for. */
@@ -33,6 +33,8 @@ export interface StreamHubOptions {
 const REPLAY_PAGE = 500;
 /** Live events held for a stream while it catches up; past this it re-reads them from the store instead. */
 const MAX_PENDING = 10_000;
+/** Most rows read to find the oldest event of a stream's topics for a reset frame (as a search reads at most). */
+const MAX_OLDEST_SCAN = 10_000;
 
 const enum State {
   Replaying,
@@ -169,24 +171,32 @@ export class StreamHub {
     const { store, log } = this.options;
     let cursor: number | undefined;
     try {
-      cursor = await store.getEventSeq(lastEventId);
+      // Only an event of the stream's own topics is a resume point. An id of another topic answers exactly as an
+      // unknown one, so a stream cannot confirm that an id exists outside what it may read. The filter does not
+      // count: the topics bound what the credential may read, and a client may change its filter between reconnects.
+      const event = await store.getEvent(lastEventId);
+      if (event !== undefined && selectsTopic(stream.selection, event.topic)) cursor = event.seq;
     } catch (error) {
       log?.error({ err: error }, "stream replay failed");
       stream.res.destroy();
       return;
     }
     if (cursor === undefined) {
-      // Not stored (removed by retention, or never ours): say so instead of silently going live.
-      const first = await store.firstSeq().catch(() => undefined);
-      const oldest = first === undefined ? undefined : (await store.readEventsAfter(first - 1, 1))[0]?.id;
+      // Not stored (removed by retention, never ours, or of another topic): say so instead of silently going live.
+      const oldest = await oldestSelected(store, stream.selection).catch((error: unknown) => {
+        log?.error({ err: error }, "reading the oldest event of a stream failed");
+        return undefined;
+      });
       const signal = JSON.stringify({
         code: "SB_STREAM_RESUME_UNKNOWN",
-        details: `event ${JSON.stringify(lastEventId)} is not stored (it may have been removed by retention); events after it may have been missed. Streaming live events from now.`,
+        details: `event ${JSON.stringify(lastEventId)} is not a stored event of this stream's topics (it may have been removed by retention); events after it may have been missed. Streaming live events from now.`,
         last_event_id: lastEventId,
         oldest_id: oldest ?? null,
       });
       this.write(stream, `event: switchboard.reset\ndata: ${signal}\n\n`, 0);
-      stream.lastSeq = (await store.lastSeq()) ?? 0;
+      // Live from when the stream opened: what was committed since is held in `pending` and sent by goLive. Only if
+      // that overflowed, skip to the newest stored (reading it after the reset could skip an event committed meanwhile).
+      if (stream.pending === undefined) stream.lastSeq = (await store.lastSeq()) ?? 0;
       this.goLive(stream);
       return;
     }
@@ -293,19 +303,46 @@ function settled(res: ServerResponse, flushed: Promise<void>): Promise<void> {
   });
 }
 
+/** Whether a topic is one of the selection's (no topics: every topic). */
+function selectsTopic(selection: StreamSelection, topic: string): boolean {
+  const { topics } = selection;
+  if (topics.length === 0) return true;
+  for (const m of topics) if (m.matches(topic)) return true;
+  return false;
+}
+
 function selects(selection: StreamSelection, e: StoredEvent): boolean {
-  const { topics, filter } = selection;
-  if (topics.length > 0) {
-    let any = false;
-    for (const m of topics) {
-      if (m.matches(e.topic)) {
-        any = true;
-        break;
-      }
-    }
-    if (!any) return false;
+  if (!selectsTopic(selection, e.topic)) return false;
+  return selection.filter === undefined || selection.filter.matches(e);
+}
+
+/**
+ * The id of the oldest stored event of the selection's topics, in the order of a search (`time`, then `seq`): the
+ * first event `GET BASE_PATH/events` with the same topics returns. The filter is not applied (it could be costly
+ * over many rows, and the topics alone bound what the stream may see). Undefined when there is none, or none
+ * within {@link MAX_OLDEST_SCAN} rows (patterns with a leading wildcard cannot be narrowed by the store).
+ */
+async function oldestSelected(store: Store, selection: StreamSelection): Promise<string | undefined> {
+  const query: EventQuery = { order: "asc", limit: 1 };
+  const { topics } = selection;
+  const exact = topics.filter((m) => m.exact).map((m) => m.pattern);
+  const prefixes = topics.filter((m) => !m.exact).map((m) => m.prefix);
+  // The store narrows by names and literal prefixes; a prefix term admits more than its pattern, so rows are checked.
+  if (topics.length > 0 && !prefixes.includes("")) {
+    if (exact.length > 0) query.topics = exact;
+    if (prefixes.length > 0) query.topicPrefixes = prefixes;
   }
-  return filter === undefined || filter.matches(e);
+  const exactOnly = prefixes.length === 0;
+  let after: EventCursor | undefined;
+  for (let scanned = 0; scanned < MAX_OLDEST_SCAN; ) {
+    const limit = exactOnly ? 1 : Math.min(500, MAX_OLDEST_SCAN - scanned);
+    const rows = await store.searchEvents({ ...query, limit, after });
+    for (const row of rows) if (selectsTopic(selection, row.topic)) return row.id;
+    if (rows.length < limit) return undefined;
+    scanned += rows.length;
+    after = { time: rows[rows.length - 1]!.time, seq: rows[rows.length - 1]!.seq };
+  }
+  return undefined;
 }
 
 /** The frames of `outgoing` after `afterSeq` that `selection` selects, concatenated. */

@@ -327,6 +327,11 @@ describe("send with private targets refused", () => {
     expect(receiver.connections).toBe(before.connections);
   });
 
+  it("refuses a multicast literal without connecting even when private targets are allowed", async () => {
+    const result = await client.send({ ...request("/ok"), url: "http://239.1.2.3:9/ok" });
+    expect(result).toMatchObject({ ok: false, status: null, error: "private address 239.1.2.3 refused" });
+  });
+
   it("still reaches the same receiver by name when private targets are allowed", async () => {
     const result = await client.send({ ...request("/ok"), url: receiver.url("/ok", "localhost") });
     // localhost may resolve to ::1 first, where nothing listens; Happy Eyeballs then falls back to 127.0.0.1.

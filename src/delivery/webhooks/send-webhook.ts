@@ -3,7 +3,7 @@ import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
 import { Agent } from "undici";
 import { parseRetryAfter } from "./retry-policy.js";
-import { guardedLookup, isPrivateAddress, literalHost, privateTargetError } from "./target-guard.js";
+import { guardedLookup, literalHost, privateTargetError, refusedRange } from "./target-guard.js";
 
 /** Bytes of a response body kept in {@link AttemptResult.responseExcerpt}; the rest is never read. */
 export const RESPONSE_EXCERPT_BYTES = 4096;
@@ -48,7 +48,7 @@ export interface WebhookClient {
 
 /** Options of {@link createWebhookClient}. */
 export interface WebhookClientOptions {
-  /** Allow private targets (`SWITCHBOARD_ALLOW_PRIVATE_TARGETS`); otherwise they are refused before connecting. */
+  /** Allow private targets (`SWITCHBOARD_ALLOW_PRIVATE_TARGETS`); refused ones fail before connecting. */
   allowPrivate: boolean;
   /** Connections per origin; default 64. */
   connections?: number;
@@ -93,7 +93,7 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
     if (!(req.timeoutMs > 0)) return failure(`invalid timeout ${req.timeoutMs}`);
     // Node resolves nothing for an IP-literal host, so guardedLookup never sees it: check it here.
     const host = literalHost(url.hostname);
-    if (!allowPrivate && isIP(host) !== 0 && isPrivateAddress(host)) return failure(privateTargetError(host, host).message);
+    if (isIP(host) !== 0 && refusedRange(host, allowPrivate)) return failure(privateTargetError(host, host).message);
 
     const headers = { ...req.headers };
     if (!Object.keys(headers).some((name) => name.toLowerCase() === "user-agent")) headers["user-agent"] = userAgent;
