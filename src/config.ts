@@ -6,184 +6,282 @@ import { ConfigError } from "./errors.js";
  * (`SWITCHBOARD_CONFIG` or `--config`), the environment, and command-line flags. The result is validated
  * once at start and frozen. Every key carries its unit in its name.
  */
-export interface Config {
-  /** TCP port to listen on. */
-  port: number;
-  /** Interface to bind. Loopback by default: exposing the hub is a choice. */
-  host: string;
-  /** Prefix of every HTTP API route. Empty string serves them from the root. */
-  basePath: string;
-  /** `sqlite:PATH`, a bare file path, or `postgres://…`. */
-  databaseUrl: string;
-  /** pino level. */
-  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-  /** Largest request body accepted. */
-  bodyLimitBytes: number;
-  /** Time allowed to receive a whole request. */
-  requestTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open. */
-  keepAliveTimeoutMs: number;
-  /** Publishing to an unknown topic creates it; when false such a publish gets 404. */
-  autoCreateTopics: boolean;
-  /** Most events in one batch request. */
-  maxBatchEvents: number;
-  /** Interval of the SSE heartbeat comment. */
-  sseHeartbeatMs: number;
-  /** Reconnect delay suggested to SSE clients (`retry:`). */
-  sseRetryMs: number;
-  /** Bytes a stream may have waiting in its socket before it is closed as too slow. */
-  sseMaxBufferedBytes: number;
-  /** Most concurrent SSE streams; past it a new one gets 503. */
-  sseMaxStreams: number;
-  /** SQLite `synchronous` pragma: `normal` survives process crashes; `full` also survives power loss. */
-  sqliteSynchronous: "normal" | "full";
-  /** Grace period for in-flight work on SIGTERM before the process exits anyway. */
-  shutdownTimeoutMs: number;
-  /** Webhook targets on private, loopback or link-local addresses are refused unless this is true. */
-  allowPrivateTargets: boolean;
-  /** Webhook requests in flight across all subscriptions. */
-  deliveryConcurrency: number;
-  /** Default attempt timeout of new subscriptions. */
-  webhookTimeoutMs: number;
-  /** A subscription whose every attempt has failed for this long is disabled. */
-  subscriptionDisableAfterMs: number;
-  /** Most webhook subscriptions (publishers included) the hub holds; creating one more gets 409. */
-  maxSubscriptions: number;
-  /** Delivery attempts older than this are removed. */
-  attemptRetentionMs: number;
-  /** Events received longer ago than this are removed, unless their topic sets its own `retention_ms`; 0 keeps them. */
-  eventRetentionMs: number;
-  /** PostgreSQL: events (seq values) per partition of the event log; retention drops a partition once all of it expired. */
-  pgPartitionSize: number;
-  /** `auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off. */
-  auth: "auto" | "none";
-  /** HS256 secret for JWT bearer tokens (switch's scheme). */
-  jwtSecret: string;
-  /** PEM public key (RS256/ES256) for JWT bearer tokens. */
-  jwtPublicKey: string;
-  /** JWKS URL for JWT bearer tokens. */
-  jwksUrl: string;
-  /** Expected `iss` of JWTs, when set. */
-  jwtIssuer: string;
-  /** Expected `aud` of JWTs, when set. */
-  jwtAudience: string;
-  /** Refuse JWTs without an `exp` claim (a token that never expires cannot be retired); false accepts them. */
-  jwtRequireExp: boolean;
-  /** Publish requests per second per credential; with auth off there is no credential and no limit; 0 means no limit. */
-  rateLimitPublishPerS: number;
-  /** Other API requests per second per credential; with auth off there is no credential and no limit; 0 means no limit. */
-  rateLimitApiPerS: number;
-  /** Deepest nesting of a JSON body. */
-  maxJsonDepth: number;
-  /** Open SSE streams per credential; with auth off there is no credential and no limit (`sseMaxStreams` still holds). */
-  maxStreamsPerCredential: number;
-  /** Origins allowed by CORS: empty (CORS off), `*`, or a comma-separated list. */
-  corsOrigins: string;
-  /**
-   * What this node does: `all` (API, streams and webhook delivery), `api` (API and streams, no delivery) or
-   * `worker` (webhook delivery; HTTP serves only /health, /ready and /metrics). See docs/clustering.md.
-   */
-  role: "all" | "api" | "worker";
-}
-
-type Kind = "int" | "string" | "bool" | "enum";
-
-interface KeySpec {
-  kind: Kind;
-  env: readonly string[];
-  values?: readonly string[];
-  min?: number;
-  max?: number;
-  /** An empty environment value is a value (not "unset"): `BASE_PATH=` serves the API from the root. */
-  allowEmpty?: boolean;
-}
-
-export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
-  port: 8080,
-  host: "127.0.0.1",
-  basePath: "/api",
-  databaseUrl: "sqlite:./data/switchboard.db",
-  logLevel: "info",
-  bodyLimitBytes: 1024 * 1024,
-  requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 60_000,
-  autoCreateTopics: true,
-  maxBatchEvents: 1000,
-  sseHeartbeatMs: 15_000,
-  sseRetryMs: 2_000,
-  sseMaxBufferedBytes: 1024 * 1024,
-  sseMaxStreams: 50_000,
-  sqliteSynchronous: "normal",
-  shutdownTimeoutMs: 10_000,
-  allowPrivateTargets: false,
-  deliveryConcurrency: 256,
-  webhookTimeoutMs: 10_000,
-  subscriptionDisableAfterMs: 3 * 24 * 3_600_000,
-  maxSubscriptions: 1_000,
-  attemptRetentionMs: 30 * 24 * 3_600_000,
-  eventRetentionMs: 0,
-  pgPartitionSize: 10_000_000,
-  auth: "auto",
-  jwtSecret: "",
-  jwtPublicKey: "",
-  jwksUrl: "",
-  jwtIssuer: "",
-  jwtAudience: "",
-  jwtRequireExp: true,
-  rateLimitPublishPerS: 10_000,
-  rateLimitApiPerS: 1_000,
-  maxJsonDepth: 64,
-  maxStreamsPerCredential: 1_000,
-  corsOrigins: "",
-  role: "all",
-});
 
 /** Node's timers take at most 2^31 - 1 ms; a longer delay fires at once (a heartbeat would spin). */
 const MAX_TIMER_MS = 2_147_483_647;
 
-const SCHEMA: { [K in keyof Config]: KeySpec } = {
-  port: { kind: "int", env: ["PORT", "SWITCHBOARD_PORT"], min: 0, max: 65535 },
-  host: { kind: "string", env: ["HOST", "SWITCHBOARD_HOST"] },
-  basePath: { kind: "string", env: ["BASE_PATH", "SWITCHBOARD_BASE_PATH"], allowEmpty: true },
-  databaseUrl: { kind: "string", env: ["DATABASE_URL", "SWITCHBOARD_DATABASE_URL"] },
+interface KeySpecBase {
+  /** Environment names, the first one winning when several are set. */
+  env: readonly string[];
+  /** One line, with the unit. */
+  doc: string;
+}
+
+/** A whole number within `[min, max]`. */
+interface IntSpec extends KeySpecBase {
+  kind: "int";
+  default: number;
+  min?: number;
+  max?: number;
+}
+
+interface BoolSpec extends KeySpecBase {
+  kind: "bool";
+  default: boolean;
+}
+
+/** One of `values`, matched without regard to case. */
+interface EnumSpec extends KeySpecBase {
+  kind: "enum";
+  values: readonly string[];
+  default: string;
+}
+
+interface StringSpec extends KeySpecBase {
+  kind: "string";
+  default: string;
+  /** An empty environment value is a value (not "unset"): `BASE_PATH=` serves the API from the root. */
+  allowEmpty?: boolean;
+}
+
+/** How one configuration key is read, checked and documented. */
+export type ConfigKeySpec = IntSpec | BoolSpec | EnumSpec | StringSpec;
+
+/**
+ * Every configuration key: its kind, environment names, default, bounds or allowed values, and doc. The
+ * {@link Config} type is inferred from it; docs/configuration.md is checked against it by a test.
+ */
+export const CONFIG_SCHEMA = {
+  port: { kind: "int", env: ["PORT", "SWITCHBOARD_PORT"], default: 8080, min: 0, max: 65535, doc: "TCP port to listen on; 0 takes a free one." },
+  host: { kind: "string", env: ["HOST", "SWITCHBOARD_HOST"], default: "127.0.0.1", doc: "Interface to bind. Loopback by default: exposing the hub is a choice." },
+  basePath: {
+    kind: "string",
+    env: ["BASE_PATH", "SWITCHBOARD_BASE_PATH"],
+    default: "/api",
+    allowEmpty: true,
+    doc: "Prefix of every HTTP API route. Empty string serves them from the root.",
+  },
+  databaseUrl: {
+    kind: "string",
+    env: ["DATABASE_URL", "SWITCHBOARD_DATABASE_URL"],
+    default: "sqlite:./data/switchboard.db",
+    doc: "`sqlite:PATH`, a bare file path, or `postgres://…`.",
+  },
   logLevel: {
     kind: "enum",
     env: ["LOG_LEVEL", "SWITCHBOARD_LOG_LEVEL"],
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    default: "info",
+    doc: "pino level.",
   },
-  bodyLimitBytes: { kind: "int", env: ["SWITCHBOARD_BODY_LIMIT_BYTES"], min: 1024, max: 100 * 1024 * 1024 },
-  requestTimeoutMs: { kind: "int", env: ["SWITCHBOARD_REQUEST_TIMEOUT_MS"], min: 100, max: MAX_TIMER_MS },
-  keepAliveTimeoutMs: { kind: "int", env: ["SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS"], min: 100, max: MAX_TIMER_MS },
-  autoCreateTopics: { kind: "bool", env: ["SWITCHBOARD_AUTO_CREATE_TOPICS"] },
-  maxBatchEvents: { kind: "int", env: ["SWITCHBOARD_MAX_BATCH_EVENTS"], min: 1, max: 100_000 },
-  sseHeartbeatMs: { kind: "int", env: ["SWITCHBOARD_SSE_HEARTBEAT_MS"], min: 100, max: MAX_TIMER_MS },
-  sseRetryMs: { kind: "int", env: ["SWITCHBOARD_SSE_RETRY_MS"], min: 0, max: MAX_TIMER_MS },
-  sseMaxBufferedBytes: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_BUFFERED_BYTES"], min: 4096 },
-  sseMaxStreams: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_STREAMS"], min: 1 },
-  sqliteSynchronous: { kind: "enum", env: ["SWITCHBOARD_SQLITE_SYNCHRONOUS"], values: ["normal", "full"] },
-  shutdownTimeoutMs: { kind: "int", env: ["SWITCHBOARD_SHUTDOWN_TIMEOUT_MS"], min: 0, max: MAX_TIMER_MS },
-  allowPrivateTargets: { kind: "bool", env: ["SWITCHBOARD_ALLOW_PRIVATE_TARGETS"] },
-  deliveryConcurrency: { kind: "int", env: ["SWITCHBOARD_DELIVERY_CONCURRENCY"], min: 1, max: 100_000 },
-  webhookTimeoutMs: { kind: "int", env: ["SWITCHBOARD_WEBHOOK_TIMEOUT_MS"], min: 100, max: 60_000 },
-  subscriptionDisableAfterMs: { kind: "int", env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"], min: 1000 },
-  maxSubscriptions: { kind: "int", env: ["SWITCHBOARD_MAX_SUBSCRIPTIONS"], min: 1, max: 100_000 },
-  attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], min: 60_000 },
-  eventRetentionMs: { kind: "int", env: ["SWITCHBOARD_EVENT_RETENTION_MS"], min: 0 },
-  pgPartitionSize: { kind: "int", env: ["SWITCHBOARD_PG_PARTITION_SIZE"], min: 1_000, max: 1_000_000_000 },
-  auth: { kind: "enum", env: ["SWITCHBOARD_AUTH"], values: ["auto", "none"] },
-  jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"] },
-  jwtPublicKey: { kind: "string", env: ["SWITCHBOARD_JWT_PUBLIC_KEY"] },
-  jwksUrl: { kind: "string", env: ["SWITCHBOARD_JWKS_URL"] },
-  jwtIssuer: { kind: "string", env: ["SWITCHBOARD_JWT_ISSUER"] },
-  jwtAudience: { kind: "string", env: ["SWITCHBOARD_JWT_AUDIENCE"] },
-  jwtRequireExp: { kind: "bool", env: ["SWITCHBOARD_JWT_REQUIRE_EXP"] },
-  rateLimitPublishPerS: { kind: "int", env: ["SWITCHBOARD_RATE_LIMIT_PUBLISH_PER_S"], min: 0 },
-  rateLimitApiPerS: { kind: "int", env: ["SWITCHBOARD_RATE_LIMIT_API_PER_S"], min: 0 },
-  maxJsonDepth: { kind: "int", env: ["SWITCHBOARD_MAX_JSON_DEPTH"], min: 2, max: 1000 },
-  maxStreamsPerCredential: { kind: "int", env: ["SWITCHBOARD_MAX_STREAMS_PER_CREDENTIAL"], min: 1 },
-  corsOrigins: { kind: "string", env: ["SWITCHBOARD_CORS_ORIGINS"] },
-  role: { kind: "enum", env: ["SWITCHBOARD_ROLE"], values: ["all", "api", "worker"] },
-};
+  bodyLimitBytes: {
+    kind: "int",
+    env: ["SWITCHBOARD_BODY_LIMIT_BYTES"],
+    default: 1024 * 1024,
+    min: 1024,
+    max: 100 * 1024 * 1024,
+    doc: "Largest request body accepted, in bytes.",
+  },
+  requestTimeoutMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_REQUEST_TIMEOUT_MS"],
+    default: 10_000,
+    min: 100,
+    max: MAX_TIMER_MS,
+    doc: "Time allowed to receive a whole request, in ms.",
+  },
+  keepAliveTimeoutMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS"],
+    default: 60_000,
+    min: 100,
+    max: MAX_TIMER_MS,
+    doc: "How long an idle keep-alive connection stays open, in ms.",
+  },
+  autoCreateTopics: {
+    kind: "bool",
+    env: ["SWITCHBOARD_AUTO_CREATE_TOPICS"],
+    default: true,
+    doc: "Publishing to an unknown topic creates it; when false such a publish gets 404.",
+  },
+  maxBatchEvents: { kind: "int", env: ["SWITCHBOARD_MAX_BATCH_EVENTS"], default: 1000, min: 1, max: 100_000, doc: "Most events in one batch request." },
+  sseHeartbeatMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_SSE_HEARTBEAT_MS"],
+    default: 15_000,
+    min: 100,
+    max: MAX_TIMER_MS,
+    doc: "Interval of the SSE heartbeat comment, in ms.",
+  },
+  sseRetryMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_SSE_RETRY_MS"],
+    default: 2_000,
+    min: 0,
+    max: MAX_TIMER_MS,
+    doc: "Reconnect delay suggested to SSE clients (`retry:`), in ms.",
+  },
+  sseMaxBufferedBytes: {
+    kind: "int",
+    env: ["SWITCHBOARD_SSE_MAX_BUFFERED_BYTES"],
+    default: 1024 * 1024,
+    min: 4096,
+    doc: "Bytes a stream may have waiting in its socket before it is closed as too slow.",
+  },
+  sseMaxStreams: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_STREAMS"], default: 50_000, min: 1, doc: "Most concurrent SSE streams; past it a new one gets 503." },
+  sqliteSynchronous: {
+    kind: "enum",
+    env: ["SWITCHBOARD_SQLITE_SYNCHRONOUS"],
+    values: ["normal", "full"],
+    default: "normal",
+    doc: "SQLite `synchronous` pragma: `normal` survives process crashes; `full` also survives power loss.",
+  },
+  shutdownTimeoutMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_SHUTDOWN_TIMEOUT_MS"],
+    default: 10_000,
+    min: 0,
+    max: MAX_TIMER_MS,
+    doc: "Grace period for in-flight work on SIGTERM before the process exits anyway, in ms.",
+  },
+  allowPrivateTargets: {
+    kind: "bool",
+    env: ["SWITCHBOARD_ALLOW_PRIVATE_TARGETS"],
+    default: false,
+    doc: "Webhook targets on private, loopback or link-local addresses are refused unless this is true.",
+  },
+  deliveryConcurrency: {
+    kind: "int",
+    env: ["SWITCHBOARD_DELIVERY_CONCURRENCY"],
+    default: 256,
+    min: 1,
+    max: 100_000,
+    doc: "Webhook requests in flight across all subscriptions.",
+  },
+  webhookTimeoutMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_WEBHOOK_TIMEOUT_MS"],
+    default: 10_000,
+    min: 100,
+    max: 60_000,
+    doc: "Default attempt timeout of new subscriptions, in ms.",
+  },
+  subscriptionDisableAfterMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_SUBSCRIPTION_DISABLE_AFTER_MS"],
+    default: 3 * 24 * 3_600_000,
+    min: 1000,
+    doc: "A subscription whose every attempt has failed for this many ms is disabled.",
+  },
+  maxSubscriptions: {
+    kind: "int",
+    env: ["SWITCHBOARD_MAX_SUBSCRIPTIONS"],
+    default: 1_000,
+    min: 1,
+    max: 100_000,
+    doc: "Most webhook subscriptions (publishers included) the hub holds; creating one more gets 409.",
+  },
+  attemptRetentionMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"],
+    default: 30 * 24 * 3_600_000,
+    min: 60_000,
+    doc: "Delivery attempts older than this many ms are removed.",
+  },
+  eventRetentionMs: {
+    kind: "int",
+    env: ["SWITCHBOARD_EVENT_RETENTION_MS"],
+    default: 0,
+    min: 0,
+    doc: "Events received longer ago than this many ms are removed, unless their topic sets its own `retention_ms`; 0 keeps them.",
+  },
+  pgPartitionSize: {
+    kind: "int",
+    env: ["SWITCHBOARD_PG_PARTITION_SIZE"],
+    default: 10_000_000,
+    min: 1_000,
+    max: 1_000_000_000,
+    doc: "PostgreSQL: events (seq values) per partition of the event log; retention drops a partition once all of it expired.",
+  },
+  auth: {
+    kind: "enum",
+    env: ["SWITCHBOARD_AUTH"],
+    values: ["auto", "none"],
+    default: "auto",
+    doc: "`auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off.",
+  },
+  jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"], default: "", doc: "HS256 secret for JWT bearer tokens (switch's scheme)." },
+  jwtPublicKey: { kind: "string", env: ["SWITCHBOARD_JWT_PUBLIC_KEY"], default: "", doc: "PEM public key (RS256/ES256) for JWT bearer tokens." },
+  jwksUrl: { kind: "string", env: ["SWITCHBOARD_JWKS_URL"], default: "", doc: "JWKS URL for JWT bearer tokens." },
+  jwtIssuer: { kind: "string", env: ["SWITCHBOARD_JWT_ISSUER"], default: "", doc: "Expected `iss` of JWTs, when set." },
+  jwtAudience: { kind: "string", env: ["SWITCHBOARD_JWT_AUDIENCE"], default: "", doc: "Expected `aud` of JWTs, when set." },
+  jwtRequireExp: {
+    kind: "bool",
+    env: ["SWITCHBOARD_JWT_REQUIRE_EXP"],
+    default: true,
+    doc: "Refuse JWTs without an `exp` claim (a token that never expires cannot be retired); false accepts them.",
+  },
+  rateLimitPublishPerS: {
+    kind: "int",
+    env: ["SWITCHBOARD_RATE_LIMIT_PUBLISH_PER_S"],
+    default: 10_000,
+    min: 0,
+    doc: "Publish requests per second per credential (none with auth off); 0 means no limit.",
+  },
+  rateLimitApiPerS: {
+    kind: "int",
+    env: ["SWITCHBOARD_RATE_LIMIT_API_PER_S"],
+    default: 1_000,
+    min: 0,
+    doc: "Other API requests per second per credential (none with auth off); 0 means no limit.",
+  },
+  maxJsonDepth: { kind: "int", env: ["SWITCHBOARD_MAX_JSON_DEPTH"], default: 64, min: 2, max: 1000, doc: "Deepest nesting of a JSON body, in levels." },
+  maxStreamsPerCredential: {
+    kind: "int",
+    env: ["SWITCHBOARD_MAX_STREAMS_PER_CREDENTIAL"],
+    default: 1_000,
+    min: 1,
+    doc: "Open SSE streams per credential (none with auth off; `sseMaxStreams` still holds).",
+  },
+  corsOrigins: {
+    kind: "string",
+    env: ["SWITCHBOARD_CORS_ORIGINS"],
+    default: "",
+    doc: "Origins allowed by CORS: empty (CORS off), `*`, or a comma-separated list.",
+  },
+  role: {
+    kind: "enum",
+    env: ["SWITCHBOARD_ROLE"],
+    values: ["all", "api", "worker"],
+    default: "all",
+    doc: "`all` (API, streams, webhook delivery), `api` (no delivery) or `worker` (delivery; HTTP serves only /health, /ready, /metrics).",
+  },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+type Schema = typeof CONFIG_SCHEMA;
+
+/** The value type a key spec describes: an enum's own values, else the kind's type. */
+type ValueOf<S> = S extends { kind: "int" }
+  ? number
+  : S extends { kind: "bool" }
+    ? boolean
+    : S extends { kind: "enum"; values: readonly (infer V)[] }
+      ? V
+      : string;
+
+/** The hub's configuration, one property per key of {@link CONFIG_SCHEMA} (see its `doc`s). */
+export type Config = { -readonly [K in keyof Schema]: ValueOf<Schema[K]> };
+
+const KEYS = Object.keys(CONFIG_SCHEMA) as (keyof Config)[];
+
+function specOf(key: string): ConfigKeySpec | undefined {
+  return Object.hasOwn(CONFIG_SCHEMA, key) ? (CONFIG_SCHEMA[key as keyof Config] as ConfigKeySpec) : undefined;
+}
+
+/** The default of every key. */
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze(
+  Object.fromEntries(KEYS.map((key) => [key, CONFIG_SCHEMA[key].default])) as Config,
+);
 
 /** Options of {@link loadConfig}; every source is optional so tests can pass exactly what they mean. */
 export interface LoadConfigOptions {
@@ -215,35 +313,52 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       throw new ConfigError("SWITCHBOARD_CONFIG", `${file} must hold a JSON object`);
     }
     for (const [key, value] of Object.entries(parsed)) {
-      if (!Object.hasOwn(SCHEMA, key)) {
-        throw new ConfigError(key, `unknown key in ${file}; known keys: ${Object.keys(SCHEMA).join(", ")}`);
-      }
-      merged[key] = coerce(key, SCHEMA[key as keyof Config], value);
+      const spec = specOf(key);
+      if (!spec) throw new ConfigError(key, `unknown key in ${file}; known keys: ${KEYS.join(", ")}`);
+      merged[key] = coerce(key, spec, value);
     }
   }
 
-  for (const [key, spec] of Object.entries(SCHEMA) as [keyof Config, KeySpec][]) {
+  for (const key of KEYS) {
+    const spec: ConfigKeySpec = CONFIG_SCHEMA[key];
     for (const name of spec.env) {
       const raw = env[name];
-      if (raw !== undefined && (raw !== "" || spec.allowEmpty)) {
+      if (raw !== undefined && (raw !== "" || (spec.kind === "string" && spec.allowEmpty))) {
         merged[key] = coerce(name, spec, raw);
         break;
       }
     }
   }
 
-  for (const [key, value] of Object.entries(options.overrides ?? {})) {
-    if (value === undefined) continue;
-    const spec = SCHEMA[key as keyof Config];
-    if (!spec) throw new ConfigError(key, "unknown configuration key");
-    merged[key] = coerce(`--${kebab(key)}`, spec, value);
-  }
-
-  merged.basePath = normalizeBasePath(merged.basePath as string);
-  return Object.freeze(merged as unknown as Config);
+  assignValues(merged, options.overrides ?? {}, (key) => `--${kebab(key)}`);
+  merged.basePath = normalizeBasePath("BASE_PATH", merged.basePath as string);
+  return Object.freeze(merged as Config);
 }
 
-function coerce(name: string, spec: KeySpec, value: unknown): unknown {
+/**
+ * Checks `values` (configuration keys, as a library caller gives them to `createHub`) the same way as
+ * {@link loadConfig} checks its sources, over the defaults; undefined values are skipped.
+ * @throws ConfigError naming the first invalid or unknown key.
+ * @example validateConfig({ port: 0, logLevel: "silent" })
+ */
+export function validateConfig(values: Partial<Record<keyof Config, unknown>>): Readonly<Config> {
+  const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  assignValues(merged, values, (key) => key);
+  merged.basePath = normalizeBasePath("basePath", merged.basePath as string);
+  return Object.freeze(merged as Config);
+}
+
+/** Coerces each defined value into `merged`; a bad value is reported under `nameOf(key)`. */
+function assignValues(merged: Record<string, unknown>, values: Record<string, unknown>, nameOf: (key: string) => string): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue;
+    const spec = specOf(key);
+    if (!spec) throw new ConfigError(key, "unknown configuration key");
+    merged[key] = coerce(nameOf(key), spec, value);
+  }
+}
+
+function coerce(name: string, spec: ConfigKeySpec, value: unknown): unknown {
   switch (spec.kind) {
     case "int": {
       const n = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
@@ -261,8 +376,8 @@ function coerce(name: string, spec: KeySpec, value: unknown): unknown {
     }
     case "enum": {
       const s = String(value).trim().toLowerCase();
-      if (!spec.values!.includes(s)) {
-        throw new ConfigError(name, `expected one of ${spec.values!.join(", ")}, got ${JSON.stringify(value)}`);
+      if (!spec.values.includes(s)) {
+        throw new ConfigError(name, `expected one of ${spec.values.join(", ")}, got ${JSON.stringify(value)}`);
       }
       return s;
     }
@@ -272,11 +387,11 @@ function coerce(name: string, spec: KeySpec, value: unknown): unknown {
   }
 }
 
-function normalizeBasePath(path: string): string {
+function normalizeBasePath(name: string, path: string): string {
   const trimmed = path.trim().replace(/\/+$/, "");
   if (trimmed === "") return "";
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(trimmed)) {
-    throw new ConfigError("BASE_PATH", `must look like /api, got ${JSON.stringify(path)}`);
+    throw new ConfigError(name, `must look like /api, got ${JSON.stringify(path)}`);
   }
   return trimmed;
 }
@@ -287,5 +402,5 @@ function kebab(key: string): string {
 
 /** The environment variable names of every key, for docs and `--help`. */
 export function configEnvNames(): Record<keyof Config, readonly string[]> {
-  return Object.fromEntries(Object.entries(SCHEMA).map(([k, s]) => [k, s.env])) as Record<keyof Config, readonly string[]>;
+  return Object.fromEntries(KEYS.map((key): [string, readonly string[]] => [key, CONFIG_SCHEMA[key].env])) as Record<keyof Config, readonly string[]>;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import pino from "pino";
 import { Authenticator } from "./auth/authenticator.js";
-import { DEFAULT_CONFIG, type Config } from "./config.js";
+import { validateConfig, type Config } from "./config.js";
 import { CommitFeed } from "./delivery/commit-feed.js";
 import { Dispatcher } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
@@ -69,6 +69,7 @@ export interface Hub {
 
 /**
  * Opens the store, loads topics and wires ingest to the live streams.
+ * @throws ConfigError naming the first invalid configuration key, before anything is opened.
  * @example
  * const hub = await createHub({ databaseUrl: "sqlite:./data/app.db" });
  * hub.onEvent((e) => console.log(e.topic, e.data));
@@ -76,7 +77,7 @@ export interface Hub {
  */
 export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const { store: givenStore, log: givenLog, ...configPart } = options;
-  const config: Readonly<Config> = Object.freeze({ ...DEFAULT_CONFIG, ...configPart });
+  const config = validateConfig(configPart);
   const log = givenLog ?? pino({ level: config.logLevel });
   const store = givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize }));
   const metrics = new HubMetrics();
