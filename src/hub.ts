@@ -12,7 +12,6 @@ import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { eventsFromJson } from "./ingest/normalize.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
-import { setFilterErrorHook } from "./routing/filter.js";
 import { openStore } from "./store/index.js";
 import { RETENTION_INTERVAL_MS, runRetention, type RetentionResult } from "./store/retention.js";
 import type { Store, StoredEvent } from "./store/store.js";
@@ -81,7 +80,6 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const log = givenLog ?? pino({ level: config.logLevel });
   const store = givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize }));
   const metrics = new HubMetrics();
-  setFilterErrorHook(() => metrics.filterErrors.inc());
   const topics = new TopicCatalog(store);
   await topics.load();
   const streams = new StreamHub({
@@ -110,6 +108,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   });
   const subscriptions = new SubscriptionService({
     store,
+    metrics,
     dispatcher,
     allowPrivateTargets: config.allowPrivateTargets,
     defaultTimeoutMs: config.webhookTimeoutMs,

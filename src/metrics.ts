@@ -20,6 +20,8 @@ export class HubMetrics {
   readonly deliveryAttempts: Counter<"outcome">;
   readonly deliveryLatency: Histogram;
   readonly deliveriesDead: Counter;
+  /** Counts one failed filter evaluation: the `onError` of every filter the hub compiles. */
+  readonly countFilterError = (): void => this.filterErrors.inc();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor() {

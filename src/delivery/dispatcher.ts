@@ -540,7 +540,7 @@ class SubscriptionWorker {
     this.options = options;
     this.recorder = recorder;
     this.topic = compileTopicPattern(sub.topic);
-    this.filter = sub.filter ? compileFilter(sub.filter) : undefined;
+    this.filter = sub.filter ? compileFilter(sub.filter, { onError: options.metrics?.countFilterError }) : undefined;
     this.cursor = sub.cursorSeq;
     this.persistedCursor = sub.cursorSeq;
     this.tokens = sub.rateLimit ?? 0;

@@ -1,5 +1,6 @@
 import { HubError } from "../errors.js";
 import { newPrefixedId } from "../ids.js";
+import type { HubMetrics } from "../metrics.js";
 import { compileFilter } from "../routing/filter.js";
 import { compileTopicPattern, topicPatternProblem } from "../routing/topic-pattern.js";
 import type { Attempt, Delivery, DeliveryStatus, NewDelivery, Store, Subscription, SubscriptionPatch } from "../store/store.js";
@@ -18,6 +19,8 @@ export interface SubscriptionServiceOptions {
   defaultTimeoutMs: number;
   /** Most subscriptions the store may hold (`SWITCHBOARD_MAX_SUBSCRIPTIONS`); unlimited when not given. */
   maxSubscriptions?: number;
+  /** Counts failed filter evaluations of replays. */
+  metrics?: HubMetrics;
   now?: () => number;
 }
 
@@ -264,7 +267,7 @@ export class SubscriptionService {
     const from = o.from === undefined ? undefined : timeParam("from", o.from);
     const to = o.to === undefined ? undefined : timeParam("to", o.to);
     const matcher = compileTopicPattern(sub.topic);
-    const filter = sub.filter ? compileFilter(sub.filter) : undefined;
+    const filter = sub.filter ? compileFilter(sub.filter, { onError: this.options.metrics?.countFilterError }) : undefined;
     const { store, dispatcher } = this.options;
     let after: { time: number; seq: number } | undefined;
     let replayed = 0;

@@ -1,5 +1,5 @@
 import { HubError } from "../errors.js";
-import { compileFilter, type EventFilter } from "../routing/filter.js";
+import { compileFilter, type CompileFilterOptions, type EventFilter } from "../routing/filter.js";
 import { compileTopicPattern, topicPatternProblem, type TopicMatcher } from "../routing/topic-pattern.js";
 import type { EventCursor, EventQuery, Store, StoredEvent } from "../store/store.js";
 import { parseTime } from "../time.js";
@@ -34,10 +34,10 @@ export interface EventPage {
 type Params = Record<string, string | string[] | undefined>;
 
 /**
- * Reads a search from query parameters.
+ * Reads a search from query parameters; `filterOptions` go to the compiled `filter` (the hub's error counter).
  * @throws HubError (400) naming the parameter at fault.
  */
-export function parseEventSearch(params: Params): EventSearch {
+export function parseEventSearch(params: Params, filterOptions: CompileFilterOptions = {}): EventSearch {
   const one = (name: string): string | undefined => {
     const v = params[name];
     if (Array.isArray(v)) {
@@ -107,7 +107,7 @@ export function parseEventSearch(params: Params): EventSearch {
   const after = cursor === undefined || cursor === "" ? undefined : decodeCursor(cursor);
 
   const filterSource = one("filter");
-  const filter = filterSource === undefined || filterSource === "" ? undefined : compileFilter(filterSource);
+  const filter = filterSource === undefined || filterSource === "" ? undefined : compileFilter(filterSource, filterOptions);
 
   for (const [name, value] of Object.entries(params)) {
     if (RESERVED_PARAMS.has(name) || value === undefined) continue;

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG } from "../config.js";
 import { HubError } from "../errors.js";
 import { EVENT_LIMITS } from "../ingest/limits.js";
-import { compileFilter, formatCost, MAX_FILTER_LENGTH, renameTypeIdentifier, setFilterErrorHook, type FilterInput } from "./filter.js";
+import { compileFilter, formatCost, MAX_FILTER_LENGTH, renameTypeIdentifier, type FilterInput } from "./filter.js";
 import { EVENT_BOUNDS } from "./filter-cost.js";
 import { compileRegex } from "./filter-guard.js";
 
@@ -153,16 +153,25 @@ describe("compileFilter matches", () => {
 });
 
 describe("filter evaluation errors", () => {
-  afterEach(() => setFilterErrorHook(undefined));
-
-  it("counts evaluation failures through the hook, and only them", () => {
+  it("counts evaluation failures through onError, and only them", () => {
     let errors = 0;
-    setFilterErrorHook(() => errors++);
-    expect(compileFilter("data.missing.deep == 1").matches(event())).toBe(false);
-    expect(compileFilter("data.amount > 1").matches(event({ data: 7 }))).toBe(false);
-    expect(compileFilter("data.amount > 1000").matches(event())).toBe(false);
-    expect(compileFilter("data.amount > 1").matches(event())).toBe(true);
+    const onError = () => errors++;
+    expect(compileFilter("data.missing.deep == 1", { onError }).matches(event())).toBe(false);
+    expect(compileFilter("data.amount > 1", { onError }).matches(event({ data: 7 }))).toBe(false);
+    expect(compileFilter("data.amount > 1000", { onError }).matches(event())).toBe(false);
+    expect(compileFilter("data.amount > 1", { onError }).matches(event())).toBe(true);
     expect(errors).toBe(2);
+  });
+
+  it("reports each filter's failures to its own onError", () => {
+    const counts = { a: 0, b: 0 };
+    const a = compileFilter("data.missing.deep == 1", { onError: () => counts.a++ });
+    const b = compileFilter("data.missing.deep == 1", { onError: () => counts.b++ });
+    a.matches(event());
+    a.matches(event());
+    b.matches(event());
+    expect(counts).toEqual({ a: 2, b: 1 });
+    expect(compileFilter("data.missing.deep == 1").matches(event())).toBe(false); // no onError: still no match
   });
 });
 
@@ -279,16 +288,11 @@ function dataEvent(data: unknown): FilterInput {
 
 /** Evaluates once and returns the result, the evaluation errors counted and the time taken. */
 function evaluate(filter: string, input: FilterInput): { matched: boolean; errors: number; ms: number } {
-  const compiled = compileFilter(filter);
   let errors = 0;
-  setFilterErrorHook(() => errors++);
-  try {
-    const start = performance.now();
-    const matched = compiled.matches(input);
-    return { matched, errors, ms: performance.now() - start };
-  } finally {
-    setFilterErrorHook(undefined);
-  }
+  const compiled = compileFilter(filter, { onError: () => errors++ });
+  const start = performance.now();
+  const matched = compiled.matches(input);
+  return { matched, errors, ms: performance.now() - start };
 }
 
 const hundred = `[${Array.from({ length: 100 }, (_, i) => i).join(",")}]`;

@@ -72,12 +72,13 @@ export interface EventFilter {
   matches(event: FilterInput): boolean;
 }
 
-/** Called whenever a filter fails on an event (for the `filter_errors` metric). */
-let onEvaluationError: (() => void) | undefined;
-
-/** Registers the hook counting evaluation failures. */
-export function setFilterErrorHook(hook: (() => void) | undefined): void {
-  onEvaluationError = hook;
+/** Options of {@link compileFilter}. */
+export interface CompileFilterOptions {
+  /**
+   * Called each time the filter fails on an event. Per filter, not per module: each hub counts its own failures
+   * (`switchboard_filter_errors_total`), however many hubs share the process.
+   */
+  onError?: () => void;
 }
 
 interface Program {
@@ -92,7 +93,8 @@ interface Program {
  *   `SB_FILTER_TOO_COSTLY` when its estimated cost is over the limit, naming both.
  * @example compileFilter('data.amount > 100 && attributes.region == "eu"')
  */
-export function compileFilter(source: string): EventFilter {
+export function compileFilter(source: string, options: CompileFilterOptions = {}): EventFilter {
+  const { onError } = options;
   if (typeof source !== "string" || source.trim() === "") throw new HubError("SB_FILTER_INVALID", "the filter is empty");
   if (source.length > MAX_FILTER_LENGTH) {
     throw new HubError("SB_FILTER_INVALID", `the filter has ${source.length} characters; at most ${MAX_FILTER_LENGTH} are allowed`);
@@ -145,7 +147,7 @@ export function compileFilter(source: string): EventFilter {
       } finally {
         Error.stackTraceLimit = stackTraceLimit;
       }
-      onEvaluationError?.();
+      onError?.();
       return false;
     },
   };

@@ -76,7 +76,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
 
   // Replies splice each event's stored data text in, rather than parse and serialise it again.
   const search = async (request: FastifyRequest, reply: FastifyReply) => {
-    const selection = parseEventSearch(request.query as Query);
+    const selection = parseEventSearch(request.query as Query, { onError: hub.metrics.countFilterError });
     requireScope(request, subscribeScopes(selection.topicPatterns));
     const page = await searchEvents(hub.store, selection);
     return reply

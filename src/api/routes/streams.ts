@@ -41,7 +41,7 @@ export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequ
     }
     const selection: StreamSelection = {
       topics,
-      filter: filterSource ? compileFilter(filterSource) : undefined,
+      filter: filterSource ? compileFilter(filterSource, { onError: hub.metrics.countFilterError }) : undefined,
       envelope: envelopeParam === "true" || envelopeParam === "1",
       lastEventId,
     };
