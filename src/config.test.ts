@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CONFIG_SCHEMA, configEnvNames, DEFAULT_CONFIG, loadConfig, validateConfig, type Config, type ConfigKeySpec, type LoadConfigOptions } from "./config.js";
+import { CONFIG_SCHEMA, configEnvNames, configFlags, DEFAULT_CONFIG, loadConfig, validateConfig, type Config, type ConfigKeySpec, type LoadConfigOptions } from "./config.js";
 import { ConfigError } from "./errors.js";
 
 let dir: string;
@@ -304,6 +304,21 @@ describe("loadConfig", () => {
   });
 });
 
+describe("configFlags", () => {
+  it("gives the serve flags, long forms named as loadConfig names a bad override", () => {
+    expect(configFlags().map((f) => f.flags)).toEqual([
+      "-p, --port <port>",
+      "-H, --host <host>",
+      "--base-path <path>",
+      "--database-url <url>",
+      "--log-level <level>",
+      "--role <role>",
+    ]);
+    expect(configFlags()[0]!.description).toBe("TCP port to listen on; 0 takes a free one (env PORT, default 8080)");
+    expect(configFlags().find((f) => f.key === "role")!.description).toMatch(/\(env SWITCHBOARD_ROLE, default all\)$/);
+  });
+});
+
 describe("configEnvNames", () => {
   it("lists the environment names of every key", () => {
     const names = configEnvNames();
@@ -354,8 +369,10 @@ interface DocRow {
   meaning: string;
 }
 
+const DOC = readFileSync(new URL("../docs/configuration.md", import.meta.url), "utf8");
+
 function docRows(): DocRow[] {
-  const lines = readFileSync(new URL("../docs/configuration.md", import.meta.url), "utf8").split("\n");
+  const lines = DOC.split("\n");
   const header = lines.indexOf("| key | environment | default | meaning |");
   expect(header, "the table's header row").toBeGreaterThan(-1);
   const rows: DocRow[] = [];
@@ -387,6 +404,15 @@ function docRange(meaning: string): { min?: number; max?: number } {
 describe("docs/configuration.md", () => {
   const rows = docRows();
   const documented = rows.flatMap((row) => row.keys.map((key, i) => ({ key, row, i })));
+
+  it("lists the flags of `switchboard serve`", () => {
+    const line = DOC.split("\n").find((l) => l.includes("`switchboard serve` flags ("));
+    expect([...(line ?? "").matchAll(/`(--[a-z-]+)`/g)].map((m) => m[1]).sort()).toEqual(
+      configFlags()
+        .map((f) => /--[a-z-]+/.exec(f.flags)![0])
+        .sort(),
+    );
+  });
 
   it("documents every key, once, and no other", () => {
     expect(documented.map((d) => d.key).sort()).toEqual(Object.keys(CONFIG_SCHEMA).sort());

@@ -15,6 +15,8 @@ interface KeySpecBase {
   env: readonly string[];
   /** One line, with the unit. */
   doc: string;
+  /** `switchboard serve` takes the key as `--kebab-case <arg>` too, with this short form if any. */
+  flag?: { short?: string; arg: string };
 }
 
 /** A whole number within `[min, max]`. */
@@ -52,19 +54,35 @@ export type ConfigKeySpec = IntSpec | BoolSpec | EnumSpec | StringSpec;
  * {@link Config} type is inferred from it; docs/configuration.md is checked against it by a test.
  */
 export const CONFIG_SCHEMA = {
-  port: { kind: "int", env: ["PORT", "SWITCHBOARD_PORT"], default: 8080, min: 0, max: 65535, doc: "TCP port to listen on; 0 takes a free one." },
-  host: { kind: "string", env: ["HOST", "SWITCHBOARD_HOST"], default: "127.0.0.1", doc: "Interface to bind. Loopback by default: exposing the hub is a choice." },
+  port: {
+    kind: "int",
+    env: ["PORT", "SWITCHBOARD_PORT"],
+    default: 8080,
+    min: 0,
+    max: 65535,
+    flag: { short: "-p", arg: "port" },
+    doc: "TCP port to listen on; 0 takes a free one.",
+  },
+  host: {
+    kind: "string",
+    env: ["HOST", "SWITCHBOARD_HOST"],
+    default: "127.0.0.1",
+    flag: { short: "-H", arg: "host" },
+    doc: "Interface to bind. Loopback by default: exposing the hub is a choice.",
+  },
   basePath: {
     kind: "string",
     env: ["BASE_PATH", "SWITCHBOARD_BASE_PATH"],
     default: "/api",
     allowEmpty: true,
+    flag: { arg: "path" },
     doc: "Prefix of every HTTP API route. Empty string serves them from the root.",
   },
   databaseUrl: {
     kind: "string",
     env: ["DATABASE_URL", "SWITCHBOARD_DATABASE_URL"],
     default: "sqlite:./data/switchboard.db",
+    flag: { arg: "url" },
     doc: "`sqlite:PATH`, a bare file path, or `postgres://…`.",
   },
   logLevel: {
@@ -72,7 +90,8 @@ export const CONFIG_SCHEMA = {
     env: ["LOG_LEVEL", "SWITCHBOARD_LOG_LEVEL"],
     values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
     default: "info",
-    doc: "pino level.",
+    flag: { arg: "level" },
+    doc: "pino level: fatal, error, warn, info, debug, trace or silent.",
   },
   bodyLimitBytes: {
     kind: "int",
@@ -254,6 +273,7 @@ export const CONFIG_SCHEMA = {
     env: ["SWITCHBOARD_ROLE"],
     values: ["all", "api", "worker"],
     default: "all",
+    flag: { arg: "role" },
     doc: "`all` (API, streams, webhook delivery), `api` (no delivery) or `worker` (delivery; HTTP serves only /health, /ready, /metrics).",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
@@ -398,6 +418,27 @@ function normalizeBasePath(name: string, path: string): string {
 
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** A configuration key `switchboard serve` takes as a flag. */
+export interface ConfigFlag {
+  key: keyof Config;
+  /** As commander takes it: `-p, --port <port>`. The long form is the one {@link loadConfig} names in errors. */
+  flags: string;
+  /** The key's doc, environment name and default, for `--help`. */
+  description: string;
+}
+
+/** The `serve` flags, in schema order. */
+export function configFlags(): ConfigFlag[] {
+  return KEYS.flatMap((key) => {
+    const spec: ConfigKeySpec = CONFIG_SCHEMA[key];
+    if (!spec.flag) return [];
+    const { short, arg } = spec.flag;
+    const doc = spec.doc.replace(/\.$/, "").replaceAll("`", "");
+    const fallback = spec.default === "" ? "" : `, default ${spec.default}`;
+    return [{ key, flags: `${short ? `${short}, ` : ""}--${kebab(key)} <${arg}>`, description: `${doc} (env ${spec.env[0]}${fallback})` }];
+  });
 }
 
 /** The environment variable names of every key, for docs and `--help`. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
-import { loadConfig } from "../config.js";
+import { configFlags, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { runServer } from "../main.js";
 import { openStore, type ApiKey } from "../store/index.js";
@@ -11,23 +11,16 @@ const program = new Command()
   .description("An event hub: durable ingest, live SSE streams, webhooks and search.")
   .version("0.1.0");
 
-program
+const serve = program
   .command("serve", { isDefault: true })
-  .description("run the hub (flags override env, which overrides the config file)")
-  // Flags are passed on as text: the config schema checks them like every other source (exit 2 naming the flag).
-  .option("-p, --port <port>", "TCP port (env PORT, default 8080)")
-  .option("-H, --host <host>", "interface to bind (env HOST, default 127.0.0.1)")
-  .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
-  .option("--base-path <path>", "API prefix (env BASE_PATH, default /api)")
-  .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env LOG_LEVEL)")
-  .option("-c, --config <file>", "JSON config file (env SWITCHBOARD_CONFIG)")
-  .option("--role <role>", "all, api (no webhook delivery) or worker (webhook delivery only) (env SWITCHBOARD_ROLE, default all)")
-  .action(async (opts: { port?: string; host?: string; databaseUrl?: string; basePath?: string; logLevel?: string; config?: string; role?: string }) => {
-    await runServer(
-      { port: opts.port, host: opts.host, databaseUrl: opts.databaseUrl, basePath: opts.basePath, logLevel: opts.logLevel, role: opts.role },
-      opts.config,
-    );
-  });
+  .description("run the hub (flags override env, which overrides the config file)");
+// The flags come from the config schema (commander names each option after its key), and are passed on as text:
+// the schema checks them like every other source (exit 2 naming the flag).
+for (const { flags, description } of configFlags()) serve.option(flags, description);
+serve.option("-c, --config <file>", "JSON config file (env SWITCHBOARD_CONFIG)").action(async (opts: Record<string, string | undefined>) => {
+  const { config: configFile, ...overrides } = opts;
+  await runServer(overrides, configFile);
+});
 
 program
   .command("migrate")
