@@ -17,12 +17,20 @@ export interface ReceivedRequest {
   body: string;
   /** {@link nowAbsMs} when the whole body had arrived. */
   receivedAt: number;
-  /** The status answered, or null when the receiver did not answer (timeout, stopped). */
+  /** The client's port: requests with the same one came over the same connection. */
+  remotePort: number;
+  /** The status answered, or null when the receiver did not answer with a status (timeout, stopped, `write`). */
   answered: number | null;
 }
 
-/** What the receiver does with a request: answer with a status (and headers, body), or never answer. */
-export type Reply = { status: number; headers?: Record<string, string>; body?: string } | "timeout";
+/**
+ * What the receiver does with a request: answer with a status (and headers, body), never answer, or `write` the
+ * reply itself (bodies that stall, trickle or never end).
+ */
+export type Reply =
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer }
+  | "timeout"
+  | { write: (res: ServerResponse) => void };
 
 /** A fixed reply, or one chosen per request (the request is already recorded when this runs). */
 export type Behaviour = Reply | ((req: ReceivedRequest, index: number) => Reply);
@@ -48,6 +56,8 @@ export interface Receiver {
   readonly requests: ReceivedRequest[];
   /** How many requests have arrived, recorded or not. */
   readonly count: number;
+  /** How many connections have been opened to it. */
+  readonly connections: number;
   /** What to do with requests from now on. */
   respond(behaviour: Behaviour, delayMs?: number): void;
   /** Stops listening and drops every open connection, answered or not: the receiver is down. */
@@ -78,6 +88,7 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
   const { record: keep = true, onRequest, keepAliveTimeoutMs = 5_000 } = options;
   const requests: ReceivedRequest[] = [];
   let count = 0;
+  let connections = 0;
   let behaviour: Behaviour = initial;
   let delayMs = 0;
   const sockets = new Set<Socket>();
@@ -102,6 +113,7 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
           headers: req.headers,
           body: Buffer.concat(chunks).toString("utf8"),
           receivedAt: nowAbsMs(),
+          remotePort: req.socket.remotePort ?? 0,
           answered: null,
         };
         const index = count++;
@@ -115,6 +127,11 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
             notify();
             return;
           }
+          if ("write" in reply) {
+            reply.write(res);
+            notify();
+            return;
+          }
           record.answered = reply.status;
           res.writeHead(reply.status, reply.headers ?? {});
           res.end(reply.body ?? "");
@@ -125,6 +142,7 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
       });
     });
     s.on("connection", (socket) => {
+      connections++;
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
     });
@@ -168,6 +186,9 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
     },
     get count() {
       return count;
+    },
+    get connections() {
+      return connections;
     },
     requests,
     respond(next, delay = 0) {
