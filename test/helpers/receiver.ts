@@ -54,10 +54,8 @@ export interface Receiver {
   readonly port: number;
   /** Every request so far, in arrival order (kept across `stop()`/`start()`); empty with `record: false`. */
   readonly requests: ReceivedRequest[];
-  /** How many requests have arrived, recorded or not. */
-  readonly count: number;
-  /** How many connections have been opened to it. */
-  readonly connections: number;
+  /** Requests arrived (recorded or not) and connections opened so far. */
+  readonly counts: { readonly requests: number; readonly connections: number };
   /** What to do with requests from now on. */
   respond(behaviour: Behaviour, delayMs?: number): void;
   /** Stops listening and drops every open connection, answered or not: the receiver is down. */
@@ -87,8 +85,7 @@ export interface Receiver {
 export async function startReceiver(initial: Behaviour = { status: 200 }, options: ReceiverOptions = {}): Promise<Receiver> {
   const { record: keep = true, onRequest, keepAliveTimeoutMs = 5_000 } = options;
   const requests: ReceivedRequest[] = [];
-  let count = 0;
-  let connections = 0;
+  const counts = { requests: 0, connections: 0 };
   let behaviour: Behaviour = initial;
   let delayMs = 0;
   const sockets = new Set<Socket>();
@@ -116,7 +113,7 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
           remotePort: req.socket.remotePort ?? 0,
           answered: null,
         };
-        const index = count++;
+        const index = counts.requests++;
         if (keep) requests.push(record);
         onRequest?.(record);
         const reply = typeof behaviour === "function" ? behaviour(record, index) : behaviour;
@@ -142,7 +139,7 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
       });
     });
     s.on("connection", (socket) => {
-      connections++;
+      counts.connections++;
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
     });
@@ -184,13 +181,8 @@ export async function startReceiver(initial: Behaviour = { status: 200 }, option
     get port() {
       return port;
     },
-    get count() {
-      return count;
-    },
-    get connections() {
-      return connections;
-    },
     requests,
+    counts,
     respond(next, delay = 0) {
       behaviour = next;
       delayMs = delay;

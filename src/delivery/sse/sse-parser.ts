@@ -43,10 +43,6 @@ const CR = 13;
 const COLON = 58;
 const SPACE = 32;
 const NUL = 0;
-const D = 100;
-const E = 101;
-const I = 105;
-const R = 114;
 
 const textDecoder = new TextDecoder();
 /** UTF-8 of `bytes[start, end)`, malformed sequences as U+FFFD; node's Buffer slice is the fast path. */
@@ -169,20 +165,17 @@ export class SseParser {
     if (value > end) value = end;
     switch (colon - start) {
       case 4:
-        if (bytes[start] === D && bytes[start + 1] === 97 && bytes[start + 2] === 116 && bytes[start + 3] === 97) {
+        if (isName(bytes, start, "data")) {
           const text = decode(bytes, value, end);
           this.data = this.data === undefined ? text : `${this.data}\n${text}`;
         }
         return;
       case 5:
-        if (bytes[start] === E && bytes[start + 1] === 118 && bytes[start + 2] === E && bytes[start + 3] === 110 && bytes[start + 4] === 116) {
-          this.event = decode(bytes, value, end);
-        } else if (bytes[start] === R && bytes[start + 1] === E && bytes[start + 2] === 116 && bytes[start + 3] === R && bytes[start + 4] === 121) {
-          this.setRetry(bytes, value, end);
-        }
+        if (isName(bytes, start, "event")) this.event = decode(bytes, value, end);
+        else if (isName(bytes, start, "retry")) this.setRetry(bytes, value, end);
         return;
       case 2:
-        if (bytes[start] === I && bytes[start + 1] === D && !includesNul(bytes, value, end)) {
+        if (isName(bytes, start, "id") && !includesNul(bytes, value, end)) {
           this.id = decode(bytes, value, end);
           this.idBuffer = this.id;
         }
@@ -230,6 +223,12 @@ export function parseSse(stream: Uint8Array | string, options: Omit<SseParserOpt
   parser.push(stream);
   parser.end();
   return blocks;
+}
+
+/** Whether `bytes` hold the ASCII `name` from `start` on. */
+function isName(bytes: Uint8Array, start: number, name: string): boolean {
+  for (let k = 0; k < name.length; k++) if (bytes[start + k] !== name.charCodeAt(k)) return false;
+  return true;
 }
 
 /** Index of the first CR or LF at or after `from`, or -1. */

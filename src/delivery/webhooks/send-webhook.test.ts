@@ -226,9 +226,9 @@ describe("send", () => {
   });
 
   it("reuses keep-alive connections for sequential sends", async () => {
-    const before = receiver.connections;
+    const before = receiver.counts.connections;
     for (let i = 0; i < 5; i++) expect((await client.send(request("/ok"))).ok).toBe(true);
-    const used = receiver.connections - before;
+    const used = receiver.counts.connections - before;
     expect(used).toBeGreaterThanOrEqual(1);
     expect(used).toBeLessThan(5);
     const sockets = new Set(receiver.requests.slice(-5).map((r) => r.remotePort));
@@ -252,11 +252,11 @@ describe("send with private targets refused", () => {
   afterEach(() => guarded.close());
 
   it("refuses a private IP literal without connecting", async () => {
-    const before = { requests: receiver.requests.length, connections: receiver.connections };
+    const before = { requests: receiver.requests.length, connections: receiver.counts.connections };
     const result = await guarded.send(request("/ok"));
     expect(result).toMatchObject({ ok: false, status: null, responseExcerpt: null, error: "private address 127.0.0.1 refused" });
     expect(receiver.requests.length).toBe(before.requests);
-    expect(receiver.connections).toBe(before.connections);
+    expect(receiver.counts.connections).toBe(before.connections);
   });
 
   it("refuses [::ffff:127.0.0.1] as 127.0.0.1", async () => {
@@ -265,13 +265,13 @@ describe("send with private targets refused", () => {
   });
 
   it("refuses a name resolving to a private address at connect time", async () => {
-    const before = { requests: receiver.requests.length, connections: receiver.connections };
+    const before = { requests: receiver.requests.length, connections: receiver.counts.connections };
     const result = await guarded.send({ ...request("/ok"), url: urlOf("/ok", "localhost") });
     expect(result.ok).toBe(false);
     expect(result.status).toBeNull();
     expect(result.error).toMatch(/^private address (127\.0\.0\.1|::1) refused \(localhost\)$/);
     expect(receiver.requests.length).toBe(before.requests);
-    expect(receiver.connections).toBe(before.connections);
+    expect(receiver.counts.connections).toBe(before.connections);
   });
 
   it("refuses a multicast literal without connecting even when private targets are allowed", async () => {
