@@ -8,30 +8,40 @@ import ts from "typescript";
 
 /** The repository root; every child runs with it as its working directory. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** Where bench/ and what it imports from src/ and test/ are transpiled to, in the repository's layout. */
+const TRANSPILED = join(ROOT, "node_modules/.cache/switchboard-bench");
 /** bench/ transpiled to JavaScript; under node_modules so packages resolve and git ignores it. */
-export const BENCH_BUILD = join(ROOT, "node_modules/.cache/switchboard-bench");
+export const BENCH_BUILD = join(TRANSPILED, "bench");
 
 /**
- * Transpiles bench/**\/*.ts to plain JavaScript in {@link BENCH_BUILD}. The load client and the baseline server run
- * from there without a TypeScript loader, which costs throughput at run time (see bench/worker.ts).
+ * Transpiles bench/**\/*.ts to plain JavaScript in {@link BENCH_BUILD}, with the files of src/ and test/ it imports
+ * (the SSE parser, the webhook receiver) beside it. The load client and the baseline server run from there without a
+ * TypeScript loader, which costs throughput at run time (see bench/worker.ts).
  */
 export function transpileBench(): void {
-  rmSync(BENCH_BUILD, { recursive: true, force: true });
-  const source = join(ROOT, "bench");
+  rmSync(TRANSPILED, { recursive: true, force: true });
   const walk = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? (e.name === "results" ? [] : walk(join(dir, e.name))) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
     );
-  for (const file of walk(source)) {
+  const queue = walk(join(ROOT, "bench"));
+  const done = new Set<string>();
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    if (done.has(file)) continue;
+    done.add(file);
     const { outputText } = ts.transpileModule(readFileSync(file, "utf8"), {
       fileName: file,
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true, sourceMap: false },
     });
-    const out = join(BENCH_BUILD, relative(source, file)).replace(/\.ts$/, ".js");
+    // Relative imports that outlive transpiling (type-only ones are gone) come along, from wherever they are.
+    for (const { fileName } of ts.preProcessFile(outputText, true, true).importedFiles) {
+      if (/^\.{1,2}\/.*\.js$/.test(fileName)) queue.push(join(dirname(file), fileName.replace(/\.js$/, ".ts")));
+    }
+    const out = join(TRANSPILED, relative(ROOT, file)).replace(/\.ts$/, ".js");
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, outputText);
   }
-  writeFileSync(join(BENCH_BUILD, "package.json"), '{ "type": "module", "private": true }\n');
+  writeFileSync(join(TRANSPILED, "package.json"), '{ "type": "module", "private": true }\n');
 }
 
 const GC_PRELOAD = pathToFileURL(`${ROOT}bench/gc-preload.mjs`).href;

@@ -1,12 +1,9 @@
-import { createServer, type Server } from "node:http";
+import { nowAbsMs, startReceiver, type ReceivedRequest, type Receiver } from "../../test/helpers/receiver.js";
 
-/** Milliseconds since the epoch with sub-millisecond precision, comparable across processes on one machine. */
-export function nowAbsMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+export { nowAbsMs };
 
-/** Options of {@link startReceiver}. */
-export interface ReceiverOptions {
+/** Options of {@link WebhookCounter.start}. */
+export interface CounterOptions {
   /** Port to listen on; 0 picks one. */
   port: number;
   /** Parse each body as JSON `{t}` (absolute send time, ms) and record arrival − t. */
@@ -24,11 +21,12 @@ export interface ReceiverStats {
 }
 
 /**
- * The webhook receiver of the delivery benches: a bare `node:http` server that reads each body, answers 204 and
- * counts. It runs in its own child process (a `bench/worker.ts` named "receiver"), so it has a core of its own.
+ * The webhook receiver of the delivery benches: the tests' receiver (test/helpers/receiver.ts), counting instead of
+ * recording and answering 204. It runs in its own child process (a `bench/worker.ts` named "receiver"), so it has a
+ * core of its own.
  */
-class Receiver {
-  private server: Server | undefined;
+class WebhookCounter {
+  private receiver: Receiver | undefined;
   private measure = false;
   requests = 0;
   private ids = new Set<string>();
@@ -37,45 +35,33 @@ class Receiver {
   private latencies: number[] = [];
   private waiter: { count: number; distinct: boolean; resolve: (s: ReceiverStats) => void } | undefined;
 
-  async start(o: ReceiverOptions): Promise<{ port: number }> {
-    if (this.server) throw new Error("the receiver is already listening");
+  async start(o: CounterOptions): Promise<{ port: number }> {
+    if (this.receiver) throw new Error("the receiver is already listening");
     this.measure = o.measure;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => {
-        if (this.measure) chunks.push(c);
-      });
-      req.on("end", () => {
-        const at = nowAbsMs();
-        this.requests++;
-        if (this.requests === 1) this.firstAtMs = at;
-        this.lastAtMs = at;
-        const id = req.headers["webhook-id"];
-        if (typeof id === "string") this.ids.add(id);
-        if (this.measure) {
-          try {
-            const t = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { t?: number }).t;
-            if (typeof t === "number") this.latencies.push(at - t);
-          } catch {
-            // not ours
-          }
-        }
-        res.writeHead(204).end();
-        const w = this.waiter;
-        if (w && (w.distinct ? this.ids.size : this.requests) >= w.count) {
-          this.waiter = undefined;
-          w.resolve(this.stats());
-        }
-      });
-    });
-    server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(o.port, "127.0.0.1", resolve);
-    });
-    this.server = server;
-    const address = server.address();
-    return { port: typeof address === "object" && address ? address.port : o.port };
+    this.receiver = await startReceiver({ status: 204 }, { port: o.port, record: false, keepAliveTimeoutMs: 60_000, onRequest: (r) => this.count(r) });
+    return { port: this.receiver.port };
+  }
+
+  private count(req: ReceivedRequest): void {
+    const at = req.receivedAt;
+    this.requests++;
+    if (this.requests === 1) this.firstAtMs = at;
+    this.lastAtMs = at;
+    const id = req.headers["webhook-id"];
+    if (typeof id === "string") this.ids.add(id);
+    if (this.measure) {
+      try {
+        const t = (JSON.parse(req.body) as { t?: number }).t;
+        if (typeof t === "number") this.latencies.push(at - t);
+      } catch {
+        // not ours
+      }
+    }
+    const w = this.waiter;
+    if (w && (w.distinct ? this.ids.size : this.requests) >= w.count) {
+      this.waiter = undefined;
+      w.resolve(this.stats());
+    }
   }
 
   stats(): ReceiverStats {
@@ -117,12 +103,11 @@ class Receiver {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    const receiver = this.receiver;
+    this.receiver = undefined;
+    await receiver?.close();
   }
 }
 
-export const receiver = new Receiver();
+/** The receiver child's one receiver. */
+export const receiver = new WebhookCounter();

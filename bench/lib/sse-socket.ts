@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { StringDecoder } from "node:string_decoder";
+import { SseParser, type SseBlock } from "../../src/delivery/sse/sse-parser.js";
 
 /** Options of {@link openSseSocket}. */
 export interface SseSocketOptions {
@@ -23,8 +23,8 @@ const enum Chunk {
 }
 
 /**
- * One SSE stream read off a raw socket: an HTTP/1.1 GET, the chunked body decoded, frames split on blank lines,
- * comments skipped. Lighter than an HTTP client, so 10,000 of them fit in one process.
+ * One SSE stream read off a raw socket: an HTTP/1.1 GET, the chunked body decoded and fed as bytes to the shared
+ * {@link SseParser}. Lighter than an HTTP client, so 10,000 of them fit in one process.
  */
 export class SseSocket {
   readonly socket: Socket;
@@ -36,8 +36,9 @@ export class SseSocket {
   private chunkState = Chunk.Size;
   private chunkLeft = 0;
   private sizeLine = "";
-  private readonly decoder = new StringDecoder("utf8");
-  private text = "";
+  private readonly parser = new SseParser({ onBlock: (block) => this.block(block) });
+  /** When the bytes being parsed were read. */
+  private at = 0;
   private connected = false;
   private readonly ready: { resolve: () => void; reject: (e: Error) => void };
   readonly opened: Promise<void>;
@@ -70,6 +71,7 @@ export class SseSocket {
 
   private receive(buf: Buffer): void {
     const at = performance.now();
+    this.at = at;
     this.bytes += buf.length;
     if (this.header) {
       const all = this.header.length ? Buffer.concat([this.header, buf]) : buf;
@@ -91,11 +93,11 @@ export class SseSocket {
       buf = all.subarray(end + 4);
     }
     if (this.connected && !this.onData) return;
-    if (this.chunked) this.dechunk(buf, at);
-    else this.feed(this.decoder.write(buf), at);
+    if (this.chunked) this.dechunk(buf);
+    else this.parser.push(buf);
   }
 
-  private dechunk(buf: Buffer, at: number): void {
+  private dechunk(buf: Buffer): void {
     let i = 0;
     while (i < buf.length) {
       switch (this.chunkState) {
@@ -119,7 +121,7 @@ export class SseSocket {
         }
         case Chunk.Data: {
           const n = Math.min(this.chunkLeft, buf.length - i);
-          this.feed(this.decoder.write(buf.subarray(i, i + n)), at);
+          this.parser.push(buf.subarray(i, i + n));
           i += n;
           this.chunkLeft -= n;
           if (this.chunkLeft === 0) {
@@ -141,31 +143,13 @@ export class SseSocket {
     }
   }
 
-  private feed(s: string, at: number): void {
-    this.text = this.text ? this.text + s : s;
-    let end: number;
-    while ((end = this.text.indexOf("\n\n")) !== -1) {
-      const frame = this.text.slice(0, end);
-      this.text = this.text.slice(end + 2);
-      this.frame(frame, at);
-    }
-  }
-
-  private frame(frame: string, at: number): void {
+  private block(block: SseBlock): void {
     if (!this.connected) {
-      // The first frame is the hub's `retry:` + `: connected` preamble (the baseline sends the same).
+      // The first block is the hub's `retry:` + `: connected` preamble (the baseline sends the same).
       this.connected = true;
       this.ready.resolve();
     }
-    if (!this.onData) return;
-    let data: string | undefined;
-    for (const line of frame.split("\n")) {
-      if (line.startsWith("data:")) {
-        const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-        data = data === undefined ? value : `${data}\n${value}`;
-      }
-    }
-    if (data !== undefined) this.onData(data, at);
+    if (this.onData && block.data !== undefined) this.onData(block.data, this.at);
   }
 }
 

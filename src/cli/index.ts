@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
 import { configFlags, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
+import { SseParser } from "../delivery/sse/sse-parser.js";
 import { runServer } from "../main.js";
 import { openStore, type ApiKey } from "../store/index.js";
 
@@ -84,26 +85,16 @@ program
           headers: { accept: "text/event-stream", ...authHeaders(), ...(lastId ? { "last-event-id": lastId } : {}) },
         });
         if (!res.ok || !res.body) fail(`${res.status}: ${await res.text()}`);
-        let buffer = "";
-        const decoder = new TextDecoder();
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let end;
-          while ((end = buffer.indexOf("\n\n")) !== -1) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            let data: string | undefined;
-            let event: string | undefined;
-            for (const line of frame.split("\n")) {
-              if (line.startsWith("id: ")) lastId = line.slice(4);
-              else if (line.startsWith("data: ")) data = line.slice(6);
-              else if (line.startsWith("event: ")) event = line.slice(7);
-            }
-            if (data === undefined) continue;
-            if (event) process.stderr.write(`${event}: ${data}\n`);
-            else process.stdout.write(`${data}\n`);
-          }
-        }
+        const parser = new SseParser({
+          lastEventId: lastId,
+          onBlock: (block) => {
+            lastId = parser.lastEventId || undefined;
+            if (block.data === undefined) return;
+            if (block.event) process.stderr.write(`${block.event}: ${block.data}\n`);
+            else process.stdout.write(`${block.data}\n`);
+          },
+        });
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.push(chunk);
         process.stderr.write("stream ended; reconnecting\n");
       } catch (error) {
         process.stderr.write(`stream error: ${(error as Error).message}; reconnecting\n`);

@@ -1,6 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 
+/** Milliseconds since the epoch with sub-millisecond precision, comparable across processes on one machine. */
+export function nowAbsMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** One request the receiver got, recorded once its body had arrived. */
 export interface ReceivedRequest {
   method: string;
@@ -10,25 +15,47 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   /** The body as raw bytes decoded as UTF-8, exactly as sent. */
   body: string;
-  /** `Date.now()` when the whole body had arrived. */
+  /** {@link nowAbsMs} when the whole body had arrived. */
   receivedAt: number;
-  /** The status answered, or null when the receiver did not answer (timeout, stopped). */
+  /** The client's port: requests with the same one came over the same connection. */
+  remotePort: number;
+  /** The status answered, or null when the receiver did not answer with a status (timeout, stopped, `write`). */
   answered: number | null;
 }
 
-/** What the receiver does with a request: answer with a status (and headers, body), or never answer. */
-export type Reply = { status: number; headers?: Record<string, string>; body?: string } | "timeout";
+/**
+ * What the receiver does with a request: answer with a status (and headers, body), never answer, or `write` the
+ * reply itself (bodies that stall, trickle or never end).
+ */
+export type Reply =
+  | { status: number; headers?: Record<string, string>; body?: string | Buffer }
+  | "timeout"
+  | { write: (res: ServerResponse) => void };
 
 /** A fixed reply, or one chosen per request (the request is already recorded when this runs). */
 export type Behaviour = Reply | ((req: ReceivedRequest, index: number) => Reply);
+
+/** Options of {@link startReceiver}. */
+export interface ReceiverOptions {
+  /** Port to listen on; 0 (the default) picks one. */
+  port?: number;
+  /** Keep every request in `requests` (the default); false only counts them, for benches that take 100,000s. */
+  record?: boolean;
+  /** Called with every request once its body has arrived, before it is answered. */
+  onRequest?: (req: ReceivedRequest) => void;
+  /** How long an idle keep-alive connection stays open; 5 s by default. */
+  keepAliveTimeoutMs?: number;
+}
 
 /** A webhook receiver a test can steer; see {@link startReceiver}. */
 export interface Receiver {
   /** `http://127.0.0.1:PORT/hook`; the port stays the same across `stop()`/`start()`. */
   readonly url: string;
   readonly port: number;
-  /** Every request so far, in arrival order (kept across `stop()`/`start()`). */
+  /** Every request so far, in arrival order (kept across `stop()`/`start()`); empty with `record: false`. */
   readonly requests: ReceivedRequest[];
+  /** Requests arrived (recorded or not) and connections opened so far. */
+  readonly counts: { readonly requests: number; readonly connections: number };
   /** What to do with requests from now on. */
   respond(behaviour: Behaviour, delayMs?: number): void;
   /** Stops listening and drops every open connection, answered or not: the receiver is down. */
@@ -46,22 +73,25 @@ export interface Receiver {
 }
 
 /**
- * A real HTTP receiver on 127.0.0.1 (port 0 at first) that records every request and answers as told: a status
- * (200 by default), optionally after `delayMs`, or never (a timeout for the sender).
+ * A real HTTP receiver on 127.0.0.1 that records every request and answers as told: a status (200 by default),
+ * optionally after `delayMs`, or never (a timeout for the sender). The tests' receiver and the benches' (which
+ * count instead of recording).
  * @example
  * const receiver = await startReceiver();
  * receiver.respond((req) => (req.body.includes('"poison":true') ? { status: 500 } : { status: 200 }));
  * await receiver.waitFor(3);
  * await receiver.close();
  */
-export async function startReceiver(initial: Behaviour = { status: 200 }): Promise<Receiver> {
+export async function startReceiver(initial: Behaviour = { status: 200 }, options: ReceiverOptions = {}): Promise<Receiver> {
+  const { record: keep = true, onRequest, keepAliveTimeoutMs = 5_000 } = options;
   const requests: ReceivedRequest[] = [];
+  const counts = { requests: 0, connections: 0 };
   let behaviour: Behaviour = initial;
   let delayMs = 0;
   const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
   const waiters = new Set<() => void>();
-  let port = 0;
+  let port = options.port ?? 0;
   let server: Server | undefined;
   let closed = false;
 
@@ -79,16 +109,23 @@ export async function startReceiver(initial: Behaviour = { status: 200 }): Promi
           path: req.url ?? "",
           headers: req.headers,
           body: Buffer.concat(chunks).toString("utf8"),
-          receivedAt: Date.now(),
+          receivedAt: nowAbsMs(),
+          remotePort: req.socket.remotePort ?? 0,
           answered: null,
         };
-        const index = requests.length;
-        requests.push(record);
+        const index = counts.requests++;
+        if (keep) requests.push(record);
+        onRequest?.(record);
         const reply = typeof behaviour === "function" ? behaviour(record, index) : behaviour;
         const answer = () => {
           if (reply === "timeout" || res.destroyed) {
             hanging.add(res);
             res.on("close", () => hanging.delete(res));
+            notify();
+            return;
+          }
+          if ("write" in reply) {
+            reply.write(res);
             notify();
             return;
           }
@@ -102,10 +139,11 @@ export async function startReceiver(initial: Behaviour = { status: 200 }): Promi
       });
     });
     s.on("connection", (socket) => {
+      counts.connections++;
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
     });
-    s.keepAliveTimeout = 5_000;
+    s.keepAliveTimeout = keepAliveTimeoutMs;
     return s;
   };
 
@@ -144,6 +182,7 @@ export async function startReceiver(initial: Behaviour = { status: 200 }): Promi
       return port;
     },
     requests,
+    counts,
     respond(next, delay = 0) {
       behaviour = next;
       delayMs = delay;

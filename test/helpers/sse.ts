@@ -1,7 +1,8 @@
 import { connect, type Socket } from "node:net";
 import { StringDecoder } from "node:string_decoder";
+import { SseParser } from "../../src/delivery/sse/sse-parser.js";
 
-/** One SSE block (the text between blank lines), parsed per the WHATWG rules the hub relies on. */
+/** One SSE block (the lines up to a blank line), as the shared {@link SseParser} reads it. */
 export interface SseFrame {
   id?: string;
   event?: string;
@@ -10,7 +11,7 @@ export interface SseFrame {
   retry?: string;
   /** Comment lines without the leading `:` (and one space). */
   comments: string[];
-  /** The block's text as received, without the terminating blank line. */
+  /** The block's lines as received, joined with `\n`, without the terminating blank line. */
   raw: string;
 }
 
@@ -49,6 +50,19 @@ export class SseConnection {
   private phase: "head" | "chunk-size" | "chunk-data" | "chunk-crlf" | "length" | "until-close" | "done" = "head";
   private remaining = 0;
   private readonly decoder = new StringDecoder("utf8");
+  private readonly blocks: SseFrame[] = [];
+  private readonly parser = new SseParser({
+    comments: true,
+    raw: true,
+    onBlock: (b) => {
+      const frame: SseFrame = { comments: b.comments ?? [], raw: b.raw ?? "" };
+      if (b.id !== undefined) frame.id = b.id;
+      if (b.event !== undefined) frame.event = b.event;
+      if (b.data !== undefined) frame.data = b.data;
+      if (b.retry !== undefined) frame.retry = String(b.retry);
+      this.blocks.push(frame);
+    },
+  });
   private readonly waiters = new Set<() => void>();
   private isClosed = false;
   private resolveHead!: () => void;
@@ -81,9 +95,7 @@ export class SseConnection {
 
   /** Every complete block received so far. */
   frames(): SseFrame[] {
-    const blocks = this.text.split("\n\n");
-    blocks.pop(); // incomplete (or empty) tail
-    return blocks.map(parseBlock);
+    return this.blocks.slice();
   }
 
   /** Complete blocks that carry data (events, including `event: switchboard.reset`). */
@@ -220,7 +232,9 @@ export class SseConnection {
         case "until-close": {
           if (this.pending.length === 0) return;
           const take = this.phase === "until-close" ? this.pending.length : Math.min(this.remaining, this.pending.length);
-          this.text += this.decoder.write(this.pending.subarray(0, take));
+          const body = this.pending.subarray(0, take);
+          this.text += this.decoder.write(body);
+          this.parser.push(body);
           this.pending = this.pending.subarray(take);
           if (this.phase === "until-close") return;
           this.remaining -= take;
@@ -263,25 +277,4 @@ export async function openLiveSse(url: string, path: string, options: OpenSseOpt
     throw error;
   }
   return conn;
-}
-
-/** Parses one SSE block. */
-export function parseBlock(raw: string): SseFrame {
-  const frame: SseFrame = { comments: [], raw };
-  const data: string[] = [];
-  for (const line of raw.split("\n")) {
-    if (line.startsWith(":")) {
-      frame.comments.push(line.slice(1).replace(/^ /, ""));
-      continue;
-    }
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "data") data.push(value);
-    else if (field === "id") frame.id = value;
-    else if (field === "event") frame.event = value;
-    else if (field === "retry") frame.retry = value;
-  }
-  if (data.length > 0) frame.data = data.join("\n");
-  return frame;
 }

@@ -1,149 +1,96 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startReceiver, type ReceivedRequest, type Receiver, type Reply } from "../../../test/helpers/receiver.js";
 import { createWebhookClient, RESPONSE_EXCERPT_BYTES, type WebhookClient } from "./send-webhook.js";
 
-interface Received {
-  method: string;
-  path: string;
-  headers: IncomingMessage["headers"];
-  body: string;
-  socket: Socket;
-}
+/** Bytes the /huge route managed to write before the client went away. */
+let hugeBytesWritten = 0;
+let hugeClosed: Promise<void> = Promise.resolve();
 
-/** A real receiver on 127.0.0.1: the path picks the answer; it records every request and connection. */
-class Receiver {
-  readonly received: Received[] = [];
-  readonly sockets = new Set<Socket>();
-  connections = 0;
-  /** Bytes the /huge route managed to write before the client went away. */
-  hugeBytesWritten = 0;
-  hugeClosed: Promise<void> = Promise.resolve();
-  private server: Server = createServer((req, res) => this.handle(req, res));
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server.on("connection", (socket: Socket) => {
-      this.connections++;
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  url(path: string, host = "127.0.0.1"): string {
-    return `http://${host}:${this.port}${path}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => this.server.close((err) => (err ? reject(err) : resolve())));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      this.received.push({
-        method: req.method!,
-        path: req.url!,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-        socket: req.socket,
-      });
-      this.answer(req.url!, res);
-    });
-  }
-
-  private answer(path: string, res: ServerResponse): void {
-    switch (path) {
-      case "/ok":
-        res.end("received");
-        return;
-      case "/no-content":
-        res.writeHead(204).end();
-        return;
-      case "/fail":
-        res.writeHead(500, { "content-type": "text/plain" }).end("boom: database down");
-        return;
-      case "/gone":
-        res.writeHead(410).end("unsubscribed");
-        return;
-      case "/limited":
-        res.writeHead(429, { "retry-after": "7" }).end("slow down");
-        return;
-      case "/unavailable":
-        res.writeHead(503, { "retry-after": new Date(Date.now() + 60_000).toUTCString() }).end();
-        return;
-      case "/fail-with-retry-after":
-        res.writeHead(500, { "retry-after": "7" }).end();
-        return;
-      case "/redirect":
-        res.writeHead(302, { location: "/ok" }).end();
-        return;
-      case "/invalid-utf8":
-        res.end(Buffer.from([0x6f, 0x6b, 0xff, 0xfe, 0x21]));
-        return;
-      case "/split-char": {
-        // 4095 ASCII bytes, then "é" (2 bytes) across the 4096-byte cut, then more.
-        res.end(Buffer.concat([Buffer.alloc(4095, "a"), Buffer.from("é+more", "utf8")]));
-        return;
-      }
-      case "/exactly-4096":
-        res.end(Buffer.alloc(4096, "x"));
-        return;
-      case "/huge":
-        this.hugeClosed = this.writeForever(res);
-        return;
-      case "/stall-body":
-        res.writeHead(200, { "content-length": "100" });
-        res.write("partial");
-        return; // never finishes
-      case "/trickle": {
-        // A byte every 50 ms: never idle long enough for a body timeout, never done.
-        res.writeHead(200);
-        const timer = setInterval(() => res.write("."), 50);
-        res.on("close", () => clearInterval(timer));
-        return;
-      }
-      case "/hang":
-        return; // never answers
-      default:
-        res.writeHead(404).end();
-    }
-  }
-
-  /** Writes 64 KiB chunks, honouring backpressure, until the client goes away (or 256 MiB, to be safe). */
-  private writeForever(res: ServerResponse): Promise<void> {
-    const chunk = Buffer.alloc(64 * 1024, "z");
-    res.writeHead(200, { "content-type": "text/plain" });
-    return new Promise((resolve) => {
-      res.on("close", () => resolve());
-      const pump = () => {
-        while (!res.destroyed && this.hugeBytesWritten < 256 * 1024 * 1024) {
-          this.hugeBytesWritten += chunk.length;
-          if (!res.write(chunk)) return void res.once("drain", pump);
-        }
-        res.end();
+/** The path picks the answer. */
+function replyTo(req: ReceivedRequest): Reply {
+  switch (req.path) {
+    case "/ok":
+      return { status: 200, body: "received" };
+    case "/no-content":
+      return { status: 204 };
+    case "/fail":
+      return { status: 500, headers: { "content-type": "text/plain" }, body: "boom: database down" };
+    case "/gone":
+      return { status: 410, body: "unsubscribed" };
+    case "/limited":
+      return { status: 429, headers: { "retry-after": "7" }, body: "slow down" };
+    case "/unavailable":
+      return { status: 503, headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() } };
+    case "/fail-with-retry-after":
+      return { status: 500, headers: { "retry-after": "7" } };
+    case "/redirect":
+      return { status: 302, headers: { location: "/ok" } };
+    case "/invalid-utf8":
+      return { status: 200, body: Buffer.from([0x6f, 0x6b, 0xff, 0xfe, 0x21]) };
+    case "/split-char":
+      // 4095 ASCII bytes, then "é" (2 bytes) across the 4096-byte cut, then more.
+      return { status: 200, body: Buffer.concat([Buffer.alloc(4095, "a"), Buffer.from("é+more", "utf8")]) };
+    case "/exactly-4096":
+      return { status: 200, body: Buffer.alloc(4096, "x") };
+    case "/huge":
+      return { write: (res) => (hugeClosed = writeForever(res)) };
+    case "/stall-body":
+      return {
+        write: (res) => {
+          res.writeHead(200, { "content-length": "100" });
+          res.write("partial"); // never finishes
+        },
       };
-      pump();
-    });
+    case "/trickle":
+      // A byte every 50 ms: never idle long enough for a body timeout, never done.
+      return {
+        write: (res) => {
+          res.writeHead(200);
+          const timer = setInterval(() => res.write("."), 50);
+          res.on("close", () => clearInterval(timer));
+        },
+      };
+    case "/hang":
+      return "timeout";
+    default:
+      return { status: 404 };
   }
 }
 
-const receiver = new Receiver();
+/** Writes 64 KiB chunks, honouring backpressure, until the client goes away (or 256 MiB, to be safe). */
+function writeForever(res: ServerResponse): Promise<void> {
+  const chunk = Buffer.alloc(64 * 1024, "z");
+  res.writeHead(200, { "content-type": "text/plain" });
+  return new Promise((resolve) => {
+    res.on("close", () => resolve());
+    const pump = () => {
+      while (!res.destroyed && hugeBytesWritten < 256 * 1024 * 1024) {
+        hugeBytesWritten += chunk.length;
+        if (!res.write(chunk)) return void res.once("drain", pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+}
+
+let receiver: Receiver;
+const urlOf = (path: string, host = "127.0.0.1") => `http://${host}:${receiver.port}${path}`;
 let client: WebhookClient;
 
-beforeAll(() => receiver.start());
-afterAll(() => receiver.stop());
+beforeAll(async () => {
+  receiver = await startReceiver(replyTo);
+});
+afterAll(() => receiver.close());
 beforeEach(() => {
   client = createWebhookClient({ allowPrivate: true });
 });
 afterEach(() => client.close());
 
 const request = (path: string, extra: { timeoutMs?: number; headers?: Record<string, string>; body?: string } = {}) => ({
-  url: receiver.url(path),
+  url: urlOf(path),
   body: extra.body ?? '{"hello":"world"}',
   headers: extra.headers ?? { "content-type": "application/json" },
   timeoutMs: extra.timeoutMs ?? 5000,
@@ -151,13 +98,13 @@ const request = (path: string, extra: { timeoutMs?: number; headers?: Record<str
 
 describe("send", () => {
   it("POSTs the body and headers and reports a 2xx as ok", async () => {
-    const before = receiver.received.length;
+    const before = receiver.requests.length;
     const result = await client.send(
       request("/ok", { headers: { "content-type": "application/json", "webhook-id": "dlv_1", "x-custom": "yes" }, body: '{"n":"é"}' }),
     );
     expect(result).toEqual({ ok: true, status: 200, latencyMs: expect.any(Number), responseExcerpt: "received", error: null, gone: false });
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
-    const got = receiver.received.slice(before);
+    const got = receiver.requests.slice(before);
     expect(got).toHaveLength(1);
     expect(got[0]!.method).toBe("POST");
     expect(got[0]!.path).toBe("/ok");
@@ -172,9 +119,9 @@ describe("send", () => {
     const custom = createWebhookClient({ allowPrivate: true, userAgent: "switchboard/9.9.9" });
     try {
       await custom.send(request("/ok"));
-      expect(receiver.received.at(-1)!.headers["user-agent"]).toBe("switchboard/9.9.9");
+      expect(receiver.requests.at(-1)!.headers["user-agent"]).toBe("switchboard/9.9.9");
       await custom.send(request("/ok", { headers: { "User-Agent": "mine/1" } }));
-      expect(receiver.received.at(-1)!.headers["user-agent"]).toBe("mine/1");
+      expect(receiver.requests.at(-1)!.headers["user-agent"]).toBe("mine/1");
     } finally {
       await custom.close();
     }
@@ -197,8 +144,8 @@ describe("send", () => {
     expect(result.ok).toBe(true);
     expect(result.responseExcerpt).toBe("z".repeat(RESPONSE_EXCERPT_BYTES));
     expect(Buffer.byteLength(result.responseExcerpt!)).toBe(4096);
-    await receiver.hugeClosed; // the server saw the client go away
-    expect(receiver.hugeBytesWritten).toBeLessThan(64 * 1024 * 1024);
+    await hugeClosed; // the server saw the client go away
+    expect(hugeBytesWritten).toBeLessThan(64 * 1024 * 1024);
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
@@ -254,11 +201,11 @@ describe("send", () => {
   });
 
   it("does not follow redirects: a 302 is a failed attempt", async () => {
-    const before = receiver.received.length;
+    const before = receiver.requests.length;
     const result = await client.send(request("/redirect"));
     expect(result).toMatchObject({ ok: false, status: 302, error: null });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(receiver.received.slice(before).map((r) => r.path)).toEqual(["/redirect"]);
+    expect(receiver.requests.slice(before).map((r) => r.path)).toEqual(["/redirect"]);
   });
 
   it("reports a refused connection", async () => {
@@ -279,12 +226,12 @@ describe("send", () => {
   });
 
   it("reuses keep-alive connections for sequential sends", async () => {
-    const before = receiver.connections;
+    const before = receiver.counts.connections;
     for (let i = 0; i < 5; i++) expect((await client.send(request("/ok"))).ok).toBe(true);
-    const used = receiver.connections - before;
+    const used = receiver.counts.connections - before;
     expect(used).toBeGreaterThanOrEqual(1);
     expect(used).toBeLessThan(5);
-    const sockets = new Set(receiver.received.slice(-5).map((r) => r.socket));
+    const sockets = new Set(receiver.requests.slice(-5).map((r) => r.remotePort));
     expect(sockets.size).toBe(used);
   });
 
@@ -305,11 +252,11 @@ describe("send with private targets refused", () => {
   afterEach(() => guarded.close());
 
   it("refuses a private IP literal without connecting", async () => {
-    const before = { requests: receiver.received.length, connections: receiver.connections };
+    const before = { requests: receiver.requests.length, connections: receiver.counts.connections };
     const result = await guarded.send(request("/ok"));
     expect(result).toMatchObject({ ok: false, status: null, responseExcerpt: null, error: "private address 127.0.0.1 refused" });
-    expect(receiver.received.length).toBe(before.requests);
-    expect(receiver.connections).toBe(before.connections);
+    expect(receiver.requests.length).toBe(before.requests);
+    expect(receiver.counts.connections).toBe(before.connections);
   });
 
   it("refuses [::ffff:127.0.0.1] as 127.0.0.1", async () => {
@@ -318,13 +265,13 @@ describe("send with private targets refused", () => {
   });
 
   it("refuses a name resolving to a private address at connect time", async () => {
-    const before = { requests: receiver.received.length, connections: receiver.connections };
-    const result = await guarded.send({ ...request("/ok"), url: receiver.url("/ok", "localhost") });
+    const before = { requests: receiver.requests.length, connections: receiver.counts.connections };
+    const result = await guarded.send({ ...request("/ok"), url: urlOf("/ok", "localhost") });
     expect(result.ok).toBe(false);
     expect(result.status).toBeNull();
     expect(result.error).toMatch(/^private address (127\.0\.0\.1|::1) refused \(localhost\)$/);
-    expect(receiver.received.length).toBe(before.requests);
-    expect(receiver.connections).toBe(before.connections);
+    expect(receiver.requests.length).toBe(before.requests);
+    expect(receiver.counts.connections).toBe(before.connections);
   });
 
   it("refuses a multicast literal without connecting even when private targets are allowed", async () => {
@@ -333,7 +280,7 @@ describe("send with private targets refused", () => {
   });
 
   it("still reaches the same receiver by name when private targets are allowed", async () => {
-    const result = await client.send({ ...request("/ok"), url: receiver.url("/ok", "localhost") });
+    const result = await client.send({ ...request("/ok"), url: urlOf("/ok", "localhost") });
     // localhost may resolve to ::1 first, where nothing listens; Happy Eyeballs then falls back to 127.0.0.1.
     expect(result).toMatchObject({ ok: true, status: 200 });
   });
