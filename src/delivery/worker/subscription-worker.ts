@@ -36,7 +36,8 @@ export type WorkerMode = "loading" | "running" | "stopped";
  * Where a worker is in the log:
  * - `behind`: there may be events after its cursor;
  * - `reading`: a page is being read;
- * - `reading-moved`: a page is being read and a commit arrived meanwhile (the read may predate it);
+ * - `reading-moved`: a page is being read (or its deliveries written) and a commit arrived meanwhile: the page may
+ *   predate it;
  * - `caught-up`: the last read found the end of the log; the next commit moves it to `behind`.
  */
 export type LogMode = "behind" | "reading" | "reading-moved" | "caught-up";
@@ -209,17 +210,19 @@ export class SubscriptionWorker {
   /** Reads the log after the cursor and turns the selected events into pending deliveries. */
   private async fill(): Promise<void> {
     this.logMode = "reading";
-    let more = false;
+    let full = false;
+    let failed = false;
     try {
       const events = await this.ctx.readLog(this.cursor);
       if (this.mode === "stopped") return;
-      more = events.length === LOG_PAGE || this.committedDuringRead();
+      full = events.length === LOG_PAGE;
       if (events.length > 0) await this.admitPage(events);
     } catch (error) {
       this.ctx.log.error({ err: error, subscriptionId: this.sub.id }, "reading the log for a subscription failed");
-      more = false;
+      failed = true;
     } finally {
-      this.logMode = more ? "behind" : "caught-up";
+      // A commit that arrived during the read or while the deliveries were written may not be in this page.
+      this.logMode = !failed && (full || this.committedDuringRead()) ? "behind" : "caught-up";
     }
     // Yield to I/O between pages: a backlog of many pages must not hold the event loop.
     if (this.mode !== "stopped") setImmediate(() => this.wake());
