@@ -40,13 +40,23 @@ let pool = randomBytes(POOL_SIZE);
 let poolOffset = 0;
 
 function nextRandom10(): Uint8Array {
-  if (poolOffset + 10 > POOL_SIZE) {
+  return drawRandom(10);
+}
+
+/** `bytes` random bytes from the pool (at most {@link POOL_SIZE}); a view, valid until the next draw refills it. */
+function drawRandom(bytes: number): Buffer {
+  if (poolOffset + bytes > POOL_SIZE) {
     pool = randomBytes(POOL_SIZE);
     poolOffset = 0;
   }
-  const slice = pool.subarray(poolOffset, poolOffset + 10);
-  poolOffset += 10;
+  const slice = pool.subarray(poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
   return slice;
+}
+
+/** `bytes` random bytes as lowercase hex, drawn from the same pool as ULIDs (trace and span ids need no more). */
+export function randomHex(bytes: number): string {
+  return drawRandom(bytes).toString("hex");
 }
 
 function encodeTime(ms: number): string {

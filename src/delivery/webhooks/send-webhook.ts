@@ -54,6 +54,8 @@ export interface WebhookClientOptions {
   connections?: number;
   /** `user-agent` sent when the request's headers have none; default `switchboard`. */
   userAgent?: string;
+  /** The clock a `Retry-After` date is read against; default the system clock. */
+  now?: () => number;
 }
 
 /**
@@ -66,7 +68,7 @@ export interface WebhookClientOptions {
  * await client.close();
  */
 export function createWebhookClient(options: WebhookClientOptions): WebhookClient {
-  const { allowPrivate, connections = DEFAULT_CONNECTIONS_PER_ORIGIN, userAgent = "switchboard" } = options;
+  const { allowPrivate, connections = DEFAULT_CONNECTIONS_PER_ORIGIN, userAgent = "switchboard", now = Date.now } = options;
   // undici 7 follows no redirects unless given its redirect interceptor (and rejects `maxRedirections`), so none
   // is installed here.
   const agent = new Agent({ connections, connect: { lookup: guardedLookup(allowPrivate) } });
@@ -127,7 +129,7 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
       };
       if (status === 429 || status === 503) {
         const header = res.headers["retry-after"];
-        const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now());
+        const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, now());
         if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
       }
       return result;

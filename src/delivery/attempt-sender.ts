@@ -1,0 +1,87 @@
+import type { Logger } from "pino";
+import type { HubMetrics } from "../metrics.js";
+import type { Delivery, StoredEvent, Subscription } from "../store/store.js";
+import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryOutcome, Destination } from "./destination.js";
+import { EVENT_GONE } from "./outcome-rules.js";
+
+/** Options of {@link AttemptSender}. */
+export interface AttemptSenderOptions {
+  store: DeliveryStore;
+  destination: Destination;
+  log: Logger;
+  metrics?: HubMetrics | undefined;
+  /** Publishes an operational event (`switchboard.delivery.dead`, `switchboard.subscription.disabled`). */
+  publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void>;
+  /** Called first when a subscription is disabled: its worker on this node stops. */
+  onDisabled: (subscriptionId: string) => void;
+}
+
+/**
+ * Sends attempts through the destination and carries out what their outcome decides beyond the delivery itself:
+ * metrics, `switchboard.delivery.dead`, the subscription's health and disabling it. Shared by the subscription
+ * workers and the retry sweeper.
+ */
+export class AttemptSender {
+  private readonly options: AttemptSenderOptions;
+
+  constructor(options: AttemptSenderOptions) {
+    this.options = options;
+  }
+
+  /** One attempt of a delivery: sent, or failed at once when its event is no longer stored; counted in the metrics. */
+  async attempt(sub: Subscription, deliveryId: string, event: StoredEvent | undefined, attemptedAt: number): Promise<DeliveryOutcome> {
+    const { destination, metrics } = this.options;
+    const outcome = event ? await destination.send({ subscription: sub, deliveryId, event, attemptedAt }) : EVENT_GONE;
+    metrics?.deliveryAttempts.inc({ outcome: outcome.ok ? "delivered" : "failed" });
+    metrics?.deliveryLatency.observe(outcome.latencyMs / 1000);
+    return outcome;
+  }
+
+  /** Counts a dead delivery and publishes `switchboard.delivery.dead`, except about system events (which would feed themselves). */
+  dead(sub: Subscription, delivery: Delivery, eventTopic: string | undefined): void {
+    const { metrics, log } = this.options;
+    metrics?.deliveriesDead.inc();
+    // Judged by the event's topic too, since a pattern such as `*.delivery.*` selects system events.
+    if (eventTopic?.startsWith("switchboard.") || sub.topic.startsWith("switchboard.")) return;
+    void this.options
+      .publishSystemEvent("switchboard.delivery.dead", {
+        delivery_id: delivery.id,
+        subscription_id: sub.id,
+        event_id: delivery.eventId,
+        url: sub.url,
+        attempts: delivery.attempts,
+        last_status: delivery.lastStatus,
+        last_error: delivery.lastError,
+      })
+      .catch((error: unknown) => log.error({ err: error, deliveryId: delivery.id }, "announcing a dead delivery failed"));
+  }
+
+  /** Writes since when the subscription's attempts have all failed (null: healthy again). */
+  setFailingSince(subscriptionId: string, failingSince: number | null, now: number): Promise<void> {
+    return this.options.store.updateSubscription(subscriptionId, { failingSince }, now).then(() => undefined);
+  }
+
+  /** {@link setFailingSince} in the background, failures logged. */
+  setFailingSinceLogged(subscriptionId: string, failingSince: number | null, now: number): void {
+    void this.setFailingSince(subscriptionId, failingSince, now).catch((error: unknown) => {
+      this.options.log.error({ err: error, subscriptionId }, "updating subscription health failed");
+    });
+  }
+
+  /** Pauses a subscription the hub gave up on and tells every node. */
+  async disable(sub: Subscription, reason: string, now: number): Promise<void> {
+    const { store, log } = this.options;
+    this.options.onDisabled(sub.id);
+    log.warn({ subscriptionId: sub.id, reason }, "subscription disabled");
+    await store.updateSubscription(sub.id, { active: false, disabledReason: reason }, now);
+    await store.announceSubscriptionChange?.(sub.id);
+    await this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: sub.id, url: sub.url, reason });
+  }
+
+  /** {@link disable} in the background, failures logged. */
+  disableLogged(sub: Subscription, reason: string, now: number): void {
+    const id = sub.id;
+    void this.disable(sub, reason, now).catch((error: unknown) => this.options.log.error({ err: error, subscriptionId: id }, "disabling a subscription failed"));
+  }
+}

@@ -1,0 +1,27 @@
+import type { StoredEvent, Subscription } from "../store/store.js";
+import type { AttemptResult } from "./webhooks/send-webhook.js";
+
+/** One attempt to hand over: the delivery's id (the same on every retry), its event and subscription. */
+export interface OutgoingDelivery {
+  subscription: Subscription;
+  deliveryId: string;
+  event: StoredEvent;
+  /** When the attempt starts (ms since the epoch): signed into the webhook timestamp. */
+  attemptedAt: number;
+}
+
+/**
+ * What one attempt came to, whatever the destination: `ok`, the receiver's `status` (null without one),
+ * `latencyMs`, a `responseExcerpt`, an `error` when nothing answered, `retryAfterMs` when the receiver asked for a
+ * pause, and `gone` when it asked never to be called again (HTTP 410).
+ */
+export type DeliveryOutcome = AttemptResult;
+
+/**
+ * Where deliveries go. HTTP webhooks are one destination (see `webhooks/webhook-destination.ts`); the worker and the
+ * retry sweeper call only this.
+ */
+export interface Destination {
+  /** Sends one attempt; never throws, every failure is an outcome. */
+  send(delivery: OutgoingDelivery): Promise<DeliveryOutcome>;
+}

@@ -1,0 +1,64 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { DeliveryStore } from "./delivery-store.js";
+import { LeaseKeeper } from "./lease-keeper.js";
+
+const TTL = 10_000;
+const RENEW = 2_000;
+
+/** A store of one lease table in memory, `nodes` delivering nodes, this one the only holder. */
+function leaseStore(nodes: () => number) {
+  const released: string[] = [];
+  const store = {
+    heartbeat: async () => nodes(),
+    acquireLeases: async (_node: string, ids: string[]) => ids,
+    releaseLeases: async (_node: string, ids: string[]) => void released.push(...ids),
+    removeNode: async () => {},
+  } as unknown as DeliveryStore;
+  return { store, released };
+}
+
+describe("LeaseKeeper (fake clock)", () => {
+  it("keeps its leases through failed renewals until one renewal before the TTL, then gives them all up", async () => {
+    let t = 1_000_000;
+    const changed: string[] = [];
+    const { store } = leaseStore(() => 1);
+    const keeper = new LeaseKeeper({ store, log: pino({ level: "silent" }), now: () => t, nodeId: "node_a", ttlMs: TTL, renewMs: RENEW, onChange: (id) => changed.push(id) });
+    await keeper.claimInitial(["sub_a", "sub_b"]);
+    expect([keeper.holds("sub_a"), keeper.holds("sub_b")]).toEqual([true, true]);
+
+    const unreachable = async (): Promise<string[]> => {
+      throw new Error("connection refused");
+    };
+    t += TTL - RENEW - 1; // the leases are still valid for more than one renewal
+    await keeper.renew(unreachable);
+    expect(changed).toEqual([]);
+    expect(keeper.holds("sub_a")).toBe(true);
+
+    t += 1; // another node may take them over within one renewal: stop delivering now
+    await keeper.renew(unreachable);
+    expect(changed.sort()).toEqual(["sub_a", "sub_b"]);
+    expect([keeper.holds("sub_a"), keeper.holds("sub_b")]).toEqual([false, false]);
+  });
+
+  it("hands over what exceeds its share when a second node appears", async () => {
+    let t = 0;
+    let nodes = 1;
+    const changed: string[] = [];
+    const { store, released } = leaseStore(() => nodes);
+    const keeper = new LeaseKeeper({ store, log: pino({ level: "silent" }), now: () => t, nodeId: "node_a", ttlMs: TTL, renewMs: RENEW, onChange: (id) => changed.push(id) });
+    const ids = ["sub_1", "sub_2", "sub_3", "sub_4"];
+    await keeper.claimInitial(ids);
+    expect(ids.filter((id) => keeper.holds(id))).toHaveLength(4);
+
+    nodes = 2;
+    t += RENEW;
+    await keeper.renew(async () => ids);
+    expect(ids.filter((id) => keeper.holds(id))).toHaveLength(2);
+    expect(changed).toHaveLength(2);
+    // Released only once the worker stopped (the dispatcher's restart asks).
+    expect(released).toEqual([]);
+    for (const id of changed) expect(await keeper.handOverIfDue(id)).toBe(true);
+    expect(released.sort()).toEqual([...changed].sort());
+  });
+});

@@ -1,0 +1,74 @@
+import pino from "pino";
+import { describe, expect, it, vi } from "vitest";
+import type { StoredEvent, Subscription } from "../../store/store.js";
+import { AttemptRecorder } from "../attempt-recorder.js";
+import { AttemptSender } from "../attempt-sender.js";
+import type { DeliveryStore } from "../delivery-store.js";
+import { InFlightSlots } from "../in-flight-slots.js";
+import { SubscriptionWorker } from "./subscription-worker.js";
+
+const log = pino({ level: "silent" });
+const event = (seq: number) => ({ seq, id: `evt_${seq}`, topic: "orders", key: null }) as unknown as StoredEvent;
+const sub = {
+  id: "sub_1",
+  topic: "orders",
+  filter: null,
+  ordering: "none",
+  rateLimit: null,
+  cursorSeq: 0,
+  retrySchedule: [0, 5],
+  maxInFlight: 10,
+  failingSince: null,
+  active: true,
+} as unknown as Subscription;
+
+describe("SubscriptionWorker", () => {
+  it("reads the log again after a commit that arrived while a page's deliveries were written", async () => {
+    let releaseWrite!: () => void;
+    const writes: number[] = [];
+    const store = {
+      openDeliveries: async () => [],
+      addDeliveries: (_id: string, _d: unknown[], cursor: number) => {
+        writes.push(cursor);
+        return writes.length === 1 ? new Promise<void>((resolve) => (releaseWrite = resolve)) : Promise.resolve();
+      },
+      recordAttempts: async () => {},
+    } as unknown as DeliveryStore;
+    const log_ = [event(1)];
+    const reads: number[] = [];
+    const readLog = async (cursor: number) => {
+      reads.push(cursor);
+      return log_.filter((e) => e.seq > cursor);
+    };
+    const sent: string[] = [];
+    const destination = {
+      send: async ({ event: e }: { event: StoredEvent }) => {
+        sent.push(e.id);
+        return { ok: true, status: 200, latencyMs: 1, responseExcerpt: "", error: null, gone: false };
+      },
+    };
+    const sender = new AttemptSender({ store, destination, log, publishSystemEvent: async () => {}, onDisabled: () => {} });
+    const t = 1_000;
+    const worker = new SubscriptionWorker(sub, {
+      store,
+      log,
+      now: () => t,
+      nodeId: "node_a",
+      slots: new InFlightSlots(10),
+      sender,
+      recorder: new AttemptRecorder(store, log),
+      readLog,
+      disableAfterMs: 86_400_000,
+    });
+    await worker.load();
+    worker.wake();
+    await vi.waitFor(() => expect(writes).toEqual([1]));
+    // Event 2 commits while the deliveries of the page up to 1 are being written.
+    log_.push(event(2));
+    worker.logMoved();
+    releaseWrite();
+    await vi.waitFor(() => expect(sent).toEqual(["evt_1", "evt_2"]));
+    expect(reads.slice(0, 2)).toEqual([0, 1]);
+    await worker.stop();
+  });
+});
