@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus } from "node:os";
@@ -8,8 +9,11 @@ import ts from "typescript";
 
 /** The repository root; every child runs with it as its working directory. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** Where bench/ and what it imports from src/ and test/ are transpiled to, in the repository's layout. */
-const TRANSPILED = join(ROOT, "node_modules/.cache/switchboard-bench");
+/**
+ * Where bench/ and what it imports from src/ and test/ are transpiled to, in the repository's layout. One folder per
+ * checkout: git worktrees may share one node_modules, and a run in one must not delete another's files mid-run.
+ */
+const TRANSPILED = join(ROOT, "node_modules/.cache/switchboard-bench", createHash("sha256").update(ROOT).digest("hex").slice(0, 12));
 /** bench/ transpiled to JavaScript; under node_modules so packages resolve and git ignores it. */
 export const BENCH_BUILD = join(TRANSPILED, "bench");
 
