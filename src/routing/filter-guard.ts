@@ -1,17 +1,6 @@
 import { RE2JS } from "re2js";
-import {
-  childNodes,
-  countNodes,
-  FILTER_COST,
-  MAX_DYNAMIC_PATTERN,
-  MAX_PRODUCED_LIST,
-  MAX_PRODUCED_STRING,
-  regexCharCost,
-  resolveNode,
-  type CelNode,
-  type Comprehension,
-  type EvaluateFn,
-} from "./filter-cost.js";
+import { childNodes, countNodes, resolveNode, type CelNode, type Comprehension, type EvaluateFn } from "./cel-ast.js";
+import { FILTER_COST, MAX_DYNAMIC_PATTERN, MAX_PRODUCED_LIST, MAX_PRODUCED_STRING, regexCharCost } from "./filter-cost.js";
 
 /**
  * The runtime budget of filter evaluations, and linear-time `matches`.

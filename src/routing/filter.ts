@@ -1,6 +1,8 @@
 import { Environment } from "@marcbachmann/cel-js";
 import { HubError } from "../errors.js";
-import { EVENT_BOUNDS, estimateFilterCost, FILTER_COST, SMALLEST_EVENT, type CelNode, type EstimateOptions } from "./filter-cost.js";
+import type { CelNode } from "./cel-ast.js";
+import { estimateFilterCost, SMALLEST_EVENT, type EstimateOptions } from "./estimate-filter-cost.js";
+import { EVENT_BOUNDS, FILTER_COST } from "./filter-cost.js";
 import { budgetExceeded, guardAst, protectEvaluator, regexInstructions, startBudget } from "./filter-guard.js";
 
 /**
