@@ -4,7 +4,7 @@ import { HubError } from "../errors.js";
 import { EVENT_LIMITS } from "../ingest/limits.js";
 import { compileFilter, formatCost, type FilterInput } from "./filter.js";
 import { EVENT_BOUNDS } from "./filter-cost.js";
-import { compileRegex } from "./filter-guard.js";
+import { compileRegex } from "./filter-regex.js";
 import { event, filterError } from "../../test/helpers/filter-inputs.js";
 
 // The filter budget: the static cost estimate, the runtime budget, RE2 `matches`, the growth caps, and the hostile
