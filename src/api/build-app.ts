@@ -75,16 +75,35 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   const app: App = { fastify, lifecycle: "starting" };
 
-  // JSON of every flavour goes through fastify's parser, which refuses __proto__ and constructor.prototype keys.
-  // The raw text is kept too, so that event data is stored exactly as posted (see ingest/raw-json.ts).
+  registerJsonParsers(fastify, config.maxJsonDepth);
+  registerRequestHooks(fastify, app, log);
+  registerAuth(fastify, hub); // before the limits: they count by request.credentialId
+  registerLimits(fastify, hub);
+
+  registerHealthRoutes(fastify, hub, app);
+  // A `worker` node delivers webhooks only: its HTTP server is for probes and metrics.
+  if (config.role === "worker") return app;
+  registerEventRoutes(fastify, hub);
+  registerTopicRoutes(fastify, hub);
+  registerStreamRoutes(fastify, hub);
+  registerSubscriptionRoutes(fastify, hub);
+  registerKeyRoutes(fastify, hub);
+  return app;
+}
+
+/**
+ * JSON of every flavour goes through fastify's parser, which refuses __proto__ and constructor.prototype keys.
+ * The raw text is kept too, so that event data is stored exactly as posted (see ingest/raw-json.ts).
+ */
+function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): void {
   const defaultJsonParser = fastify.getDefaultJsonParser("error", "error");
   // Nesting is checked on the text first, in one pass without recursion, so a body thousands deep costs no stack.
   // A leading BOM is dropped here, as JSON.parse's wrapper would drop it: kept in the raw text, it would be stored
   // as part of the data, which would then not be JSON.
   const jsonParser: typeof defaultJsonParser = (request, text, done) => {
     const body = (text as string).charCodeAt(0) === 0xfeff ? (text as string).slice(1) : text;
-    if (jsonDepthExceeds(body as string, config.maxJsonDepth)) {
-      done(new HubError("SB_REQUEST_TOO_DEEP", `the body nests arrays and objects more than ${config.maxJsonDepth} deep`), undefined);
+    if (jsonDepthExceeds(body as string, maxJsonDepth)) {
+      done(new HubError("SB_REQUEST_TOO_DEEP", `the body nests arrays and objects more than ${maxJsonDepth} deep`), undefined);
       return;
     }
     (request as RequestWithRawBody).rawBody = body as string;
@@ -94,7 +113,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);
   fastify.addContentTypeParser(CLOUDEVENTS_TYPES, { parseAs: "string" }, jsonParser);
   fastify.addContentTypeParser(ANY_JSON_TYPE, { parseAs: "string" }, jsonParser);
+}
 
+/** Drain handling, one log line per request, and the catalog's bodies for errors and unknown routes. */
+function registerRequestHooks(fastify: FastifyInstance, app: App, log: Logger): void {
   // Callback-style hooks: an async hook costs a promise per request on the hot path.
   fastify.addHook("onRequest", (request, reply, done) => {
     if (app.lifecycle === "draining" && !request.url.startsWith("/health") && !request.url.startsWith("/ready")) {
@@ -128,18 +150,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   fastify.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(new HubError("SB_ROUTE_NOT_FOUND", `no route for ${request.method} ${request.url.split("?")[0]}`).toBody());
   });
-  registerAuth(fastify, hub); // before the limits: they count by request.credentialId
-  registerLimits(fastify, hub);
-
-  registerHealthRoutes(fastify, hub, app);
-  // A `worker` node delivers webhooks only: its HTTP server is for probes and metrics.
-  if (config.role === "worker") return app;
-  registerEventRoutes(fastify, hub);
-  registerTopicRoutes(fastify, hub);
-  registerStreamRoutes(fastify, hub);
-  registerSubscriptionRoutes(fastify, hub);
-  registerKeyRoutes(fastify, hub);
-  return app;
 }
 
 /** How often Node looks for requests past the timeout: every tenth of it, at most every second. */

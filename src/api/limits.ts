@@ -135,32 +135,52 @@ export function registerLimits(fastify: FastifyInstance, hub: Hub): void {
     return "api";
   };
 
-  const rateHook = (limiter: RateLimiter | undefined, name: string): PreParsingHook => {
-    return (request, reply, payload, done) => {
-      if (request.url.length > MAX_URL_LENGTH) {
-        done(new HubError("SB_REQUEST_INVALID", `the URL has ${request.url.length} characters; at most ${MAX_URL_LENGTH} are allowed`));
+  const publishHook = rateLimitHook(publishLimiter, "publishing");
+  const apiHook = rateLimitHook(apiLimiter, "the API");
+  const streamHook = streamLimitHook(base, config.maxStreamsPerCredential);
+
+  fastify.addHook("onRoute", (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const kinds = methods.map((m) => kindOf(m.toUpperCase() === "HEAD" ? "GET" : m.toUpperCase(), route.url));
+    // A route serving several methods gets the strictest of their kinds.
+    const kind = (["publish", "stream", "api"] as const).find((k) => kinds.includes(k)) ?? "exempt";
+    if (kind === "exempt") return;
+    const hooks: PreParsingHook[] = [kind === "publish" ? publishHook : apiHook];
+    if (kind === "stream") hooks.push(streamHook);
+    const existing = route.preParsing;
+    route.preParsing = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]), ...hooks] as RouteOptions["preParsing"];
+  });
+
+  if (config.corsOrigins.trim() !== "") registerCors(fastify, config.corsOrigins);
+}
+
+/** Refuses URLs over the length limit, and requests over `limiter`'s rate for their credential. */
+function rateLimitHook(limiter: RateLimiter | undefined, name: string): PreParsingHook {
+  return (request, reply, payload, done) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      done(new HubError("SB_REQUEST_INVALID", `the URL has ${request.url.length} characters; at most ${MAX_URL_LENGTH} are allowed`));
+      return;
+    }
+    const key = limiter === undefined ? undefined : clientKey(request);
+    if (key !== undefined) {
+      const wait = limiter!.take(key);
+      if (wait > 0) {
+        reply.header("retry-after", String(wait));
+        done(new HubError("SB_RATE_LIMITED", `${name} is limited to ${limiter!.perS} requests per second per credential; retry in ${wait} s`));
         return;
       }
-      const key = limiter === undefined ? undefined : clientKey(request);
-      if (key !== undefined) {
-        const wait = limiter!.take(key);
-        if (wait > 0) {
-          reply.header("retry-after", String(wait));
-          done(new HubError("SB_RATE_LIMITED", `${name} is limited to ${limiter!.perS} requests per second per credential; retry in ${wait} s`));
-          return;
-        }
-      }
-      done(null, payload);
-    };
+    }
+    done(null, payload);
   };
-  const publishHook = rateHook(publishLimiter, "publishing");
-  const apiHook = rateHook(apiLimiter, "the API");
+}
 
-  // Open streams per client, counted from the stream's request until its response closes (whether it streamed or
-  // was refused later, e.g. for a bad filter).
+/**
+ * Limits open streams per credential, counted from the stream's request until its response closes (whether it
+ * streamed or was refused later, e.g. for a bad filter).
+ */
+function streamLimitHook(base: string, maxStreams: number): PreParsingHook {
   const openStreams = new Map<string, number>();
-  const maxStreams = config.maxStreamsPerCredential;
-  const streamHook: PreParsingHook = (request, reply, payload, done) => {
+  return (request, reply, payload, done) => {
     // With an empty BASE_PATH, GET /events is the search unless the client asks for a stream.
     if (base === "" && !(request.headers.accept ?? "").includes("text/event-stream")) {
       done(null, payload);
@@ -185,20 +205,6 @@ export function registerLimits(fastify: FastifyInstance, hub: Hub): void {
     });
     done(null, payload);
   };
-
-  fastify.addHook("onRoute", (route: RouteOptions) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const kinds = methods.map((m) => kindOf(m.toUpperCase() === "HEAD" ? "GET" : m.toUpperCase(), route.url));
-    // A route serving several methods gets the strictest of their kinds.
-    const kind = (["publish", "stream", "api"] as const).find((k) => kinds.includes(k)) ?? "exempt";
-    if (kind === "exempt") return;
-    const hooks: PreParsingHook[] = [kind === "publish" ? publishHook : apiHook];
-    if (kind === "stream") hooks.push(streamHook);
-    const existing = route.preParsing;
-    route.preParsing = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]), ...hooks] as RouteOptions["preParsing"];
-  });
-
-  if (config.corsOrigins.trim() !== "") registerCors(fastify, config.corsOrigins);
 }
 
 /** Parses `corsOrigins`: `*`, or a comma-separated list of origins (`https://app.example.com`). */

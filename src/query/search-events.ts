@@ -47,33 +47,7 @@ export function parseEventSearch(params: Params, filterOptions: CompileFilterOpt
     return v;
   };
   const query: EventSearch["query"] = { order: "asc" };
-  const matchers: TopicMatcher[] = [];
-
-  const topicParam = params.topic;
-  const topicValues = (Array.isArray(topicParam) ? topicParam : topicParam === undefined ? [] : [topicParam])
-    .flatMap((t) => t.split(","))
-    .map((t) => t.trim())
-    .filter((t) => t !== "");
-  if (topicValues.length > 50) throw new HubError("SB_QUERY_INVALID", "at most 50 topics per search");
-  for (const t of topicValues) {
-    const problem = topicPatternProblem(t);
-    if (problem) throw new HubError("SB_QUERY_INVALID", `topic: ${problem}`);
-    const m = compileTopicPattern(t);
-    if (m.exact) (query.topics ??= []).push(t);
-    else {
-      matchers.push(m);
-      (query.topicPrefixes ??= []).push(m.prefix);
-    }
-  }
-  if (matchers.length > 0 && query.topics) {
-    // Exact names join the JS check, since the store's prefix terms admit more than the patterns.
-    for (const t of query.topics) matchers.push(compileTopicPattern(t));
-  }
-  if (matchers.length > 0 && query.topicPrefixes!.includes("")) {
-    // A leading wildcard: the store cannot narrow by topic at all (exact names included); the matchers decide.
-    delete query.topicPrefixes;
-    delete query.topics;
-  }
+  const { matchers, topicValues } = parseTopics(params.topic, query);
 
   const type = one("type");
   if (type !== undefined) query.type = type;
@@ -121,6 +95,39 @@ export function parseEventSearch(params: Params, filterOptions: CompileFilterOpt
   if ((query.dataEquals?.length ?? 0) > 10) throw new HubError("SB_QUERY_INVALID", "at most 10 data fields per search");
 
   return { query, limit, after, matchers, filter, topicPatterns: topicValues };
+}
+
+/**
+ * Reads the `topic` parameter (names and patterns, repeated or comma-separated) into the store's topic terms on
+ * `query`, and the matchers that check patterns on the rows it returns.
+ */
+function parseTopics(topicParam: Params[string], query: EventSearch["query"]): { matchers: TopicMatcher[]; topicValues: string[] } {
+  const matchers: TopicMatcher[] = [];
+  const topicValues = (Array.isArray(topicParam) ? topicParam : topicParam === undefined ? [] : [topicParam])
+    .flatMap((t) => t.split(","))
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+  if (topicValues.length > 50) throw new HubError("SB_QUERY_INVALID", "at most 50 topics per search");
+  for (const t of topicValues) {
+    const problem = topicPatternProblem(t);
+    if (problem) throw new HubError("SB_QUERY_INVALID", `topic: ${problem}`);
+    const m = compileTopicPattern(t);
+    if (m.exact) (query.topics ??= []).push(t);
+    else {
+      matchers.push(m);
+      (query.topicPrefixes ??= []).push(m.prefix);
+    }
+  }
+  if (matchers.length > 0 && query.topics) {
+    // Exact names join the JS check, since the store's prefix terms admit more than the patterns.
+    for (const t of query.topics) matchers.push(compileTopicPattern(t));
+  }
+  if (matchers.length > 0 && query.topicPrefixes!.includes("")) {
+    // A leading wildcard: the store cannot narrow by topic at all (exact names included); the matchers decide.
+    delete query.topicPrefixes;
+    delete query.topics;
+  }
+  return { matchers, topicValues };
 }
 
 /**

@@ -1,7 +1,12 @@
 import { Environment } from "@marcbachmann/cel-js";
 import { HubError } from "../errors.js";
-import { EVENT_BOUNDS, estimateFilterCost, FILTER_COST, SMALLEST_EVENT, type CelNode, type EstimateOptions } from "./filter-cost.js";
-import { budgetExceeded, guardAst, protectEvaluator, regexInstructions, startBudget } from "./filter-guard.js";
+import type { CelNode } from "./cel-ast.js";
+import { estimateFilterCost, SMALLEST_EVENT, type EstimateOptions } from "./estimate-filter-cost.js";
+import { EVENT_BOUNDS, FILTER_COST } from "./filter-cost.js";
+import { budgetExceeded, startBudget } from "./evaluation-budget.js";
+import { guardAst } from "./filter-guard.js";
+import { regexInstructions } from "./filter-regex.js";
+import { protectEvaluator } from "./json-object-keys.js";
 
 /**
  * CEL filters over an event. Variables: `data` (the event's data), `attributes` (string map), `topic`, `type`,
