@@ -127,7 +127,7 @@ export class Dispatcher {
    */
   async start(): Promise<void> {
     if (this.options.runWorkers === false) return;
-    const active = (await this.options.store.listSubscriptions()).filter((sub) => sub.active);
+    const active = (await this.options.store.subscriptions.list()).filter((sub) => sub.active);
     const at = Date.now();
     const { renewed } = await this.claimShare(active.map((sub) => sub.id), at);
     this.renewedAt = at;
@@ -137,7 +137,7 @@ export class Dispatcher {
       this.renewing ??= this.renewLeases().finally(() => (this.renewing = undefined));
     }, this.leaseRenewMs);
     this.renewTimer.unref();
-    if (this.options.sweepRetries ?? this.options.store.watchCommits !== undefined) {
+    if (this.options.sweepRetries ?? this.options.store.mode === "cluster") {
       this.sweepTimer = setInterval(() => {
         this.sweeping ??= this.sweepRetries().finally(() => (this.sweeping = undefined));
       }, RETRY_SWEEP_MS);
@@ -160,12 +160,12 @@ export class Dispatcher {
       const now = this.now();
       // A lease renewed at t expires at t + TTL: one renewed within LEASE_STALE_AFTER_MS expires after this.
       const leaseStaleBefore = now + this.leaseTtlMs - LEASE_STALE_AFTER_MS;
-      const claimed = await store.claimDueRetries(this.nodeId, now - RETRY_TAKEOVER_AFTER_MS, now, CLAIM_MARGIN_MS, free, leaseStaleBefore);
+      const claimed = await store.deliveries.claimDueRetries({ nodeId: this.nodeId, dueBefore: now - RETRY_TAKEOVER_AFTER_MS, now, marginMs: CLAIM_MARGIN_MS, limit: free, leaseStaleBefore });
       if (claimed.length === 0) return;
       const subscriptions = new Map<string, Promise<Subscription | undefined>>();
       for (const delivery of claimed) {
         let sub = subscriptions.get(delivery.subscriptionId);
-        if (!sub) subscriptions.set(delivery.subscriptionId, (sub = store.getSubscription(delivery.subscriptionId)));
+        if (!sub) subscriptions.set(delivery.subscriptionId, (sub = store.subscriptions.get(delivery.subscriptionId)));
         this.globalInFlight++;
         const attempt = this.sendSwept(delivery, sub).finally(() => {
           this.sweptInFlight.delete(attempt);
@@ -184,7 +184,7 @@ export class Dispatcher {
       const sub = await subscription;
       // Deleted or paused since the claim: the claim expires and the delivery waits for its subscription.
       if (!sub?.active) return;
-      const event = await store.getEvent(delivery.eventId);
+      const event = await store.events.get(delivery.eventId);
       const attemptedAt = this.now();
       const result = await this.attempt(sub, delivery.id, event, attemptedAt);
       const attempts = delivery.attempts + 1;
@@ -195,7 +195,7 @@ export class Dispatcher {
         this.announceDead(sub, { ...delivery, attempts, lastStatus: result.status, lastError: result.error }, event?.topic);
       }
       if (result.ok && sub.failingSince !== null) {
-        await store.updateSubscription(sub.id, { failingSince: null }, this.now());
+        await store.subscriptions.update(sub.id, { failingSince: null }, this.now());
       } else if (result.gone) {
         await this.disable(sub, "the endpoint answered 410 Gone", this.now());
       }
@@ -228,8 +228,8 @@ export class Dispatcher {
     const { store, log } = this.options;
     this.forget(sub.id);
     log.warn({ subscriptionId: sub.id, reason }, "subscription disabled");
-    await store.updateSubscription(sub.id, { active: false, disabledReason: reason }, now);
-    await store.announceSubscriptionChange?.(sub.id);
+    await store.subscriptions.update(sub.id, { active: false, disabledReason: reason }, now);
+    await store.cluster?.announceSubscriptionChange(sub.id);
     await this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: sub.id, url: sub.url, reason });
   }
 
@@ -263,15 +263,15 @@ export class Dispatcher {
    */
   private async claimShare(activeIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
     const { store } = this.options;
-    const nodes = await store.heartbeat(this.nodeId, at, this.leaseTtlMs);
+    const nodes = await store.leases.heartbeat({ nodeId: this.nodeId, now: at, ttlMs: this.leaseTtlMs });
     const share = Math.ceil(activeIds.length / nodes);
-    const renewed = new Set(await store.acquireLeases(this.nodeId, activeIds.filter((id) => this.held.has(id)), this.leaseTtlMs, at));
+    const renewed = new Set(await store.leases.acquire({ nodeId: this.nodeId, subscriptionIds: activeIds.filter((id) => this.held.has(id)), ttlMs: this.leaseTtlMs, now: at }));
     const room = share - renewed.size;
     if (room > 0) {
       const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
-      const got = await store.acquireLeases(this.nodeId, candidates, this.leaseTtlMs, at);
+      const got = await store.leases.acquire({ nodeId: this.nodeId, subscriptionIds: candidates, ttlMs: this.leaseTtlMs, now: at });
       // acquireLeases takes every free lease in the list: what exceeds the share goes back at once.
-      if (got.length > room) await store.releaseLeases(this.nodeId, got.slice(room));
+      if (got.length > room) await store.leases.release({ nodeId: this.nodeId, subscriptionIds: got.slice(room) });
       for (const id of got.slice(0, room)) renewed.add(id);
     }
     const excess = renewed.size > share ? [...renewed].slice(share) : [];
@@ -287,14 +287,14 @@ export class Dispatcher {
   private async renewLeases(): Promise<void> {
     const { store, log } = this.options;
     try {
-      const ids = (await store.listSubscriptions()).filter((sub) => sub.active).map((sub) => sub.id);
+      const ids = (await store.subscriptions.list()).filter((sub) => sub.active).map((sub) => sub.id);
       if (this.stopped) return;
       const at = Date.now();
       const { renewed: acquired, excess } = await this.claimShare(ids, at);
       this.renewedAt = at;
       if (this.stopped) {
         // stop() released what it knew of; these were renewed meanwhile.
-        await store.releaseLeases(this.nodeId, [...acquired]);
+        await store.leases.release({ nodeId: this.nodeId, subscriptionIds: [...acquired] });
         return;
       }
       for (const id of excess) {
@@ -351,7 +351,7 @@ export class Dispatcher {
   /** Re-reads every subscription (after announcements of changes may have been missed). */
   async refreshAll(): Promise<void> {
     const ids = new Set(this.workers.keys());
-    for (const sub of await this.options.store.listSubscriptions()) ids.add(sub.id);
+    for (const sub of await this.options.store.subscriptions.list()) ids.add(sub.id);
     await Promise.all([...ids].map((id) => this.refresh(id)));
   }
 
@@ -367,17 +367,17 @@ export class Dispatcher {
     if (this.stopped || this.options.runWorkers === false) return;
     const { store } = this.options;
     if (this.handingOver.delete(id)) {
-      await store.releaseLeases(this.nodeId, [id]);
+      await store.leases.release({ nodeId: this.nodeId, subscriptionIds: [id] });
       return;
     }
-    const sub = await store.getSubscription(id);
+    const sub = await store.subscriptions.get(id);
     if (!sub?.active) {
       // Deleted, paused or disabled: its lease is of no use to this node any more.
-      if (this.held.delete(id)) await store.releaseLeases(this.nodeId, [id]);
+      if (this.held.delete(id)) await store.leases.release({ nodeId: this.nodeId, subscriptionIds: [id] });
       return;
     }
     // Only the node holding the subscription's lease delivers it; a new subscription's lease is claimed right here.
-    const held = (await store.acquireLeases(this.nodeId, [id], this.leaseTtlMs, Date.now())).length > 0;
+    const held = (await store.leases.acquire({ nodeId: this.nodeId, subscriptionIds: [id], ttlMs: this.leaseTtlMs, now: Date.now() })).length > 0;
     if (!held) {
       this.held.delete(id);
       return;
@@ -385,7 +385,7 @@ export class Dispatcher {
     this.held.add(id);
     if (this.stopped) {
       this.held.delete(id);
-      await store.releaseLeases(this.nodeId, [id]);
+      await store.leases.release({ nodeId: this.nodeId, subscriptionIds: [id] });
       return;
     }
     await this.startWorker(sub);
@@ -422,7 +422,7 @@ export class Dispatcher {
     this.held.clear();
     this.handingOver.clear();
     if (!options.keepLeases) {
-      await Promise.all([this.options.store.removeNode(this.nodeId), this.options.store.releaseLeases(this.nodeId, held)]).catch((error: unknown) =>
+      await Promise.all([this.options.store.leases.removeNode(this.nodeId), this.options.store.leases.release({ nodeId: this.nodeId, subscriptionIds: held })]).catch((error: unknown) =>
         this.options.log.error({ err: error, nodeId: this.nodeId }, "releasing subscription leases failed"),
       );
     }
@@ -456,7 +456,7 @@ export class Dispatcher {
     let page = this.pages.get(cursor);
     if (!page) {
       if (this.pages.size >= PAGES_KEPT) this.pages.delete(this.pages.keys().next().value!);
-      page = this.options.store.readEventsAfter(cursor, FILL_PAGE);
+      page = this.options.store.events.readAfter(cursor, FILL_PAGE);
       this.pages.set(cursor, page);
       page.catch(() => this.pages.delete(cursor));
     }
@@ -552,7 +552,7 @@ class SubscriptionWorker {
     let after = { seq: 0, id: "" };
     for (;;) {
       // Keyset on (event_seq, id): replays put several deliveries on one event, and a page may end among them.
-      const page = await this.options.store.openDeliveries(this.sub.id, after.seq, 1000, after.id);
+      const page = await this.options.store.deliveries.listOpen({ subscriptionId: this.sub.id, afterSeq: after.seq, limit: 1000, afterId: after.id });
       this.add(page);
       if (page.length < 1000) {
         this.loaded = true;
@@ -577,7 +577,7 @@ class SubscriptionWorker {
       if (this.timer) clearTimeout(this.timer);
       if (this.cursor > this.persistedCursor) {
         const cursor = this.cursor;
-        await this.options.store.addDeliveries(this.sub.id, [], cursor, this.dispatcher.now()).then(
+        await this.options.store.deliveries.advanceCursor({ subscriptionId: this.sub.id, cursorSeq: cursor, now: this.dispatcher.now() }).then(
           () => (this.persistedCursor = cursor),
           (error: unknown) => this.options.log.error({ err: error, subscriptionId: this.sub.id }, "writing a subscription cursor failed"),
         );
@@ -639,7 +639,7 @@ class SubscriptionWorker {
       // The claim must see the failed attempt that made each of these a retry: its record may still be queued.
       await this.recorder.flush();
       const ids = jobs.map((job) => job.id);
-      claimed = new Set(await this.options.store.claimRetries(this.dispatcher.nodeId, ids, this.dispatcher.now(), CLAIM_MARGIN_MS));
+      claimed = new Set(await this.options.store.deliveries.claimRetries({ nodeId: this.dispatcher.nodeId, deliveryIds: ids, now: this.dispatcher.now(), marginMs: CLAIM_MARGIN_MS }));
     } catch (error) {
       this.options.log.error({ err: error, subscriptionId: this.sub.id }, "claiming retries failed");
     }
@@ -701,7 +701,7 @@ class SubscriptionWorker {
       // has its pending delivery. A page that selects nothing moves the cursor in memory only (written every
       // CURSOR_WRITE_EVERY events and on stop): after a crash those events are read again and again select nothing.
       if (jobs.length > 0 || lastSeq - this.persistedCursor >= CURSOR_WRITE_EVERY) {
-        await store.addDeliveries(this.sub.id, jobs, lastSeq, now);
+        await store.deliveries.add({ subscriptionId: this.sub.id, deliveries: jobs, cursorSeq: lastSeq, now });
         this.persistedCursor = lastSeq;
       }
       this.cursor = lastSeq;
@@ -766,7 +766,7 @@ class SubscriptionWorker {
 
   private async send(job: Job): Promise<void> {
     this.inFlight++;
-    const event = job.event ?? (await this.options.store.getEvent(job.eventId).catch(() => undefined));
+    const event = job.event ?? (await this.options.store.events.get(job.eventId).catch(() => undefined));
     const attemptedAt = this.dispatcher.now();
     const result = await this.dispatcher.attempt(this.sub, job.id, event, attemptedAt);
     job.event = undefined;
@@ -811,7 +811,7 @@ class SubscriptionWorker {
 
   private markHealthy(): void {
     this.sub = { ...this.sub, failingSince: null };
-    void this.options.store.updateSubscription(this.sub.id, { failingSince: null }, this.dispatcher.now()).catch((error: unknown) => {
+    void this.options.store.subscriptions.update(this.sub.id, { failingSince: null }, this.dispatcher.now()).catch((error: unknown) => {
       this.options.log.error({ err: error, subscriptionId: this.sub.id }, "updating subscription health failed");
     });
   }
@@ -833,7 +833,7 @@ class SubscriptionWorker {
     }
     if (this.sub.failingSince === null) {
       this.sub = { ...this.sub, failingSince: now };
-      void store.updateSubscription(this.sub.id, { failingSince: now }, now).catch((error: unknown) => {
+      void store.subscriptions.update(this.sub.id, { failingSince: now }, now).catch((error: unknown) => {
         log.error({ err: error, subscriptionId: this.sub.id }, "updating subscription health failed");
       });
     }
@@ -924,7 +924,7 @@ class AttemptRecorder {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
-    this.writing = this.store.recordAttempts(batch).catch((error: unknown) => {
+    this.writing = this.store.deliveries.recordAttempts(batch).catch((error: unknown) => {
       // The deliveries stay pending in the store and are sent again after a restart: at least once.
       this.log.error({ err: error, records: batch.length }, "recording delivery attempts failed");
     });

@@ -62,7 +62,7 @@ function expectFailed(outcome: AppendOutcome | undefined): Error {
 
 /** Appends one request and returns its (successful) outcome. */
 async function append(store: Store, events: NewEvent[], options: Partial<AppendRequest> = {}): Promise<Ok> {
-  const outcomes = await store.appendEvents([{ events, createTopics: true, ...options }]);
+  const outcomes = await store.events.append([{ events, createTopics: true, ...options }]);
   expect(outcomes).toHaveLength(1);
   return expectOk(outcomes[0]);
 }
@@ -121,7 +121,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const first = await append(store, [makeEvent("orders")]);
         expect(await store.migrate()).toEqual({ applied: [], version: firstMigration.version });
         expect(await store.migrate()).toEqual({ applied: [], version: firstMigration.version });
-        expect((await store.getEvent(first.results[0]!.id))?.seq).toBe(first.results[0]!.seq);
+        expect((await store.events.get(first.results[0]!.id))?.seq).toBe(first.results[0]!.seq);
         const next = await append(store, [makeEvent("orders")]);
         expect(next.results[0]!.seq).toBeGreaterThan(first.results[0]!.seq);
       });
@@ -135,7 +135,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
 
     describe("appendEvents", () => {
       it("answers an empty call with no outcomes", async () => {
-        expect(await store.appendEvents([])).toEqual([]);
+        expect(await store.events.append([])).toEqual([]);
       });
 
       it("stores a request's events in order and answers with their ids, seqs and topics", async () => {
@@ -151,15 +151,15 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expectStrictlyIncreasing(seqs);
         expect(seqs[0]).toBeGreaterThan(0);
         expect(out.stored.map((e) => persisted(e))).toEqual(events.map((e, i) => persisted(e, seqs[i])));
-        expect(await store.lastSeq()).toBe(seqs[2]);
+        expect(await store.events.lastSeq()).toBe(seqs[2]);
       });
 
       it("group-commits several requests; a failing request fails alone and stores nothing", async () => {
-        await store.createTopic({ name: "existing" }, T0);
+        await store.topics.create({ name: "existing" }, T0);
         const a = [makeEvent("group.a"), makeEvent("group.a")];
         const b = [makeEvent("existing"), makeEvent("group.missing")];
         const c = [makeEvent("group.c")];
-        const outcomes = await store.appendEvents([
+        const outcomes = await store.events.append([
           { events: a, createTopics: true },
           { events: b, createTopics: false },
           { events: c, createTopics: true },
@@ -173,39 +173,39 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(error.message).toContain("group.missing");
 
         // All or nothing: b's event on an existing topic was rolled back with the rest of b.
-        expect(await store.getEvent(b[0]!.id)).toBeUndefined();
-        expect(await store.getEvent(b[1]!.id)).toBeUndefined();
-        expect(await store.getTopic("group.missing")).toBeUndefined();
-        expect((await store.getTopic("existing"))?.eventCount).toBe(0);
+        expect(await store.events.get(b[0]!.id)).toBeUndefined();
+        expect(await store.events.get(b[1]!.id)).toBeUndefined();
+        expect(await store.topics.get("group.missing")).toBeUndefined();
+        expect((await store.topics.get("existing"))?.eventCount).toBe(0);
 
         const seqs = [...okA.results, ...okC.results].map((r) => r.seq);
         expectStrictlyIncreasing(seqs);
-        const log = await store.readEventsAfter(0, 100);
+        const log = await store.events.readAfter(0, 100);
         expect(log.map((e) => e.id)).toEqual([...a, ...c].map((e) => e.id));
         expect(log.map((e) => e.seq)).toEqual(seqs);
-        expect(await store.lastSeq()).toBe(seqs.at(-1));
-        expect((await store.getTopic("group.a"))?.eventCount).toBe(2);
-        expect((await store.getTopic("group.c"))?.eventCount).toBe(1);
+        expect(await store.events.lastSeq()).toBe(seqs.at(-1));
+        expect((await store.topics.get("group.a"))?.eventCount).toBe(2);
+        expect((await store.topics.get("group.c"))?.eventCount).toBe(1);
       });
 
       it("never hands out a seq twice, across failed requests and calls", async () => {
         const given: number[] = [];
         for (let round = 0; round < 3; round++) {
-          const outcomes = await store.appendEvents([
+          const outcomes = await store.events.append([
             { events: [makeEvent("seq.a")], createTopics: true },
             { events: [makeEvent("seq.a"), makeEvent("seq.nowhere")], createTopics: false },
             { events: [makeEvent("seq.b"), makeEvent("seq.b")], createTopics: true },
           ]);
           expectFailed(outcomes[1]);
           for (const o of [outcomes[0], outcomes[2]]) given.push(...expectOk(o).results.map((r) => r.seq));
-          const [alone] = await store.appendEvents([{ events: [makeEvent("seq.nowhere")], createTopics: false }]);
+          const [alone] = await store.events.append([{ events: [makeEvent("seq.nowhere")], createTopics: false }]);
           expectFailed(alone);
         }
         const last = await append(store, [makeEvent("seq.c")]);
         given.push(last.results[0]!.seq);
         expectStrictlyIncreasing(given);
-        expect((await store.readEventsAfter(0, 100)).map((e) => e.seq)).toEqual(given);
-        expect(await store.lastSeq()).toBe(given.at(-1));
+        expect((await store.events.readAfter(0, 100)).map((e) => e.seq)).toEqual(given);
+        expect(await store.events.lastSeq()).toBe(given.at(-1));
       });
 
       it("answers a repeated client id with the first result and stores nothing", async () => {
@@ -219,17 +219,17 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(again.stored).toEqual([]);
         expect(again.replayed).toBe(true);
 
-        expect((await store.getEvent("order-1"))?.data).toEqual({ v: 1 });
-        expect(await store.lastSeq()).toBe(seq);
-        expect(await store.readEventsAfter(0, 10)).toHaveLength(1);
-        const topic = await store.getTopic("orders");
+        expect((await store.events.get("order-1"))?.data).toEqual({ v: 1 });
+        expect(await store.events.lastSeq()).toBe(seq);
+        expect(await store.events.readAfter(0, 10)).toHaveLength(1);
+        const topic = await store.topics.get("orders");
         expect(topic?.eventCount).toBe(1);
         expect(topic?.lastEventAt).toBe(T0);
         expect(await store.stats()).toEqual({ events: 1, topics: 1 });
       });
 
       it("dedupes client ids within a request, across requests of one call, and alongside new events", async () => {
-        const outcomes = await store.appendEvents([
+        const outcomes = await store.events.append([
           { events: [clientEvent("x", "orders"), clientEvent("x", "orders")], createTopics: true },
           { events: [clientEvent("x", "orders")], createTopics: true },
           { events: [clientEvent("x", "orders"), clientEvent("y", "orders")], createTopics: true },
@@ -248,14 +248,14 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(three!.results[1]!.seq).toBeGreaterThan(seqX);
         expect(three!.stored.map((e) => e.id)).toEqual(["y"]);
         expect(three!.replayed).toBe(false);
-        expect((await store.getTopic("orders"))?.eventCount).toBe(2);
+        expect((await store.topics.get("orders"))?.eventCount).toBe(2);
       });
 
       it("answers a repeated client id with the topic it was first stored under", async () => {
         const first = await append(store, [clientEvent("moved", "orders")]);
         const again = await append(store, [clientEvent("moved", "users")]);
         expect(again.results).toEqual([{ id: "moved", seq: first.results[0]!.seq, topic: "orders" }]);
-        expect((await store.getEvent("moved"))?.topic).toBe("orders");
+        expect((await store.events.get("moved"))?.topic).toBe("orders");
       });
 
       describe("repeats across publishers (auth on)", () => {
@@ -273,7 +273,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
             ["the same publisher, another source", { events: [clientEvent("pay-1", "payments.secret", { source: "/other" })], publisher: "key_admin" }],
             ["in a batch beside a new event", { events: [clientEvent("fresh-1", "orders.x"), clientEvent("pay-1", "orders.x")], publisher: "key_orders" }],
           ] as const) {
-            const [outcome] = await store.appendEvents([{ ...request, events: [...request.events], createTopics: true }]);
+            const [outcome] = await store.events.append([{ ...request, events: [...request.events], createTopics: true }]);
             const error = expectFailed(outcome);
             expect(error, label).toBeInstanceOf(HubError);
             expect((error as HubError).code, label).toBe("SB_EVENT_ID_CONFLICT");
@@ -281,22 +281,22 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
             expect(error.message, label).not.toContain("payments");
             expect(error.message.replaceAll('"pay-1"', ""), label).not.toMatch(/\d/);
           }
-          expect(await store.getEvent("fresh-1")).toBeUndefined();
-          expect(await store.readEventsAfter(0, 10)).toHaveLength(1);
+          expect(await store.events.get("fresh-1")).toBeUndefined();
+          expect(await store.events.readAfter(0, 10)).toHaveLength(1);
           expect(await store.stats()).toEqual({ events: 1, topics: 1 });
         });
 
         it("refuses an id claimed first by another publisher: the later event is never answered as stored", async () => {
           await append(store, [clientEvent("ord-2000", "orders.x")], { publisher: "key_orders" });
-          const [outcome] = await store.appendEvents([
+          const [outcome] = await store.events.append([
             { events: [clientEvent("ord-2000", "payments.secret")], publisher: "key_admin", createTopics: true },
           ]);
           expect((expectFailed(outcome) as HubError).code).toBe("SB_EVENT_ID_CONFLICT");
-          expect((await store.getEvent("ord-2000"))?.topic).toBe("orders.x");
+          expect((await store.events.get("ord-2000"))?.topic).toBe("orders.x");
         });
 
         it("checks repeats within one request and one group commit the same way", async () => {
-          const outcomes = await store.appendEvents([
+          const outcomes = await store.events.append([
             { events: [clientEvent("twice", "orders.x"), clientEvent("twice", "orders.x")], publisher: "key_a", createTopics: true },
             { events: [clientEvent("twice", "orders.x")], publisher: "key_b", createTopics: true },
             { events: [clientEvent("mixed", "orders.x"), clientEvent("mixed", "orders.y")], publisher: "key_a", createTopics: true },
@@ -309,7 +309,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           const four = expectOk(outcomes[3]);
           expect(four.replayed).toBe(true);
           expect(four.results).toEqual([one.results[0]]);
-          expect(await store.getEvent("mixed")).toBeUndefined();
+          expect(await store.events.get("mixed")).toBeUndefined();
         });
 
         it("keeps Idempotency-Keys per publisher", async () => {
@@ -326,16 +326,16 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           // Auth off is one more owner of its own.
           const open = await append(store, [makeEvent("orders.x")], { idempotencyKey: "victim-k1" });
           expect(open.replayed).toBe(false);
-          expect(await store.readEventsAfter(0, 10)).toHaveLength(3);
+          expect(await store.events.readAfter(0, 10)).toHaveLength(3);
         });
 
         it("refuses an Idempotency-Key reused by its publisher for other topics", async () => {
           await append(store, [makeEvent("orders.x"), makeEvent("orders.y")], { idempotencyKey: "k", publisher: "key_a" });
           for (const events of [[makeEvent("orders.y"), makeEvent("orders.x")], [makeEvent("orders.x")], [makeEvent("payments.z"), makeEvent("orders.y")]]) {
-            const [outcome] = await store.appendEvents([{ events, idempotencyKey: "k", publisher: "key_a", createTopics: true }]);
+            const [outcome] = await store.events.append([{ events, idempotencyKey: "k", publisher: "key_a", createTopics: true }]);
             expect((expectFailed(outcome) as HubError).code).toBe("SB_IDEMPOTENCY_KEY_CONFLICT");
           }
-          expect(await store.readEventsAfter(0, 10)).toHaveLength(2);
+          expect(await store.events.readAfter(0, 10)).toHaveLength(2);
         });
       });
 
@@ -349,8 +349,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(again.results).toEqual(first.results);
         expect(again.stored).toEqual([]);
         expect(again.replayed).toBe(true);
-        for (const e of other) expect(await store.getEvent(e.id)).toBeUndefined();
-        expect(await store.getTopic("users")).toBeUndefined();
+        for (const e of other) expect(await store.events.get(e.id)).toBeUndefined();
+        expect(await store.topics.get("users")).toBeUndefined();
         expect(await store.stats()).toEqual({ events: 2, topics: 1 });
 
         const fresh = await append(store, [makeEvent("orders")], { idempotencyKey: "key-2" });
@@ -359,7 +359,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
 
       it("replays an Idempotency-Key used twice in one call", async () => {
-        const outcomes = await store.appendEvents([
+        const outcomes = await store.events.append([
           { events: [makeEvent("orders")], idempotencyKey: "same", createTopics: true },
           { events: [makeEvent("orders")], idempotencyKey: "same", createTopics: true },
         ]);
@@ -368,11 +368,11 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(second!.results).toEqual(first!.results);
         expect(second!.stored).toEqual([]);
         expect(second!.replayed).toBe(true);
-        expect(await store.readEventsAfter(0, 10)).toHaveLength(1);
+        expect(await store.events.readAfter(0, 10)).toHaveLength(1);
       });
 
       it("forgets the Idempotency-Key of a failed request", async () => {
-        const [failed] = await store.appendEvents([{ events: [makeEvent("nowhere")], idempotencyKey: "retry-me", createTopics: false }]);
+        const [failed] = await store.events.append([{ events: [makeEvent("nowhere")], idempotencyKey: "retry-me", createTopics: false }]);
         expectFailed(failed);
         const retried = await append(store, [makeEvent("orders")], { idempotencyKey: "retry-me" });
         expect(retried.replayed).toBe(false);
@@ -387,7 +387,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           makeEvent("auto.topic", { receivedAt: T0 + 2000 }),
         ]);
         const after = Date.now();
-        const topic = await store.getTopic("auto.topic");
+        const topic = await store.topics.get("auto.topic");
         expect(topic).toEqual({
           name: "auto.topic",
           description: null,
@@ -404,29 +404,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
 
         // An older receive time does not move last_event_at back; the count goes on.
         await append(store, [makeEvent("auto.topic", { receivedAt: T0 + 500 })], { createTopics: false });
-        expect(await store.getTopic("auto.topic")).toMatchObject({ eventCount: 4, lastEventAt: T0 + 3000 });
+        expect(await store.topics.get("auto.topic")).toMatchObject({ eventCount: 4, lastEventAt: T0 + 3000 });
         await append(store, [makeEvent("auto.topic", { receivedAt: T0 + 9000 })]);
-        expect(await store.getTopic("auto.topic")).toMatchObject({ eventCount: 5, lastEventAt: T0 + 9000 });
+        expect(await store.topics.get("auto.topic")).toMatchObject({ eventCount: 5, lastEventAt: T0 + 9000 });
       });
 
       it("does not create a topic without createTopics", async () => {
-        const [outcome] = await store.appendEvents([{ events: [makeEvent("not.there")], createTopics: false }]);
+        const [outcome] = await store.events.append([{ events: [makeEvent("not.there")], createTopics: false }]);
         const error = expectFailed(outcome);
         expect((error as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
-        expect(await store.getTopic("not.there")).toBeUndefined();
+        expect(await store.topics.get("not.there")).toBeUndefined();
         expect(await store.stats()).toEqual({ events: 0, topics: 0 });
-        expect(await store.lastSeq()).toBe(0);
+        expect(await store.events.lastSeq()).toBe(0);
       });
     });
 
     describe("reading events", () => {
       it("is empty at first", async () => {
-        expect(await store.lastSeq()).toBe(0);
-        expect(await store.firstSeq()).toBeUndefined();
-        expect(await store.readEventsAfter(0, 10)).toEqual([]);
-        expect(await store.searchEvents({ order: "asc", limit: 10 })).toEqual([]);
-        expect(await store.getEvent("evt_nothing")).toBeUndefined();
-        expect(await store.getEventSeq("evt_nothing")).toBeUndefined();
+        expect(await store.events.lastSeq()).toBe(0);
+        expect(await store.events.firstSeq()).toBeUndefined();
+        expect(await store.events.readAfter(0, 10)).toEqual([]);
+        expect(await store.events.search({ order: "asc", limit: 10 })).toEqual([]);
+        expect(await store.events.get("evt_nothing")).toBeUndefined();
+        expect(await store.events.getSeq("evt_nothing")).toBeUndefined();
       });
 
       it("gives back every field as stored", async () => {
@@ -452,24 +452,24 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const out = await append(store, events);
         for (const [i, e] of events.entries()) {
           const seq = out.results[i]!.seq;
-          const got = await store.getEvent(e.id);
+          const got = await store.events.get(e.id);
           expect(got && persisted(got)).toEqual(persisted(e, seq));
           expect(got!.dataJson).toBe(e.dataJson);
-          expect(await store.getEventSeq(e.id)).toBe(seq);
+          expect(await store.events.getSeq(e.id)).toBe(seq);
         }
-        const first = await store.getEvent(events[0]!.id);
+        const first = await store.events.get(events[0]!.id);
         expect(Object.keys(first!.attributes)).toEqual(["__proto__", "region"]);
       });
 
       it("reads the log after a seq, in seq order, up to a limit", async () => {
         const out = await append(store, Array.from({ length: 5 }, (_, i) => makeEvent(i % 2 ? "odd" : "even", { time: minutes(10 - i) })));
         const seqs = out.results.map((r) => r.seq);
-        expect((await store.readEventsAfter(0, 2)).map((e) => e.seq)).toEqual(seqs.slice(0, 2));
-        expect((await store.readEventsAfter(seqs[1]!, 10)).map((e) => e.seq)).toEqual(seqs.slice(2));
-        expect((await store.readEventsAfter(seqs[1]!, 10)).map((e) => e.id)).toEqual(out.results.slice(2).map((r) => r.id));
-        expect(await store.readEventsAfter(seqs[4]!, 10)).toEqual([]);
-        expect(await store.firstSeq()).toBe(seqs[0]);
-        expect(await store.lastSeq()).toBe(seqs[4]);
+        expect((await store.events.readAfter(0, 2)).map((e) => e.seq)).toEqual(seqs.slice(0, 2));
+        expect((await store.events.readAfter(seqs[1]!, 10)).map((e) => e.seq)).toEqual(seqs.slice(2));
+        expect((await store.events.readAfter(seqs[1]!, 10)).map((e) => e.id)).toEqual(out.results.slice(2).map((r) => r.id));
+        expect(await store.events.readAfter(seqs[4]!, 10)).toEqual([]);
+        expect(await store.events.firstSeq()).toBe(seqs[0]);
+        expect(await store.events.lastSeq()).toBe(seqs[4]);
       });
     });
 
@@ -493,8 +493,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         seqOf = Object.fromEntries(out.results.map((r) => [r.id, r.seq]));
       });
 
-      const search = async (query: Partial<Parameters<Store["searchEvents"]>[0]>): Promise<string[]> =>
-        (await store.searchEvents({ order: "asc", limit: 100, ...query })).map((e) => e.id);
+      const search = async (query: Partial<Parameters<Store["events"]["search"]>[0]>): Promise<string[]> =>
+        (await store.events.search({ order: "asc", limit: 100, ...query })).map((e) => e.id);
 
       it("orders by (time, seq), ascending or descending", async () => {
         expect(await search({})).toEqual(ASC);
@@ -504,11 +504,11 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
 
       it("returns whole events", async () => {
-        const [e1] = await store.searchEvents({ topics: ["orders.created"], key: "c1", order: "asc", limit: 1 });
+        const [e1] = await store.events.search({ topics: ["orders.created"], key: "c1", order: "asc", limit: 1 });
         expect(e1 && persisted(e1)).toEqual(persisted(seed[0]!, seqOf.e1));
       });
 
-      it.each<[string, Partial<Parameters<Store["searchEvents"]>[0]>, string[]]>([
+      it.each<[string, Partial<Parameters<Store["events"]["search"]>[0]>, string[]]>([
         ["one topic", { topics: ["orders.created"] }, ["e6", "e1", "e7"]],
         ["several topics", { topics: ["orders.created", "users.created"] }, ["e6", "e1", "e7", "e4", "e8"]],
         ["an unknown topic", { topics: ["nope"] }, []],
@@ -563,7 +563,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const pages: string[][] = [];
         let after: { time: number; seq: number } | undefined;
         for (let n = 0; n <= seed.length; n++) {
-          const page = await store.searchEvents({ order: "asc", limit: 2, after });
+          const page = await store.events.search({ order: "asc", limit: 2, after });
           if (page.length === 0) break;
           pages.push(page.map((e) => e.id));
           after = { time: page.at(-1)!.time, seq: page.at(-1)!.seq };
@@ -575,7 +575,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const pages: string[][] = [];
         let after: { time: number; seq: number } | undefined;
         for (let n = 0; n <= seed.length; n++) {
-          const page = await store.searchEvents({ order: "desc", limit: 3, after });
+          const page = await store.events.search({ order: "desc", limit: 3, after });
           if (page.length === 0) break;
           pages.push(page.map((e) => e.id));
           after = { time: page.at(-1)!.time, seq: page.at(-1)!.seq };
@@ -595,7 +595,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     describe("topics", () => {
       it("creates a topic with its fields and empty counters", async () => {
         const schema = { type: "object", required: ["amount"], properties: { amount: { type: "number" } } };
-        const topic = await store.createTopic({ name: "orders", description: "All orders", schema, originHost: "shop-1" }, T0);
+        const topic = await store.topics.create({ name: "orders", description: "All orders", schema, originHost: "shop-1" }, T0);
         const expected = {
           name: "orders",
           description: "All orders",
@@ -608,8 +608,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           retentionMs: null,
         };
         expect(topic).toEqual(expected);
-        expect(await store.getTopic("orders")).toEqual(expected);
-        expect(await store.createTopic({ name: "bare" }, T0 + 1)).toEqual({
+        expect(await store.topics.get("orders")).toEqual(expected);
+        expect(await store.topics.create({ name: "bare" }, T0 + 1)).toEqual({
           name: "bare",
           description: null,
           schema: null,
@@ -623,41 +623,41 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
 
       it("refuses a duplicate with 409 SB_TOPIC_EXISTS, also of an auto-created topic", async () => {
-        await store.createTopic({ name: "orders", description: "first" }, T0);
-        const error = await expectHubError(store.createTopic({ name: "orders", description: "second" }, T0 + 1), "SB_TOPIC_EXISTS", 409);
+        await store.topics.create({ name: "orders", description: "first" }, T0);
+        const error = await expectHubError(store.topics.create({ name: "orders", description: "second" }, T0 + 1), "SB_TOPIC_EXISTS", 409);
         expect(error.details).toContain('"orders"');
-        expect((await store.getTopic("orders"))?.description).toBe("first");
+        expect((await store.topics.get("orders"))?.description).toBe("first");
 
         await append(store, [makeEvent("auto")]);
-        await expectHubError(store.createTopic({ name: "auto" }, T0), "SB_TOPIC_EXISTS", 409);
-        expect((await store.getTopic("auto"))?.eventCount).toBe(1);
+        await expectHubError(store.topics.create({ name: "auto" }, T0), "SB_TOPIC_EXISTS", 409);
+        expect((await store.topics.get("auto"))?.eventCount).toBe(1);
       });
 
       it("gets undefined for an unknown topic", async () => {
-        expect(await store.getTopic("nope")).toBeUndefined();
+        expect(await store.topics.get("nope")).toBeUndefined();
       });
 
       it("lists topics by name, with their counters", async () => {
-        expect(await store.listTopics()).toEqual([]);
-        await store.createTopic({ name: "zeta" }, T0);
+        expect(await store.topics.list()).toEqual([]);
+        await store.topics.create({ name: "zeta" }, T0);
         await append(store, [makeEvent("alpha", { receivedAt: T0 + 5 }), makeEvent("alpha", { receivedAt: T0 + 7 })]);
-        await store.createTopic({ name: "mid", description: "m" }, T0);
-        const topics = await store.listTopics();
+        await store.topics.create({ name: "mid", description: "m" }, T0);
+        const topics = await store.topics.list();
         expect(topics.map((t) => t.name)).toEqual(["alpha", "mid", "zeta"]);
         expect(topics.map((t) => [t.eventCount, t.lastEventAt])).toEqual([
           [2, T0 + 7],
           [0, null],
           [0, null],
         ]);
-        expect(topics[1]).toEqual(await store.getTopic("mid"));
+        expect(topics[1]).toEqual(await store.topics.get("mid"));
       });
 
       it("updates the fields a patch names and keeps the rest", async () => {
         const schema = { type: "object" };
-        await store.createTopic({ name: "orders", description: "d1", schema, originHost: "h1" }, T0);
+        await store.topics.create({ name: "orders", description: "d1", schema, originHost: "h1" }, T0);
         await append(store, [makeEvent("orders", { receivedAt: T0 + 10 })]);
 
-        const described = await store.updateTopic("orders", { description: "d2" }, T0 + 100);
+        const described = await store.topics.update("orders", { description: "d2" }, T0 + 100);
         expect(described).toEqual({
           name: "orders",
           description: "d2",
@@ -669,26 +669,26 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           lastEventAt: T0 + 10,
           retentionMs: null,
         });
-        expect(await store.getTopic("orders")).toEqual(described);
+        expect(await store.topics.get("orders")).toEqual(described);
 
         const newSchema = { type: "object", required: ["id"] };
-        expect(await store.updateTopic("orders", { schema: newSchema, originHost: null }, T0 + 200)).toMatchObject({
+        expect(await store.topics.update("orders", { schema: newSchema, originHost: null }, T0 + 200)).toMatchObject({
           description: "d2",
           schema: newSchema,
           originHost: null,
           updatedAt: T0 + 200,
         });
-        expect(await store.updateTopic("orders", { schema: null, description: null }, T0 + 300)).toMatchObject({
+        expect(await store.topics.update("orders", { schema: null, description: null }, T0 + 300)).toMatchObject({
           description: null,
           schema: null,
           updatedAt: T0 + 300,
         });
-        expect(await store.updateTopic("orders", {}, T0 + 400)).toMatchObject({ updatedAt: T0 + 400, createdAt: T0 });
+        expect(await store.topics.update("orders", {}, T0 + 400)).toMatchObject({ updatedAt: T0 + 400, createdAt: T0 });
       });
 
       it("updates nothing for an unknown topic", async () => {
-        expect(await store.updateTopic("nope", { description: "x" }, T0)).toBeUndefined();
-        expect(await store.getTopic("nope")).toBeUndefined();
+        expect(await store.topics.update("nope", { description: "x" }, T0)).toBeUndefined();
+        expect(await store.topics.get("nope")).toBeUndefined();
       });
 
       it("deletes a topic and its events, and nothing else", async () => {
@@ -696,43 +696,43 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const gone = await append(store, [makeEvent("drop", { time: minutes(2) }), makeEvent("drop", { time: minutes(4) })]);
         expect(await store.stats()).toEqual({ events: 4, topics: 2 });
 
-        expect(await store.deleteTopic("drop")).toBe(true);
-        expect(await store.getTopic("drop")).toBeUndefined();
+        expect(await store.topics.delete("drop")).toBe(true);
+        expect(await store.topics.get("drop")).toBeUndefined();
         for (const r of gone.results) {
-          expect(await store.getEvent(r.id)).toBeUndefined();
-          expect(await store.getEventSeq(r.id)).toBeUndefined();
+          expect(await store.events.get(r.id)).toBeUndefined();
+          expect(await store.events.getSeq(r.id)).toBeUndefined();
         }
         const keptIds = kept.results.map((r) => r.id);
-        expect((await store.readEventsAfter(0, 10)).map((e) => e.id)).toEqual(keptIds);
-        expect((await store.searchEvents({ order: "asc", limit: 10 })).map((e) => e.id)).toEqual(keptIds);
-        expect(await store.searchEvents({ topics: ["drop"], order: "asc", limit: 10 })).toEqual([]);
+        expect((await store.events.readAfter(0, 10)).map((e) => e.id)).toEqual(keptIds);
+        expect((await store.events.search({ order: "asc", limit: 10 })).map((e) => e.id)).toEqual(keptIds);
+        expect(await store.events.search({ topics: ["drop"], order: "asc", limit: 10 })).toEqual([]);
         expect(await store.stats()).toEqual({ events: 2, topics: 1 });
-        expect((await store.getTopic("keep"))?.eventCount).toBe(2);
+        expect((await store.topics.get("keep"))?.eventCount).toBe(2);
 
-        expect(await store.deleteTopic("drop")).toBe(false);
-        expect(await store.deleteTopic("never")).toBe(false);
+        expect(await store.topics.delete("drop")).toBe(false);
+        expect(await store.topics.delete("never")).toBe(false);
       });
 
       it("forgets a deleted topic: publishing needs createTopics again, and starts from zero", async () => {
         await append(store, [makeEvent("again"), makeEvent("again")]);
-        await store.deleteTopic("again");
-        const [refused] = await store.appendEvents([{ events: [makeEvent("again")], createTopics: false }]);
+        await store.topics.delete("again");
+        const [refused] = await store.events.append([{ events: [makeEvent("again")], createTopics: false }]);
         expect((expectFailed(refused) as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
         await append(store, [makeEvent("again", { receivedAt: T0 + 42 })]);
-        expect(await store.getTopic("again")).toMatchObject({ eventCount: 1, lastEventAt: T0 + 42 });
-        await store.deleteTopic("again");
-        await store.createTopic({ name: "again", description: "by hand" }, T0);
-        expect(await store.getTopic("again")).toMatchObject({ description: "by hand", eventCount: 0, lastEventAt: null });
+        expect(await store.topics.get("again")).toMatchObject({ eventCount: 1, lastEventAt: T0 + 42 });
+        await store.topics.delete("again");
+        await store.topics.create({ name: "again", description: "by hand" }, T0);
+        expect(await store.topics.get("again")).toMatchObject({ description: "by hand", eventCount: 0, lastEventAt: null });
       });
 
       it("moves firstSeq when the oldest events go, and never lets seq go back", async () => {
         const old = await append(store, [makeEvent("old"), makeEvent("old")]);
         const young = await append(store, [makeEvent("young")]);
         const newest = await append(store, [makeEvent("newest")]);
-        expect(await store.firstSeq()).toBe(old.results[0]!.seq);
-        await store.deleteTopic("old");
-        expect(await store.firstSeq()).toBe(young.results[0]!.seq);
-        await store.deleteTopic("newest");
+        expect(await store.events.firstSeq()).toBe(old.results[0]!.seq);
+        await store.topics.delete("old");
+        expect(await store.events.firstSeq()).toBe(young.results[0]!.seq);
+        await store.topics.delete("newest");
         const next = await append(store, [makeEvent("later")]);
         expect(next.results[0]!.seq).toBeGreaterThan(newest.results[0]!.seq);
       });
@@ -742,35 +742,35 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       it("creates, reads, finds, lists, patches and deletes", async () => {
         const a = makeSubscription("sub_a", { topic: "orders.*", filter: 'data.x == 1', headers: { "x-k": "v" }, rateLimit: 2.5 });
         const b = makeSubscription("sub_b", { url: "http://b.example/hook" });
-        await store.createSubscription(a);
-        await store.createSubscription(b);
-        expect(await store.getSubscription("sub_a")).toEqual(a);
-        expect(await store.getSubscription("nope")).toBeUndefined();
-        expect((await store.listSubscriptions()).map((s) => s.id)).toEqual(["sub_a", "sub_b"]);
-        expect((await store.findSubscription("orders.*", a.url))?.id).toBe("sub_a");
-        expect(await store.findSubscription("orders.*", "http://other")).toBeUndefined();
+        await store.subscriptions.create(a);
+        await store.subscriptions.create(b);
+        expect(await store.subscriptions.get("sub_a")).toEqual(a);
+        expect(await store.subscriptions.get("nope")).toBeUndefined();
+        expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_a", "sub_b"]);
+        expect((await store.subscriptions.find("orders.*", a.url))?.id).toBe("sub_a");
+        expect(await store.subscriptions.find("orders.*", "http://other")).toBeUndefined();
 
-        const patched = await store.updateSubscription(
+        const patched = await store.subscriptions.update(
           "sub_a",
           { active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3) },
           minutes(5),
         );
         expect(patched).toEqual({ ...a, active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3), updatedAt: minutes(5) });
-        expect(await store.updateSubscription("nope", { active: true }, minutes(5))).toBeUndefined();
+        expect(await store.subscriptions.update("nope", { active: true }, minutes(5))).toBeUndefined();
 
-        expect(await store.deleteSubscription("sub_a")).toBe(true);
-        expect(await store.deleteSubscription("sub_a")).toBe(false);
-        expect((await store.listSubscriptions()).map((s) => s.id)).toEqual(["sub_b"]);
+        expect(await store.subscriptions.delete("sub_a")).toBe(true);
+        expect(await store.subscriptions.delete("sub_a")).toBe(false);
+        expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_b"]);
       });
 
       it("finds the seq before a receive time", async () => {
-        expect(await store.seqBefore(minutes(1))).toBe(0);
+        expect(await store.events.seqBefore(minutes(1))).toBe(0);
         const first = await append(store, [makeEvent("t", { receivedAt: minutes(1) }), makeEvent("t", { receivedAt: minutes(2) })]);
         const second = await append(store, [makeEvent("t", { receivedAt: minutes(3) })]);
-        expect(await store.seqBefore(minutes(0))).toBe(0);
-        expect(await store.seqBefore(minutes(2))).toBe(first.results[0]!.seq);
-        expect(await store.seqBefore(minutes(2) + 1)).toBe(first.results[1]!.seq);
-        expect(await store.seqBefore(minutes(9))).toBe(second.results[0]!.seq);
+        expect(await store.events.seqBefore(minutes(0))).toBe(0);
+        expect(await store.events.seqBefore(minutes(2))).toBe(first.results[0]!.seq);
+        expect(await store.events.seqBefore(minutes(2) + 1)).toBe(first.results[1]!.seq);
+        expect(await store.events.seqBefore(minutes(9))).toBe(second.results[0]!.seq);
       });
     });
 
@@ -786,20 +786,20 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
 
       beforeEach(async () => {
-        await store.createSubscription(makeSubscription("sub_a"));
-        await store.createSubscription(makeSubscription("sub_b", { url: "http://b.example/hook" }));
+        await store.subscriptions.create(makeSubscription("sub_a"));
+        await store.subscriptions.create(makeSubscription("sub_b", { url: "http://b.example/hook" }));
       });
 
       it("adds pending deliveries with the cursor in one call, and lists the open ones in log order", async () => {
-        await store.addDeliveries("sub_a", [delivery("dlv_2", 2, { orderingKey: "k" }), delivery("dlv_1", 1)], 7, minutes(1));
-        await store.addDeliveries("sub_b", [delivery("dlv_3", 3, { subscriptionId: "sub_b" })], undefined, minutes(1));
-        expect((await store.getSubscription("sub_a"))!.cursorSeq).toBe(7);
-        expect((await store.getSubscription("sub_b"))!.cursorSeq).toBe(0);
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_2", 2, { orderingKey: "k" }), delivery("dlv_1", 1)], cursorSeq: 7, now: minutes(1) });
+        await store.deliveries.add({ subscriptionId: "sub_b", deliveries: [delivery("dlv_3", 3, { subscriptionId: "sub_b" })], now: minutes(1) });
+        expect((await store.subscriptions.get("sub_a"))!.cursorSeq).toBe(7);
+        expect((await store.subscriptions.get("sub_b"))!.cursorSeq).toBe(0);
         // The cursor never moves back.
-        await store.addDeliveries("sub_a", [], 5, minutes(2));
-        expect((await store.getSubscription("sub_a"))!.cursorSeq).toBe(7);
+        await store.deliveries.advanceCursor({ subscriptionId: "sub_a", cursorSeq: 5, now: minutes(2) });
+        expect((await store.subscriptions.get("sub_a"))!.cursorSeq).toBe(7);
 
-        const open = await store.openDeliveries("sub_a", 0, 10);
+        const open = await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 10 });
         expect(open.map((d) => d.id)).toEqual(["dlv_1", "dlv_2"]);
         expect(open[1]).toEqual({
           ...delivery("dlv_2", 2, { orderingKey: "k" }),
@@ -811,69 +811,69 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           updatedAt: minutes(1),
           deliveredAt: null,
         });
-        expect((await store.openDeliveries("sub_a", 1, 10)).map((d) => d.id)).toEqual(["dlv_2"]);
-        expect((await store.openDeliveries("sub_a", 0, 1)).map((d) => d.id)).toEqual(["dlv_1"]);
+        expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 1, limit: 10 })).map((d) => d.id)).toEqual(["dlv_2"]);
+        expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 1 })).map((d) => d.id)).toEqual(["dlv_1"]);
       });
 
       it("pages open deliveries by (event seq, id), so several deliveries of one event are not skipped", async () => {
         // Replays give one event several deliveries; a page may end between them.
-        await store.addDeliveries("sub_a", [delivery("dlv_a", 1), delivery("dlv_b", 2), delivery("dlv_c", 2), delivery("dlv_d", 2), delivery("dlv_e", 3)], 3, minutes(1));
-        const first = await store.openDeliveries("sub_a", 0, 2);
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_a", 1), delivery("dlv_b", 2), delivery("dlv_c", 2), delivery("dlv_d", 2), delivery("dlv_e", 3)], cursorSeq: 3, now: minutes(1) });
+        const first = await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 2 });
         expect(first.map((d) => d.id)).toEqual(["dlv_a", "dlv_b"]);
-        const second = await store.openDeliveries("sub_a", 2, 2, "dlv_b");
+        const second = await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 2, limit: 2, afterId: "dlv_b" });
         expect(second.map((d) => d.id)).toEqual(["dlv_c", "dlv_d"]);
-        expect((await store.openDeliveries("sub_a", 2, 10, "dlv_d")).map((d) => d.id)).toEqual(["dlv_e"]);
+        expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 2, limit: 10, afterId: "dlv_d" })).map((d) => d.id)).toEqual(["dlv_e"]);
       });
 
       it("records attempts and the state they leave; delivered and dead ones are no longer open", async () => {
-        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], cursorSeq: 3, now: minutes(1) });
         const attempt = { latencyMs: 12.5, responseExcerpt: null, error: null };
-        await store.recordAttempts([
+        await store.deliveries.recordAttempts([
           { ...attempt, deliveryId: "dlv_1", attemptedAt: minutes(2), statusCode: 204, status: "delivered", attempts: 1, nextAttemptAt: null },
           { ...attempt, deliveryId: "dlv_2", attemptedAt: minutes(2), statusCode: 500, responseExcerpt: "boom", status: "retrying", attempts: 1, nextAttemptAt: minutes(4) },
           { ...attempt, deliveryId: "dlv_3", attemptedAt: minutes(2), statusCode: null, error: "timeout", status: "dead", attempts: 1, nextAttemptAt: null },
         ]);
-        expect(await store.getDelivery("dlv_1")).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 204, deliveredAt: minutes(2), updatedAt: minutes(2) });
-        expect(await store.getDelivery("dlv_2")).toMatchObject({ status: "retrying", attempts: 1, lastStatus: 500, nextAttemptAt: minutes(4), deliveredAt: null });
-        expect(await store.getDelivery("dlv_3")).toMatchObject({ status: "dead", lastStatus: null, lastError: "timeout" });
-        expect((await store.openDeliveries("sub_a", 0, 10)).map((d) => d.id)).toEqual(["dlv_2"]);
-        expect(await store.listAttempts("dlv_2")).toEqual([
+        expect(await store.deliveries.get("dlv_1")).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 204, deliveredAt: minutes(2), updatedAt: minutes(2) });
+        expect(await store.deliveries.get("dlv_2")).toMatchObject({ status: "retrying", attempts: 1, lastStatus: 500, nextAttemptAt: minutes(4), deliveredAt: null });
+        expect(await store.deliveries.get("dlv_3")).toMatchObject({ status: "dead", lastStatus: null, lastError: "timeout" });
+        expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 10 })).map((d) => d.id)).toEqual(["dlv_2"]);
+        expect(await store.deliveries.listAttempts("dlv_2")).toEqual([
           { deliveryId: "dlv_2", attemptedAt: minutes(2), statusCode: 500, latencyMs: 12.5, responseExcerpt: "boom", error: null },
         ]);
-        expect(await store.getDelivery("nope")).toBeUndefined();
+        expect(await store.deliveries.get("nope")).toBeUndefined();
       });
 
       it("claims a due retry for one node at a time; recording its attempt ends the claim", async () => {
-        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], cursorSeq: 3, now: minutes(1) });
         const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1 };
-        await store.recordAttempts([
+        await store.deliveries.recordAttempts([
           { ...failed, deliveryId: "dlv_1", status: "retrying", nextAttemptAt: minutes(2) },
           { ...failed, deliveryId: "dlv_2", status: "retrying", nextAttemptAt: minutes(5) },
           { ...failed, deliveryId: "dlv_3", status: "dead", nextAttemptAt: null },
         ]);
         const ids = ["dlv_1", "dlv_2", "dlv_3", "dlv_unknown"];
         // Only open deliveries that are due (not dead ones, nor ones due later).
-        expect(await store.claimRetries("node_a", ids, minutes(2), 0)).toEqual(["dlv_1"]);
+        expect(await store.deliveries.claimRetries({ nodeId: "node_a", deliveryIds: ids, now: minutes(2), marginMs: 0 })).toEqual(["dlv_1"]);
         // Another node cannot take it while the claim lasts (the subscription's timeout plus the margin)...
-        expect(await store.claimRetries("node_b", ids, minutes(2), 0)).toEqual([]);
+        expect(await store.deliveries.claimRetries({ nodeId: "node_b", deliveryIds: ids, now: minutes(2), marginMs: 0 })).toEqual([]);
         // ...nor the same node a second time (its sweep and its worker must not both send it)...
-        expect(await store.claimRetries("node_a", ["dlv_1"], minutes(2), 0)).toEqual([]);
+        expect(await store.deliveries.claimRetries({ nodeId: "node_a", deliveryIds: ["dlv_1"], now: minutes(2), marginMs: 0 })).toEqual([]);
         // ...and once it expired, anyone may.
         const expired = minutes(2) + makeSubscription("x").timeoutMs + 1;
-        expect(await store.claimRetries("node_b", ["dlv_1"], expired, 0)).toEqual(["dlv_1"]);
+        expect(await store.deliveries.claimRetries({ nodeId: "node_b", deliveryIds: ["dlv_1"], now: expired, marginMs: 0 })).toEqual(["dlv_1"]);
         // Recording the attempt ends the claim.
-        await store.recordAttempts([{ ...failed, deliveryId: "dlv_1", attemptedAt: expired, attempts: 2, status: "retrying", nextAttemptAt: expired }]);
-        expect(await store.claimRetries("node_a", ["dlv_1"], expired, 0)).toEqual(["dlv_1"]);
+        await store.deliveries.recordAttempts([{ ...failed, deliveryId: "dlv_1", attemptedAt: expired, attempts: 2, status: "retrying", nextAttemptAt: expired }]);
+        expect(await store.deliveries.claimRetries({ nodeId: "node_a", deliveryIds: ["dlv_1"], now: expired, marginMs: 0 })).toEqual(["dlv_1"]);
       });
 
       it("hands due retries to free nodes in disjoint sets, oldest due first, skipping those ordered by key", async () => {
-        await store.createSubscription(makeSubscription("sub_k", { url: "http://k.example/hook", ordering: "key" }));
-        await store.createSubscription(makeSubscription("sub_p", { url: "http://p.example/hook", active: false }));
-        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3), delivery("dlv_4", 4)], 4, minutes(1));
-        await store.addDeliveries("sub_k", [delivery("dlv_k", 5, { subscriptionId: "sub_k" })], 5, minutes(1));
-        await store.addDeliveries("sub_p", [delivery("dlv_p", 6, { subscriptionId: "sub_p" })], 6, minutes(1));
+        await store.subscriptions.create(makeSubscription("sub_k", { url: "http://k.example/hook", ordering: "key" }));
+        await store.subscriptions.create(makeSubscription("sub_p", { url: "http://p.example/hook", active: false }));
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3), delivery("dlv_4", 4)], cursorSeq: 4, now: minutes(1) });
+        await store.deliveries.add({ subscriptionId: "sub_k", deliveries: [delivery("dlv_k", 5, { subscriptionId: "sub_k" })], cursorSeq: 5, now: minutes(1) });
+        await store.deliveries.add({ subscriptionId: "sub_p", deliveries: [delivery("dlv_p", 6, { subscriptionId: "sub_p" })], cursorSeq: 6, now: minutes(1) });
         const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1, status: "retrying" as const };
-        await store.recordAttempts([
+        await store.deliveries.recordAttempts([
           { ...failed, deliveryId: "dlv_1", nextAttemptAt: minutes(3) },
           { ...failed, deliveryId: "dlv_2", nextAttemptAt: minutes(2) },
           { ...failed, deliveryId: "dlv_3", nextAttemptAt: minutes(4) },
@@ -882,32 +882,32 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           { ...failed, deliveryId: "dlv_p", nextAttemptAt: minutes(2) },
         ]);
         // Not while the subscription's holder renews its lease (it keeps its retries); once the lease is stale, yes.
-        await store.acquireLeases("node_x", ["sub_a"], 10 * 60_000, minutes(10)); // expires at minutes(20)
-        expect(await store.claimDueRetries("node_a", minutes(10), minutes(10), 0, 10, minutes(20))).toEqual([]);
-        await store.releaseLeases("node_x", ["sub_a"]);
+        await store.leases.acquire({ nodeId: "node_x", subscriptionIds: ["sub_a"], ttlMs: 10 * 60_000, now: minutes(10) }); // expires at minutes(20)
+        expect(await store.deliveries.claimDueRetries({ nodeId: "node_a", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(20) })).toEqual([]);
+        await store.leases.release({ nodeId: "node_x", subscriptionIds: ["sub_a"] });
         // Oldest due first.
-        const first = await store.claimDueRetries("node_a", minutes(10), minutes(10), 0, 1, minutes(10));
+        const first = await store.deliveries.claimDueRetries({ nodeId: "node_a", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 1, leaseStaleBefore: minutes(10) });
         expect(first.map((d) => d.id)).toEqual(["dlv_2"]);
         expect(first[0]).toMatchObject({ subscriptionId: "sub_a", status: "retrying", attempts: 1, nextAttemptAt: minutes(2) });
         // Two nodes at once get disjoint sets: every due retry of an active, unordered subscription goes to exactly one
         // of them; not the paused, keyed or future ones, nor the one node_a holds.
         const [b, c] = await Promise.all([
-          store.claimDueRetries("node_b", minutes(10), minutes(10), 0, 2, minutes(10)),
-          store.claimDueRetries("node_c", minutes(10), minutes(10), 0, 2, minutes(10)),
+          store.deliveries.claimDueRetries({ nodeId: "node_b", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 2, leaseStaleBefore: minutes(10) }),
+          store.deliveries.claimDueRetries({ nodeId: "node_c", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 2, leaseStaleBefore: minutes(10) }),
         ]);
         expect([...b, ...c].map((d) => d.id).sort()).toEqual(["dlv_1", "dlv_3"]);
-        expect(await store.claimDueRetries("node_d", minutes(10), minutes(10), 0, 10, minutes(10))).toEqual([]);
+        expect(await store.deliveries.claimDueRetries({ nodeId: "node_d", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(10) })).toEqual([]);
         // Claimed this way, they are the claimers': another node cannot claim them for sending.
-        expect(await store.claimRetries("node_z", ["dlv_1", "dlv_2", "dlv_3"], minutes(10), 0)).toEqual([]);
+        expect(await store.deliveries.claimRetries({ nodeId: "node_z", deliveryIds: ["dlv_1", "dlv_2", "dlv_3"], now: minutes(10), marginMs: 0 })).toEqual([]);
         // Only retries due by `dueBefore`.
-        expect(await store.claimDueRetries("node_d", minutes(29), minutes(10), 0, 10, minutes(10))).toEqual([]);
-        expect((await store.claimDueRetries("node_d", minutes(30), minutes(10), 0, 10, minutes(10))).map((d) => d.id)).toEqual(["dlv_4"]);
+        expect(await store.deliveries.claimDueRetries({ nodeId: "node_d", dueBefore: minutes(29), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(10) })).toEqual([]);
+        expect((await store.deliveries.claimDueRetries({ nodeId: "node_d", dueBefore: minutes(30), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(10) })).map((d) => d.id)).toEqual(["dlv_4"]);
       });
 
       it("searches newest first by subscription, event, status and time, with a cursor", async () => {
-        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2)], 2, minutes(1));
-        await store.addDeliveries("sub_b", [delivery("dlv_3", 1, { subscriptionId: "sub_b" })], undefined, minutes(3));
-        const ids = async (q: Parameters<Store["searchDeliveries"]>[0]) => (await store.searchDeliveries(q)).map((d) => d.id);
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2)], cursorSeq: 2, now: minutes(1) });
+        await store.deliveries.add({ subscriptionId: "sub_b", deliveries: [delivery("dlv_3", 1, { subscriptionId: "sub_b" })], now: minutes(3) });
+        const ids = async (q: Parameters<Store["deliveries"]["search"]>[0]) => (await store.deliveries.search(q)).map((d) => d.id);
         expect(await ids({ limit: 10 })).toEqual(["dlv_3", "dlv_2", "dlv_1"]);
         expect(await ids({ subscriptionId: "sub_a", limit: 10 })).toEqual(["dlv_2", "dlv_1"]);
         expect(await ids({ eventId: "evt_1", limit: 10 })).toEqual(["dlv_3", "dlv_1"]);
@@ -917,33 +917,33 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
 
       it("retries one delivery, or the dead ones of a subscription in a time range, as a new round", async () => {
-        await store.addDeliveries("sub_a", [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], 3, minutes(1));
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], cursorSeq: 3, now: minutes(1) });
         const dead = { latencyMs: 1, responseExcerpt: null, error: "x", statusCode: 500, status: "dead" as const, attempts: 3, nextAttemptAt: null };
-        await store.recordAttempts([
+        await store.deliveries.recordAttempts([
           { ...dead, deliveryId: "dlv_1", attemptedAt: minutes(2) },
           { ...dead, deliveryId: "dlv_2", attemptedAt: minutes(2) },
         ]);
-        const retried = await store.retryDeliveries({ subscriptionId: "sub_a" }, minutes(9));
+        const retried = await store.deliveries.retry({ subscriptionId: "sub_a" }, minutes(9));
         expect(retried.map((d) => [d.id, d.status, d.attempts, d.nextAttemptAt])).toEqual([
           ["dlv_1", "pending", 0, minutes(9)],
           ["dlv_2", "pending", 0, minutes(9)],
         ]);
-        expect(await store.retryDeliveries({ subscriptionId: "sub_a", fromTime: minutes(5) }, minutes(9))).toEqual([]);
-        expect((await store.retryDeliveries({ deliveryId: "dlv_3" }, minutes(10))).map((d) => d.id)).toEqual(["dlv_3"]);
+        expect(await store.deliveries.retry({ subscriptionId: "sub_a", fromTime: minutes(5) }, minutes(9))).toEqual([]);
+        expect((await store.deliveries.retry({ deliveryId: "dlv_3" }, minutes(10))).map((d) => d.id)).toEqual(["dlv_3"]);
         // Attempts of earlier rounds stay on record.
-        expect(await store.listAttempts("dlv_1")).toHaveLength(1);
+        expect(await store.deliveries.listAttempts("dlv_1")).toHaveLength(1);
       });
 
       it("prunes old attempts in bounded batches, and deleting a subscription removes its deliveries", async () => {
-        await store.addDeliveries("sub_a", [delivery("dlv_1", 1)], 1, minutes(1));
+        await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1)], cursorSeq: 1, now: minutes(1) });
         const failed = { deliveryId: "dlv_1", latencyMs: 1, responseExcerpt: null, error: null, statusCode: 500, status: "retrying" as const, attempts: 1, nextAttemptAt: minutes(9) };
-        await store.recordAttempts([1, 2, 3].map((m) => ({ ...failed, attemptedAt: minutes(m) })));
-        expect(await store.pruneAttempts(minutes(3), 1)).toBe(1);
-        expect(await store.pruneAttempts(minutes(3), 10)).toBe(1);
-        expect((await store.listAttempts("dlv_1")).map((a) => a.attemptedAt)).toEqual([minutes(3)]);
-        await store.deleteSubscription("sub_a");
-        expect(await store.getDelivery("dlv_1")).toBeUndefined();
-        expect(await store.listAttempts("dlv_1")).toEqual([]);
+        await store.deliveries.recordAttempts([1, 2, 3].map((m) => ({ ...failed, attemptedAt: minutes(m) })));
+        expect(await store.deliveries.pruneAttempts({ before: minutes(3), limit: 1 })).toBe(1);
+        expect(await store.deliveries.pruneAttempts({ before: minutes(3), limit: 10 })).toBe(1);
+        expect((await store.deliveries.listAttempts("dlv_1")).map((a) => a.attemptedAt)).toEqual([minutes(3)]);
+        await store.subscriptions.delete("sub_a");
+        expect(await store.deliveries.get("dlv_1")).toBeUndefined();
+        expect(await store.deliveries.listAttempts("dlv_1")).toEqual([]);
       });
     });
 
@@ -961,48 +961,48 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
 
       it("stores a key and finds it by hash, with every field as given", async () => {
         const k = key("key_01", { name: "ci", scopes: ["publish:orders.**", "subscribe:*", "admin"] });
-        await store.createApiKey(k);
-        expect(await store.findApiKeyByHash("hash-of-key_01")).toEqual(k);
-        expect(await store.findApiKeyByHash("hash-of-nothing")).toBeUndefined();
+        await store.keys.create(k);
+        expect(await store.keys.findByHash("hash-of-key_01")).toEqual(k);
+        expect(await store.keys.findByHash("hash-of-nothing")).toBeUndefined();
       });
 
       it("lists keys oldest first and counts the active ones", async () => {
-        expect(await store.listApiKeys()).toEqual([]);
-        expect(await store.countActiveApiKeys()).toBe(0);
-        await store.createApiKey(key("key_02"));
-        await store.createApiKey(key("key_01"));
-        await store.createApiKey(key("key_03", { revokedAt: minutes(1) }));
-        expect((await store.listApiKeys()).map((k) => k.id)).toEqual(["key_01", "key_02", "key_03"]);
-        expect(await store.countActiveApiKeys()).toBe(2);
+        expect(await store.keys.list()).toEqual([]);
+        expect(await store.keys.countActive()).toBe(0);
+        await store.keys.create(key("key_02"));
+        await store.keys.create(key("key_01"));
+        await store.keys.create(key("key_03", { revokedAt: minutes(1) }));
+        expect((await store.keys.list()).map((k) => k.id)).toEqual(["key_01", "key_02", "key_03"]);
+        expect(await store.keys.countActive()).toBe(2);
       });
 
       it("refuses a second key with the same hash or id (409)", async () => {
-        await store.createApiKey(key("key_01"));
-        await expectHubError(store.createApiKey(key("key_02", { hash: "hash-of-key_01" })), "SB_API_KEY_EXISTS", 409);
-        await expectHubError(store.createApiKey(key("key_01", { hash: "other" })), "SB_API_KEY_EXISTS", 409);
-        expect(await store.listApiKeys()).toHaveLength(1);
+        await store.keys.create(key("key_01"));
+        await expectHubError(store.keys.create(key("key_02", { hash: "hash-of-key_01" })), "SB_API_KEY_EXISTS", 409);
+        await expectHubError(store.keys.create(key("key_01", { hash: "other" })), "SB_API_KEY_EXISTS", 409);
+        expect(await store.keys.list()).toHaveLength(1);
       });
 
       it("revokes a key, keeping the first revocation time; an unknown id gives undefined", async () => {
-        await store.createApiKey(key("key_01"));
-        await store.createApiKey(key("key_02"));
-        expect(await store.revokeApiKey("key_01", minutes(5))).toEqual(key("key_01", { revokedAt: minutes(5) }));
-        expect((await store.revokeApiKey("key_01", minutes(9)))?.revokedAt).toBe(minutes(5));
-        expect((await store.findApiKeyByHash("hash-of-key_01"))?.revokedAt).toBe(minutes(5));
-        expect(await store.countActiveApiKeys()).toBe(1);
-        expect(await store.revokeApiKey("key_nope", minutes(5))).toBeUndefined();
-        expect((await store.findApiKeyByHash("hash-of-key_02"))?.revokedAt).toBeNull();
+        await store.keys.create(key("key_01"));
+        await store.keys.create(key("key_02"));
+        expect(await store.keys.revoke("key_01", minutes(5))).toEqual(key("key_01", { revokedAt: minutes(5) }));
+        expect((await store.keys.revoke("key_01", minutes(9)))?.revokedAt).toBe(minutes(5));
+        expect((await store.keys.findByHash("hash-of-key_01"))?.revokedAt).toBe(minutes(5));
+        expect(await store.keys.countActive()).toBe(1);
+        expect(await store.keys.revoke("key_nope", minutes(5))).toBeUndefined();
+        expect((await store.keys.findByHash("hash-of-key_02"))?.revokedAt).toBeNull();
       });
     });
 
     describe("retention (deleteEventsBefore)", () => {
       it("keeps a topic's retentionMs through create and update; null is the default", async () => {
-        expect(await store.createTopic({ name: "short", retentionMs: 60_000 }, T0)).toMatchObject({ retentionMs: 60_000 });
-        expect(await store.createTopic({ name: "forever", retentionMs: 0 }, T0)).toMatchObject({ retentionMs: 0 });
-        expect(await store.updateTopic("short", { retentionMs: 5_000 }, T0 + 1)).toMatchObject({ retentionMs: 5_000 });
-        expect(await store.updateTopic("short", { description: "x" }, T0 + 2)).toMatchObject({ retentionMs: 5_000 });
-        expect(await store.updateTopic("short", { retentionMs: null }, T0 + 3)).toMatchObject({ retentionMs: null });
-        expect((await store.listTopics()).map((t) => [t.name, t.retentionMs])).toEqual([
+        expect(await store.topics.create({ name: "short", retentionMs: 60_000 }, T0)).toMatchObject({ retentionMs: 60_000 });
+        expect(await store.topics.create({ name: "forever", retentionMs: 0 }, T0)).toMatchObject({ retentionMs: 0 });
+        expect(await store.topics.update("short", { retentionMs: 5_000 }, T0 + 1)).toMatchObject({ retentionMs: 5_000 });
+        expect(await store.topics.update("short", { description: "x" }, T0 + 2)).toMatchObject({ retentionMs: 5_000 });
+        expect(await store.topics.update("short", { retentionMs: null }, T0 + 3)).toMatchObject({ retentionMs: null });
+        expect((await store.topics.list()).map((t) => [t.name, t.retentionMs])).toEqual([
           ["forever", 0],
           ["short", null],
         ]);
@@ -1014,46 +1014,46 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const young = await append(store, [makeEvent("logs", { receivedAt: minutes(10) }), makeEvent("logs", { receivedAt: minutes(11) })]);
         const oldIds = old.results.map((r) => r.id);
 
-        expect(await store.deleteEventsBefore("logs", minutes(10), 3)).toBe(3);
-        for (const id of oldIds.slice(0, 3)) expect(await store.getEvent(id)).toBeUndefined();
-        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 4, lastEventAt: minutes(11) });
+        expect(await store.events.deleteBefore({ topic: "logs", receivedBefore: minutes(10), limit: 3 })).toBe(3);
+        for (const id of oldIds.slice(0, 3)) expect(await store.events.get(id)).toBeUndefined();
+        expect(await store.topics.get("logs")).toMatchObject({ eventCount: 4, lastEventAt: minutes(11) });
 
         // The cutoff is exclusive: the event received exactly at minutes(10) stays.
-        expect(await store.deleteEventsBefore("logs", minutes(10), 3)).toBe(2);
-        expect(await store.deleteEventsBefore("logs", minutes(10), 3)).toBe(0);
+        expect(await store.events.deleteBefore({ topic: "logs", receivedBefore: minutes(10), limit: 3 })).toBe(2);
+        expect(await store.events.deleteBefore({ topic: "logs", receivedBefore: minutes(10), limit: 3 })).toBe(0);
         const left = [...other.results, ...young.results].map((r) => r.id);
-        expect((await store.readEventsAfter(0, 100)).map((e) => e.id)).toEqual(left);
-        expect((await store.searchEvents({ order: "asc", limit: 100 })).map((e) => e.id).sort()).toEqual([...left].sort());
-        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 2 });
-        expect(await store.getTopic("other")).toMatchObject({ eventCount: 1 });
+        expect((await store.events.readAfter(0, 100)).map((e) => e.id)).toEqual(left);
+        expect((await store.events.search({ order: "asc", limit: 100 })).map((e) => e.id).sort()).toEqual([...left].sort());
+        expect(await store.topics.get("logs")).toMatchObject({ eventCount: 2 });
+        expect(await store.topics.get("other")).toMatchObject({ eventCount: 1 });
         expect(await store.stats()).toEqual({ events: 3, topics: 2 });
-        expect(await store.firstSeq()).toBe(other.results[0]!.seq);
+        expect(await store.events.firstSeq()).toBe(other.results[0]!.seq);
       });
 
       it("removes by receive time, not event time", async () => {
         const e = await append(store, [makeEvent("logs", { time: minutes(100), receivedAt: minutes(1) })]);
         await append(store, [makeEvent("logs", { time: minutes(0), receivedAt: minutes(20) })]);
-        expect(await store.deleteEventsBefore("logs", minutes(10), 100)).toBe(1);
-        expect(await store.getEvent(e.results[0]!.id)).toBeUndefined();
-        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 1 });
+        expect(await store.events.deleteBefore({ topic: "logs", receivedBefore: minutes(10), limit: 100 })).toBe(1);
+        expect(await store.events.get(e.results[0]!.id)).toBeUndefined();
+        expect(await store.topics.get("logs")).toMatchObject({ eventCount: 1 });
       });
 
       it("returns 0 for an unknown topic or nothing old enough", async () => {
         await append(store, [makeEvent("logs", { receivedAt: minutes(5) })]);
-        expect(await store.deleteEventsBefore("nope", minutes(100), 10)).toBe(0);
-        expect(await store.deleteEventsBefore("logs", minutes(5), 10)).toBe(0);
-        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 1 });
+        expect(await store.events.deleteBefore({ topic: "nope", receivedBefore: minutes(100), limit: 10 })).toBe(0);
+        expect(await store.events.deleteBefore({ topic: "logs", receivedBefore: minutes(5), limit: 10 })).toBe(0);
+        expect(await store.topics.get("logs")).toMatchObject({ eventCount: 1 });
       });
 
       it("never lets seq go back after the newest events were removed", async () => {
         const all = await append(store, [makeEvent("logs", { receivedAt: minutes(1) }), makeEvent("logs", { receivedAt: minutes(2) })]);
         const newest = all.results[1]!.seq;
-        expect(await store.deleteEventsBefore("logs", minutes(3), 10)).toBe(2);
-        expect(await store.lastSeq()).toBe(newest);
-        expect(await store.firstSeq()).toBeUndefined();
+        expect(await store.events.deleteBefore({ topic: "logs", receivedBefore: minutes(3), limit: 10 })).toBe(2);
+        expect(await store.events.lastSeq()).toBe(newest);
+        expect(await store.events.firstSeq()).toBeUndefined();
         const next = await append(store, [makeEvent("logs", { receivedAt: minutes(4) })]);
         expect(next.results[0]!.seq).toBeGreaterThan(newest);
-        expect(await store.getTopic("logs")).toMatchObject({ eventCount: 1 });
+        expect(await store.topics.get("logs")).toMatchObject({ eventCount: 1 });
       });
     });
 
@@ -1061,52 +1061,52 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       const TTL = 10_000;
 
       it("gives each subscription to one node of two contending ones", async () => {
-        expect(await store.acquireLeases("node_a", ["sub_1", "sub_2"], TTL, T0)).toEqual(expect.arrayContaining(["sub_1", "sub_2"]));
-        expect(await store.acquireLeases("node_b", ["sub_1", "sub_2", "sub_3"], TTL, T0 + 1)).toEqual(["sub_3"]);
-        expect((await store.acquireLeases("node_a", ["sub_1", "sub_2", "sub_3"], TTL, T0 + 2)).sort()).toEqual(["sub_1", "sub_2"]);
-        expect(await store.acquireLeases("node_a", [], TTL, T0 + 3)).toEqual([]);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2"], ttlMs: TTL, now: T0 })).toEqual(expect.arrayContaining(["sub_1", "sub_2"]));
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1", "sub_2", "sub_3"], ttlMs: TTL, now: T0 + 1 })).toEqual(["sub_3"]);
+        expect((await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2", "sub_3"], ttlMs: TTL, now: T0 + 2 })).sort()).toEqual(["sub_1", "sub_2"]);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: [], ttlMs: TTL, now: T0 + 3 })).toEqual([]);
       });
 
       it("lets another node take over an expired lease, and the old holder loses it", async () => {
-        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0)).toEqual(["sub_1"]);
-        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + TTL - 1)).toEqual([]);
-        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + TTL + 1)).toEqual(["sub_1"]);
-        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0 + TTL + 2)).toEqual([]);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 })).toEqual(["sub_1"]);
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + TTL - 1 })).toEqual([]);
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + TTL + 1 })).toEqual(["sub_1"]);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + TTL + 2 })).toEqual([]);
       });
 
       it("keeps a lease its holder renews before it expires", async () => {
-        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0)).toEqual(["sub_1"]);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 })).toEqual(["sub_1"]);
         // Renewed at 0.8 TTL: it now runs to 1.8 TTL, so node_b cannot take it at 1.5 TTL.
-        expect(await store.acquireLeases("node_a", ["sub_1"], TTL, T0 + 0.8 * TTL)).toEqual(["sub_1"]);
-        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + 1.5 * TTL)).toEqual([]);
-        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + 1.8 * TTL + 1)).toEqual(["sub_1"]);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + 0.8 * TTL })).toEqual(["sub_1"]);
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + 1.5 * TTL })).toEqual([]);
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + 1.8 * TTL + 1 })).toEqual(["sub_1"]);
       });
 
       it("frees a released lease at once, and only the holder's", async () => {
-        expect(await store.acquireLeases("node_a", ["sub_1", "sub_2"], TTL, T0)).toHaveLength(2);
-        await store.releaseLeases("node_b", ["sub_1"]); // not node_b's: no effect
-        expect(await store.acquireLeases("node_b", ["sub_1"], TTL, T0 + 1)).toEqual([]);
-        await store.releaseLeases("node_a", ["sub_1"]);
-        expect(await store.acquireLeases("node_b", ["sub_1", "sub_2"], TTL, T0 + 2)).toEqual(["sub_1"]);
-        await store.releaseLeases("node_a", []);
+        expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2"], ttlMs: TTL, now: T0 })).toHaveLength(2);
+        await store.leases.release({ nodeId: "node_b", subscriptionIds: ["sub_1"] }); // not node_b's: no effect
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1"], ttlMs: TTL, now: T0 + 1 })).toEqual([]);
+        await store.leases.release({ nodeId: "node_a", subscriptionIds: ["sub_1"] });
+        expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1", "sub_2"], ttlMs: TTL, now: T0 + 2 })).toEqual(["sub_1"]);
+        await store.leases.release({ nodeId: "node_a", subscriptionIds: [] });
       });
 
       it("counts the delivering nodes seen within a lease's lifetime, and forgets one that leaves", async () => {
-        expect(await store.heartbeat("node_a", T0, TTL)).toBe(1);
-        expect(await store.heartbeat("node_b", T0 + 1, TTL)).toBe(2);
-        expect(await store.heartbeat("node_a", T0 + TTL, TTL)).toBe(2);
+        expect(await store.leases.heartbeat({ nodeId: "node_a", now: T0, ttlMs: TTL })).toBe(1);
+        expect(await store.leases.heartbeat({ nodeId: "node_b", now: T0 + 1, ttlMs: TTL })).toBe(2);
+        expect(await store.leases.heartbeat({ nodeId: "node_a", now: T0 + TTL, ttlMs: TTL })).toBe(2);
         // node_b was last seen more than a TTL ago.
-        expect(await store.heartbeat("node_a", T0 + TTL + 2, TTL)).toBe(1);
-        expect(await store.heartbeat("node_c", T0 + TTL + 3, TTL)).toBe(2);
-        await store.removeNode("node_c");
-        expect(await store.heartbeat("node_a", T0 + TTL + 4, TTL)).toBe(1);
+        expect(await store.leases.heartbeat({ nodeId: "node_a", now: T0 + TTL + 2, ttlMs: TTL })).toBe(1);
+        expect(await store.leases.heartbeat({ nodeId: "node_c", now: T0 + TTL + 3, ttlMs: TTL })).toBe(2);
+        await store.leases.removeNode("node_c");
+        expect(await store.leases.heartbeat({ nodeId: "node_a", now: T0 + TTL + 4, ttlMs: TTL })).toBe(1);
       });
     });
 
     describe("stats, ping and close", () => {
       it("counts events and topics", async () => {
         expect(await store.stats()).toEqual({ events: 0, topics: 0 });
-        await store.createTopic({ name: "empty" }, T0);
+        await store.topics.create({ name: "empty" }, T0);
         await append(store, [makeEvent("a"), makeEvent("a"), makeEvent("b")]);
         await append(store, [clientEvent("dup", "b")]);
         await append(store, [clientEvent("dup", "b")]);
