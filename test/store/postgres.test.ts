@@ -12,7 +12,7 @@ import { runRetention } from "../../src/store/retention.js";
 import { openStore } from "../../src/store/index.js";
 import { openPgStore, type PgStore } from "../../src/store/postgres/pg-store.js";
 import type { AppendOutcome, Store } from "../../src/store/store.js";
-import { describeStoreConformance, makeEvent } from "./conformance.js";
+import { describeStoreConformance, makeEvent } from "./conformance/index.js";
 
 const T0 = Date.UTC(2025, 0, 1);
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { AppendOutcome, EventQuery, Store } from "../../src/store/store.js";
-import { describeStoreConformance, makeEvent } from "./conformance.js";
+import { describeStoreConformance, makeEvent } from "./conformance/index.js";
 
 function expectOk(outcome: AppendOutcome | undefined): Extract<AppendOutcome, { ok: true }> {
   if (!outcome?.ok) return expect.fail(`append failed: ${outcome ? outcome.error.message : "no outcome"}`);
