@@ -2,6 +2,7 @@ import { HubError } from "../../errors.js";
 import type { ApiKeyRow } from "../rows.js";
 import type { ApiKey, KeysPart } from "../store.js";
 import { isUniqueViolation, PG_ROWS, translateError, type PgContext } from "./pg-util.js";
+import { API_KEY_BY_HASH, API_KEY_COUNT_ACTIVE, API_KEY_INSERT, API_KEY_LIST, API_KEY_REVOKE } from "./sql/keys.js";
 
 /** PostgreSQL API keys. */
 export class PgKeys implements KeysPart {
@@ -10,7 +11,7 @@ export class PgKeys implements KeysPart {
   async create(key: ApiKey): Promise<void> {
     try {
       await this.ctx.pool.query(
-        `INSERT INTO api_keys (id, name, hash, prefix, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        API_KEY_INSERT,
         [key.id, key.name, key.hash, key.prefix, JSON.stringify(key.scopes), key.createdAt, key.revokedAt],
       );
     } catch (error) {
@@ -22,20 +23,20 @@ export class PgKeys implements KeysPart {
   }
 
   async findByHash(hash: string): Promise<ApiKey | undefined> {
-    const { rows } = await this.ctx.query<ApiKeyRow>(`SELECT * FROM api_keys WHERE hash = $1`, [hash]);
+    const { rows } = await this.ctx.query<ApiKeyRow>(API_KEY_BY_HASH, [hash]);
     return rows[0] && PG_ROWS.toApiKey(rows[0]);
   }
 
   async list(): Promise<ApiKey[]> {
-    return (await this.ctx.query<ApiKeyRow>(`SELECT * FROM api_keys ORDER BY id`)).rows.map(PG_ROWS.toApiKey);
+    return (await this.ctx.query<ApiKeyRow>(API_KEY_LIST)).rows.map(PG_ROWS.toApiKey);
   }
 
   async revoke(id: string, now: number): Promise<ApiKey | undefined> {
-    const { rows } = await this.ctx.query<ApiKeyRow>(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 RETURNING *`, [now, id]);
+    const { rows } = await this.ctx.query<ApiKeyRow>(API_KEY_REVOKE, [now, id]);
     return rows[0] && PG_ROWS.toApiKey(rows[0]);
   }
 
   async countActive(): Promise<number> {
-    return (await this.ctx.query<{ n: number }>(`SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL`)).rows[0]!.n;
+    return (await this.ctx.query<{ n: number }>(API_KEY_COUNT_ACTIVE)).rows[0]!.n;
   }
 }

@@ -1,5 +1,21 @@
 import type pg from "pg";
-import { DROP_LOCK, PARTITION_LOCK } from "./sql/locks.js";
+import {
+  attachPartitionSql,
+  createPartitionSql,
+  detachPartitionSql,
+  dropTableSql,
+  finalizeDetachSql,
+  LAST_SEQ,
+  LIST_DETACHED_LEFTOVERS,
+  LIST_PARTITIONS,
+  LOCK_PARTITIONS,
+  LOWER_TOPIC_COUNTS,
+  partitionCountsSql,
+  partitionTopicsSql,
+  SEQUENCE_VALUE,
+  TRY_LOCK_DROPPER,
+  UNLOCK_DROPPER,
+} from "./sql/partitions.js";
 import { translateError, type PgContext } from "./pg-util.js";
 
 /**
@@ -27,16 +43,16 @@ export class PgPartitions {
    */
   async ensure(uptoSeq = 0): Promise<void> {
     await this.ctx.transaction(async (client) => {
-      await client.query(`SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`);
-      const { rows } = await client.query<{ last: number }>(`SELECT last_value AS last FROM events_seq`);
+      await client.query(LOCK_PARTITIONS);
+      const { rows } = await client.query<{ last: number }>(SEQUENCE_VALUE);
       let end = 1;
       for (const p of await listPartitions(client)) if (p.to !== null && p.to > end) end = p.to;
       const target = Math.max(rows[0]!.last, uptoSeq) + this.partitionSize;
       while (end <= target) {
         const from = end;
         const to = from + this.partitionSize;
-        await client.query(`CREATE TABLE IF NOT EXISTS events_from_${from} (LIKE events INCLUDING DEFAULTS)`);
-        await client.query(`ALTER TABLE events ATTACH PARTITION events_from_${from} FOR VALUES FROM (${from}) TO (${to})`);
+        await client.query(createPartitionSql(from));
+        await client.query(attachPartitionSql(from, to));
         end = to;
       }
       this.partitionEnd = end;
@@ -69,27 +85,27 @@ export class PgPartitions {
     let broken: Error | undefined;
     try {
       // One dropper at a time across nodes: two concurrent detaches of one table would fail.
-      const { rows: locked } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${DROP_LOCK}) AS ok`);
+      const { rows: locked } = await client.query<{ ok: boolean }>(TRY_LOCK_DROPPER);
       if (!locked[0]!.ok) return removed;
       try {
         const partitions = await listPartitions(client);
         // A detach interrupted by a crash is completed first.
         for (const p of partitions.filter((p) => p.detachPending)) {
-          await client.query(`ALTER TABLE events DETACH PARTITION ${p.name} FINALIZE`);
+          await client.query(finalizeDetachSql(p.name));
           await this.dropDetached(client, p.name, removed);
         }
         for (const name of await listDetachedLeftovers(client)) await this.dropDetached(client, name, removed);
-        const lastSeq = (await client.query<{ seq: number }>(`SELECT last_seq AS seq FROM store_state WHERE id = 1`)).rows[0]!.seq;
-        const { rows: seqRows } = await client.query<{ last: number }>(`SELECT last_value AS last FROM events_seq`);
+        const lastSeq = (await client.query<{ seq: number }>(LAST_SEQ)).rows[0]!.seq;
+        const { rows: seqRows } = await client.query<{ last: number }>(SEQUENCE_VALUE);
         const sealedBelow = Math.min(lastSeq, seqRows[0]!.last) + 1;
         for (const p of partitions) {
           if (p.detachPending || p.to === null || p.to > sealedBelow) continue;
           if (!(await this.partitionExpired(client, p.name, cutoffFor))) continue;
-          await client.query(`ALTER TABLE events DETACH PARTITION ${p.name} CONCURRENTLY`);
+          await client.query(detachPartitionSql(p.name));
           await this.dropDetached(client, p.name, removed);
         }
       } finally {
-        await client.query(`SELECT pg_advisory_unlock(${DROP_LOCK})`);
+        await client.query(UNLOCK_DROPPER);
       }
       return removed;
     } catch (error) {
@@ -104,12 +120,7 @@ export class PgPartitions {
   private async partitionExpired(client: pg.PoolClient, name: string, cutoffFor: (topic: string) => number | undefined): Promise<boolean> {
     // The topics present, by skipping through the (topic, received_at) index rather than reading every row.
     const { rows } = await client.query<{ topic: string; newest: number }>(
-      `WITH RECURSIVE t AS (
-         SELECT min(topic) AS topic FROM ${name}
-         UNION ALL
-         SELECT (SELECT min(topic) FROM ${name} WHERE topic > t.topic) FROM t WHERE t.topic IS NOT NULL
-       )
-       SELECT t.topic, (SELECT max(received_at) FROM ${name} e WHERE e.topic = t.topic) AS newest FROM t WHERE t.topic IS NOT NULL`,
+      partitionTopicsSql(name),
     );
     return rows.every((r) => {
       const cutoff = cutoffFor(r.topic);
@@ -121,15 +132,14 @@ export class PgPartitions {
   private async dropDetached(client: pg.PoolClient, name: string, removed: Record<string, number>): Promise<void> {
     await client.query(`BEGIN`);
     try {
-      const { rows } = await client.query<{ topic: string; n: number }>(`SELECT topic, count(*) AS n FROM ${name} GROUP BY topic`);
+      const { rows } = await client.query<{ topic: string; n: number }>(partitionCountsSql(name));
       if (rows.length > 0) {
         await client.query(
-          `UPDATE topics SET event_count = greatest(event_count - u.n, 0) FROM unnest($1::text[], $2::bigint[]) AS u(name, n)
-           WHERE topics.name = u.name`,
+          LOWER_TOPIC_COUNTS,
           [rows.map((r) => r.topic), rows.map((r) => r.n)],
         );
       }
-      await client.query(`DROP TABLE ${name}`);
+      await client.query(dropTableSql(name));
       await client.query(`COMMIT`);
       for (const r of rows) removed[r.topic] = (removed[r.topic] ?? 0) + r.n;
     } catch (error) {
@@ -149,8 +159,7 @@ interface PartitionInfo {
 /** The partitions attached to (or being detached from) the events table, in seq order. */
 async function listPartitions(client: pg.PoolClient): Promise<PartitionInfo[]> {
   const { rows } = await client.query<{ name: string; bound: string; pending: boolean }>(
-    `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, i.inhdetachpending AS pending
-     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`,
+    LIST_PARTITIONS,
   );
   const bound = (text: string | undefined): number | null => (text === undefined || /VALUE/.test(text) ? null : Number(text.replace(/'/g, "")));
   return rows
@@ -164,9 +173,7 @@ async function listPartitions(client: pg.PoolClient): Promise<PartitionInfo[]> {
 /** Former partitions detached but not yet dropped (a crash between the two steps). */
 async function listDetachedLeftovers(client: pg.PoolClient): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = current_schema() AND c.relkind = 'r' AND NOT c.relispartition
-       AND (c.relname LIKE 'events\\_from\\_%' OR c.relname = 'events_before_partitioning')`,
+    LIST_DETACHED_LEFTOVERS,
   );
   return rows.map((r) => r.name);
 }

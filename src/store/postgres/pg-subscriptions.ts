@@ -2,6 +2,7 @@ import { HubError } from "../../errors.js";
 import { SUBSCRIPTION_PATCH_COLUMNS, type SubscriptionRow } from "../rows.js";
 import type { Subscription, SubscriptionPatch, SubscriptionsPart } from "../store.js";
 import { isUniqueViolation, PG_ROWS, type PgContext } from "./pg-util.js";
+import { SUBSCRIPTION_ATTEMPTS_DELETE, SUBSCRIPTION_DELETE, SUBSCRIPTION_DELIVERIES_DELETE, SUBSCRIPTION_FIND, SUBSCRIPTION_GET, SUBSCRIPTION_INSERT, SUBSCRIPTION_LIST } from "./sql/subscriptions.js";
 
 /** PostgreSQL subscriptions. */
 export class PgSubscriptions implements SubscriptionsPart {
@@ -10,9 +11,7 @@ export class PgSubscriptions implements SubscriptionsPart {
   async create(sub: Subscription): Promise<void> {
     try {
       await this.ctx.query(
-        `INSERT INTO subscriptions (id, topic, url, filter, headers, secret, active, disabled_reason, ordering, retry_schedule,
-           timeout_ms, max_in_flight, rate_limit, body, cursor_seq, failing_since, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+        SUBSCRIPTION_INSERT,
         [
           sub.id,
           sub.topic,
@@ -41,17 +40,17 @@ export class PgSubscriptions implements SubscriptionsPart {
   }
 
   async get(id: string): Promise<Subscription | undefined> {
-    const { rows } = await this.ctx.query<SubscriptionRow>(`SELECT * FROM subscriptions WHERE id = $1`, [id]);
+    const { rows } = await this.ctx.query<SubscriptionRow>(SUBSCRIPTION_GET, [id]);
     return rows[0] && PG_ROWS.toSubscription(rows[0]);
   }
 
   async list(): Promise<Subscription[]> {
-    return (await this.ctx.query<SubscriptionRow>(`SELECT * FROM subscriptions ORDER BY id`)).rows.map(PG_ROWS.toSubscription);
+    return (await this.ctx.query<SubscriptionRow>(SUBSCRIPTION_LIST)).rows.map(PG_ROWS.toSubscription);
   }
 
   async find(topic: string, url: string): Promise<Subscription | undefined> {
     const { rows } = await this.ctx.query<SubscriptionRow>(
-      `SELECT * FROM subscriptions WHERE topic = $1 AND url = $2 ORDER BY id LIMIT 1`,
+      SUBSCRIPTION_FIND,
       [topic, url],
     );
     return rows[0] && PG_ROWS.toSubscription(rows[0]);
@@ -77,9 +76,9 @@ export class PgSubscriptions implements SubscriptionsPart {
 
   async delete(id: string): Promise<boolean> {
     return this.ctx.transaction( async (client) => {
-      await client.query(`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE subscription_id = $1)`, [id]);
-      await client.query(`DELETE FROM deliveries WHERE subscription_id = $1`, [id]);
-      return ((await client.query(`DELETE FROM subscriptions WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+      await client.query(SUBSCRIPTION_ATTEMPTS_DELETE, [id]);
+      await client.query(SUBSCRIPTION_DELIVERIES_DELETE, [id]);
+      return ((await client.query(SUBSCRIPTION_DELETE, [id])).rowCount ?? 0) > 0;
     });
   }
 }

@@ -1,8 +1,8 @@
 import { HubError } from "../../errors.js";
 import type { TopicRow } from "../rows.js";
 import type { Topic, TopicInput, TopicPatch, TopicsPart } from "../store.js";
-import { APPEND_LOCK } from "./sql/locks.js";
 import { isUniqueViolation, PG_ROWS, translateError, type PgContext } from "./pg-util.js";
+import { TAKE_APPEND_LOCK, TOPIC_DELETE, TOPIC_EVENTS_DELETE, TOPIC_GET, TOPIC_INSERT, TOPIC_LIST } from "./sql/topics.js";
 
 /** PostgreSQL topics. */
 export class PgTopics implements TopicsPart {
@@ -11,8 +11,7 @@ export class PgTopics implements TopicsPart {
   async create(input: TopicInput, now: number): Promise<Topic> {
     try {
       const { rows } = await this.ctx.pool.query<TopicRow>(
-        `INSERT INTO topics (name, description, schema, origin_host, retention_ms, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *`,
+        TOPIC_INSERT,
         [
           input.name,
           input.description ?? null,
@@ -30,12 +29,12 @@ export class PgTopics implements TopicsPart {
   }
 
   async get(name: string): Promise<Topic | undefined> {
-    const { rows } = await this.ctx.query<TopicRow>(`SELECT * FROM topics WHERE name = $1`, [name]);
+    const { rows } = await this.ctx.query<TopicRow>(TOPIC_GET, [name]);
     return rows[0] && PG_ROWS.toTopic(rows[0]);
   }
 
   async list(): Promise<Topic[]> {
-    return (await this.ctx.query<TopicRow>(`SELECT * FROM topics ORDER BY name`)).rows.map(PG_ROWS.toTopic);
+    return (await this.ctx.query<TopicRow>(TOPIC_LIST)).rows.map(PG_ROWS.toTopic);
   }
 
   async update(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined> {
@@ -58,9 +57,9 @@ export class PgTopics implements TopicsPart {
     return this.ctx.transaction(async (client) => {
       // Under the append lock: an append in flight could otherwise store events in the topic (and miss its row
       // when bumping the counters) between these two deletes, leaving events without a topic.
-      await client.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
-      await client.query(`DELETE FROM events WHERE topic = $1`, [name]);
-      return ((await client.query(`DELETE FROM topics WHERE name = $1`, [name])).rowCount ?? 0) > 0;
+      await client.query(TAKE_APPEND_LOCK);
+      await client.query(TOPIC_EVENTS_DELETE, [name]);
+      return ((await client.query(TOPIC_DELETE, [name])).rowCount ?? 0) > 0;
     });
   }
 }
