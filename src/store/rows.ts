@@ -3,7 +3,7 @@
  * dialects. They differ only in how a JSON column arrives (text in SQLite, parsed in PostgreSQL) and in booleans
  * (0/1 in SQLite): each dialect passes its {@link JsonColumn} decoder.
  */
-import type { ApiKey, StoredEvent, Subscription, Topic } from "./store.js";
+import type { ApiKey, NewEvent, StoredEvent, Subscription, Topic, TopicInput } from "./store.js";
 
 /** Turns a JSON column, as the driver returns it, into its value (null stays null). */
 export type JsonColumn = (value: unknown) => unknown;
@@ -14,16 +14,9 @@ export const parseJsonText: JsonColumn = (value) => (value === null ? null : JSO
 /** PostgreSQL: json and jsonb columns arrive parsed. */
 export const jsonAsIs: JsonColumn = (value) => value ?? null;
 
-/** A row of `events`. */
-export interface EventRow {
+/** A row of `events`: the columns named as the event's fields, and the rest. */
+export interface EventRow extends Pick<NewEvent, "id" | "topic" | "type" | "source" | "subject" | "time" | "key"> {
   seq: number;
-  id: string;
-  topic: string;
-  type: string | null;
-  source: string | null;
-  subject: string | null;
-  time: number;
-  key: string | null;
   data: string;
   attributes: unknown;
   received_at: number;
@@ -163,6 +156,17 @@ export const SUBSCRIPTION_PATCH_COLUMNS: Record<string, [column: string, toValue
   body: ["body", (v) => v],
   failingSince: ["failing_since", (v) => v],
 };
+
+/** A new topic's name, description, schema (JSON text), origin host and retention: the columns both inserts take first. */
+export function topicColumns(input: TopicInput): unknown[] {
+  return [
+    input.name,
+    input.description ?? null,
+    input.schema == null ? null : JSON.stringify(input.schema),
+    input.originHost ?? null,
+    input.retentionMs ?? null,
+  ];
+}
 
 /** The smallest string greater than every string starting with `prefix`. */
 export function prefixUpperBound(prefix: string): string {

@@ -1,5 +1,5 @@
 import { HubError } from "../../errors.js";
-import type { TopicRow } from "../rows.js";
+import { topicColumns, type TopicRow } from "../rows.js";
 import type { Topic, TopicInput, TopicPatch, TopicsPart } from "../store.js";
 import { isUniqueViolation, PG_ROWS, translateError, type PgContext } from "./pg-util.js";
 import { TAKE_APPEND_LOCK, TOPIC_DELETE, TOPIC_EVENTS_DELETE, TOPIC_GET, TOPIC_INSERT, TOPIC_LIST } from "./sql/topics.js";
@@ -10,17 +10,7 @@ export class PgTopics implements TopicsPart {
 
   async create(input: TopicInput, now: number): Promise<Topic> {
     try {
-      const { rows } = await this.ctx.pool.query<TopicRow>(
-        TOPIC_INSERT,
-        [
-          input.name,
-          input.description ?? null,
-          input.schema == null ? null : JSON.stringify(input.schema),
-          input.originHost ?? null,
-          input.retentionMs ?? null,
-          now,
-        ],
-      );
+      const { rows } = await this.ctx.pool.query<TopicRow>(TOPIC_INSERT, [...topicColumns(input), now]);
       return PG_ROWS.toTopic(rows[0]!);
     } catch (error) {
       if (isUniqueViolation(error)) throw new HubError("SB_TOPIC_EXISTS", `topic ${JSON.stringify(input.name)} already exists`);

@@ -1,27 +1,14 @@
 import type Database from "better-sqlite3";
 import { toAttempt, toDelivery, type AttemptRow, type DeliveryRow } from "../delivery-rows.js";
 import { retryDeliveriesSql, searchDeliveriesSql } from "../delivery-sql.js";
-import type {
-  AddDeliveriesRequest,
-  AdvanceCursorRequest,
-  Attempt,
-  AttemptRecord,
-  ClaimDueRetriesRequest,
-  ClaimRetriesRequest,
-  DeliveriesPart,
-  Delivery,
-  DeliveryQuery,
-  OpenDeliveriesQuery,
-  PruneAttemptsRequest,
-  RetrySelection,
-} from "../store.js";
+import type * as T from "../store.js";
 import * as SQL from "./sql/deliveries.js";
 import { prepareAll } from "./sqlite-state.js";
 
 const QUESTION_MARK = (): string => "?";
 
 /** SQLite deliveries, attempts and subscription cursors. */
-export class SqliteDeliveries implements DeliveriesPart {
+export class SqliteDeliveries implements T.DeliveriesPart {
   private s!: Record<keyof typeof SQL, Database.Statement>;
 
   constructor(private readonly db: Database.Database) {}
@@ -31,7 +18,7 @@ export class SqliteDeliveries implements DeliveriesPart {
     this.s = prepareAll(this.db, SQL);
   }
 
-  async add({ subscriptionId, deliveries, cursorSeq, now }: AddDeliveriesRequest): Promise<void> {
+  async add({ subscriptionId, deliveries, cursorSeq, now }: T.AddDeliveriesRequest): Promise<void> {
     this.db.transaction(() => {
       for (const d of deliveries) {
         this.s.DELIVERY_INSERT.run(d.id, subscriptionId, d.eventSeq, d.eventId, d.orderingKey, d.nextAttemptAt, now, now);
@@ -40,11 +27,11 @@ export class SqliteDeliveries implements DeliveriesPart {
     })();
   }
 
-  async advanceCursor({ subscriptionId, cursorSeq, now }: AdvanceCursorRequest): Promise<void> {
+  async advanceCursor({ subscriptionId, cursorSeq, now }: T.AdvanceCursorRequest): Promise<void> {
     this.s.ADVANCE_CURSOR.run(cursorSeq, now, subscriptionId);
   }
 
-  async recordAttempts(records: AttemptRecord[]): Promise<void> {
+  async recordAttempts(records: T.AttemptRecord[]): Promise<void> {
     this.db.transaction(() => {
       for (const r of records) {
         this.s.ATTEMPT_INSERT.run(r.deliveryId, r.attemptedAt, r.statusCode, r.latencyMs, r.responseExcerpt, r.error);
@@ -63,44 +50,44 @@ export class SqliteDeliveries implements DeliveriesPart {
     })();
   }
 
-  async claimRetries({ nodeId, deliveryIds, now, marginMs }: ClaimRetriesRequest): Promise<string[]> {
+  async claimRetries({ nodeId, deliveryIds, now, marginMs }: T.ClaimRetriesRequest): Promise<string[]> {
     return this.db.transaction(() => deliveryIds.filter((id) => this.s.CLAIM_RETRY.run({ node: nodeId, now, margin: marginMs, id }).changes > 0))();
   }
 
-  async claimDueRetries(r: ClaimDueRetriesRequest): Promise<Delivery[]> {
+  async claimDueRetries(r: T.ClaimDueRetriesRequest): Promise<T.Delivery[]> {
     if (r.limit <= 0) return [];
     const params = { node: r.nodeId, due: r.dueBefore, now: r.now, margin: r.marginMs, limit: r.limit, stale: r.leaseStaleBefore };
     const rows = this.s.CLAIM_DUE_RETRIES.all(params) as DeliveryRow[];
     return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 
-  async listOpen({ subscriptionId, afterSeq, afterId, limit }: OpenDeliveriesQuery): Promise<Delivery[]> {
+  async listOpen({ subscriptionId, afterSeq, afterId, limit }: T.OpenDeliveriesQuery): Promise<T.Delivery[]> {
     // Without afterId the second branch never matches (no seq is -1): strictly after afterSeq.
     const rows = this.s.DELIVERIES_OPEN.all(subscriptionId, afterSeq, afterId === undefined ? -1 : afterSeq, afterId ?? "", limit);
     return (rows as DeliveryRow[]).map(toDelivery);
   }
 
-  async get(id: string): Promise<Delivery | undefined> {
+  async get(id: string): Promise<T.Delivery | undefined> {
     const row = this.s.DELIVERY_GET.get(id) as DeliveryRow | undefined;
     return row && toDelivery(row);
   }
 
-  async search(q: DeliveryQuery): Promise<Delivery[]> {
+  async search(q: T.DeliveryQuery): Promise<T.Delivery[]> {
     const { sql, params } = searchDeliveriesSql(q, QUESTION_MARK);
     return (this.db.prepare(sql).all(...params) as DeliveryRow[]).map(toDelivery);
   }
 
-  async listAttempts(deliveryId: string): Promise<Attempt[]> {
+  async listAttempts(deliveryId: string): Promise<T.Attempt[]> {
     return (this.s.ATTEMPTS_LIST.all(deliveryId) as AttemptRow[]).map(toAttempt);
   }
 
-  async retry(selection: RetrySelection, now: number): Promise<Delivery[]> {
+  async retry(selection: T.RetrySelection, now: number): Promise<T.Delivery[]> {
     const { sql, params } = retryDeliveriesSql(selection, now, QUESTION_MARK);
     const rows = this.db.prepare(sql).all(...params) as DeliveryRow[];
     return rows.map(toDelivery).sort((a, b) => a.eventSeq - b.eventSeq);
   }
 
-  async pruneAttempts({ before, limit }: PruneAttemptsRequest): Promise<number> {
+  async pruneAttempts({ before, limit }: T.PruneAttemptsRequest): Promise<number> {
     return this.s.PRUNE_ATTEMPTS.run(before, limit).changes;
   }
 }

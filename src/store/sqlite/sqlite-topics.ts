@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { HubError } from "../../errors.js";
-import type { TopicRow } from "../rows.js";
+import { topicColumns, type TopicRow } from "../rows.js";
 import type { Topic, TopicInput, TopicPatch, TopicsPart } from "../store.js";
 import * as SQL from "./sql/topics.js";
 import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
@@ -19,15 +19,7 @@ export class SqliteTopics implements TopicsPart {
 
   async create(input: TopicInput, now: number): Promise<Topic> {
     try {
-      this.s.TOPIC_INSERT.run(
-        input.name,
-        input.description ?? null,
-        input.schema == null ? null : JSON.stringify(input.schema),
-        input.originHost ?? null,
-        input.retentionMs ?? null,
-        now,
-        now,
-      );
+      this.s.TOPIC_INSERT.run(...topicColumns(input), now, now);
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
         throw new HubError("SB_TOPIC_EXISTS", `topic ${JSON.stringify(input.name)} already exists`);
