@@ -50,9 +50,10 @@ async function commit(n: number): Promise<StoredEvent[]> {
 function feedOf(startSeq: number, pageSize = 1000) {
   const emitted: number[][] = [];
   let reads = 0;
-  const counting: Store = Object.create(store, {
-    readEventsAfter: { value: (after: number, limit: number) => (reads++, store.events.readAfter(after, limit)) },
-  }) as Store;
+  const events = Object.create(store.events, {
+    readAfter: { value: (after: number, limit: number) => (reads++, store.events.readAfter(after, limit)) },
+  }) as Store["events"];
+  const counting = Object.create(store, { events: { value: events } }) as Store;
   const feed = new CommitFeed({ store: counting, emit: (events) => emitted.push(events.map((e) => e.seq)), log: pino({ level: "silent" }), startSeq, pageSize });
   return { feed, emitted, reads: () => reads };
 }

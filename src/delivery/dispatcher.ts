@@ -270,7 +270,7 @@ export class Dispatcher {
     if (room > 0) {
       const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
       const got = await store.leases.acquire({ nodeId: this.nodeId, subscriptionIds: candidates, ttlMs: this.leaseTtlMs, now: at });
-      // acquireLeases takes every free lease in the list: what exceeds the share goes back at once.
+      // leases.acquire takes every free lease in the list: what exceeds the share goes back at once.
       if (got.length > room) await store.leases.release({ nodeId: this.nodeId, subscriptionIds: got.slice(room) });
       for (const id of got.slice(0, room)) renewed.add(id);
     }
