@@ -185,7 +185,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const pruneAttempts = async () => {
     const before = Date.now() - config.attemptRetentionMs;
     try {
-      while ((await store.deliveries.pruneAttempts({ before: before, limit: 10_000 })) === 10_000) await new Promise((r) => setImmediate(r));
+      while ((await store.deliveries.pruneAttempts({ before, limit: 10_000 })) === 10_000) await new Promise((r) => setImmediate(r));
     } catch (error) {
       log.error({ err: error }, "pruning delivery attempts failed");
     }
