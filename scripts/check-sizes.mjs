@@ -5,11 +5,12 @@
 // not logic, so the function limit does not apply to them.
 // Run by `npm run lint`; exits 1 when something over the limits is not on the allow-list.
 //
-// The allow-list names what other issue-10 parts are still splitting, so that lint stays green while they
-// finish; the lead shrinks it as those land:
-//   - src/store/**                              (store in parts: pg-store.ts, sqlite-store.ts, pg-watcher.ts)
-//   - src/hub.ts, src/config*                   (wiring: createHub; the config table)
-//   - src/delivery/webhooks/target-guard.test.ts (453 lines; delivery has no other finding)
+// The allow-list names what issue 10 has still to split, so that lint stays green meanwhile; shrink it as each
+// lands:
+//   - src/hub.ts                                (wiring: createHub, about 200 lines)
+//   - src/store/postgres/pg-append.ts           (appendOne, 89 lines)
+//   - src/store/postgres/pg-watcher.ts          (watchPgCommits, 82 lines)
+//   - src/delivery/webhooks/target-guard.test.ts (453 lines)
 // Everything else must hold the limits.
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -20,7 +21,7 @@ const MAX_FILE_LINES = 450;
 const MAX_FUNCTION_LINES = 80;
 
 /** Path prefixes (relative to the repository, forward slashes) whose findings are reported but tolerated. */
-const ALLOW = ["src/store/", "src/hub.ts", "src/config", "src/delivery/webhooks/target-guard.test.ts"];
+const ALLOW = ["src/hub.ts", "src/store/postgres/pg-append.ts", "src/store/postgres/pg-watcher.ts", "src/delivery/webhooks/target-guard.test.ts"];
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
 

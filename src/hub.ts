@@ -147,7 +147,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
 
   // Several nodes on one PostgreSQL: the other nodes' commits are announced (LISTEN/NOTIFY) and read from the store,
   // so streams on this node see every event, and this node's dispatcher every event to deliver.
-  if (store.watchCommits) {
+  if (store.mode === "cluster") {
     const clusterLog = log.child({ component: "cluster" });
     const early: number[] = [];
     refreshSubscription = (id: string | undefined) => {
@@ -161,7 +161,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
       done.catch((error: unknown) => clusterLog.error({ err: error, subscriptionId: id }, "re-reading a subscription failed"));
     };
     try {
-      unwatch = await store.watchCommits({
+      unwatch = await store.cluster.watchCommits({
         onCommit(lastSeq) {
           if (feed) feed.announced(lastSeq);
           else early.push(lastSeq);
@@ -172,7 +172,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
         },
       });
       // Listening before reading the last seq: a commit after it is announced, one before it is not needed.
-      feed = new CommitFeed({ store, emit: emitCommitted, log: clusterLog, startSeq: await store.lastSeq() });
+      feed = new CommitFeed({ store, emit: emitCommitted, log: clusterLog, startSeq: await store.events.lastSeq() });
     } catch (error) {
       await unwatch?.();
       if (!givenStore) await store.close();
@@ -185,7 +185,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const pruneAttempts = async () => {
     const before = Date.now() - config.attemptRetentionMs;
     try {
-      while ((await store.pruneAttempts(before, 10_000)) === 10_000) await new Promise((r) => setImmediate(r));
+      while ((await store.deliveries.pruneAttempts({ before, limit: 10_000 })) === 10_000) await new Promise((r) => setImmediate(r));
     } catch (error) {
       log.error({ err: error }, "pruning delivery attempts failed");
     }

@@ -4,32 +4,10 @@ import { importDist } from "./dist.js";
 type StoreModule = typeof import("../../src/store/index.js");
 type PgStore = import("../../src/store/index.js").PgStore;
 
-/**
- * The store's per-request append statement (APPEND_SQL in src/store/postgres/pg-store.ts), word for word, for the
- * client-library comparison. Keep the two in step.
- */
-export const APPEND_SQL = `WITH ins AS (
-     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
-     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
-     ORDER BY u.ord
-     RETURNING id, seq, topic
-   ), created AS (
-     INSERT INTO topics (name, created_at, updated_at)
-     SELECT DISTINCT topic, $11::bigint, $11::bigint FROM ins WHERE $12::boolean
-     ON CONFLICT (name) DO NOTHING
-   )
-   SELECT id, seq FROM ins`;
-
-/** The store's advisory lock key of appends ("SBAP"). */
-export const APPEND_LOCK = 0x5342_4150;
-
-/** int8 read as a number, as the store reads it (epoch ms, seqs and counts are well inside 2^53). */
-export const PG_TYPES = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
-    oid === 20 && format !== "binary" ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
+/** The store's per-request append statement, its advisory lock key of appends and its int8 parsing. */
+export { APPEND_SQL } from "../../src/store/postgres/sql/append.js";
+export { APPEND_LOCK } from "../../src/store/postgres/sql/locks.js";
+export { PG_TYPES } from "../../src/store/postgres/pg-util.js";
 
 /** The value the next nextval('events_seq') returns. */
 export const NEXT_SEQ_SQL = `SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END AS next FROM events_seq`;

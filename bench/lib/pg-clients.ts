@@ -172,7 +172,7 @@ export async function clientAppend(args: {
       const now = Date.now();
       const ids = Array.from({ length: n }, () => newEventId(now));
       const times = new Array<number>(n).fill(now);
-      const stored = await driver.append([ids, topics, nulls, nulls, nulls, times, nulls, data, nulls, times, now, true]);
+      const stored = await driver.append([ids, topics, nulls, nulls, nulls, times, nulls, data, nulls, times, nulls, now, true]);
       if (stored !== n) throw new Error(`the append stored ${stored} of ${n} events`);
       return n;
     });

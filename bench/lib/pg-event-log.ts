@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { searchEventsSql } from "../../src/store/postgres/pg-events.js";
 import { importDist } from "./dist.js";
 import type { QueryWindow } from "./event-log.js";
 import { ensureEventPartitions, NEXT_SEQ_SQL, openMigratedPgStore, PG_TYPES } from "./pg-bench-store.js";
@@ -7,10 +8,10 @@ import { createDatabase, databaseUrl } from "./pg-server.js";
 import { summarize, type Summary } from "./stats.js";
 
 /**
- * The SQL the PostgreSQL store's `searchEvents` builds for `?topic=X&from=…&to=…&limit=N` (one exact topic,
+ * The SQL the PostgreSQL store's event search builds for `?topic=X&from=…&to=…&limit=N` (one exact topic,
  * ascending), with its parameters `[topic, from, to, limit]`.
  */
-export const PG_TOPIC_RANGE_SQL = `SELECT * FROM events WHERE (topic = $1) AND time >= $2 AND time < $3 ORDER BY time ASC, seq ASC LIMIT $4`;
+export const PG_TOPIC_RANGE_SQL = searchEventsSql({ topics: ["x"], fromTime: 0, toTime: 0, order: "asc", limit: 1 }).sql;
 
 /**
  * The same search with the topic as `= ANY(array)`, as the store wrote it before, for comparison: PostgreSQL then

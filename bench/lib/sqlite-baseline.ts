@@ -1,4 +1,6 @@
 import Database from "better-sqlite3";
+import { INSERT_EVENT } from "../../src/store/sqlite/sql/events.js";
+import { searchEventsSql } from "../../src/store/sqlite/sqlite-events.js";
 import { importDist } from "./dist.js";
 
 /**
@@ -14,12 +16,11 @@ export const STORE_PRAGMAS = [
   "cache_size = -65536",
 ];
 
-/** The store's insert, word for word. */
-export const INSERT_EVENT_SQL = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+/** The store's insert (12 parameters: the last is the publisher, null for hub-generated ids). */
+export const INSERT_EVENT_SQL = INSERT_EVENT;
 
-/** The SQL the store's `searchEvents` builds for `?topic=X&from=…&to=…&limit=N` (one exact topic, ascending). */
-export const TOPIC_RANGE_SQL = `SELECT * FROM events WHERE (topic IN (?)) AND time >= ? AND time < ? ORDER BY time ASC, seq ASC LIMIT ?`;
+/** The SQL the store's event search builds for `?topic=X&from=…&to=…&limit=N` (one exact topic, ascending). */
+export const TOPIC_RANGE_SQL = searchEventsSql({ topics: ["x"], fromTime: 0, toTime: 0, order: "asc", limit: 1 }).sql;
 
 /** Opens a SQLite file with the store's pragmas; with `migrate`, applies every SQLite migration file to it. */
 export async function openBaselineDb(path: string, options: { migrate?: boolean } = {}): Promise<Database.Database> {

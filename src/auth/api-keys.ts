@@ -41,7 +41,7 @@ export async function createApiKey(store: Store, input: unknown, now = Date.now(
     createdAt: now,
     revokedAt: null,
   };
-  await store.createApiKey(key);
+  await store.keys.create(key);
   return { key, token };
 }
 
@@ -50,14 +50,14 @@ export async function createApiKey(store: Store, input: unknown, now = Date.now(
  * @throws HubError SB_API_KEY_NOT_FOUND
  */
 export async function revokeApiKey(store: Store, id: string, now = Date.now()): Promise<ApiKey> {
-  const key = await store.revokeApiKey(id, now);
+  const key = await store.keys.revoke(id, now);
   if (!key) throw new HubError("SB_API_KEY_NOT_FOUND", `no API key with id ${JSON.stringify(id.slice(0, 100))}`);
   return key;
 }
 
 /** Every key, oldest first (hashes included; wire shapes leave them out). */
 export function listApiKeys(store: Store): Promise<ApiKey[]> {
-  return store.listApiKeys();
+  return store.keys.list();
 }
 
 function parseApiKeyInput(input: unknown): { name: string | null; scopes: string[] } {

@@ -62,7 +62,7 @@ export class Authenticator {
     const now = Date.now();
     if (this.enabledCache && now < this.enabledCache.until) return this.enabledCache.value;
     // Any key ever created, revoked ones included: revoking the last key must lock the hub, never open it.
-    const value = (await this.store.listApiKeys()).length > 0;
+    const value = (await this.store.keys.list()).length > 0;
     this.enabledCache = { value, until: now + this.enabledCacheMs };
     return value;
   }
@@ -85,7 +85,7 @@ export class Authenticator {
    */
   async authenticate(token: string): Promise<Credential> {
     if (token.startsWith(API_KEY_TOKEN_PREFIX)) {
-      const key = await this.store.findApiKeyByHash(hashApiKeyToken(token));
+      const key = await this.store.keys.findByHash(hashApiKeyToken(token));
       if (!key || key.revokedAt !== null) throw new HubError("SB_AUTH_INVALID", "unknown or revoked API key");
       return { id: key.id, scopes: parseScopes(key.scopes) };
     }

@@ -51,7 +51,7 @@ export class AttemptRecorder {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
-    this.writing = this.store.recordAttempts(batch).catch((error: unknown) => {
+    this.writing = this.store.deliveries.recordAttempts(batch).catch((error: unknown) => {
       // The deliveries stay pending in the store and are sent again after a restart: at least once.
       this.log.error({ err: error, records: batch.length }, "recording delivery attempts failed");
     });

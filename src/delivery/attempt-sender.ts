@@ -59,7 +59,7 @@ export class AttemptSender {
 
   /** Writes since when the subscription's attempts have all failed (null: healthy again). */
   setFailingSince(subscriptionId: string, failingSince: number | null, now: number): Promise<void> {
-    return this.options.store.updateSubscription(subscriptionId, { failingSince }, now).then(() => undefined);
+    return this.options.store.subscriptions.update(subscriptionId, { failingSince }, now).then(() => undefined);
   }
 
   /** {@link setFailingSince} in the background, failures logged. */
@@ -74,8 +74,8 @@ export class AttemptSender {
     const { store, log } = this.options;
     this.options.onDisabled(sub.id);
     log.warn({ subscriptionId: sub.id, reason }, "subscription disabled");
-    await store.updateSubscription(sub.id, { active: false, disabledReason: reason }, now);
-    await store.announceSubscriptionChange?.(sub.id);
+    await store.subscriptions.update(sub.id, { active: false, disabledReason: reason }, now);
+    await store.cluster?.announceSubscriptionChange(sub.id);
     await this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: sub.id, url: sub.url, reason });
   }
 

@@ -41,7 +41,7 @@ function newEvent(): NewEvent {
 
 /** Commits `n` events (as another node would) and returns them. */
 async function commit(n: number): Promise<StoredEvent[]> {
-  const [outcome] = await store.appendEvents([{ events: Array.from({ length: n }, newEvent), createTopics: true }]);
+  const [outcome] = await store.events.append([{ events: Array.from({ length: n }, newEvent), createTopics: true }]);
   if (!outcome?.ok) throw new Error("append failed");
   return outcome.stored;
 }
@@ -50,9 +50,10 @@ async function commit(n: number): Promise<StoredEvent[]> {
 function feedOf(startSeq: number, pageSize = 1000) {
   const emitted: number[][] = [];
   let reads = 0;
-  const counting: Store = Object.create(store, {
-    readEventsAfter: { value: (after: number, limit: number) => (reads++, store.readEventsAfter(after, limit)) },
-  }) as Store;
+  const events = Object.create(store.events, {
+    readAfter: { value: (after: number, limit: number) => (reads++, store.events.readAfter(after, limit)) },
+  }) as Store["events"];
+  const counting = Object.create(store, { events: { value: events } }) as Store;
   const feed = new CommitFeed({ store: counting, emit: (events) => emitted.push(events.map((e) => e.seq)), log: pino({ level: "silent" }), startSeq, pageSize });
   return { feed, emitted, reads: () => reads };
 }
@@ -81,7 +82,7 @@ describe("CommitFeed", () => {
     await until(() => emitted.flat().length === 5);
     expect(emitted.flat()).toEqual([1, 2, 3, 4, 5]);
     // A local commit already read from the store (its announcement came first) is not emitted again.
-    feed.local(await store.readEventsAfter(3, 10));
+    feed.local(await store.events.readAfter(3, 10));
     feed.announced(5);
     await feed.stop();
     expect(emitted.flat()).toEqual([1, 2, 3, 4, 5]);

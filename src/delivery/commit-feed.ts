@@ -108,7 +108,7 @@ export class CommitFeed {
   private async catchUp(upTo: number): Promise<void> {
     const pageSize = this.options.pageSize ?? 1_000;
     while (!this.stopped && this.lastSeenSeq < upTo) {
-      const page = await this.options.store.readEventsAfter(this.lastSeenSeq, pageSize);
+      const page = await this.options.store.events.readAfter(this.lastSeenSeq, pageSize);
       if (this.stopped) return;
       const wanted = page.filter((e) => e.seq <= upTo);
       if (wanted.length > 0) this.emitNew(wanted);

@@ -1,35 +1,14 @@
 import type { Store } from "../store/store.js";
 
-/**
- * The part of the store that delivery uses, and the only place delivery names store methods: when the store's
- * shape changes, this adapter changes and the delivery modules do not.
- */
-export type DeliveryStore = Pick<
-  Store,
-  | "getEvent"
-  | "readEventsAfter"
-  | "getSubscription"
-  | "listSubscriptions"
-  | "updateSubscription"
-  | "announceSubscriptionChange"
-  | "watchCommits"
-  | "addDeliveries"
-  | "recordAttempts"
-  | "openDeliveries"
-  | "claimRetries"
-  | "claimDueRetries"
-  | "acquireLeases"
-  | "releaseLeases"
-  | "heartbeat"
-  | "removeNode"
->;
+/** The parts of the store that delivery uses. */
+export type DeliveryStore = Pick<Store, "mode" | "events" | "subscriptions" | "deliveries" | "leases" | "cluster">;
 
 /** Writes a subscription's cursor alone (no deliveries with it). */
 export function advanceCursor(store: DeliveryStore, subscriptionId: string, cursorSeq: number, now: number): Promise<void> {
-  return store.addDeliveries(subscriptionId, [], cursorSeq, now);
+  return store.deliveries.advanceCursor({ subscriptionId, cursorSeq, now });
 }
 
-/** Whether the store is shared by several nodes (it announces their commits): then retries are swept across nodes. */
+/** Whether several nodes share the store (it announces their commits): then retries are swept across nodes. */
 export function isSharedStore(store: DeliveryStore): boolean {
-  return store.watchCommits !== undefined;
+  return store.mode === "cluster";
 }

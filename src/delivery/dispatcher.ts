@@ -109,10 +109,10 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.options.runWorkers === false) return;
     const { store } = this.options;
-    const active = (await store.listSubscriptions()).filter((sub) => sub.active);
+    const active = (await store.subscriptions.list()).filter((sub) => sub.active);
     await this.leases.claimInitial(active.map((sub) => sub.id));
     for (const sub of active) if (this.leases.holds(sub.id)) await this.startWorker(sub);
-    this.leases.startRenewing(async () => (await store.listSubscriptions()).filter((sub) => sub.active).map((sub) => sub.id));
+    this.leases.startRenewing(async () => (await store.subscriptions.list()).filter((sub) => sub.active).map((sub) => sub.id));
     if (this.options.sweepRetries ?? isSharedStore(store)) this.sweeper.start();
   }
 
@@ -142,7 +142,7 @@ export class Dispatcher {
   /** Re-reads every subscription (after announcements of changes may have been missed). */
   async refreshAll(): Promise<void> {
     const ids = new Set(this.workers.keys());
-    for (const sub of await this.options.store.listSubscriptions()) ids.add(sub.id);
+    for (const sub of await this.options.store.subscriptions.list()) ids.add(sub.id);
     await Promise.all([...ids].map((id) => this.refresh(id)));
   }
 
@@ -193,7 +193,7 @@ export class Dispatcher {
     }
     if (this.stopped || this.options.runWorkers === false) return;
     if (await this.leases.handOverIfDue(id)) return;
-    const sub = await this.options.store.getSubscription(id);
+    const sub = await this.options.store.subscriptions.get(id);
     if (!sub?.active) {
       // Deleted, paused or disabled: its lease is of no use to this node any more.
       await this.leases.release(id);

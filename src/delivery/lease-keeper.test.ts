@@ -10,10 +10,12 @@ const RENEW = 2_000;
 function leaseStore(nodes: () => number) {
   const released: string[] = [];
   const store = {
-    heartbeat: async () => nodes(),
-    acquireLeases: async (_node: string, ids: string[]) => ids,
-    releaseLeases: async (_node: string, ids: string[]) => void released.push(...ids),
-    removeNode: async () => {},
+    leases: {
+      heartbeat: async () => nodes(),
+      acquire: async ({ subscriptionIds }: { subscriptionIds: string[] }) => subscriptionIds,
+      release: async ({ subscriptionIds }: { subscriptionIds: string[] }) => void released.push(...subscriptionIds),
+      removeNode: async () => {},
+    },
   } as unknown as DeliveryStore;
   return { store, released };
 }

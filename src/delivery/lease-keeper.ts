@@ -61,14 +61,14 @@ export class LeaseKeeper {
   /** Whether `id` was to be handed over (then its lease is released now and it is no longer this node's). */
   async handOverIfDue(id: string): Promise<boolean> {
     if (!this.handingOver.delete(id)) return false;
-    await this.options.store.releaseLeases(this.options.nodeId, [id]);
+    await this.options.store.leases.release({ nodeId: this.options.nodeId, subscriptionIds: [id] });
     return true;
   }
 
   /** Claims (or renews) the lease of one subscription, as for a new one; whether this node holds it now. */
   async acquire(id: string): Promise<boolean> {
     const { store, nodeId, ttlMs, now } = this.options;
-    const held = (await store.acquireLeases(nodeId, [id], ttlMs, now())).length > 0;
+    const held = (await store.leases.acquire({ nodeId, subscriptionIds: [id], ttlMs, now: now() })).length > 0;
     if (held) this.held.add(id);
     else this.held.delete(id);
     return held;
@@ -76,7 +76,7 @@ export class LeaseKeeper {
 
   /** Gives up the lease of one subscription, if held (deleted, paused or disabled, or the dispatcher stopped). */
   async release(id: string): Promise<void> {
-    if (this.held.delete(id)) await this.options.store.releaseLeases(this.options.nodeId, [id]);
+    if (this.held.delete(id)) await this.options.store.leases.release({ nodeId: this.options.nodeId, subscriptionIds: [id] });
   }
 
   /** Stops renewing (the leases stay held until {@link releaseAll}). */
@@ -96,7 +96,7 @@ export class LeaseKeeper {
     this.held.clear();
     this.handingOver.clear();
     if (keepLeases) return;
-    await Promise.all([store.removeNode(nodeId), store.releaseLeases(nodeId, held)]).catch((error: unknown) =>
+    await Promise.all([store.leases.removeNode(nodeId), store.leases.release({ nodeId, subscriptionIds: held })]).catch((error: unknown) =>
       log.error({ err: error, nodeId }, "releasing subscription leases failed"),
     );
   }
@@ -109,15 +109,15 @@ export class LeaseKeeper {
    */
   private async claimShare(activeIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
     const { store, nodeId, ttlMs } = this.options;
-    const nodes = await store.heartbeat(nodeId, at, ttlMs);
+    const nodes = await store.leases.heartbeat({ nodeId, now: at, ttlMs });
     const share = Math.ceil(activeIds.length / nodes);
-    const renewed = new Set(await store.acquireLeases(nodeId, activeIds.filter((id) => this.held.has(id)), ttlMs, at));
+    const renewed = new Set(await store.leases.acquire({ nodeId, subscriptionIds: activeIds.filter((id) => this.held.has(id)), ttlMs, now: at }));
     const room = share - renewed.size;
     if (room > 0) {
       const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
-      const got = await store.acquireLeases(nodeId, candidates, ttlMs, at);
+      const got = await store.leases.acquire({ nodeId, subscriptionIds: candidates, ttlMs, now: at });
       // acquireLeases takes every free lease in the list: what exceeds the share goes back at once.
-      if (got.length > room) await store.releaseLeases(nodeId, got.slice(room));
+      if (got.length > room) await store.leases.release({ nodeId, subscriptionIds: got.slice(room) });
       for (const id of got.slice(0, room)) renewed.add(id);
     }
     const excess = renewed.size > share ? [...renewed].slice(share) : [];
@@ -140,7 +140,7 @@ export class LeaseKeeper {
       this.renewedAt = at;
       if (this.stopped) {
         // The dispatcher's stop released what it knew of; these were renewed meanwhile.
-        await store.releaseLeases(nodeId, [...acquired]);
+        await store.leases.release({ nodeId, subscriptionIds: [...acquired] });
         return;
       }
       this.apply(ids, acquired, excess);

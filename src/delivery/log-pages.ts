@@ -23,7 +23,7 @@ export class LogPages {
     let page = this.pages.get(cursor);
     if (!page) {
       if (this.pages.size >= PAGES_KEPT) this.pages.delete(this.pages.keys().next().value!);
-      page = this.store.readEventsAfter(cursor, LOG_PAGE);
+      page = this.store.events.readAfter(cursor, LOG_PAGE);
       this.pages.set(cursor, page);
       page.catch(() => this.pages.delete(cursor));
     }

@@ -24,19 +24,20 @@ describe("sweepWindow", () => {
 describe("RetrySweeper (fake clock)", () => {
   it("claims what is due by its clock, as many as it has free slots for, and records each attempt", async () => {
     let t = 5_000_000;
-    const claims: unknown[][] = [];
+    const claims: unknown[] = [];
     const records: AttemptRecord[] = [];
     const delivery = { id: "dlv_1", subscriptionId: "sub_1", eventId: "evt_1", attempts: 1, status: "retrying" } as Delivery;
     const sub = { id: "sub_1", active: true, retrySchedule: [0, 5, 60], failingSince: 1, topic: "orders", url: "http://x" } as unknown as Subscription;
     const store = {
-      claimDueRetries: async (...args: unknown[]) => {
-        claims.push(args);
-        return claims.length === 1 ? [delivery] : [];
+      deliveries: {
+        claimDueRetries: async (request: unknown) => {
+          claims.push(request);
+          return claims.length === 1 ? [delivery] : [];
+        },
+        recordAttempts: async (batch: AttemptRecord[]) => void records.push(...batch),
       },
-      getSubscription: async () => sub,
-      getEvent: async () => ({ id: "evt_1", topic: "orders" }) as StoredEvent,
-      recordAttempts: async (batch: AttemptRecord[]) => void records.push(...batch),
-      updateSubscription: async () => sub,
+      subscriptions: { get: async () => sub, update: async () => sub },
+      events: { get: async () => ({ id: "evt_1", topic: "orders" }) as StoredEvent },
     } as unknown as DeliveryStore;
     const slots = new InFlightSlots(3);
     slots.takeNow(); // a worker's attempt in flight: two slots free
@@ -53,7 +54,7 @@ describe("RetrySweeper (fake clock)", () => {
     const sweeper = new RetrySweeper({ store, log, now: () => t, nodeId: "node_b", leaseTtlMs: TTL, slots, sender, recorder });
 
     await sweeper.sweep();
-    expect(claims[0]).toEqual(["node_b", t - RETRY_TAKEOVER_AFTER_MS, t, CLAIM_MARGIN_MS, 2, t + TTL - LEASE_STALE_AFTER_MS]);
+    expect(claims[0]).toEqual({ nodeId: "node_b", dueBefore: t - RETRY_TAKEOVER_AFTER_MS, now: t, marginMs: CLAIM_MARGIN_MS, limit: 2, leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS });
     const startedAt = t;
     await Promise.all(sweeper.attemptsInFlight());
     await recorder.flush();
@@ -68,13 +69,13 @@ describe("RetrySweeper (fake clock)", () => {
 
     t += 7_000;
     await sweeper.sweep();
-    expect(claims[1]).toEqual(["node_b", t - RETRY_TAKEOVER_AFTER_MS, t, CLAIM_MARGIN_MS, 2, t + TTL - LEASE_STALE_AFTER_MS]);
+    expect(claims[1]).toEqual({ nodeId: "node_b", dueBefore: t - RETRY_TAKEOVER_AFTER_MS, now: t, marginMs: CLAIM_MARGIN_MS, limit: 2, leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS });
     await sweeper.halt();
   });
 
   it("claims nothing when every slot is taken", async () => {
     const claims: unknown[] = [];
-    const store = { claimDueRetries: async (...args: unknown[]) => claims.push(args) } as unknown as DeliveryStore;
+    const store = { deliveries: { claimDueRetries: async (request: unknown) => claims.push(request) } } as unknown as DeliveryStore;
     const slots = new InFlightSlots(1);
     slots.takeNow();
     const recorder = new AttemptRecorder(store, log);

@@ -85,11 +85,11 @@ export class RetrySweeper {
     try {
       const now = clock();
       const { dueBefore, leaseStaleBefore } = sweepWindow(now, this.options.leaseTtlMs);
-      const claimed = await store.claimDueRetries(nodeId, dueBefore, now, CLAIM_MARGIN_MS, free, leaseStaleBefore);
+      const claimed = await store.deliveries.claimDueRetries({ nodeId, dueBefore, now, marginMs: CLAIM_MARGIN_MS, limit: free, leaseStaleBefore });
       const subscriptions = new Map<string, Promise<Subscription | undefined>>();
       for (const delivery of claimed) {
         let sub = subscriptions.get(delivery.subscriptionId);
-        if (!sub) subscriptions.set(delivery.subscriptionId, (sub = store.getSubscription(delivery.subscriptionId)));
+        if (!sub) subscriptions.set(delivery.subscriptionId, (sub = store.subscriptions.get(delivery.subscriptionId)));
         slots.takeNow();
         const attempt = this.send(delivery, sub).finally(() => {
           this.inFlight.delete(attempt);
@@ -108,7 +108,7 @@ export class RetrySweeper {
       const sub = await subscription;
       // Deleted or paused since the claim: the claim expires and the delivery waits for its subscription.
       if (!sub?.active) return;
-      const event = await store.getEvent(delivery.eventId);
+      const event = await store.events.get(delivery.eventId);
       const attemptedAt = now();
       const outcome = await sender.attempt(sub, delivery.id, event, attemptedAt);
       const attempts = delivery.attempts + 1;

@@ -110,7 +110,7 @@ export class SubscriptionService {
     };
     await this.inTurn(async () => {
       await this.checkLimit();
-      await this.options.store.createSubscription(sub);
+      await this.options.store.subscriptions.create(sub);
     });
     await this.options.dispatcher.refresh(sub.id);
     await this.announce(sub.id);
@@ -131,20 +131,20 @@ export class SubscriptionService {
     }
     if (typeof o.target !== "string" || typeof o.topic !== "string") throw invalid("topic and target must be strings");
     if (o.from_now !== undefined && typeof o.from_now !== "boolean") throw invalid("from_now must be true or false");
-    if (await this.options.store.findSubscription(o.topic, o.target)) {
+    if (await this.options.store.subscriptions.find(o.topic, o.target)) {
       throw new HubError("SB_SUBSCRIPTION_EXISTS", `a publisher for topic ${JSON.stringify(o.topic)} and target ${JSON.stringify(o.target)} already exists`);
     }
     return this.create({ topic: o.topic, url: o.target, active: o.active, start: o.from_now === false ? "beginning" : "now" });
   }
 
   async get(id: string): Promise<Subscription> {
-    const sub = await this.options.store.getSubscription(id);
+    const sub = await this.options.store.subscriptions.get(id);
     if (!sub) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
     return sub;
   }
 
   list(): Promise<Subscription[]> {
-    return this.options.store.listSubscriptions();
+    return this.options.store.subscriptions.list();
   }
 
   /**
@@ -176,7 +176,7 @@ export class SubscriptionService {
   }
 
   async delete(id: string): Promise<void> {
-    if (!(await this.options.store.deleteSubscription(id))) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
+    if (!(await this.options.store.subscriptions.delete(id))) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
     await this.options.dispatcher.refresh(id);
     await this.announce(id);
   }
@@ -188,7 +188,7 @@ export class SubscriptionService {
     if (params.status !== undefined && !STATUSES.has(params.status as DeliveryStatus)) {
       throw new HubError("SB_QUERY_INVALID", `status must be one of ${[...STATUSES].join(", ")}`);
     }
-    const deliveries = await this.options.store.searchDeliveries({
+    const deliveries = await this.options.store.deliveries.search({
       subscriptionId: params.subscription,
       eventId: params.event,
       status: params.status as DeliveryStatus | undefined,
@@ -201,25 +201,25 @@ export class SubscriptionService {
   }
 
   async getDelivery(id: string): Promise<DeliveryDetail> {
-    const delivery = await this.options.store.getDelivery(id);
+    const delivery = await this.options.store.deliveries.get(id);
     if (!delivery) throw new HubError("SB_DELIVERY_NOT_FOUND", `no delivery ${JSON.stringify(id)}`);
-    return { delivery, attempts: await this.options.store.listAttempts(id) };
+    return { delivery, attempts: await this.options.store.deliveries.listAttempts(id) };
   }
 
   /** The deliveries of one event, each with its attempts. */
   async deliveriesOfEvent(eventId: string): Promise<DeliveryDetail[]> {
-    const deliveries = await this.options.store.searchDeliveries({ eventId, limit: 1000 });
-    return Promise.all(deliveries.map(async (delivery) => ({ delivery, attempts: await this.options.store.listAttempts(delivery.id) })));
+    const deliveries = await this.options.store.deliveries.search({ eventId, limit: 1000 });
+    return Promise.all(deliveries.map(async (delivery) => ({ delivery, attempts: await this.options.store.deliveries.listAttempts(delivery.id) })));
   }
 
   /** Sends a dead (or delivered) delivery again, as a new round of its retry schedule. */
   async retryDelivery(id: string): Promise<Delivery> {
-    const current = await this.options.store.getDelivery(id);
+    const current = await this.options.store.deliveries.get(id);
     if (!current) throw new HubError("SB_DELIVERY_NOT_FOUND", `no delivery ${JSON.stringify(id)}`);
     if (current.status === "pending" || current.status === "retrying") {
       throw new HubError("SB_DELIVERY_IN_PROGRESS", `delivery ${id} is ${current.status}; its next attempt is at ${new Date(current.nextAttemptAt).toISOString()}`);
     }
-    const [delivery] = await this.options.store.retryDeliveries({ deliveryId: id }, this.now());
+    const [delivery] = await this.options.store.deliveries.retry({ deliveryId: id }, this.now());
     this.options.dispatcher.enqueue(delivery!.subscriptionId, [delivery!]);
     await this.announce(delivery!.subscriptionId);
     return delivery!;
@@ -229,7 +229,7 @@ export class SubscriptionService {
   async retryDead(id: string, input: unknown): Promise<{ retried: number }> {
     await this.get(id);
     const o = input === undefined || input === null ? {} : object(input);
-    const deliveries = await this.options.store.retryDeliveries(
+    const deliveries = await this.options.store.deliveries.retry(
       {
         subscriptionId: id,
         fromTime: o.from === undefined ? undefined : timeParam("from", o.from),
@@ -254,7 +254,7 @@ export class SubscriptionService {
     let after: { time: number; seq: number } | undefined;
     let replayed = 0;
     for (;;) {
-      const events = await store.searchEvents({
+      const events = await store.events.search({
         ...(matcher.exact ? { topics: [sub.topic] } : matcher.prefix ? { topicPrefixes: [matcher.prefix] } : {}),
         fromTime: from,
         toTime: to,
@@ -270,7 +270,7 @@ export class SubscriptionService {
         .slice(0, MAX_REPLAY - replayed)
         .map((e) => ({ id: newPrefixedId("dlv", now), subscriptionId: id, eventSeq: e.seq, eventId: e.id, orderingKey: e.key, nextAttemptAt: now }));
       if (batch.length > 0) {
-        await store.addDeliveries(id, batch, undefined, now);
+        await store.deliveries.add({ subscriptionId: id, deliveries: batch, now });
         dispatcher.enqueue(
           id,
           batch.map((d) => ({ ...d, status: "pending", attempts: 0, lastStatus: null, lastError: null, createdAt: now, updatedAt: now, deliveredAt: null })),
@@ -288,7 +288,7 @@ export class SubscriptionService {
    * that the node running its worker re-reads it.
    */
   private async announce(id: string): Promise<void> {
-    await this.options.store.announceSubscriptionChange?.(id);
+    await this.options.store.cluster?.announceSubscriptionChange(id);
   }
 
   /** Runs `fn` after every creation started before it has finished. */
@@ -305,7 +305,7 @@ export class SubscriptionService {
   private async checkLimit(): Promise<void> {
     const max = this.options.maxSubscriptions;
     if (max === undefined) return;
-    const count = (await this.options.store.listSubscriptions()).length;
+    const count = (await this.options.store.subscriptions.list()).length;
     if (count >= max) {
       throw new HubError(
         "SB_SUBSCRIPTION_LIMIT",
@@ -315,7 +315,7 @@ export class SubscriptionService {
   }
 
   private async apply(id: string, patch: SubscriptionPatch): Promise<Subscription> {
-    const sub = await this.options.store.updateSubscription(id, patch, this.now());
+    const sub = await this.options.store.subscriptions.update(id, patch, this.now());
     if (!sub) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
     await this.options.dispatcher.refresh(id);
     await this.announce(id);
@@ -324,11 +324,11 @@ export class SubscriptionService {
 
   private async startCursor(start: unknown): Promise<number> {
     const { store } = this.options;
-    if (start === undefined || start === "now") return store.lastSeq();
+    if (start === undefined || start === "now") return store.events.lastSeq();
     if (start === "beginning") return 0;
     const t = typeof start === "string" || typeof start === "number" ? parseTime(start) : undefined;
     if (t === undefined) throw invalid(`start must be "now", "beginning" or a time, got ${JSON.stringify(start)}`);
-    return store.seqBefore(t);
+    return store.events.seqBefore(t);
   }
 
   private async parseFields(o: Record<string, unknown>): Promise<SubscriptionPatch> {

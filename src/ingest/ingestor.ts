@@ -126,7 +126,7 @@ export class Ingestor {
     const started = process.hrtime.bigint();
     let outcomes;
     try {
-      outcomes = await store.appendEvents(batch.map((p) => p.request));
+      outcomes = await store.events.append(batch.map((p) => p.request));
     } catch (error) {
       await previous;
       metrics?.ingestRequests.inc({ outcome: "failed" }, batch.length);

@@ -32,7 +32,7 @@ export class TopicCatalog {
   /** Loads every topic's schema; call once at start. */
   async load(): Promise<void> {
     this.validators.clear();
-    for (const topic of await this.store.listTopics()) this.validators.set(topic.name, this.compileSchema(topic.schema, topic.name));
+    for (const topic of await this.store.topics.list()) this.validators.set(topic.name, this.compileSchema(topic.schema, topic.name));
   }
 
   /** Whether the topic exists (as far as this node knows; auto-created topics are learnt on first sight). */
@@ -61,32 +61,32 @@ export class TopicCatalog {
   async create(input: unknown): Promise<Topic> {
     const topic = parseTopicInput(input);
     const validator = this.compileSchema(topic.schema ?? null, topic.name);
-    const created = await this.store.createTopic(topic, this.now());
+    const created = await this.store.topics.create(topic, this.now());
     this.validators.set(created.name, validator);
     return created;
   }
 
   async get(name: string): Promise<Topic> {
-    const topic = await this.store.getTopic(name);
+    const topic = await this.store.topics.get(name);
     if (!topic) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(name)} does not exist`);
     return topic;
   }
 
   list(): Promise<Topic[]> {
-    return this.store.listTopics();
+    return this.store.topics.list();
   }
 
   async update(name: string, input: unknown): Promise<Topic> {
     const patch = parseTopicPatch(input);
     const validator = patch.schema !== undefined ? this.compileSchema(patch.schema, name) : undefined;
-    const updated = await this.store.updateTopic(name, patch, this.now());
+    const updated = await this.store.topics.update(name, patch, this.now());
     if (!updated) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(name)} does not exist`);
     if (validator !== undefined) this.validators.set(name, validator);
     return updated;
   }
 
   async delete(name: string): Promise<void> {
-    if (!(await this.store.deleteTopic(name))) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(name)} does not exist`);
+    if (!(await this.store.topics.delete(name))) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(name)} does not exist`);
     this.validators.delete(name);
   }
 

@@ -141,7 +141,7 @@ export async function searchEvents(store: Store, search: EventSearch): Promise<E
   let scanned = 0;
   for (;;) {
     const batchSize = needsCheck ? Math.min(MAX_SCANNED_ROWS - scanned, Math.max(search.limit * 2, 200)) : search.limit - events.length;
-    const rows = await store.searchEvents({ ...search.query, after, limit: batchSize });
+    const rows = await store.events.search({ ...search.query, after, limit: batchSize });
     scanned += rows.length;
     for (const row of rows) {
       after = { time: row.time, seq: row.seq };

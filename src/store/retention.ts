@@ -52,27 +52,27 @@ export async function runRetention(
     result.removed += n;
   };
   const list = await topics.list();
-  if (store.dropExpiredPartitions) {
+  if (store.events.dropExpiredPartitions) {
     const cutoffs = new Map<string, number | undefined>();
     for (const topic of list) {
       const retentionMs = effectiveRetentionMs(topic, config);
       cutoffs.set(topic.name, retentionMs > 0 ? now - retentionMs : undefined);
     }
     const fallback = config.eventRetentionMs > 0 ? now - config.eventRetentionMs : undefined;
-    const dropped = await store.dropExpiredPartitions((topic) => (cutoffs.has(topic) ? cutoffs.get(topic) : fallback));
+    const dropped = await store.events.dropExpiredPartitions((topic) => (cutoffs.has(topic) ? cutoffs.get(topic) : fallback));
     for (const [topic, n] of Object.entries(dropped)) {
       count(topic, n);
       log?.info({ topic, removed: n }, "retention dropped expired partitions");
     }
   }
-  const maxBatches = store.dropExpiredPartitions ? RETENTION_ROW_BATCHES_WITH_PARTITIONS : Infinity;
+  const maxBatches = store.events.dropExpiredPartitions ? RETENTION_ROW_BATCHES_WITH_PARTITIONS : Infinity;
   for (const topic of list) {
     const retentionMs = effectiveRetentionMs(topic, config);
     if (retentionMs <= 0) continue;
     const before = now - retentionMs;
     let removed = 0;
     for (let batches = 1; ; batches++) {
-      const n = await store.deleteEventsBefore(topic.name, before, batch);
+      const n = await store.events.deleteBefore({ topic: topic.name, receivedBefore: before, limit: batch });
       removed += n;
       if (n < batch || batches >= maxBatches) break;
       await new Promise((resolve) => setImmediate(resolve));

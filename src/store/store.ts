@@ -1,262 +1,30 @@
 /**
- * Glossary
- * - event: one stored message. `id` is client-given or a generated `evt_<ULID>`; `seq` is a store-wide, strictly
- *   increasing number given at commit; `time` is the event's own time (client-given, else the receive time).
- * - topic: a name events are published to; it may carry a JSON Schema that each event's data must satisfy.
- * - append request: the events of one HTTP request (or one library call); stored all or nothing, and several
- *   append requests share one transaction (group commit).
- * - subscription: a webhook endpoint and what it selects (topic or pattern, CEL filter). It reads the event log
- *   from its own cursor; ingest writes nothing per subscription.
- * - delivery: one event for one subscription (`dlv_…`, also the `webhook-id`), with its state: pending, delivered,
- *   retrying, dead. A delivery row is written when the dispatcher takes the event from the log, before sending.
- * - attempt: one HTTP request of a delivery, with its outcome.
- * - API key: a bearer token (`sbk_…`) with scopes; the store keeps its SHA-256 hash, never the token.
- *
- * Row types stay inside `store/`; everything here is the camelCase domain shape the rest of the code sees.
+ * The store's interface, in parts: what each part does and the requests it takes. The records it stores (events,
+ * topics, subscriptions, deliveries, attempts, API keys) and the glossary are in `types.ts`, re-exported here.
  */
+import type {
+  ApiKey,
+  AppendOutcome,
+  AppendRequest,
+  Attempt,
+  AttemptRecord,
+  Delivery,
+  DeliveryQuery,
+  EventQuery,
+  NewDelivery,
+  RetrySelection,
+  StoreStats,
+  StoredEvent,
+  Subscription,
+  SubscriptionPatch,
+  Topic,
+  TopicInput,
+  TopicPatch,
+} from "./types.js";
 
-/** An event as the ingest layer hands it to the store: validated, with its id and times decided. */
-export interface NewEvent {
-  id: string;
-  /** Whether `id` came from the client (then a repeat is detected and answered with the first result). */
-  clientId: boolean;
-  topic: string;
-  type: string | null;
-  source: string | null;
-  subject: string | null;
-  /** Event time, epoch milliseconds. */
-  time: number;
-  key: string | null;
-  /** `data` serialised as JSON text; what is stored and what SSE frames carry. */
-  dataJson: string;
-  /** The parsed data, kept so that live filters need not parse `dataJson` again. */
-  data: unknown;
-  attributes: Record<string, string>;
-  /** Receive time, epoch milliseconds. */
-  receivedAt: number;
-}
+export type * from "./types.js";
 
-/** A committed event. */
-export interface StoredEvent extends NewEvent {
-  seq: number;
-}
-
-/** The reply for one stored (or deduplicated) event. */
-export interface AppendResult {
-  id: string;
-  seq: number;
-  topic: string;
-}
-
-/** The events of one request, stored all or nothing. */
-export interface AppendRequest {
-  events: NewEvent[];
-  /** `Idempotency-Key` of the request, if any: a repeat returns the first request's results. */
-  idempotencyKey?: string;
-  /**
-   * The id of the publishing credential (`key_…`, `jwt:<sub>`); undefined when auth is off or in-process. Repeats
-   * of client ids and Idempotency-Keys replay only within one publisher (see `repeats.ts`).
-   */
-  publisher?: string;
-  /** Topics that do not exist are created; without it, the caller has checked they exist. */
-  createTopics: boolean;
-}
-
-/** What happened to one append request inside a group commit. */
-export type AppendOutcome =
-  | { ok: true; results: AppendResult[]; /** newly stored events, in seq order */ stored: StoredEvent[]; replayed: boolean }
-  | { ok: false; error: Error };
-
-/** A topic and its statistics. */
-export interface Topic {
-  name: string;
-  description: string | null;
-  /** JSON Schema that event data must satisfy, or null. */
-  schema: unknown | null;
-  originHost: string | null;
-  createdAt: number;
-  updatedAt: number;
-  eventCount: number;
-  /** Time the last event was received, epoch ms, or null when none. */
-  lastEventAt: number | null;
-  /** Events received longer ago than this are removed; 0 keeps them forever; null uses `eventRetentionMs`. */
-  retentionMs: number | null;
-}
-
-/** Fields of a topic a client may set. */
-export interface TopicInput {
-  name: string;
-  description?: string | null;
-  schema?: unknown | null;
-  originHost?: string | null;
-  /** See {@link Topic.retentionMs}. */
-  retentionMs?: number | null;
-}
-
-/** A patch of a topic; absent keys stay as they are. */
-export type TopicPatch = Partial<Omit<TopicInput, "name">>;
-
-/** A position in the order of a search: `(time, seq)` or `seq` alone, depending on `orderBy`. */
-export interface EventCursor {
-  time: number;
-  seq: number;
-}
-
-/** The storage-level part of an event search: everything the store can answer with an index. */
-export interface EventQuery {
-  /** Exact topic names (already expanded from patterns by the caller when possible). */
-  topics?: string[];
-  /** Prefixes a topic must start with (for patterns such as `orders.*`); ORed with `topics`. */
-  topicPrefixes?: string[];
-  type?: string;
-  key?: string;
-  /** Inclusive lower bound of `time`, epoch ms. */
-  fromTime?: number;
-  /** Exclusive upper bound of `time`, epoch ms. */
-  toTime?: number;
-  /** Equality on top-level data fields. */
-  dataEquals?: Array<{ field: string; value: string | number | boolean | null }>;
-  /** Rows strictly after this position in the chosen order. */
-  after?: EventCursor;
-  order: "asc" | "desc";
-  limit: number;
-}
-
-/** A webhook subscription. */
-export interface Subscription {
-  id: string;
-  /** A topic name or pattern. */
-  topic: string;
-  url: string;
-  filter: string | null;
-  headers: Record<string, string>;
-  secret: string;
-  active: boolean;
-  /** Why the hub disabled it (410 Gone, failing too long), or null. */
-  disabledReason: string | null;
-  ordering: "none" | "key";
-  /** Delays in seconds; entry i is the wait before attempt i + 1. */
-  retrySchedule: number[];
-  timeoutMs: number;
-  maxInFlight: number;
-  /** Deliveries per second, or null for no limit. */
-  rateLimit: number | null;
-  body: "data" | "envelope";
-  /** Every event with seq <= cursorSeq has become a delivery or was not selected. */
-  cursorSeq: number;
-  /** Start of the current run of failed attempts, epoch ms; null while healthy. */
-  failingSince: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** Fields of a subscription that can change after creation. */
-export type SubscriptionPatch = Partial<
-  Pick<
-    Subscription,
-    | "topic"
-    | "url"
-    | "filter"
-    | "headers"
-    | "secret"
-    | "active"
-    | "disabledReason"
-    | "ordering"
-    | "retrySchedule"
-    | "timeoutMs"
-    | "maxInFlight"
-    | "rateLimit"
-    | "body"
-    | "failingSince"
-  >
->;
-
-export type DeliveryStatus = "pending" | "delivered" | "retrying" | "dead";
-
-/** A delivery about to be made. */
-export interface NewDelivery {
-  id: string;
-  subscriptionId: string;
-  eventSeq: number;
-  eventId: string;
-  orderingKey: string | null;
-  /** When to send it, epoch ms. */
-  nextAttemptAt: number;
-}
-
-/** One event for one subscription. */
-export interface Delivery extends NewDelivery {
-  status: DeliveryStatus;
-  /** Attempts in the current round (a manual retry starts a new one). */
-  attempts: number;
-  nextAttemptAt: number;
-  lastStatus: number | null;
-  lastError: string | null;
-  createdAt: number;
-  updatedAt: number;
-  deliveredAt: number | null;
-}
-
-/** One HTTP attempt of a delivery. */
-export interface Attempt {
-  deliveryId: string;
-  attemptedAt: number;
-  statusCode: number | null;
-  latencyMs: number;
-  responseExcerpt: string | null;
-  error: string | null;
-}
-
-/** An attempt together with the state it leaves its delivery in. */
-export interface AttemptRecord extends Attempt {
-  status: DeliveryStatus;
-  attempts: number;
-  /** For retrying deliveries, when to try again. */
-  nextAttemptAt: number | null;
-}
-
-/** A search of deliveries, newest first. */
-export interface DeliveryQuery {
-  subscriptionId?: string;
-  eventId?: string;
-  status?: DeliveryStatus;
-  /** Created at or after, epoch ms. */
-  fromTime?: number;
-  /** Created before, epoch ms. */
-  toTime?: number;
-  /** Delivery ids sort by creation: return those before this one. */
-  beforeId?: string;
-  limit: number;
-}
-
-/** Which deliveries a manual retry takes. */
-export type RetrySelection =
-  | { deliveryId: string }
-  | { subscriptionId: string; fromTime?: number; toTime?: number };
-
-/** An API key as stored: the token itself is never kept, only its hash. */
-export interface ApiKey {
-  /** `key_<ULID>`. */
-  id: string;
-  name: string | null;
-  /** Hex SHA-256 of the token. */
-  hash: string;
-  /** The token's first 8 characters, for telling keys apart. */
-  prefix: string;
-  /** Scope strings such as `publish:orders.*` or `admin`. */
-  scopes: string[];
-  createdAt: number;
-  /** When it was revoked, epoch ms, or null while active. */
-  revokedAt: number | null;
-}
-
-/** Counts of what the store holds, for health and metrics. */
-export interface StoreStats {
-  events: number;
-  topics: number;
-}
-
-/** What {@link Store.watchCommits} reports: commits and subscription changes made by other nodes. */
+/** What {@link ClusterPart.watchCommits} reports: commits and subscription changes made by other nodes. */
 export interface CommitListener {
   /** Events up to `lastSeq` are committed (this node's own commits are announced too). */
   onCommit(lastSeq: number): void;
@@ -269,88 +37,171 @@ export interface CommitListener {
   onConnectionError?(error: Error): void;
 }
 
+/** Retention: the topic's events received before `receivedBefore` (epoch ms), at most `limit` of them. */
+export interface DeleteEventsRequest {
+  topic: string;
+  receivedBefore: number;
+  limit: number;
+}
+
+/** New pending deliveries of one subscription and, optionally, its new cursor, stored together. */
+export interface AddDeliveriesRequest {
+  subscriptionId: string;
+  deliveries: NewDelivery[];
+  /** Moves the subscription's cursor (never back) in the same transaction. */
+  cursorSeq?: number;
+  now: number;
+}
+
+/** Moves a subscription's cursor forward (never back) without adding deliveries. */
+export interface AdvanceCursorRequest {
+  subscriptionId: string;
+  cursorSeq: number;
+  now: number;
+}
+
 /**
- * The one storage interface. SQLite and PostgreSQL implement it; the same conformance suite runs against both.
- * Methods are async even where SQLite answers synchronously, so callers are written once.
+ * A page of a subscription's open deliveries in log order (`event_seq`, then id): after `afterSeq`, or with
+ * `afterId` after the delivery (`afterSeq`, `afterId`), so pages do not skip deliveries sharing an event.
  */
-export interface Store {
-  readonly dialect: "sqlite" | "postgres";
+export interface OpenDeliveriesQuery {
+  subscriptionId: string;
+  afterSeq: number;
+  afterId?: string;
+  limit: number;
+}
 
-  /** Runs pending migrations; refuses a database whose schema is newer than this code. */
-  migrate(): Promise<{ applied: string[]; version: number }>;
+/** Removes up to `limit` attempts made before `before` (epoch ms). */
+export interface PruneAttemptsRequest {
+  before: number;
+  limit: number;
+}
 
+/** See {@link DeliveriesPart.claimRetries}. */
+export interface ClaimRetriesRequest {
+  nodeId: string;
+  deliveryIds: string[];
+  now: number;
+  /** A claim lasts the subscription's timeout plus this. */
+  marginMs: number;
+}
+
+/** See {@link DeliveriesPart.claimDueRetries}. */
+export interface ClaimDueRetriesRequest {
+  nodeId: string;
+  /** Retries due at this time or earlier. */
+  dueBefore: number;
+  now: number;
+  /** A claim lasts the subscription's timeout plus this. */
+  marginMs: number;
+  limit: number;
+  /** Subscriptions whose lease expires before this have a holder that stopped renewing it. */
+  leaseStaleBefore: number;
+}
+
+/** See {@link LeasesPart.acquire}. */
+export interface AcquireLeasesRequest {
+  nodeId: string;
+  subscriptionIds: string[];
+  ttlMs: number;
+  now: number;
+}
+
+/** See {@link LeasesPart.release}. */
+export interface ReleaseLeasesRequest {
+  nodeId: string;
+  subscriptionIds: string[];
+}
+
+/** See {@link LeasesPart.heartbeat}. */
+export interface HeartbeatRequest {
+  nodeId: string;
+  now: number;
+  ttlMs: number;
+}
+
+/** The event log. */
+export interface EventsPart {
   /**
    * Stores several requests in one transaction. Each request is all or nothing: one request's failure
    * does not fail the others. Resolves only after the transaction is durable.
    */
-  appendEvents(requests: AppendRequest[]): Promise<AppendOutcome[]>;
-
-  getEvent(id: string): Promise<StoredEvent | undefined>;
+  append(requests: AppendRequest[]): Promise<AppendOutcome[]>;
+  get(id: string): Promise<StoredEvent | undefined>;
   /** The seq of the event with this id, or undefined. */
-  getEventSeq(id: string): Promise<number | undefined>;
+  getSeq(id: string): Promise<number | undefined>;
   /** Events with seq > afterSeq, in seq order, at most `limit`. */
-  readEventsAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** The highest seq stored, 0 when empty. */
   lastSeq(): Promise<number>;
   /** The lowest seq stored, or undefined when empty. */
   firstSeq(): Promise<number | undefined>;
+  /** The highest seq of the events received before `ms` (0 when none): the cursor of a subscription starting then. */
+  seqBefore(ms: number): Promise<number>;
   /** Searches by the indexed fields, ordered by (time, seq). */
-  searchEvents(query: EventQuery): Promise<StoredEvent[]>;
-
-  createTopic(input: TopicInput, now: number): Promise<Topic>;
-  getTopic(name: string): Promise<Topic | undefined>;
-  listTopics(): Promise<Topic[]>;
-  updateTopic(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined>;
-  /** Deletes a topic and its events; false when it did not exist. */
-  deleteTopic(name: string): Promise<boolean>;
+  search(query: EventQuery): Promise<StoredEvent[]>;
   /**
    * Retention: removes up to `limit` of the topic's oldest events (by receive time) received before
-   * `beforeReceivedAtMs`, in one short transaction, and lowers the topic's `eventCount` by as many. The highest seq
+   * `receivedBefore`, in one short transaction, and lowers the topic's `eventCount` by as many. The highest seq
    * given out stays recorded, so a seq is never handed out twice. Returns how many were removed; callers repeat
    * while it equals `limit`.
    */
-  deleteEventsBefore(topic: string, beforeReceivedAtMs: number, limit: number): Promise<number>;
+  deleteBefore(request: DeleteEventsRequest): Promise<number>;
   /**
-   * Optional (PostgreSQL, whose event log is partitioned): removes whole partitions in which every event was received
+   * Only where the event log is partitioned (PostgreSQL): removes whole partitions in which every event was received
    * before its topic's cutoff (`cutoffFor` returns undefined for topics kept forever). Returns the events removed per
    * topic. Retention calls it before deleting rows, so at high volume most expired events go a partition at a time.
    */
   dropExpiredPartitions?(cutoffFor: (topic: string) => number | undefined): Promise<Record<string, number>>;
+}
 
-  createSubscription(subscription: Subscription): Promise<void>;
-  getSubscription(id: string): Promise<Subscription | undefined>;
-  listSubscriptions(): Promise<Subscription[]>;
+/** Topics and their counters. */
+export interface TopicsPart {
+  create(input: TopicInput, now: number): Promise<Topic>;
+  get(name: string): Promise<Topic | undefined>;
+  list(): Promise<Topic[]>;
+  update(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined>;
+  /** Deletes a topic and its events; false when it did not exist. */
+  delete(name: string): Promise<boolean>;
+}
+
+/** Webhook subscriptions. */
+export interface SubscriptionsPart {
+  create(subscription: Subscription): Promise<void>;
+  get(id: string): Promise<Subscription | undefined>;
+  list(): Promise<Subscription[]>;
   /** The subscription with exactly this topic and URL, if any (Postoffice's publishers are unique by both). */
-  findSubscription(topic: string, url: string): Promise<Subscription | undefined>;
-  updateSubscription(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined>;
+  find(topic: string, url: string): Promise<Subscription | undefined>;
+  update(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined>;
   /** Deletes a subscription with its deliveries and attempts; false when it did not exist. */
-  deleteSubscription(id: string): Promise<boolean>;
-  /** The highest seq of the events received before `ms` (0 when none): the cursor of a subscription starting then. */
-  seqBefore(ms: number): Promise<number>;
+  delete(id: string): Promise<boolean>;
+}
 
+/** Deliveries, their attempts, and each subscription's cursor in the log. */
+export interface DeliveriesPart {
   /** Stores new pending deliveries and, in the same transaction, moves the subscription's cursor (if given). */
-  addDeliveries(subscriptionId: string, deliveries: NewDelivery[], cursorSeq: number | undefined, now: number): Promise<void>;
+  add(request: AddDeliveriesRequest): Promise<void>;
+  /** Moves the subscription's cursor: every event up to it has become a delivery or was not selected. */
+  advanceCursor(request: AdvanceCursorRequest): Promise<void>;
   /** Records attempts and the states they leave their deliveries in, in one transaction. */
   recordAttempts(records: AttemptRecord[]): Promise<void>;
-  /**
-   * Pending and retrying deliveries of a subscription, in log order (`event_seq`, then id), after `afterSeq`; with
-   * `afterId`, after the delivery (`afterSeq`, `afterId`) instead, so pages do not skip deliveries sharing an event.
-   */
-  openDeliveries(subscriptionId: string, afterSeq: number, limit: number, afterId?: string): Promise<Delivery[]>;
-  getDelivery(id: string): Promise<Delivery | undefined>;
-  searchDeliveries(query: DeliveryQuery): Promise<Delivery[]>;
+  /** Pending and retrying deliveries of a subscription, in log order (see {@link OpenDeliveriesQuery}). */
+  listOpen(query: OpenDeliveriesQuery): Promise<Delivery[]>;
+  get(id: string): Promise<Delivery | undefined>;
+  search(query: DeliveryQuery): Promise<Delivery[]>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
   /** Puts dead deliveries (or the one named, whatever its state) back to pending for a new round; returns them. */
-  retryDeliveries(selection: RetrySelection, now: number): Promise<Delivery[]>;
-  /** Removes up to `limit` attempts made before `beforeMs`; returns how many. */
-  pruneAttempts(beforeMs: number, limit: number): Promise<number>;
+  retry(selection: RetrySelection, now: number): Promise<Delivery[]>;
+  /** Removes up to `limit` attempts made before `before`; returns how many. */
+  pruneAttempts(request: PruneAttemptsRequest): Promise<number>;
   /**
    * Claims retries that `nodeId` is about to send, so that no other node sends the same attempt: of `deliveryIds`,
-   * those still open (retrying, or pending when recording the failed attempt failed), due (`next_attempt_at <= now`) and not claimed, or with an expired claim (not even
-   * `nodeId`'s own: its retry sweep may be sending it). A claim lasts the subscription's timeout plus `marginMs`; recording an attempt ends it. Returns the ids
-   * now claimed by `nodeId`.
+   * those still open (retrying, or pending when recording the failed attempt failed), due (`next_attempt_at <= now`)
+   * and not claimed, or with an expired claim (not even `nodeId`'s own: its retry sweep may be sending it). A claim
+   * lasts the subscription's timeout plus `marginMs`; recording an attempt ends it. Returns the ids now claimed by
+   * `nodeId`.
    */
-  claimRetries(nodeId: string, deliveryIds: string[], now: number, marginMs: number): Promise<string[]>;
+  claimRetries(request: ClaimRetriesRequest): Promise<string[]>;
   /**
    * Claims up to `limit` retrying deliveries due at `dueBefore` or earlier, oldest due first, unclaimed or with an
    * expired claim (see {@link claimRetries}), of active subscriptions that do not order by key and whose lease, if
@@ -358,45 +209,95 @@ export interface Store {
    * its `max_in_flight`). Callers at the same time get disjoint sets (`FOR UPDATE SKIP LOCKED` on PostgreSQL): this is
    * how any free node takes over the retries of a node that died, before its leases expire.
    */
-  claimDueRetries(nodeId: string, dueBefore: number, now: number, marginMs: number, limit: number, leaseStaleBefore: number): Promise<Delivery[]>;
+  claimDueRetries(request: ClaimDueRetriesRequest): Promise<Delivery[]>;
+}
 
-  createApiKey(key: ApiKey): Promise<void>;
+/** API keys (hashes only). */
+export interface KeysPart {
+  create(key: ApiKey): Promise<void>;
   /** The key with this token hash, revoked or not. */
-  findApiKeyByHash(hash: string): Promise<ApiKey | undefined>;
+  findByHash(hash: string): Promise<ApiKey | undefined>;
   /** Every key, oldest first. */
-  listApiKeys(): Promise<ApiKey[]>;
+  list(): Promise<ApiKey[]>;
   /** Marks a key revoked (keeping the first revocation time); returns it, or undefined when there is none. */
-  revokeApiKey(id: string, now: number): Promise<ApiKey | undefined>;
+  revoke(id: string, now: number): Promise<ApiKey | undefined>;
   /** Keys not revoked. */
-  countActiveApiKeys(): Promise<number>;
+  countActive(): Promise<number>;
+}
 
-  /**
-   * Optional (PostgreSQL): calls `listener` as commits by any node sharing the database become visible, in commit
-   * order; after a lost connection is re-established, once with the current last seq. Resolves when listening;
-   * returns the function that stops it. Stores used by one process only (SQLite) leave it out.
-   */
-  watchCommits?(listener: CommitListener): Promise<() => Promise<void>>;
-  /** Optional (PostgreSQL): tells the other nodes' {@link CommitListener.onSubscriptionChange} that `id` changed. */
-  announceSubscriptionChange?(id: string): Promise<void>;
-
+/**
+ * Subscription leases and the delivering nodes' heartbeats. Every store has them: one process owns a SQLite file, so
+ * its one node normally holds every lease, under the same rules as PostgreSQL's.
+ */
+export interface LeasesPart {
   /**
    * Claims, in one statement (or transaction), each of `subscriptionIds` whose lease is absent, expired
    * (`expires_at <= now`) or already held by `nodeId` (renewed), until `now + ttlMs`. Returns the ids of the list that
    * `nodeId` now holds. Several delivering nodes sharing a database each dispatch only the subscriptions they hold.
    */
-  acquireLeases(nodeId: string, subscriptionIds: string[], ttlMs: number, now: number): Promise<string[]>;
+  acquire(request: AcquireLeasesRequest): Promise<string[]>;
   /** Gives up the leases `nodeId` holds on `subscriptionIds` (those held by other nodes are left alone). */
-  releaseLeases(nodeId: string, subscriptionIds: string[]): Promise<void>;
+  release(request: ReleaseLeasesRequest): Promise<void>;
   /**
    * Records that delivering node `nodeId` is alive at `now`, and returns how many delivering nodes (this one
    * included) were seen since `now - ttlMs`: each takes about its share of the subscriptions.
    */
-  heartbeat(nodeId: string, now: number, ttlMs: number): Promise<number>;
+  heartbeat(request: HeartbeatRequest): Promise<number>;
   /** Forgets a delivering node that stops, so that the others take its share at once. */
   removeNode(nodeId: string): Promise<void>;
+}
 
+/** What only a store several nodes share (PostgreSQL) has: news of the other nodes' commits and changes. */
+export interface ClusterPart {
+  /**
+   * Calls `listener` as commits by any node sharing the database become visible, in commit order; after a lost
+   * connection is re-established, once with the current last seq. Resolves when listening; returns the function
+   * that stops it.
+   */
+  watchCommits(listener: CommitListener): Promise<() => Promise<void>>;
+  /** Tells the other nodes' {@link CommitListener.onSubscriptionChange} that `id` changed. */
+  announceSubscriptionChange(id: string): Promise<void>;
+}
+
+/**
+ * How many processes may use the store: `single-node` (SQLite: one process owns the file, so nothing else commits
+ * behind its back) or `cluster` (PostgreSQL: several nodes share the database, and {@link Store.cluster} is there).
+ */
+export type StoreMode = "single-node" | "cluster";
+
+/** What every store has, whatever its mode. */
+export interface StoreParts {
+  readonly dialect: "sqlite" | "postgres";
+  readonly events: EventsPart;
+  readonly topics: TopicsPart;
+  readonly subscriptions: SubscriptionsPart;
+  readonly deliveries: DeliveriesPart;
+  readonly keys: KeysPart;
+  readonly leases: LeasesPart;
+
+  /** Runs pending migrations; refuses a database whose schema is newer than this code. */
+  migrate(): Promise<{ applied: string[]; version: number }>;
   stats(): Promise<StoreStats>;
   /** A cheap round trip, for `/health`. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A store one process owns (SQLite). */
+export interface SingleNodeStore extends StoreParts {
+  readonly mode: "single-node";
+  readonly cluster?: undefined;
+}
+
+/** A store several nodes share (PostgreSQL). */
+export interface ClusterStore extends StoreParts {
+  readonly mode: "cluster";
+  readonly cluster: ClusterPart;
+}
+
+/**
+ * The one storage interface, in parts: `events`, `topics`, `subscriptions`, `deliveries`, `keys`, `leases`, and
+ * `cluster` only in `cluster` mode. SQLite and PostgreSQL implement it; the same conformance suite runs against
+ * both. Methods are async even where SQLite answers synchronously, so callers are written once.
+ */
+export type Store = SingleNodeStore | ClusterStore;

@@ -12,7 +12,7 @@ import { runRetention } from "../../src/store/retention.js";
 import { openStore } from "../../src/store/index.js";
 import { openPgStore, type PgStore } from "../../src/store/postgres/pg-store.js";
 import type { AppendOutcome, Store } from "../../src/store/store.js";
-import { describeStoreConformance, makeEvent } from "./conformance.js";
+import { describeStoreConformance, makeEvent } from "./conformance/index.js";
 
 const T0 = Date.UTC(2025, 0, 1);
 
@@ -133,7 +133,7 @@ function definePostgresTests(): void {
         let cursor = 0;
         for (;;) {
           const done = !writing;
-          const page = await reader.readEventsAfter(cursor, 1_000);
+          const page = await reader.events.readAfter(cursor, 1_000);
           for (const e of page) seen.push(e.seq);
           if (page.length > 0) cursor = page.at(-1)!.seq;
           if (done && page.length === 0) return;
@@ -142,7 +142,7 @@ function definePostgresTests(): void {
       const write = async (store: Store): Promise<number[]> => {
         const seqs: number[] = [];
         for (let i = 0; i < 40; i++) {
-          const outcomes = await store.appendEvents([
+          const outcomes = await store.events.append([
             { events: [makeEvent("race"), makeEvent("race")], createTopics: true },
             { events: [makeEvent("race")], createTopics: true },
           ]);
@@ -154,14 +154,14 @@ function definePostgresTests(): void {
       writing = false;
       await read;
       expect(seen).toEqual([...written].sort((x, y) => x - y));
-      expect((await reader.getTopic("race"))?.eventCount).toBe(written.length);
+      expect((await reader.topics.get("race"))?.eventCount).toBe(written.length);
     });
 
     // PostgreSQL text cannot hold NUL; SQLite can. The request fails alone, as a 400, inside its savepoint.
     it("fails only the request with a NUL character in a text field, as SB_EVENT_INVALID", async () => {
       const store = open(await newDatabase());
       await store.migrate();
-      const [good, bad, after] = await store.appendEvents([
+      const [good, bad, after] = await store.events.append([
         { events: [makeEvent("nul")], createTopics: true },
         { events: [makeEvent("nul"), makeEvent("nul", { source: "a\u0000b" })], createTopics: true },
         { events: [makeEvent("nul")], createTopics: true },
@@ -170,8 +170,8 @@ function definePostgresTests(): void {
       expectOk(after);
       expect(bad?.ok).toBe(false);
       expect(bad?.ok === false && (bad.error as HubError).code).toBe("SB_EVENT_INVALID");
-      expect(await store.readEventsAfter(0, 10)).toHaveLength(2);
-      expect((await store.getTopic("nul"))?.eventCount).toBe(2);
+      expect(await store.events.readAfter(0, 10)).toHaveLength(2);
+      expect((await store.topics.get("nul"))?.eventCount).toBe(2);
     });
 
     it("stores data with the escape \\u0000 byte for byte, and searching data fields still works", async () => {
@@ -179,10 +179,10 @@ function definePostgresTests(): void {
       await store.migrate();
       const dataJson = '{"a":"x\\u0000y","n":1}';
       const out = expectOk(
-        (await store.appendEvents([{ events: [makeEvent("esc", { data: JSON.parse(dataJson), dataJson }), makeEvent("esc", { data: { n: 2 } })], createTopics: true }]))[0],
+        (await store.events.append([{ events: [makeEvent("esc", { data: JSON.parse(dataJson), dataJson }), makeEvent("esc", { data: { n: 2 } })], createTopics: true }]))[0],
       );
-      expect((await store.getEvent(out.results[0]!.id))?.dataJson).toBe(dataJson);
-      const found = await store.searchEvents({ dataEquals: [{ field: "n", value: 1 }], order: "asc", limit: 10 });
+      expect((await store.events.get(out.results[0]!.id))?.dataJson).toBe(dataJson);
+      const found = await store.events.search({ dataEquals: [{ field: "n", value: 1 }], order: "asc", limit: 10 });
       expect(found.map((e) => e.id)).toEqual([out.results[0]!.id]);
     });
 
@@ -206,7 +206,7 @@ function definePostgresTests(): void {
       const seqs: number[] = [];
       for (let i = 0; i < n; i += 100) {
         const events = Array.from({ length: Math.min(100, n - i) }, () => makeEvent(topic, { receivedAt }));
-        seqs.push(...expectOk((await store.appendEvents([{ events, createTopics: true }]))[0]).results.map((r) => r.seq));
+        seqs.push(...expectOk((await store.events.append([{ events, createTopics: true }]))[0]).results.map((r) => r.seq));
       }
       return seqs;
     }
@@ -233,7 +233,7 @@ function definePostgresTests(): void {
       expect([...new Set(seqs)].sort((x, y) => x - y)).toEqual(seqs);
       const read: number[] = [];
       for (let cursor = 0; ; ) {
-        const page = await store.readEventsAfter(cursor, 1_000);
+        const page = await store.events.readAfter(cursor, 1_000);
         if (page.length === 0) break;
         read.push(...page.map((e) => e.seq));
         cursor = page.at(-1)!.seq;
@@ -244,19 +244,19 @@ function definePostgresTests(): void {
       // Half a partition of room at least, whatever the appends left.
       await eventuallyTrue(async () => Math.max(...(await ends())) > seqs.at(-1)! + 500);
       expect((await ends()).length).toBeGreaterThanOrEqual(5);
-      expect((await store.getTopic("many"))?.eventCount).toBe(3_500);
+      expect((await store.topics.get("many"))?.eventCount).toBe(3_500);
     });
 
     it("keeps a client's event id unique across partitions", async () => {
       const store = openPartitioned(await newDatabase());
       await store.migrate();
-      const first = expectOk((await store.appendEvents([{ events: [makeEvent("ids", { id: "order-1", clientId: true })], createTopics: true }]))[0]);
+      const first = expectOk((await store.events.append([{ events: [makeEvent("ids", { id: "order-1", clientId: true })], createTopics: true }]))[0]);
       await appendMany(store, "ids", 2_500, T0);
-      const again = expectOk((await store.appendEvents([{ events: [makeEvent("ids", { id: "order-1", clientId: true })], createTopics: true }]))[0]);
+      const again = expectOk((await store.events.append([{ events: [makeEvent("ids", { id: "order-1", clientId: true })], createTopics: true }]))[0]);
       expect(again.results).toEqual(first.results);
       expect(again.stored).toEqual([]);
-      expect((await store.searchEvents({ topics: ["ids"], order: "asc", limit: 10 })).filter((e) => e.id === "order-1")).toHaveLength(1);
-      expect((await store.getTopic("ids"))?.eventCount).toBe(2_501);
+      expect((await store.events.search({ topics: ["ids"], order: "asc", limit: 10 })).filter((e) => e.id === "order-1")).toHaveLength(1);
+      expect((await store.topics.get("ids"))?.eventCount).toBe(2_501);
     });
 
     it("drops whole partitions once every event in them expired, lowering the topics' counts", async () => {
@@ -269,22 +269,22 @@ function definePostgresTests(): void {
       await appendMany(store, "kept", 500, T0 + 1); // seqs 2501..3000: the partition 2001..3000 holds both topics
       await appendMany(store, "old", 100, T0); // seqs 3001..3100, in the partition still being written
       const cutoffs: Record<string, number | undefined> = { old: T0 + 1, kept: undefined };
-      const removed = await store.dropExpiredPartitions((topic) => cutoffs[topic]);
+      const removed = await store.events.dropExpiredPartitions((topic) => cutoffs[topic]);
       expect(removed).toEqual({ old: 2_000 });
       const partitions = (await partitionsOf(url)).map((p) => p.split(" ")[0]);
       expect(partitions.slice(0, 2)).toEqual(["events_from_2001", "events_from_3001"]);
-      expect((await store.getTopic("old"))?.eventCount).toBe(600);
-      expect(await store.firstSeq()).toBe(2_001);
-      const gone = (await store.readEventsAfter(0, 1))[0]!;
+      expect((await store.topics.get("old"))?.eventCount).toBe(600);
+      expect(await store.events.firstSeq()).toBe(2_001);
+      const gone = (await store.events.readAfter(0, 1))[0]!;
       expect(gone.seq).toBe(2_001);
-      expect(await store.getEventSeq(`evt_conformance_${"x"}`)).toBeUndefined();
+      expect(await store.events.getSeq(`evt_conformance_${"x"}`)).toBeUndefined();
       // Once the kept topic may expire too, the partition it shared goes; the one still written to never does.
       cutoffs.kept = T0 + 2;
-      expect(await store.dropExpiredPartitions((topic) => cutoffs[topic])).toEqual({ old: 500, kept: 500 });
-      expect(await store.firstSeq()).toBe(3_001);
+      expect(await store.events.dropExpiredPartitions((topic) => cutoffs[topic])).toEqual({ old: 500, kept: 500 });
+      expect(await store.events.firstSeq()).toBe(3_001);
       expect(old).toHaveLength(2_500);
       // Nothing dropped twice, and appends go on.
-      expect(await store.dropExpiredPartitions((topic) => cutoffs[topic])).toEqual({});
+      expect(await store.events.dropExpiredPartitions((topic) => cutoffs[topic])).toEqual({});
       expect((await appendMany(store, "old", 1, T0))[0]).toBe(3_101);
     });
 
@@ -295,15 +295,15 @@ function definePostgresTests(): void {
       await store.ensureEventPartitions(4_000);
       await appendMany(store, "a", 2_500, T0); // partitions 1..1000 and 1001..2000, and half of 2001..3000
       await appendMany(store, "b", 600, T0 + 2 * 3_600_000); // young: the rest of 2001..3000 and 3001..
-      const result = await runRetention(store, { list: () => store.listTopics() }, { eventRetentionMs: 3_600_000 }, T0 + 2 * 3_600_000);
+      const result = await runRetention(store, { list: () => store.topics.list() }, { eventRetentionMs: 3_600_000 }, T0 + 2 * 3_600_000);
       expect(result).toEqual({ removed: 2_500, topics: { a: 2_500 } });
       const partitions = (await partitionsOf(url)).map((p) => p.split(" ")[0]);
       expect(partitions).not.toContain("events_from_1");
       expect(partitions).not.toContain("events_from_1001");
       expect(partitions).toContain("events_from_2001");
-      expect((await store.getTopic("a"))?.eventCount).toBe(0);
-      expect((await store.getTopic("b"))?.eventCount).toBe(600);
-      expect(await store.firstSeq()).toBe(2_501);
+      expect((await store.topics.get("a"))?.eventCount).toBe(0);
+      expect((await store.topics.get("b"))?.eventCount).toBe(600);
+      expect(await store.events.firstSeq()).toBe(2_501);
     });
 
     it("migrates an event log from before partitioning, keeping every event and seq", async () => {
@@ -326,27 +326,27 @@ function definePostgresTests(): void {
       }
       const store = openPartitioned(url);
       expect((await store.migrate()).applied).toEqual(["0006_retry_claims", "0007_event_partitions", "0008_nodes", "0009_publishers"]);
-      expect((await store.readEventsAfter(0, 10)).map((e) => [e.seq, e.id])).toEqual([
+      expect((await store.events.readAfter(0, 10)).map((e) => [e.seq, e.id])).toEqual([
         [1, "legacy-1"],
         [2, "legacy-2"],
         [3, "legacy-3"],
       ]);
       expect(await partitionsOf(url)).toContain("events_before_partitioning FOR VALUES FROM (MINVALUE) TO ('4')");
-      const again = expectOk((await store.appendEvents([{ events: [makeEvent("legacy", { id: "legacy-2", clientId: true }), makeEvent("legacy")], createTopics: true }]))[0]);
+      const again = expectOk((await store.events.append([{ events: [makeEvent("legacy", { id: "legacy-2", clientId: true }), makeEvent("legacy")], createTopics: true }]))[0]);
       expect(again.results.map((r) => r.seq)).toEqual([2, 4]);
-      expect(await store.getEventSeq("legacy-3")).toBe(3);
+      expect(await store.events.getSeq("legacy-3")).toBe(3);
     });
 
     it("never reuses a seq after the newest events were deleted and the store reopened", async () => {
       const url = await newDatabase();
       const first = open(url);
       await first.migrate();
-      const dropped = expectOk((await first.appendEvents([{ events: [makeEvent("dropped"), makeEvent("dropped")], createTopics: true }]))[0]);
-      await first.deleteTopic("dropped");
+      const dropped = expectOk((await first.events.append([{ events: [makeEvent("dropped"), makeEvent("dropped")], createTopics: true }]))[0]);
+      await first.topics.delete("dropped");
       await first.close();
       const second = open(url);
       await second.migrate();
-      const next = expectOk((await second.appendEvents([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
+      const next = expectOk((await second.events.append([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
       expect(next.results[0]!.seq).toBeGreaterThan(dropped.results[1]!.seq);
     });
   });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openSqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { AppendOutcome, EventQuery, Store } from "../../src/store/store.js";
-import { describeStoreConformance, makeEvent } from "./conformance.js";
+import { describeStoreConformance, makeEvent } from "./conformance/index.js";
 
 function expectOk(outcome: AppendOutcome | undefined): Extract<AppendOutcome, { ok: true }> {
   if (!outcome?.ok) return expect.fail(`append failed: ${outcome ? outcome.error.message : "no outcome"}`);
@@ -71,7 +71,7 @@ describe("SQLite store", () => {
     const first = await open(path);
     const stored = expectOk(
       (
-        await first.appendEvents([
+        await first.events.append([
           {
             events: [makeEvent("orders", { id: "client-1", clientId: true, data: { v: 1 } }), makeEvent("orders"), makeEvent("users")],
             idempotencyKey: "key-1",
@@ -85,17 +85,17 @@ describe("SQLite store", () => {
 
     const second = await open(path);
     expect(await second.migrate()).toEqual({ applied: [], version: loadMigrations("sqlite").length });
-    expect(await second.lastSeq()).toBe(seqs[2]);
-    expect(await second.firstSeq()).toBe(seqs[0]);
-    expect((await second.getEvent("client-1"))?.data).toEqual({ v: 1 });
-    expect((await second.readEventsAfter(0, 10)).map((e) => e.seq)).toEqual(seqs);
-    expect(await second.getTopic("orders")).toMatchObject({ eventCount: 2 });
+    expect(await second.events.lastSeq()).toBe(seqs[2]);
+    expect(await second.events.firstSeq()).toBe(seqs[0]);
+    expect((await second.events.get("client-1"))?.data).toEqual({ v: 1 });
+    expect((await second.events.readAfter(0, 10)).map((e) => e.seq)).toEqual(seqs);
+    expect(await second.topics.get("orders")).toMatchObject({ eventCount: 2 });
     expect(await second.stats()).toEqual({ events: 3, topics: 2 });
 
     // The topics are known without createTopics, the next seq follows on, and a repeated client id and
     // Idempotency-Key still answer with the first results.
     const [next, repeat, replay] = (
-      await second.appendEvents([
+      await second.events.append([
         { events: [makeEvent("users")], createTopics: false },
         { events: [makeEvent("orders", { id: "client-1", clientId: true, data: { v: 2 } })], createTopics: true },
         { events: [makeEvent("orders")], idempotencyKey: "key-1", createTopics: true },
@@ -125,7 +125,7 @@ describe("SQLite store", () => {
     opened.push(store);
     expect((await store.migrate()).applied).toEqual(["0009_publishers"]);
     const [open, scoped] = (
-      await store.appendEvents([
+      await store.events.append([
         { events: [makeEvent("orders")], idempotencyKey: "old-key", createTopics: true },
         { events: [makeEvent("orders")], idempotencyKey: "old-key", publisher: "key_a", createTopics: true },
       ])
@@ -139,13 +139,13 @@ describe("SQLite store", () => {
   it("never reuses a seq after the newest events were deleted and the file reopened", async () => {
     const path = await newDatabasePath();
     const first = await open(path);
-    expectOk((await first.appendEvents([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
-    const dropped = expectOk((await first.appendEvents([{ events: [makeEvent("dropped"), makeEvent("dropped")], createTopics: true }]))[0]);
-    await first.deleteTopic("dropped");
+    expectOk((await first.events.append([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
+    const dropped = expectOk((await first.events.append([{ events: [makeEvent("dropped"), makeEvent("dropped")], createTopics: true }]))[0]);
+    await first.topics.delete("dropped");
     await first.close();
 
     const second = await open(path);
-    const next = expectOk((await second.appendEvents([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
+    const next = expectOk((await second.events.append([{ events: [makeEvent("kept")], createTopics: true }]))[0]);
     expect(next.results[0]!.seq).toBeGreaterThan(dropped.results[1]!.seq);
   });
 
@@ -160,7 +160,7 @@ describe("SQLite store", () => {
     const store = await open(path);
     expectOk(
       (
-        await store.appendEvents([
+        await store.events.append([
           { events: Array.from({ length: 20 }, (_, i) => makeEvent(i % 2 ? "orders" : "users", { time: 1_000 + i })), createTopics: true },
         ])
       )[0],
@@ -187,7 +187,7 @@ describe("SQLite store", () => {
     ];
     const found: number[][] = [];
     try {
-      for (const query of queries) found.push((await store.searchEvents(query)).map((e) => e.time));
+      for (const query of queries) found.push((await store.events.search(query)).map((e) => e.time));
     } finally {
       spy.mockRestore();
     }

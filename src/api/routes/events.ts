@@ -96,7 +96,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
   }
 
   fastify.get<{ Params: { id: string } }>(`${base}/events/:id`, async (request, reply) => {
-    const event = await hub.store.getEvent(request.params.id);
+    const event = await hub.store.events.get(request.params.id);
     // An event outside the credential's subscribe scopes answers as if it did not exist: a 403 would confirm the id.
     if (!event || !hasScope(request, `subscribe:${event.topic}`)) {
       throw new HubError("SB_EVENT_NOT_FOUND", `no event with id ${JSON.stringify(request.params.id)}`);

@@ -174,7 +174,7 @@ export class StreamHub {
       // Only an event of the stream's own topics is a resume point. An id of another topic answers exactly as an
       // unknown one, so a stream cannot confirm that an id exists outside what it may read. The filter does not
       // count: the topics bound what the credential may read, and a client may change its filter between reconnects.
-      const event = await store.getEvent(lastEventId);
+      const event = await store.events.get(lastEventId);
       if (event !== undefined && selectsTopic(stream.selection, event.topic)) cursor = event.seq;
     } catch (error) {
       log?.error({ err: error }, "stream replay failed");
@@ -196,7 +196,7 @@ export class StreamHub {
       this.write(stream, `event: switchboard.reset\ndata: ${signal}\n\n`, 0);
       // Live from when the stream opened: what was committed since is held in `pending` and sent by goLive. Only if
       // that overflowed, skip to the newest stored (reading it after the reset could skip an event committed meanwhile).
-      if (stream.pending === undefined) stream.lastSeq = (await store.lastSeq()) ?? 0;
+      if (stream.pending === undefined) stream.lastSeq = (await store.events.lastSeq()) ?? 0;
       this.goLive(stream);
       return;
     }
@@ -204,7 +204,7 @@ export class StreamHub {
     try {
       for (;;) {
         if (stream.state === State.Closed) return;
-        const page = await store.readEventsAfter(stream.lastSeq, REPLAY_PAGE);
+        const page = await store.events.readAfter(stream.lastSeq, REPLAY_PAGE);
         if (page.length > 0) {
           const chunk = chunkFor(stream.selection, page.map((event) => ({ event })), stream.lastSeq);
           stream.lastSeq = page[page.length - 1]!.seq;
@@ -336,7 +336,7 @@ async function oldestSelected(store: Store, selection: StreamSelection): Promise
   let after: EventCursor | undefined;
   for (let scanned = 0; scanned < MAX_OLDEST_SCAN; ) {
     const limit = exactOnly ? 1 : Math.min(500, MAX_OLDEST_SCAN - scanned);
-    const rows = await store.searchEvents({ ...query, limit, after });
+    const rows = await store.events.search({ ...query, limit, after });
     for (const row of rows) if (selectsTopic(selection, row.topic)) return row.id;
     if (rows.length < limit) return undefined;
     scanned += rows.length;

@@ -27,12 +27,14 @@ describe("SubscriptionWorker", () => {
     let releaseWrite!: () => void;
     const writes: number[] = [];
     const store = {
-      openDeliveries: async () => [],
-      addDeliveries: (_id: string, _d: unknown[], cursor: number) => {
-        writes.push(cursor);
-        return writes.length === 1 ? new Promise<void>((resolve) => (releaseWrite = resolve)) : Promise.resolve();
+      deliveries: {
+        listOpen: async () => [],
+        add: ({ cursorSeq }: { cursorSeq: number }) => {
+          writes.push(cursorSeq);
+          return writes.length === 1 ? new Promise<void>((resolve) => (releaseWrite = resolve)) : Promise.resolve();
+        },
+        recordAttempts: async () => {},
       },
-      recordAttempts: async () => {},
     } as unknown as DeliveryStore;
     const log_ = [event(1)];
     const reads: number[] = [];

@@ -103,7 +103,7 @@ export class SubscriptionWorker {
     let after = { seq: 0, id: "" };
     for (;;) {
       // Keyset on (event_seq, id): replays put several deliveries on one event, and a page may end among them.
-      const page = await this.ctx.store.openDeliveries(this.sub.id, after.seq, LOAD_PAGE, after.id);
+      const page = await this.ctx.store.deliveries.listOpen({ subscriptionId: this.sub.id, afterSeq: after.seq, limit: LOAD_PAGE, afterId: after.id });
       this.add(page);
       if (page.length < LOAD_PAGE) {
         if (this.mode === "loading") this.mode = "running";
@@ -191,7 +191,7 @@ export class SubscriptionWorker {
       // The claim must see the failed attempt that made each of these a retry: its record may still be queued.
       await recorder.flush();
       const ids = jobs.map((job) => job.id);
-      claimed = new Set(await store.claimRetries(nodeId, ids, now(), CLAIM_MARGIN_MS));
+      claimed = new Set(await store.deliveries.claimRetries({ nodeId, deliveryIds: ids, now: now(), marginMs: CLAIM_MARGIN_MS }));
     } catch (error) {
       log.error({ err: error, subscriptionId: this.sub.id }, "claiming retries failed");
     }
@@ -259,7 +259,7 @@ export class SubscriptionWorker {
     // has its pending delivery. A page that selects nothing moves the cursor in memory only (written every
     // CURSOR_WRITE_EVERY events and on stop): after a crash those events are read again and again select nothing.
     if (jobs.length > 0 || lastSeq - this.persistedCursor >= CURSOR_WRITE_EVERY) {
-      await this.ctx.store.addDeliveries(this.sub.id, jobs, lastSeq, now);
+      await this.ctx.store.deliveries.add({ subscriptionId: this.sub.id, deliveries: jobs, cursorSeq: lastSeq, now });
       this.persistedCursor = lastSeq;
     }
     this.cursor = lastSeq;
@@ -269,7 +269,7 @@ export class SubscriptionWorker {
   private async send(job: Job): Promise<void> {
     const { store, sender, slots, now } = this.ctx;
     this.inFlight++;
-    const event = job.event ?? (await store.getEvent(job.eventId).catch(() => undefined));
+    const event = job.event ?? (await store.events.get(job.eventId).catch(() => undefined));
     const attemptedAt = now();
     const outcome = await sender.attempt(this.sub, job.id, event, attemptedAt);
     job.event = undefined;

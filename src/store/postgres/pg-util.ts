@@ -1,4 +1,6 @@
-import type pg from "pg";
+import pg from "pg";
+import { HubError } from "../../errors.js";
+import { jsonAsIs, rowMappers } from "../rows.js";
 
 /** SQLSTATE of a unique violation. */
 const UNIQUE_VIOLATION = "23505";
@@ -30,3 +32,75 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     client.release(broken);
   }
 }
+
+/** bigint (int8) columns hold epoch ms, seqs and counts, all well inside 2^53: read them as numbers. */
+const INT8_OID = 20;
+export const PG_TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary" ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** What the parts of one PostgreSQL store share: the pool, with connection failures translated, and the clock. */
+export interface PgContext {
+  readonly pool: pg.Pool;
+  /** A query on the pool, with connection failures translated. */
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** {@link inTransaction} on the pool, with connection failures translated. */
+  transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** Awaits `promise`, translating connection failures. */
+  wrap<T>(promise: Promise<T>): Promise<T>;
+  readonly now: () => number;
+}
+
+/** The {@link PgContext} of a pool. */
+export function pgContext(pool: pg.Pool, now: () => number): PgContext {
+  const wrap = async <T>(promise: Promise<T>): Promise<T> => {
+    try {
+      return await promise;
+    } catch (error) {
+      throw translateError(error);
+    }
+  };
+  return {
+    pool,
+    now,
+    wrap,
+    query: (sql, params) => wrap(pool.query(sql, params)),
+    transaction: (fn) => wrap(inTransaction(pool, fn)),
+  };
+}
+
+/** An insert whose seq no partition covers. */
+export function isNoPartition(error: unknown): boolean {
+  return (error as { code?: string })?.code === "23514" && /no partition/i.test((error as Error).message ?? "");
+}
+
+/** A request that PostgreSQL refuses for its content (a NUL character in a text field) fails alone, as a 400. */
+export function translateRequestError(error: unknown): Error {
+  const code = (error as { code?: string })?.code;
+  if (code === "22021" || code === "22P05") {
+    return new HubError("SB_EVENT_INVALID", "text fields must not contain NUL characters", { cause: error });
+  }
+  return translateError(error) as Error;
+}
+
+/** Connection-level failures become SB_STORE_UNAVAILABLE (503); anything else passes through unchanged. */
+export function translateError(error: unknown): unknown {
+  if (error instanceof HubError) return error;
+  const e = error as { code?: string; message?: string };
+  const code = e?.code ?? "";
+  const connection =
+    code.startsWith("08") || // connection exception
+    code === "57P01" || // admin shutdown
+    code === "57P02" || // crash shutdown
+    code === "57P03" || // cannot connect now
+    code === "ECONNREFUSED" ||
+    code === "ECONNRESET" ||
+    code === "ENOTFOUND" ||
+    code === "ETIMEDOUT" ||
+    /Connection terminated|Cannot use a pool after calling end/i.test(e?.message ?? "");
+  return connection ? new HubError("SB_STORE_UNAVAILABLE", "the database cannot be reached", { cause: error }) : error;
+}
+
+/** The row mappers of PostgreSQL (json columns arrive parsed). */
+export const PG_ROWS = rowMappers(jsonAsIs);

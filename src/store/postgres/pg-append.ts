@@ -1,0 +1,285 @@
+import type pg from "pg";
+import { HubError } from "../../errors.js";
+import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
+import { hasKeys } from "../rows.js";
+import type { AppendOutcome, AppendRequest, AppendResult, NewEvent, StoredEvent } from "../store.js";
+import type { PgPartitions } from "./pg-partitions.js";
+import { isNoPartition, translateError, translateRequestError, type PgContext } from "./pg-util.js";
+import {
+  APPEND_BATCH_SQL,
+  APPEND_BATCH_STATEMENT_NAME,
+  APPEND_SQL,
+  APPEND_STATEMENT_NAME,
+  BEGIN_APPEND,
+  BUMP_TOPICS,
+  EXISTING_TOPICS,
+  IDEMPOTENCY_GET,
+  IDEMPOTENCY_PUT,
+  PRIOR_BY_IDS,
+  SAVE_LAST_SEQ_AND_NOTIFY,
+} from "./sql/append.js";
+
+/**
+ * The appends of the PostgreSQL store: a one-statement path for plain batches and a careful path, each request in a
+ * savepoint, for the rest. Both hold the append lock from the first nextval to the commit.
+ */
+export class PgAppender {
+  constructor(
+    private readonly ctx: PgContext,
+    private readonly partitions: PgPartitions,
+  ) {}
+
+  /**
+   * Group commit: all requests in one transaction, each inside a savepoint so that a failing request rolls back
+   * alone. The transaction first takes an advisory lock, so appends from every node serialize.
+   *
+   * Why serialize: readers (SSE streams, the dispatcher, replicas of the hub) use seq as a cursor and read
+   * `seq > cursor`. A sequence hands out numbers at insert time, not at commit; two concurrent appenders could
+   * commit seq 11 before seq 10, a reader would see 11, move its cursor past 10, and never see 10 when it
+   * commits. Holding one lock from the first nextval to the commit makes seq order commit order, so a lower seq
+   * never becomes visible after a higher one. Group commit keeps the cost low: one lock per batch, not per event.
+   */
+  async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    if (requests.length === 0) return [];
+    // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
+    // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
+    // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
+    const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
+    if (plain) {
+      const outcomes = await this.appendPlain(requests);
+      if (outcomes) return outcomes;
+    }
+    return this.appendEach(requests);
+  }
+
+  /** The one-statement path of {@link append}; undefined when a request made the statement fail. */
+  private async appendPlain(requests: AppendRequest[]): Promise<AppendOutcome[] | undefined> {
+    const now = this.ctx.now();
+    const events = requests.flatMap((r) => r.events);
+    // The data texts joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript,
+    // which cost more than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw
+    // U+001E (control characters are escaped inside strings and not allowed outside them); text that does goes the
+    // careful way.
+    if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
+    const dataTexts = events.map((e) => e.dataJson).join("\x1e");
+    const client = await this.ctx.wrap(this.ctx.pool.connect());
+    let broken: Error | undefined;
+    try {
+      await client.query(BEGIN_APPEND);
+      let rows: Array<{ id: string; seq: number }>;
+      try {
+        ({ rows } = await client.query<{ id: string; seq: number }>({
+          name: APPEND_BATCH_STATEMENT_NAME,
+          text: APPEND_BATCH_SQL,
+          values: [...eventColumns(events, dataTexts), now],
+        }));
+      } catch (error) {
+        await client.query(`ROLLBACK`).catch((rollbackError: Error) => (broken = rollbackError));
+        if (translateError(error) instanceof HubError) throw error; // the database, not a request
+        return undefined;
+      }
+      await client.query(`COMMIT`);
+      const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
+      let lastStored = 0;
+      const outcomes = requests.map((request): AppendOutcome => {
+        const stored = request.events as StoredEvent[];
+        for (const e of stored) {
+          e.seq = seqOf.get(e.id)!;
+          if (e.seq > lastStored) lastStored = e.seq;
+        }
+        return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
+      });
+      this.partitions.ensureAhead(lastStored);
+      return outcomes;
+    } catch (error) {
+      broken ??= error as Error;
+      throw translateError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** The careful path of {@link append}: each request in a savepoint, so that one failing fails alone. */
+  private async appendEach(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    const now = this.ctx.now();
+    const client = await this.ctx.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(BEGIN_APPEND);
+      try {
+        const outcomes: AppendOutcome[] = [];
+        const bumps = new Map<string, { count: number; last: number }>();
+        let lastStored = 0;
+        for (const [i, request] of requests.entries()) {
+          // One round trip: release the previous request's savepoint (COMMIT releases the last) and set this one.
+          await client.query(i === 0 ? `SAVEPOINT request` : `RELEASE SAVEPOINT request; SAVEPOINT request`);
+          let outcome: AppendOutcome;
+          try {
+            outcome = await this.appendOne(client, request, now);
+          } catch (error) {
+            await client.query(`ROLLBACK TO SAVEPOINT request`);
+            if (!isNoPartition(error)) {
+              outcomes.push({ ok: false, error: translateRequestError(error) });
+              continue;
+            }
+            // The sequence ran past the partitions (they are created ahead, so only if that failed): create them on
+            // another connection (attaching does not conflict with this transaction's locks) and try once more.
+            await this.partitions.ensure();
+            try {
+              outcome = await this.appendOne(client, request, now);
+            } catch (retryError) {
+              await client.query(`ROLLBACK TO SAVEPOINT request`);
+              outcomes.push({ ok: false, error: translateRequestError(retryError) });
+              continue;
+            }
+          }
+          outcomes.push(outcome);
+          // Counted only once the request is certain to commit; once per topic per batch.
+          if (outcome.ok) {
+            for (const e of outcome.stored) {
+              if (e.seq > lastStored) lastStored = e.seq;
+              const b = bumps.get(e.topic);
+              if (b) {
+                b.count++;
+                if (e.receivedAt > b.last) b.last = e.receivedAt;
+              } else bumps.set(e.topic, { count: 1, last: e.receivedAt });
+            }
+          }
+        }
+        if (bumps.size > 0) {
+          // NOTIFY is delivered at COMMIT and in commit order: other nodes learn of these events once they are visible.
+          await client.query(
+            SAVE_LAST_SEQ_AND_NOTIFY,
+            [lastStored],
+          );
+          const entries = [...bumps];
+          await client.query(
+            BUMP_TOPICS,
+            [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)],
+          );
+        }
+        await client.query(`COMMIT`);
+        // Half a partition before the end: create the next one now, off the append path.
+        if (lastStored > 0) this.partitions.ensureAhead(lastStored);
+        return outcomes;
+      } catch (error) {
+        await client.query(`ROLLBACK`).catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      }
+    } catch (error) {
+      throw translateError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async appendOne(client: pg.PoolClient, request: AppendRequest, now: number): Promise<AppendOutcome> {
+    const { publisher } = request;
+    if (request.idempotencyKey !== undefined) {
+      const prior = await client.query<{ results: AppendResult[] }>(IDEMPOTENCY_GET, [
+        idempotencyScope(publisher),
+        request.idempotencyKey,
+      ]);
+      if (prior.rows[0]) {
+        checkRepeatedKey(prior.rows[0].results, request.events, publisher);
+        return { ok: true, results: prior.rows[0].results, stored: [], replayed: true };
+      }
+    }
+    const events = request.events;
+    if (!request.createTopics) {
+      const names = [...new Set(events.map((e) => e.topic))];
+      const { rows } = await client.query<{ name: string }>(EXISTING_TOPICS, [names]);
+      const existing = new Set(rows.map((r) => r.name));
+      const missing = names.find((n) => !existing.has(n));
+      // The caller checked; the topic vanished since. Fail this request only.
+      if (missing !== undefined) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(missing)} does not exist`);
+    }
+    // Ids already stored (before this request, or earlier in this batch) are answered with the first result. The
+    // table has no unique index on id (it is partitioned by seq), but appends hold the append lock, so nothing can
+    // store an id between this check and the insert. Ids the hub generated are new ULIDs: only clients' are looked up.
+    const prior = new Map<string, PriorEvent>();
+    const clientIds = events.filter((e) => e.clientId).map((e) => e.id);
+    if (clientIds.length > 0) {
+      const { rows } = await client.query<PriorEvent & { id: string }>(
+        PRIOR_BY_IDS,
+        [clientIds],
+      );
+      for (const r of rows) prior.set(r.id, r);
+    }
+    // A repeat within this request is checked against the first event with its id, as if that were stored already.
+    const fresh: NewEvent[] = [];
+    const inRequest = new Map<string, PriorEvent>();
+    for (const e of events) {
+      const before = prior.get(e.id) ?? inRequest.get(e.id);
+      if (before !== undefined) {
+        checkRepeatedId(before, e, publisher);
+        continue;
+      }
+      inRequest.set(e.id, { seq: 0, topic: e.topic, source: e.source, publisher: e.clientId ? (publisher ?? null) : null });
+      fresh.push(e);
+    }
+    const firstResult = new Map<string, AppendResult>();
+    for (const [id, r] of prior) firstResult.set(id, { id, seq: r.seq, topic: r.topic });
+    let seqOf = new Map<string, number>();
+    if (fresh.length > 0) {
+      const { rows: inserted } = await client.query<{ id: string; seq: number }>({
+        // Named: prepared once per connection, not planned again for every request.
+        name: APPEND_STATEMENT_NAME,
+        text: APPEND_SQL,
+        values: [
+          ...eventColumns(fresh, fresh.map((e) => e.dataJson)),
+          fresh.map((e) => (e.clientId ? (publisher ?? null) : null)),
+          now,
+          request.createTopics,
+        ],
+      });
+      seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
+    }
+    const results: AppendResult[] = [];
+    const stored: StoredEvent[] = [];
+    for (const e of events) {
+      const first = firstResult.get(e.id);
+      if (first) {
+        results.push(first);
+        continue;
+      }
+      const seq = seqOf.get(e.id)!;
+      const result = { id: e.id, seq, topic: e.topic };
+      results.push(result);
+      firstResult.set(e.id, result);
+      // The request owns its events: give this one its seq in place rather than copy it.
+      const committed = e as StoredEvent;
+      committed.seq = seq;
+      stored.push(committed);
+    }
+    if (request.idempotencyKey !== undefined) {
+      await client.query(IDEMPOTENCY_PUT, [
+        idempotencyScope(publisher),
+        request.idempotencyKey,
+        JSON.stringify(results),
+        now,
+      ]);
+    }
+    return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && events.every((e) => e.clientId) };
+  }
+}
+
+/** The events as the ten column parameters ($1–$10) of the append statements; `data` as an array or joined. */
+function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
+  return [
+    events.map((e) => e.id),
+    events.map((e) => e.topic),
+    events.map((e) => e.type),
+    events.map((e) => e.source),
+    events.map((e) => e.subject),
+    events.map((e) => e.time),
+    events.map((e) => e.key),
+    data,
+    events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
+    events.map((e) => e.receivedAt),
+  ];
+}
+
+

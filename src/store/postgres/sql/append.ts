@@ -1,0 +1,73 @@
+/** The PostgreSQL statements of appends (see `../pg-append.ts`). */
+import { COMMITS_CHANNEL } from "../pg-watcher.js";
+import { APPEND_LOCK } from "./locks.js";
+
+/**
+ * One statement per request: the events in order (nextval follows the ordinality) and the topics of the events
+ * created if missing ($12: createTopics). Repeats of stored ids were taken out before (see appendOne).
+ */
+export const APPEND_SQL = `WITH ins AS (
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
+     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
+            u.publisher
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+                 $11::text[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, ord)
+     ORDER BY u.ord
+     RETURNING id, seq, topic
+   ), created AS (
+     INSERT INTO topics (name, created_at, updated_at)
+     SELECT DISTINCT topic, $12::bigint, $12::bigint FROM ins WHERE $13::boolean
+     ON CONFLICT (name) DO NOTHING
+   )
+   SELECT id, seq FROM ins`;
+
+/**
+ * The whole of a plain group commit in one statement (see `appendEvents`): the events, the topics'
+ * counts (creating missing topics), the highest committed seq and its announcement to the other nodes.
+ */
+export const APPEND_BATCH_SQL = `WITH ins AS (
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
+     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                 string_to_array($8::text, chr(30)), $9::text[], $10::bigint[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
+     ORDER BY u.ord
+     RETURNING id, seq, topic, received_at
+   ), counted AS (
+     INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
+     SELECT topic, $11::bigint, $11::bigint, count(*), max(received_at) FROM ins GROUP BY topic
+     ON CONFLICT (name) DO UPDATE SET event_count = topics.event_count + excluded.event_count,
+       last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
+   ), state AS (
+     UPDATE store_state SET last_seq = greatest(last_seq, (SELECT max(seq) FROM ins)) WHERE id = 1 RETURNING last_seq
+   )
+   SELECT id, seq, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM ins`;
+
+
+/** Prepared-statement names of the two append statements: prepared once per connection, not planned every time. */
+export const APPEND_STATEMENT_NAME = "switchboard_append";
+export const APPEND_BATCH_STATEMENT_NAME = "switchboard_append_batch";
+
+/** Begins the append transaction and takes the append lock, in one round trip. */
+export const BEGIN_APPEND = `BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+
+/** The highest committed seq, announced to the other nodes (NOTIFY is delivered at COMMIT, in commit order). */
+export const SAVE_LAST_SEQ_AND_NOTIFY = `WITH s AS (UPDATE store_state SET last_seq = greatest(last_seq, $1::bigint) WHERE id = 1 RETURNING 1)
+             SELECT pg_notify('${COMMITS_CHANNEL}', $1::bigint::text) FROM s`;
+
+/** The topics' counters after a careful-path group commit, once per topic. */
+export const BUMP_TOPICS = `UPDATE topics SET event_count = event_count + u.n, last_event_at = greatest(coalesce(last_event_at, 0), u.last)
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(name, n, last) WHERE topics.name = u.name`;
+
+/** The results of an earlier request with this Idempotency-Key. */
+export const IDEMPOTENCY_GET = `SELECT results FROM idempotency_keys WHERE publisher = $1 AND key = $2`;
+
+/** Which of the named topics exist. */
+export const EXISTING_TOPICS = `SELECT name FROM topics WHERE name = ANY($1::text[])`;
+
+/** What deciding repeats of client ids needs (see `../../repeats.ts`). */
+export const PRIOR_BY_IDS = `SELECT id, seq, topic, source, publisher FROM events WHERE id = ANY($1::text[])`;
+
+/** Records a request's results under its Idempotency-Key. */
+export const IDEMPOTENCY_PUT = `INSERT INTO idempotency_keys (publisher, key, results, created_at) VALUES ($1, $2, $3, $4)`;

@@ -1,0 +1,180 @@
+/**
+ * Rows of the event, topic, subscription and API key tables, and their mapping to the store's types, for both
+ * dialects. They differ only in how a JSON column arrives (text in SQLite, parsed in PostgreSQL) and in booleans
+ * (0/1 in SQLite): each dialect passes its {@link JsonColumn} decoder.
+ */
+import type { ApiKey, NewEvent, StoredEvent, Subscription, Topic, TopicInput } from "./store.js";
+
+/** Turns a JSON column, as the driver returns it, into its value (null stays null). */
+export type JsonColumn = (value: unknown) => unknown;
+
+/** SQLite: JSON columns are text. */
+export const parseJsonText: JsonColumn = (value) => (value === null ? null : JSON.parse(value as string));
+
+/** PostgreSQL: json and jsonb columns arrive parsed. */
+export const jsonAsIs: JsonColumn = (value) => value ?? null;
+
+/** A row of `events`: the columns named as the event's fields, and the rest. */
+export interface EventRow extends Pick<NewEvent, "id" | "topic" | "type" | "source" | "subject" | "time" | "key"> {
+  seq: number;
+  data: string;
+  attributes: unknown;
+  received_at: number;
+}
+
+/** A row of `topics`. */
+export interface TopicRow {
+  name: string;
+  description: string | null;
+  schema: unknown;
+  origin_host: string | null;
+  created_at: number;
+  updated_at: number;
+  event_count: number;
+  last_event_at: number | null;
+  retention_ms: number | null;
+}
+
+/** A row of `api_keys`. */
+export interface ApiKeyRow {
+  id: string;
+  name: string | null;
+  hash: string;
+  prefix: string;
+  scopes: unknown;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** A row of `subscriptions`. */
+export interface SubscriptionRow {
+  id: string;
+  topic: string;
+  url: string;
+  filter: string | null;
+  headers: unknown;
+  secret: string;
+  active: number | boolean;
+  disabled_reason: string | null;
+  ordering: "none" | "key";
+  retry_schedule: unknown;
+  timeout_ms: number;
+  max_in_flight: number;
+  rate_limit: number | null;
+  body: "data" | "envelope";
+  cursor_seq: number;
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const EMPTY_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The mappers of one dialect. */
+export interface RowMappers {
+  toEvent(row: EventRow): StoredEvent;
+  toTopic(row: TopicRow): Topic;
+  toApiKey(row: ApiKeyRow): ApiKey;
+  toSubscription(row: SubscriptionRow): Subscription;
+}
+
+/** The row mappers of a dialect whose JSON columns `json` decodes. */
+export function rowMappers(json: JsonColumn): RowMappers {
+  return {
+    toEvent: (row) => ({
+      seq: row.seq,
+      id: row.id,
+      clientId: false,
+      topic: row.topic,
+      type: row.type,
+      source: row.source,
+      subject: row.subject,
+      time: row.time,
+      key: row.key,
+      dataJson: row.data,
+      data: JSON.parse(row.data),
+      attributes: row.attributes ? (json(row.attributes) as Record<string, string>) : EMPTY_ATTRIBUTES,
+      receivedAt: row.received_at,
+    }),
+    toTopic: (row) => ({
+      name: row.name,
+      description: row.description,
+      schema: json(row.schema),
+      originHost: row.origin_host,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      eventCount: row.event_count,
+      lastEventAt: row.last_event_at,
+      retentionMs: row.retention_ms,
+    }),
+    toApiKey: (row) => ({
+      id: row.id,
+      name: row.name,
+      hash: row.hash,
+      prefix: row.prefix,
+      scopes: json(row.scopes) as string[],
+      createdAt: row.created_at,
+      revokedAt: row.revoked_at,
+    }),
+    toSubscription: (r) => ({
+      id: r.id,
+      topic: r.topic,
+      url: r.url,
+      filter: r.filter,
+      headers: json(r.headers) as Record<string, string>,
+      secret: r.secret,
+      active: r.active === 1 || r.active === true,
+      disabledReason: r.disabled_reason,
+      ordering: r.ordering,
+      retrySchedule: json(r.retry_schedule) as number[],
+      timeoutMs: r.timeout_ms,
+      maxInFlight: r.max_in_flight,
+      rateLimit: r.rate_limit,
+      body: r.body,
+      cursorSeq: r.cursor_seq,
+      failingSince: r.failing_since,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    }),
+  };
+}
+
+/** Column and value conversion for each patchable subscription field (JSON fields as text, for both dialects). */
+export const SUBSCRIPTION_PATCH_COLUMNS: Record<string, [column: string, toValue: (v: unknown) => unknown]> = {
+  topic: ["topic", (v) => v],
+  url: ["url", (v) => v],
+  filter: ["filter", (v) => v],
+  headers: ["headers", (v) => JSON.stringify(v)],
+  secret: ["secret", (v) => v],
+  active: ["active", (v) => v],
+  disabledReason: ["disabled_reason", (v) => v],
+  ordering: ["ordering", (v) => v],
+  retrySchedule: ["retry_schedule", (v) => JSON.stringify(v)],
+  timeoutMs: ["timeout_ms", (v) => v],
+  maxInFlight: ["max_in_flight", (v) => v],
+  rateLimit: ["rate_limit", (v) => v],
+  body: ["body", (v) => v],
+  failingSince: ["failing_since", (v) => v],
+};
+
+/** A new topic's name, description, schema (JSON text), origin host and retention: the columns both inserts take first. */
+export function topicColumns(input: TopicInput): unknown[] {
+  return [
+    input.name,
+    input.description ?? null,
+    input.schema == null ? null : JSON.stringify(input.schema),
+    input.originHost ?? null,
+    input.retentionMs ?? null,
+  ];
+}
+
+/** The smallest string greater than every string starting with `prefix`. */
+export function prefixUpperBound(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
+/** Whether an object has an own enumerable key (cheaper than `Object.keys(o).length`). */
+export function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
+}

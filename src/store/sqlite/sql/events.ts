@@ -1,0 +1,27 @@
+/** The SQLite statements of the event log (see `../sqlite-events.ts`). */
+
+/** Stores one event with the seq given in memory; a repeated id changes nothing (then looked up as a repeat). */
+export const INSERT_EVENT = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+export const EVENT_BY_ID = `SELECT * FROM events WHERE id = ?`;
+export const SEQ_BY_ID = `SELECT seq FROM events WHERE id = ?`;
+/** What deciding a repeat of a client id needs (see `../../repeats.ts`). */
+export const PRIOR_BY_ID = `SELECT seq, topic, source, publisher FROM events WHERE id = ?`;
+export const EVENTS_AFTER = `SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`;
+/** The highest seq given out: kept in store_state, so deleting the newest events cannot bring it back. */
+export const LAST_SEQ = `SELECT max((SELECT coalesce(max(seq), 0) FROM events), (SELECT last_seq FROM store_state)) AS seq`;
+export const SAVE_LAST_SEQ = `UPDATE store_state SET last_seq = ? WHERE id = 1`;
+export const FIRST_SEQ = `SELECT min(seq) AS seq FROM events`;
+export const SEQ_BOUNDS = `SELECT min(seq) AS lo, max(seq) AS hi FROM events`;
+/** One probe of the binary search of seqBefore. */
+export const RECEIVED_AT_FROM_SEQ = `SELECT received_at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1`;
+/** Creates a topic an append names, if missing. */
+export const ENSURE_TOPIC = `INSERT INTO topics (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`;
+/** A topic's counters after a group commit, once per topic. */
+export const BUMP_TOPIC = `UPDATE topics SET event_count = event_count + ?, last_event_at = max(coalesce(last_event_at, 0), ?) WHERE name = ?`;
+export const IDEMPOTENCY_GET = `SELECT results FROM idempotency_keys WHERE publisher = ? AND key = ?`;
+export const IDEMPOTENCY_PUT = `INSERT INTO idempotency_keys (publisher, key, results, created_at) VALUES (?, ?, ?, ?)`;
+/** Retention: a batch of a topic's oldest events received before a time. */
+export const DELETE_OLD_EVENTS = `DELETE FROM events WHERE seq IN
+           (SELECT seq FROM events WHERE topic = ? AND received_at < ? ORDER BY received_at, seq LIMIT ?)`;
+export const LOWER_TOPIC_COUNT = `UPDATE topics SET event_count = max(event_count - ?, 0) WHERE name = ?`;

@@ -1,0 +1,257 @@
+import type Database from "better-sqlite3";
+import { HubError } from "../../errors.js";
+import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
+import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
+import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
+import * as SQL from "./sql/events.js";
+import { TOPIC_GET } from "./sql/topics.js";
+import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
+
+type Bumps = Map<string, { count: number; last: number }>;
+
+/** The SQLite event log: appends (group commit, seq given in memory), reads, search and retention. */
+export class SqliteEvents implements EventsPart {
+  private s!: Record<keyof typeof SQL | "topicGet", Database.Statement>;
+  private readonly searchStatements = new Map<string, Database.Statement>();
+
+  constructor(private readonly state: SqliteState) {}
+
+  /** Prepares the statements and reads the next seq; after migrations. */
+  init(): void {
+    const db = this.state.db;
+    this.s = { ...prepareAll(db, SQL), topicGet: db.prepare(TOPIC_GET) };
+    this.state.nextSeq = (this.s.LAST_SEQ.get() as { seq: number }).seq + 1;
+  }
+
+  async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    const state = this.state;
+    const now = state.now();
+    const startSeq = state.nextSeq;
+    const newTopics: string[] = [];
+    const run = state.db.transaction(() => {
+      const outcomes: AppendOutcome[] = [];
+      const topicBumps: Bumps = new Map();
+      for (const request of requests) {
+        const requestStartSeq = state.nextSeq;
+        const newTopicsMark = newTopics.length;
+        try {
+          // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
+          // one (a nested transaction), so each request stands or falls alone.
+          const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined;
+          outcomes.push(
+            singleWrite
+              ? this.appendOne(request, now, topicBumps, newTopics)
+              : state.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))(),
+          );
+        } catch (error) {
+          state.nextSeq = requestStartSeq;
+          newTopics.length = newTopicsMark;
+          outcomes.push({ ok: false, error: error as Error });
+        }
+      }
+      for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
+      if (state.nextSeq !== startSeq) this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
+      return outcomes;
+    });
+    try {
+      const outcomes = run.immediate();
+      for (const t of newTopics) state.knownTopics.add(t);
+      return outcomes;
+    } catch (error) {
+      state.nextSeq = startSeq;
+      throw error;
+    }
+  }
+
+  private appendOne(request: AppendRequest, now: number, topicBumps: Bumps, newTopics: string[]): AppendOutcome {
+    const s = this.s;
+    const state = this.state;
+    const { publisher } = request;
+    if (request.idempotencyKey !== undefined) {
+      const prior = s.IDEMPOTENCY_GET.get(idempotencyScope(publisher), request.idempotencyKey) as { results: string } | undefined;
+      if (prior) {
+        const results = JSON.parse(prior.results) as AppendResult[];
+        checkRepeatedKey(results, request.events, publisher);
+        return { ok: true, results, stored: [], replayed: true };
+      }
+    }
+    const results: AppendResult[] = [];
+    const stored: StoredEvent[] = [];
+    // This request's topic counts, folded into the batch's only once the request is certain to commit.
+    let bumpTopic: string | undefined;
+    let bumpCount = 0;
+    let bumpLast = 0;
+    let otherBumps: Bumps | undefined;
+    for (const e of request.events) {
+      const unknownTopic = !state.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
+      if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
+        // The caller checked; the topic vanished since. Fail this request only.
+        throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
+      }
+      const seq = state.nextSeq;
+      const info = s.INSERT_EVENT.run(
+        seq,
+        e.id,
+        e.topic,
+        e.type,
+        e.source,
+        e.subject,
+        e.time,
+        e.key,
+        e.dataJson,
+        hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null,
+        e.receivedAt,
+        e.clientId ? (publisher ?? null) : null,
+      );
+      if (info.changes === 0) {
+        // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).
+        const prior = s.PRIOR_BY_ID.get(e.id) as PriorEvent;
+        checkRepeatedId(prior, e, publisher);
+        results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
+        continue;
+      }
+      // Created only once an event is really stored in it: a repeated id names no new topic.
+      if (unknownTopic && request.createTopics && s.ENSURE_TOPIC.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
+      state.nextSeq = seq + 1;
+      results.push({ id: e.id, seq, topic: e.topic });
+      // The request owns its events: give this one its seq in place rather than copy it.
+      const committed = e as StoredEvent;
+      committed.seq = seq;
+      stored.push(committed);
+      if (bumpTopic === undefined || bumpTopic === e.topic) {
+        bumpTopic = e.topic;
+        bumpCount++;
+        if (e.receivedAt > bumpLast) bumpLast = e.receivedAt;
+      } else {
+        otherBumps ??= new Map();
+        const b = otherBumps.get(e.topic);
+        if (b) {
+          b.count++;
+          if (e.receivedAt > b.last) b.last = e.receivedAt;
+        } else otherBumps.set(e.topic, { count: 1, last: e.receivedAt });
+      }
+    }
+    if (request.idempotencyKey !== undefined) s.IDEMPOTENCY_PUT.run(idempotencyScope(publisher), request.idempotencyKey, JSON.stringify(results), now);
+    if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
+    if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
+    return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
+  }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    const row = this.s.EVENT_BY_ID.get(id) as EventRow | undefined;
+    return row && SQLITE_ROWS.toEvent(row);
+  }
+
+  async getSeq(id: string): Promise<number | undefined> {
+    return (this.s.SEQ_BY_ID.get(id) as { seq: number } | undefined)?.seq;
+  }
+
+  async readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+    return (this.s.EVENTS_AFTER.all(afterSeq, limit) as EventRow[]).map(SQLITE_ROWS.toEvent);
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.state.nextSeq - 1;
+  }
+
+  async firstSeq(): Promise<number | undefined> {
+    return (this.s.FIRST_SEQ.get() as { seq: number | null }).seq ?? undefined;
+  }
+
+  /** Binary search over seq: received_at grows with seq (up to the few ms a group commit spans). */
+  async seqBefore(ms: number): Promise<number> {
+    const { lo, hi } = this.s.SEQ_BOUNDS.get() as { lo: number | null; hi: number | null };
+    if (lo === null || hi === null) return 0;
+    let low = lo;
+    let high = hi + 1; // first seq received at or after ms lies in [low, high]
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      const row = this.s.RECEIVED_AT_FROM_SEQ.get(mid) as { received_at: number } | undefined;
+      if (row === undefined || row.received_at >= ms) high = mid;
+      else low = mid + 1;
+    }
+    return low - 1;
+  }
+
+  async search(q: EventQuery): Promise<StoredEvent[]> {
+    const { sql, params } = searchEventsSql(q);
+    return (this.cachedStatement(sql).all(...params) as EventRow[]).map(SQLITE_ROWS.toEvent);
+  }
+
+  /** Searches build their SQL from the parameters given; the few shapes in use are prepared once. */
+  private cachedStatement(sql: string): Database.Statement {
+    let stmt = this.searchStatements.get(sql);
+    if (!stmt) {
+      if (this.searchStatements.size >= 256) this.searchStatements.clear();
+      stmt = this.state.db.prepare(sql);
+      this.searchStatements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  async deleteBefore({ topic, receivedBefore, limit }: DeleteEventsRequest): Promise<number> {
+    return this.state.db
+      .transaction(() => {
+        const removed = this.s.DELETE_OLD_EVENTS.run(topic, receivedBefore, limit).changes;
+        if (removed > 0) this.s.LOWER_TOPIC_COUNT.run(removed, topic);
+        return removed;
+      })
+      .immediate();
+  }
+}
+
+/** The SELECT of an event search and its parameters. */
+export function searchEventsSql(q: EventQuery): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const topicTerms: string[] = [];
+  if (q.topics?.length) {
+    topicTerms.push(`topic IN (${q.topics.map(() => "?").join(", ")})`);
+    params.push(...q.topics);
+  }
+  for (const prefix of q.topicPrefixes ?? []) {
+    topicTerms.push(`(topic >= ? AND topic < ?)`);
+    params.push(prefix, prefixUpperBound(prefix));
+  }
+  if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
+  const term = (sql: string, value: unknown): void => {
+    where.push(sql);
+    params.push(value);
+  };
+  if (q.type !== undefined) term(`type = ?`, q.type);
+  if (q.key !== undefined) term(`key = ?`, q.key);
+  if (q.fromTime !== undefined) term(`time >= ?`, q.fromTime);
+  if (q.toTime !== undefined) term(`time < ?`, q.toTime);
+  for (const { field, value } of q.dataEquals ?? []) {
+    const path = `$."${field}"`;
+    if (value === null) term(`json_type(data, ?) = 'null'`, path);
+    else if (typeof value === "boolean") {
+      where.push(`json_type(data, ?) = ?`);
+      params.push(path, value ? "true" : "false");
+    } else if (typeof value === "number") {
+      // `user_id=123` matches the number 123 and the string "123".
+      where.push(`(json_extract(data, ?) = ? AND json_type(data, ?) IN ('integer', 'real') OR json_extract(data, ?) = ? AND json_type(data, ?) = 'text')`);
+      params.push(path, value, path, path, String(value), path);
+    } else {
+      where.push(`json_extract(data, ?) = ? AND json_type(data, ?) = 'text'`);
+      params.push(path, value, path);
+    }
+  }
+  const desc = q.order === "desc";
+  if (q.after) {
+    where.push(desc ? `(time, seq) < (?, ?)` : `(time, seq) > (?, ?)`);
+    params.push(q.after.time, q.after.seq);
+  }
+  const dir = desc ? "DESC" : "ASC";
+  const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time ${dir}, seq ${dir} LIMIT ?`;
+  params.push(q.limit);
+  return { sql, params };
+}
+
+function foldBump(bumps: Bumps, topic: string, count: number, last: number): void {
+  const bump = bumps.get(topic);
+  if (bump) {
+    bump.count += count;
+    if (last > bump.last) bump.last = last;
+  } else bumps.set(topic, { count, last });
+}

@@ -1,0 +1,48 @@
+/** Store conformance: subscriptions. */
+import { beforeEach, describe, expect, it } from "vitest";
+import type { Store } from "../../../src/store/store.js";
+import { append, makeEvent, makeSubscription, minutes, type SuiteState } from "./helpers.js";
+
+/** Registers the subscriptions tests; `state` holds the store of the running test. */
+export function subscriptionsConformance(state: SuiteState): void {
+  let store: Store;
+  beforeEach(() => {
+    store = state.store;
+  });
+
+  describe("subscriptions", () => {
+    it("creates, reads, finds, lists, patches and deletes", async () => {
+      const a = makeSubscription("sub_a", { topic: "orders.*", filter: 'data.x == 1', headers: { "x-k": "v" }, rateLimit: 2.5 });
+      const b = makeSubscription("sub_b", { url: "http://b.example/hook" });
+      await store.subscriptions.create(a);
+      await store.subscriptions.create(b);
+      expect(await store.subscriptions.get("sub_a")).toEqual(a);
+      expect(await store.subscriptions.get("nope")).toBeUndefined();
+      expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_a", "sub_b"]);
+      expect((await store.subscriptions.find("orders.*", a.url))?.id).toBe("sub_a");
+      expect(await store.subscriptions.find("orders.*", "http://other")).toBeUndefined();
+
+      const patched = await store.subscriptions.update(
+        "sub_a",
+        { active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3) },
+        minutes(5),
+      );
+      expect(patched).toEqual({ ...a, active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3), updatedAt: minutes(5) });
+      expect(await store.subscriptions.update("nope", { active: true }, minutes(5))).toBeUndefined();
+
+      expect(await store.subscriptions.delete("sub_a")).toBe(true);
+      expect(await store.subscriptions.delete("sub_a")).toBe(false);
+      expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_b"]);
+    });
+
+    it("finds the seq before a receive time", async () => {
+      expect(await store.events.seqBefore(minutes(1))).toBe(0);
+      const first = await append(store, [makeEvent("t", { receivedAt: minutes(1) }), makeEvent("t", { receivedAt: minutes(2) })]);
+      const second = await append(store, [makeEvent("t", { receivedAt: minutes(3) })]);
+      expect(await store.events.seqBefore(minutes(0))).toBe(0);
+      expect(await store.events.seqBefore(minutes(2))).toBe(first.results[0]!.seq);
+      expect(await store.events.seqBefore(minutes(2) + 1)).toBe(first.results[1]!.seq);
+      expect(await store.events.seqBefore(minutes(9))).toBe(second.results[0]!.seq);
+    });
+  });
+}
