@@ -53,7 +53,8 @@ export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
  * Whether a request opens a live stream, the only kind that may carry its token in `?access_token=` or the
  * `switchboard_token` cookie: a GET (or HEAD) of `BASE_PATH/topics/:topic/stream`, or of `/events` when that path is
  * the stream's. With an empty `BASE_PATH`, `/events` is also the search (GET) and publishing (POST), so only a GET
- * whose `Accept` asks for `text/event-stream` is a stream there, as `routes/events.ts` dispatches it.
+ * whose `Accept` asks for `text/event-stream` is a stream there. The one test for "is this a stream": auth, the
+ * stream limit and the `/events` dispatch in `routes/events.ts` all use it.
  */
 export function isStreamRequest(request: FastifyRequest, basePath: string): boolean {
   if (request.method !== "GET" && request.method !== "HEAD") return false;

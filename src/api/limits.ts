@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import { HubError } from "../errors.js";
+import { isStreamRequest } from "./auth.js";
 import type { Hub } from "../hub.js";
 
 /**
@@ -182,7 +183,7 @@ function streamLimitHook(base: string, maxStreams: number): PreParsingHook {
   const openStreams = new Map<string, number>();
   return (request, reply, payload, done) => {
     // With an empty BASE_PATH, GET /events is the search unless the client asks for a stream.
-    if (base === "" && !(request.headers.accept ?? "").includes("text/event-stream")) {
+    if (!isStreamRequest(request, base)) {
       done(null, payload);
       return;
     }

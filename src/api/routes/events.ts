@@ -11,7 +11,7 @@ import {
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
-import { hasScope, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
+import { hasScope, isStreamRequest, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
 import { createStreamHandler } from "./streams.js";
 import { deliveryDetailOut } from "./subscriptions.js";
@@ -88,7 +88,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
     const stream = createStreamHandler(hub);
     // With an empty BASE_PATH, `/events` is both the search and the SSE stream: the Accept header decides.
     fastify.get("/events", async (request, reply) => {
-      if ((request.headers.accept ?? "").includes("text/event-stream")) {
+      if (isStreamRequest(request, base)) {
         return stream(request, reply);
       }
       return search(request, reply);
