@@ -128,8 +128,6 @@ export interface EventsPart {
    */
   append(requests: AppendRequest[]): Promise<AppendOutcome[]>;
   get(id: string): Promise<StoredEvent | undefined>;
-  /** The seq of the event with this id, or undefined. */
-  getSeq(id: string): Promise<number | undefined>;
   /** Events with seq > afterSeq, in seq order, at most `limit`. */
   readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** The highest seq stored, 0 when empty. */

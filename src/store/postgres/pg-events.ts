@@ -3,7 +3,7 @@ import type { AppendOutcome, AppendRequest, DeleteEventsRequest, EventQuery, Eve
 import type { PgAppender } from "./pg-append.js";
 import type { PgPartitions } from "./pg-partitions.js";
 import { PG_ROWS, type PgContext } from "./pg-util.js";
-import { DELETE_OLD_EVENTS, EVENTS_AFTER, EVENT_BY_ID, FIRST_FROM_SEQ, FIRST_SEQ, LAST_SEQ, LAST_SEQ_BELOW, SEQ_BOUNDS, SEQ_BY_ID } from "./sql/events.js";
+import { DELETE_OLD_EVENTS, EVENTS_AFTER, EVENT_BY_ID, FIRST_FROM_SEQ, FIRST_SEQ, LAST_SEQ, LAST_SEQ_BELOW, SEQ_BOUNDS } from "./sql/events.js";
 
 /** The PostgreSQL event log: appends (see pg-append.ts), reads, search and retention. */
 export class PgEvents implements EventsPart {
@@ -20,10 +20,6 @@ export class PgEvents implements EventsPart {
   async get(id: string): Promise<StoredEvent | undefined> {
     const { rows } = await this.ctx.query<EventRow>(EVENT_BY_ID, [id]);
     return rows[0] && PG_ROWS.toEvent(rows[0]);
-  }
-
-  async getSeq(id: string): Promise<number | undefined> {
-    return (await this.ctx.query<{ seq: number }>(SEQ_BY_ID, [id])).rows[0]?.seq;
   }
 
   async readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {

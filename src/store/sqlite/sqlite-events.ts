@@ -142,10 +142,6 @@ export class SqliteEvents implements EventsPart {
     return row && SQLITE_ROWS.toEvent(row);
   }
 
-  async getSeq(id: string): Promise<number | undefined> {
-    return (this.s.SEQ_BY_ID.get(id) as { seq: number } | undefined)?.seq;
-  }
-
   async readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
     return (this.s.EVENTS_AFTER.all(afterSeq, limit) as EventRow[]).map(SQLITE_ROWS.toEvent);
   }

@@ -1,7 +1,6 @@
 /** The PostgreSQL statements of events (see `../pg-events.ts`). */
 
 export const EVENT_BY_ID = `SELECT * FROM events WHERE id = $1`;
-export const SEQ_BY_ID = `SELECT seq FROM events WHERE id = $1`;
 export const EVENTS_AFTER = `SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`;
 /** The highest committed seq (store_state), not the sequence, which counts appends still in flight. */
 export const LAST_SEQ = `SELECT last_seq AS seq FROM store_state WHERE id = 1`;

@@ -4,7 +4,6 @@
 export const INSERT_EVENT = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
 export const EVENT_BY_ID = `SELECT * FROM events WHERE id = ?`;
-export const SEQ_BY_ID = `SELECT seq FROM events WHERE id = ?`;
 /** What deciding a repeat of a client id needs (see `../../repeats.ts`). */
 export const PRIOR_BY_ID = `SELECT seq, topic, source, publisher FROM events WHERE id = ?`;
 export const EVENTS_AFTER = `SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`;
