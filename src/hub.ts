@@ -2,39 +2,34 @@ import type { Logger } from "pino";
 import pino from "pino";
 import { Authenticator } from "./auth/authenticator.js";
 import { validateConfig, type Config } from "./config.js";
-import { CommitFeed } from "./delivery/commit-feed.js";
-import { Dispatcher } from "./delivery/dispatcher.js";
+import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
-import { SubscriptionService } from "./delivery/subscriptions.js";
-import { createWebhookClient } from "./delivery/webhooks/send-webhook.js";
-import { HubError } from "./errors.js";
+import { SubscriptionService, type SubscriptionServiceOptions } from "./delivery/subscriptions.js";
+import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/send-webhook.js";
+import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
+import { createEventFanout } from "./hub/event-fanout.js";
+import { startHousekeeping, type Housekeeping } from "./hub/housekeeping.js";
+import { createPublish, type PublishInput } from "./hub/publish.js";
 import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
-import { eventsFromJson } from "./ingest/normalize.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
 import { openStore } from "./store/index.js";
-import { RETENTION_INTERVAL_MS, runRetention, type RetentionResult } from "./store/retention.js";
+import type { RetentionResult } from "./store/retention.js";
 import type { Store, StoredEvent } from "./store/store.js";
 
-/** Options of {@link createHub}: any configuration key, plus an already-open store or logger. */
+/** Options of {@link createHub}: any configuration key, plus an already-open store or logger, and a clock. */
 export interface HubOptions extends Partial<Config> {
   /** Use this store instead of opening `databaseUrl`; the hub will not close it. */
   store?: Store;
   log?: Logger;
+  /**
+   * The clock (epoch milliseconds) of the store, delivery, housekeeping and library publish; default `Date.now`.
+   * Tests pass a fake one. Timers still run on real time.
+   */
+  now?: () => number;
 }
 
-/** An event a library caller publishes. */
-export interface PublishInput {
-  topic?: string;
-  type?: string;
-  id?: string;
-  key?: string;
-  source?: string;
-  subject?: string;
-  time?: string | number;
-  data: unknown;
-  attributes?: Record<string, string>;
-}
+export type { PublishInput } from "./hub/publish.js";
 
 /** A running hub: the store, ingest, topics and live streams, without any HTTP. */
 export interface Hub {
@@ -75,145 +70,40 @@ export interface Hub {
  * await hub.publish({ topic: "users.signup", data: { user_id: 1 } });
  */
 export async function createHub(options: HubOptions = {}): Promise<Hub> {
-  const { store: givenStore, log: givenLog, ...configPart } = options;
+  const { store: givenStore, log: givenLog, now = Date.now, ...configPart } = options;
   const config = validateConfig(configPart);
   const log = givenLog ?? pino({ level: config.logLevel });
-  const store = givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize }));
+  const store =
+    givenStore ??
+    (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize, now }));
   const metrics = new HubMetrics();
-  const topics = new TopicCatalog(store);
+  const topics = new TopicCatalog(store, now);
   await topics.load();
-  const streams = new StreamHub({
-    store,
-    metrics,
-    log: log.child({ component: "sse" }),
-    heartbeatMs: config.sseHeartbeatMs,
-    retryMs: config.sseRetryMs,
-    maxBufferedBytes: config.sseMaxBufferedBytes,
-    maxStreams: config.sseMaxStreams,
-  });
-  const handlers = new Set<(event: StoredEvent) => void>();
-  const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT });
-  // Late-bound: system events are published through the hub itself.
+  const streams = createStreams(config, store, metrics, log);
+  const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT, now });
+  // Late-bound: system events are published through the hub itself, once it exists.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
-  const dispatcher = new Dispatcher({
-    store,
-    client: webhookClient,
-    log: log.child({ component: "dispatcher" }),
-    metrics,
-    maxInFlight: config.deliveryConcurrency,
-    disableAfterMs: config.subscriptionDisableAfterMs,
-    publishSystemEvent: (topic, data) => publishSystemEvent(topic, data),
-    userAgent: USER_AGENT,
-    runWorkers: config.role !== "api",
+  const dispatcher = createDispatcher(config, { store, metrics, log, now, client: webhookClient }, (topic, data) =>
+    publishSystemEvent(topic, data),
+  );
+  const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
+  const fanout = createEventFanout({ streams, dispatcher, log });
+  // An `api` node runs no workers, so it has no subscriptions to re-read.
+  const sync = await startClusterSyncOf(store, givenStore !== undefined, {
+    emit: fanout.emit,
+    dispatcher: config.role === "api" ? undefined : dispatcher,
+    log: log.child({ component: "cluster" }),
   });
-  const subscriptions = new SubscriptionService({
-    store,
-    metrics,
-    dispatcher,
-    allowPrivateTargets: config.allowPrivateTargets,
-    defaultTimeoutMs: config.webhookTimeoutMs,
-    maxSubscriptions: config.maxSubscriptions,
-  });
-  /** Set when the store announces commits of other nodes (PostgreSQL). */
-  let feed: CommitFeed | undefined;
-  let unwatch: (() => Promise<void>) | undefined;
-  let dispatcherStarted = false;
-  let refreshSubscription: (id: string | undefined) => void = () => {};
-  const changedBeforeStart: Array<string | undefined> = [];
   const ingestor = new Ingestor({
     store,
     topics,
     metrics,
     autoCreateTopics: config.autoCreateTopics,
-    onCommit(events) {
-      if (feed) feed.local(events);
-      else emitCommitted(events);
-    },
+    onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)),
   });
-  /** Committed events, of this node or (through the feed) of others, in seq order, each once. */
-  const emitCommitted = (events: StoredEvent[]) => {
-    streams.publish(events);
-    dispatcher.notify();
-    for (const handler of handlers) {
-      for (const e of events) {
-        try {
-          handler(e);
-        } catch (error) {
-          log.error({ err: error, eventId: e.id }, "event handler threw");
-        }
-      }
-    }
-  };
-
-  // Several nodes on one PostgreSQL: the other nodes' commits are announced (LISTEN/NOTIFY) and read from the store,
-  // so streams on this node see every event, and this node's dispatcher every event to deliver.
-  if (store.mode === "cluster") {
-    const clusterLog = log.child({ component: "cluster" });
-    const early: number[] = [];
-    refreshSubscription = (id: string | undefined) => {
-      // An `api` node runs no workers. Changes announced before dispatcher.start() finished are re-read after it.
-      if (config.role === "api") return;
-      if (!dispatcherStarted) {
-        changedBeforeStart.push(id);
-        return;
-      }
-      const done = id === undefined ? dispatcher.refreshAll() : dispatcher.refresh(id);
-      done.catch((error: unknown) => clusterLog.error({ err: error, subscriptionId: id }, "re-reading a subscription failed"));
-    };
-    try {
-      unwatch = await store.cluster.watchCommits({
-        onCommit(lastSeq) {
-          if (feed) feed.announced(lastSeq);
-          else early.push(lastSeq);
-        },
-        onSubscriptionChange: refreshSubscription,
-        onConnectionError(error) {
-          clusterLog.warn({ err: error }, "commit announcements connection lost; reconnecting");
-        },
-      });
-      // Listening before reading the last seq: a commit after it is announced, one before it is not needed.
-      feed = new CommitFeed({ store, emit: emitCommitted, log: clusterLog, startSeq: await store.events.lastSeq() });
-    } catch (error) {
-      await unwatch?.();
-      if (!givenStore) await store.close();
-      throw error;
-    }
-    for (const seq of early) feed.announced(seq);
-  }
-
-  // Attempts older than the retention are removed in bounded batches, hourly, off the hot path.
-  const pruneAttempts = async () => {
-    const before = Date.now() - config.attemptRetentionMs;
-    try {
-      while ((await store.deliveries.pruneAttempts({ before, limit: 10_000 })) === 10_000) await new Promise((r) => setImmediate(r));
-    } catch (error) {
-      log.error({ err: error }, "pruning delivery attempts failed");
-    }
-  };
-  const pruneTimer = setInterval(() => void pruneAttempts(), 3_600_000);
-  pruneTimer.unref();
-  void pruneAttempts();
-
-  // Events past their topic's retention are removed every minute, in batches of short transactions. Runs do not
-  // overlap: a run still going when the timer fires is left to finish.
-  const retentionLog = log.child({ component: "retention" });
-  let retentionRun: Promise<RetentionResult> | undefined;
-  const removeExpiredEvents = (now: number): Promise<RetentionResult> => {
-    retentionRun ??= runRetention(store, topics, config, now, { log: retentionLog }).finally(() => {
-      retentionRun = undefined;
-    });
-    return retentionRun;
-  };
-  const scheduledRetention = () =>
-    void removeExpiredEvents(Date.now()).catch((error: unknown) => retentionLog.error({ err: error }, "event retention failed"));
-  const retentionTimer = setInterval(scheduledRetention, RETENTION_INTERVAL_MS);
-  retentionTimer.unref();
-  scheduledRetention();
+  const housekeeping = startHousekeeping({ store, topics, config, log, now });
   await dispatcher.start();
-  dispatcherStarted = true;
-  for (const id of changedBeforeStart.splice(0)) refreshSubscription(id);
-
-  const auth = new Authenticator({ config, store });
+  sync?.dispatcherStarted();
 
   let closed = false;
   const hub: Hub = {
@@ -225,55 +115,94 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     subscriptions,
     dispatcher,
     metrics,
-    auth,
     log,
-    publish(input, publishOptions) {
-      const receivedAt = Date.now();
-      let events;
-      try {
-        const items = Array.isArray(input) ? input : [input];
-        if (items.length === 0) throw new HubError("SB_EVENT_INVALID", "nothing to publish");
-        ({ events } = eventsFromJson(
-          items.map((i) => ({ ...i, data: i.data })),
-          { receivedAt, maxBatchEvents: config.maxBatchEvents },
-        ));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      return ingestor.publish(events, publishOptions);
-    },
-    onEvent(handler) {
-      handlers.add(handler);
-      return () => handlers.delete(handler);
-    },
-    async runRetention(now = Date.now()) {
-      // A run already under way (the timer's) finishes first, so this one sees `now` as asked.
-      await retentionRun?.catch(() => undefined);
-      return removeExpiredEvents(now);
-    },
+    auth: new Authenticator({ config, store, now }),
+    publish: createPublish({ ingestor, config, now }),
+    onEvent: fanout.onEvent,
+    runRetention: housekeeping.runRetention,
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(pruneTimer);
-      clearInterval(retentionTimer);
-      await retentionRun?.catch(() => undefined);
-      await ingestor.drain();
-      await unwatch?.();
-      await feed?.stop();
-      // The dispatcher gives attempts in flight a grace period; whatever still runs after it is cut (its delivery
-      // row is pending, so it is sent again after the restart).
-      await dispatcher.stop();
-      await webhookClient.destroy();
-      streams.closeAll();
-      metrics.close();
+      await closeInOrder({ housekeeping, ingestor, sync, dispatcher, webhookClient, streams, metrics });
       if (!givenStore) await store.close();
     },
   };
   publishSystemEvent = async (topic, data) => {
-    if (closed) return;
-    await hub.publish({ topic, type: topic, source: "switchboard", data });
+    if (!closed) await hub.publish({ topic, type: topic, source: "switchboard", data });
   };
   return hub;
+}
+
+/** The live SSE streams, configured. */
+function createStreams(config: Config, store: Store, metrics: HubMetrics, log: Logger): StreamHub {
+  return new StreamHub({
+    store,
+    metrics,
+    log: log.child({ component: "sse" }),
+    heartbeatMs: config.sseHeartbeatMs,
+    retryMs: config.sseRetryMs,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+    maxStreams: config.sseMaxStreams,
+  });
+}
+
+/** The subscription service, configured. */
+function createSubscriptions(config: Config, parts: Pick<SubscriptionServiceOptions, "store" | "metrics" | "dispatcher" | "now">) {
+  return new SubscriptionService({
+    ...parts,
+    allowPrivateTargets: config.allowPrivateTargets,
+    defaultTimeoutMs: config.webhookTimeoutMs,
+    maxSubscriptions: config.maxSubscriptions,
+  });
+}
+
+/** The dispatcher, configured; it runs workers unless this is an `api` node. */
+function createDispatcher(
+  config: Config,
+  parts: Pick<DispatcherOptions, "store" | "metrics" | "log" | "now" | "client">,
+  publishSystemEvent: DispatcherOptions["publishSystemEvent"],
+): Dispatcher {
+  return new Dispatcher({
+    ...parts,
+    publishSystemEvent,
+    log: parts.log.child({ component: "dispatcher" }),
+    maxInFlight: config.deliveryConcurrency,
+    disableAfterMs: config.subscriptionDisableAfterMs,
+    userAgent: USER_AGENT,
+    runWorkers: config.role !== "api",
+  });
+}
+
+/** Cluster sync when the store is shared (PostgreSQL), else none. A store the hub opened is closed if it fails. */
+async function startClusterSyncOf(store: Store, storeGiven: boolean, options: Omit<ClusterSyncOptions, "store">): Promise<ClusterSync | undefined> {
+  if (store.mode !== "cluster") return undefined;
+  try {
+    return await startClusterSync({ store, ...options });
+  } catch (error) {
+    if (!storeGiven) await store.close();
+    throw error;
+  }
+}
+
+/** Stops taking work, finishes what is queued, then closes, each part after those that feed it. */
+async function closeInOrder(parts: {
+  housekeeping: Housekeeping;
+  ingestor: Ingestor;
+  sync: ClusterSync | undefined;
+  dispatcher: Dispatcher;
+  webhookClient: WebhookClient;
+  streams: StreamHub;
+  metrics: HubMetrics;
+}): Promise<void> {
+  await parts.housekeeping.stop();
+  await parts.ingestor.drain();
+  await parts.sync?.stop();
+  // The dispatcher gives attempts in flight a grace period; whatever still runs after it is cut (its delivery row is
+  // pending, so it is sent again after the restart).
+  await parts.dispatcher.stop();
+  await parts.webhookClient.destroy();
+  parts.streams.closeAll();
+  parts.metrics.close();
 }
 
 const USER_AGENT = "switchboard/0.1.0";

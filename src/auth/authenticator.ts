@@ -28,6 +28,8 @@ export interface AuthenticatorOptions {
    * call {@link Authenticator.invalidate}; the expiry picks up keys made by `switchboard keys` in another process.
    */
   enabledCacheMs?: number;
+  /** The clock of that cache; default `Date.now`. */
+  now?: () => number;
 }
 
 type PublicKey = Awaited<ReturnType<typeof importSPKI>>;
@@ -44,12 +46,14 @@ export class Authenticator {
   private readonly config: AuthConfig;
   private readonly store: Store;
   private readonly enabledCacheMs: number;
+  private readonly now: () => number;
   private enabledCache: { value: boolean; until: number } | undefined;
   private publicKey: Promise<{ alg: string; key: PublicKey }> | undefined;
   private jwks: JWTVerifyGetKey | undefined;
 
-  constructor({ config, store, enabledCacheMs = 1000 }: AuthenticatorOptions) {
+  constructor({ config, store, enabledCacheMs = 1000, now = Date.now }: AuthenticatorOptions) {
     this.config = config;
+    this.now = now;
     this.store = store;
     this.enabledCacheMs = enabledCacheMs;
     this.jwtConfigured = config.jwtSecret !== "" || config.jwtPublicKey !== "" || config.jwksUrl !== "";
@@ -59,7 +63,7 @@ export class Authenticator {
   async enabled(): Promise<boolean> {
     if (this.config.auth === "none") return false;
     if (this.jwtConfigured) return true;
-    const now = Date.now();
+    const now = this.now();
     if (this.enabledCache && now < this.enabledCache.until) return this.enabledCache.value;
     // Any key ever created, revoked ones included: revoking the last key must lock the hub, never open it.
     const value = (await this.store.keys.list()).length > 0;
@@ -71,7 +75,7 @@ export class Authenticator {
   enabledNow(): boolean | undefined {
     if (this.config.auth === "none") return false;
     if (this.jwtConfigured) return true;
-    return this.enabledCache && Date.now() < this.enabledCache.until ? this.enabledCache.value : undefined;
+    return this.enabledCache && this.now() < this.enabledCache.until ? this.enabledCache.value : undefined;
   }
 
   /** Forgets the cached answer of {@link enabled}; call after creating or revoking a key. */

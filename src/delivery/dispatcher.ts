@@ -79,7 +79,7 @@ export class Dispatcher {
     this.options = options;
     const { store, log, metrics, publishSystemEvent } = options;
     const now = (this.now = options.now ?? Date.now);
-    const nodeId = (this.nodeId = options.nodeId ?? newPrefixedId("node"));
+    const nodeId = (this.nodeId = options.nodeId ?? newPrefixedId("node", now()));
     const leaseTtlMs = options.leaseTtlMs ?? LEASE_TTL_MS;
     this.recorder = new AttemptRecorder(store, log);
     this.slots = new InFlightSlots(options.maxInFlight);

@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   sqliteSynchronous?: "normal" | "full";
   /** PostgreSQL: events per partition of the event log. */
   pgPartitionSize?: number;
+  /** The store's clock (epoch milliseconds); default `Date.now`. */
+  now?: () => number;
 }
 
 /** Where a `DATABASE_URL` points. */
@@ -39,8 +41,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const location = parseDatabaseUrl(url);
   const store =
     location.dialect === "postgres"
-      ? openPgStore({ url: location.url, partitionSize: options.pgPartitionSize })
-      : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous });
+      ? openPgStore({ url: location.url, partitionSize: options.pgPartitionSize, now: options.now })
+      : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous, now: options.now });
   try {
     await store.migrate();
   } catch (error) {
