@@ -1,11 +1,12 @@
 import { describe, expect, it, vi } from "vitest";
 import { HubError } from "../errors.js";
+import type { PublishOptions } from "../ingest/ingestor.js";
 import type { NewEvent } from "../store/store.js";
 import { createPublish } from "./publish.js";
 
 describe("createPublish", () => {
   it("normalises the inputs as of the injected clock and passes the idempotency key on", async () => {
-    const publish = vi.fn(async (_events: NewEvent[]) => ({ results: [], replayed: false }));
+    const publish = vi.fn(async (_events: NewEvent[], _options?: PublishOptions) => ({ results: [], replayed: false }));
     const send = createPublish({ ingestor: { publish }, config: { maxBatchEvents: 10 }, now: () => 1_700_000_000_000 });
     await send([{ topic: "a.b", data: { n: 1 } }, { topic: "a.c", data: null }], { idempotencyKey: "k1" });
     const [events, options] = publish.mock.calls[0]!;

@@ -176,94 +176,115 @@ export class PgAppender {
   }
 
   private async appendOne(client: pg.PoolClient, request: AppendRequest, now: number): Promise<AppendOutcome> {
-    const { publisher } = request;
-    if (request.idempotencyKey !== undefined) {
-      const prior = await client.query<{ results: AppendResult[] }>(IDEMPOTENCY_GET, [
-        idempotencyScope(publisher),
-        request.idempotencyKey,
-      ]);
-      if (prior.rows[0]) {
-        checkRepeatedKey(prior.rows[0].results, request.events, publisher);
-        return { ok: true, results: prior.rows[0].results, stored: [], replayed: true };
-      }
+    const { publisher, idempotencyKey, events } = request;
+    if (idempotencyKey !== undefined) {
+      const replay = await replayByKey(client, request, idempotencyKey);
+      if (replay) return replay;
     }
-    const events = request.events;
-    if (!request.createTopics) {
-      const names = [...new Set(events.map((e) => e.topic))];
-      const { rows } = await client.query<{ name: string }>(EXISTING_TOPICS, [names]);
-      const existing = new Set(rows.map((r) => r.name));
-      const missing = names.find((n) => !existing.has(n));
-      // The caller checked; the topic vanished since. Fail this request only.
-      if (missing !== undefined) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(missing)} does not exist`);
-    }
-    // Ids already stored (before this request, or earlier in this batch) are answered with the first result. The
-    // table has no unique index on id (it is partitioned by seq), but appends hold the append lock, so nothing can
-    // store an id between this check and the insert. Ids the hub generated are new ULIDs: only clients' are looked up.
-    const prior = new Map<string, PriorEvent>();
-    const clientIds = events.filter((e) => e.clientId).map((e) => e.id);
-    if (clientIds.length > 0) {
-      const { rows } = await client.query<PriorEvent & { id: string }>(
-        PRIOR_BY_IDS,
-        [clientIds],
-      );
-      for (const r of rows) prior.set(r.id, r);
-    }
-    // A repeat within this request is checked against the first event with its id, as if that were stored already.
-    const fresh: NewEvent[] = [];
-    const inRequest = new Map<string, PriorEvent>();
-    for (const e of events) {
-      const before = prior.get(e.id) ?? inRequest.get(e.id);
-      if (before !== undefined) {
-        checkRepeatedId(before, e, publisher);
-        continue;
-      }
-      inRequest.set(e.id, { seq: 0, topic: e.topic, source: e.source, publisher: e.clientId ? (publisher ?? null) : null });
-      fresh.push(e);
-    }
-    const firstResult = new Map<string, AppendResult>();
-    for (const [id, r] of prior) firstResult.set(id, { id, seq: r.seq, topic: r.topic });
-    let seqOf = new Map<string, number>();
-    if (fresh.length > 0) {
-      const { rows: inserted } = await client.query<{ id: string; seq: number }>({
-        // Named: prepared once per connection, not planned again for every request.
-        name: APPEND_STATEMENT_NAME,
-        text: APPEND_SQL,
-        values: [
-          ...eventColumns(fresh, fresh.map((e) => e.dataJson)),
-          fresh.map((e) => (e.clientId ? (publisher ?? null) : null)),
-          now,
-          request.createTopics,
-        ],
-      });
-      seqOf = new Map(inserted.map((r) => [r.id, r.seq]));
-    }
-    const results: AppendResult[] = [];
-    const stored: StoredEvent[] = [];
-    for (const e of events) {
-      const first = firstResult.get(e.id);
-      if (first) {
-        results.push(first);
-        continue;
-      }
-      const seq = seqOf.get(e.id)!;
-      const result = { id: e.id, seq, topic: e.topic };
-      results.push(result);
-      firstResult.set(e.id, result);
-      // The request owns its events: give this one its seq in place rather than copy it.
-      const committed = e as StoredEvent;
-      committed.seq = seq;
-      stored.push(committed);
-    }
-    if (request.idempotencyKey !== undefined) {
-      await client.query(IDEMPOTENCY_PUT, [
-        idempotencyScope(publisher),
-        request.idempotencyKey,
-        JSON.stringify(results),
-        now,
-      ]);
+    if (!request.createTopics) await requireTopics(client, events);
+    const prior = await priorEvents(client, events);
+    const fresh = freshEvents(events, prior, publisher);
+    const seqOf = fresh.length > 0 ? await insertEvents(client, fresh, request, now) : new Map<string, number>();
+    const { results, stored } = answerEvents(events, prior, seqOf);
+    if (idempotencyKey !== undefined) {
+      await client.query(IDEMPOTENCY_PUT, [idempotencyScope(publisher), idempotencyKey, JSON.stringify(results), now]);
     }
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && events.every((e) => e.clientId) };
   }
+}
+
+/** The outcome of the request that first used this Idempotency-Key, or undefined when it is new. */
+async function replayByKey(client: pg.PoolClient, request: AppendRequest, idempotencyKey: string): Promise<AppendOutcome | undefined> {
+  const prior = await client.query<{ results: AppendResult[] }>(IDEMPOTENCY_GET, [idempotencyScope(request.publisher), idempotencyKey]);
+  if (!prior.rows[0]) return undefined;
+  checkRepeatedKey(prior.rows[0].results, request.events, request.publisher);
+  return { ok: true, results: prior.rows[0].results, stored: [], replayed: true };
+}
+
+/**
+ * Throws unless every topic of `events` exists. The caller checked; a topic vanished since fails this request only.
+ * @throws HubError SB_TOPIC_NOT_FOUND
+ */
+async function requireTopics(client: pg.PoolClient, events: readonly NewEvent[]): Promise<void> {
+  const names = [...new Set(events.map((e) => e.topic))];
+  const { rows } = await client.query<{ name: string }>(EXISTING_TOPICS, [names]);
+  const existing = new Set(rows.map((r) => r.name));
+  const missing = names.find((n) => !existing.has(n));
+  if (missing !== undefined) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(missing)} does not exist`);
+}
+
+/**
+ * The stored events that client-given ids of `events` already name. The table has no unique index on id (it is
+ * partitioned by seq), but appends hold the append lock, so nothing can store an id between this check and the
+ * insert. Ids the hub generated are new ULIDs: only clients' are looked up.
+ */
+async function priorEvents(client: pg.PoolClient, events: readonly NewEvent[]): Promise<Map<string, PriorEvent>> {
+  const prior = new Map<string, PriorEvent>();
+  const clientIds = events.filter((e) => e.clientId).map((e) => e.id);
+  if (clientIds.length === 0) return prior;
+  const { rows } = await client.query<PriorEvent & { id: string }>(PRIOR_BY_IDS, [clientIds]);
+  for (const r of rows) prior.set(r.id, r);
+  return prior;
+}
+
+/**
+ * The events to insert: those whose id is neither stored (`prior`) nor earlier in this request. A repeat is checked
+ * against the first event with its id, as if that were stored already (see repeats.ts).
+ * @throws HubError SB_EVENT_ID_CONFLICT
+ */
+function freshEvents(events: readonly NewEvent[], prior: ReadonlyMap<string, PriorEvent>, publisher: string | undefined): NewEvent[] {
+  const fresh: NewEvent[] = [];
+  const inRequest = new Map<string, PriorEvent>();
+  for (const e of events) {
+    const before = prior.get(e.id) ?? inRequest.get(e.id);
+    if (before !== undefined) {
+      checkRepeatedId(before, e, publisher);
+      continue;
+    }
+    inRequest.set(e.id, { seq: 0, topic: e.topic, source: e.source, publisher: e.clientId ? (publisher ?? null) : null });
+    fresh.push(e);
+  }
+  return fresh;
+}
+
+/** Inserts `fresh` (creating their topics when the request may) and returns the seq given to each id. */
+async function insertEvents(client: pg.PoolClient, fresh: NewEvent[], request: AppendRequest, now: number): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ id: string; seq: number }>({
+    // Named: prepared once per connection, not planned again for every request.
+    name: APPEND_STATEMENT_NAME,
+    text: APPEND_SQL,
+    values: [
+      ...eventColumns(fresh, fresh.map((e) => e.dataJson)),
+      fresh.map((e) => (e.clientId ? (request.publisher ?? null) : null)),
+      now,
+      request.createTopics,
+    ],
+  });
+  return new Map(rows.map((r) => [r.id, r.seq]));
+}
+
+/** A result per event, in request order (a repeat gets its first's), and the events stored now, given their seq. */
+function answerEvents(events: NewEvent[], prior: ReadonlyMap<string, PriorEvent>, seqOf: ReadonlyMap<string, number>) {
+  const firstResult = new Map<string, AppendResult>();
+  for (const [id, r] of prior) firstResult.set(id, { id, seq: r.seq, topic: r.topic });
+  const results: AppendResult[] = [];
+  const stored: StoredEvent[] = [];
+  for (const e of events) {
+    const first = firstResult.get(e.id);
+    if (first) {
+      results.push(first);
+      continue;
+    }
+    const seq = seqOf.get(e.id)!;
+    const result = { id: e.id, seq, topic: e.topic };
+    results.push(result);
+    firstResult.set(e.id, result);
+    // The request owns its events: give this one its seq in place rather than copy it.
+    const committed = e as StoredEvent;
+    committed.seq = seq;
+    stored.push(committed);
+  }
+  return { results, stored };
 }
 
 /** The events as the ten column parameters ($1–$10) of the append statements; `data` as an array or joined. */

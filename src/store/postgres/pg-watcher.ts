@@ -36,43 +36,19 @@ export async function watchPgCommits(options: PgWatcherOptions): Promise<() => P
   let delay = RECONNECT_FIRST_MS;
 
   const onNotification = (message: pg.Notification) => {
-    if (stopped) return;
-    if (message.channel === COMMITS_CHANNEL) {
-      const seq = Number(message.payload);
-      if (Number.isSafeInteger(seq)) listener.onCommit(seq);
-    } else if (message.channel === SUBSCRIPTIONS_CHANNEL) {
-      const [node, id] = (message.payload ?? "").split(" ");
-      if (node !== options.nodeId && id) listener.onSubscriptionChange?.(id);
-    }
+    if (!stopped) reportNotification(message, options);
   };
 
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: options.url, types: options.types });
     client = c;
     c.on("notification", onNotification);
-    // `error` and `end` both come when the server or network drops the connection; reconnect once.
-    let lost = false;
-    const onLost = (error?: Error) => {
-      if (lost) return;
-      lost = true;
-      c.removeAllListeners("notification");
+    await listenOn(c, (error) => {
       if (stopped) return;
-      options.onError(error ?? new Error("the LISTEN connection ended"));
+      options.onError(error);
       void c.end().catch(() => {});
       scheduleReconnect();
-    };
-    c.on("error", onLost);
-    c.on("end", () => onLost());
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}`);
-    } catch (error) {
-      lost = true;
-      c.removeAllListeners();
-      c.on("error", () => {});
-      await c.end().catch(() => {});
-      throw error;
-    }
+    });
   };
 
   const scheduleReconnect = () => {
@@ -109,4 +85,42 @@ export async function watchPgCommits(options: PgWatcherOptions): Promise<() => P
       await c.end().catch(() => {});
     }
   };
+}
+
+/** Hands a notification to the listener: a commit's last seq, or a subscription another node changed. */
+function reportNotification(message: pg.Notification, { listener, nodeId }: PgWatcherOptions): void {
+  if (message.channel === COMMITS_CHANNEL) {
+    const seq = Number(message.payload);
+    if (Number.isSafeInteger(seq)) listener.onCommit(seq);
+  } else if (message.channel === SUBSCRIPTIONS_CHANNEL) {
+    const [node, id] = (message.payload ?? "").split(" ");
+    if (node !== nodeId && id) listener.onSubscriptionChange?.(id);
+  }
+}
+
+/**
+ * Connects `c` and LISTENs on both channels. Once listening, a dropped connection stops its notifications and calls
+ * `onLost` once. If connecting or LISTEN fails, `c` is ended and the error thrown (no `onLost`).
+ */
+async function listenOn(c: pg.Client, onLost: (error: Error) => void): Promise<void> {
+  // `error` and `end` both come when the server or network drops the connection; report it once.
+  let lost = false;
+  const lose = (error?: Error) => {
+    if (lost) return;
+    lost = true;
+    c.removeAllListeners("notification");
+    onLost(error ?? new Error("the LISTEN connection ended"));
+  };
+  c.on("error", lose);
+  c.on("end", () => lose());
+  try {
+    await c.connect();
+    await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}`);
+  } catch (error) {
+    lost = true;
+    c.removeAllListeners();
+    c.on("error", () => {});
+    await c.end().catch(() => {});
+    throw error;
+  }
 }
