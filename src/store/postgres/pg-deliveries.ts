@@ -1,4 +1,4 @@
-import { toAttempt, toDelivery, type AttemptRow, type DeliveryRow } from "../delivery-rows.js";
+import { toAttempt, toDelivery, type DeliveryRow } from "../delivery-rows.js";
 import { retryDeliveriesSql, searchDeliveriesSql } from "../delivery-sql.js";
 import type {
   AddDeliveriesRequest,
@@ -14,7 +14,7 @@ import type {
   PruneAttemptsRequest,
   RetrySelection,
 } from "../store.js";
-import type { PgContext } from "./pg-util.js";
+import { columnsOf, type PgContext } from "./pg-util.js";
 import { ADD_DELIVERIES, ADVANCE_CURSOR, ATTEMPTS_LIST, CLAIM_DUE_RETRIES, CLAIM_RETRIES, DELIVERIES_OPEN, DELIVERY_GET, PRUNE_ATTEMPTS, RECORD_ATTEMPTS } from "./sql/deliveries.js";
 
 const DOLLAR = (n: number): string => `$${n}`;
@@ -31,11 +31,7 @@ export class PgDeliveries implements DeliveriesPart {
       [
         subscriptionId,
         now,
-        deliveries.map((d) => d.id),
-        deliveries.map((d) => d.eventSeq),
-        deliveries.map((d) => d.eventId),
-        deliveries.map((d) => d.orderingKey),
-        deliveries.map((d) => d.nextAttemptAt),
+        ...columnsOf(deliveries, ["id", "eventSeq", "eventId", "orderingKey", "nextAttemptAt"]),
         cursorSeq ?? null,
       ],
     );
@@ -60,19 +56,16 @@ export class PgDeliveries implements DeliveriesPart {
     await this.ctx.query(
       RECORD_ATTEMPTS,
       [
-        records.map((r) => r.deliveryId),
-        records.map((r) => r.attemptedAt),
-        records.map((r) => r.statusCode),
-        records.map((r) => r.latencyMs),
-        records.map((r) => r.responseExcerpt),
-        records.map((r) => r.error),
-        states.map((r) => r.deliveryId),
-        states.map((r) => r.status),
-        states.map((r) => r.attempts),
-        states.map((r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null)),
-        states.map((r) => r.statusCode),
-        states.map((r) => r.error),
-        states.map((r) => r.attemptedAt),
+        ...columnsOf(records, ["deliveryId", "attemptedAt", "statusCode", "latencyMs", "responseExcerpt", "error"]),
+        ...columnsOf(states, [
+          "deliveryId",
+          "status",
+          "attempts",
+          (r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null),
+          "statusCode",
+          "error",
+          "attemptedAt",
+        ]),
       ],
     );
   }
@@ -106,18 +99,16 @@ export class PgDeliveries implements DeliveriesPart {
   }
 
   async get(id: string): Promise<Delivery | undefined> {
-    const { rows } = await this.ctx.query<DeliveryRow>(DELIVERY_GET, [id]);
-    return rows[0] && toDelivery(rows[0]);
+    return this.ctx.one(DELIVERY_GET, [id], toDelivery);
   }
 
   async search(q: DeliveryQuery): Promise<Delivery[]> {
     const { sql, params } = searchDeliveriesSql(q, DOLLAR);
-    return (await this.ctx.query<DeliveryRow>(sql, params)).rows.map(toDelivery);
+    return this.ctx.all(sql, params, toDelivery);
   }
 
   async listAttempts(deliveryId: string): Promise<Attempt[]> {
-    const { rows } = await this.ctx.query<AttemptRow>(ATTEMPTS_LIST, [deliveryId]);
-    return rows.map(toAttempt);
+    return this.ctx.all(ATTEMPTS_LIST, [deliveryId], toAttempt);
   }
 
   async retry(selection: RetrySelection, now: number): Promise<Delivery[]> {

@@ -1,4 +1,4 @@
-import { prefixUpperBound, type EventRow } from "../rows.js";
+import { prefixUpperBound } from "../rows.js";
 import type { AppendOutcome, AppendRequest, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
 import type { PgAppender } from "./pg-append.js";
 import type { PgPartitions } from "./pg-partitions.js";
@@ -18,12 +18,11 @@ export class PgEvents implements EventsPart {
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {
-    const { rows } = await this.ctx.query<EventRow>(EVENT_BY_ID, [id]);
-    return rows[0] && PG_ROWS.toEvent(rows[0]);
+    return this.ctx.one(EVENT_BY_ID, [id], PG_ROWS.toEvent);
   }
 
   async readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
-    return (await this.ctx.query<EventRow>(EVENTS_AFTER, [afterSeq, limit])).rows.map(PG_ROWS.toEvent);
+    return this.ctx.all(EVENTS_AFTER, [afterSeq, limit], PG_ROWS.toEvent);
   }
 
   /**
@@ -41,7 +40,7 @@ export class PgEvents implements EventsPart {
 
   async search(q: EventQuery): Promise<StoredEvent[]> {
     const { sql, params } = searchEventsSql(q);
-    return (await this.ctx.query<EventRow>(sql, params)).rows.map(PG_ROWS.toEvent);
+    return this.ctx.all(sql, params, PG_ROWS.toEvent);
   }
 
   /**

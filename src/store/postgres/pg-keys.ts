@@ -1,5 +1,4 @@
 import { HubError } from "../../errors.js";
-import type { ApiKeyRow } from "../rows.js";
 import type { ApiKey, KeysPart } from "../store.js";
 import { isUniqueViolation, PG_ROWS, translateError, type PgContext } from "./pg-util.js";
 import { API_KEY_BY_HASH, API_KEY_COUNT_ACTIVE, API_KEY_INSERT, API_KEY_LIST, API_KEY_REVOKE } from "./sql/keys.js";
@@ -23,17 +22,15 @@ export class PgKeys implements KeysPart {
   }
 
   async findByHash(hash: string): Promise<ApiKey | undefined> {
-    const { rows } = await this.ctx.query<ApiKeyRow>(API_KEY_BY_HASH, [hash]);
-    return rows[0] && PG_ROWS.toApiKey(rows[0]);
+    return this.ctx.one(API_KEY_BY_HASH, [hash], PG_ROWS.toApiKey);
   }
 
   async list(): Promise<ApiKey[]> {
-    return (await this.ctx.query<ApiKeyRow>(API_KEY_LIST)).rows.map(PG_ROWS.toApiKey);
+    return this.ctx.all(API_KEY_LIST, [], PG_ROWS.toApiKey);
   }
 
   async revoke(id: string, now: number): Promise<ApiKey | undefined> {
-    const { rows } = await this.ctx.query<ApiKeyRow>(API_KEY_REVOKE, [now, id]);
-    return rows[0] && PG_ROWS.toApiKey(rows[0]);
+    return this.ctx.one(API_KEY_REVOKE, [now, id], PG_ROWS.toApiKey);
   }
 
   async countActive(): Promise<number> {

@@ -1,5 +1,5 @@
 import { HubError } from "../../errors.js";
-import { SUBSCRIPTION_PATCH_COLUMNS, type SubscriptionRow } from "../rows.js";
+import { SUBSCRIPTION_PATCH_COLUMNS } from "../rows.js";
 import type { Subscription, SubscriptionPatch, SubscriptionsPart } from "../store.js";
 import { isUniqueViolation, PG_ROWS, type PgContext } from "./pg-util.js";
 import { SUBSCRIPTION_ATTEMPTS_DELETE, SUBSCRIPTION_DELETE, SUBSCRIPTION_DELIVERIES_DELETE, SUBSCRIPTION_FIND, SUBSCRIPTION_GET, SUBSCRIPTION_INSERT, SUBSCRIPTION_LIST } from "./sql/subscriptions.js";
@@ -40,20 +40,15 @@ export class PgSubscriptions implements SubscriptionsPart {
   }
 
   async get(id: string): Promise<Subscription | undefined> {
-    const { rows } = await this.ctx.query<SubscriptionRow>(SUBSCRIPTION_GET, [id]);
-    return rows[0] && PG_ROWS.toSubscription(rows[0]);
+    return this.ctx.one(SUBSCRIPTION_GET, [id], PG_ROWS.toSubscription);
   }
 
   async list(): Promise<Subscription[]> {
-    return (await this.ctx.query<SubscriptionRow>(SUBSCRIPTION_LIST)).rows.map(PG_ROWS.toSubscription);
+    return this.ctx.all(SUBSCRIPTION_LIST, [], PG_ROWS.toSubscription);
   }
 
   async find(topic: string, url: string): Promise<Subscription | undefined> {
-    const { rows } = await this.ctx.query<SubscriptionRow>(
-      SUBSCRIPTION_FIND,
-      [topic, url],
-    );
-    return rows[0] && PG_ROWS.toSubscription(rows[0]);
+    return this.ctx.one(SUBSCRIPTION_FIND, [topic, url], PG_ROWS.toSubscription);
   }
 
   async update(id: string, patch: SubscriptionPatch, now: number): Promise<Subscription | undefined> {
@@ -67,11 +62,7 @@ export class PgSubscriptions implements SubscriptionsPart {
       sets.push(`${column[0]} = $${params.length}`);
     }
     params.push(id);
-    const { rows } = await this.ctx.query<SubscriptionRow>(
-      `UPDATE subscriptions SET ${sets.join(", ")} WHERE id = $${params.length} RETURNING *`,
-      params,
-    );
-    return rows[0] && PG_ROWS.toSubscription(rows[0]);
+    return this.ctx.one(`UPDATE subscriptions SET ${sets.join(", ")} WHERE id = $${params.length} RETURNING *`, params, PG_ROWS.toSubscription);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -19,12 +19,11 @@ export class PgTopics implements TopicsPart {
   }
 
   async get(name: string): Promise<Topic | undefined> {
-    const { rows } = await this.ctx.query<TopicRow>(TOPIC_GET, [name]);
-    return rows[0] && PG_ROWS.toTopic(rows[0]);
+    return this.ctx.one(TOPIC_GET, [name], PG_ROWS.toTopic);
   }
 
   async list(): Promise<Topic[]> {
-    return (await this.ctx.query<TopicRow>(TOPIC_LIST)).rows.map(PG_ROWS.toTopic);
+    return this.ctx.all(TOPIC_LIST, [], PG_ROWS.toTopic);
   }
 
   async update(name: string, patch: TopicPatch, now: number): Promise<Topic | undefined> {
@@ -39,8 +38,7 @@ export class PgTopics implements TopicsPart {
     if (patch.originHost !== undefined) set("origin_host", patch.originHost);
     if (patch.retentionMs !== undefined) set("retention_ms", patch.retentionMs);
     params.push(name);
-    const { rows } = await this.ctx.query<TopicRow>(`UPDATE topics SET ${sets.join(", ")} WHERE name = $${params.length} RETURNING *`, params);
-    return rows[0] && PG_ROWS.toTopic(rows[0]);
+    return this.ctx.one(`UPDATE topics SET ${sets.join(", ")} WHERE name = $${params.length} RETURNING *`, params, PG_ROWS.toTopic);
   }
 
   async delete(name: string): Promise<boolean> {

@@ -45,11 +45,23 @@ export interface PgContext {
   readonly pool: pg.Pool;
   /** A query on the pool, with connection failures translated. */
   query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** The first row of a query as `map` turns it into a domain value, or undefined when there is none. */
+  one<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], map: (row: R) => T): Promise<T | undefined>;
+  /** Every row of a query, each as `map` turns it into a domain value. */
+  all<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], map: (row: R) => T): Promise<T[]>;
   /** {@link inTransaction} on the pool, with connection failures translated. */
   transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   /** Awaits `promise`, translating connection failures. */
   wrap<T>(promise: Promise<T>): Promise<T>;
   readonly now: () => number;
+}
+
+/**
+ * The rows as one array per column, in the order given: the array parameters of an `unnest($1::text[], …)`
+ * statement. A column is a field of the row, or a function of the row for a value that needs converting.
+ */
+export function columnsOf<T>(rows: readonly T[], columns: ReadonlyArray<keyof T | ((row: T) => unknown)>): unknown[][] {
+  return columns.map((column) => (typeof column === "function" ? rows.map((row) => column(row)) : rows.map((row) => row[column])));
 }
 
 /** The {@link PgContext} of a pool. */
@@ -61,11 +73,19 @@ export function pgContext(pool: pg.Pool, now: () => number): PgContext {
       throw translateError(error);
     }
   };
+  const query = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => wrap(pool.query<R>(sql, params));
   return {
     pool,
     now,
     wrap,
-    query: (sql, params) => wrap(pool.query(sql, params)),
+    query,
+    async one<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], map: (row: R) => T) {
+      const { rows } = await query<R>(sql, params);
+      return rows[0] && map(rows[0]);
+    },
+    async all<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], map: (row: R) => T) {
+      return (await query<R>(sql, params)).rows.map((row) => map(row));
+    },
     transaction: (fn) => wrap(inTransaction(pool, fn)),
   };
 }

@@ -3,19 +3,14 @@ import { toAttempt, toDelivery, type AttemptRow, type DeliveryRow } from "../del
 import { retryDeliveriesSql, searchDeliveriesSql } from "../delivery-sql.js";
 import type * as T from "../store.js";
 import * as SQL from "./sql/deliveries.js";
-import { prepareAll } from "./sqlite-state.js";
+import { SqlitePart } from "./sqlite-state.js";
 
 const QUESTION_MARK = (): string => "?";
 
 /** SQLite deliveries, attempts and subscription cursors. */
-export class SqliteDeliveries implements T.DeliveriesPart {
-  private s!: Record<keyof typeof SQL, Database.Statement>;
-
-  constructor(private readonly db: Database.Database) {}
-
-  /** Prepares the statements; after migrations. */
-  init(): void {
-    this.s = prepareAll(this.db, SQL);
+export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.DeliveriesPart {
+  constructor(db: Database.Database) {
+    super(db, SQL);
   }
 
   async add({ subscriptionId, deliveries, cursorSeq, now }: T.AddDeliveriesRequest): Promise<void> {

@@ -3,17 +3,12 @@ import { HubError } from "../../errors.js";
 import type { ApiKeyRow } from "../rows.js";
 import type { ApiKey, KeysPart } from "../store.js";
 import * as SQL from "./sql/keys.js";
-import { prepareAll, SQLITE_ROWS } from "./sqlite-state.js";
+import { SqlitePart, SQLITE_ROWS } from "./sqlite-state.js";
 
 /** SQLite API keys. */
-export class SqliteKeys implements KeysPart {
-  private s!: Record<keyof typeof SQL, Database.Statement>;
-
-  constructor(private readonly db: Database.Database) {}
-
-  /** Prepares the statements; after migrations. */
-  init(): void {
-    this.s = prepareAll(this.db, SQL);
+export class SqliteKeys extends SqlitePart<keyof typeof SQL> implements KeysPart {
+  constructor(db: Database.Database) {
+    super(db, SQL);
   }
 
   async create(key: ApiKey): Promise<void> {

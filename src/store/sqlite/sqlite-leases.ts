@@ -1,17 +1,12 @@
 import type Database from "better-sqlite3";
 import type { AcquireLeasesRequest, HeartbeatRequest, LeasesPart, ReleaseLeasesRequest } from "../store.js";
 import * as SQL from "./sql/leases.js";
-import { prepareAll } from "./sqlite-state.js";
+import { SqlitePart } from "./sqlite-state.js";
 
 /** One process owns a SQLite file, so its one node normally holds every lease; the rules are the same as PostgreSQL's. */
-export class SqliteLeases implements LeasesPart {
-  private s!: Record<keyof typeof SQL, Database.Statement>;
-
-  constructor(private readonly db: Database.Database) {}
-
-  /** Prepares the statements; after migrations. */
-  init(): void {
-    this.s = prepareAll(this.db, SQL);
+export class SqliteLeases extends SqlitePart<keyof typeof SQL> implements LeasesPart {
+  constructor(db: Database.Database) {
+    super(db, SQL);
   }
 
   async acquire({ nodeId, subscriptionIds, ttlMs, now }: AcquireLeasesRequest): Promise<string[]> {

@@ -19,3 +19,21 @@ export function prepareAll<K extends string>(db: Database.Database, sql: Record<
   for (const name of Object.keys(sql) as K[]) out[name] = db.prepare(sql[name]);
   return out;
 }
+
+/**
+ * A store part that runs the statements of one SQL module (`import * as SQL`) on `db`. They are prepared by
+ * {@link SqlitePart.init}, which the store calls once migrations have run (the tables must exist first).
+ */
+export abstract class SqlitePart<K extends string> {
+  protected s!: Record<K, Database.Statement>;
+
+  constructor(
+    protected readonly db: Database.Database,
+    private readonly sql: Record<K, string>,
+  ) {}
+
+  /** Prepares the statements; after migrations. */
+  init(): void {
+    this.s = prepareAll(this.db, this.sql);
+  }
+}

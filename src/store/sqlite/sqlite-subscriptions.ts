@@ -3,17 +3,12 @@ import { HubError } from "../../errors.js";
 import { SUBSCRIPTION_PATCH_COLUMNS, type SubscriptionRow } from "../rows.js";
 import type { Subscription, SubscriptionPatch, SubscriptionsPart } from "../store.js";
 import * as SQL from "./sql/subscriptions.js";
-import { prepareAll, SQLITE_ROWS } from "./sqlite-state.js";
+import { SqlitePart, SQLITE_ROWS } from "./sqlite-state.js";
 
 /** SQLite subscriptions. */
-export class SqliteSubscriptions implements SubscriptionsPart {
-  private s!: Record<keyof typeof SQL, Database.Statement>;
-
-  constructor(private readonly db: Database.Database) {}
-
-  /** Prepares the statements; after migrations. */
-  init(): void {
-    this.s = prepareAll(this.db, SQL);
+export class SqliteSubscriptions extends SqlitePart<keyof typeof SQL> implements SubscriptionsPart {
+  constructor(db: Database.Database) {
+    super(db, SQL);
   }
 
   async create(sub: Subscription): Promise<void> {
