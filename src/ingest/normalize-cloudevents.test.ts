@@ -2,6 +2,20 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_TOPIC, eventFromCloudEventHeaders, eventsFromCloudEvents } from "./normalize.js";
 import { ctx, expectHubError, JAN_1_2025, RECEIVED_AT } from "../../test/helpers/ingest-context.js";
 
+/** What both modes make of the same order CloudEvent (subject, time, topic, partition key, data); tests add id and attributes. */
+const ORDER_EVENT = {
+  clientId: true,
+  topic: "orders",
+  type: "order.created",
+  source: "/shop",
+  subject: "order/42",
+  time: JAN_1_2025,
+  key: "customer-7",
+  dataJson: '{"amount":5}',
+  data: { amount: 5 },
+  receivedAt: RECEIVED_AT,
+};
+
 describe("CloudEvents structured mode", () => {
   const base = { specversion: "1.0", id: "ce-1", source: "/shop", type: "order.created" };
 
@@ -25,23 +39,14 @@ describe("CloudEvents structured mode", () => {
     expect(batch).toBe(false);
     expect(events).toEqual([
       {
+        ...ORDER_EVENT,
         id: "ce-1",
-        clientId: true,
-        topic: "orders",
-        type: "order.created",
-        source: "/shop",
-        subject: "order/42",
-        time: JAN_1_2025,
-        key: "customer-7",
-        dataJson: '{"amount":5}',
-        data: { amount: 5 },
         attributes: {
           region: "eu",
           priority: "5",
           datacontenttype: "application/json",
           dataschema: "https://example.com/order.json",
         },
-        receivedAt: RECEIVED_AT,
       },
     ]);
   });
@@ -114,20 +119,7 @@ describe("CloudEvents binary mode", () => {
       { amount: 5 },
       ctx(),
     );
-    expect(e).toEqual({
-      id: "b-1",
-      clientId: true,
-      topic: "orders",
-      type: "order.created",
-      source: "/shop",
-      subject: "order/42",
-      time: JAN_1_2025,
-      key: "customer-7",
-      dataJson: '{"amount":5}',
-      data: { amount: 5 },
-      attributes: { region: "eu", tags: "a,b" },
-      receivedAt: RECEIVED_AT,
-    });
+    expect(e).toEqual({ ...ORDER_EVENT, id: "b-1", attributes: { region: "eu", tags: "a,b" } });
   });
 
   it.each<[Record<string, string | undefined>, string]>([

@@ -5,7 +5,7 @@ import { EVENT_LIMITS } from "../ingest/limits.js";
 import { compileFilter, formatCost, type FilterInput } from "./filter.js";
 import { EVENT_BOUNDS } from "./filter-cost.js";
 import { compileRegex } from "./filter-regex.js";
-import { event, filterError } from "../../test/helpers/filter-inputs.js";
+import { event, expectFilterRefused, filterError } from "../../test/helpers/filter-inputs.js";
 
 // The filter budget: the static cost estimate, the runtime budget, RE2 `matches`, the growth caps, and the hostile
 // filters of issue 9. The matching rules are in filter.test.ts.
@@ -59,11 +59,7 @@ describe("filter cost estimate", () => {
       expect(() => compileFilter(filter)).not.toThrow();
       return;
     }
-    const error = filterError(filter);
-    expect(error.code).toBe("SB_FILTER_TOO_COSTLY");
-    expect(error.status).toBe(400);
-    expect(error.details).toMatch(refusal);
-    expect(error.toBody()).toEqual({ error: "filter too costly", details: error.details, code: "SB_FILTER_TOO_COSTLY" });
+    expectFilterRefused(filter, "SB_FILTER_TOO_COSTLY", "filter too costly", refusal);
   });
 
   it("names costs like 1.0e8", () => {

@@ -1,7 +1,7 @@
 /** Events and assertions shared by the filter tests (src/routing/filter*.test.ts). */
 
 import { expect } from "vitest";
-import { HubError } from "../../src/errors.js";
+import { HubError, type ErrorCode } from "../../src/errors.js";
 import { compileFilter, type FilterInput } from "../../src/routing/filter.js";
 
 export const T0 = Date.UTC(2025, 0, 1);
@@ -42,4 +42,17 @@ export function filterError(source: string): HubError {
     return error as HubError;
   }
   return expect.fail(`compileFilter(${JSON.stringify(source.slice(0, 80))}) did not throw`);
+}
+
+/**
+ * Asserts that `compileFilter(source)` refuses as a 400 with `code`, the HTTP body `{ error: title, details, code }`,
+ * and details matching `details`.
+ */
+export function expectFilterRefused(source: string, code: ErrorCode, title: string, details: RegExp | string): HubError {
+  const error = filterError(source);
+  expect(error.code).toBe(code);
+  expect(error.status).toBe(400);
+  expect(error.details).toMatch(details);
+  expect(error.toBody()).toEqual({ error: title, details: error.details, code });
+  return error;
 }
