@@ -4,7 +4,7 @@ import { Authenticator } from "./auth/authenticator.js";
 import { validateConfig, type Config } from "./config.js";
 import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
-import { SubscriptionService, type SubscriptionServiceOptions } from "./delivery/subscriptions.js";
+import { SubscriptionService } from "./delivery/subscriptions.js";
 import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/send-webhook.js";
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
 import { createEventFanout } from "./hub/event-fanout.js";
@@ -147,7 +147,10 @@ function createStreams(config: Config, store: Store, metrics: HubMetrics, log: L
 }
 
 /** The subscription service, configured. */
-function createSubscriptions(config: Config, parts: Pick<SubscriptionServiceOptions, "store" | "metrics" | "dispatcher" | "now">) {
+function createSubscriptions(
+  config: Config,
+  parts: Pick<ConstructorParameters<typeof SubscriptionService>[0], "store" | "metrics" | "dispatcher" | "now">,
+): SubscriptionService {
   return new SubscriptionService({
     ...parts,
     allowPrivateTargets: config.allowPrivateTargets,
