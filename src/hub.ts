@@ -3,6 +3,7 @@ import pino from "pino";
 import { Authenticator } from "./auth/authenticator.js";
 import { validateConfig, type Config } from "./config.js";
 import { CommitFeed } from "./delivery/commit-feed.js";
+import { DestinationRouter } from "./delivery/destinations/index.js";
 import { Dispatcher } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
@@ -46,6 +47,8 @@ export interface Hub {
   /** Webhook subscriptions and deliveries. */
   readonly subscriptions: SubscriptionService;
   readonly dispatcher: Dispatcher;
+  /** Picks each delivery's kind (webhook, NATS JetStream…) by url scheme; holds the broker connections. */
+  readonly destinations: DestinationRouter;
   readonly metrics: HubMetrics;
   /** Whether auth is on, and verification of API keys and JWTs. */
   readonly auth: Authenticator;
@@ -95,9 +98,16 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT });
   // Late-bound: system events are published through the hub itself.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
+  const destinations = new DestinationRouter({
+    webhookClient,
+    userAgent: USER_AGENT,
+    allowPrivate: config.allowPrivateTargets,
+    log: log.child({ component: "destinations" }),
+  });
   const dispatcher = new Dispatcher({
     store,
     client: webhookClient,
+    destination: destinations,
     log: log.child({ component: "dispatcher" }),
     metrics,
     maxInFlight: config.deliveryConcurrency,
@@ -224,6 +234,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     streams,
     subscriptions,
     dispatcher,
+    destinations,
     metrics,
     auth,
     log,
@@ -264,6 +275,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
       // row is pending, so it is sent again after the restart).
       await dispatcher.stop();
       await webhookClient.destroy();
+      await destinations.close();
       streams.closeAll();
       metrics.close();
       if (!givenStore) await store.close();
