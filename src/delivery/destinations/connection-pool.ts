@@ -194,6 +194,11 @@ function backoffMs(failures: number, min: number, max: number): number {
 
 function describe(error: unknown, fallback: string): string {
   if (error instanceof AggregateError && error.errors.length > 0) return [...new Set(error.errors.map((e) => describe(e, fallback)))].join("; ");
-  if (error instanceof Error) return error.message || (error as NodeJS.ErrnoException).code || fallback;
+  if (error instanceof Error) {
+    // Client errors often carry the reason in `code` and only the server address in the message.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && code !== "" && !error.message.includes(code)) return error.message ? `${code} ${error.message}` : code;
+    return error.message || fallback;
+  }
   return error === undefined || error === null ? fallback : String(error);
 }

@@ -62,11 +62,16 @@ export const natsDriver: BrokerDriver<NatsTarget, NatsBrokerConnection> = {
   },
 
   async connect(target: NatsTarget, listener: ConnectionListener): Promise<NatsBrokerConnection> {
-    const nc = await connect(connectionOptions(target));
-    void watchStatus(nc, listener);
+    let nc: NatsConnection;
+    try {
+      nc = await connect(connectionOptions(target));
+    } catch (error) {
+      throw new Error(natsErrorText(error));
+    }
+    watchStatus(nc, listener).catch(() => undefined);
     nc.closed().then(
-      (error) => listener.closed(error ?? undefined),
-      (error: unknown) => listener.closed(error),
+      (error) => listener.closed(error ? new Error(natsErrorText(error)) : new Error("connection closed")),
+      (error: unknown) => listener.closed(new Error(natsErrorText(error))),
     );
     return { nc, js: nc.jetstream(), close: () => nc.close() };
   },
@@ -116,7 +121,7 @@ function connectionOptions(target: NatsTarget): ConnectionOptions {
 
 async function watchStatus(nc: NatsConnection, listener: ConnectionListener): Promise<void> {
   for await (const status of nc.status()) {
-    if (status.type === "disconnect" || status.type === "error") listener.disconnected(status.data);
+    if (status.type === "disconnect") listener.disconnected(new Error(`disconnected from ${String(status.data)}`));
     else if (status.type === "reconnect") listener.reconnected();
   }
 }
@@ -126,6 +131,13 @@ function describeNatsError(error: unknown, target: NatsTarget, timeoutMs: number
   const code = (error as { code?: unknown }).code;
   if (code === "503") return `no JetStream stream covers ${target.address} (no responders)`;
   if (code === "TIMEOUT") return `timeout after ${timeoutMs} ms waiting for the JetStream PubAck on ${target.address}`;
-  const message = error instanceof Error ? error.message : String(error);
-  return `JetStream publish to ${target.address} failed: ${message}`;
+  return `JetStream publish to ${target.address} failed: ${natsErrorText(error)}`;
+}
+
+/** `CONNECTION_REFUSED: connect ECONNREFUSED 127.0.0.1:4222`: the client's code with the error under it. */
+function natsErrorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const chained = (error as { chainedError?: unknown }).chainedError;
+  const under = chained instanceof Error && chained.message && chained.message !== error.message ? `: ${chained.message}` : "";
+  return `${error.message || error.name}${under}`;
 }
