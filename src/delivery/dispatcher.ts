@@ -236,8 +236,11 @@ export class Dispatcher {
 
   /** A worker whose subscription the hub disabled: it stops and leaves the registry. */
   private forget(id: string): void {
-    void this.workers.get(id)?.stop();
+    const worker = this.workers.get(id);
     this.workers.delete(id);
-    this.destination.release?.(id);
+    // Released once its attempts in flight are done: a send after the release would take the endpoint again.
+    void (worker?.stop() ?? Promise.resolve()).catch(() => undefined).then(() => {
+      if (!this.workers.has(id)) this.destination.release?.(id);
+    });
   }
 }

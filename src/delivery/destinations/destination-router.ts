@@ -62,7 +62,7 @@ export class DestinationRouter implements Destination {
       if (connection instanceof Error) return;
       const warning = await driver.check!(connection, target).catch((error: unknown) => `check failed: ${(error as Error).message}`);
       if (warning) this.log.warn({ subscriptionId: sub.id, kind: driver.name, endpoint: target.endpointLabel, warning }, "destination check");
-    });
+    }).catch(() => undefined);
   }
 
   /** This node no longer delivers subscription `id`: its endpoint is released (closed if nobody else uses it). */
