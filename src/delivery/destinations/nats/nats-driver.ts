@@ -1,4 +1,4 @@
-import { connect, headers as natsHeaders, type ConnectionOptions, type JetStreamClient, type NatsConnection } from "nats";
+import type { ConnectionOptions, JetStreamClient, MsgHdrs, NatsConnection } from "nats";
 import type { OutgoingDelivery } from "../../destination.js";
 import type { BrokerConnection, BrokerDriver, BrokerTarget, ConnectionListener, PublishReceipt } from "../broker-driver.js";
 import { brokerMessage } from "../broker-message.js";
@@ -22,7 +22,13 @@ export interface NatsTarget extends BrokerTarget {
 export interface NatsBrokerConnection extends BrokerConnection {
   nc: NatsConnection;
   js: JetStreamClient;
+  /** The client's header constructor. */
+  headers: () => MsgHdrs;
 }
+
+let client: Promise<typeof import("nats")> | undefined;
+/** The NATS client, loaded on first use: a hub without NATS subscriptions does not pay for its import. */
+const loadClient = () => (client ??= import("nats"));
 
 /**
  * NATS JetStream: `nats://[user:pass@|token@]host[:4222]/<subject>` (`nats+tls://` for TLS). Each delivery is one
@@ -62,6 +68,7 @@ export const natsDriver: BrokerDriver<NatsTarget, NatsBrokerConnection> = {
   },
 
   async connect(target: NatsTarget, listener: ConnectionListener): Promise<NatsBrokerConnection> {
+    const { connect, headers } = await loadClient();
     let nc: NatsConnection;
     try {
       nc = await connect(connectionOptions(target));
@@ -73,12 +80,13 @@ export const natsDriver: BrokerDriver<NatsTarget, NatsBrokerConnection> = {
       (error) => listener.closed(error ? new Error(natsErrorText(error)) : new Error("connection closed")),
       (error: unknown) => listener.closed(new Error(natsErrorText(error))),
     );
-    return { nc, js: nc.jetstream(), close: () => nc.close() };
+    return { nc, js: nc.jetstream(), headers: () => headers(), close: () => nc.close() };
   },
 
-  async publish({ js }: NatsBrokerConnection, target: NatsTarget, delivery: OutgoingDelivery, timeoutMs: number): Promise<PublishReceipt> {
+  async publish(connection: NatsBrokerConnection, target: NatsTarget, delivery: OutgoingDelivery, timeoutMs: number): Promise<PublishReceipt> {
+    const { js } = connection;
     const { body, headers } = brokerMessage(delivery);
-    const h = natsHeaders();
+    const h = connection.headers();
     for (const [name, value] of Object.entries(headers)) h.set(name, value);
     try {
       const ack = await js.publish(target.subject, new TextEncoder().encode(body), { msgID: delivery.deliveryId, headers: h, timeout: timeoutMs });
