@@ -65,6 +65,7 @@ describe("DestinationRouter", () => {
     opened.push(proxy);
     const { router: r, lines } = router();
     const sub = subscription(`nats://app:s3cret@127.0.0.1:${proxy.port}/sbtest.down`);
+    r.open(sub);
     const outcome = await r.send({ subscription: sub, deliveryId: "dlv_1", event, attemptedAt: 0 });
     expect(outcome).toMatchObject({ ok: false, status: null, gone: false });
     expect(outcome.error).toBe(`nats://127.0.0.1:${proxy.port} is not connected: CONNECTION_REFUSED: connect ECONNREFUSED 127.0.0.1:${proxy.port}`);
@@ -77,6 +78,19 @@ describe("DestinationRouter", () => {
     expect(JSON.stringify(lines)).not.toContain("s3cret");
     r.release(sub.id);
     expect(r.connections).toBe(0);
+  });
+
+  it("a send for a subscription not opened here (the retry sweeper's) holds the endpoint for that send only", async () => {
+    const s: TestStream = await createTestStream();
+    opened.push(s);
+    const { router: r } = router();
+    const sub = subscription(`nats://127.0.0.1:${NATS_PORT}/${s.subject}`);
+    const sends = [1, 2].map((n) => r.send({ subscription: sub, deliveryId: `dlv_${n}`, event, attemptedAt: 0 }));
+    expect(r.connections).toBe(1);
+    const outcomes = await Promise.all(sends);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+    expect(r.connections).toBe(0);
+    expect(await s.messages()).toHaveLength(2);
   });
 
   it("the target guard applies to broker hosts", async () => {

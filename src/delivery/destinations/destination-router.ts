@@ -38,6 +38,10 @@ export class DestinationRouter implements Destination {
   private readonly webhook: Destination;
   private readonly pool: ConnectionPool;
   private readonly routes = new Map<string, Route>();
+  /** Subscriptions whose worker runs here (between open and release). */
+  private readonly opened = new Set<string>();
+  /** Sends in flight for subscriptions not opened here (the retry sweeper's), by subscription. */
+  private readonly unopenedSends = new Map<string, number>();
   private readonly log: Logger;
 
   constructor(options: DestinationRouterOptions) {
@@ -50,11 +54,23 @@ export class DestinationRouter implements Destination {
     const route = this.route(delivery.subscription);
     if (route === undefined) return this.webhook.send(delivery);
     if (route instanceof Error) return Promise.resolve(failure(route.message, 0));
-    return this.sendToBroker(route, delivery);
+    const id = delivery.subscription.id;
+    if (this.opened.has(id)) return this.sendToBroker(route, delivery);
+    // No worker here holds the endpoint for it (a retry another node left behind): hold it for this send only.
+    this.unopenedSends.set(id, (this.unopenedSends.get(id) ?? 0) + 1);
+    return this.sendToBroker(route, delivery).finally(() => {
+      const left = (this.unopenedSends.get(id) ?? 1) - 1;
+      if (left > 0) this.unopenedSends.set(id, left);
+      else {
+        this.unopenedSends.delete(id);
+        if (!this.opened.has(id)) this.dropRoute(id);
+      }
+    });
   }
 
   /** A subscription's worker starts: hold its endpoint's connection, and log the driver's warning if any. */
   open(sub: Subscription): void {
+    this.opened.add(sub.id);
     const route = this.route(sub);
     if (route === undefined || route instanceof Error || !route.driver.check) return;
     const { driver, target } = route;
@@ -67,10 +83,8 @@ export class DestinationRouter implements Destination {
 
   /** This node no longer delivers subscription `id`: its endpoint is released (closed if nobody else uses it). */
   release(subscriptionId: string): void {
-    const route = this.routes.get(subscriptionId);
-    if (!route) return;
-    this.routes.delete(subscriptionId);
-    this.pool.release(route.target.endpointKey, subscriptionId);
+    this.opened.delete(subscriptionId);
+    if (!this.unopenedSends.has(subscriptionId)) this.dropRoute(subscriptionId); // else the last of those sends does
   }
 
   /** The broker endpoints in use and their state, for `/ready`. */
@@ -86,6 +100,7 @@ export class DestinationRouter implements Destination {
   /** Closes every broker connection (the webhook client is closed by its owner). */
   close(): Promise<void> {
     this.routes.clear();
+    this.opened.clear();
     return this.pool.close();
   }
 
@@ -103,6 +118,14 @@ export class DestinationRouter implements Destination {
     }
   }
 
+  /** Lets go of a subscription's endpoint (the pool closes it when nobody else uses it). */
+  private dropRoute(subscriptionId: string): void {
+    const route = this.routes.get(subscriptionId);
+    if (!route) return;
+    this.routes.delete(subscriptionId);
+    this.pool.release(route.target.endpointKey, subscriptionId);
+  }
+
   /**
    * The broker route of a subscription (parsed once per url, its endpoint acquired), undefined for a webhook, or
    * an Error when the stored url no longer parses.
@@ -111,7 +134,7 @@ export class DestinationRouter implements Destination {
     const known = this.routes.get(sub.id);
     if (known?.url === sub.url) return known;
     const driver = brokerDriverFor(sub.url.slice(0, Math.max(0, sub.url.indexOf(":"))));
-    if (known) this.release(sub.id);
+    if (known) this.dropRoute(sub.id);
     if (!driver) return undefined;
     let target: BrokerTarget;
     try {
