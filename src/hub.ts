@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import pino from "pino";
 import { Authenticator } from "./auth/authenticator.js";
 import { validateConfig, type Config } from "./config.js";
+import { DestinationRouter } from "./delivery/destinations/index.js";
 import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
@@ -41,6 +42,8 @@ export interface Hub {
   /** Webhook subscriptions and deliveries. */
   readonly subscriptions: SubscriptionService;
   readonly dispatcher: Dispatcher;
+  /** Picks each delivery's kind (webhook, NATS JetStream…) by url scheme; holds the broker connections. */
+  readonly destinations: DestinationRouter;
   readonly metrics: HubMetrics;
   /** Whether auth is on, and verification of API keys and JWTs. */
   readonly auth: Authenticator;
@@ -83,7 +86,13 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT, now });
   // Late-bound: system events are published through the hub itself, once it exists.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
-  const dispatcher = createDispatcher(config, { store, metrics, log, now, client: webhookClient }, (topic, data) =>
+  const destinations = new DestinationRouter({
+    webhookClient,
+    userAgent: USER_AGENT,
+    allowPrivate: config.allowPrivateTargets,
+    log: log.child({ component: "destinations" }),
+  });
+  const dispatcher = createDispatcher(config, { store, metrics, log, now, client: webhookClient, destination: destinations }, (topic, data) =>
     publishSystemEvent(topic, data),
   );
   const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
@@ -114,6 +123,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     streams,
     subscriptions,
     dispatcher,
+    destinations,
     metrics,
     log,
     auth: new Authenticator({ config, store, now }),
@@ -123,7 +133,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     async close() {
       if (closed) return;
       closed = true;
-      await closeInOrder({ housekeeping, ingestor, sync, dispatcher, webhookClient, streams, metrics });
+      await closeInOrder({ housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
       if (!givenStore) await store.close();
     },
   };
@@ -162,7 +172,7 @@ function createSubscriptions(
 /** The dispatcher, configured; it runs workers unless this is an `api` node. */
 function createDispatcher(
   config: Config,
-  parts: Pick<DispatcherOptions, "store" | "metrics" | "log" | "now" | "client">,
+  parts: Pick<DispatcherOptions, "store" | "metrics" | "log" | "now" | "client" | "destination">,
   publishSystemEvent: DispatcherOptions["publishSystemEvent"],
 ): Dispatcher {
   return new Dispatcher({
@@ -194,6 +204,7 @@ async function closeInOrder(parts: {
   sync: ClusterSync | undefined;
   dispatcher: Dispatcher;
   webhookClient: WebhookClient;
+  destinations: DestinationRouter;
   streams: StreamHub;
   metrics: HubMetrics;
 }): Promise<void> {
@@ -204,6 +215,7 @@ async function closeInOrder(parts: {
   // pending, so it is sent again after the restart).
   await parts.dispatcher.stop();
   await parts.webhookClient.destroy();
+  await parts.destinations.close();
   parts.streams.closeAll();
   parts.metrics.close();
 }

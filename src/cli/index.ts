@@ -148,9 +148,9 @@ subscriptions
 
 subscriptions
   .command("create")
-  .description("create a subscription; prints it with its signing secret (here --url is the webhook, --hub the hub)")
+  .description("create a subscription; prints it with its signing secret (here --url is the destination, --hub the hub)")
   .requiredOption("--topic <topic>", "topic name or pattern such as orders.*")
-  .requiredOption("--url <url>", "webhook URL the events are POSTed to")
+  .requiredOption("--url <url>", "where the events go: a webhook URL (POSTed to), or a broker url such as nats://host:4222/<subject>")
   .option("--filter <cel>", "CEL filter")
   .option("--header <name=value>", "extra request header (repeatable)", collect)
   .option("--ordering <mode>", "none or key (one delivery in flight per event key)")

@@ -3,6 +3,7 @@ import type { HubMetrics } from "../metrics.js";
 import type { Delivery, StoredEvent, Subscription } from "../store/store.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { DeliveryOutcome, Destination } from "./destination.js";
+import { maskDestinationUrl } from "./destinations/registry.js";
 import { EVENT_GONE } from "./outcome-rules.js";
 
 /** Options of {@link AttemptSender}. */
@@ -49,7 +50,7 @@ export class AttemptSender {
         delivery_id: delivery.id,
         subscription_id: sub.id,
         event_id: delivery.eventId,
-        url: sub.url,
+        url: maskDestinationUrl(sub.url),
         attempts: delivery.attempts,
         last_status: delivery.lastStatus,
         last_error: delivery.lastError,
@@ -76,7 +77,7 @@ export class AttemptSender {
     log.warn({ subscriptionId: sub.id, reason }, "subscription disabled");
     await store.subscriptions.update(sub.id, { active: false, disabledReason: reason }, now);
     await store.cluster?.announceSubscriptionChange(sub.id);
-    await this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: sub.id, url: sub.url, reason });
+    await this.options.publishSystemEvent("switchboard.subscription.disabled", { subscription_id: sub.id, url: maskDestinationUrl(sub.url), reason });
   }
 
   /** {@link disable} in the background, failures logged. */

@@ -18,10 +18,15 @@ export interface OutgoingDelivery {
 export type DeliveryOutcome = AttemptResult;
 
 /**
- * Where deliveries go. HTTP webhooks are one destination (see `webhooks/webhook-destination.ts`); the worker and the
- * retry sweeper call only this.
+ * Where deliveries go. HTTP webhooks are one destination (see `webhooks/webhook-destination.ts`); the hub's is the
+ * `DestinationRouter` of `destinations/`, which picks the kind (webhook, NATS JetStream…) by the url scheme. The
+ * worker and the retry sweeper call only this.
  */
 export interface Destination {
   /** Sends one attempt; never throws, every failure is an outcome. */
   send(delivery: OutgoingDelivery): Promise<DeliveryOutcome>;
+  /** A subscription's worker starts on this node: a destination may open (or share) its connection now. */
+  open?(subscription: Subscription): void;
+  /** This node stopped delivering a subscription (deleted, paused, disabled, its lease moved): resources held for it may go. */
+  release?(subscriptionId: string): void;
 }

@@ -70,6 +70,7 @@ export class Dispatcher {
   private readonly leases: LeaseKeeper;
   private readonly sweeper: RetrySweeper;
   private readonly context: WorkerContext;
+  private readonly destination: Destination;
   private stopped = false;
   readonly now: () => number;
   /** This node's id in subscription leases. */
@@ -84,7 +85,7 @@ export class Dispatcher {
     this.recorder = new AttemptRecorder(store, log);
     this.slots = new InFlightSlots(options.maxInFlight);
     this.pages = new LogPages(store);
-    const destination = options.destination ?? webhookDestination({ client: options.client, userAgent: options.userAgent });
+    const destination = (this.destination = options.destination ?? webhookDestination({ client: options.client, userAgent: options.userAgent }));
     const sender = new AttemptSender({ store, destination, log, metrics, publishSystemEvent, onDisabled: (id) => this.forget(id) });
     this.leases = new LeaseKeeper({
       store,
@@ -183,6 +184,15 @@ export class Dispatcher {
   }
 
   private async restart(id: string): Promise<void> {
+    try {
+      await this.restartWorker(id);
+    } finally {
+      // No worker here any more (deleted, paused, lease elsewhere): the destination lets go of what it held for it.
+      if (!this.workers.has(id)) this.destination.release?.(id);
+    }
+  }
+
+  private async restartWorker(id: string): Promise<void> {
     const old = this.workers.get(id);
     this.workers.delete(id);
     // The old worker's attempts in flight finish (bounded by the attempt timeout) and are recorded before the new
@@ -211,6 +221,7 @@ export class Dispatcher {
   private async startWorker(sub: Subscription): Promise<void> {
     const worker = new SubscriptionWorker(sub, this.context);
     this.workers.set(sub.id, worker);
+    this.destination.open?.(sub);
     try {
       await worker.load();
     } catch (error) {
@@ -225,7 +236,11 @@ export class Dispatcher {
 
   /** A worker whose subscription the hub disabled: it stops and leaves the registry. */
   private forget(id: string): void {
-    void this.workers.get(id)?.stop();
+    const worker = this.workers.get(id);
     this.workers.delete(id);
+    // Released once its attempts in flight are done: a send after the release would take the endpoint again.
+    void (worker?.stop() ?? Promise.resolve()).catch(() => undefined).then(() => {
+      if (!this.workers.has(id)) this.destination.release?.(id);
+    });
   }
 }

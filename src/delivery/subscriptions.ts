@@ -9,7 +9,7 @@ import type { Dispatcher } from "./dispatcher.js";
 import { DEFAULT_RETRY_SCHEDULE_S, parseRetrySchedule } from "./webhooks/retry-policy.js";
 import { generateSecret, isValidSecret } from "./webhooks/sign.js";
 import { isCredentialHeader, maskHeaderValue, parseHeaders } from "./webhooks/subscription-headers.js";
-import { validateTargetUrl } from "./webhooks/target-guard.js";
+import { validateDestinationUrl } from "./destinations/index.js";
 
 export {
   MASK,
@@ -341,7 +341,7 @@ export class SubscriptionService {
     }
     if (o.url !== undefined) {
       if (typeof o.url !== "string") throw invalid("url must be a string");
-      f.url = (await validateTargetUrl(o.url, { allowPrivate: this.options.allowPrivateTargets })).toString();
+      f.url = await validateDestinationUrl(o.url, { allowPrivate: this.options.allowPrivateTargets });
     }
     if (o.filter !== undefined && o.filter !== null && o.filter !== "") {
       if (typeof o.filter !== "string") throw invalid("filter must be a string");

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { destinationsReadiness } from "../../delivery/destinations/index.js";
 import { HubError } from "../../errors.js";
 import type { Hub } from "../../hub.js";
 import type { App } from "../build-app.js";
@@ -21,7 +22,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, hub: Hub, app: Ap
 
   fastify.get("/ready", async (_, reply) => {
     if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });
-    return reply.send({ status: "ready" });
+    return reply.send({ status: "ready", ...destinationsReadiness(hub.destinations) });
   });
 
   fastify.get("/metrics", async (_, reply) => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { maskDestinationUrl } from "../../delivery/destinations/index.js";
 import { maskHeaders, type DeliveryDetail } from "../../delivery/subscriptions.js";
 import type { Hub } from "../../hub.js";
 import { adminOnly } from "../auth.js";
@@ -13,7 +14,7 @@ export function subscriptionOut(s: Subscription, withSecret = false) {
   return {
     id: s.id,
     topic: s.topic,
-    url: s.url,
+    url: maskDestinationUrl(s.url),
     filter: s.filter,
     headers: withSecret ? s.headers : maskHeaders(s.headers),
     ...(withSecret ? { secret: s.secret } : {}),

@@ -225,16 +225,25 @@ export async function validateTargetUrl(url: string, options: ValidateTargetOpti
     throw invalidUrl("url must not carry credentials (user:pass@); send them in the subscription's headers");
   }
   if (parsed.hostname === "") throw invalidUrl("url has no host");
+  await validateTargetHost(parsed.hostname, options);
+  return parsed;
+}
 
-  const host = literalHost(parsed.hostname);
+/**
+ * Checks the host of any target (a webhook receiver, a broker): an IP literal must not be refused
+ * ({@link refusedRange}); unless `allowPrivate`, a host name must resolve, with every address public.
+ * @throws HubError `SB_WEBHOOK_TARGET_FORBIDDEN` for a private or unresolvable host.
+ */
+export async function validateTargetHost(hostname: string, options: ValidateTargetOptions): Promise<void> {
+  const host = literalHost(hostname);
   if (isIP(host) !== 0) {
     const range = refusedRange(host, options.allowPrivate);
     if (range) throw forbidden(`url host ${host} is not a public address: ${describeRange(range)}; ${hintFor(range)}`);
-    return parsed;
+    return;
   }
   // Names are resolved only to refuse them; with allowPrivate the connect-time check still refuses what no receiver
   // could be (multicast, broadcast).
-  if (options.allowPrivate) return parsed;
+  if (options.allowPrivate) return;
   const lookup: LookupFn = options.lookup ?? dns.promises.lookup;
   let addresses: LookupAddress[];
   try {
@@ -248,7 +257,6 @@ export async function validateTargetUrl(url: string, options: ValidateTargetOpti
     const range = refusedRange(address, false);
     if (range) throw forbidden(`url host ${host} resolves to private address ${address} (${describeRange(range)}); ${hintFor(range)}`);
   }
-  return parsed;
 }
 
 function hintFor(range: SpecialRange): string {

@@ -1,0 +1,23 @@
+/**
+ * Destinations beyond HTTP: the registry of kinds by url scheme, the router the dispatcher sends through, the
+ * broker connection pool, and the drivers. docs/destinations.md describes the kinds and how to add one.
+ */
+export type { BrokerConnection, BrokerDriver, BrokerTarget, ConnectionListener, PublishReceipt } from "./broker-driver.js";
+export { brokerMessage, type BrokerMessage } from "./broker-message.js";
+export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, invalidDestinationUrl, maskUrlCredentials, type BrokerEndpoint } from "./broker-url.js";
+export { ConnectionPool, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type ConnectionPoolOptions, type EndpointHealth } from "./connection-pool.js";
+export { DestinationRouter, type DestinationRouterOptions } from "./destination-router.js";
+export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driver.js";
+export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+
+import type { EndpointHealth } from "./connection-pool.js";
+
+/**
+ * The broker part of a `/ready` reply: `{destinations: [...]}` when broker endpoints are in use, else nothing (a
+ * hub with webhooks only answers exactly as before). A broker that is down does not make the hub unready: its
+ * deliveries fail and are retried; this is where operators see why.
+ */
+export function destinationsReadiness(destinations: { health(): EndpointHealth[] }): { destinations?: EndpointHealth[] } {
+  const health = destinations.health();
+  return health.length === 0 ? {} : { destinations: health };
+}

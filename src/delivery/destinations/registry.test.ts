@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { HubError } from "../../errors.js";
+import { maskUrlCredentials } from "./broker-url.js";
+import { natsDriver } from "./nats/nats-driver.js";
+import { maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+
+const allow = { allowPrivate: true };
+
+async function refusal(url: string, options = allow): Promise<HubError> {
+  const error = await validateDestinationUrl(url, options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, url).toBeInstanceOf(HubError);
+  return error as HubError;
+}
+
+describe("validateDestinationUrl", () => {
+  it.each([
+    ["https://example.com/hook", "https://example.com/hook"],
+    ["nats://127.0.0.1:4222/orders.created", "nats://127.0.0.1:4222/orders.created"],
+    ["nats://broker/orders", "nats://broker/orders"],
+    ["nats+tls://app:pw@broker:4443/a.b.c", "nats+tls://app:pw@broker:4443/a.b.c"],
+    ["NATS://broker/orders", "nats://broker/orders"],
+  ])("accepts %s", async (url, stored) => {
+    expect(await validateDestinationUrl(url, allow)).toBe(stored);
+  });
+
+  it.each([
+    ["ftp://example.com/x", /url scheme "ftp" is not supported; supported: http, https, nats, nats\+tls/],
+    ["nats://127.0.0.1:4222", /needs a subject/],
+    ["nats://127.0.0.1:4222/a..b", /not a subject to publish to/],
+    ["nats://127.0.0.1:4222/orders.>", /no wildcards/],
+    ["nats://127.0.0.1:4222/has%20space", /no wildcards \(\* >\) or spaces/],
+    ["nats://127.0.0.1:4222/a?token=x", /no query or fragment/],
+    ["nats:///orders", /needs a host/],
+    ["nats://app:****@broker/orders", /masked credential/],
+    ["https://user:pw@example.com/hook", /must not carry credentials/],
+  ])("refuses %s with SB_SUBSCRIPTION_INVALID", async (url, message) => {
+    const error = await refusal(url);
+    expect(error.code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect(error.details).toMatch(message);
+  });
+
+  it("applies the target guard to broker hosts", async () => {
+    const error = await refusal("nats://127.0.0.1:4222/orders", { allowPrivate: false });
+    expect(error.code).toBe("SB_WEBHOOK_TARGET_FORBIDDEN");
+    expect(error.details).toMatch(/127\.0\.0\.1 is not a public address/);
+    expect((await refusal("nats://224.0.0.1/orders")).code).toBe("SB_WEBHOOK_TARGET_FORBIDDEN");
+  });
+
+  it("lists the webhook schemes first", () => {
+    expect(supportedSchemes()).toEqual(["http", "https", "nats", "nats+tls"]);
+  });
+});
+
+describe("masking", () => {
+  it.each([
+    ["nats://app:s3cret@broker:4222/orders", "nats://app:****@broker:4222/orders"],
+    ["nats://tok3n@broker:4222/orders", "nats://****@broker:4222/orders"],
+    ["nats://broker:4222/orders", "nats://broker:4222/orders"],
+    ["redis://broker/0?stream=s&password=pw", "redis://broker/0?stream=s&password=****"],
+  ])("maskUrlCredentials(%s)", (url, masked) => {
+    expect(maskUrlCredentials(url)).toBe(masked);
+  });
+
+  it("leaves webhook urls alone (their credentials go in headers)", () => {
+    expect(maskDestinationUrl("https://example.com/hook?token=abc")).toBe("https://example.com/hook?token=abc");
+    expect(maskDestinationUrl("nats+tls://a:b@broker/x")).toBe("nats+tls://a:****@broker/x");
+  });
+});
+
+describe("natsDriver.parseUrl", () => {
+  it("keys the pool by scheme, host, port and credentials, and labels without credentials", () => {
+    const t = natsDriver.parseUrl(new URL("nats://app:pw@broker/orders.eu"));
+    expect(t).toMatchObject({ endpointKey: "nats://app:pw@broker:4222", endpointLabel: "nats://broker:4222", host: "broker", subject: "orders.eu", tls: false });
+    expect(natsDriver.parseUrl(new URL("nats+tls://[::1]:4443/x")).host).toBe("::1");
+  });
+});
