@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import ajvErrorsModule from "ajv-errors";
 import type { FastifySchemaCompiler } from "fastify";
 import { ERRORS, HubError, type ErrorCode } from "../errors.js";
-import { CHECKED_IN_HANDLER, ERROR_CODE, UNKNOWN_FIELD } from "./schemas/common.js";
+import { CHECKED_IN_HANDLER, ERROR_CODE, REQUIRED_FIRST, UNKNOWN_FIELD } from "./schemas/common.js";
 
 // CommonJS with a default export; under NodeNext the namespace object may wrap it.
 const ajvErrors = ((ajvErrorsModule as unknown as { default?: unknown }).default ?? ajvErrorsModule) as (ajv: Ajv) => Ajv;
@@ -58,7 +58,10 @@ function validationSchema(schema: unknown): unknown {
   return out;
 }
 
-/** One catalog error for a failed validation: the first problem, in the order unknown fields, missing ones, then by field. */
+/**
+ * One catalog error for a failed validation: the first problem, in the order unknown fields, missing ones (or the other
+ * way round, `x-required-first`), then by field.
+ */
 export function toSchemaError(errors: ErrorObject[], root: Schema, part: HttpPart): HubError {
   const first = [...errors].sort((a, b) => rank(a, root) - rank(b, root))[0];
   const code = first ? errorCodeAt(root, first.instancePath, part) : DEFAULT_CODE[part];
@@ -66,10 +69,11 @@ export function toSchemaError(errors: ErrorObject[], root: Schema, part: HttpPar
 }
 
 function rank(e: ErrorObject, root: Schema): number {
-  if (e.keyword === "additionalProperties") return 0;
+  const requiredFirst = root[REQUIRED_FIRST] === true;
+  if (e.keyword === "additionalProperties") return requiredFirst ? 1 : 0;
   if (e.keyword === "required") {
     const required = (root.required as string[] | undefined) ?? [];
-    return 1 + Math.max(0, required.indexOf((e.params as { missingProperty: string }).missingProperty)) / 1000;
+    return (requiredFirst ? 0 : 1) + Math.max(0, required.indexOf((e.params as { missingProperty: string }).missingProperty)) / 1000;
   }
   const field = e.instancePath.split("/")[1];
   const order = Object.keys((root.properties as Schema | undefined) ?? {});

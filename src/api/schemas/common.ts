@@ -9,6 +9,8 @@ import type { ErrorCode } from "../../errors.js";
 export const ERROR_CODE = "x-error-code";
 /** How an unknown field is reported: `{name}` is the field (quoted), `{known}` the schema's properties. */
 export const UNKNOWN_FIELD = "x-unknown-field";
+/** `true`: a missing required field is reported before an unknown one (the topics' order). */
+export const REQUIRED_FIRST = "x-required-first";
 /** `"handler"`: documented here, checked by the wire mapper (its message quotes the value, which ajv cannot). */
 export const CHECKED_IN_HANDLER = "x-checked-in";
 

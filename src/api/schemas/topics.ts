@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { bodyErrors, ERROR_CODE } from "./common.js";
+import { bodyErrors, ERROR_CODE, REQUIRED_FIRST } from "./common.js";
 
 const TEXT_LIMIT = 4096;
 const TOPIC_FIELDS = "name, description, schema, origin_host, retention_ms";
@@ -52,6 +52,7 @@ export const TopicCreateBody = Type.Object(
     title: "New topic",
     additionalProperties: false,
     errorMessage: { type: "the body must be a JSON object with at least a name" },
+    [REQUIRED_FIRST]: true,
     ...bodyErrors("SB_TOPIC_INVALID", `unknown field {name}; topics have ${TOPIC_FIELDS}`),
   },
 );
