@@ -1,4 +1,13 @@
-import { maskHeaders, type DeliveryDetail, type DeliverySearch, type PublisherInput, type SubscriptionFields, type SubscriptionInput, type SubscriptionStart, type TimeRange } from "../../delivery/subscriptions.js";
+import {
+  maskHeaders,
+  type DeliveryDetail,
+  type DeliverySearch,
+  type PublisherInput,
+  type SubscriptionFields,
+  type SubscriptionInput,
+  type SubscriptionStart,
+  type TimeRange,
+} from "../../delivery/subscriptions.js";
 import { parseRetrySchedule } from "../../delivery/webhooks/retry-policy.js";
 import { parseHeaders } from "../../delivery/webhooks/subscription-headers.js";
 import { HubError } from "../../errors.js";
