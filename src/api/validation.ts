@@ -34,8 +34,9 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const compiled = new WeakMap<object, ValidateFunction>();
   return ({ schema, httpPart }) => {
     const root = schema as Schema;
-    // Documentation only (the publish body): no validator at all, so fastify skips the part.
-    if (root[CHECKED_IN_HANDLER] === "handler") return null as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
+    // Documentation only (the publish body): no validator at all. Undefined, not null: a route whose parts all compile
+    // to undefined takes fastify's no-validation path, as if it had no schema.
+    if (root[CHECKED_IN_HANDLER] === "handler") return undefined as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
     let validate = compiled.get(root);
     if (!validate) {
       validate = ajv.compile(validationSchema(root) as object);
