@@ -32,19 +32,26 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false, verbose: true, messages: true });
   ajvErrors(ajv);
   const compiled = new WeakMap<object, ValidateFunction>();
-  return ({ schema, httpPart }) => {
-    const root = schema as Schema;
-    // Documentation only (the publish body): no validator at all. Undefined, not null: a route whose parts all compile
-    // to undefined takes fastify's no-validation path, as if it had no schema.
-    if (root[CHECKED_IN_HANDLER] === "handler") return undefined as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
+  const compileOnce = (root: Schema): ValidateFunction => {
     let validate = compiled.get(root);
     if (!validate) {
       validate = ajv.compile(validationSchema(root) as object);
       compiled.set(root, validate);
     }
-    const check = validate;
+    return validate;
+  };
+  return ({ schema, httpPart }) => {
+    const root = schema as Schema;
+    // Documentation only (the publish body): no validator at all. Undefined, not null: a route whose parts all compile
+    // to undefined takes fastify's no-validation path, as if it had no schema.
+    if (root[CHECKED_IN_HANDLER] === "handler") return undefined as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
     const part = (httpPart ?? "body") as HttpPart;
-    return (data: unknown) => (check(data) ? true : { error: toSchemaError(check.errors ?? [], root, part) });
+    // Compiled on the route's first request, not at start-up: a restarting node takes its leases back sooner.
+    let check: ValidateFunction | undefined;
+    return (data: unknown) => {
+      check ??= compileOnce(root);
+      return check(data) ? true : { error: toSchemaError(check.errors ?? [], root, part) };
+    };
   };
 }
 
