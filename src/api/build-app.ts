@@ -12,6 +12,7 @@ import { registerKeyRoutes } from "./routes/keys.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
+import { createValidatorCompiler } from "./validation.js";
 
 /** A request whose JSON body text was kept by the parser. */
 export interface RequestWithRawBody {
@@ -75,19 +76,25 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   const app: App = { fastify, lifecycle: "starting" };
 
+  // Route schemas (schemas/) are checked by the hub's compiler, which answers the error catalog's bodies.
+  fastify.setValidatorCompiler(createValidatorCompiler());
   registerJsonParsers(fastify, config.maxJsonDepth);
   registerRequestHooks(fastify, app, log);
   registerAuth(fastify, hub); // before the limits: they count by request.credentialId
   registerLimits(fastify, hub);
 
-  registerHealthRoutes(fastify, hub, app);
+  // Each route module gets the parts of the hub it uses.
+  const { basePath } = config;
+  const { store, streams, metrics, subscriptions } = hub;
+  registerHealthRoutes(fastify, { store, streams, metrics, destinations: hub.destinations, basePath, role: config.role }, app);
   // A `worker` node delivers webhooks only: its HTTP server is for probes and metrics.
   if (config.role === "worker") return app;
-  registerEventRoutes(fastify, hub);
-  registerTopicRoutes(fastify, hub);
-  registerStreamRoutes(fastify, hub);
-  registerSubscriptionRoutes(fastify, hub);
-  registerKeyRoutes(fastify, hub);
+  const streamParts = { streams, metrics, log: hub.log, basePath };
+  registerEventRoutes(fastify, { ...streamParts, ingestor: hub.ingestor, store, subscriptions, maxBatchEvents: config.maxBatchEvents });
+  registerTopicRoutes(fastify, { topics: hub.topics, basePath });
+  registerStreamRoutes(fastify, streamParts);
+  registerSubscriptionRoutes(fastify, { subscriptions, basePath });
+  registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
   return app;
 }
 

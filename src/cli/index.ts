@@ -4,7 +4,6 @@ import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
 import { configFlags, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { SseParser } from "../delivery/sse/sse-parser.js";
-import { runServer } from "../main.js";
 import { openStore, type ApiKey } from "../store/index.js";
 
 const program = new Command()
@@ -20,6 +19,9 @@ const serve = program
 for (const { flags, description } of configFlags()) serve.option(flags, description);
 serve.option("-c, --config <file>", "JSON config file (env SWITCHBOARD_CONFIG)").action(async (opts: Record<string, string | undefined>) => {
   const { config: configFile, ...overrides } = opts;
+  // Loaded here, not at the top: the HTTP app (fastify, the route schemas' TypeBox) costs the client commands
+  // (publish, tail, subscriptions, keys) most of a second of start-up otherwise.
+  const { runServer } = await import("../main.js");
   await runServer(overrides, configFile);
 });
 

@@ -2,14 +2,21 @@ import { HubError } from "../errors.js";
 import { newPrefixedId } from "../ids.js";
 import type { HubMetrics } from "../metrics.js";
 import { compileFilter } from "../routing/filter.js";
-import { compileTopicPattern, topicPatternProblem } from "../routing/topic-pattern.js";
+import { compileTopicPattern } from "../routing/topic-pattern.js";
 import type { Attempt, Delivery, DeliveryStatus, NewDelivery, Store, Subscription, SubscriptionPatch } from "../store/store.js";
-import { parseTime } from "../time.js";
 import type { Dispatcher } from "./dispatcher.js";
-import { DEFAULT_RETRY_SCHEDULE_S, parseRetrySchedule } from "./webhooks/retry-policy.js";
-import { generateSecret, isValidSecret } from "./webhooks/sign.js";
-import { isCredentialHeader, maskHeaderValue, parseHeaders } from "./webhooks/subscription-headers.js";
-import { validateDestinationUrl } from "./destinations/index.js";
+import {
+  checkSubscriptionFields,
+  type PublisherInput,
+  type SubscriptionFields,
+  type SubscriptionInput,
+  type SubscriptionStart,
+} from "./subscription-fields.js";
+import { DEFAULT_RETRY_SCHEDULE_S } from "./webhooks/retry-policy.js";
+import { generateSecret } from "./webhooks/sign.js";
+import { isCredentialHeader, maskHeaderValue } from "./webhooks/subscription-headers.js";
+
+export type { PublisherInput, SubscriptionFields, SubscriptionInput, SubscriptionStart } from "./subscription-fields.js";
 
 export {
   MASK,
@@ -42,23 +49,27 @@ export interface DeliveryDetail {
   attempts: Attempt[];
 }
 
-const FIELDS = new Set([
-  "topic",
-  "url",
-  "filter",
-  "headers",
-  "secret",
-  "active",
-  "start",
-  "ordering",
-  "retry",
-  "timeout_ms",
-  "max_in_flight",
-  "rate_limit",
-  "body",
-]);
-const UPDATABLE = new Set([...FIELDS].filter((f) => f !== "start"));
-const STATUSES = new Set<DeliveryStatus>(["pending", "delivered", "retrying", "dead"]);
+/** A time range `[fromTime, toTime)`, epoch ms; either end may be open. */
+export interface TimeRange {
+  fromTime?: number;
+  toTime?: number;
+}
+
+/** A search of deliveries, newest first. */
+export interface DeliverySearch {
+  subscriptionId?: string;
+  eventId?: string;
+  status?: DeliveryStatus;
+  /** Created at or after, epoch ms. */
+  fromTime?: number;
+  /** Created before, epoch ms. */
+  toTime?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** 1 to 1000; 100 when not given. */
+  limit?: number;
+}
+
 /** Most deliveries one replay creates. */
 export const MAX_REPLAY = 1_000_000;
 
@@ -78,15 +89,11 @@ export class SubscriptionService {
   }
 
   /**
-   * Creates a subscription from its wire form (`topic`, `url`, `filter`, …).
-   * @throws HubError 400 naming the field at fault.
+   * Creates a subscription.
+   * @throws HubError 400 naming the field at fault; 409 past `maxSubscriptions`.
    */
-  async create(input: unknown): Promise<Subscription> {
-    const o = object(input);
-    for (const k of Object.keys(o)) if (!FIELDS.has(k)) throw invalid(`unknown field ${JSON.stringify(k)}; known: ${[...FIELDS].join(", ")}`);
-    if (o.topic === undefined) throw invalid("topic is required");
-    if (o.url === undefined) throw invalid("url is required");
-    const fields = await this.parseFields(o);
+  async create(input: SubscriptionInput): Promise<Subscription> {
+    const fields = await this.checkFields(input);
     const now = this.now();
     const sub: Subscription = {
       id: newPrefixedId("sub", now),
@@ -103,7 +110,7 @@ export class SubscriptionService {
       maxInFlight: fields.maxInFlight ?? 16,
       rateLimit: fields.rateLimit ?? null,
       body: fields.body ?? "data",
-      cursorSeq: await this.startCursor(o.start),
+      cursorSeq: await this.startCursor(input.start),
       failingSince: null,
       createdAt: now,
       updatedAt: now,
@@ -118,23 +125,14 @@ export class SubscriptionService {
   }
 
   /**
-   * Postoffice's `POST /api/publishers {active, topic, target, type, from_now}`.
+   * Postoffice's publisher: a subscription of `topic` to `target`, from now unless `fromNow` is false.
    * @throws HubError 409 when a subscription of that topic and target exists; 400 when invalid.
    */
-  async createPublisher(input: unknown): Promise<Subscription> {
-    const o = object(input);
-    const known = new Set(["active", "topic", "target", "type", "from_now"]);
-    for (const k of Object.keys(o)) if (!known.has(k)) throw invalid(`unknown field ${JSON.stringify(k)}; publishers have ${[...known].join(", ")}`);
-    for (const required of ["active", "topic", "target", "type"]) if (o[required] === undefined) throw invalid(`${required} is required`);
-    if (o.type !== "http") {
-      throw invalid(`type ${JSON.stringify(o.type)} is not supported; supported publisher types: "http"`);
+  async createPublisher(input: PublisherInput): Promise<Subscription> {
+    if (await this.options.store.subscriptions.find(input.topic, input.target)) {
+      throw new HubError("SB_SUBSCRIPTION_EXISTS", `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(input.target)} already exists`);
     }
-    if (typeof o.target !== "string" || typeof o.topic !== "string") throw invalid("topic and target must be strings");
-    if (o.from_now !== undefined && typeof o.from_now !== "boolean") throw invalid("from_now must be true or false");
-    if (await this.options.store.subscriptions.find(o.topic, o.target)) {
-      throw new HubError("SB_SUBSCRIPTION_EXISTS", `a publisher for topic ${JSON.stringify(o.topic)} and target ${JSON.stringify(o.target)} already exists`);
-    }
-    return this.create({ topic: o.topic, url: o.target, active: o.active, start: o.from_now === false ? "beginning" : "now" });
+    return this.create({ topic: input.topic, url: input.target, active: input.active, start: input.fromNow === false ? "beginning" : "now" });
   }
 
   async get(id: string): Promise<Subscription> {
@@ -151,10 +149,8 @@ export class SubscriptionService {
    * Changes any field but `start`. A header value equal to the masked form of the current one ({@link maskHeaders})
    * keeps the current value, so that a client that PUTs back what it read does not overwrite a credential.
    */
-  async update(id: string, input: unknown): Promise<Subscription> {
-    const o = object(input);
-    for (const k of Object.keys(o)) if (!UPDATABLE.has(k)) throw invalid(`field ${JSON.stringify(k)} cannot be changed; changeable: ${[...UPDATABLE].join(", ")}`);
-    const fields = await this.parseFields(o);
+  async update(id: string, changes: SubscriptionFields): Promise<Subscription> {
+    const fields = await this.checkFields(changes);
     if (fields.headers) {
       const current = (await this.get(id)).headers;
       for (const [name, value] of Object.entries(fields.headers)) {
@@ -181,20 +177,17 @@ export class SubscriptionService {
     await this.announce(id);
   }
 
-  /** `GET /api/deliveries` parameters: subscription, event, status, from, to, limit, cursor. */
-  async searchDeliveries(params: Record<string, string | undefined>): Promise<{ deliveries: Delivery[]; nextCursor: string | null }> {
-    const limit = params.limit === undefined ? 100 : Number(params.limit);
+  /** Deliveries, newest first, a page at a time. */
+  async searchDeliveries(search: DeliverySearch): Promise<{ deliveries: Delivery[]; nextCursor: string | null }> {
+    const limit = search.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HubError("SB_QUERY_INVALID", "limit must be a whole number from 1 to 1000");
-    if (params.status !== undefined && !STATUSES.has(params.status as DeliveryStatus)) {
-      throw new HubError("SB_QUERY_INVALID", `status must be one of ${[...STATUSES].join(", ")}`);
-    }
     const deliveries = await this.options.store.deliveries.search({
-      subscriptionId: params.subscription,
-      eventId: params.event,
-      status: params.status as DeliveryStatus | undefined,
-      fromTime: params.from === undefined ? undefined : timeParam("from", params.from),
-      toTime: params.to === undefined ? undefined : timeParam("to", params.to),
-      beforeId: params.cursor || undefined,
+      subscriptionId: search.subscriptionId,
+      eventId: search.eventId,
+      status: search.status,
+      fromTime: search.fromTime,
+      toTime: search.toTime,
+      beforeId: search.cursor || undefined,
       limit,
     });
     return { deliveries, nextCursor: deliveries.length === limit ? deliveries[deliveries.length - 1]!.id : null };
@@ -226,28 +219,18 @@ export class SubscriptionService {
   }
 
   /** Retries every dead delivery of a subscription, or those created in `[from, to)`. */
-  async retryDead(id: string, input: unknown): Promise<{ retried: number }> {
+  async retryDead(id: string, range: TimeRange = {}): Promise<{ retried: number }> {
     await this.get(id);
-    const o = input === undefined || input === null ? {} : object(input);
-    const deliveries = await this.options.store.deliveries.retry(
-      {
-        subscriptionId: id,
-        fromTime: o.from === undefined ? undefined : timeParam("from", o.from),
-        toTime: o.to === undefined ? undefined : timeParam("to", o.to),
-      },
-      this.now(),
-    );
+    const deliveries = await this.options.store.deliveries.retry({ subscriptionId: id, fromTime: range.fromTime, toTime: range.toTime }, this.now());
     this.options.dispatcher.enqueue(id, deliveries);
     await this.announce(id);
     return { retried: deliveries.length };
   }
 
   /** Delivers again the stored events with time in `[from, to)` that the subscription selects. */
-  async replay(id: string, input: unknown): Promise<{ replayed: number }> {
+  async replay(id: string, range: TimeRange = {}): Promise<{ replayed: number }> {
     const sub = await this.get(id);
-    const o = input === undefined || input === null ? {} : object(input);
-    const from = o.from === undefined ? undefined : timeParam("from", o.from);
-    const to = o.to === undefined ? undefined : timeParam("to", o.to);
+    const { fromTime: from, toTime: to } = range;
     const matcher = compileTopicPattern(sub.topic);
     const filter = sub.filter ? compileFilter(sub.filter, { onError: this.options.metrics?.countFilterError }) : undefined;
     const { store, dispatcher } = this.options;
@@ -322,80 +305,15 @@ export class SubscriptionService {
     return sub;
   }
 
-  private async startCursor(start: unknown): Promise<number> {
+  private async startCursor(start: SubscriptionStart | undefined): Promise<number> {
     const { store } = this.options;
     if (start === undefined || start === "now") return store.events.lastSeq();
     if (start === "beginning") return 0;
-    const t = typeof start === "string" || typeof start === "number" ? parseTime(start) : undefined;
-    if (t === undefined) throw invalid(`start must be "now", "beginning" or a time, got ${JSON.stringify(start)}`);
-    return store.events.seqBefore(t);
+    if (!Number.isFinite(start)) throw new HubError("SB_SUBSCRIPTION_INVALID", `start must be "now", "beginning" or a time, got ${JSON.stringify(start)}`);
+    return store.events.seqBefore(start);
   }
 
-  private async parseFields(o: Record<string, unknown>): Promise<SubscriptionPatch> {
-    const f: SubscriptionPatch = {};
-    if (o.topic !== undefined) {
-      if (typeof o.topic !== "string") throw invalid("topic must be a string");
-      const problem = topicPatternProblem(o.topic);
-      if (problem) throw invalid(`topic: ${problem}`);
-      f.topic = o.topic;
-    }
-    if (o.url !== undefined) {
-      if (typeof o.url !== "string") throw invalid("url must be a string");
-      f.url = await validateDestinationUrl(o.url, { allowPrivate: this.options.allowPrivateTargets });
-    }
-    if (o.filter !== undefined && o.filter !== null && o.filter !== "") {
-      if (typeof o.filter !== "string") throw invalid("filter must be a string");
-      compileFilter(o.filter); // throws SB_FILTER_INVALID with the position
-      f.filter = o.filter;
-    } else if (o.filter !== undefined) f.filter = null;
-    if (o.headers !== undefined) f.headers = parseHeaders(o.headers);
-    if (o.secret !== undefined) {
-      if (typeof o.secret !== "string" || !isValidSecret(o.secret)) throw invalid("secret must look like whsec_ followed by base64 of 24-64 bytes");
-      f.secret = o.secret;
-    }
-    if (o.active !== undefined) {
-      if (typeof o.active !== "boolean") throw invalid("active must be true or false");
-      f.active = o.active;
-    }
-    if (o.ordering !== undefined) {
-      if (o.ordering !== "none" && o.ordering !== "key") throw invalid('ordering must be "none" or "key"');
-      f.ordering = o.ordering;
-    }
-    if (o.retry !== undefined) f.retrySchedule = parseRetrySchedule(o.retry);
-    if (o.timeout_ms !== undefined) f.timeoutMs = wholeNumber(o.timeout_ms, "timeout_ms", 100, 60_000);
-    if (o.max_in_flight !== undefined) f.maxInFlight = wholeNumber(o.max_in_flight, "max_in_flight", 1, 1000);
-    if (o.rate_limit !== undefined) {
-      if (o.rate_limit === null) f.rateLimit = null;
-      else if (typeof o.rate_limit !== "number" || !(o.rate_limit > 0) || o.rate_limit > 100_000) {
-        throw invalid("rate_limit must be a number of deliveries per second above 0 and at most 100000, or null");
-      } else f.rateLimit = o.rate_limit;
-    }
-    if (o.body !== undefined) {
-      if (o.body !== "data" && o.body !== "envelope") throw invalid('body must be "data" or "envelope"');
-      f.body = o.body;
-    }
-    return f;
+  private checkFields(fields: SubscriptionFields): Promise<SubscriptionPatch> {
+    return checkSubscriptionFields(fields, { allowPrivateTargets: this.options.allowPrivateTargets });
   }
-}
-
-function wholeNumber(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(`${name} must be a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function timeParam(name: string, value: unknown): number {
-  const t = typeof value === "string" || typeof value === "number" ? parseTime(value) : undefined;
-  if (t === undefined) throw new HubError("SB_QUERY_INVALID_TIME", `invalid ${name}: unrecognized time format: ${JSON.stringify(value)}`);
-  return t;
-}
-
-function object(value: unknown, message = "the body must be a JSON object"): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalid(message);
-  return value as Record<string, unknown>;
-}
-
-function invalid(details: string): HubError {
-  return new HubError("SB_SUBSCRIPTION_INVALID", details);
 }

@@ -2,7 +2,6 @@ import { HubError } from "../errors.js";
 import { compileFilter, type CompileFilterOptions, type EventFilter } from "../routing/filter.js";
 import { compileTopicPattern, topicPatternProblem, type TopicMatcher } from "../routing/topic-pattern.js";
 import type { EventCursor, EventQuery, Store, StoredEvent } from "../store/store.js";
-import { parseTime } from "../time.js";
 
 /** Query parameters with a meaning of their own; any other parameter is equality on a top-level data field. */
 export const RESERVED_PARAMS = new Set(["topic", "type", "key", "from", "to", "limit", "cursor", "order", "filter"]);
@@ -31,82 +30,58 @@ export interface EventPage {
   nextCursor: string | null;
 }
 
-type Params = Record<string, string | string[] | undefined>;
+/** A search in domain terms (the API's query string is mapped in `api/wire/events.ts`). */
+export interface EventSearchInput {
+  /** Topic names and patterns (at most 50); empty or absent for every topic. */
+  topics?: string[];
+  type?: string;
+  key?: string;
+  /** Inclusive lower bound of `time`, epoch ms. */
+  fromTime?: number;
+  /** Exclusive upper bound of `time`, epoch ms. */
+  toTime?: number;
+  order?: "asc" | "desc";
+  /** 1 to {@link MAX_LIMIT}; {@link DEFAULT_LIMIT} when absent. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** A CEL expression over the event. */
+  filter?: string;
+  /** Equality on top-level data fields (at most 10). */
+  dataEquals?: Array<{ field: string; value: string | number | boolean | null }>;
+}
 
 /**
- * Reads a search from query parameters; `filterOptions` go to the compiled `filter` (the hub's error counter).
+ * Checks a search and compiles what it needs: topic patterns, the cursor and the CEL `filter` (with `filterOptions`,
+ * the hub's error counter).
  * @throws HubError (400) naming the parameter at fault.
  */
-export function parseEventSearch(params: Params, filterOptions: CompileFilterOptions = {}): EventSearch {
-  const one = (name: string): string | undefined => {
-    const v = params[name];
-    if (Array.isArray(v)) {
-      if (v.length > 1) throw new HubError("SB_QUERY_INVALID", `${name} may be given once`);
-      return v[0];
-    }
-    return v;
-  };
-  const query: EventSearch["query"] = { order: "asc" };
-  const { matchers, topicValues } = parseTopics(params.topic, query);
-
-  const type = one("type");
-  if (type !== undefined) query.type = type;
-  const key = one("key");
-  if (key !== undefined) query.key = key;
-
-  const from = one("from");
-  if (from !== undefined) query.fromTime = timeParam("from", from);
-  const to = one("to");
-  if (to !== undefined) query.toTime = timeParam("to", to);
+export function parseEventSearch(input: EventSearchInput, filterOptions: CompileFilterOptions = {}): EventSearch {
+  const query: EventSearch["query"] = { order: input.order ?? "asc" };
+  const topicValues = input.topics ?? [];
+  const matchers = parseTopics(topicValues, query);
+  if (input.type !== undefined) query.type = input.type;
+  if (input.key !== undefined) query.key = input.key;
+  if (input.fromTime !== undefined) query.fromTime = input.fromTime;
+  if (input.toTime !== undefined) query.toTime = input.toTime;
   if (query.fromTime !== undefined && query.toTime !== undefined && query.fromTime > query.toTime) {
     throw new HubError("SB_QUERY_INVALID_TIME", "from is after to");
   }
-
-  const order = one("order");
-  if (order !== undefined) {
-    if (order !== "asc" && order !== "desc") throw new HubError("SB_QUERY_INVALID", `order must be asc or desc, got ${JSON.stringify(order)}`);
-    query.order = order;
-  }
-
-  let limit = DEFAULT_LIMIT;
-  const limitParam = one("limit");
-  if (limitParam !== undefined) {
-    if (!/^\d+$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_LIMIT) {
-      throw new HubError("SB_QUERY_INVALID", `limit must be a whole number from 1 to ${MAX_LIMIT}, got ${JSON.stringify(limitParam)}`);
-    }
-    limit = Number(limitParam);
-  }
-
-  const cursor = one("cursor");
-  const after = cursor === undefined || cursor === "" ? undefined : decodeCursor(cursor);
-
-  const filterSource = one("filter");
-  const filter = filterSource === undefined || filterSource === "" ? undefined : compileFilter(filterSource, filterOptions);
-
-  for (const [name, value] of Object.entries(params)) {
-    if (RESERVED_PARAMS.has(name) || value === undefined) continue;
-    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(name)) {
-      throw new HubError("SB_QUERY_INVALID", `unknown parameter ${JSON.stringify(name)}; data fields must be names of letters, digits, '_' or '-'`);
-    }
-    const values = Array.isArray(value) ? value : [value];
-    if (values.length > 1) throw new HubError("SB_QUERY_INVALID", `${name} may be given once`);
-    (query.dataEquals ??= []).push({ field: name, value: typedValue(values[0]!) });
-  }
-  if ((query.dataEquals?.length ?? 0) > 10) throw new HubError("SB_QUERY_INVALID", "at most 10 data fields per search");
-
+  const limit = input.limit ?? DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new HubError("SB_QUERY_INVALID", `limit must be a whole number from 1 to ${MAX_LIMIT}, got ${limit}`);
+  const after = input.cursor === undefined || input.cursor === "" ? undefined : decodeCursor(input.cursor);
+  const filter = input.filter === undefined || input.filter === "" ? undefined : compileFilter(input.filter, filterOptions);
+  if ((input.dataEquals?.length ?? 0) > 10) throw new HubError("SB_QUERY_INVALID", "at most 10 data fields per search");
+  if (input.dataEquals && input.dataEquals.length > 0) query.dataEquals = input.dataEquals;
   return { query, limit, after, matchers, filter, topicPatterns: topicValues };
 }
 
 /**
- * Reads the `topic` parameter (names and patterns, repeated or comma-separated) into the store's topic terms on
- * `query`, and the matchers that check patterns on the rows it returns.
+ * Turns topic names and patterns into the store's topic terms on `query`, and the matchers that check patterns on
+ * the rows it returns.
  */
-function parseTopics(topicParam: Params[string], query: EventSearch["query"]): { matchers: TopicMatcher[]; topicValues: string[] } {
+function parseTopics(topicValues: string[], query: EventSearch["query"]): TopicMatcher[] {
   const matchers: TopicMatcher[] = [];
-  const topicValues = (Array.isArray(topicParam) ? topicParam : topicParam === undefined ? [] : [topicParam])
-    .flatMap((t) => t.split(","))
-    .map((t) => t.trim())
-    .filter((t) => t !== "");
   if (topicValues.length > 50) throw new HubError("SB_QUERY_INVALID", "at most 50 topics per search");
   for (const t of topicValues) {
     const problem = topicPatternProblem(t);
@@ -127,7 +102,7 @@ function parseTopics(topicParam: Params[string], query: EventSearch["query"]): {
     delete query.topicPrefixes;
     delete query.topics;
   }
-  return { matchers, topicValues };
+  return matchers;
 }
 
 /**
@@ -157,26 +132,6 @@ export async function searchEvents(store: Store, search: EventSearch): Promise<E
 function checks(search: EventSearch, e: StoredEvent): boolean {
   if (search.matchers.length > 0 && !search.matchers.some((m) => m.matches(e.topic))) return false;
   return search.filter === undefined || search.filter.matches(e);
-}
-
-function timeParam(name: string, value: string): number {
-  const t = parseTime(value);
-  if (t === undefined) {
-    throw new HubError(
-      "SB_QUERY_INVALID_TIME",
-      `invalid ${name} parameter: unrecognized time format: ${JSON.stringify(value)} (use RFC 3339, "2006-01-02 15:04:05", a date, or epoch seconds/ms)`,
-    );
-  }
-  return t;
-}
-
-/** `123` → 123, `true` → true, `null` → null, anything else the string itself. */
-function typedValue(raw: string): string | number | boolean | null {
-  if (/^-?(0|[1-9]\d{0,15})(\.\d+)?$/.test(raw)) return Number(raw);
-  if (raw === "true") return true;
-  if (raw === "false") return false;
-  if (raw === "null") return null;
-  return raw;
 }
 
 /** Opaque cursor: base64url of `time.seq`. */

@@ -1,6 +1,8 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
-import type { Hub } from "../../hub.js";
+import type { Ingestor } from "../../ingest/ingestor.js";
 import {
   eventFromCloudEventHeaders,
   eventsFromCloudEvents,
@@ -8,13 +10,17 @@ import {
   isEnvelope,
   type IngestContext,
 } from "../../ingest/normalize.js";
+import type { HubMetrics } from "../../metrics.js";
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
-import type { NewEvent } from "../../store/store.js";
+import type { NewEvent, Store } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
 import { hasScope, isStreamRequest, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
-import { createStreamHandler } from "./streams.js";
-import { deliveryDetailOut } from "./subscriptions.js";
+import { IdParams } from "../schemas/common.js";
+import { EventSearchQuery, PublishBody, PublishQuery, TopicParams } from "../schemas/events.js";
+import { eventSearchFromWire } from "../wire/events.js";
+import { deliveryDetailOut } from "../wire/subscriptions.js";
+import { createStreamHandler, type StreamRoutesOptions } from "./streams.js";
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -27,9 +33,21 @@ interface IngestRoute {
   envelopeRequired?: boolean;
 }
 
+/** What {@link registerEventRoutes} uses; the streams' part serves `GET /events` when BASE_PATH is empty. */
+export interface EventRoutesOptions extends StreamRoutesOptions {
+  ingestor: Ingestor;
+  store: Store;
+  subscriptions: Pick<SubscriptionService, "deliveriesOfEvent">;
+  metrics: HubMetrics;
+  maxBatchEvents: number;
+}
+
 /** Publishing (`POST BASE_PATH/events`, `/topics/:topic/events`, `/messages`) and search (`GET BASE_PATH/events`). */
-export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
-  const base = hub.config.basePath;
+export function registerEventRoutes(instance: FastifyInstance, options: EventRoutesOptions): void {
+  const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
+  const { basePath: base, ingestor } = options;
+  // The publish schemas document the body and ?topic=; they are not checked here (see schemas/events.ts).
+  const publish = { schema: { body: PublishBody, querystring: PublishQuery } };
 
   const ingest = async (request: FastifyRequest, reply: FastifyReply, route: IngestRoute) => {
     const receivedAt = Date.now();
@@ -39,7 +57,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
       topic: route.topic ?? queryTopic,
       bodyIsData: route.bodyIsData,
       receivedAt,
-      maxBatchEvents: hub.config.maxBatchEvents,
+      maxBatchEvents: options.maxBatchEvents,
       rawBody: (request as RequestWithRawBody).rawBody,
     };
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
@@ -60,7 +78,7 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
     }
     requireScope(request, [...new Set(events.map((e) => `publish:${e.topic}`))]);
     const idempotencyKey = request.headers["idempotency-key"];
-    const result = await hub.ingestor.publish(events, {
+    const result = await ingestor.publish(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
       publisher: (request as RequestWithCredential).credentialId,
     });
@@ -68,26 +86,35 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
     return reply.status(201).send(batch ? result.results : result.results[0]);
   };
 
-  fastify.post(`${base}/events`, (request, reply) => ingest(request, reply, {}));
-  fastify.post<{ Params: { topic: string } }>(`${base}/topics/:topic/events`, (request, reply) =>
+  fastify.post(`${base}/events`, publish, (request, reply) => ingest(request, reply, {}));
+  fastify.post(`${base}/topics/:topic/events`, { schema: { ...publish.schema, params: TopicParams } }, (request, reply) =>
     ingest(request, reply, { topic: request.params.topic, bodyIsData: true }),
   );
-  fastify.post(`${base}/messages`, (request, reply) => ingest(request, reply, { envelopeRequired: true }));
+  fastify.post(`${base}/messages`, publish, (request, reply) => ingest(request, reply, { envelopeRequired: true }));
 
+  registerEventReads(fastify, options);
+}
+
+/** `GET BASE_PATH/events` (the search) and `GET BASE_PATH/events/:id`. */
+function registerEventReads(instance: FastifyInstance, options: EventRoutesOptions): void {
+  const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
+  const { basePath: base, store, subscriptions, metrics } = options;
   // Replies splice each event's stored data text in, rather than parse and serialise it again.
   const search = async (request: FastifyRequest, reply: FastifyReply) => {
-    const selection = parseEventSearch(request.query as Query, { onError: hub.metrics.countFilterError });
+    const selection = parseEventSearch(eventSearchFromWire(request.query as EventSearchQuery), { onError: metrics.countFilterError });
     requireScope(request, subscribeScopes(selection.topicPatterns));
-    const page = await searchEvents(hub.store, selection);
+    const page = await searchEvents(store, selection);
     return reply
       .type("application/json; charset=utf-8")
       .send(`{"data":[${page.events.map(envelopeJson).join(",")}],"next_cursor":${JSON.stringify(page.nextCursor)}}`);
   };
-  if (base !== "") fastify.get(`${base}/events`, search);
+  const searchSchema = { schema: { querystring: EventSearchQuery } };
+  if (base !== "") fastify.get(`${base}/events`, searchSchema, search);
   else {
-    const stream = createStreamHandler(hub);
-    // With an empty BASE_PATH, `/events` is both the search and the SSE stream: the Accept header decides.
-    fastify.get("/events", async (request, reply) => {
+    const stream = createStreamHandler(options);
+    // With an empty BASE_PATH, `/events` is both the search and the SSE stream: the Accept header decides. Both read
+    // single parameters but `topic`, so the search's schema serves the stream too.
+    fastify.get("/events", searchSchema, async (request, reply) => {
       if (isStreamRequest(request, base)) {
         return stream(request, reply);
       }
@@ -95,14 +122,14 @@ export function registerEventRoutes(fastify: FastifyInstance, hub: Hub): void {
     });
   }
 
-  fastify.get<{ Params: { id: string } }>(`${base}/events/:id`, async (request, reply) => {
-    const event = await hub.store.events.get(request.params.id);
+  fastify.get(`${base}/events/:id`, { schema: { params: IdParams } }, async (request, reply) => {
+    const event = await store.events.get(request.params.id);
     // An event outside the credential's subscribe scopes answers as if it did not exist: a 403 would confirm the id.
     if (!event || !hasScope(request, `subscribe:${event.topic}`)) {
       throw new HubError("SB_EVENT_NOT_FOUND", `no event with id ${JSON.stringify(request.params.id)}`);
     }
     // The envelope, then the event's deliveries with their attempts (deliveries are admin's: empty for others).
-    const deliveries = hasScope(request, "admin") ? (await hub.subscriptions.deliveriesOfEvent(event.id)).map(deliveryDetailOut) : [];
+    const deliveries = hasScope(request, "admin") ? (await subscriptions.deliveriesOfEvent(event.id)).map(deliveryDetailOut) : [];
     return reply.type("application/json; charset=utf-8").send(`${envelopeJson(event).slice(0, -1)},"deliveries":${JSON.stringify(deliveries)}}`);
   });
 }

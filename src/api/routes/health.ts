@@ -1,14 +1,28 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { destinationsReadiness } from "../../delivery/destinations/index.js";
+import type { Config } from "../../config.js";
+import { destinationsReadiness, type DestinationRouter } from "../../delivery/destinations/index.js";
+import type { StreamHub } from "../../delivery/sse/stream-hub.js";
 import { HubError } from "../../errors.js";
-import type { Hub } from "../../hub.js";
+import type { HubMetrics } from "../../metrics.js";
+import type { Store } from "../../store/store.js";
 import type { App } from "../build-app.js";
+
+/** What {@link registerHealthRoutes} uses. */
+export interface HealthRoutesOptions {
+  store: Pick<Store, "ping" | "dialect">;
+  streams: Pick<StreamHub, "size">;
+  /** Broker endpoints in use, reported by `/ready`. */
+  destinations: DestinationRouter;
+  metrics: HubMetrics;
+  basePath: string;
+  role: Config["role"];
+}
 
 /**
  * `/health` (200 when the store answers), `/ready` (503 while starting or draining), `/metrics`; and `BASE_PATH/health`
  * on nodes that serve the API (a `worker` node serves only the first three).
  */
-export function registerHealthRoutes(fastify: FastifyInstance, hub: Hub, app: App): void {
+export function registerHealthRoutes(fastify: FastifyInstance, hub: HealthRoutesOptions, app: App): void {
   const health = async (_: unknown, reply: FastifyReply) => {
     try {
       await hub.store.ping();
@@ -18,7 +32,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, hub: Hub, app: Ap
     return reply.send({ status: "ok", store: hub.store.dialect, streams: hub.streams.size });
   };
   fastify.get("/health", health);
-  if (hub.config.basePath !== "" && hub.config.role !== "worker") fastify.get(`${hub.config.basePath}/health`, health);
+  if (hub.basePath !== "" && hub.role !== "worker") fastify.get(`${hub.basePath}/health`, health);
 
   fastify.get("/ready", async (_, reply) => {
     if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });

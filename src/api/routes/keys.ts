@@ -1,37 +1,36 @@
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../auth/api-keys.js";
-import type { Hub } from "../../hub.js";
-import type { ApiKey } from "../../store/store.js";
-import { formatTime } from "../../time.js";
+import type { Authenticator } from "../../auth/authenticator.js";
+import type { Store } from "../../store/store.js";
 import { adminOnly } from "../auth.js";
+import { IdParams } from "../schemas/common.js";
+import { ApiKeyCreateBody } from "../schemas/keys.js";
+import { apiKeyInputFromWire, apiKeyOut } from "../wire/keys.js";
 
-/** An API key on the wire: never its hash; the token only in the reply that creates it. */
-export function apiKeyOut(k: ApiKey, token?: string) {
-  return {
-    id: k.id,
-    name: k.name,
-    prefix: k.prefix,
-    scopes: k.scopes,
-    ...(token === undefined ? {} : { token }),
-    created_at: formatTime(k.createdAt),
-    revoked_at: k.revokedAt === null ? null : formatTime(k.revokedAt),
-  };
+/** What {@link registerKeyRoutes} uses. */
+export interface KeyRoutesOptions {
+  store: Store;
+  /** Told when keys change, since auth turns on with the first key. */
+  auth: Pick<Authenticator, "invalidate">;
+  basePath: string;
 }
 
 /** API keys under `BASE_PATH/keys` (admin). Creating or revoking one re-checks whether auth is on. */
-export function registerKeyRoutes(fastify: FastifyInstance, hub: Hub): void {
-  const base = `${hub.config.basePath}/keys`;
+export function registerKeyRoutes(instance: FastifyInstance, { store, auth, basePath }: KeyRoutesOptions): void {
+  const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
+  const base = `${basePath}/keys`;
   const admin = { onRequest: adminOnly };
 
-  fastify.post(base, admin, async (request, reply) => {
-    const { key, token } = await createApiKey(hub.store, request.body);
-    hub.auth.invalidate();
+  fastify.post(base, { ...admin, schema: { body: ApiKeyCreateBody } }, async (request, reply) => {
+    const { key, token } = await createApiKey(store, apiKeyInputFromWire(request.body));
+    auth.invalidate();
     return reply.status(201).send(apiKeyOut(key, token));
   });
-  fastify.get(base, admin, async () => ({ data: (await listApiKeys(hub.store)).map((k) => apiKeyOut(k)) }));
-  fastify.delete<{ Params: { id: string } }>(`${base}/:id`, admin, async (request, reply) => {
-    await revokeApiKey(hub.store, request.params.id);
-    hub.auth.invalidate();
+  fastify.get(base, admin, async () => ({ data: (await listApiKeys(store)).map((k) => apiKeyOut(k)) }));
+  fastify.delete(`${base}/:id`, { ...admin, schema: { params: IdParams } }, async (request, reply) => {
+    await revokeApiKey(store, request.params.id);
+    auth.invalidate();
     return reply.status(204).send();
   });
 }

@@ -1,27 +1,33 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { StreamSelection } from "../../delivery/sse/stream-hub.js";
+import type { Logger } from "pino";
+import type { StreamHub, StreamSelection } from "../../delivery/sse/stream-hub.js";
 import { HubError } from "../../errors.js";
-import type { Hub } from "../../hub.js";
+import type { HubMetrics } from "../../metrics.js";
 import { compileFilter } from "../../routing/filter.js";
 import { compileTopicPattern, topicPatternProblem } from "../../routing/topic-pattern.js";
 import { redactUrl, requireScope, subscribeScopes } from "../auth.js";
+import { StreamQuery, TopicParams } from "../schemas/events.js";
+import { topicValues as splitTopics } from "../wire/events.js";
 
 type Query = Record<string, string | string[] | undefined>;
+
+/** What the stream routes use. */
+export interface StreamRoutesOptions {
+  streams: StreamHub;
+  metrics: HubMetrics;
+  log: Logger;
+  basePath: string;
+}
 
 /**
  * The SSE handler: validates the selection (400 before any stream starts), then hands the raw response to the
  * stream hub. `topic` (repeatable, comma-separated, patterns), `filter` (CEL), `envelope=true`, and resume from
  * `Last-Event-ID` or `?last_event_id=`.
  */
-export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequest) => string) {
+export function createStreamHandler(deps: Omit<StreamRoutesOptions, "basePath">, fixedTopic?: (request: FastifyRequest) => string) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const query = request.query as Query;
-    const topicValues = fixedTopic
-      ? [fixedTopic(request)]
-      : (Array.isArray(query.topic) ? query.topic : query.topic === undefined ? [] : [query.topic])
-          .flatMap((t) => t.split(","))
-          .map((t) => t.trim())
-          .filter((t) => t !== "");
+    const topicValues = fixedTopic ? [fixedTopic(request)] : splitTopics(query.topic);
     if (topicValues.length > 50) throw new HubError("SB_QUERY_INVALID", "at most 50 topics per stream");
     const topics = topicValues.map((t) => {
       const problem = topicPatternProblem(t);
@@ -41,21 +47,21 @@ export function createStreamHandler(hub: Hub, fixedTopic?: (request: FastifyRequ
     }
     const selection: StreamSelection = {
       topics,
-      filter: filterSource ? compileFilter(filterSource, { onError: hub.metrics.countFilterError }) : undefined,
+      filter: filterSource ? compileFilter(filterSource, { onError: deps.metrics.countFilterError }) : undefined,
       envelope: envelopeParam === "true" || envelopeParam === "1",
       lastEventId,
     };
-    if (!hub.streams.hasRoom()) {
+    if (!deps.streams.hasRoom()) {
       reply.header("retry-after", "5");
-      throw new HubError("SB_STREAM_LIMIT", `this node has ${hub.streams.size} open streams, its limit; retry later`);
+      throw new HubError("SB_STREAM_LIMIT", `this node has ${deps.streams.size} open streams, its limit; retry later`);
     }
 
     reply.hijack();
     const started = Date.now();
     reply.raw.on("close", () => {
-      hub.log.info({ reqId: request.id, method: request.method, url: redactUrl(request.url), durationMs: Date.now() - started }, "stream closed");
+      deps.log.info({ reqId: request.id, method: request.method, url: redactUrl(request.url), durationMs: Date.now() - started }, "stream closed");
     });
-    await hub.streams.open(reply.raw, selection);
+    await deps.streams.open(reply.raw, selection);
   };
 }
 
@@ -68,10 +74,11 @@ function single(value: string | string[] | undefined, name: string): string | un
 }
 
 /** `GET /events` and `GET BASE_PATH/topics/:topic/stream`. */
-export function registerStreamRoutes(fastify: FastifyInstance, hub: Hub): void {
-  if (hub.config.basePath !== "") fastify.get("/events", createStreamHandler(hub));
+export function registerStreamRoutes(fastify: FastifyInstance, options: StreamRoutesOptions): void {
+  if (options.basePath !== "") fastify.get("/events", { schema: { querystring: StreamQuery } }, createStreamHandler(options));
   fastify.get(
-    `${hub.config.basePath}/topics/:topic/stream`,
-    createStreamHandler(hub, (request) => (request.params as { topic: string }).topic),
+    `${options.basePath}/topics/:topic/stream`,
+    { schema: { params: TopicParams, querystring: StreamQuery } },
+    createStreamHandler(options, (request) => (request.params as { topic: string }).topic),
   );
 }
