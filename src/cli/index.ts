@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
+import { apiKeyOut } from "../api/wire/keys.js";
 import { configFlags, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { SseParser } from "../delivery/sse/sse-parser.js";
-import { openStore, type ApiKey } from "../store/index.js";
+import { openStore } from "../store/index.js";
 
 const program = new Command()
   .name("switchboard")
@@ -255,18 +256,6 @@ async function withStore<T>(databaseUrl: string | undefined, fn: (store: Awaited
   }
 }
 
-/** An API key as the CLI prints it: never the hash. */
-function keyJson(k: ApiKey, token?: string) {
-  return {
-    id: k.id,
-    name: k.name,
-    prefix: k.prefix,
-    scopes: k.scopes,
-    ...(token === undefined ? {} : { token }),
-    created_at: new Date(k.createdAt).toISOString(),
-    revoked_at: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
-  };
-}
 
 keys
   .command("create")
@@ -276,7 +265,7 @@ keys
   .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
   .action(async (opts: { scope: string[]; name?: string; databaseUrl?: string }) => {
     const { key, token } = await withStore(opts.databaseUrl, (store) => createApiKey(store, { name: opts.name, scopes: opts.scope }));
-    process.stdout.write(`${JSON.stringify(keyJson(key, token))}\n`);
+    process.stdout.write(`${JSON.stringify(apiKeyOut(key, token))}\n`);
     process.stderr.write("switchboard: store the token now; it is not shown again\n");
   });
 
@@ -286,7 +275,7 @@ keys
   .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
   .action(async (opts: { databaseUrl?: string }) => {
     const all = await withStore(opts.databaseUrl, (store) => listApiKeys(store));
-    process.stdout.write(`${JSON.stringify({ data: all.map((k) => keyJson(k)) })}\n`);
+    process.stdout.write(`${JSON.stringify({ data: all.map((k) => apiKeyOut(k)) })}\n`);
   });
 
 keys
@@ -296,7 +285,7 @@ keys
   .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
   .action(async (keyId: string, opts: { databaseUrl?: string }) => {
     const key = await withStore(opts.databaseUrl, (store) => revokeApiKey(store, keyId));
-    process.stdout.write(`${JSON.stringify(keyJson(key))}\n`);
+    process.stdout.write(`${JSON.stringify(apiKeyOut(key))}\n`);
   });
 
 async function readStdin(): Promise<string> {

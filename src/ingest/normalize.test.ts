@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ulidTime } from "../ids.js";
 import { EVENT_LIMITS } from "./limits.js";
@@ -242,18 +243,22 @@ describe("fields", () => {
     );
   });
 
-  it("has the documented limits", () => {
-    expect(EVENT_LIMITS).toEqual({
-      idLength: 200,
-      typeLength: 256,
-      sourceLength: 1024,
-      subjectLength: 1024,
-      keyLength: 256,
-      attributeCount: 64,
-      attributeNameLength: 128,
-      attributeValueLength: 4096,
-      idempotencyKeyLength: 200,
-    });
+  it("has the limits docs/events.md lists", () => {
+    const events = readFileSync(new URL("../../docs/events.md", import.meta.url), "utf8");
+    const docs = events.slice(events.indexOf("### Limits"));
+    const listed = (what: string) => Number(/^(\d+) /.exec(docs.split("\n").find((line) => line.startsWith(`| ${what} | `))?.slice(what.length + 5) ?? "")?.[1]);
+    const rows: Record<keyof typeof EVENT_LIMITS, string> = {
+      idLength: "`id`",
+      typeLength: "`type`",
+      sourceLength: "`source`",
+      subjectLength: "`subject`",
+      keyLength: "`key`",
+      attributeCount: "`attributes`",
+      attributeNameLength: "an attribute name",
+      attributeValueLength: "an attribute value",
+      idempotencyKeyLength: "the `Idempotency-Key` header",
+    };
+    for (const [limit, row] of Object.entries(rows)) expect([row, listed(row)]).toEqual([row, EVENT_LIMITS[limit as keyof typeof EVENT_LIMITS]]);
     expect(Object.isFrozen(EVENT_LIMITS)).toBe(true);
   });
 });

@@ -52,6 +52,16 @@ export function oneParam(description: string) {
   return Type.String({ description });
 }
 
+/** `from`, `to`, `limit` and `cursor`: the time range and paging of every search. */
+export function rangeAndPageParams(times: { from: string; to: string }) {
+  return {
+    from: Type.Optional(oneParam(times.from)),
+    to: Type.Optional(oneParam(times.to)),
+    limit: Type.Optional(oneParam("Page size, 1 to 1000 (default 100).")),
+    cursor: Type.Optional(oneParam("`next_cursor` of the previous page.")),
+  };
+}
+
 /**
  * A `preValidation` hook for routes whose body is optional: a missing or `null` body is `{}` (no changes, no range).
  */

@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { bodyErrors, checkedInHandler, oneParam, TimeInput } from "./common.js";
+import { bodyErrors, checkedInHandler, oneParam, rangeAndPageParams, TimeInput } from "./common.js";
 
 /** One event as a client posts it. */
 export const EventIn = Type.Object(
@@ -49,10 +49,7 @@ export const EventSearchQuery = Type.Object(
     topic: Type.Optional(topicParam),
     type: Type.Optional(oneParam("The event type.")),
     key: Type.Optional(oneParam("The ordering key.")),
-    from: Type.Optional(oneParam("Events at or after this time.")),
-    to: Type.Optional(oneParam("Events before this time.")),
-    limit: Type.Optional(oneParam("Page size, 1 to 1000 (default 100).")),
-    cursor: Type.Optional(oneParam("`next_cursor` of the previous page.")),
+    ...rangeAndPageParams({ from: "Events at or after this time.", to: "Events before this time." }),
     order: Type.Optional(oneParam("asc (default) or desc.")),
     filter: Type.Optional(oneParam("A CEL expression over the event.")),
   },

@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { bodyErrors, checkedInHandler, IdParams, oneParam, TimeInput } from "./common.js";
+import { bodyErrors, checkedInHandler, IdParams, oneParam, rangeAndPageParams, TimeInput } from "./common.js";
 
 const SECRET_MESSAGE = "secret must look like whsec_ followed by base64 of 24-64 bytes";
 
@@ -141,10 +141,7 @@ export const DeliverySearchQuery = Type.Object(
     subscription: Type.Optional(oneParam("Only deliveries of this subscription id.")),
     event: Type.Optional(oneParam("Only deliveries of this event id.")),
     status: Type.Optional(oneParam("pending, delivered, retrying or dead.")),
-    from: Type.Optional(oneParam("Created at or after this time.")),
-    to: Type.Optional(oneParam("Created before this time.")),
-    limit: Type.Optional(oneParam("Page size, 1 to 1000 (default 100).")),
-    cursor: Type.Optional(oneParam("`next_cursor` of the previous page.")),
+    ...rangeAndPageParams({ from: "Created at or after this time.", to: "Created before this time." }),
   },
   { $id: "DeliverySearchQuery", title: "Delivery search", ...bodyErrors("SB_QUERY_INVALID") },
 );

@@ -1,7 +1,6 @@
 import type { OutgoingDelivery } from "../destination.js";
-import { headerValue, traceparentFor } from "../webhooks/webhook-headers.js";
+import { headerValue, setCloudEventHeaders, traceparentFor } from "../webhooks/webhook-headers.js";
 import { envelopeJson } from "../../wire.js";
-import { formatTime } from "../../time.js";
 
 /** A message for a broker: its body text and headers (or properties), the same for every broker kind. */
 export interface BrokerMessage {
@@ -28,12 +27,7 @@ export function brokerMessage({ subscription: sub, deliveryId, event }: Outgoing
   }
   headers["content-type"] = "application/json";
   headers["webhook-id"] = deliveryId;
-  headers["ce-specversion"] = "1.0";
-  headers["ce-id"] = headerValue(event.id);
-  headers["ce-source"] = headerValue(event.source ?? `/switchboard/topics/${event.topic}`);
-  headers["ce-type"] = headerValue(event.type ?? event.topic);
-  headers["ce-time"] = formatTime(event.time);
-  if (event.subject !== null) headers["ce-subject"] = headerValue(event.subject);
+  setCloudEventHeaders(headers, event);
   const parent = event.attributes.traceparent;
   if (parent !== undefined) headers["traceparent"] = traceparentFor(parent);
   return { body, headers };

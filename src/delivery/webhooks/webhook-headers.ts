@@ -22,14 +22,19 @@ export function webhookHeaders(
   headers["webhook-id"] = deliveryId;
   headers["webhook-timestamp"] = String(timestamp);
   headers["webhook-signature"] = signatureFor(sub.secret, deliveryId, timestamp, body);
+  setCloudEventHeaders(headers, event);
+  headers["traceparent"] = traceparentFor(event.attributes.traceparent);
+  return headers;
+}
+
+/** Sets the CloudEvents binary-mode attributes of `event` (`ce-specversion`, `ce-id`, `ce-source`, `ce-type`, `ce-time`, `ce-subject`). */
+export function setCloudEventHeaders(headers: Record<string, string>, event: StoredEvent): void {
   headers["ce-specversion"] = "1.0";
   headers["ce-id"] = headerValue(event.id);
   headers["ce-source"] = headerValue(event.source ?? `/switchboard/topics/${event.topic}`);
   headers["ce-type"] = headerValue(event.type ?? event.topic);
   headers["ce-time"] = formatTime(event.time);
   if (event.subject !== null) headers["ce-subject"] = headerValue(event.subject);
-  headers["traceparent"] = traceparentFor(event.attributes.traceparent);
-  return headers;
 }
 
 /** CloudEvents binary mode percent-encodes what a header cannot carry (and `%` itself). */
