@@ -1,0 +1,134 @@
+import type { ChannelModel, ConfirmChannel, Message, Options } from "amqplib";
+import type { BrokerConnection } from "../broker-driver.js";
+
+/** One message to publish with a publisher confirm. */
+export interface AmqpPublish {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  /** `messageId` is required: it pairs a `basic.return` with its confirm. */
+  options: Options.Publish & { messageId: string };
+}
+
+/** Why a publish failed; `message` is the attempt's error. */
+export class AmqpPublishError extends Error {}
+
+/**
+ * A confirm channel and what it learnt: messages the broker returned as unroutable (by message id, counted, since a
+ * retry may be in flight with the first attempt), and the error the broker closed it with.
+ */
+interface ExchangeChannel {
+  channel: ConfirmChannel;
+  returned: Map<string, { count: number; reason: string }>;
+  closedWith: Error | undefined;
+}
+
+/**
+ * One AMQP connection (one vhost) of the pool, with a confirm channel per exchange, opened on first use. The broker
+ * closes a channel on a channel-level error (a missing exchange: 404); only that exchange's channel goes, and the
+ * next publish to it opens a new one, so other subscriptions on the connection carry on.
+ */
+export class AmqpConnection implements BrokerConnection {
+  private readonly channels = new Map<string, Promise<ExchangeChannel>>();
+  private closing = false;
+
+  constructor(readonly model: ChannelModel) {}
+
+  /**
+   * Publishes with `mandatory` on the exchange's confirm channel and resolves on the broker's confirm (`basic.ack`).
+   * Rejects with an {@link AmqpPublishError} when the message was returned as unroutable (`basic.return` comes
+   * before its ack), nacked, or its channel was closed, and after `timeoutMs` without a confirm.
+   */
+  async publish(message: AmqpPublish, timeoutMs: number, describeTimeout: () => string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AmqpPublishError(describeTimeout())), timeoutMs);
+    });
+    try {
+      const ch = await Promise.race([this.channel(message.exchange), timeout]);
+      await Promise.race([confirmed(ch, message, () => this.discard(message.exchange, ch)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the connection; a connection the broker already closed resolves too. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.model.close().catch((error: unknown) => {
+      if (!/closed/i.test((error as Error).message)) throw error;
+    });
+  }
+
+  private channel(exchange: string): Promise<ExchangeChannel> {
+    let opening = this.channels.get(exchange);
+    if (!opening) {
+      opening = this.openChannel(exchange);
+      this.channels.set(exchange, opening);
+      opening.catch(() => this.channels.get(exchange) === opening && this.channels.delete(exchange));
+    }
+    return opening;
+  }
+
+  private async openChannel(exchange: string): Promise<ExchangeChannel> {
+    const channel = await this.model.createConfirmChannel();
+    const ch: ExchangeChannel = { channel, returned: new Map(), closedWith: undefined };
+    channel.on("return", (m: Message) => {
+      const id = String(m.properties.messageId);
+      const seen = ch.returned.get(id);
+      if (seen) seen.count++;
+      else {
+        const { replyCode, replyText } = m.fields as unknown as { replyCode: number; replyText: string };
+        ch.returned.set(id, { count: 1, reason: `${replyCode} ${replyText}` });
+      }
+    });
+    // The broker closing the channel (404 no exchange, 403 access refused) comes as 'error', before 'close'.
+    channel.on("error", (error: Error) => (ch.closedWith = error));
+    channel.on("close", () => this.forget(exchange, ch));
+    return ch;
+  }
+
+  /** Drops a channel that can no longer be trusted (a publish threw half-way), so the next publish opens another. */
+  private discard(exchange: string, ch: ExchangeChannel): void {
+    this.forget(exchange, ch);
+    ch.channel.close().catch(() => undefined);
+  }
+
+  private forget(exchange: string, ch: ExchangeChannel): void {
+    const current = this.channels.get(exchange);
+    if (current) void current.then((c) => c === ch && this.channels.get(exchange) === current && this.channels.delete(exchange), () => undefined);
+  }
+}
+
+/** One publish on a confirm channel, settled by its confirm and any `basic.return` before it. */
+function confirmed(ch: ExchangeChannel, { exchange, routingKey, body, options }: AmqpPublish, discard: () => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error: unknown) => {
+      const returned = ch.returned.get(options.messageId);
+      if (returned) {
+        if (--returned.count === 0) ch.returned.delete(options.messageId);
+        if (error === null || error === undefined) {
+          reject(new AmqpPublishError(`unroutable: the exchange routed it to no queue (basic.return ${returned.reason})`));
+          return;
+        }
+      }
+      if (error === null || error === undefined) resolve();
+      else if (ch.closedWith) reject(new AmqpPublishError(closedChannelText(ch.closedWith)));
+      else if (/nacked/.test((error as Error).message)) reject(new AmqpPublishError("the broker refused the message (basic.nack)"));
+      else reject(new AmqpPublishError((error as Error).message || String(error)));
+    };
+    try {
+      ch.channel.publish(exchange, routingKey, body, { ...options, mandatory: true, persistent: true }, settle);
+    } catch (error) {
+      // amqplib queued the confirm callback before the publish threw: the channel's confirms would be off by one.
+      discard();
+      reject(new AmqpPublishError(ch.closedWith ? closedChannelText(ch.closedWith) : (error as Error).message));
+    }
+  });
+}
+
+/** `the broker closed the channel: 404 (NOT-FOUND) with message "NOT_FOUND - no exchange 'orders' in vhost '/'"`. */
+function closedChannelText(error: Error): string {
+  return `the broker closed the channel: ${error.message.replace(/^Channel closed by server: /, "")}`;
+}
