@@ -116,14 +116,14 @@ function confirmed(ch: ExchangeChannel, { exchange, routingKey, body, options }:
       if (error === null || error === undefined) resolve();
       else if (ch.closedWith) reject(new AmqpPublishError(closedChannelText(ch.closedWith)));
       else if (/nacked/.test((error as Error).message)) reject(new AmqpPublishError("the broker refused the message (basic.nack)"));
-      else reject(new AmqpPublishError((error as Error).message || String(error)));
+      else reject(new AmqpPublishError(publishErrorText(error)));
     };
     try {
       ch.channel.publish(exchange, routingKey, body, { ...options, mandatory: true, persistent: true }, settle);
     } catch (error) {
       // amqplib queued the confirm callback before the publish threw: the channel's confirms would be off by one.
       discard();
-      reject(new AmqpPublishError(ch.closedWith ? closedChannelText(ch.closedWith) : (error as Error).message));
+      reject(new AmqpPublishError(ch.closedWith ? closedChannelText(ch.closedWith) : publishErrorText(error)));
     }
   });
 }
@@ -131,4 +131,10 @@ function confirmed(ch: ExchangeChannel, { exchange, routingKey, body, options }:
 /** `the broker closed the channel: 404 (NOT-FOUND) with message "NOT_FOUND - no exchange 'orders' in vhost '/'"`. */
 function closedChannelText(error: Error): string {
   return `the broker closed the channel: ${error.message.replace(/^Channel closed by server: /, "")}`;
+}
+
+/** amqplib's `channel closed` (a lost connection, or a channel we dropped) says nothing of the confirm: say it. */
+function publishErrorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return /^channel closed$/i.test(message) ? "no publisher confirm: the channel closed before it came" : message;
 }
