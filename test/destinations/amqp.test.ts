@@ -1,5 +1,10 @@
+import { Writable } from "node:stream";
 import type { ConsumeMessage } from "amqplib";
+import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DestinationRouter } from "../../src/delivery/destinations/index.js";
+import { createWebhookClient } from "../../src/delivery/webhooks/send-webhook.js";
+import type { Subscription } from "../../src/store/store.js";
 import { AMQP_PORT, createTestExchange, headersOf, uniqueName, type TestExchange } from "../helpers/amqp.js";
 import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
@@ -197,6 +202,55 @@ describe("RabbitMQ destination", () => {
       expect(reply.status, url).toBe(400);
       expect(reply.body.code).toBe("SB_SUBSCRIPTION_INVALID");
       expect(reply.body.details).toMatch(message);
+    }
+  });
+});
+
+describe("RabbitMQ destination: the check when a subscription starts", () => {
+  const opened: Array<{ close(): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const o of opened.splice(0).reverse()) await o.close();
+  });
+
+  /** A router whose log lines are kept, and a subscription to `url` opened on it. */
+  const start = (url: string) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const webhookClient = createWebhookClient({ allowPrivate: true });
+    const router = new DestinationRouter({ webhookClient, userAgent: "test", allowPrivate: true, log: pino({ level: "info" }, sink) });
+    opened.push(webhookClient, router);
+    const sub = {
+      id: uniqueName("sub"), topic: "t", url, filter: null, headers: {}, secret: "whsec_x", active: true, disabledReason: null, ordering: "none",
+      retrySchedule: [0], timeoutMs: 2_000, maxInFlight: 1, rateLimit: null, body: "data", cursorSeq: 0, failingSince: null, createdAt: 0, updatedAt: 0,
+    } as Subscription;
+    router.open(sub);
+    return { router, lines, sub };
+  };
+
+  it("warns when the exchange does not exist", async () => {
+    const name = uniqueName("sbtest.nowhere");
+    const { lines, sub } = start(`amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?exchange=${name}&routing_key=r`);
+    const line = await eventually("the warning", () => lines.find((l) => l.msg === "destination check"));
+    expect(line).toMatchObject({ level: 40, subscriptionId: sub.id, kind: "amqp", endpoint: `amqp://127.0.0.1:${AMQP_PORT}` });
+    expect(line.warning).toBe(
+      `exchange "${name}" does not exist in vhost "/" on amqp://127.0.0.1:${AMQP_PORT}: deliveries will fail until it is declared ` +
+        `(404 (NOT-FOUND) with message "NOT_FOUND - no exchange '${name}' in vhost '/'")`,
+    );
+  });
+
+  it("no warning when it exists, nor for the default exchange", async () => {
+    const x = await createTestExchange();
+    opened.push(x);
+    for (const url of [`amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?exchange=${x.exchange}`, `amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?routing_key=${x.queue}`]) {
+      const { router, lines } = start(url);
+      await eventually("connected", () => (router.health()[0]?.state === "connected" ? true : undefined));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(lines.filter((l) => l.msg === "destination check")).toEqual([]);
     }
   });
 });

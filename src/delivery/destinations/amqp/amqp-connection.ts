@@ -52,6 +52,24 @@ export class AmqpConnection implements BrokerConnection {
     }
   }
 
+  /**
+   * Whether `exchange` exists, looked up (passively declared) on a channel of its own, since the broker closes the
+   * channel when it does not. Resolves to the broker's 404 error when it is missing; rejects on any other failure.
+   */
+  async missingExchange(exchange: string): Promise<Error | undefined> {
+    const channel = await this.model.createChannel();
+    channel.on("error", () => undefined);
+    try {
+      await channel.checkExchange(exchange);
+      return undefined;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 404) return error as Error;
+      throw error;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  }
+
   /** Closes the connection; a connection the broker already closed resolves too. */
   async close(): Promise<void> {
     if (this.closing) return;

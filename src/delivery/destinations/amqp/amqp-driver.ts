@@ -75,6 +75,15 @@ export const amqpDriver: BrokerDriver<AmqpTarget, AmqpConnection> = {
       throw new Error(message.startsWith("timeout after") ? message : `publish to ${addressOf(target, routingKeyOrFixed(target, delivery))} failed: ${message}`);
     }
   },
+
+  async check(connection: AmqpConnection, target: AmqpTarget): Promise<string | undefined> {
+    // The default exchange always exists.
+    if (target.exchange === "") return undefined;
+    const missing = await connection.missingExchange(target.exchange);
+    if (missing === undefined) return undefined;
+    const vhost = JSON.stringify(target.vhost);
+    return `exchange ${JSON.stringify(target.exchange)} does not exist in vhost ${vhost} on ${target.endpointLabel}: deliveries will fail until it is declared (${missing.message.replace(/^Operation failed: \w+; /, "")})`;
+  },
 };
 
 /** `exchange "orders" (routing key "eu.created")`: where a message went, for errors. */
