@@ -10,8 +10,8 @@ export interface AmqpPublish {
   options: Options.Publish & { messageId: string };
 }
 
-/** Why a publish failed; `message` is the attempt's error. */
-export class AmqpPublishError extends Error {}
+/** No confirm (nor channel) within the publish's time. */
+export class AmqpConfirmTimeout extends Error {}
 
 /**
  * A confirm channel and what it learnt: messages the broker returned as unroutable (by message id, counted, since a
@@ -36,13 +36,13 @@ export class AmqpConnection implements BrokerConnection {
 
   /**
    * Publishes with `mandatory` on the exchange's confirm channel and resolves on the broker's confirm (`basic.ack`).
-   * Rejects with an {@link AmqpPublishError} when the message was returned as unroutable (`basic.return` comes
-   * before its ack), nacked, or its channel was closed, and after `timeoutMs` without a confirm.
+   * Rejects when the message was returned as unroutable (`basic.return` comes before its ack), nacked, or its channel
+   * was closed; with an {@link AmqpConfirmTimeout} after `timeoutMs` without a confirm.
    */
-  async publish(message: AmqpPublish, timeoutMs: number, describeTimeout: () => string): Promise<void> {
+  async publish(message: AmqpPublish, timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AmqpPublishError(describeTimeout())), timeoutMs);
+      timer = setTimeout(() => reject(new AmqpConfirmTimeout(`no confirm within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       const ch = await Promise.race([this.channel(message.exchange), timeout]);
@@ -127,21 +127,21 @@ function confirmed(ch: ExchangeChannel, { exchange, routingKey, body, options }:
       if (returned) {
         if (--returned.count === 0) ch.returned.delete(options.messageId);
         if (error === null || error === undefined) {
-          reject(new AmqpPublishError(`unroutable: the exchange routed it to no queue (basic.return ${returned.reason})`));
+          reject(new Error(`unroutable: the exchange routed it to no queue (basic.return ${returned.reason})`));
           return;
         }
       }
       if (error === null || error === undefined) resolve();
-      else if (ch.closedWith) reject(new AmqpPublishError(closedChannelText(ch.closedWith)));
-      else if (/nacked/.test((error as Error).message)) reject(new AmqpPublishError("the broker refused the message (basic.nack)"));
-      else reject(new AmqpPublishError(publishErrorText(error)));
+      else if (ch.closedWith) reject(new Error(closedChannelText(ch.closedWith)));
+      else if (/nacked/.test((error as Error).message)) reject(new Error("the broker refused the message (basic.nack)"));
+      else reject(new Error(publishErrorText(error)));
     };
     try {
       ch.channel.publish(exchange, routingKey, body, { ...options, mandatory: true, persistent: true }, settle);
     } catch (error) {
       // amqplib queued the confirm callback before the publish threw: the channel's confirms would be off by one.
       discard();
-      reject(new AmqpPublishError(ch.closedWith ? closedChannelText(ch.closedWith) : publishErrorText(error)));
+      reject(new Error(ch.closedWith ? closedChannelText(ch.closedWith) : publishErrorText(error)));
     }
   });
 }

@@ -2,7 +2,7 @@ import type { ChannelModel, Options } from "amqplib";
 import type { OutgoingDelivery } from "../../destination.js";
 import type { BrokerDriver, ConnectionListener, PublishReceipt } from "../broker-driver.js";
 import { brokerMessage } from "../broker-message.js";
-import { AmqpConnection } from "./amqp-connection.js";
+import { AmqpConfirmTimeout, AmqpConnection } from "./amqp-connection.js";
 import { AMQP_SHORTSTR_MAX_BYTES, parseAmqpUrl, routingKeyFor, type AmqpTarget } from "./amqp-url.js";
 
 /** How long opening a connection (TCP, TLS and the AMQP handshake) may take. */
@@ -60,19 +60,18 @@ export const amqpDriver: BrokerDriver<AmqpTarget, AmqpConnection> = {
   async publish(connection: AmqpConnection, target: AmqpTarget, delivery: OutgoingDelivery, timeoutMs: number): Promise<PublishReceipt> {
     const { body, headers } = brokerMessage(delivery);
     const { "content-type": contentType, ...table } = headers;
+    let routingKey = target.routingKey;
     try {
-      const routingKey = routingKeyFor(target, delivery.event);
+      routingKey = routingKeyFor(target, delivery.event);
       const long = Object.keys(table).find((name) => Buffer.byteLength(name) > AMQP_SHORTSTR_MAX_BYTES);
       if (long !== undefined) throw new Error(`header name ${JSON.stringify(long.slice(0, 40))}… is longer than the ${AMQP_SHORTSTR_MAX_BYTES} bytes AMQP allows`);
-      await connection.publish(
-        { exchange: target.exchange, routingKey, body: Buffer.from(body), options: { messageId: delivery.deliveryId, contentType, headers: table } },
-        timeoutMs,
-        () => `timeout after ${timeoutMs} ms waiting for the publisher confirm on ${addressOf(target, routingKey)}`,
-      );
+      const message = { exchange: target.exchange, routingKey, body: Buffer.from(body), options: { messageId: delivery.deliveryId, contentType, headers: table } };
+      await connection.publish(message, timeoutMs);
       return { excerpt: JSON.stringify({ confirmed: true, exchange: target.exchange, routing_key: routingKey }) };
     } catch (error) {
-      const message = (error as Error).message;
-      throw new Error(message.startsWith("timeout after") ? message : `publish to ${addressOf(target, routingKeyOrFixed(target, delivery))} failed: ${message}`);
+      const where = addressOf(target, routingKey);
+      if (error instanceof AmqpConfirmTimeout) throw new Error(`timeout after ${timeoutMs} ms waiting for the publisher confirm on ${where}`);
+      throw new Error(`publish to ${where} failed: ${(error as Error).message}`);
     }
   },
 
@@ -89,14 +88,6 @@ export const amqpDriver: BrokerDriver<AmqpTarget, AmqpConnection> = {
 /** `exchange "orders" (routing key "eu.created")`: where a message went, for errors. */
 function addressOf(target: AmqpTarget, routingKey: string): string {
   return `exchange ${JSON.stringify(target.exchange)} (routing key ${JSON.stringify(routingKey)})`;
-}
-
-function routingKeyOrFixed(target: AmqpTarget, delivery: OutgoingDelivery): string {
-  try {
-    return routingKeyFor(target, delivery.event);
-  } catch {
-    return target.routingKey;
-  }
 }
 
 /** amqplib's error text; credentials never appear in it (the url is not passed as a string). */
