@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import type { ConsumeMessage } from "amqplib";
 import pino from "pino";
@@ -42,10 +43,43 @@ runDestinationConformance({
   },
 });
 
+/**
+ * A proxy to RabbitMQ that can hold back what the broker sends (its confirms) and let it through later: a confirm
+ * that is late, over a connection that stays up.
+ */
+async function startHoldingProxy(): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
+  let holding = false;
+  const held: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(AMQP_PORT, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    const drop = () => (client.destroy(), upstream.destroy());
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream);
+    upstream.on("data", (chunk: Buffer) => (holding ? held.push(() => client.write(chunk)) : client.write(chunk)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hold: () => (holding = true),
+    release() {
+      holding = false;
+      for (const write of held.splice(0)) write();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 describe("RabbitMQ destination", () => {
   let hub: TestHub;
   const exchanges: TestExchange[] = [];
   const proxies: TcpProxy[] = [];
+  const opened: Array<{ close(): Promise<void> }> = [];
   const direct = `127.0.0.1:${AMQP_PORT}`;
   beforeAll(async () => {
     hub = await startTestHub({ allowPrivateTargets: true, logLevel: "silent" });
@@ -53,6 +87,7 @@ describe("RabbitMQ destination", () => {
   afterEach(async () => {
     for (const x of exchanges.splice(0)) await x.close();
     for (const p of proxies.splice(0)) await p.close();
+    for (const o of opened.splice(0)) await o.close();
   });
   afterAll(() => hub?.close());
 
@@ -174,6 +209,47 @@ describe("RabbitMQ destination", () => {
     const attempts = await attemptsOf(retrying.id);
     expect(attempts.at(-1).error).toBeNull();
     expect(attempts[0].error).toMatch(/failed: the broker closed the channel: 404 \(NOT-FOUND\)/);
+  });
+
+  it("a confirm later than timeout_ms fails the attempt; the resend carries the same message-id", async () => {
+    const x = await exchange();
+    const p = await startHoldingProxy();
+    opened.push(p);
+    const topic = uniqueName("amqp.late");
+    const sub = await createSubscription(hub.url, { topic, url: urlOf(`127.0.0.1:${p.port}`, x), timeout_ms: 300, retry: { schedule: [0, 0.5, 0.5, 0.5] } });
+    await publish(hub.url, { topic, data: { warmup: true } });
+    await settled(sub.id, 1, "delivered");
+
+    p.hold();
+    await publish(hub.url, { topic, data: { late: true } });
+    const late = await eventually("a timed-out attempt", async () => (await deliveriesOf(sub.id)).find((d) => d.status !== "delivered" && d.attempt_count >= 1));
+    p.release();
+    await settled(sub.id, 2, "delivered");
+    const attempts = await attemptsOf(late.id);
+    expect(attempts[0].error).toMatch(new RegExp(`^timeout after \\d+ ms waiting for the publisher confirm on exchange "${x.exchange}" \\(routing key "${x.bindingKey}"\\)$`));
+    expect(attempts.at(-1).error).toBeNull();
+    // The broker had routed the first one: at least once, and every copy has the delivery id as its message-id.
+    const copies = (await received(x, 3)).filter((m) => JSON.parse(m.content.toString()).late === true);
+    expect(copies.length).toBeGreaterThanOrEqual(2);
+    for (const m of copies) expect(m.properties.messageId).toBe(late.id);
+  });
+
+  it("the hub closes while the broker holds back its close-ok: the connection is dropped, the close does not hang", async () => {
+    const x = await exchange();
+    const p = await startHoldingProxy();
+    opened.push(p);
+    const own = await startTestHub({ allowPrivateTargets: true, logLevel: "silent" });
+    try {
+      const topic = uniqueName("amqp.shutdown");
+      const sub = await createSubscription(own.url, { topic, url: urlOf(`127.0.0.1:${p.port}`, x) });
+      await publish(own.url, { topic, data: { s: 1 } });
+      await eventually("delivered", async () => ((await request(`${own.url}/api/deliveries?subscription=${sub.id}`)).body.data[0]?.status === "delivered" ? true : undefined));
+      p.hold();
+    } finally {
+      const started = Date.now();
+      await own.close();
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
   });
 
   it("masks the password in every GET", async () => {

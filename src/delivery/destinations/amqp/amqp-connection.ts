@@ -10,6 +10,9 @@ export interface AmqpPublish {
   options: Options.Publish & { messageId: string };
 }
 
+/** How long closing waits for the broker's close-ok before it drops the socket. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
 /** No confirm (nor channel) within the publish's time. */
 export class AmqpConfirmTimeout extends Error {}
 
@@ -30,9 +33,12 @@ interface ExchangeChannel {
  */
 export class AmqpConnection implements BrokerConnection {
   private readonly channels = new Map<string, Promise<ExchangeChannel>>();
-  private closing = false;
+  private closing: Promise<void> | undefined;
+  private closed = false;
 
-  constructor(readonly model: ChannelModel) {}
+  constructor(readonly model: ChannelModel) {
+    model.once("close", () => (this.closed = true));
+  }
 
   /**
    * Publishes with `mandatory` on the exchange's confirm channel and resolves on the broker's confirm (`basic.ack`).
@@ -70,13 +76,25 @@ export class AmqpConnection implements BrokerConnection {
     }
   }
 
-  /** Closes the connection; a connection the broker already closed resolves too. */
-  async close(): Promise<void> {
-    if (this.closing) return;
-    this.closing = true;
-    await this.model.close().catch((error: unknown) => {
-      if (!/closed/i.test((error as Error).message)) throw error;
+  /**
+   * Closes the connection; one already closed resolves too. amqplib's `close()` never settles when the socket ends
+   * during the closing handshake, so the connection's 'close' event settles it as well, and after
+   * {@link CLOSE_TIMEOUT_MS} without the broker's close-ok the socket is destroyed.
+   */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.closed) return resolve();
+      const timer = setTimeout(() => {
+        (this.model.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+        resolve();
+      }, CLOSE_TIMEOUT_MS);
+      this.model.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.model.close().catch(() => undefined);
     });
+    return this.closing;
   }
 
   private channel(exchange: string): Promise<ExchangeChannel> {
