@@ -72,7 +72,8 @@ export class AmqpConnection implements BrokerConnection {
       if ((error as { code?: unknown }).code === 404) return error as Error;
       throw error;
     } finally {
-      await channel.close().catch(() => undefined);
+      // Not awaited: like the connection's, a channel's close never settles if the connection ends meanwhile.
+      channel.close().catch(() => undefined);
     }
   }
 
