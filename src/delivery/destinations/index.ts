@@ -7,6 +7,8 @@ export { brokerMessage, type BrokerMessage } from "./broker-message.js";
 export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, invalidDestinationUrl, maskUrlCredentials, type BrokerEndpoint } from "./broker-url.js";
 export { ConnectionPool, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type ConnectionPoolOptions, type EndpointHealth } from "./connection-pool.js";
 export { DestinationRouter, type DestinationRouterOptions } from "./destination-router.js";
+export { amqpDriver } from "./amqp/amqp-driver.js";
+export { AMQP_DEFAULT_PORTS, type AmqpTarget } from "./amqp/amqp-url.js";
 export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driver.js";
 export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
 
