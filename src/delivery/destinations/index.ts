@@ -8,6 +8,7 @@ export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, invalidDestinatio
 export { ConnectionPool, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type ConnectionPoolOptions, type EndpointHealth } from "./connection-pool.js";
 export { DestinationRouter, type DestinationRouterOptions } from "./destination-router.js";
 export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driver.js";
+export { mqttDriver, MQTT_DEFAULT_PORT, MQTTS_DEFAULT_PORT, type MqttTarget } from "./mqtt/mqtt-driver.js";
 export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
 
 import type { EndpointHealth } from "./connection-pool.js";
