@@ -144,6 +144,7 @@ describe("MQTT destination", () => {
       [`mqtt://127.0.0.1:${MQTT_PORT}/`, /needs a topic/],
       [`mqtt://127.0.0.1:${MQTT_PORT}/orders/+/created`, /no wildcards \(\+ #\)/],
       [`mqtt://127.0.0.1:${MQTT_PORT}/orders/%23`, /no wildcards \(\+ #\)/],
+      [`mqtt://127.0.0.1:${MQTT_PORT}/orders/#`, /no wildcards \(\+ #\)/],
       [`mqtt://127.0.0.1:${MQTT_PORT}/orders?qos=2`, /no query/],
       [`mqtts://app:****@127.0.0.1/orders`, /masked credential/],
     ];

@@ -56,7 +56,11 @@ export const mqttDriver: BrokerDriver<MqttTarget, MqttBrokerConnection> = {
     const scheme = url.protocol.slice(0, -1);
     const tls = scheme === "mqtts";
     const endpoint = brokerEndpoint(url, tls ? MQTTS_DEFAULT_PORT : MQTT_DEFAULT_PORT);
-    if (url.search !== "" || url.hash !== "") throw invalidDestinationUrl(`${scheme} url takes no query or fragment: ${scheme}://host:port/<topic>`);
+    // An empty fragment leaves `hash` empty: `mqtt://broker/orders/#` (a wildcard, to its author) must not pass as `orders/`.
+    if (url.hash !== "" || url.href.includes("#")) {
+      throw invalidDestinationUrl(`${scheme} url has a "#": a topic to publish to has no wildcards (+ #), and the url no fragment`);
+    }
+    if (url.search !== "" || url.href.includes("?")) throw invalidDestinationUrl(`${scheme} url takes no query or fragment: ${scheme}://host:port/<topic>`);
     let topic: string;
     try {
       topic = decodeURIComponent(url.pathname.slice(1));
