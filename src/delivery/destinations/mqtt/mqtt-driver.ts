@@ -186,7 +186,9 @@ function watchConnection(mqttClient: MqttClient, protocolVersion: MqttProtocolVe
     inFlight: new Set(),
     close: () => {
       closing = true;
-      return mqttClient.endAsync();
+      // A graceful end waits for every PUBACK outstanding, timed-out publishes' too, which may never come.
+      const force = !mqttClient.connected || Object.keys(mqttClient.outgoing).length > 0;
+      return mqttClient.endAsync(force);
     },
   };
   let closing = false;
