@@ -6,38 +6,46 @@ import type { ConnectionListener } from "../broker-driver.js";
 import { mqttDriver, type MqttBrokerConnection } from "./mqtt-driver.js";
 
 /**
- * A scripted broker that speaks MQTT 3.1.1 only, as older brokers do: no 3.1.1-only broker runs on this machine
- * (Mosquitto speaks 5), and the integration tests cover MQTT 5 against the real one.
+ * A scripted broker. By default it speaks MQTT 3.1.1 only, as older brokers do: no 3.1.1-only broker runs on this
+ * machine (Mosquitto speaks 5, and the integration tests cover MQTT 5 against it). With `receiveMaximum` it speaks 5
+ * and states that limit in its CONNACK, as strict brokers do (Mosquitto states 20 but does not hold clients to it).
  */
 interface ScriptedBroker {
   port: number;
   /** Protocol levels of the CONNECTs received, in order. */
   connects: number[];
   publishes: IPublishPacket[];
-  /** Whether PUBLISHes are acknowledged (off: they wait, until `dropClients`). */
+  /** Whether PUBLISHes are acknowledged at once (off: held until `ackHeld`, or failed by `dropClients`). */
   ackPublishes: boolean;
+  ackHeld(): void;
   dropClients(): void;
   close(): Promise<void>;
 }
 
-async function startMqtt311Broker(): Promise<ScriptedBroker> {
+async function startScriptedBroker(options: { receiveMaximum?: number } = {}): Promise<ScriptedBroker> {
   const sockets = new Set<Socket>();
+  const version = options.receiveMaximum === undefined ? 4 : 5;
+  const held: Array<() => void> = [];
   const broker = { connects: [] as number[], publishes: [] as IPublishPacket[], ackPublishes: true };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket)).on("error", () => undefined);
     const parse = parser();
+    const send = (packet: Packet) => socket.write(generate(packet, { protocolVersion: version }));
     parse.on("packet", (packet: Packet) => {
       if (packet.cmd === "connect") {
         broker.connects.push(packet.protocolVersion ?? 4);
         // A 3.1.1 broker answers any other level with return code 0x01 and closes (MQTT 3.1.1 §3.1.2.2).
-        if (packet.protocolVersion !== 4) socket.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
-        else socket.write(generate({ cmd: "connack", returnCode: 0, sessionPresent: false }));
+        if (packet.protocolVersion !== version) socket.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        else if (version === 4) send({ cmd: "connack", returnCode: 0, sessionPresent: false });
+        else send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { receiveMaximum: options.receiveMaximum } });
       } else if (packet.cmd === "publish") {
         broker.publishes.push(packet);
-        if (broker.ackPublishes) socket.write(generate({ cmd: "puback", messageId: packet.messageId! }));
+        const ack = () => send(version === 4 ? { cmd: "puback", messageId: packet.messageId! } : { cmd: "puback", messageId: packet.messageId!, reasonCode: 0 });
+        if (broker.ackPublishes) ack();
+        else held.push(ack);
       } else if (packet.cmd === "pingreq") {
-        socket.write(generate({ cmd: "pingresp" }));
+        send({ cmd: "pingresp" });
       }
     });
     socket.on("data", (chunk: Buffer) => parse.parse(chunk));
@@ -45,6 +53,7 @@ async function startMqtt311Broker(): Promise<ScriptedBroker> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   return Object.assign(broker, {
     port: (server.address() as AddressInfo).port,
+    ackHeld: () => held.splice(0).forEach((ack) => ack()),
     dropClients: () => sockets.forEach((s) => s.destroy()),
     close: async () => {
       sockets.forEach((s) => s.destroy());
@@ -52,6 +61,8 @@ async function startMqtt311Broker(): Promise<ScriptedBroker> {
     },
   });
 }
+
+const startMqtt311Broker = () => startScriptedBroker();
 
 const delivery = {
   deliveryId: "dlv_1",
@@ -66,7 +77,7 @@ function recordingListener() {
   return { listener, closed };
 }
 
-describe("mqttDriver against a 3.1.1-only broker", () => {
+describe("mqttDriver against a scripted broker", () => {
   let broker: ScriptedBroker | undefined;
   let connection: MqttBrokerConnection | undefined;
   afterEach(async () => {
@@ -134,5 +145,26 @@ describe("mqttDriver against a 3.1.1-only broker", () => {
     await opened.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(closed).toEqual([]);
+  });
+
+  it("keeps within the broker's Receive Maximum: a send waits for a PUBACK once that many are out", async () => {
+    broker = await startScriptedBroker({ receiveMaximum: 2 });
+    broker.ackPublishes = false;
+    const target = mqttDriver.parseUrl(new URL(`mqtt://127.0.0.1:${broker.port}/orders`));
+    const opened = await mqttDriver.connect(target, recordingListener().listener);
+    connection = opened;
+    expect(opened.protocolVersion).toBe(5);
+    const first = [1, 2, 3].map(() => mqttDriver.publish(opened, target, delivery, 5_000));
+    // Timed out while waiting for a slot: never sent, and its slot passes on.
+    const starved = mqttDriver.publish(opened, target, delivery, 100);
+    await expect(starved).rejects.toThrow("timeout after 100 ms waiting for the PUBACK on topic orders");
+    expect(broker.publishes).toHaveLength(2);
+    broker.ackPublishes = true;
+    broker.ackHeld();
+    const receipts = await Promise.all(first);
+    expect(receipts.map((r) => JSON.parse(r.excerpt!))).toEqual([1, 2, 3].map(() => ({ reason_code: 0, reason: "Success" })));
+    await mqttDriver.publish(opened, target, delivery, 2_000);
+    expect(broker.publishes).toHaveLength(4);
+    expect(broker.publishes[0]!.properties?.userProperties).toMatchObject({ "webhook-id": "dlv_1", "ce-id": "evt_1", "ce-region": "eu" });
   });
 });

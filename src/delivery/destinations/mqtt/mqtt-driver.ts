@@ -15,6 +15,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const KEEPALIVE_S = 15;
 /** The longest topic name MQTT can carry, in UTF-8 bytes. */
 const MAX_TOPIC_BYTES = 65_535;
+/** MQTT 5's Receive Maximum when the broker states none. */
+const MAX_RECEIVE_MAXIMUM = 65_535;
 /** CONNACK codes that mean "not this protocol version": 3.1.1's 0x01 and MQTT 5's 0x84. */
 const PROTOCOL_REFUSALS = new Set([0x01, 0x84]);
 
@@ -36,6 +38,33 @@ export interface MqttBrokerConnection extends BrokerConnection {
   pubackReasons: Map<number, number>;
   /** Publishes waiting for their PUBACK, failed at once when the connection is lost (the client would leave them hanging). */
   inFlight: Set<(why: string) => void>;
+  /** Sends allowed before a PUBACK: the broker's Receive Maximum, which a strict broker enforces by disconnecting. */
+  window: SendWindow;
+}
+
+/** A count of send slots and the sends waiting for one, in order. */
+export class SendWindow {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  /** Runs `send` now if a slot is free, else once one is; `send` must call {@link release} when its PUBACK is in. */
+  take(send: () => void): void {
+    if (this.free > 0) {
+      this.free--;
+      send();
+    } else this.waiting.push(send);
+  }
+
+  /** Hands the slot to the next waiting send, or frees it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
 }
 
 let client: Promise<typeof import("mqtt")> | undefined;
@@ -113,9 +142,14 @@ export const mqttDriver: BrokerDriver<MqttTarget, MqttBrokerConnection> = {
       const lost = (why: string) => settle(new Error(`${why} before the PUBACK on ${target.address}`));
       const timer = setTimeout(() => settle(new Error(`timeout after ${timeoutMs} ms waiting for the PUBACK on ${target.address}`)), timeoutMs);
       connection.inFlight.add(lost);
-      mqttClient.publish(target.topic, body, options, (error, sent) => {
-        const code = sent?.messageId === undefined ? undefined : takeReason(connection, sent.messageId);
-        settle(error ? new Error(describePublishError(error, target)) : undefined, code);
+      connection.window.take(() => {
+        // Timed out (or lost) while waiting for a slot: not sent, so the slot goes on.
+        if (settled) return connection.window.release();
+        mqttClient.publish(target.topic, body, options, (error, sent) => {
+          connection.window.release();
+          const code = sent?.messageId === undefined ? undefined : takeReason(connection, sent.messageId);
+          settle(error ? new Error(describePublishError(error, target)) : undefined, code);
+        });
       });
     });
     return { excerpt: receiptExcerpt(protocolVersion, reason) };
@@ -134,7 +168,6 @@ export const mqttDriver: BrokerDriver<MqttTarget, MqttBrokerConnection> = {
 function openClient(connect: typeof import("mqtt").connect, target: MqttTarget, protocolVersion: MqttProtocolVersion): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const mqttClient = connect(clientOptions(target, protocolVersion));
-    let lastError: unknown;
     const cleanUp = () => {
       clearTimeout(timer);
       mqttClient.off("connect", onConnect).off("error", onError).off("close", onClose);
@@ -149,7 +182,7 @@ function openClient(connect: typeof import("mqtt").connect, target: MqttTarget, 
       resolve(mqttClient);
     };
     const onError = (error: unknown) => fail(error);
-    const onClose = () => fail(lastError ?? new Error("the broker closed the connection before its CONNACK"));
+    const onClose = () => fail(new Error("the broker closed the connection before its CONNACK"));
     const timer = setTimeout(() => fail(new Error(`no CONNACK within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
     mqttClient.on("connect", onConnect).on("error", onError).on("close", onClose);
   });
@@ -184,6 +217,8 @@ function watchConnection(mqttClient: MqttClient, protocolVersion: MqttProtocolVe
     protocolVersion,
     pubackReasons: new Map(),
     inFlight: new Set(),
+    // MQTT 5's CONNACK may lower it from the protocol's 65535; 3.1.1 has no such limit.
+    window: new SendWindow(mqttClient.serverProperties?.receiveMaximum ?? MAX_RECEIVE_MAXIMUM),
     close: () => {
       closing = true;
       // A graceful end waits for every PUBACK outstanding, timed-out publishes' too, which may never come.
