@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
-import { MQTT_PORT, startAuthBroker, subscribeTestTopic, uniqueTopic, type AuthBroker, type TestTopic } from "../helpers/mqtt.js";
+import { MQTT_PORT, startPrivateBroker, subscribeTestTopic, uniqueTopic, type PrivateBroker, type TestTopic } from "../helpers/mqtt.js";
 import { createSubscription, FAST_RETRY, publish } from "../helpers/webhooks.js";
 import { runDestinationConformance } from "./conformance.js";
 
@@ -91,9 +91,9 @@ describe("MQTT destination", () => {
   });
 
   describe("with credentials (a Mosquitto of its own, no anonymous clients)", () => {
-    let broker: AuthBroker;
+    let broker: PrivateBroker;
     beforeAll(async () => {
-      broker = await startAuthBroker();
+      broker = await startPrivateBroker({ auth: true });
     });
     afterAll(() => broker?.stop());
 
@@ -137,6 +137,20 @@ describe("MQTT destination", () => {
       expect(JSON.stringify(attempts)).not.toContain(wrong);
       expect((await request(`${hub.url}/api/subscriptions/${sub.id}`, { method: "DELETE" })).status).toBe(204);
     });
+  });
+
+  it("mqtts: speaks TLS and verifies the broker's certificate (a self-signed one gives failed attempts, then dead)", async () => {
+    const broker = await startPrivateBroker({ tls: true });
+    try {
+      const topic = hubTopic("mqtt.tls");
+      const sub = await createSubscription(hub.url, { topic, url: `mqtts://127.0.0.1:${broker.port}/${uniqueTopic("tls")}`, retry: FAST_RETRY });
+      await publish(hub.url, { topic, data: {} });
+      const dead = await onlyDelivery(sub.id, "dead");
+      for (const a of await attemptsOf(dead.id)) expect(a.error).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+ is not connected: .*self[- ]signed certificate/);
+      expect((await request(`${hub.url}/api/subscriptions/${sub.id}`, { method: "DELETE" })).status).toBe(204);
+    } finally {
+      await broker.stop();
+    }
   });
 
   it("refuses malformed mqtt urls with a clear 400", async () => {

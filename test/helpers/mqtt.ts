@@ -49,61 +49,78 @@ export async function subscribeTestTopic(options: { topic?: string; port?: numbe
   return { topic, client, received, close: () => client.endAsync() };
 }
 
-/** A Mosquitto of a test's own, on a free loopback port, that takes only `user`/`password` (no anonymous clients). */
-export interface AuthBroker {
+/** A Mosquitto of a test's own, on a free loopback port. */
+export interface PrivateBroker {
   port: number;
+  /** The only user let in (no anonymous clients), when started with `auth`. */
   user: string;
   password: string;
   stop(): Promise<void>;
 }
 
 /**
- * Starts a private Mosquitto with a password file, for credential tests (the shared one lets anyone in).
- * @example const broker = await startAuthBroker(); afterAll(() => broker.stop());
+ * Starts a private Mosquitto: with `auth`, a password file and no anonymous clients (the shared one lets anyone
+ * in); with `tls`, a TLS listener whose certificate is self-signed for 127.0.0.1.
+ * @example const broker = await startPrivateBroker({ auth: true }); afterAll(() => broker.stop());
  */
-export async function startAuthBroker(): Promise<AuthBroker> {
+export async function startPrivateBroker(options: { auth?: boolean; tls?: boolean }): Promise<PrivateBroker> {
   const dir = await mkdtemp(join(tmpdir(), "switchboard-mosquitto-"));
   await chmod(dir, 0o755); // Mosquitto started as root reads its files as the mosquitto user.
   const user = "app";
   const password = `pw-${randomBytes(6).toString("hex")}`;
-  const passwordFile = join(dir, "passwd");
-  await writeFile(passwordFile, "", { mode: 0o644 });
-  await run("mosquitto_passwd", ["-b", passwordFile, user, password]);
-  await chmod(passwordFile, 0o644);
   const port = await freePort();
-  const config = join(dir, "mosquitto.conf");
-  await writeFile(config, [`listener ${port} 127.0.0.1`, "allow_anonymous false", `password_file ${passwordFile}`, "persistence false", ""].join("\n"), { mode: 0o644 });
-  const child = spawn("mosquitto", ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const lines = [`listener ${port} 127.0.0.1`, "persistence false"];
+  let child: ChildProcess | undefined;
   try {
-    await waitForBroker(port, user, password, child, () => stderr);
+    if (options.auth) {
+      const passwordFile = join(dir, "passwd");
+      await writeFile(passwordFile, "", { mode: 0o644 });
+      await run("mosquitto_passwd", ["-b", passwordFile, user, password]);
+      await chmod(passwordFile, 0o644);
+      lines.push("allow_anonymous false", `password_file ${passwordFile}`);
+    } else lines.push("allow_anonymous true");
+    if (options.tls) {
+      const [key, cert] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+      await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert]);
+      await chmod(key, 0o644);
+      lines.push(`certfile ${cert}`, `keyfile ${key}`);
+    }
+    const config = join(dir, "mosquitto.conf");
+    await writeFile(config, [...lines, ""].join("\n"), { mode: 0o644 });
+    const started = spawn("mosquitto", ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+    child = started;
+    let stderr = "";
+    started.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const probe: IClientOptions = { protocol: options.tls ? "mqtts" : "mqtt", host: "127.0.0.1", port, rejectUnauthorized: false };
+    if (options.auth) Object.assign(probe, { username: user, password });
+    await waitForBroker(probe, started, () => stderr);
   } catch (error) {
-    child.kill("SIGKILL");
+    child?.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+  const running = child;
   return {
     port,
     user,
     password,
     async stop() {
-      await stopChild(child);
+      await stopChild(running);
       await rm(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function waitForBroker(port: number, user: string, password: string, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitForBroker(probe: IClientOptions, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}): ${stderr()}`);
     try {
-      const probe = await connectAsync(`mqtt://127.0.0.1:${port}`, { username: user, password, reconnectPeriod: 0, connectTimeout: 1_000 }, false);
-      await probe.endAsync();
+      const client = await connectAsync(`${probe.protocol}://127.0.0.1:${probe.port}`, { ...probe, reconnectPeriod: 0, connectTimeout: 1_000 }, false);
+      await client.endAsync();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`mosquitto did not start on port ${port}: ${(error as Error).message} ${stderr()}`);
+      if (Date.now() > deadline) throw new Error(`mosquitto did not start on port ${probe.port}: ${(error as Error).message} ${stderr()}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import type { IClientOptions, IClientPublishOptions, MqttClient } from "mqtt";
 import type { OutgoingDelivery } from "../../destination.js";
 import type { BrokerConnection, BrokerDriver, BrokerTarget, ConnectionListener, PublishReceipt } from "../broker-driver.js";
@@ -206,7 +207,10 @@ function clientOptions(target: MqttTarget, protocolVersion: MqttProtocolVersion)
   };
   if (endpoint.username !== "") options.username = endpoint.username;
   if (endpoint.password !== "") options.password = endpoint.password;
-  if (target.tls) Object.assign(options, { rejectUnauthorized: true, servername: endpoint.host.includes(":") ? undefined : endpoint.host });
+  if (target.tls) {
+    options.rejectUnauthorized = true;
+    if (isIP(endpoint.host) === 0) options.servername = endpoint.host; // SNI takes names only
+  }
   return options;
 }
 
