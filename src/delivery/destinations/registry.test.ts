@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { HubError } from "../../errors.js";
 import { maskUrlCredentials } from "./broker-url.js";
 import { natsDriver } from "./nats/nats-driver.js";
-import { maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+import { BROKER_DRIVERS, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
 
 const allow = { allowPrivate: true };
 
@@ -49,8 +49,9 @@ describe("validateDestinationUrl", () => {
     expect((await refusal("nats://224.0.0.1/orders")).code).toBe("SB_WEBHOOK_TARGET_FORBIDDEN");
   });
 
-  it("lists the webhook schemes first", () => {
-    expect(supportedSchemes()).toEqual(["http", "https", "nats", "nats+tls", "amqp", "amqps"]);
+  it("lists the webhook schemes first, then each driver's", () => {
+    expect(supportedSchemes()).toEqual(["http", "https", ...BROKER_DRIVERS.flatMap((d) => d.schemes)]);
+    expect(supportedSchemes().slice(0, 4)).toEqual(["http", "https", "nats", "nats+tls"]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { amqpDriver } from "./amqp/amqp-driver.js";
 import type { BrokerDriver } from "./broker-driver.js";
 import { URL_CREDENTIAL_MASK, invalidDestinationUrl, maskUrlCredentials } from "./broker-url.js";
+import { mqttDriver } from "./mqtt/mqtt-driver.js";
 import { natsDriver } from "./nats/nats-driver.js";
 import { MAX_TARGET_URL_LENGTH, validateTargetHost, validateTargetUrl, type ValidateTargetOptions } from "../webhooks/target-guard.js";
 
@@ -11,6 +12,7 @@ import { MAX_TARGET_URL_LENGTH, validateTargetHost, validateTargetUrl, type Vali
 export const BROKER_DRIVERS: readonly BrokerDriver[] = Object.freeze([
   natsDriver as unknown as BrokerDriver,
   amqpDriver as unknown as BrokerDriver,
+  mqttDriver as unknown as BrokerDriver,
 ]);
 
 const WEBHOOK_SCHEMES = ["http", "https"] as const;
