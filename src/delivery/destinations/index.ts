@@ -8,6 +8,8 @@ export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, invalidDestinatio
 export { ConnectionPool, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type ConnectionPoolOptions, type EndpointHealth } from "./connection-pool.js";
 export { DestinationRouter, type DestinationRouterOptions } from "./destination-router.js";
 export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driver.js";
+export { redisDriver, REDIS_BODY_FIELD } from "./redis/redis-driver.js";
+export { REDIS_DEFAULT_PORT, type RedisTarget } from "./redis/redis-url.js";
 export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
 
 import type { EndpointHealth } from "./connection-pool.js";

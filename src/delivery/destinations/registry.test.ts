@@ -50,7 +50,7 @@ describe("validateDestinationUrl", () => {
   });
 
   it("lists the webhook schemes first", () => {
-    expect(supportedSchemes()).toEqual(["http", "https", "nats", "nats+tls"]);
+    expect(supportedSchemes()).toEqual(["http", "https", "nats", "nats+tls", "redis", "rediss"]);
   });
 });
 

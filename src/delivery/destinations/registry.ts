@@ -1,13 +1,14 @@
 import type { BrokerDriver } from "./broker-driver.js";
 import { URL_CREDENTIAL_MASK, invalidDestinationUrl, maskUrlCredentials } from "./broker-url.js";
 import { natsDriver } from "./nats/nats-driver.js";
+import { redisDriver } from "./redis/redis-driver.js";
 import { MAX_TARGET_URL_LENGTH, validateTargetHost, validateTargetUrl, type ValidateTargetOptions } from "../webhooks/target-guard.js";
 
 /**
  * The broker kinds, each keyed by its URL schemes. `http`/`https` are not here: they are the webhook destination,
  * handled before this table is looked at. A new broker kind is one more entry (see `broker-driver.ts`).
  */
-export const BROKER_DRIVERS: readonly BrokerDriver[] = Object.freeze([natsDriver as unknown as BrokerDriver]);
+export const BROKER_DRIVERS: readonly BrokerDriver[] = Object.freeze([natsDriver as unknown as BrokerDriver, redisDriver as unknown as BrokerDriver]);
 
 const WEBHOOK_SCHEMES = ["http", "https"] as const;
 const DRIVER_BY_SCHEME = new Map<string, BrokerDriver>(BROKER_DRIVERS.flatMap((d) => d.schemes.map((s) => [s, d] as const)));
