@@ -1,5 +1,6 @@
 import type { RedisClientType } from "@redis/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { redisDriver } from "../../src/delivery/destinations/index.js";
 import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
 import { createTestRedisStream, redisClient, REDIS_PORT, subscribeTestChannel, uniqueRedisName, type StreamEntry, type TestRedisStream } from "../helpers/redis.js";
 import { createSubscription, FAST_RETRY, publish, publishMany } from "../helpers/webhooks.js";
@@ -220,6 +221,22 @@ describe("Redis destination", () => {
     await publish(hub.url, { topic, data: { x: 1 } });
     const [dead] = await settled(sub.id, 1, "dead");
     for (const a of await attemptsOf(dead.id)) expect(a.error).toMatch(/^redis:\/\/127\.0\.0\.1:6379\/999 is not connected: ERR DB index is out of range/);
+  });
+
+  it("check warns about a key that is not a stream and a channel nobody listens to", async () => {
+    const listener = { disconnected: () => undefined, reconnected: () => undefined, closed: () => undefined };
+    const target = (query: string) => redisDriver.parseUrl(new URL(`redis://${direct}/0?${query}`));
+    const connection = await redisDriver.connect(target(`stream=${wrongType}`), listener);
+    try {
+      expect(await redisDriver.check!(connection, target(`stream=${encodeURIComponent(wrongType)}`))).toMatch(/^key sbtest:wrongtype_\w+ on redis:\/\/127\.0\.0\.1:6379 holds a string, not a stream/);
+      expect(await redisDriver.check!(connection, target(`stream=${uniqueRedisName("absent")}`))).toBeUndefined();
+      expect(await redisDriver.check!(connection, target(`channel=${uniqueRedisName("nobody")}`))).toMatch(/^no subscriber on channel sbtest:nobody_\w+ .*is lost$/);
+      const subscriber = await subscribeTestChannel();
+      cleanups.push(() => subscriber.close());
+      expect(await redisDriver.check!(connection, target(`channel=${subscriber.channel}`))).toBeUndefined();
+    } finally {
+      await connection.close();
+    }
   });
 
   it("refuses malformed redis urls with a 400 naming the problem", async () => {

@@ -15,7 +15,12 @@ export interface RedisBrokerConnection extends BrokerConnection {
 }
 
 let client: Promise<typeof import("@redis/client")> | undefined;
-/** The Redis client, loaded on first use: a hub without Redis subscriptions does not pay for its import. */
+/**
+ * The Redis client, loaded on first use: a hub without Redis subscriptions does not pay for its import.
+ * node-redis (`@redis/client` 5, the core of `redis` without its module packages) over ioredis 5, by measurement:
+ * XADD of a 400-byte entry with 8 in flight, 68–75k/s at 7–8 µs of client CPU each against 26k/s at 20 µs (it
+ * pipelines what is in flight); one at a time both near 12–16k/s.
+ */
 const loadClient = () => (client ??= import("@redis/client"));
 
 /**
