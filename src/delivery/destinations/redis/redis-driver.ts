@@ -75,7 +75,10 @@ export const redisDriver: BrokerDriver<RedisTarget, RedisBrokerConnection> = {
       client: redis,
       async close() {
         reported = true;
-        if (redis.isOpen) await redis.close();
+        // Not the graceful close(): it waits for every reply and never settles if the socket dies meanwhile. The
+        // pool closes a connection once nothing sends on it (the hub stops its dispatcher first); a send still in
+        // flight fails and is retried.
+        if (redis.isOpen) redis.destroy();
       },
     };
   },
