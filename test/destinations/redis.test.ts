@@ -239,6 +239,12 @@ describe("Redis destination", () => {
     }
   });
 
+  it("rediss speaks TLS: a plain server never completes the handshake", async () => {
+    const listener = { disconnected: () => undefined, reconnected: () => undefined, closed: () => undefined };
+    const target = redisDriver.parseUrl(new URL(`rediss://${direct}/0?stream=${uniqueRedisName("tls")}`));
+    await expect(redisDriver.connect(target, listener)).rejects.toThrow(/^Connection timeout$/);
+  });
+
   it("refuses malformed redis urls with a 400 naming the problem", async () => {
     const cases: Array<[string, RegExp]> = [
       [`redis://${direct}/0`, /needs \?stream=S \(XADD\) or \?channel=C \(PUBLISH\)/],

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { RedisClientType } from "@redis/client";
 import type { OutgoingDelivery } from "../../destination.js";
 import type { BrokerConnection, BrokerDriver, ConnectionListener, PublishReceipt } from "../broker-driver.js";
@@ -42,7 +43,8 @@ export const redisDriver: BrokerDriver<RedisTarget, RedisBrokerConnection> = {
       socket: {
         host: endpoint.host,
         port: endpoint.port,
-        ...(target.tls ? { tls: true as const, servername: endpoint.host } : {}),
+        // SNI takes a host name only (an IP literal there is deprecated); the certificate is checked either way.
+        ...(target.tls ? { tls: true as const, ...(isIP(endpoint.host) === 0 ? { servername: endpoint.host } : {}) } : {}),
         connectTimeout: CONNECT_TIMEOUT_MS,
         // The pool reconnects (with backoff, and the target guard checked again), not the client.
         reconnectStrategy: false,
