@@ -11,6 +11,8 @@ export { amqpDriver } from "./amqp/amqp-driver.js";
 export { AMQP_DEFAULT_PORTS, type AmqpTarget } from "./amqp/amqp-url.js";
 export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driver.js";
 export { mqttDriver, MQTT_DEFAULT_PORT, MQTTS_DEFAULT_PORT, type MqttTarget } from "./mqtt/mqtt-driver.js";
+export { redisDriver, REDIS_BODY_FIELD } from "./redis/redis-driver.js";
+export { REDIS_DEFAULT_PORT, type RedisTarget } from "./redis/redis-url.js";
 export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
 
 import type { EndpointHealth } from "./connection-pool.js";

@@ -3,6 +3,7 @@ import type { BrokerDriver } from "./broker-driver.js";
 import { URL_CREDENTIAL_MASK, invalidDestinationUrl, maskUrlCredentials } from "./broker-url.js";
 import { mqttDriver } from "./mqtt/mqtt-driver.js";
 import { natsDriver } from "./nats/nats-driver.js";
+import { redisDriver } from "./redis/redis-driver.js";
 import { MAX_TARGET_URL_LENGTH, validateTargetHost, validateTargetUrl, type ValidateTargetOptions } from "../webhooks/target-guard.js";
 
 /**
@@ -13,6 +14,7 @@ export const BROKER_DRIVERS: readonly BrokerDriver[] = Object.freeze([
   natsDriver as unknown as BrokerDriver,
   amqpDriver as unknown as BrokerDriver,
   mqttDriver as unknown as BrokerDriver,
+  redisDriver as unknown as BrokerDriver,
 ]);
 
 const WEBHOOK_SCHEMES = ["http", "https"] as const;
