@@ -64,9 +64,7 @@ async function load(args: { url: string; body: string; connections: number; pipe
 
 let streams: SseSocket[] = [];
 /** The event being waited for by `sseRun`. */
-let awaited:
-  | { i: number; left: number; latencies: Float64Array; n: number; lastAt: number; done: () => void }
-  | undefined;
+let awaited: { i: number; left: number; latencies: Float64Array; n: number; lastAt: number; done: () => void } | undefined;
 let strayFrames = 0;
 
 function onFrame(data: string, at: number): void {
@@ -85,7 +83,13 @@ function onFrame(data: string, at: number): void {
  * Opens `count` SSE streams, at most `concurrency` connecting at once, and resolves when every one has its
  * preamble. `measure` parses frames for `sseRun`; without it the streams are only drained.
  */
-async function openStreams(args: { origin: string; path: string; count: number; concurrency: number; measure: boolean }): Promise<{ opened: number; ms: number }> {
+async function openStreams(args: {
+  origin: string;
+  path: string;
+  count: number;
+  concurrency: number;
+  measure: boolean;
+}): Promise<{ opened: number; ms: number }> {
   const { hostname, port } = new URL(args.origin);
   const t0 = performance.now();
   let next = 0;
@@ -93,9 +97,7 @@ async function openStreams(args: { origin: string; path: string; count: number; 
   const lane = async () => {
     while (next < args.count) {
       next++;
-      opened.push(
-        await openSseSocket({ host: hostname, port: Number(port), path: args.path, onData: args.measure ? onFrame : undefined, timeoutMs: 20_000 }),
-      );
+      opened.push(await openSseSocket({ host: hostname, port: Number(port), path: args.path, onData: args.measure ? onFrame : undefined, timeoutMs: 20_000 }));
     }
   };
   try {
@@ -218,7 +220,14 @@ async function queries(args: { origin: string; paths: string[]; warmup: number; 
  * The raw SQLite baseline of batch ingest: the store's insert statement, one transaction per `batchSize` rows
  * shaped as the hub stores them (fresh ULID ids, the same data text), for `durationS` after `warmupS`.
  */
-async function sqliteInsert(args: { path: string; batchSize: number; topic: string; dataJson: string[]; durationS: number; warmupS: number }): Promise<{ eventsPerSec: number; events: number; durationS: number }> {
+async function sqliteInsert(args: {
+  path: string;
+  batchSize: number;
+  topic: string;
+  dataJson: string[];
+  durationS: number;
+  warmupS: number;
+}): Promise<{ eventsPerSec: number; events: number; durationS: number }> {
   const { newEventId } = await importDist<typeof import("../src/ids.js")>("ids.js");
   const db = await openBaselineDb(args.path, { migrate: true });
   const insert = db.prepare(INSERT_EVENT_SQL);
@@ -246,7 +255,6 @@ async function sqliteInsert(args: { path: string; batchSize: number; topic: stri
     db.close();
   }
 }
-
 
 // ---- webhook benches: the receiver (in a child of its own) and the clients that feed it ----
 
@@ -284,7 +292,11 @@ async function postBatches(args: { origin: string; topic: string; count: number;
  * The baseline of the webhook bench: a bare loop of undici POSTs to the receiver, `concurrency` at a time over as
  * many keep-alive connections, bodies of the same text the hub sends. Returns when all `count` were answered.
  */
-async function bareWebhooks(args: { url: string; count: number; concurrency: number }): Promise<{ startAtMs: number; endAtMs: number; non2xx: number; clientCpuPct: number }> {
+async function bareWebhooks(args: {
+  url: string;
+  count: number;
+  concurrency: number;
+}): Promise<{ startAtMs: number; endAtMs: number; non2xx: number; clientCpuPct: number }> {
   const url = new URL(args.url);
   const pool = new Pool(url.origin, { connections: args.concurrency, pipelining: 1 });
   const cpu0 = process.cpuUsage();
@@ -313,7 +325,13 @@ async function bareWebhooks(args: { url: string; count: number; concurrency: num
  * Open-loop load: one POST every 1000/rate ms for `durationS`, whatever the answers, each body carrying its send time
  * `t` (absolute ms). `topic` set: posts `{topic, data: {i, t}}` (the hub); unset: posts `{i, t}` (the receiver).
  */
-async function steadyPost(args: { url: string; topic?: string; rate: number; durationS: number; connections: number }): Promise<{ sent: number; failed: number; lateMs: number; clientCpuPct: number }> {
+async function steadyPost(args: {
+  url: string;
+  topic?: string;
+  rate: number;
+  durationS: number;
+  connections: number;
+}): Promise<{ sent: number; failed: number; lateMs: number; clientCpuPct: number }> {
   const url = new URL(args.url);
   const pool = new Pool(url.origin, { connections: args.connections, pipelining: 1 });
   const total = Math.round(args.rate * args.durationS);

@@ -48,6 +48,8 @@ export type ConfigKeySpec = IntSpec | BoolSpec | EnumSpec | StringSpec;
  * Every configuration key: its kind, environment names, default, bounds or allowed values, and doc. The
  * {@link Config} type is inferred from it; docs/configuration.md is checked against it by a test.
  */
+// One row per key: kept on one line each, as a table.
+// prettier-ignore
 export const CONFIG_SCHEMA = {
   port: { kind: "int", env: ["PORT", "SWITCHBOARD_PORT"], default: 8080, min: 0, max: 65535, flag: { short: "-p", arg: "port" }, doc: "TCP port to listen on; 0 takes a free one." },
   host: { kind: "string", env: ["HOST", "SWITCHBOARD_HOST"], default: "127.0.0.1", flag: { short: "-H", arg: "host" }, doc: "Interface to bind. Loopback by default: exposing the hub is a choice." },

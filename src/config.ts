@@ -17,9 +17,7 @@ function specOf(key: string): ConfigKeySpec | undefined {
 }
 
 /** The default of every key. */
-export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze(
-  Object.fromEntries(KEYS.map((key) => [key, CONFIG_SCHEMA[key].default])) as Config,
-);
+export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze(Object.fromEntries(KEYS.map((key) => [key, CONFIG_SCHEMA[key].default])) as Config);
 
 /** Options of {@link loadConfig}; every source is optional so tests can pass exactly what they mean. */
 export interface LoadConfigOptions {

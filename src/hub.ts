@@ -77,8 +77,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const config = validateConfig(configPart);
   const log = givenLog ?? pino({ level: config.logLevel });
   const store =
-    givenStore ??
-    (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize, now }));
+    givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize, now }));
   const metrics = new HubMetrics();
   const topics = new TopicCatalog(store, now);
   await topics.load();

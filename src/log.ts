@@ -21,11 +21,7 @@ export const REDACT_PATHS = [
  * against 2.6 µs) because it re-measures its pending buffer on every write. Request URLs are redacted where they are
  * logged (`redactUrl` in api/auth.ts), since a path cannot reach into a query string.
  */
-export function createLogger(
-  level: string,
-  options: LoggerOptions = {},
-  destination: DestinationStream = pino.destination({ dest: 1, sync: true }),
-): Logger {
+export function createLogger(level: string, options: LoggerOptions = {}, destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
   return pino(
     {
       level,

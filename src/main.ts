@@ -28,8 +28,7 @@ export async function runServer(overrides: Partial<Record<keyof Config, unknown>
       process.exit(2);
     }
     const code = (error as { code?: string }).code;
-    const message =
-      code === "EADDRINUSE" ? `port ${config.port} on ${config.host} is already in use; set PORT to another port` : (error as Error).message;
+    const message = code === "EADDRINUSE" ? `port ${config.port} on ${config.host} is already in use; set PORT to another port` : (error as Error).message;
     log.fatal({ err: error }, "switchboard failed to start");
     process.stderr.write(`switchboard: ${message}\n`);
     process.exit(1);

@@ -32,17 +32,38 @@ export const backlogBench: Bench = {
         max_in_flight: 64,
         retry: { schedule: RETRY_SCHEDULE },
       });
-      const { seconds: postS } = await client.call<{ seconds: number }>("postBatches", { origin: hub.origin, topic: TOPIC, count, batchSize: 500, connections: 2 }, 180_000);
-      const openBefore = (await countDeliveries(hub.origin, { subscription: subscriptionId, status: "retrying" })) + (await countDeliveries(hub.origin, { subscription: subscriptionId, status: "pending" }));
+      const { seconds: postS } = await client.call<{ seconds: number }>(
+        "postBatches",
+        { origin: hub.origin, topic: TOPIC, count, batchSize: 500, connections: 2 },
+        180_000,
+      );
+      const openBefore =
+        (await countDeliveries(hub.origin, { subscription: subscriptionId, status: "retrying" })) +
+        (await countDeliveries(hub.origin, { subscription: subscriptionId, status: "pending" }));
       ctx.log(`posted ${count} events in ${postS.toFixed(1)} s with the receiver down; ${openBefore} deliveries open (pending or retrying)`);
       const cpu = await withCpu([hub.pid, receiver.pid], async () => {
         await receiver.call("receiverStart", { port, measure: false });
         const t0 = nowAbsMs();
-        const done = await receiver.call<{ lastAtMs: number; requests: number; distinct: number }>("receiverWait", { count, distinct: true, timeoutMs: 240_000 }, 250_000);
+        const done = await receiver.call<{ lastAtMs: number; requests: number; distinct: number }>(
+          "receiverWait",
+          { count, distinct: true, timeoutMs: 240_000 },
+          250_000,
+        );
         return { seconds: (done.lastAtMs - t0) / 1000, requests: done.requests };
       });
       const dead = await countDeliveries(hub.origin, { subscription: subscriptionId, status: "dead" });
-      result = { count, postS, openBefore, seconds: cpu.result.seconds, perSec: count / cpu.result.seconds, requests: cpu.result.requests, dead, hubCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };
+      result = {
+        count,
+        postS,
+        openBefore,
+        seconds: cpu.result.seconds,
+        perSec: count / cpu.result.seconds,
+        requests: cpu.result.requests,
+        dead,
+        hubCpuPct: cpu.pct[0]!,
+        receiverCpuPct: cpu.pct[1]!,
+        otherCpuPct: cpu.otherPct,
+      };
       ctx.log(
         `all ${count} arrived ${result.seconds.toFixed(2)} s after the receiver started (${Math.round(result.perSec)}/s; ${result.requests} requests, ${dead} dead; ` +
           `cpu: hub ${result.hubCpuPct.toFixed(0)}%, receiver ${result.receiverCpuPct.toFixed(0)}%, others ${result.otherCpuPct.toFixed(0)}%)`,

@@ -19,7 +19,10 @@ export const ingestSseBench: Bench = {
   async run(ctx) {
     const durationS = ctx.quick ? 3 : 10;
     const warmupS = ctx.quick ? 1 : 3;
-    const runs: Record<Arm, (LoadResult & { serverCpuPct: number; readerCpuPct: number; otherCpuPct: number; streamBytes: number })[]> = { none: [], streams: [] };
+    const runs: Record<Arm, (LoadResult & { serverCpuPct: number; readerCpuPct: number; otherCpuPct: number; streamBytes: number })[]> = {
+      none: [],
+      streams: [],
+    };
     const client = await spawnWorker("client");
     const reader = await spawnWorker("reader");
     const server = await startHub({ databasePath: join(ctx.freshDir("ingest-sse-hub"), "hub.db"), cpuProfDir: ctx.profileDir("ingest-sse-hub") });
@@ -32,7 +35,14 @@ export const ingestSseBench: Bench = {
         }
         const cpu = await withCpu([server.pid, reader.pid, client.pid], () => client.call<LoadResult>("load", { ...load, durationS }));
         const { bytes } = await reader.call<{ bytes: number }>("closeStreams", null);
-        const r = { ...cpu.result, serverCpuPct: cpu.pct[0]!, readerCpuPct: cpu.pct[1]!, clientCpuPct: cpu.pct[2]!, otherCpuPct: cpu.otherPct, streamBytes: bytes };
+        const r = {
+          ...cpu.result,
+          serverCpuPct: cpu.pct[0]!,
+          readerCpuPct: cpu.pct[1]!,
+          clientCpuPct: cpu.pct[2]!,
+          otherCpuPct: cpu.otherPct,
+          streamBytes: bytes,
+        };
         runs[arm].push(r);
         ctx.log(
           `${arm === "none" ? "0 streams" : `${STREAMS} streams`}`.padEnd(12) +

@@ -26,7 +26,11 @@ export const ingestWebhooksBench: Bench = {
     const runs: Record<Arm, Run[]> = { none: [], other: [], matching: [] };
     const client = await spawnWorker("client");
     const receiver = await spawnWorker("receiver");
-    const hub = await startHub({ databasePath: join(ctx.freshDir("ingest-webhooks-hub"), "hub.db"), cpuProfDir: ctx.profileDir("ingest-webhooks-hub"), env: WEBHOOK_HUB_ENV });
+    const hub = await startHub({
+      databasePath: join(ctx.freshDir("ingest-webhooks-hub"), "hub.db"),
+      cpuProfDir: ctx.profileDir("ingest-webhooks-hub"),
+      env: WEBHOOK_HUB_ENV,
+    });
     try {
       const { port } = await receiver.call<{ port: number }>("receiverStart", { port: 0, measure: false });
       const hookUrl = `http://127.0.0.1:${port}/hook`;
@@ -49,7 +53,14 @@ export const ingestWebhooksBench: Bench = {
         const { requests } = await receiver.call<{ requests: number }>("receiverStats", null);
         // The matching arm runs last and leaves a backlog; its subscriptions go with the hub.
         if (arm === "other") await unsubscribe();
-        const r: Run = { ...cpu.result, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, clientCpuPct: cpu.pct[2]!, otherCpuPct: cpu.otherPct, delivered: requests };
+        const r: Run = {
+          ...cpu.result,
+          serverCpuPct: cpu.pct[0]!,
+          receiverCpuPct: cpu.pct[1]!,
+          clientCpuPct: cpu.pct[2]!,
+          otherCpuPct: cpu.otherPct,
+          delivered: requests,
+        };
         runs[arm].push(r);
         ctx.log(
           `${arm === "none" ? "0 subscriptions" : `${SUBSCRIPTIONS} subs, ${arm === "other" ? "other topic" : "matching"}`}`.padEnd(28) +

@@ -55,7 +55,12 @@ export const pgBatchBench: Bench = {
               raw.call<RawPgInsertResult>("rawInsert", { database, batchSize: BATCH_SIZE, topic: TOPIC, dataJson, durationS, warmupS }, 120_000),
             );
             // The process and PostgreSQL measured by the child over its timed part; "others" over the whole call.
-            const r: Run = { eventsPerSec: cpu.result.eventsPerSec, processCpuPct: cpu.result.clientCpuPct, postgresCpuPct: cpu.result.postgresCpuPct, otherCpuPct: cpu.otherPct };
+            const r: Run = {
+              eventsPerSec: cpu.result.eventsPerSec,
+              processCpuPct: cpu.result.clientCpuPct,
+              postgresCpuPct: cpu.result.postgresCpuPct,
+              otherCpuPct: cpu.otherPct,
+            };
             runs.baseline.push(r);
             ctx.log(
               `raw      ${Math.round(r.eventsPerSec)} events/s (multi-row INSERT, ${BATCH_SIZE} per transaction; cpu: client ${r.processCpuPct.toFixed(0)}%, ` +

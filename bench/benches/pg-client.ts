@@ -68,9 +68,7 @@ export const pgClientBench: Bench = {
           rounds[kind].push({ append1, append500, select });
           const text = (r: ClientRun, unit: string) =>
             `${Math.round(r.perSec)} ${unit} (p50 ${r.latency.p50.toFixed(2)} ms; cpu client ${r.clientCpuPct.toFixed(0)}%, postgres ${r.postgresCpuPct.toFixed(0)}%)`;
-          ctx.log(
-            `${kind.padEnd(8)} append 1: ${text(append1, "ev/s")}; append 500: ${text(append500, "ev/s")}; select: ${text(select, "q/s")}`,
-          );
+          ctx.log(`${kind.padEnd(8)} append 1: ${text(append1, "ev/s")}; append 500: ${text(append500, "ev/s")}; select: ${text(select, "q/s")}`);
         } finally {
           await dropDatabase(database);
         }

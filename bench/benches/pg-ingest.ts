@@ -38,7 +38,10 @@ export const pgIngestBench: Bench = {
         try {
           server = database
             ? await startPgHub(ctx, `pg-ingest-hub-${round}`, await createDatabase(database))
-            : await startHub({ databasePath: join(ctx.freshDir(`pg-ingest-sqlite-${round}`), "hub.db"), cpuProfDir: ctx.profileDir(`pg-ingest-sqlite-${round}`) });
+            : await startHub({
+                databasePath: join(ctx.freshDir(`pg-ingest-sqlite-${round}`), "hub.db"),
+                cpuProfDir: ctx.profileDir(`pg-ingest-sqlite-${round}`),
+              });
           const load = { url: `${server.origin}/api/events`, body: SMALL_EVENT, connections: POST_CONNECTIONS, pipelining: 1 };
           await client.call("load", { ...load, durationS: warmupS });
           const cpu = await withPgCpu([server.pid, client.pid], database, () => client.call<LoadResult>("load", { ...load, durationS }));

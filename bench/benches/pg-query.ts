@@ -115,7 +115,20 @@ export const pgQueryBench: Bench = {
           target: null,
         }),
       ],
-      details: { events: count, database, topics: TOPICS.length, spanDays: 30, windowMs: WINDOW_MS, limit: LIMIT, queries, warmup, prefill: prefill!, plan, anyTopicPlan, runs },
+      details: {
+        events: count,
+        database,
+        topics: TOPICS.length,
+        spanDays: 30,
+        windowMs: WINDOW_MS,
+        limit: LIMIT,
+        queries,
+        warmup,
+        prefill: prefill!,
+        plan,
+        anyTopicPlan,
+        runs,
+      },
     };
   },
 };

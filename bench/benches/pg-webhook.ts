@@ -61,7 +61,11 @@ export async function timeHubDelivery(o: {
 }): Promise<HubDeliveryRun> {
   const deliveries = o.events * PG_SUBSCRIPTIONS;
   await o.receiver.call("receiverReset", { measure: false });
-  const { seconds: prefillS } = await o.client.call<{ seconds: number }>("postBatches", { origin: o.api.origin, topic: TOPIC, count: o.events, batchSize: 500, connections: 2 }, 300_000);
+  const { seconds: prefillS } = await o.client.call<{ seconds: number }>(
+    "postBatches",
+    { origin: o.api.origin, topic: TOPIC, count: o.events, batchSize: 500, connections: 2 },
+    300_000,
+  );
   const poll = new pg.Client({ connectionString: o.database.url });
   poll.on("error", () => {}); // the database is dropped with it still open if the phase fails
   await poll.connect();
@@ -77,18 +81,28 @@ export async function timeHubDelivery(o: {
     // Attempts are written in group commits after the responses, each with its delivery's new status in the same
     // transaction: poll the (insert-only, cheap to count) attempts table until the last is there.
     let attempts = 0;
-    for (const deadline = Date.now() + 60_000; attempts < deliveries && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 60_000; attempts < deliveries && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       attempts = (await poll.query<{ n: number }>(`SELECT count(*)::int AS n FROM attempts`)).rows[0]!.n;
     }
     const recordedAtMs = nowAbsMs();
-    return { seconds: (done.lastAtMs - t0) / 1000, recordedS: attempts >= deliveries ? (recordedAtMs - t0) / 1000 : NaN, windowS: (recordedAtMs - t0) / 1000, attempts };
+    return {
+      seconds: (done.lastAtMs - t0) / 1000,
+      recordedS: attempts >= deliveries ? (recordedAtMs - t0) / 1000 : NaN,
+      windowS: (recordedAtMs - t0) / 1000,
+      attempts,
+    };
   });
   const pgPct = (100 * (readPostgresCpuSeconds(o.database.name) - pg0)) / cpu.result.windowS;
   await poll.end();
-  const [{ delivered }] = await queryDatabase<{ delivered: number }>(o.database.url, `SELECT count(*)::int AS delivered FROM deliveries WHERE status = 'delivered'`);
+  const [{ delivered }] = await queryDatabase<{ delivered: number }>(
+    o.database.url,
+    `SELECT count(*)::int AS delivered FROM deliveries WHERE status = 'delivered'`,
+  );
   if (delivered !== deliveries) throw new Error(`${delivered} of ${deliveries} deliveries are recorded as delivered`);
-  const leases = (await queryDatabase<{ n: number }>(o.database.url, `SELECT count(*)::int AS n FROM subscription_leases GROUP BY node_id ORDER BY n DESC`)).map((r) => r.n);
+  const leases = (
+    await queryDatabase<{ n: number }>(o.database.url, `SELECT count(*)::int AS n FROM subscription_leases GROUP BY node_id ORDER BY n DESC`)
+  ).map((r) => r.n);
   const cpuPct: Record<string, number> = {};
   o.nodes.forEach((n, i) => (cpuPct[n.label] = cpu.pct[i]!));
   cpuPct.receiver = cpu.pct[o.nodes.length]!;
@@ -172,7 +186,11 @@ export const pgWebhookBench: Bench = {
             const { seconds: queueS } = await graphile.call<{ seconds: number; queued: number }>("prepare", { connectionString: db.url, jobs }, 300_000);
             const pg0 = readPostgresCpuSeconds(db.name);
             const cpu = await withCpu([graphile.pid], () =>
-              graphile.call<GraphileRunResult>("run", { connectionString: db.url, jobs, concurrency: GRAPHILE_CONCURRENCY, poolSize: GRAPHILE_CONCURRENCY + 1, timeoutMs: 300_000 }, 310_000),
+              graphile.call<GraphileRunResult>(
+                "run",
+                { connectionString: db.url, jobs, concurrency: GRAPHILE_CONCURRENCY, poolSize: GRAPHILE_CONCURRENCY + 1, timeoutMs: 300_000 },
+                310_000,
+              ),
             );
             // Read before the runner stops: its backends take their CPU time with them when they exit.
             const pgS = readPostgresCpuSeconds(db.name) - pg0;

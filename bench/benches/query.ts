@@ -47,11 +47,7 @@ export const queryBench: Bench = {
     const client = await spawnWorker("client");
     const direct = await spawnWorker("sqlite-baseline");
     try {
-      ({ seconds: prefillS } = await direct.call<{ seconds: number }>(
-        "prefill",
-        { path, count, topics: TOPICS, end, spanMs: SPAN_MS, seed: 1 },
-        300_000,
-      ));
+      ({ seconds: prefillS } = await direct.call<{ seconds: number }>("prefill", { path, count, topics: TOPICS, end, spanMs: SPAN_MS, seed: 1 }, 300_000));
       ctx.log(`prefilled ${count.toLocaleString("en-US")} events in ${prefillS.toFixed(1)} s`);
       const server = await startHub({ databasePath: path, cpuProfDir: ctx.profileDir("query-hub") });
       try {

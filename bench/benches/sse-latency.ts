@@ -91,7 +91,8 @@ export const sseLatencyBench: Bench = {
           hub: hub.perFrame.p99,
           baseline: base.perFrame.p99,
           target: plan.streams === 1 ? { on: "hub", op: "<=", value: 10 } : null,
-          note: plan.streams > 1 ? `last of ${plan.streams} streams: p50 ${hub.allStreams.p50.toFixed(2)} ms, p99 ${hub.allStreams.p99.toFixed(2)} ms` : undefined,
+          note:
+            plan.streams > 1 ? `last of ${plan.streams} streams: p50 ${hub.allStreams.p50.toFixed(2)} ms, p99 ${hub.allStreams.p99.toFixed(2)} ms` : undefined,
         }),
       );
     }

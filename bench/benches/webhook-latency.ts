@@ -39,7 +39,11 @@ export const webhookLatencyBench: Bench = {
         round++;
         const hub =
           kind === "hub"
-            ? await startHub({ databasePath: join(ctx.freshDir(`webhook-latency-hub-${round}`), "hub.db"), cpuProfDir: ctx.profileDir(`webhook-latency-hub-${round}`), env: WEBHOOK_HUB_ENV })
+            ? await startHub({
+                databasePath: join(ctx.freshDir(`webhook-latency-hub-${round}`), "hub.db"),
+                cpuProfDir: ctx.profileDir(`webhook-latency-hub-${round}`),
+                env: WEBHOOK_HUB_ENV,
+              })
             : undefined;
         try {
           if (hub) await createSubscription(hub.origin, { topic: TOPIC, url: hookUrl, max_in_flight: 64 });

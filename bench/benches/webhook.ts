@@ -47,9 +47,18 @@ export const webhookBench: Bench = {
             client.call<{ startAtMs: number; endAtMs: number; non2xx: number }>("bareWebhooks", { url, count, concurrency: WEBHOOK_CONCURRENCY }),
           );
           const seconds = (cpu.result.endAtMs - cpu.result.startAtMs) / 1000;
-          const r: Run = { deliveries: count, seconds, perSec: count / seconds, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };
+          const r: Run = {
+            deliveries: count,
+            seconds,
+            perSec: count / seconds,
+            serverCpuPct: cpu.pct[0]!,
+            receiverCpuPct: cpu.pct[1]!,
+            otherCpuPct: cpu.otherPct,
+          };
           runs.baseline.push(r);
-          ctx.log(`baseline ${Math.round(r.perSec)} POSTs/s (${count} in ${seconds.toFixed(2)} s; cpu: client ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`);
+          ctx.log(
+            `baseline ${Math.round(r.perSec)} POSTs/s (${count} in ${seconds.toFixed(2)} s; cpu: client ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
+          );
           continue;
         }
         const hub = await startHub({
@@ -58,7 +67,13 @@ export const webhookBench: Bench = {
           env: WEBHOOK_HUB_ENV,
         });
         try {
-          const { seconds: prefillS } = await client.call<{ seconds: number }>("postBatches", { origin: hub.origin, topic: TOPIC, count, batchSize: 500, connections: 2 });
+          const { seconds: prefillS } = await client.call<{ seconds: number }>("postBatches", {
+            origin: hub.origin,
+            topic: TOPIC,
+            count,
+            batchSize: 500,
+            connections: 2,
+          });
           const cpu = await withCpu([hub.pid, receiver.pid], async () => {
             const t0 = nowAbsMs();
             const waiting = receiver.call<{ lastAtMs: number }>("receiverWait", { count, distinct: false, timeoutMs: 120_000 }, 130_000);
@@ -67,9 +82,19 @@ export const webhookBench: Bench = {
             return (done.lastAtMs - t0) / 1000;
           });
           const seconds = cpu.result;
-          const r: Run = { deliveries: count, seconds, perSec: count / seconds, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct, prefillS };
+          const r: Run = {
+            deliveries: count,
+            seconds,
+            perSec: count / seconds,
+            serverCpuPct: cpu.pct[0]!,
+            receiverCpuPct: cpu.pct[1]!,
+            otherCpuPct: cpu.otherPct,
+            prefillS,
+          };
           runs.hub.push(r);
-          ctx.log(`hub      ${Math.round(r.perSec)} deliveries/s (${count} in ${seconds.toFixed(2)} s after a ${prefillS.toFixed(1)} s prefill; cpu: hub ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`);
+          ctx.log(
+            `hub      ${Math.round(r.perSec)} deliveries/s (${count} in ${seconds.toFixed(2)} s after a ${prefillS.toFixed(1)} s prefill; cpu: hub ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
+          );
         } finally {
           await hub.stop();
         }

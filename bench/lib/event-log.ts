@@ -68,12 +68,19 @@ export async function prefillEvents(o: PrefillOptions): Promise<{ seconds: numbe
  * The baseline of the query bench: the SQL the store builds, prepared once and run straight on better-sqlite3
  * (store pragmas, its own connection), timed per query. The first `warmup` queries are not counted.
  */
-export async function queryDirect(o: { path: string; windows: QueryWindow[]; limit: number; warmup: number }): Promise<{ latency: Summary; meanRows: number; plan: string[] }> {
+export async function queryDirect(o: {
+  path: string;
+  windows: QueryWindow[];
+  limit: number;
+  warmup: number;
+}): Promise<{ latency: Summary; meanRows: number; plan: string[] }> {
   const db = await openBaselineDb(o.path);
   try {
     const stmt = db.prepare(TOPIC_RANGE_SQL);
     const first = o.windows[0]!;
-    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${TOPIC_RANGE_SQL}`).all(first.topic, first.from, first.to, o.limit) as { detail: string }[]).map((r) => r.detail);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${TOPIC_RANGE_SQL}`).all(first.topic, first.from, first.to, o.limit) as { detail: string }[]).map(
+      (r) => r.detail,
+    );
     const latencies: number[] = [];
     let rows = 0;
     o.windows.forEach((w, i) => {

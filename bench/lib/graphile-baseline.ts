@@ -12,7 +12,6 @@ export type { GraphileRunResult };
  */
 export const GRAPHILE_CONCURRENCY = 64;
 
-
 /**
  * Starts bench/lib/graphile-child.ts (transpiled) in a process of its own, driven over IPC: `prepare` installs the
  * schema and queues the jobs, `run` times a worker run. Close it (or let bench/run.ts exit) to end it.

@@ -97,7 +97,10 @@ async function runJobs(args: { connectionString: string; jobs: number; concurren
     await Promise.race([
       done,
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`graphile-worker completed ${completed} (${failed} failed) of ${args.jobs} jobs within ${args.timeoutMs} ms`)), args.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`graphile-worker completed ${completed} (${failed} failed) of ${args.jobs} jobs within ${args.timeoutMs} ms`)),
+          args.timeoutMs,
+        );
       }),
     ]);
   } finally {

@@ -109,7 +109,10 @@ export interface ClientRun {
  * `concurrency` lanes, each running `op` back to back, for `warmupS` and then timed for `durationS`. `op` resolves
  * to the units it did (events stored, rows read).
  */
-async function closedLoop(o: { database: string; concurrency: number; durationS: number; warmupS: number }, op: (lane: number) => Promise<number>): Promise<ClientRun> {
+async function closedLoop(
+  o: { database: string; concurrency: number; durationS: number; warmupS: number },
+  op: (lane: number) => Promise<number>,
+): Promise<ClientRun> {
   const phase = async (seconds: number, latencies?: number[]) => {
     const end = performance.now() + seconds * 1000;
     let units = 0;
@@ -182,7 +185,13 @@ export async function clientAppend(args: {
 }
 
 /** Point SELECTs by id (the store's getEvent) through one library, `concurrency` at a time, random stored ids. */
-export async function clientSelect(args: { client: PgClientName; database: string; concurrency: number; durationS: number; warmupS: number }): Promise<ClientRun> {
+export async function clientSelect(args: {
+  client: PgClientName;
+  database: string;
+  concurrency: number;
+  durationS: number;
+  warmupS: number;
+}): Promise<ClientRun> {
   const driver = await openDriver(args.client, databaseUrl(args.database), args.concurrency);
   try {
     const ids = await driver.allIds();

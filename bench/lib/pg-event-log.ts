@@ -88,7 +88,9 @@ export async function prefillPgEvents(o: PgPrefillOptions): Promise<PgPrefillRes
   const migrations = loadMigrations("postgres");
   const expected = {
     schema_version: migrations.length,
-    migrations_sha: createHash("sha256").update(migrations.map((m) => m.sql).join("\n-- next --\n")).digest("hex"),
+    migrations_sha: createHash("sha256")
+      .update(migrations.map((m) => m.sql).join("\n-- next --\n"))
+      .digest("hex"),
     events: o.count,
     fill_format: FILL_FORMAT,
   };
@@ -163,7 +165,12 @@ async function fill(o: PgPrefillOptions, url: string, marker: Omit<Marker, "curr
     await client.query(`VACUUM (ANALYZE) events`);
     // Last, so that an interrupted fill leaves no marker and is filled again.
     await client.query(`CREATE TABLE bench_fill (schema_version integer, migrations_sha text, events bigint, fill_format integer, filled_at timestamptz)`);
-    await client.query(`INSERT INTO bench_fill VALUES ($1, $2, $3, $4, now())`, [marker.schema_version, marker.migrations_sha, marker.events, marker.fill_format]);
+    await client.query(`INSERT INTO bench_fill VALUES ($1, $2, $3, $4, now())`, [
+      marker.schema_version,
+      marker.migrations_sha,
+      marker.events,
+      marker.fill_format,
+    ]);
     const seconds = (performance.now() - t0) / 1000;
     const { rows } = await client.query<{ size: string }>(`SELECT pg_size_pretty(pg_database_size(current_database())) AS size`);
     log(`prefill: ${o.count.toLocaleString("en-US")} events in ${seconds.toFixed(0)} s; database ${rows[0]!.size}`);

@@ -47,10 +47,12 @@ export async function dropDatabase(name: string): Promise<void> {
  */
 export async function dropStaleDatabases(prefix: string): Promise<string[]> {
   const names = await admin(async (c) => (await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [prefix])).rows);
-  const stale = names.map((r) => r.datname).filter((name) => {
-    const pid = Number(/_(\d+)$/.exec(name)?.[1]);
-    return Number.isInteger(pid) && pid > 0 && !existsSync(`/proc/${pid}`);
-  });
+  const stale = names
+    .map((r) => r.datname)
+    .filter((name) => {
+      const pid = Number(/_(\d+)$/.exec(name)?.[1]);
+      return Number.isInteger(pid) && pid > 0 && !existsSync(`/proc/${pid}`);
+    });
   for (const name of stale) await dropDatabase(name);
   return stale;
 }

@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { BENCH_BUILD, driveOverIpc, ROOT, type Worker } from "./processes.js";
 
-
 /** The environment of a child: ours without anything that would configure the hub or inject loaders. */
 function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

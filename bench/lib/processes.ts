@@ -129,7 +129,14 @@ export async function startHub(options: StartHubOptions): Promise<ServerProcess>
   const args = ["--expose-gc", "--import", GC_PRELOAD];
   if (options.cpuProfDir) args.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`);
   args.push("dist/main.js");
-  const env = childEnv({ PORT: String(port), HOST: "127.0.0.1", DATABASE_URL: `sqlite:${options.databasePath}`, LOG_LEVEL: "info", ...BENCH_LIMITS, ...options.env });
+  const env = childEnv({
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATABASE_URL: `sqlite:${options.databasePath}`,
+    LOG_LEVEL: "info",
+    ...BENCH_LIMITS,
+    ...options.env,
+  });
   return startServerProcess("hub", args, env, port);
 }
 

@@ -21,13 +21,23 @@ const sub = { topic: "a.b", url: "http://127.0.0.1/hook" };
 
 describe("createValidatorCompiler", () => {
   it.each([
-    [SubscriptionCreateBody, { ...sub, colour: "red", timeout_ms: 5 }, "SB_SUBSCRIPTION_INVALID", /^unknown field "colour"; known: topic, url, filter, headers, secret, active, start, ordering, retry, timeout_ms, max_in_flight, rate_limit, body$/],
+    [
+      SubscriptionCreateBody,
+      { ...sub, colour: "red", timeout_ms: 5 },
+      "SB_SUBSCRIPTION_INVALID",
+      /^unknown field "colour"; known: topic, url, filter, headers, secret, active, start, ordering, retry, timeout_ms, max_in_flight, rate_limit, body$/,
+    ],
     [SubscriptionCreateBody, { timeout_ms: 5 }, "SB_SUBSCRIPTION_INVALID", /^topic is required$/],
     [SubscriptionCreateBody, { ...sub, rate_limit: 0, timeout_ms: 5 }, "SB_SUBSCRIPTION_INVALID", /^timeout_ms must be a whole number from 100 to 60000$/],
     [SubscriptionCreateBody, { ...sub, timeout_ms: "500" }, "SB_SUBSCRIPTION_INVALID", /^timeout_ms must be/],
     [SubscriptionCreateBody, [sub], "SB_SUBSCRIPTION_INVALID", /^the body must be a JSON object$/],
     [SubscriptionUpdateBody, { start: "now" }, "SB_SUBSCRIPTION_INVALID", /^field "start" cannot be changed; changeable: topic, url,/],
-    [PublisherCreateBody, { topic: "a", target: "b", type: "http", x: 1 }, "SB_SUBSCRIPTION_INVALID", /^unknown field "x"; publishers have active, topic, target, type, from_now$/],
+    [
+      PublisherCreateBody,
+      { topic: "a", target: "b", type: "http", x: 1 },
+      "SB_SUBSCRIPTION_INVALID",
+      /^unknown field "x"; publishers have active, topic, target, type, from_now$/,
+    ],
     [PublisherCreateBody, { topic: "a", target: "b", type: "http" }, "SB_SUBSCRIPTION_INVALID", /^active is required$/],
     [topicSchemas.TopicCreateBody, { colour: "red" }, "SB_TOPIC_INVALID", /^name is required$/],
     [topicSchemas.TopicCreateBody, { name: "t", schema: [] }, "SB_TOPIC_SCHEMA_INVALID", /^schema must be a JSON Schema object or null$/],

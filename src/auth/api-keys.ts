@@ -67,7 +67,7 @@ function checkApiKeyInput(input: ApiKeyInput): { name: string | null; scopes: st
   const { name, scopes } = input;
   if (name !== undefined && name !== null && name.length > 200) throw new HubError("SB_API_KEY_INVALID", "name must be a string of at most 200 characters");
   if (!Array.isArray(scopes) || scopes.length === 0) {
-    throw new HubError("SB_API_KEY_INVALID", "scopes must be a non-empty array, such as [\"publish:orders.*\"] or [\"admin\"]");
+    throw new HubError("SB_API_KEY_INVALID", 'scopes must be a non-empty array, such as ["publish:orders.*"] or ["admin"]');
   }
   if (scopes.length > 100) throw new HubError("SB_API_KEY_INVALID", "at most 100 scopes per key");
   for (const s of scopes) {

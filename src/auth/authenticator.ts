@@ -96,7 +96,12 @@ export class Authenticator {
     if (!this.jwtConfigured) throw new HubError("SB_AUTH_INVALID", "the bearer token is not a known API key");
     const payload = await this.verifyJwt(token);
     const claim = payload.scope;
-    const scopes = typeof claim === "string" ? claim.split(" ").filter((s) => s !== "") : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === "string") : [];
+    const scopes =
+      typeof claim === "string"
+        ? claim.split(" ").filter((s) => s !== "")
+        : Array.isArray(claim)
+          ? claim.filter((s): s is string => typeof s === "string")
+          : [];
     return { id: jwtCredentialId(token, payload), scopes: parseScopes(scopes) };
   }
 

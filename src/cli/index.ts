@@ -7,14 +7,9 @@ import { ConfigError } from "../errors.js";
 import { SseParser } from "../delivery/sse/sse-parser.js";
 import { openStore } from "../store/index.js";
 
-const program = new Command()
-  .name("switchboard")
-  .description("An event hub: durable ingest, live SSE streams, webhooks and search.")
-  .version("0.1.0");
+const program = new Command().name("switchboard").description("An event hub: durable ingest, live SSE streams, webhooks and search.").version("0.1.0");
 
-const serve = program
-  .command("serve", { isDefault: true })
-  .description("run the hub (flags override env, which overrides the config file)");
+const serve = program.command("serve", { isDefault: true }).description("run the hub (flags override env, which overrides the config file)");
 // The flags come from the config schema (commander names each option after its key), and are passed on as text:
 // the schema checks them like every other source (exit 2 naming the flag).
 for (const { flags, description } of configFlags()) serve.option(flags, description);
@@ -37,8 +32,7 @@ program
     process.stdout.write(`migrated ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//***@")}\n`);
   });
 
-const hubUrl = (opts: { url?: string }) =>
-  (opts.url ?? process.env.SWITCHBOARD_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`).replace(/\/+$/, "");
+const hubUrl = (opts: { url?: string }) => (opts.url ?? process.env.SWITCHBOARD_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`).replace(/\/+$/, "");
 const apiBase = () => process.env.BASE_PATH ?? "/api";
 /** `Authorization` for a hub with auth on: the token in SWITCHBOARD_TOKEN (an API key or a JWT). */
 const authHeaders = (): Record<string, string> => (process.env.SWITCHBOARD_TOKEN ? { authorization: `Bearer ${process.env.SWITCHBOARD_TOKEN}` } : {});
@@ -255,7 +249,6 @@ async function withStore<T>(databaseUrl: string | undefined, fn: (store: Awaited
     await store.close();
   }
 }
-
 
 keys
   .command("create")

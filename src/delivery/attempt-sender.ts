@@ -83,6 +83,8 @@ export class AttemptSender {
   /** {@link disable} in the background, failures logged. */
   disableLogged(sub: Subscription, reason: string, now: number): void {
     const id = sub.id;
-    void this.disable(sub, reason, now).catch((error: unknown) => this.options.log.error({ err: error, subscriptionId: id }, "disabling a subscription failed"));
+    void this.disable(sub, reason, now).catch((error: unknown) =>
+      this.options.log.error({ err: error, subscriptionId: id }, "disabling a subscription failed"),
+    );
   }
 }

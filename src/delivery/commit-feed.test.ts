@@ -54,7 +54,13 @@ function feedOf(startSeq: number, pageSize = 1000) {
     readAfter: { value: (after: number, limit: number) => (reads++, store.events.readAfter(after, limit)) },
   }) as Store["events"];
   const counting = Object.create(store, { events: { value: events } }) as Store;
-  const feed = new CommitFeed({ store: counting, emit: (events) => emitted.push(events.map((e) => e.seq)), log: pino({ level: "silent" }), startSeq, pageSize });
+  const feed = new CommitFeed({
+    store: counting,
+    emit: (events) => emitted.push(events.map((e) => e.seq)),
+    log: pino({ level: "silent" }),
+    startSeq,
+    pageSize,
+  });
   return { feed, emitted, reads: () => reads };
 }
 
@@ -96,6 +102,9 @@ describe("CommitFeed", () => {
     feed.announced(2); // the late announcement
     await until(() => emitted.flat().length === 4);
     await feed.stop();
-    expect(emitted).toEqual([[1, 2], [3, 4]]);
+    expect(emitted).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 });

@@ -239,8 +239,10 @@ export class Dispatcher {
     const worker = this.workers.get(id);
     this.workers.delete(id);
     // Released once its attempts in flight are done: a send after the release would take the endpoint again.
-    void (worker?.stop() ?? Promise.resolve()).catch(() => undefined).then(() => {
-      if (!this.workers.has(id)) this.destination.release?.(id);
-    });
+    void (worker?.stop() ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        if (!this.workers.has(id)) this.destination.release?.(id);
+      });
   }
 }

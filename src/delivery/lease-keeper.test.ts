@@ -25,7 +25,15 @@ describe("LeaseKeeper (fake clock)", () => {
     let t = 1_000_000;
     const changed: string[] = [];
     const { store } = leaseStore(() => 1);
-    const keeper = new LeaseKeeper({ store, log: pino({ level: "silent" }), now: () => t, nodeId: "node_a", ttlMs: TTL, renewMs: RENEW, onChange: (id) => changed.push(id) });
+    const keeper = new LeaseKeeper({
+      store,
+      log: pino({ level: "silent" }),
+      now: () => t,
+      nodeId: "node_a",
+      ttlMs: TTL,
+      renewMs: RENEW,
+      onChange: (id) => changed.push(id),
+    });
     await keeper.claimInitial(["sub_a", "sub_b"]);
     expect([keeper.holds("sub_a"), keeper.holds("sub_b")]).toEqual([true, true]);
 
@@ -48,7 +56,15 @@ describe("LeaseKeeper (fake clock)", () => {
     let nodes = 1;
     const changed: string[] = [];
     const { store, released } = leaseStore(() => nodes);
-    const keeper = new LeaseKeeper({ store, log: pino({ level: "silent" }), now: () => t, nodeId: "node_a", ttlMs: TTL, renewMs: RENEW, onChange: (id) => changed.push(id) });
+    const keeper = new LeaseKeeper({
+      store,
+      log: pino({ level: "silent" }),
+      now: () => t,
+      nodeId: "node_a",
+      ttlMs: TTL,
+      renewMs: RENEW,
+      onChange: (id) => changed.push(id),
+    });
     const ids = ["sub_1", "sub_2", "sub_3", "sub_4"];
     await keeper.claimInitial(ids);
     expect(ids.filter((id) => keeper.holds(id))).toHaveLength(4);

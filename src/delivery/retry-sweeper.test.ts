@@ -54,7 +54,14 @@ describe("RetrySweeper (fake clock)", () => {
     const sweeper = new RetrySweeper({ store, log, now: () => t, nodeId: "node_b", leaseTtlMs: TTL, slots, sender, recorder });
 
     await sweeper.sweep();
-    expect(claims[0]).toEqual({ nodeId: "node_b", dueBefore: t - RETRY_TAKEOVER_AFTER_MS, now: t, marginMs: CLAIM_MARGIN_MS, limit: 2, leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS });
+    expect(claims[0]).toEqual({
+      nodeId: "node_b",
+      dueBefore: t - RETRY_TAKEOVER_AFTER_MS,
+      now: t,
+      marginMs: CLAIM_MARGIN_MS,
+      limit: 2,
+      leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS,
+    });
     const startedAt = t;
     await Promise.all(sweeper.attemptsInFlight());
     await recorder.flush();
@@ -69,7 +76,14 @@ describe("RetrySweeper (fake clock)", () => {
 
     t += 7_000;
     await sweeper.sweep();
-    expect(claims[1]).toEqual({ nodeId: "node_b", dueBefore: t - RETRY_TAKEOVER_AFTER_MS, now: t, marginMs: CLAIM_MARGIN_MS, limit: 2, leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS });
+    expect(claims[1]).toEqual({
+      nodeId: "node_b",
+      dueBefore: t - RETRY_TAKEOVER_AFTER_MS,
+      now: t,
+      marginMs: CLAIM_MARGIN_MS,
+      limit: 2,
+      leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS,
+    });
     await sweeper.halt();
   });
 
@@ -79,7 +93,13 @@ describe("RetrySweeper (fake clock)", () => {
     const slots = new InFlightSlots(1);
     slots.takeNow();
     const recorder = new AttemptRecorder(store, log);
-    const sender = new AttemptSender({ store, destination: { send: async () => ({}) as DeliveryOutcome }, log, publishSystemEvent: async () => {}, onDisabled: () => {} });
+    const sender = new AttemptSender({
+      store,
+      destination: { send: async () => ({}) as DeliveryOutcome },
+      log,
+      publishSystemEvent: async () => {},
+      onDisabled: () => {},
+    });
     const sweeper = new RetrySweeper({ store, log, now: () => 0, nodeId: "node_b", leaseTtlMs: TTL, slots, sender, recorder });
     await sweeper.sweep();
     expect(claims).toEqual([]);

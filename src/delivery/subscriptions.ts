@@ -130,7 +130,10 @@ export class SubscriptionService {
    */
   async createPublisher(input: PublisherInput): Promise<Subscription> {
     if (await this.options.store.subscriptions.find(input.topic, input.target)) {
-      throw new HubError("SB_SUBSCRIPTION_EXISTS", `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(input.target)} already exists`);
+      throw new HubError(
+        "SB_SUBSCRIPTION_EXISTS",
+        `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(input.target)} already exists`,
+      );
     }
     return this.create({ topic: input.topic, url: input.target, active: input.active, start: input.fromNow === false ? "beginning" : "now" });
   }
@@ -210,7 +213,10 @@ export class SubscriptionService {
     const current = await this.options.store.deliveries.get(id);
     if (!current) throw new HubError("SB_DELIVERY_NOT_FOUND", `no delivery ${JSON.stringify(id)}`);
     if (current.status === "pending" || current.status === "retrying") {
-      throw new HubError("SB_DELIVERY_IN_PROGRESS", `delivery ${id} is ${current.status}; its next attempt is at ${new Date(current.nextAttemptAt).toISOString()}`);
+      throw new HubError(
+        "SB_DELIVERY_IN_PROGRESS",
+        `delivery ${id} is ${current.status}; its next attempt is at ${new Date(current.nextAttemptAt).toISOString()}`,
+      );
     }
     const [delivery] = await this.options.store.deliveries.retry({ deliveryId: id }, this.now());
     this.options.dispatcher.enqueue(delivery!.subscriptionId, [delivery!]);

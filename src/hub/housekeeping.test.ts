@@ -5,8 +5,17 @@ import type { Store, Topic } from "../store/store.js";
 import { ATTEMPT_PRUNE_BATCH, ATTEMPT_PRUNE_INTERVAL_MS, startHousekeeping, type Housekeeping } from "./housekeeping.js";
 
 const log = pino({ level: "silent" });
-const topic = (name: string, retentionMs: number | null): Topic =>
-  ({ name, description: null, schema: null, originHost: null, createdAt: 0, updatedAt: 0, eventCount: 0, lastEventAt: null, retentionMs });
+const topic = (name: string, retentionMs: number | null): Topic => ({
+  name,
+  description: null,
+  schema: null,
+  originHost: null,
+  createdAt: 0,
+  updatedAt: 0,
+  eventCount: 0,
+  lastEventAt: null,
+  retentionMs,
+});
 
 /** A store that records what housekeeping asks of it; `pruned` is what each pruneAttempts call returns, in turn. */
 function fakeStore(pruned: number[] = []) {

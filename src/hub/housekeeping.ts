@@ -72,8 +72,7 @@ function startRetention({ store, topics, config, log, now }: HousekeepingOptions
     });
     return running;
   };
-  const scheduled = () =>
-    void removeExpiredEvents(now()).catch((error: unknown) => retentionLog.error({ err: error }, "event retention failed"));
+  const scheduled = () => void removeExpiredEvents(now()).catch((error: unknown) => retentionLog.error({ err: error }, "event retention failed"));
   const timer = setInterval(scheduled, RETENTION_INTERVAL_MS);
   timer.unref();
   scheduled();

@@ -8,7 +8,13 @@ describe("createPublish", () => {
   it("normalises the inputs as of the injected clock and passes the idempotency key on", async () => {
     const publish = vi.fn(async (_events: NewEvent[], _options?: PublishOptions) => ({ results: [], replayed: false }));
     const send = createPublish({ ingestor: { publish }, config: { maxBatchEvents: 10 }, now: () => 1_700_000_000_000 });
-    await send([{ topic: "a.b", data: { n: 1 } }, { topic: "a.c", data: null }], { idempotencyKey: "k1" });
+    await send(
+      [
+        { topic: "a.b", data: { n: 1 } },
+        { topic: "a.c", data: null },
+      ],
+      { idempotencyKey: "k1" },
+    );
     const [events, options] = publish.mock.calls[0]!;
     expect(events.map((e) => [e.topic, e.receivedAt])).toEqual([
       ["a.b", 1_700_000_000_000],
@@ -23,7 +29,12 @@ describe("createPublish", () => {
     const empty = send([]);
     await expect(empty).rejects.toBeInstanceOf(HubError);
     await expect(empty).rejects.toMatchObject({ code: "SB_EVENT_INVALID" });
-    await expect(send([{ topic: "a", data: 1 }, { topic: "a", data: 2 }])).rejects.toBeInstanceOf(HubError);
+    await expect(
+      send([
+        { topic: "a", data: 1 },
+        { topic: "a", data: 2 },
+      ]),
+    ).rejects.toBeInstanceOf(HubError);
     expect(publish).not.toHaveBeenCalled();
   });
 });

@@ -164,9 +164,6 @@ export class Ingestor {
 
 function checkIdempotencyKey(key: string): void {
   if (key.length === 0 || key.length > EVENT_LIMITS.idempotencyKeyLength || /[\u0000-\u001f\u007f]/.test(key)) {
-    throw new HubError(
-      "SB_REQUEST_INVALID",
-      `Idempotency-Key must be 1-${EVENT_LIMITS.idempotencyKeyLength} printable characters`,
-    );
+    throw new HubError("SB_REQUEST_INVALID", `Idempotency-Key must be 1-${EVENT_LIMITS.idempotencyKeyLength} printable characters`);
   }
 }

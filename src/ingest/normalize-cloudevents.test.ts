@@ -62,7 +62,7 @@ describe("CloudEvents structured mode", () => {
 
   it.each<[Record<string, unknown>, string | RegExp]>([
     [{ ...base, specversion: "0.3" }, 'specversion must be "1.0", got "0.3"'],
-    [{ ...base, specversion: undefined }, "specversion must be \"1.0\", got undefined"],
+    [{ ...base, specversion: undefined }, 'specversion must be "1.0", got undefined'],
     [{ ...base, id: undefined }, "CloudEvents requires a non-empty string id"],
     [{ ...base, source: "" }, "CloudEvents requires a non-empty string source"],
     [{ ...base, type: 5 }, "CloudEvents requires a non-empty string type"],
@@ -124,7 +124,7 @@ describe("CloudEvents binary mode", () => {
 
   it.each<[Record<string, string | undefined>, string]>([
     [{ ...headers, "ce-specversion": "0.3" }, 'ce-specversion must be "1.0", got "0.3"'],
-    [{ ...headers, "ce-specversion": undefined }, "ce-specversion must be \"1.0\", got undefined"],
+    [{ ...headers, "ce-specversion": undefined }, 'ce-specversion must be "1.0", got undefined'],
     [{ ...headers, "ce-id": undefined }, "CloudEvents binary mode requires the ce-id header"],
     [{ ...headers, "ce-source": "" }, "CloudEvents binary mode requires the ce-source header"],
     [{ ...headers, "ce-type": undefined }, "CloudEvents binary mode requires the ce-type header"],

@@ -145,21 +145,13 @@ describe("batches", () => {
   });
 
   it("refuses a batch over the limit with 413", () => {
-    const error = expectHubError(
-      () => eventsFromJson([1, 2, 3, 4], ctx()),
-      "SB_EVENT_BATCH_TOO_LARGE",
-      "the batch has 4 events; at most 3 are allowed",
-    );
+    const error = expectHubError(() => eventsFromJson([1, 2, 3, 4], ctx()), "SB_EVENT_BATCH_TOO_LARGE", "the batch has 4 events; at most 3 are allowed");
     expect(error.status).toBe(413);
     expect(eventsFromJson([1, 2, 3], ctx()).events).toHaveLength(3);
   });
 
   it("names the position of the event at fault", () => {
-    expectHubError(
-      () => eventsFromJson([{ data: 1 }, { data: 2, id: 5 }], ctx()),
-      "SB_EVENT_INVALID",
-      "event [1]: id must be a string, got number",
-    );
+    expectHubError(() => eventsFromJson([{ data: 1 }, { data: 2, id: 5 }], ctx()), "SB_EVENT_INVALID", "event [1]: id must be a string, got number");
     expectHubError(() => eventsFromJson([{ data: 1 }, { data: 2 }, { topic: "a b", data: 3 }], ctx()), "SB_TOPIC_INVALID", /^event \[2\]: topic name "a b"/);
   });
 });
@@ -246,7 +238,15 @@ describe("fields", () => {
   it("has the limits docs/events.md lists", () => {
     const events = readFileSync(new URL("../../docs/events.md", import.meta.url), "utf8");
     const docs = events.slice(events.indexOf("### Limits"));
-    const listed = (what: string) => Number(/^(\d+) /.exec(docs.split("\n").find((line) => line.startsWith(`| ${what} | `))?.slice(what.length + 5) ?? "")?.[1]);
+    const listed = (what: string) =>
+      Number(
+        /^(\d+) /.exec(
+          docs
+            .split("\n")
+            .find((line) => line.startsWith(`| ${what} | `))
+            ?.slice(what.length + 5) ?? "",
+        )?.[1],
+      );
     const rows: Record<keyof typeof EVENT_LIMITS, string> = {
       idLength: "`id`",
       typeLength: "`type`",
@@ -299,7 +299,10 @@ describe("attributes", () => {
     [5, "attributes must be an object of strings"],
     [{ "": "x" }, `attribute names must be 1-${EVENT_LIMITS.attributeNameLength} characters`],
     [{ ["n".repeat(EVENT_LIMITS.attributeNameLength + 1)]: "x" }, `attribute names must be 1-${EVENT_LIMITS.attributeNameLength} characters`],
-    [{ v: "x".repeat(EVENT_LIMITS.attributeValueLength + 1) }, `attributes.v is ${EVENT_LIMITS.attributeValueLength + 1} characters; at most ${EVENT_LIMITS.attributeValueLength} are allowed`],
+    [
+      { v: "x".repeat(EVENT_LIMITS.attributeValueLength + 1) },
+      `attributes.v is ${EVENT_LIMITS.attributeValueLength + 1} characters; at most ${EVENT_LIMITS.attributeValueLength} are allowed`,
+    ],
   ])("refuses %#", (attributes, details) => {
     expectHubError(() => eventsFromJson({ data: 1, attributes }, ctx()), "SB_EVENT_INVALID", details);
   });

@@ -15,18 +15,7 @@ import { compact, elementSpans, memberSpan, wholeSpan, type Span } from "./raw-j
  */
 
 /** The envelope fields a client may set. */
-export const ENVELOPE_KEYS: ReadonlySet<string> = new Set([
-  "topic",
-  "type",
-  "id",
-  "key",
-  "source",
-  "subject",
-  "time",
-  "data",
-  "payload",
-  "attributes",
-]);
+export const ENVELOPE_KEYS: ReadonlySet<string> = new Set(["topic", "type", "id", "key", "source", "subject", "time", "data", "payload", "attributes"]);
 
 /** What a request says about its events besides the body. */
 export interface IngestContext {

@@ -14,14 +14,14 @@ function randomJson(rand: () => number, depth: number): string {
     const items = Array.from({ length: n }, () => ws() + randomJson(rand, depth - 1) + ws());
     return `[${items.join(",")}]`;
   }
-  const keys = ["a", "data", "payload", 'd\\u0061ta', "b c", "}"];
+  const keys = ["a", "data", "payload", "d\\u0061ta", "b c", "}"];
   const members = Array.from({ length: n }, () => `${ws()}"${keys[Math.floor(rand() * keys.length)]}"${ws()}:${ws()}${randomJson(rand, depth - 1)}${ws()}`);
   return `{${members.join(",")}}`;
 }
 
 function seeded(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 describe("raw JSON spans", () => {

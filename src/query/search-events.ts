@@ -68,7 +68,8 @@ export function parseEventSearch(input: EventSearchInput, filterOptions: Compile
     throw new HubError("SB_QUERY_INVALID_TIME", "from is after to");
   }
   const limit = input.limit ?? DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new HubError("SB_QUERY_INVALID", `limit must be a whole number from 1 to ${MAX_LIMIT}, got ${limit}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+    throw new HubError("SB_QUERY_INVALID", `limit must be a whole number from 1 to ${MAX_LIMIT}, got ${limit}`);
   const after = input.cursor === undefined || input.cursor === "" ? undefined : decodeCursor(input.cursor);
   const filter = input.filter === undefined || input.filter === "" ? undefined : compileFilter(input.filter, filterOptions);
   if ((input.dataEquals?.length ?? 0) > 10) throw new HubError("SB_QUERY_INVALID", "at most 10 data fields per search");

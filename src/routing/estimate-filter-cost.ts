@@ -22,7 +22,18 @@ export interface EventSizes {
 }
 
 /** The smallest event: every string and collection empty. */
-export const SMALLEST_EVENT: EventSizes = Object.freeze({ string: 0, list: 0, topic: 0, id: 0, type: 0, source: 0, subject: 0, key: 0, attributeCount: 0, attributeValue: 0 });
+export const SMALLEST_EVENT: EventSizes = Object.freeze({
+  string: 0,
+  list: 0,
+  topic: 0,
+  id: 0,
+  type: 0,
+  source: 0,
+  subject: 0,
+  key: 0,
+  attributeCount: 0,
+  attributeValue: 0,
+});
 
 /** Options of {@link estimateFilterCost}. */
 export interface EstimateOptions {
@@ -124,7 +135,14 @@ function estimateNode(node: CelNode, sc: Scope, ctx: EstimateContext): Estimate 
       const cost = new Cost(FILTER_COST.node);
       for (const p of parts) cost.add(p.cost);
       if ((n.op === "||" || n.op === "&&") && mayFail(childNodes(n)[0]!)) cost.fixed += FILTER_COST.error;
-      return { cost, size: estimateOperator(n.op, parts.map((p) => p.size), cost) };
+      return {
+        cost,
+        size: estimateOperator(
+          n.op,
+          parts.map((p) => p.size),
+          cost,
+        ),
+      };
     }
   }
 }
@@ -193,7 +211,11 @@ function estimateComprehension(c: Comprehension, sc: Scope, ctx: EstimateContext
   // a map's keys are enumerated before the loop starts
   if (resolveNode(c.iterable).checkedType?.kind !== "list") cost.term(r.list * FILTER_COST.entry, r.owners);
   for (const t of body.cost.terms) {
-    if (t.owners.includes(id)) cost.term(t.cost, t.owners.filter((o) => o !== id));
+    if (t.owners.includes(id))
+      cost.term(
+        t.cost,
+        t.owners.filter((o) => o !== id),
+      );
     else cost.term(t.cost * r.list, t.owners);
   }
   if (c.kind === "quantifier") return { cost, size: SCALAR };

@@ -41,12 +41,18 @@ describe("filter cost estimate", () => {
     ['data.items.exists(i, i.name.contains("x"))', undefined], // names are parts of the event: counted once in all
     ['data.orders.exists(o, o.items.exists(i, i.sku == "x"))', undefined], // nested along the data: one pass
     ['data.tags.split(",").exists(t, t == "vip")', undefined],
-    ['data.items.map(i, i.price).exists(p, p > 100.0) && data.items.filter(i, has(i.sku)).size() > 0', undefined],
+    ["data.items.map(i, i.price).exists(p, p > 100.0) && data.items.filter(i, has(i.sku)).size() > 0", undefined],
     [`cel.bind(l, ${hundred}, l.all(a, l.all(b, true)))`, undefined], // 10,000 steps
     ['attributes.exists(k, attributes[k].startsWith("x"))', undefined],
     // over the limit whatever the event: refused with the estimate and the limit
-    [`!cel.bind(l,${hundred},l.all(a,l.all(b,l.all(c,l.all(d,true)))))`, /^the filter's estimated cost \d\.\de8 exceeds the limit 2\.0e5 even on the smallest event$/],
-    [`cel.bind(l, ${hundred}, l.all(a, l.all(b, l.all(c, true))))`, /^the filter's estimated cost \d\.\de6 exceeds the limit 2\.0e5 even on the smallest event$/],
+    [
+      `!cel.bind(l,${hundred},l.all(a,l.all(b,l.all(c,l.all(d,true)))))`,
+      /^the filter's estimated cost \d\.\de8 exceeds the limit 2\.0e5 even on the smallest event$/,
+    ],
+    [
+      `cel.bind(l, ${hundred}, l.all(a, l.all(b, l.all(c, true))))`,
+      /^the filter's estimated cost \d\.\de6 exceeds the limit 2\.0e5 even on the smallest event$/,
+    ],
     // two nested passes over the event: over the limit on the largest event
     ["data.a.exists(x, data.b.exists(y, x == y))", /^the filter's estimated cost \d\.\de1[2-9] exceeds the limit 1\.0e11 on the largest event$/],
     ["data.items.exists(i, data.text.contains(i.name))", /exceeds the limit 1\.0e11 on the largest event$/],
@@ -95,7 +101,7 @@ describe("filter runtime budget", () => {
     // within the budget: the same filters on ordinary events
     ["data.items.exists(i, i.price > 100)", dataEvent({ items: Array.from({ length: 1000 }, (_, i) => ({ price: i })) }), true, false],
     ["data.items.all(i, i >= 0.0)", dataEvent({ items: zeros(5000) }), true, false],
-    ['data.items.exists(i, has(i.price) && i.price > 100)', dataEvent({ items: [...zeros(10_000), { price: 101 }] }), true, false],
+    ["data.items.exists(i, has(i.price) && i.price > 100)", dataEvent({ items: [...zeros(10_000), { price: 101 }] }), true, false],
     [`cel.bind(l, ${hundred}, l.all(a, l.all(b, a <= b || a > b)))`, event(), true, false],
   ];
 

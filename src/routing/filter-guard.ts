@@ -149,9 +149,7 @@ export function guardAst(root: CelNode): void {
       const perIteration = FILTER_COST.iteration + countNodes(c.step) * FILTER_COST.node;
       const condition = c.condition;
       // Charged per iteration as the loop runs: an `exists` that finds its element early pays only for what it ran.
-      c.condition = condition
-        ? (accu) => (spendIteration(perIteration) ? condition(accu) : false)
-        : () => spendIteration(perIteration);
+      c.condition = condition ? (accu) => (spendIteration(perIteration) ? condition(accu) : false) : () => spendIteration(perIteration);
       if (c.kind === "quantifier" && !c.errorsAreFatal) wrap(c.step, chargeErrors);
       // a loop over a map: its keys, charged and enumerated once per object
       wrap(n, (_inner, ev, ast, ctx) => {

@@ -30,8 +30,9 @@ export function chargeDeep(v: unknown, perChar: number): void {
     else if (x !== null && typeof x === "object") {
       if (Array.isArray(x)) {
         charge(x.length * FILTER_COST.element);
-        for (const e of x) if (e !== null && typeof e === "object") stack.push(e);
-        else if (typeof e === "string") stack.push(e);
+        for (const e of x)
+          if (e !== null && typeof e === "object") stack.push(e);
+          else if (typeof e === "string") stack.push(e);
       } else if (isPlainObject(x)) {
         for (const k of chargeKeys(x)) {
           const e = x[k];

@@ -22,7 +22,17 @@ function event(data: unknown, attributes: Record<string, string> = {}): FilterIn
   const text = JSON.stringify(data);
   if (Buffer.byteLength(text) > DATA_BYTES) throw new Error(`event data of ${text.length} bytes is over the body limit`);
   // parsed from JSON, as the hub stores and reads it
-  return { id: "evt_01J0000000000000000000000", topic: "worst.case", type: "t", source: "s", subject: "x", key: "k", time: 0, data: JSON.parse(text), attributes };
+  return {
+    id: "evt_01J0000000000000000000000",
+    topic: "worst.case",
+    type: "t",
+    source: "s",
+    subject: "x",
+    key: "k",
+    time: 0,
+    data: JSON.parse(text),
+    attributes,
+  };
 }
 
 /** A string of `n` characters. */
@@ -65,30 +75,106 @@ function bigMap(f: number): Record<string, number> {
 
 const FAMILIES: Family[] = [
   { name: "`exists` over a list, an error per element", filter: () => "data.items.exists(i, i.price > 100)", event: (f) => event({ items: zeros(f) }), max: 1 },
-  { name: "`exists` over a list, `||` swallowing errors", filter: () => "data.items.exists(i, i.a == 1 || i.b == 1 || i.c == 1)", event: (f) => event({ items: zeros(f) }), max: 1 },
-  { name: "`exists` over a list of objects", filter: () => "data.items.exists(i, i.price > 100.0 && i.price < 50.0)", event: (f) => event({ items: new Array(Math.floor(bytes(f) / 12)).fill({ price: 1 }) }), max: 1 },
+  {
+    name: "`exists` over a list, `||` swallowing errors",
+    filter: () => "data.items.exists(i, i.a == 1 || i.b == 1 || i.c == 1)",
+    event: (f) => event({ items: zeros(f) }),
+    max: 1,
+  },
+  {
+    name: "`exists` over a list of objects",
+    filter: () => "data.items.exists(i, i.price > 100.0 && i.price < 50.0)",
+    event: (f) => event({ items: new Array(Math.floor(bytes(f) / 12)).fill({ price: 1 }) }),
+    max: 1,
+  },
   { name: "nested literal loops", filter: (k) => `cel.bind(l,${literalList(k)},l.all(a,l.all(b,a + b >= 0)))`, event: () => event({}), max: 100 },
-  { name: "nested literal loops, an error each", filter: (k) => `cel.bind(l,${literalList(k)},l.exists(a,l.exists(b,data.x == a)))`, event: () => event({}), max: 100 },
+  {
+    name: "nested literal loops, an error each",
+    filter: (k) => `cel.bind(l,${literalList(k)},l.exists(a,l.exists(b,data.x == a)))`,
+    event: () => event({}),
+    max: 100,
+  },
   { name: "three nested literal loops", filter: (k) => `cel.bind(l,${literalList(k)},l.all(a,l.all(b,l.all(c,true))))`, event: () => event({}), max: 100 },
-  { name: "`matches(\"^(a+)+$\")` on a+!", filter: () => 'data.s.matches("^(a+)+$")', event: (f) => event({ s: `${text(bytes(f))}!` }), max: 1 },
-  { name: "`matches` with the largest program, on the NFA", filter: (k) => `data.s.matches("(?s).*a.{${k}}[^ab]")`, event: (f) => event({ s: randomText(bytes(f), "ab") }), max: 1500 },
-  { name: "`matches` with a pattern from the event", filter: () => "data.s.matches(data.p)", event: (f) => event({ s: randomText(bytes(f), "ab"), p: "(?s).*a.{900}[^ab]" }), max: 1 },
-  { name: "`matches` in a literal loop", filter: (k) => `${literalList(k)}.exists(n, data.s.matches("(a|b)*c"))`, event: (f) => event({ s: text(bytes(f)) }), max: 100 },
+  { name: '`matches("^(a+)+$")` on a+!', filter: () => 'data.s.matches("^(a+)+$")', event: (f) => event({ s: `${text(bytes(f))}!` }), max: 1 },
+  {
+    name: "`matches` with the largest program, on the NFA",
+    filter: (k) => `data.s.matches("(?s).*a.{${k}}[^ab]")`,
+    event: (f) => event({ s: randomText(bytes(f), "ab") }),
+    max: 1500,
+  },
+  {
+    name: "`matches` with a pattern from the event",
+    filter: () => "data.s.matches(data.p)",
+    event: (f) => event({ s: randomText(bytes(f), "ab"), p: "(?s).*a.{900}[^ab]" }),
+    max: 1,
+  },
+  {
+    name: "`matches` in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, data.s.matches("(a|b)*c"))`,
+    event: (f) => event({ s: text(bytes(f)) }),
+    max: 100,
+  },
   { name: "`size()` of a string", filter: () => "data.s.size() > 0", event: (f) => event({ s: text(bytes(f) / 2, "é") }), max: 1 },
-  { name: "`lowerAscii()` in a literal loop", filter: (k) => `${literalList(k)}.exists(n, data.s.lowerAscii() == "x")`, event: (f) => event({ s: text(bytes(f), "A") }), max: 100 },
-  { name: "`contains` in a literal loop", filter: (k) => `${literalList(k)}.exists(n, data.s.contains("ab"))`, event: (f) => event({ s: text(bytes(f)) }), max: 100 },
-  { name: "string `==` in a literal loop", filter: (k) => `${literalList(k)}.exists(n, data.s == data.t)`, event: (f) => event({ s: text(bytes(f) / 2), t: `${text(bytes(f) / 2 - 1)}b` }), max: 100 },
+  {
+    name: "`lowerAscii()` in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, data.s.lowerAscii() == "x")`,
+    event: (f) => event({ s: text(bytes(f), "A") }),
+    max: 100,
+  },
+  {
+    name: "`contains` in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, data.s.contains("ab"))`,
+    event: (f) => event({ s: text(bytes(f)) }),
+    max: 100,
+  },
+  {
+    name: "string `==` in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, data.s == data.t)`,
+    event: (f) => event({ s: text(bytes(f) / 2), t: `${text(bytes(f) / 2 - 1)}b` }),
+    max: 100,
+  },
   { name: "deep `==` of two lists", filter: () => "data.a == data.b", event: (f) => event({ a: zeros(f / 2), b: zeros(f / 2) }), max: 1 },
   { name: "`in` over a list", filter: () => '"x" in data.items', event: (f) => event({ items: zeros(f) }), max: 1 },
-  { name: "`split(\"\")`", filter: () => 'data.s.split("").size() > 0', event: (f) => event({ s: text(bytes(f)) }), max: 1 },
-  { name: "`split(\"\").map(x, x + x).join()`", filter: () => 'data.s.split("").map(x, x + x).join().size() > 0', event: (f) => event({ s: text(bytes(f)) }), max: 1 },
-  { name: "doubling by `+`", filter: (k) => `cel.bind(s0, data.s, ${Array.from({ length: k }, (_, i) => `cel.bind(s${i + 1}, s${i} + s${i}, `).join("")}s${k}.size() > 0${")".repeat(k)})`, event: (f) => event({ s: text(bytes(f)) }), max: 40 },
-  { name: "list `+` in a literal loop", filter: (k) => `${literalList(k)}.exists(n, size(data.items + data.items) == 0)`, event: (f) => event({ items: zeros(f) }), max: 100 },
+  { name: '`split("")`', filter: () => 'data.s.split("").size() > 0', event: (f) => event({ s: text(bytes(f)) }), max: 1 },
+  {
+    name: '`split("").map(x, x + x).join()`',
+    filter: () => 'data.s.split("").map(x, x + x).join().size() > 0',
+    event: (f) => event({ s: text(bytes(f)) }),
+    max: 1,
+  },
+  {
+    name: "doubling by `+`",
+    filter: (k) =>
+      `cel.bind(s0, data.s, ${Array.from({ length: k }, (_, i) => `cel.bind(s${i + 1}, s${i} + s${i}, `).join("")}s${k}.size() > 0${")".repeat(k)})`,
+    event: (f) => event({ s: text(bytes(f)) }),
+    max: 40,
+  },
+  {
+    name: "list `+` in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, size(data.items + data.items) == 0)`,
+    event: (f) => event({ items: zeros(f) }),
+    max: 100,
+  },
   { name: "`size()` of a map, first look at the event", filter: () => "size(data.m) > 0", event: (f) => event({ m: bigMap(f) }), max: 1, fresh: true },
-  { name: "`size()` of a map in a literal loop", filter: (k) => `${literalList(k)}.exists(n, size(data.m) == 0)`, event: (f) => event({ m: bigMap(f) }), max: 100 },
+  {
+    name: "`size()` of a map in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, size(data.m) == 0)`,
+    event: (f) => event({ m: bigMap(f) }),
+    max: 100,
+  },
   { name: "`exists` over a map's keys", filter: () => 'data.m.exists(k, k == "x")', event: (f) => event({ m: bigMap(f) }), max: 1 },
-  { name: "`in` and `==` on a map in a literal loop", filter: (k) => `${literalList(k)}.exists(n, "x" in data.m || data.m == data.m2 || data.m == 1)`, event: (f) => event({ m: bigMap(f / 2), m2: bigMap(f / 2) }), max: 100 },
-  { name: "`join` of a list", filter: () => 'data.items.join(",").size() > 0', event: (f) => event({ items: new Array(Math.floor(bytes(f) / 4)).fill("a") }), max: 1 },
+  {
+    name: "`in` and `==` on a map in a literal loop",
+    filter: (k) => `${literalList(k)}.exists(n, "x" in data.m || data.m == data.m2 || data.m == 1)`,
+    event: (f) => event({ m: bigMap(f / 2), m2: bigMap(f / 2) }),
+    max: 100,
+  },
+  {
+    name: "`join` of a list",
+    filter: () => 'data.items.join(",").size() > 0',
+    event: (f) => event({ items: new Array(Math.floor(bytes(f) / 4)).fill("a") }),
+    max: 1,
+  },
 ];
 
 /** The largest k in 1..max for which the family's filter compiles (costs grow with k). */

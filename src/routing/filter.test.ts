@@ -84,7 +84,7 @@ describe("compileFilter matches", () => {
     [event(), "data.missing == 1", false],
     [event(), "data.missing != 1", false],
     [event(), "data.missing.deep == 1", false],
-    [event(), 'data.name > 100', false],
+    [event(), "data.name > 100", false],
     [event(), "data.tags.size() > data.name", false],
     [event(), "int(data.count) / int(data.count) == 0", false], // division by zero
     [event(), "data.missing", false],

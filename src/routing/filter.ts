@@ -52,7 +52,17 @@ const env = new Environment({
 }
 
 const ESTIMATE_OPTIONS: EstimateOptions = {
-  variables: { data: "data", attributes: "attributes", topic: "topic", [TYPE_VAR]: "type", key: "key", source: "source", subject: "subject", id: "id", time: "time" },
+  variables: {
+    data: "data",
+    attributes: "attributes",
+    topic: "topic",
+    [TYPE_VAR]: "type",
+    key: "key",
+    source: "source",
+    subject: "subject",
+    id: "id",
+    time: "time",
+  },
   regexInstructions,
 };
 
@@ -122,10 +132,16 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
     throw new HubError("SB_FILTER_INVALID", restoreTypeIdentifier(describe(error, source)));
   }
   if (!(largest <= FILTER_COST.limit)) {
-    throw new HubError("SB_FILTER_TOO_COSTLY", `the filter's estimated cost ${formatCost(largest)} exceeds the limit ${formatCost(FILTER_COST.limit)} on the largest event`);
+    throw new HubError(
+      "SB_FILTER_TOO_COSTLY",
+      `the filter's estimated cost ${formatCost(largest)} exceeds the limit ${formatCost(FILTER_COST.limit)} on the largest event`,
+    );
   }
   if (!(smallest <= FILTER_COST.budget)) {
-    throw new HubError("SB_FILTER_TOO_COSTLY", `the filter's estimated cost ${formatCost(smallest)} exceeds the limit ${formatCost(FILTER_COST.budget)} even on the smallest event`);
+    throw new HubError(
+      "SB_FILTER_TOO_COSTLY",
+      `the filter's estimated cost ${formatCost(smallest)} exceeds the limit ${formatCost(FILTER_COST.budget)} even on the smallest event`,
+    );
   }
   return {
     source,

@@ -54,9 +54,7 @@ export function compileTopicPattern(pattern: string): TopicMatcher {
   const segments = pattern.split(".");
   const firstWild = segments.findIndex((s) => s === "*" || s === "**");
   const prefix = firstWild === 0 ? "" : segments.slice(0, firstWild).join(".") + ".";
-  const source = segments
-    .map((s) => (s === "*" ? "[^.]+" : s === "**" ? "[^.]+(?:\\.[^.]+)*" : s.replace(/[-:]/g, "\\$&")))
-    .join("\\.");
+  const source = segments.map((s) => (s === "*" ? "[^.]+" : s === "**" ? "[^.]+(?:\\.[^.]+)*" : s.replace(/[-:]/g, "\\$&"))).join("\\.");
   const regex = new RegExp(`^${source}$`);
   return { pattern, exact: false, prefix, matches: (t) => regex.test(t) };
 }

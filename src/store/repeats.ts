@@ -45,10 +45,7 @@ export function checkRepeatedId(prior: PriorEvent, event: NewEvent, publisher: s
 export function checkRepeatedKey(prior: readonly AppendResult[], events: readonly NewEvent[], publisher: string | undefined): void {
   if (publisher === undefined) return;
   if (prior.length === events.length && prior.every((r, i) => r.topic === events[i]!.topic)) return;
-  throw new HubError(
-    "SB_IDEMPOTENCY_KEY_CONFLICT",
-    "this Idempotency-Key was used before for a request to other topics; use a new key for a new request",
-  );
+  throw new HubError("SB_IDEMPOTENCY_KEY_CONFLICT", "this Idempotency-Key was used before for a request to other topics; use a new key for a new request");
 }
 
 /** The `publisher` column of `idempotency_keys`: the credential id, or "" when auth is off. */

@@ -65,8 +65,7 @@ export interface AppendRequest {
 
 /** What happened to one append request inside a group commit. */
 export type AppendOutcome =
-  | { ok: true; results: AppendResult[]; /** newly stored events, in seq order */ stored: StoredEvent[]; replayed: boolean }
-  | { ok: false; error: Error };
+  { ok: true; results: AppendResult[]; /** newly stored events, in seq order */ stored: StoredEvent[]; replayed: boolean } | { ok: false; error: Error };
 
 /** A topic and its statistics. */
 export interface Topic {
@@ -231,9 +230,7 @@ export interface DeliveryQuery {
 }
 
 /** Which deliveries a manual retry takes. */
-export type RetrySelection =
-  | { deliveryId: string }
-  | { subscriptionId: string; fromTime?: number; toTime?: number };
+export type RetrySelection = { deliveryId: string } | { subscriptionId: string; fromTime?: number; toTime?: number };
 
 /** An API key as stored: the token itself is never kept, only its hash. */
 export interface ApiKey {

@@ -87,9 +87,7 @@ describe("bad input to POST /api/events stores nothing", () => {
   it("a __proto__ key → 400 (top level or nested)", async () => {
     const top = await expectNothingStored(() => postJson(`${api}/events?topic=bad.proto`, '{"__proto__": {"admin": true}, "a": 1}'));
     expectError(top, 400, "SB_REQUEST_INVALID_JSON");
-    const nested = await expectNothingStored(() =>
-      postJson(`${api}/events`, '{"topic": "bad.proto", "data": {"user": {"__proto__": {"admin": true}}}}'),
-    );
+    const nested = await expectNothingStored(() => postJson(`${api}/events`, '{"topic": "bad.proto", "data": {"user": {"__proto__": {"admin": true}}}}'));
     expectError(nested, 400, "SB_REQUEST_INVALID_JSON");
     const ce = await expectNothingStored(() =>
       postJson(`${api}/events`, '{"specversion":"1.0","id":"p","source":"/s","type":"t","constructor":{"prototype":{"x":1}}}', {

@@ -319,9 +319,7 @@ describe("idempotency", () => {
   });
 
   it("stores a repeated id once when both copies arrive at the same time", async () => {
-    const replies = await Promise.all(
-      Array.from({ length: 10 }, () => postJson(`${api}/events`, { topic: "pub.idem-race", id: "race-1", data: { n: 1 } })),
-    );
+    const replies = await Promise.all(Array.from({ length: 10 }, () => postJson(`${api}/events`, { topic: "pub.idem-race", id: "race-1", data: { n: 1 } })));
     for (const r of replies) expect(r.status).toBe(201);
     expect(new Set(replies.map((r) => r.body.seq)).size).toBe(1);
     expect(await listAllEvents(hub.url, { topic: "pub.idem-race" })).toHaveLength(1);

@@ -48,11 +48,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 async function publishOldAndYoung(topic: string, old: number, young: number) {
   const start = Date.now();
-  const oldIds = await publish(topic, Array.from({ length: old }, (_, n) => ({ n })));
+  const oldIds = await publish(
+    topic,
+    Array.from({ length: old }, (_, n) => ({ n })),
+  );
   await sleep(5);
   const between = Date.now();
   await sleep(5);
-  const youngIds = await publish(topic, Array.from({ length: young }, (_, n) => ({ n: old + n })));
+  const youngIds = await publish(
+    topic,
+    Array.from({ length: young }, (_, n) => ({ n: old + n })),
+  );
   return { oldIds, youngIds, start, between };
 }
 
@@ -113,7 +119,13 @@ describe("event retention", () => {
   it("removes more events than one batch, and a stream resuming from a removed id gets switchboard.reset", async () => {
     await createTopic({ name: "ret.many", retention_ms: MINUTE });
     const oldIds: string[] = [];
-    for (let b = 0; b < 6; b++) oldIds.push(...(await publish("ret.many", Array.from({ length: 1000 }, (_, n) => ({ n: b * 1000 + n })))));
+    for (let b = 0; b < 6; b++)
+      oldIds.push(
+        ...(await publish(
+          "ret.many",
+          Array.from({ length: 1000 }, (_, n) => ({ n: b * 1000 + n })),
+        )),
+      );
     await sleep(5);
     const between = Date.now();
     await sleep(5);

@@ -69,7 +69,7 @@ describe("topics", () => {
     const reply = await postJson(`${api}/topics`, body);
     expect(reply.status, reply.text).toBe(400);
     expect(reply.body.code).toBe(code);
-    const name = (Array.isArray(body) ? body[0] : body as { name?: unknown }).name;
+    const name = (Array.isArray(body) ? body[0] : (body as { name?: unknown })).name;
     if (typeof name === "string" && !/[ *]/.test(name)) expect((await send("GET", `/topics/${name}`)).status).toBe(404);
   });
 

@@ -86,7 +86,14 @@ describe("API keys", () => {
 
   it("refuses invalid scopes with 400", async () => {
     const hub = await newHub();
-    for (const body of [{}, { scopes: [] }, { scopes: ["write:all"] }, { scopes: ["publish:"] }, { scopes: ["publish:a..b"] }, { scopes: ["admin"], extra: 1 }]) {
+    for (const body of [
+      {},
+      { scopes: [] },
+      { scopes: ["write:all"] },
+      { scopes: ["publish:"] },
+      { scopes: ["publish:a..b"] },
+      { scopes: ["admin"], extra: 1 },
+    ]) {
       const reply = await postJson(`${hub.url}/api/keys`, body);
       expect(reply.status, JSON.stringify(body)).toBe(400);
       expect(reply.body.code).toBe("SB_API_KEY_INVALID");

@@ -7,7 +7,10 @@ import { postJson, startTestHub, type TestHub } from "../helpers/hub.js";
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
 function sign(pair: KeyPair, alg: "RS256" | "ES256", scope: string, options: { kid?: string; iss?: string; aud?: string } = {}): Promise<string> {
-  let jwt = new SignJWT({ scope }).setProtectedHeader({ alg, ...(options.kid ? { kid: options.kid } : {}) }).setSubject("svc").setExpirationTime("5m");
+  let jwt = new SignJWT({ scope })
+    .setProtectedHeader({ alg, ...(options.kid ? { kid: options.kid } : {}) })
+    .setSubject("svc")
+    .setExpirationTime("5m");
   if (options.iss) jwt = jwt.setIssuer(options.iss);
   if (options.aud) jwt = jwt.setAudience(options.aud);
   return jwt.sign(pair.privateKey);
@@ -45,12 +48,20 @@ describe("PEM public keys", () => {
     expect((await publish(hub, "orders.created", await sign(rsa, "RS256", "admin", { ...claims, aud: "other" }))).status).toBe(401);
     expect((await publish(hub, "orders.created", await sign(rsa, "RS256", "admin"))).status).toBe(401);
     // Without exp: refused, as with a shared secret.
-    const forever = await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "RS256" }).setSubject("svc").setIssuer(claims.iss).setAudience(claims.aud).sign(rsa.privateKey);
+    const forever = await new SignJWT({ scope: "admin" })
+      .setProtectedHeader({ alg: "RS256" })
+      .setSubject("svc")
+      .setIssuer(claims.iss)
+      .setAudience(claims.aud)
+      .sign(rsa.privateKey);
     const noExp = await publish(hub, "orders.created", forever);
     expect(noExp.status).toBe(401);
     expect(noExp.body.details).toMatch(/no exp claim.*SWITCHBOARD_JWT_REQUIRE_EXP=false/);
     // An HS256 token (no secret configured) is refused, whatever it claims.
-    const hs = await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode("x".repeat(32)));
+    const hs = await new SignJWT({ scope: "admin" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode("x".repeat(32)));
     expect((await publish(hub, "orders.created", hs)).status).toBe(401);
   });
 

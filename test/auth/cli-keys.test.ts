@@ -42,10 +42,7 @@ describe("switchboard keys", () => {
 
     let server: RunningServer | undefined;
     try {
-      server = await startServer(
-        loadConfig({ env: {}, overrides: { port: 0, host: "127.0.0.1", logLevel: "silent", databaseUrl } }),
-        createLogger("silent"),
-      );
+      server = await startServer(loadConfig({ env: {}, overrides: { port: 0, host: "127.0.0.1", logLevel: "silent", databaseUrl } }), createLogger("silent"));
       const auth = { authorization: `Bearer ${key.token}` };
       expect((await postJson(`${server.url}/api/events`, { topic: "orders.created", data: {} })).status).toBe(401);
       expect((await postJson(`${server.url}/api/events`, { topic: "orders.created", data: {} }, auth)).status).toBe(201);

@@ -6,7 +6,10 @@ const SECRET = "a-test-secret-of-enough-length-0123456789";
 let hub: TestHub;
 
 /** An HS256 token with these scopes; `exp: null` leaves `exp` out, `sub: null` leaves `sub` out. */
-async function token(scope: string, options: { exp?: number | string | null; nbf?: number | string; secret?: string; sub?: string | null } = {}): Promise<string> {
+async function token(
+  scope: string,
+  options: { exp?: number | string | null; nbf?: number | string; secret?: string; sub?: string | null } = {},
+): Promise<string> {
   let jwt = new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
   if (options.sub !== null) jwt = jwt.setSubject(options.sub ?? "tester");
   if (options.exp !== null) jwt = jwt.setExpirationTime(options.exp ?? "5m");
@@ -137,7 +140,11 @@ describe("HS256 bearer tokens", () => {
       ["POST", "/api/keys"],
       ["DELETE", "/api/keys/key_x"],
     ]) {
-      const reply = await request(`${hub.url}${path}`, { method, headers: { ...bearer(t), "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      const reply = await request(`${hub.url}${path}`, {
+        method,
+        headers: { ...bearer(t), "content-type": "application/json" },
+        body: method === "POST" ? "{}" : undefined,
+      });
       expect(reply.status, `${method} ${path}`).toBe(403);
       expect(reply.body.details).toBe("requires admin");
     }
@@ -182,7 +189,12 @@ describe("streams", () => {
   async function openStream(path: string, headers: Record<string, string> = {}) {
     const controller = new AbortController();
     const res = await fetch(`${hub.url}${path}`, { headers: { accept: "text/event-stream", ...headers }, signal: controller.signal });
-    const result = { status: res.status, type: res.headers.get("content-type") ?? "", auth: res.headers.get("www-authenticate"), body: res.status === 200 ? "" : await res.text() };
+    const result = {
+      status: res.status,
+      type: res.headers.get("content-type") ?? "",
+      auth: res.headers.get("www-authenticate"),
+      body: res.status === 200 ? "" : await res.text(),
+    };
     controller.abort();
     return result;
   }

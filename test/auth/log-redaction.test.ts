@@ -57,7 +57,11 @@ describe("request logs", () => {
   });
 
   it("redact the token a stream was opened with through an encoded name, in the request and stream-closed lines", async () => {
-    const token = await new SignJWT({ scope: "subscribe:**" }).setProtectedHeader({ alg: "HS256" }).setSubject("reader").setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+    const token = await new SignJWT({ scope: "subscribe:**" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("reader")
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(SECRET));
     // The query parser decodes the name, so the hub takes the token from access%5Ftoken.
     const conn = await openLiveSse(server.url, `/events?topic=logs.stream&access%5Ftoken=${token}`);
     expect(conn.status).toBe(200);

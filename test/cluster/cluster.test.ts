@@ -12,7 +12,6 @@ import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { openLiveSse, type SseConnection } from "../helpers/sse.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
 
-
 await describeWithPostgres("cluster", "runs several hubs on one PostgreSQL database", defineClusterTests);
 
 function defineClusterTests(): void {
@@ -74,11 +73,14 @@ function defineClusterTests(): void {
       // In turns, then both at once.
       for (let i = 0; i < 10; i++) {
         const target = i % 2 === 0 ? a : b;
-        posted.push(...(await publish(target.url, [1, 2, 3].map((k) => ({ topic: "cluster.turns", data: { i, k } })))));
+        posted.push(
+          ...(await publish(
+            target.url,
+            [1, 2, 3].map((k) => ({ topic: "cluster.turns", data: { i, k } })),
+          )),
+        );
       }
-      const concurrent = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => publish((i % 2 === 0 ? a : b).url, { topic: "cluster.both", data: { i } })),
-      );
+      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => publish((i % 2 === 0 ? a : b).url, { topic: "cluster.both", data: { i } })));
       posted.push(...concurrent.flat());
       const expected = [...posted].sort((x, y) => x.seq - y.seq).map((p) => p.id);
 
@@ -118,7 +120,10 @@ function defineClusterTests(): void {
       expect(before).toHaveLength(2);
       await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1::int[])`, [before]);
       // Committed while no node listens: announced to no one.
-      const posted = await publish(a.url, [0, 1, 2].map((i) => ({ topic: "cluster.drop", data: { i } })));
+      const posted = await publish(
+        a.url,
+        [0, 1, 2].map((i) => ({ topic: "cluster.drop", data: { i } })),
+      );
       await onB.waitForEvents(3);
       // Each node reconnects on its own backoff: wait until both listen again, on new connections.
       const after = await eventually("both nodes listening again", async () => {
@@ -146,7 +151,12 @@ function defineClusterTests(): void {
 
       const posted: Array<{ id: string; seq: number }> = [];
       for (let i = 0; i < 5; i++) {
-        posted.push(...(await publish(api.url, [0, 1, 2, 3].map((k) => ({ topic: "cluster.hook", data: { i, k } })))));
+        posted.push(
+          ...(await publish(
+            api.url,
+            [0, 1, 2, 3].map((k) => ({ topic: "cluster.hook", data: { i, k } })),
+          )),
+        );
       }
       await receiver.waitFor(posted.length, 15_000);
       await sleep(300); // a second deliverer would have sent duplicates by now

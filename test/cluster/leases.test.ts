@@ -11,7 +11,6 @@ import { eventually, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { createSubscription, eventIdOf, publish, sleep } from "../helpers/webhooks.js";
 
-
 await describeWithPostgres("subscription leases", "shares subscriptions between delivering nodes with leases", defineLeaseTests);
 
 type Posted = Array<{ id: string; seq: number }>;

@@ -121,8 +121,14 @@ function defineThreeNodeTests(): void {
     for (let round = 0; round < 10; round++) {
       const replies = await Promise.all([
         publish(a.url, { topic: "sse3.a", data: { round } }),
-        publish(c.url, [0, 1].map((k) => ({ topic: "sse3.c", data: { round, k } }))),
-        publish(a.url, [0, 1, 2].map((k) => ({ topic: "sse3.a", data: { round, k } }))),
+        publish(
+          c.url,
+          [0, 1].map((k) => ({ topic: "sse3.c", data: { round, k } })),
+        ),
+        publish(
+          a.url,
+          [0, 1, 2].map((k) => ({ topic: "sse3.a", data: { round, k } })),
+        ),
         publish(c.url, { topic: "sse3.c", data: { round } }),
       ]);
       posted.push(...replies.flat());
@@ -192,7 +198,11 @@ function defineThreeNodeTests(): void {
       })();
 
       // Ingest: LOOPS_PER_NODE loops per node, each sending its own event ids so that every outcome is exact.
-      const nodes = new Map<string, SpawnedHub>([["a", a], ["b", b], ["c", c]]);
+      const nodes = new Map<string, SpawnedHub>([
+        ["a", a],
+        ["b", b],
+        ["c", c],
+      ]);
       const live = new Set(["a", "b", "c"]);
       const acked = new Map<string, { seq: number; via: string }>();
       /** No answer (connection reset, aborted): may or may not be stored. */
@@ -313,7 +323,11 @@ function defineThreeNodeTests(): void {
       expect(handoverMs).toBeLessThan(LEASE_TTL_MS);
 
       // 4. Ingest through the restarted node too, then stop.
-      await eventually("acknowledgements through the restarted node", () => ((ackedVia.get(restarted.url) ?? 0) >= ACKS_AFTER_RESTART ? true : undefined), 20_000);
+      await eventually(
+        "acknowledgements through the restarted node",
+        () => ((ackedVia.get(restarted.url) ?? 0) >= ACKS_AFTER_RESTART ? true : undefined),
+        20_000,
+      );
       // Every request in flight gets its answer.
       ingesting = false;
       await loopsDone;
@@ -324,10 +338,15 @@ function defineThreeNodeTests(): void {
       const stored = (await listAllEvents(nodes.get(stayName)!.url)).filter((e) => e.topic.startsWith("tri."));
       const storedCount = new Map<string, number>();
       for (const e of stored) storedCount.set(e.id, (storedCount.get(e.id) ?? 0) + 1);
-      expect([...storedCount].filter(([, n]) => n !== 1), "events stored more than once").toEqual([]);
+      expect(
+        [...storedCount].filter(([, n]) => n !== 1),
+        "events stored more than once",
+      ).toEqual([]);
       expect(new Set(stored.map((e) => e.seq)).size).toBe(stored.length);
       const storedSeq = new Map(stored.map((e) => [e.id as string, e.seq as number]));
-      const lost = [...acked].filter(([id, a]) => storedSeq.get(id) !== a.seq).map(([id, a]) => `${id} (seq ${a.seq} via ${a.via}): ${storedSeq.get(id) ?? "missing"}`);
+      const lost = [...acked]
+        .filter(([id, a]) => storedSeq.get(id) !== a.seq)
+        .map(([id, a]) => `${id} (seq ${a.seq} via ${a.via}): ${storedSeq.get(id) ?? "missing"}`);
       expect(lost, "acknowledged events missing or with another seq").toEqual([]);
       // Stored without an acknowledgement: only what was in flight to A when it was killed. (A node stopped with
       // SIGTERM answers every request it took.)
@@ -420,9 +439,21 @@ function defineThreeNodeTests(): void {
       }
       watchingLeases = false;
       await leaseWatch;
-      const logs = [...spawned].map((hub) => `${hub.url} pid ${hub.process.pid} ${hub === a ? "A" : hub === b ? "B" : hub === c ? "C" : "restarted"}: ${hub.stdout.trim().split("\n").slice(-15).join("\n  ")}`).join("\n");
+      const logs = [...spawned]
+        .map(
+          (hub) =>
+            `${hub.url} pid ${hub.process.pid} ${hub === a ? "A" : hub === b ? "B" : hub === c ? "C" : "restarted"}: ${hub.stdout.trim().split("\n").slice(-15).join("\n  ")}`,
+        )
+        .join("\n");
       expect(
-        duplicatedLate.length === 0 ? [] : [...duplicatedLate.slice(0, 10), `${duplicatedLate.length} in all`, `node logs:\n${logs}`, `lease holders (from the start of ingest; killed at ${killAt - t0} ms):\n${leaseChanges.join("\n")}`],
+        duplicatedLate.length === 0
+          ? []
+          : [
+              ...duplicatedLate.slice(0, 10),
+              `${duplicatedLate.length} in all`,
+              `node logs:\n${logs}`,
+              `lease holders (from the start of ingest; killed at ${killAt - t0} ms):\n${leaseChanges.join("\n")}`,
+            ],
         `duplicates not explained by the kill (times from the SIGKILL; leases taken over at +${takeoverMs} ms, SIGTERM of ${termName} ` +
           `at +${termAt - killAt} ms, exited at +${termExitedAt - killAt} ms, ${released} lease(s) released)`,
       ).toEqual([]);

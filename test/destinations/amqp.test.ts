@@ -38,7 +38,9 @@ runDestinationConformance({
     const key = uniqueName("nobody");
     return {
       url: `amqp://guest:guest@${hostPort}/?exchange=amq.direct&routing_key=${key}`,
-      error: new RegExp(`^publish to exchange "amq\\.direct" \\(routing key "${key}"\\) failed: unroutable: the exchange routed it to no queue \\(basic\\.return 312 NO_ROUTE\\)$`),
+      error: new RegExp(
+        `^publish to exchange "amq\\.direct" \\(routing key "${key}"\\) failed: unroutable: the exchange routed it to no queue \\(basic\\.return 312 NO_ROUTE\\)$`,
+      ),
     };
   },
 });
@@ -96,15 +98,19 @@ describe("RabbitMQ destination", () => {
     exchanges.push(x);
     return x;
   };
-  const deliveriesOf = async (subscriptionId: string): Promise<any[]> => (await request(`${hub.url}/api/deliveries?subscription=${subscriptionId}&limit=1000`)).body.data;
+  const deliveriesOf = async (subscriptionId: string): Promise<any[]> =>
+    (await request(`${hub.url}/api/deliveries?subscription=${subscriptionId}&limit=1000`)).body.data;
   const settled = (subscriptionId: string, count: number, status: string) =>
-    eventually(`${count} ${status}`, async () => {
-      const list = await deliveriesOf(subscriptionId);
-      return list.length === count && list.every((d) => d.status === status) ? list : undefined;
-    }, 20_000);
+    eventually(
+      `${count} ${status}`,
+      async () => {
+        const list = await deliveriesOf(subscriptionId);
+        return list.length === count && list.every((d) => d.status === status) ? list : undefined;
+      },
+      20_000,
+    );
   const attemptsOf = async (deliveryId: string): Promise<any[]> => (await request(`${hub.url}/api/deliveries/${deliveryId}`)).body.attempts;
-  const received = (x: TestExchange, count: number) =>
-    eventually(`${count} messages`, () => (x.messages().length >= count ? x.messages() : undefined), 15_000);
+  const received = (x: TestExchange, count: number) => eventually(`${count} messages`, () => (x.messages().length >= count ? x.messages() : undefined), 15_000);
 
   it("publishes persistent messages with message-id = delivery id and the content type; the confirm is the attempt's excerpt", async () => {
     const x = await exchange();
@@ -126,7 +132,10 @@ describe("RabbitMQ destination", () => {
     const topic = uniqueName("amqp.rk");
     const byKey = await createSubscription(hub.url, { topic, url: urlOf(direct, x, "{key}"), retry: FAST_RETRY });
     const byTopic = await createSubscription(hub.url, { topic, url: urlOf(direct, x, "{topic}"), retry: FAST_RETRY });
-    await publish(hub.url, [{ topic, key: "customer.7", data: { n: 1 } }, { topic, data: { n: 2 } }]);
+    await publish(hub.url, [
+      { topic, key: "customer.7", data: { n: 1 } },
+      { topic, data: { n: 2 } },
+    ]);
     await settled(byKey.id, 2, "delivered");
     await settled(byTopic.id, 2, "delivered");
     const keys = (await received(x, 4)).map((m) => m.fields.routingKey).sort();
@@ -136,25 +145,38 @@ describe("RabbitMQ destination", () => {
   it("takes the vhost %2F (the default one) and fails attempts on a vhost that does not exist", async () => {
     const x = await exchange();
     const topic = uniqueName("amqp.vhost");
-    const ok = await createSubscription(hub.url, { topic, url: `amqp://guest:guest@${direct}/%2F?exchange=${x.exchange}&routing_key=${x.bindingKey}`, retry: FAST_RETRY });
+    const ok = await createSubscription(hub.url, {
+      topic,
+      url: `amqp://guest:guest@${direct}/%2F?exchange=${x.exchange}&routing_key=${x.bindingKey}`,
+      retry: FAST_RETRY,
+    });
     const missing = await createSubscription(hub.url, { topic, url: `amqp://guest:guest@${direct}/sbtest-novhost?exchange=${x.exchange}`, retry: FAST_RETRY });
     await publish(hub.url, { topic, data: { v: 1 } });
     await settled(ok.id, 1, "delivered");
     const [dead] = await settled(missing.id, 1, "dead");
     for (const a of await attemptsOf(dead.id)) {
-      expect(a.error).toBe(`amqp://127.0.0.1:${AMQP_PORT}/sbtest-novhost is not connected: the broker refused to open vhost "sbtest-novhost": it does not exist, or the user may not use it`);
+      expect(a.error).toBe(
+        `amqp://127.0.0.1:${AMQP_PORT}/sbtest-novhost is not connected: the broker refused to open vhost "sbtest-novhost": it does not exist, or the user may not use it`,
+      );
     }
   });
 
   it("bad credentials: failed attempts naming ACCESS_REFUSED, then dead", async () => {
     const x = await exchange();
     const topic = uniqueName("amqp.creds");
-    const sub = await createSubscription(hub.url, { topic, url: `amqp://guest:wrong@${direct}/?exchange=${x.exchange}&routing_key=${x.bindingKey}`, retry: FAST_RETRY });
+    const sub = await createSubscription(hub.url, {
+      topic,
+      url: `amqp://guest:wrong@${direct}/?exchange=${x.exchange}&routing_key=${x.bindingKey}`,
+      retry: FAST_RETRY,
+    });
     await publish(hub.url, { topic, data: { c: 1 } });
     const [dead] = await settled(sub.id, 1, "dead");
     const attempts = await attemptsOf(dead.id);
     expect(attempts).toHaveLength(3);
-    for (const a of attempts) expect(a.error).toMatch(new RegExp(`^amqp://127\\.0\\.0\\.1:${AMQP_PORT} is not connected: .*403 \\(ACCESS-REFUSED\\).*ACCESS_REFUSED - Login was refused`));
+    for (const a of attempts)
+      expect(a.error).toMatch(
+        new RegExp(`^amqp://127\\.0\\.0\\.1:${AMQP_PORT} is not connected: .*403 \\(ACCESS-REFUSED\\).*ACCESS_REFUSED - Login was refused`),
+      );
     expect(x.messages()).toHaveLength(0);
     const health = (await request(`${hub.url}/ready`)).body.destinations;
     expect(JSON.stringify(health)).not.toContain("wrong");
@@ -169,7 +191,10 @@ describe("RabbitMQ destination", () => {
     const missing = uniqueName("sbtest.missing");
     const good = await createSubscription(hub.url, { topic, url: urlOf(hostPort, x), retry: FAST_RETRY });
     const bad = await createSubscription(hub.url, { topic, url: `amqp://guest:guest@${hostPort}/?exchange=${missing}&routing_key=r`, retry: FAST_RETRY });
-    await publish(hub.url, Array.from({ length: 10 }, (_, n) => ({ topic, data: { n } })));
+    await publish(
+      hub.url,
+      Array.from({ length: 10 }, (_, n) => ({ topic, data: { n } })),
+    );
     const delivered = await settled(good.id, 10, "delivered");
     const dead = await settled(bad.id, 10, "dead");
     // Its channel of its own: the channel the broker closed for the missing exchange took none of these down.
@@ -182,7 +207,9 @@ describe("RabbitMQ destination", () => {
     // After the 404s, the same connection still delivers to the exchange that exists.
     await publish(hub.url, { topic, data: { n: 10 } });
     await settled(good.id, 11, "delivered");
-    expect((await received(x, 11)).map((m) => (JSON.parse(m.content.toString()) as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 11 }, (_, n) => n));
+    expect((await received(x, 11)).map((m) => (JSON.parse(m.content.toString()) as { n: number }).n).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 11 }, (_, n) => n),
+    );
     expect(p.accepted).toBe(1);
   });
 
@@ -222,11 +249,15 @@ describe("RabbitMQ destination", () => {
 
     p.hold();
     await publish(hub.url, { topic, data: { late: true } });
-    const late = await eventually("a timed-out attempt", async () => (await deliveriesOf(sub.id)).find((d) => d.status !== "delivered" && d.attempt_count >= 1));
+    const late = await eventually("a timed-out attempt", async () =>
+      (await deliveriesOf(sub.id)).find((d) => d.status !== "delivered" && d.attempt_count >= 1),
+    );
     p.release();
     await settled(sub.id, 2, "delivered");
     const attempts = await attemptsOf(late.id);
-    expect(attempts[0].error).toMatch(new RegExp(`^timeout after \\d+ ms waiting for the publisher confirm on exchange "${x.exchange}" \\(routing key "${x.bindingKey}"\\)$`));
+    expect(attempts[0].error).toMatch(
+      new RegExp(`^timeout after \\d+ ms waiting for the publisher confirm on exchange "${x.exchange}" \\(routing key "${x.bindingKey}"\\)$`),
+    );
     expect(attempts.at(-1).error).toBeNull();
     // The broker had routed the first one: at least once, and every copy has the delivery id as its message-id.
     const copies = (await received(x, 3)).filter((m) => JSON.parse(m.content.toString()).late === true);
@@ -243,7 +274,9 @@ describe("RabbitMQ destination", () => {
       const topic = uniqueName("amqp.shutdown");
       const sub = await createSubscription(own.url, { topic, url: urlOf(`127.0.0.1:${p.port}`, x) });
       await publish(own.url, { topic, data: { s: 1 } });
-      await eventually("delivered", async () => ((await request(`${own.url}/api/deliveries?subscription=${sub.id}`)).body.data[0]?.status === "delivered" ? true : undefined));
+      await eventually("delivered", async () =>
+        (await request(`${own.url}/api/deliveries?subscription=${sub.id}`)).body.data[0]?.status === "delivered" ? true : undefined,
+      );
       p.hold();
     } finally {
       const started = Date.now();
@@ -254,7 +287,10 @@ describe("RabbitMQ destination", () => {
 
   it("masks the password in every GET", async () => {
     const x = await exchange();
-    const created = await createSubscription(hub.url, { topic: uniqueName("amqp.mask"), url: `amqp://guest:s3cret@${direct}/?exchange=${x.exchange}&routing_key=a` });
+    const created = await createSubscription(hub.url, {
+      topic: uniqueName("amqp.mask"),
+      url: `amqp://guest:s3cret@${direct}/?exchange=${x.exchange}&routing_key=a`,
+    });
     const masked = `amqp://guest:****@${direct}/?exchange=${x.exchange}&routing_key=a`;
     expect(created.url).toBe(masked);
     expect((await request(`${hub.url}/api/subscriptions/${created.id}`)).body.url).toBe(masked);
@@ -301,8 +337,24 @@ describe("RabbitMQ destination: the check when a subscription starts", () => {
     const router = new DestinationRouter({ webhookClient, userAgent: "test", allowPrivate: true, log: pino({ level: "info" }, sink) });
     opened.push(webhookClient, router);
     const sub = {
-      id: uniqueName("sub"), topic: "t", url, filter: null, headers: {}, secret: "whsec_x", active: true, disabledReason: null, ordering: "none",
-      retrySchedule: [0], timeoutMs: 2_000, maxInFlight: 1, rateLimit: null, body: "data", cursorSeq: 0, failingSince: null, createdAt: 0, updatedAt: 0,
+      id: uniqueName("sub"),
+      topic: "t",
+      url,
+      filter: null,
+      headers: {},
+      secret: "whsec_x",
+      active: true,
+      disabledReason: null,
+      ordering: "none",
+      retrySchedule: [0],
+      timeoutMs: 2_000,
+      maxInFlight: 1,
+      rateLimit: null,
+      body: "data",
+      cursorSeq: 0,
+      failingSince: null,
+      createdAt: 0,
+      updatedAt: 0,
     } as Subscription;
     router.open(sub);
     return { router, lines, sub };
@@ -322,7 +374,10 @@ describe("RabbitMQ destination: the check when a subscription starts", () => {
   it("no warning when it exists, nor for the default exchange", async () => {
     const x = await createTestExchange();
     opened.push(x);
-    for (const url of [`amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?exchange=${x.exchange}`, `amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?routing_key=${x.queue}`]) {
+    for (const url of [
+      `amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?exchange=${x.exchange}`,
+      `amqp://guest:guest@127.0.0.1:${AMQP_PORT}/?routing_key=${x.queue}`,
+    ]) {
       const { router, lines } = start(url);
       await eventually("connected", () => (router.health()[0]?.state === "connected" ? true : undefined));
       await new Promise((resolve) => setTimeout(resolve, 300));

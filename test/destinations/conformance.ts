@@ -78,22 +78,29 @@ export function runDestinationConformance(harness: BrokerHarness): void {
       return p;
     };
     const waitForMessages = (s: BrokerSink, count: number, timeoutMs = 15_000) =>
-      eventually(`${count} messages`, async () => {
-        const all = await s.messages();
-        return all.length >= count ? all : undefined;
-      }, timeoutMs);
+      eventually(
+        `${count} messages`,
+        async () => {
+          const all = await s.messages();
+          return all.length >= count ? all : undefined;
+        },
+        timeoutMs,
+      );
     const deliveriesOf = async (subscriptionId: string): Promise<any[]> => {
       const reply = await request(`${hub.url}/api/deliveries?subscription=${subscriptionId}&limit=1000`);
       expect(reply.status).toBe(200);
       return reply.body.data;
     };
     const allDelivered = (subscriptionId: string, count: number) =>
-      eventually("every delivery delivered", async () => {
-        const list = await deliveriesOf(subscriptionId);
-        return list.length === count && list.every((d) => d.status === "delivered") ? list : undefined;
-      }, 20_000);
-    const endpointHealth = async (endpoint: string) =>
-      ((await request(`${hub.url}/ready`)).body.destinations ?? []).find((d: any) => d.endpoint === endpoint);
+      eventually(
+        "every delivery delivered",
+        async () => {
+          const list = await deliveriesOf(subscriptionId);
+          return list.length === count && list.every((d) => d.status === "delivered") ? list : undefined;
+        },
+        20_000,
+      );
+    const endpointHealth = async (endpoint: string) => ((await request(`${hub.url}/ready`)).body.destinations ?? []).find((d: any) => d.endpoint === endpoint);
 
     it("publishes every event once, with its ids, CloudEvents headers, attributes and traceparent", async () => {
       const s = await sink();
@@ -147,7 +154,8 @@ export function runDestinationConformance(harness: BrokerHarness): void {
       const endpoint = `${harness.scheme}://127.0.0.1:${p.port}`;
       const topic = uniqueName(`${harness.kind}.outage`);
       const sub = await createSubscription(hub.url, { topic, url: s.url(`127.0.0.1:${p.port}`), ordering: "key", max_in_flight: 8, retry: PATIENT_RETRY });
-      const batch = (from: number) => Array.from({ length: 20 }, (_, k) => ({ topic, key: `k${(from + k) % 3}`, data: { n: from + k, key: `k${(from + k) % 3}` } }));
+      const batch = (from: number) =>
+        Array.from({ length: 20 }, (_, k) => ({ topic, key: `k${(from + k) % 3}`, data: { n: from + k, key: `k${(from + k) % 3}` } }));
       await publish(hub.url, batch(0));
       await waitForMessages(s, 20);
 

@@ -46,10 +46,14 @@ describe("SIGKILL mid-flight to MQTT", () => {
     const second = await spawnHub({ dir, env: ENV });
     running.push(second);
     const want = new Set(posted.map((p) => p.id));
-    await eventually(`all ${EVENTS} events received`, () => {
-      const seen = copies();
-      return [...want].every((id) => seen.has(id)) ? true : undefined;
-    }, 60_000);
+    await eventually(
+      `all ${EVENTS} events received`,
+      () => {
+        const seen = copies();
+        return [...want].every((id) => seen.has(id)) ? true : undefined;
+      },
+      60_000,
+    );
     const byEvent = copies();
     expect(new Set(byEvent.keys())).toEqual(want);
     const split = [...byEvent].filter(([, ids]) => new Set(ids).size !== 1).map(([event, ids]) => `${event}: ${ids.join(", ")}`);

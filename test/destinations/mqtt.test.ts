@@ -26,7 +26,10 @@ runDestinationConformance({
   // Mosquitto lets no client publish under $SYS: an MQTT 5 PUBACK with reason 0x87.
   unroutable: (hostPort) => {
     const topic = `$SYS/${uniqueTopic("denied").replace("sbtest/", "sbtest_")}`;
-    return { url: `mqtt://${hostPort}/${topic}`, error: /^the broker refused the message on topic \$SYS\/sbtest_denied_[0-9a-f]+: PUBACK 0x87 Not authorized$/ };
+    return {
+      url: `mqtt://${hostPort}/${topic}`,
+      error: /^the broker refused the message on topic \$SYS\/sbtest_denied_[0-9a-f]+: PUBACK 0x87 Not authorized$/,
+    };
   },
 });
 
@@ -116,7 +119,11 @@ describe("MQTT destination", () => {
     it("bad credentials: failed attempts saying the CONNACK refused them, then dead; the password shown nowhere", async () => {
       const topic = hubTopic("mqtt.badcreds");
       const wrong = "not-the-password";
-      const sub = await createSubscription(hub.url, { topic, url: `mqtt://${broker.user}:${wrong}@127.0.0.1:${broker.port}/${uniqueTopic("x")}`, retry: FAST_RETRY });
+      const sub = await createSubscription(hub.url, {
+        topic,
+        url: `mqtt://${broker.user}:${wrong}@127.0.0.1:${broker.port}/${uniqueTopic("x")}`,
+        retry: FAST_RETRY,
+      });
       await publish(hub.url, { topic, data: { x: 1 } });
       const dead = await onlyDelivery(sub.id, "dead");
       expect(dead.attempt_count).toBe(3);

@@ -54,7 +54,9 @@ describe("SIGKILL mid-flight to NATS JetStream", () => {
     const want = new Set(posted.map((p) => p.id));
     await eventually(`all ${EVENTS} events published`, () => ([...want].every((id) => published.has(id)) ? true : undefined), 60_000);
     // JetStream stored each event once: resends within the duplicate window were dropped by Nats-Msg-Id.
-    await eventually("the stream holds every event", async () => ((await stream!.nc.jetstreamManager()).streams.info(stream!.name).then((i) => (i.state.messages >= EVENTS ? true : undefined))));
+    await eventually("the stream holds every event", async () =>
+      (await stream!.nc.jetstreamManager()).streams.info(stream!.name).then((i) => (i.state.messages >= EVENTS ? true : undefined)),
+    );
     const info = await (await stream.nc.jetstreamManager()).streams.info(stream.name);
     expect(info.state.messages).toBe(EVENTS);
     expect(new Set(published.keys())).toEqual(want);

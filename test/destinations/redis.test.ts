@@ -2,7 +2,15 @@ import type { RedisClientType } from "@redis/client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisDriver } from "../../src/delivery/destinations/index.js";
 import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
-import { createTestRedisStream, redisClient, REDIS_PORT, subscribeTestChannel, uniqueRedisName, type StreamEntry, type TestRedisStream } from "../helpers/redis.js";
+import {
+  createTestRedisStream,
+  redisClient,
+  REDIS_PORT,
+  subscribeTestChannel,
+  uniqueRedisName,
+  type StreamEntry,
+  type TestRedisStream,
+} from "../helpers/redis.js";
 import { createSubscription, FAST_RETRY, publish, publishMany } from "../helpers/webhooks.js";
 import { runDestinationConformance, type BrokerMessage } from "./conformance.js";
 
@@ -48,7 +56,8 @@ runDestinationConformance({
   scheme: "redis",
   port: REDIS_PORT,
   dropsDuplicates: false,
-  outageError: /^(redis:\/\/127\.0\.0\.1:\d+ is not connected: (Socket closed unexpectedly|connect ECONNREFUSED |still connecting after )|XADD to stream \S+ failed: Socket closed unexpectedly)/,
+  outageError:
+    /^(redis:\/\/127\.0\.0\.1:\d+ is not connected: (Socket closed unexpectedly|connect ECONNREFUSED |still connecting after )|XADD to stream \S+ failed: Socket closed unexpectedly)/,
   async createSink() {
     const s = await createTestRedisStream();
     return {
@@ -70,7 +79,8 @@ runDestinationConformance({
   scheme: "redis",
   port: REDIS_PORT,
   dropsDuplicates: false,
-  outageError: /^(redis:\/\/127\.0\.0\.1:\d+ is not connected: (Socket closed unexpectedly|connect ECONNREFUSED |still connecting after )|PUBLISH to channel \S+ failed: Socket closed unexpectedly)/,
+  outageError:
+    /^(redis:\/\/127\.0\.0\.1:\d+ is not connected: (Socket closed unexpectedly|connect ECONNREFUSED |still connecting after )|PUBLISH to channel \S+ failed: Socket closed unexpectedly)/,
   async createSink() {
     const subscriber = await subscribeTestChannel();
     return {
@@ -101,12 +111,17 @@ describe("Redis destination", () => {
     cleanups.push(() => s.close());
     return s;
   };
-  const deliveries = async (subscriptionId: string): Promise<any[]> => (await request(`${hub.url}/api/deliveries?subscription=${subscriptionId}&limit=1000`)).body.data;
+  const deliveries = async (subscriptionId: string): Promise<any[]> =>
+    (await request(`${hub.url}/api/deliveries?subscription=${subscriptionId}&limit=1000`)).body.data;
   const settled = (subscriptionId: string, count: number, status: string) =>
-    eventually(`${count} ${status}`, async () => {
-      const list = await deliveries(subscriptionId);
-      return list.length === count && list.every((d) => d.status === status) ? list : undefined;
-    }, 20_000);
+    eventually(
+      `${count} ${status}`,
+      async () => {
+        const list = await deliveries(subscriptionId);
+        return list.length === count && list.every((d) => d.status === status) ? list : undefined;
+      },
+      20_000,
+    );
   const attemptsOf = async (deliveryId: string): Promise<any[]> => (await request(`${hub.url}/api/deliveries/${deliveryId}`)).body.attempts;
 
   it("XADDs the headers as fields, body last, and keeps the entry id as the excerpt", async () => {
@@ -160,14 +175,22 @@ describe("Redis destination", () => {
     cleanups.push(() => subscriber.close());
     const topic = uniqueRedisName("channel");
     const sub = await createSubscription(hub.url, { topic, url: `redis://${direct}/0?channel=${subscriber.channel}`, retry: FAST_RETRY });
-    const events = await publish(hub.url, [1, 2, 3].map((n) => ({ topic, key: "k", data: { n } })));
+    const events = await publish(
+      hub.url,
+      [1, 2, 3].map((n) => ({ topic, key: "k", data: { n } })),
+    );
     const list = await settled(sub.id, 3, "delivered");
     const received = await eventually("3 messages", () => (subscriber.received.length >= 3 ? subscriber.received : undefined));
     const messages = received.map((m) => JSON.parse(m) as { headers: Record<string, string>; body: { n: number } });
     expect(messages.map((m) => m.body.n)).toEqual([1, 2, 3]);
     const idByEvent = new Map(list.map((d) => [d.event_id, d.id]));
     for (const [i, m] of messages.entries()) {
-      expect(m.headers).toMatchObject({ "ce-id": events[i]!.id, "webhook-id": idByEvent.get(events[i]!.id), "ce-specversion": "1.0", "content-type": "application/json" });
+      expect(m.headers).toMatchObject({
+        "ce-id": events[i]!.id,
+        "webhook-id": idByEvent.get(events[i]!.id),
+        "ce-specversion": "1.0",
+        "content-type": "application/json",
+      });
     }
     const [attempt] = await attemptsOf(list[0].id);
     expect(JSON.parse(attempt.response_excerpt)).toEqual({ channel: subscriber.channel, receivers: 1 });
@@ -186,7 +209,11 @@ describe("Redis destination", () => {
   it("bad credentials: failed attempts naming the refusal, never the password, then dead", async () => {
     const topic = uniqueRedisName("badauth");
     const user = uniqueRedisName("nouser").replace(/:/g, "_");
-    const sub = await createSubscription(hub.url, { topic, url: `redis://${user}:n0tTheP4ss@${direct}/0?stream=${uniqueRedisName("badauth")}`, retry: FAST_RETRY });
+    const sub = await createSubscription(hub.url, {
+      topic,
+      url: `redis://${user}:n0tTheP4ss@${direct}/0?stream=${uniqueRedisName("badauth")}`,
+      retry: FAST_RETRY,
+    });
     expect(sub.url).toBe(`redis://${user}:****@${direct}/0?stream=${new URL(sub.url).searchParams.get("stream")}`);
     await publish(hub.url, { topic, data: { x: 1 } });
     const [dead] = await settled(sub.id, 1, "dead");
@@ -228,9 +255,13 @@ describe("Redis destination", () => {
     const target = (query: string) => redisDriver.parseUrl(new URL(`redis://${direct}/0?${query}`));
     const connection = await redisDriver.connect(target(`stream=${wrongType}`), listener);
     try {
-      expect(await redisDriver.check!(connection, target(`stream=${encodeURIComponent(wrongType)}`))).toMatch(/^key sbtest:wrongtype_\w+ on redis:\/\/127\.0\.0\.1:6379 holds a string, not a stream/);
+      expect(await redisDriver.check!(connection, target(`stream=${encodeURIComponent(wrongType)}`))).toMatch(
+        /^key sbtest:wrongtype_\w+ on redis:\/\/127\.0\.0\.1:6379 holds a string, not a stream/,
+      );
       expect(await redisDriver.check!(connection, target(`stream=${uniqueRedisName("absent")}`))).toBeUndefined();
-      expect(await redisDriver.check!(connection, target(`channel=${uniqueRedisName("nobody")}`))).toMatch(/^no subscriber on channel sbtest:nobody_\w+ .*is lost$/);
+      expect(await redisDriver.check!(connection, target(`channel=${uniqueRedisName("nobody")}`))).toMatch(
+        /^no subscriber on channel sbtest:nobody_\w+ .*is lost$/,
+      );
       const subscriber = await subscribeTestChannel();
       cleanups.push(() => subscriber.close());
       expect(await redisDriver.check!(connection, target(`channel=${subscriber.channel}`))).toBeUndefined();

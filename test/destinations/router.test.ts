@@ -23,20 +23,52 @@ function router(allowPrivate = true): { router: DestinationRouter; lines: Array<
     },
   });
   const webhookClient = createWebhookClient({ allowPrivate });
-  const r = new DestinationRouter({ webhookClient, userAgent: "test", allowPrivate, log: pino({ level: "info" }, sink), backoff: { minBackoffMs: 20, maxBackoffMs: 100 } });
+  const r = new DestinationRouter({
+    webhookClient,
+    userAgent: "test",
+    allowPrivate,
+    log: pino({ level: "info" }, sink),
+    backoff: { minBackoffMs: 20, maxBackoffMs: 100 },
+  });
   opened.push(webhookClient, r);
   return { router: r, lines };
 }
 
 function subscription(url: string, id = uniqueName("sub")): Subscription {
   return {
-    id, topic: "t", url, filter: null, headers: {}, secret: "whsec_x", active: true, disabledReason: null, ordering: "none",
-    retrySchedule: [0], timeoutMs: 2_000, maxInFlight: 1, rateLimit: null, body: "data", cursorSeq: 0, failingSince: null, createdAt: 0, updatedAt: 0,
+    id,
+    topic: "t",
+    url,
+    filter: null,
+    headers: {},
+    secret: "whsec_x",
+    active: true,
+    disabledReason: null,
+    ordering: "none",
+    retrySchedule: [0],
+    timeoutMs: 2_000,
+    maxInFlight: 1,
+    rateLimit: null,
+    body: "data",
+    cursorSeq: 0,
+    failingSince: null,
+    createdAt: 0,
+    updatedAt: 0,
   };
 }
 
 const event: StoredEvent = {
-  id: "evt_1", seq: 1, topic: "t", type: null, source: null, subject: null, time: 0, key: null, dataJson: '{"a":1}', attributes: {}, receivedAt: 0,
+  id: "evt_1",
+  seq: 1,
+  topic: "t",
+  type: null,
+  source: null,
+  subject: null,
+  time: 0,
+  key: null,
+  dataJson: '{"a":1}',
+  attributes: {},
+  receivedAt: 0,
 } as StoredEvent;
 
 describe("DestinationRouter", () => {
@@ -69,7 +101,9 @@ describe("DestinationRouter", () => {
     const outcome = await r.send({ subscription: sub, deliveryId: "dlv_1", event, attemptedAt: 0 });
     expect(outcome).toMatchObject({ ok: false, status: null, gone: false });
     expect(outcome.error).toBe(`nats://127.0.0.1:${proxy.port} is not connected: CONNECTION_REFUSED: connect ECONNREFUSED 127.0.0.1:${proxy.port}`);
-    expect(r.health()).toEqual([{ kind: "nats", endpoint: `nats://127.0.0.1:${proxy.port}`, state: "disconnected", subscriptions: 1, error: expect.any(String) }]);
+    expect(r.health()).toEqual([
+      { kind: "nats", endpoint: `nats://127.0.0.1:${proxy.port}`, state: "disconnected", subscriptions: 1, error: expect.any(String) },
+    ]);
     // The pool keeps trying, and finds the broker once it is back.
     await eventually("several connect attempts", () => (lines.filter((l) => l.msg === "broker unavailable").length >= 3 ? true : undefined));
     await proxy.restore();

@@ -38,9 +38,56 @@ type Rng = ReturnType<typeof prng>;
 
 const POLLUTING_KEYS = ["__proto__", "constructor", "prototype"];
 const TOPICS = ["fuzz.a", "fuzz.b", "orders.created", "__proto__", "constructor", "a..b", "", "x".repeat(300), "fuzz.*", "fuzz.>", "ü", "a b", "a/b"];
-const IDS = ["evt_01J0000000000000000000000", "sub_01J0000000000000000000000", "dlv_01J0000000000000000000000", "__proto__", "constructor", "prototype", "x", "%00", "%2F..%2F", "%FF%FE", "a%0D%0Ab", "x".repeat(257), "0", "-1", "null"];
-const STRINGS = ["", "x", "evt_1", "a\r\nb", "a\nid: x", "\u0000", "\ud800", "\uffff", "x".repeat(5_000), "1970-01-01T00:00:00Z", "yesterday", "-1", "1e999", "__proto__", "${x}", "<script>", "💥"];
-const FILTERS = ["(", "data.x == 1", "data.x ==", "a".repeat(5_000), `${"(".repeat(200)}1${")".repeat(200)}`, "[1,2,3].map(x, x * 2).size() > 0", '"a" + "b"', "__proto__.x == 1", "data.constructor.prototype", "1/0 == 1", "size(data) > 1", "topic.matches('(a+)+$')"];
+const IDS = [
+  "evt_01J0000000000000000000000",
+  "sub_01J0000000000000000000000",
+  "dlv_01J0000000000000000000000",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "x",
+  "%00",
+  "%2F..%2F",
+  "%FF%FE",
+  "a%0D%0Ab",
+  "x".repeat(257),
+  "0",
+  "-1",
+  "null",
+];
+const STRINGS = [
+  "",
+  "x",
+  "evt_1",
+  "a\r\nb",
+  "a\nid: x",
+  "\u0000",
+  "\ud800",
+  "\uffff",
+  "x".repeat(5_000),
+  "1970-01-01T00:00:00Z",
+  "yesterday",
+  "-1",
+  "1e999",
+  "__proto__",
+  "${x}",
+  "<script>",
+  "💥",
+];
+const FILTERS = [
+  "(",
+  "data.x == 1",
+  "data.x ==",
+  "a".repeat(5_000),
+  `${"(".repeat(200)}1${")".repeat(200)}`,
+  "[1,2,3].map(x, x * 2).size() > 0",
+  '"a" + "b"',
+  "__proto__.x == 1",
+  "data.constructor.prototype",
+  "1/0 == 1",
+  "size(data) > 1",
+  "topic.matches('(a+)+$')",
+];
 const SCALARS = (rng: Rng): unknown => rng.pick([null, true, false, 0, -1, 1.5, 1e308, -0, 2 ** 53 + 1, rng.pick(STRINGS), [], {}]);
 
 /** A JSON value built at random, with polluting keys at any depth. */
@@ -48,7 +95,11 @@ function value(rng: Rng, depth: number): unknown {
   if (depth <= 0 || rng.chance(0.35)) return SCALARS(rng);
   if (rng.chance(0.4)) return Array.from({ length: rng.int(4) }, () => value(rng, depth - 1));
   const out: Record<string, unknown> = {};
-  for (let i = rng.int(4); i > 0; i--) out[rng.chance(0.3) ? rng.pick(POLLUTING_KEYS) : rng.pick(["data", "topic", "id", "type", "attributes", "x", "polluted", "payload"])] = value(rng, depth - 1);
+  for (let i = rng.int(4); i > 0; i--)
+    out[rng.chance(0.3) ? rng.pick(POLLUTING_KEYS) : rng.pick(["data", "topic", "id", "type", "attributes", "x", "polluted", "payload"])] = value(
+      rng,
+      depth - 1,
+    );
   return out;
 }
 
@@ -71,14 +122,33 @@ function structuredBody(rng: Rng, kind: string): unknown {
     case "publish":
       return rng.chance(0.3)
         ? Array.from({ length: rng.pick([0, 1, 2, 101]) }, () => ({ topic: rng.pick(TOPICS), data: value(rng, 3) }))
-        : { topic: rng.pick(TOPICS), data: value(rng, 3), id: rng.chance(0.3) ? rng.pick(STRINGS) : undefined, type: rng.chance(0.3) ? rng.pick(STRINGS) : undefined, attributes: rng.chance(0.3) ? value(rng, 2) : undefined, time: rng.chance(0.2) ? rng.pick(STRINGS) : undefined };
+        : {
+            topic: rng.pick(TOPICS),
+            data: value(rng, 3),
+            id: rng.chance(0.3) ? rng.pick(STRINGS) : undefined,
+            type: rng.chance(0.3) ? rng.pick(STRINGS) : undefined,
+            attributes: rng.chance(0.3) ? value(rng, 2) : undefined,
+            time: rng.chance(0.2) ? rng.pick(STRINGS) : undefined,
+          };
     case "messages":
       return { topic: rng.pick(TOPICS), payload: value(rng, 3), attributes: rng.chance(0.5) ? value(rng, 2) : undefined };
     case "topic":
-      return { name: rng.pick([...TOPICS, "fuzz.empty"]), description: rng.pick(STRINGS), schema: rng.chance(0.5) ? value(rng, 3) : { type: "object", properties: { x: { type: rng.pick(["string", "nope"]) } }, errorMessage: 1 } };
+      return {
+        name: rng.pick([...TOPICS, "fuzz.empty"]),
+        description: rng.pick(STRINGS),
+        schema: rng.chance(0.5) ? value(rng, 3) : { type: "object", properties: { x: { type: rng.pick(["string", "nope"]) } }, errorMessage: 1 },
+      };
     case "subscription":
       return {
-        url: rng.pick(["http://127.0.0.1:1/hook", "http://10.0.0.1/x", "ftp://1.2.3.4/", "not a url", "http://[::1]/", "http://169.254.169.254/latest", "https://0.0.0.0/"]),
+        url: rng.pick([
+          "http://127.0.0.1:1/hook",
+          "http://10.0.0.1/x",
+          "ftp://1.2.3.4/",
+          "not a url",
+          "http://[::1]/",
+          "http://169.254.169.254/latest",
+          "https://0.0.0.0/",
+        ]),
         topics: rng.chance(0.5) ? [rng.pick(TOPICS)] : rng.pick(TOPICS),
         filter: rng.chance(0.5) ? rng.pick(FILTERS) : undefined,
         retry: rng.chance(0.3) ? value(rng, 2) : undefined,
@@ -130,11 +200,31 @@ const ENDPOINTS: Endpoint[] = [
   { method: "GET", path: (r) => r.pick(["/api/nothing", "/", "/api", "/api/events/a/b/c", "//api//events", "/api/../events", "/%2e%2e/"]) },
 ];
 
-const QUERY_KEYS = ["topic", "filter", "limit", "cursor", "after", "before", "since", "until", "type", "status", "subscription_id", "envelope", "last_event_id", "q", "order"];
+const QUERY_KEYS = [
+  "topic",
+  "filter",
+  "limit",
+  "cursor",
+  "after",
+  "before",
+  "since",
+  "until",
+  "type",
+  "status",
+  "subscription_id",
+  "envelope",
+  "last_event_id",
+  "q",
+  "order",
+];
 
 /** `encodeURIComponent`, but a lone surrogate becomes the (invalid UTF-8) bytes of one instead of an exception. */
 function encodeLoosely(v: string): string {
-  return v.replace(/[\ud800-\udfff]/g, "\u0000").split("\u0000").map(encodeURIComponent).join("%ED%A0%80");
+  return v
+    .replace(/[\ud800-\udfff]/g, "\u0000")
+    .split("\u0000")
+    .map(encodeURIComponent)
+    .join("%ED%A0%80");
 }
 
 /** A query string: usual keys with bad values, polluting keys, repeats, and broken escapes. */
@@ -183,7 +273,7 @@ function body(rng: Rng, kind: string): { bytes: Buffer; type: string | undefined
       "multipart/form-data; boundary=x",
       "application/x-www-form-urlencoded",
       "",
-      "application/json; boundary=\"",
+      'application/json; boundary="',
       undefined,
     ]);
   switch (rng.int(9)) {
@@ -192,7 +282,14 @@ function body(rng: Rng, kind: string): { bytes: Buffer; type: string | undefined
     case 1: // random bytes, mostly not UTF-8
       return { bytes: Buffer.from(Array.from({ length: rng.int(200) }, () => rng.int(256))), type: type() };
     case 2: // invalid UTF-8 inside a JSON string, or a BOM
-      return { bytes: Buffer.concat([Buffer.from(rng.pick(['{"data":"', '{"topic":"fuzz.a","data":"', "\ufeff{\"data\":\""])), Buffer.from([0xff, 0xc0, 0x80, 0xed, 0xa0, 0x80]), Buffer.from('"}')]), type: "application/json" };
+      return {
+        bytes: Buffer.concat([
+          Buffer.from(rng.pick(['{"data":"', '{"topic":"fuzz.a","data":"', '\ufeff{"data":"'])),
+          Buffer.from([0xff, 0xc0, 0x80, 0xed, 0xa0, 0x80]),
+          Buffer.from('"}'),
+        ]),
+        type: "application/json",
+      };
     case 3: {
       // deeply nested, under and over the body limit
       const depth = rng.pick([65, 200, 5_000, 30_000, 100_000]);
@@ -204,7 +301,28 @@ function body(rng: Rng, kind: string): { bytes: Buffer; type: string | undefined
     case 4: // oversized
       return { bytes: Buffer.from(`{"data":"${"x".repeat(BODY_LIMIT + rng.int(1000))}"}`), type: "application/json" };
     case 5: // number and string edge cases
-      return { bytes: Buffer.from(rng.pick(["1e99999", "-", "[1,]", '{"a":1,}', '{"a" 1}', "nul", "NaN", '"\\ud800"', '{"data":"\\u0000"}', "{}".repeat(100), '{"a":1}{"b":2}', "[]", "{}", " ", ""])), type: type() };
+      return {
+        bytes: Buffer.from(
+          rng.pick([
+            "1e99999",
+            "-",
+            "[1,]",
+            '{"a":1,}',
+            '{"a" 1}',
+            "nul",
+            "NaN",
+            '"\\ud800"',
+            '{"data":"\\u0000"}',
+            "{}".repeat(100),
+            '{"a":1}{"b":2}',
+            "[]",
+            "{}",
+            " ",
+            "",
+          ]),
+        ),
+        type: type(),
+      };
     default:
       return { bytes: Buffer.from(json()), type: rng.chance(0.85) ? "application/json" : type() };
   }
@@ -227,7 +345,13 @@ function generate(rng: Rng): Generated {
   if (ep.stream || rng.chance(0.1)) headers.push("accept: text/event-stream");
   if (rng.chance(0.1)) headers.push(`idempotency-key: ${rng.pick(["k1", "", "x".repeat(300), "a b", "\u00ff"])}`);
   if (rng.chance(0.05)) headers.push(`last-event-id: ${rng.pick(["evt_x", "x".repeat(300), "\u00ffbad", "a\u0000b"])}`);
-  if (rng.chance(0.05)) headers.push(`ce-specversion: ${rng.pick(["1.0", "0.3", ""])}`, `ce-type: ${rng.pick(STRINGS.slice(0, 6)).replace(/[\r\n\0]/g, "")}`, "ce-source: /s", `ce-id: ${rng.pick(["a", ""])}`);
+  if (rng.chance(0.05))
+    headers.push(
+      `ce-specversion: ${rng.pick(["1.0", "0.3", ""])}`,
+      `ce-type: ${rng.pick(STRINGS.slice(0, 6)).replace(/[\r\n\0]/g, "")}`,
+      "ce-source: /s",
+      `ce-id: ${rng.pick(["a", ""])}`,
+    );
   if (rng.chance(0.05)) headers.push(`origin: ${rng.pick(["https://evil.example", "null", ""])}`);
   let payload: Buffer = Buffer.alloc(0);
   let end = false;
@@ -252,7 +376,11 @@ function generate(rng: Rng): Generated {
         break;
       case 4: // broken chunked
         headers.push("transfer-encoding: chunked");
-        payload = Buffer.concat([Buffer.from(rng.pick(["zz\r\n", `${(payload.length + 5).toString(16)}\r\n`, "-1\r\n"])), payload, Buffer.from("\r\n0\r\n\r\n")]);
+        payload = Buffer.concat([
+          Buffer.from(rng.pick(["zz\r\n", `${(payload.length + 5).toString(16)}\r\n`, "-1\r\n"])),
+          payload,
+          Buffer.from("\r\n0\r\n\r\n"),
+        ]);
         break;
       case 5: // fewer bytes announced than sent: the rest reads as a second, garbage request
         headers.push(`content-length: ${Math.max(0, payload.length - 1 - rng.int(10))}`);
@@ -264,7 +392,12 @@ function generate(rng: Rng): Generated {
   if (rng.chance(0.02)) headers.push(`x-big: ${"h".repeat(20_000)}`); // headers too large
   let head = `${method} ${path} HTTP/1.1\r\n${headers.join("\r\n")}\r\n\r\n`;
   if (rng.chance(0.01)) head = `${method} /api/events\u00ff\u0000 HTTP/1.1\r\nhost: x\r\n\r\n`; // raw bytes in the request line
-  return { bytes: Buffer.concat([Buffer.from(head, "latin1"), payload]), end, publish: ep.publish === true && method === ep.method, label: `${method} ${path.slice(0, 120)}` };
+  return {
+    bytes: Buffer.concat([Buffer.from(head, "latin1"), payload]),
+    end,
+    publish: ep.publish === true && method === ep.method,
+    label: `${method} ${path.slice(0, 120)}`,
+  };
 }
 
 let hub: TestHub;
@@ -338,7 +471,10 @@ describe(`fuzz: ${REQUESTS} hostile requests (seed ${SEED})`, () => {
 
     const events = await listAllEvents(hub.url);
     const listed = new Set(events.map((e) => e.id as string));
-    expect([...stored].filter((i) => !listed.has(i)), "acknowledged but not stored").toEqual([]);
+    expect(
+      [...stored].filter((i) => !listed.has(i)),
+      "acknowledged but not stored",
+    ).toEqual([]);
     expect(events.length).toBe(stored.size);
     for (const e of events) expect(stored.has(e.id), `stored event ${e.id} came from no 2xx reply`).toBe(true);
 
@@ -355,11 +491,23 @@ describe(`fuzz: ${REQUESTS} hostile requests (seed ${SEED})`, () => {
 const CEL_CASES = Math.ceil(REQUESTS / 25);
 /** Generous: a loaded 2-core CI machine; docs/filters.md has the measured worst case. */
 const CEL_EVALUATION_BOUND_MS = 50;
-const PATTERNS = ["^(a+)+$", "(a|aa)*b", "(.*a){12}", "(?s).*a.{200}[^ab]", "(x+x+)+y", "^[a-z]+@[a-z]+\\\\.[a-z]{2,}$", "(?i)HELLO", "(a)\\\\1", "(?=a)", "[", "\\\\p{L}+"];
+const PATTERNS = [
+  "^(a+)+$",
+  "(a|aa)*b",
+  "(.*a){12}",
+  "(?s).*a.{200}[^ab]",
+  "(x+x+)+y",
+  "^[a-z]+@[a-z]+\\\\.[a-z]{2,}$",
+  "(?i)HELLO",
+  "(a)\\\\1",
+  "(?=a)",
+  "[",
+  "\\\\p{L}+",
+];
 
 function celList(rng: Rng, depth: number, vars: string[]): string {
   const n = rng.pick([0, 1, 3, 10, 30, 100]);
-  if (depth <= 0) return rng.pick([`[${Array.from({ length: n }, (_, i) => i).join(",")}]`, "data.items", "data.s.split(\"\")", "data.s.split(\",\")"]);
+  if (depth <= 0) return rng.pick([`[${Array.from({ length: n }, (_, i) => i).join(",")}]`, "data.items", 'data.s.split("")', 'data.s.split(",")']);
   const v = `v${depth}`;
   switch (rng.int(7)) {
     case 0:
@@ -394,7 +542,17 @@ function celString(rng: Rng, depth: number, vars: string[]): string {
 function celBool(rng: Rng, depth: number, vars: string[]): string {
   if (depth <= 0 || rng.chance(0.2)) {
     const s = () => rng.pick(["data.s", '"aaaa!"', ...vars]);
-    return rng.pick(["true", "data.x == 1", "has(data.a)", `${s()}.matches("${rng.pick(PATTERNS)}")`, `${s()}.contains("a")`, `size(${s()}) > 3`, "size(data.items[0]) > 1", 'data.items[0] == data.items[0] || "k1" in data.items[0]', ...vars.map((v) => `${v} == 1`)]);
+    return rng.pick([
+      "true",
+      "data.x == 1",
+      "has(data.a)",
+      `${s()}.matches("${rng.pick(PATTERNS)}")`,
+      `${s()}.contains("a")`,
+      `size(${s()}) > 3`,
+      "size(data.items[0]) > 1",
+      'data.items[0] == data.items[0] || "k1" in data.items[0]',
+      ...vars.map((v) => `${v} == 1`),
+    ]);
   }
   const v = `v${depth}`;
   switch (rng.int(6)) {

@@ -56,7 +56,8 @@ export async function createTestExchange(options: { type?: "direct" | "topic" | 
 /** A message's AMQP headers as strings, names lowercased, with the `content-type` property beside them. */
 export function headersOf(m: ConsumeMessage): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(m.properties.headers ?? {})) headers[name.toLowerCase()] = Buffer.isBuffer(value) ? value.toString() : String(value);
+  for (const [name, value] of Object.entries(m.properties.headers ?? {}))
+    headers[name.toLowerCase()] = Buffer.isBuffer(value) ? value.toString() : String(value);
   if (m.properties.contentType !== undefined) headers["content-type"] = String(m.properties.contentType);
   return headers;
 }

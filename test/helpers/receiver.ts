@@ -27,10 +27,7 @@ export interface ReceivedRequest {
  * What the receiver does with a request: answer with a status (and headers, body), never answer, or `write` the
  * reply itself (bodies that stall, trickle or never end).
  */
-export type Reply =
-  | { status: number; headers?: Record<string, string>; body?: string | Buffer }
-  | "timeout"
-  | { write: (res: ServerResponse) => void };
+export type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer } | "timeout" | { write: (res: ServerResponse) => void };
 
 /** A fixed reply, or one chosen per request (the request is already recorded when this runs). */
 export type Behaviour = Reply | ((req: ReceivedRequest, index: number) => Reply);

@@ -44,7 +44,10 @@ export async function createTestRedisStream(db = 0): Promise<TestRedisStream> {
     async entries() {
       // The raw reply keeps the field order, which the hub's layout promises (`body` last).
       const reply = (await client.sendCommand(["XRANGE", key, "-", "+"])) as Array<[string, string[]]>;
-      return reply.map(([id, flat]) => ({ id, fields: Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!] as [string, string]) }));
+      return reply.map(([id, flat]) => ({
+        id,
+        fields: Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!] as [string, string]),
+      }));
     },
     async close() {
       await client.del(key).catch(() => undefined);

@@ -110,10 +110,14 @@ export class SseConnection {
 
   /** Resolves with all events received once there are at least `n`; rejects on timeout or close. */
   waitForEvents(n: number, timeoutMs = this.timeoutMs): Promise<SseFrame[]> {
-    return this.waitUntil(`${n} events`, () => {
-      const events = this.events();
-      return events.length >= n ? events : undefined;
-    }, timeoutMs);
+    return this.waitUntil(
+      `${n} events`,
+      () => {
+        const events = this.events();
+        return events.length >= n ? events : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Resolves once the body text contains `needle`. */

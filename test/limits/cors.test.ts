@@ -61,7 +61,11 @@ describe("CORS", () => {
     const missing = await httpRequest(hub.url, "/api/nothing", { headers: { origin: APP } });
     expect(missing.status).toBe(404);
     expect(missing.headers["access-control-allow-origin"]).toBe(APP);
-    const bad = await httpRequest(hub.url, "/api/topics/cors.x/events", { method: "POST", headers: { origin: APP, "content-type": "application/json" }, body: "{" });
+    const bad = await httpRequest(hub.url, "/api/topics/cors.x/events", {
+      method: "POST",
+      headers: { origin: APP, "content-type": "application/json" },
+      body: "{",
+    });
     expect(bad.status).toBe(400);
     expect(bad.headers["access-control-allow-origin"]).toBe(APP);
     const evil = await post(EVIL);

@@ -13,7 +13,11 @@ beforeAll(async () => {
   for (const client of ["a", "b", "c", "d", "e", "f"]) {
     tokens.set(
       client,
-      await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject(client).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET)),
+      await new SignJWT({ scope: "admin" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(client)
+        .setExpirationTime("5m")
+        .sign(new TextEncoder().encode(SECRET)),
     );
   }
 });

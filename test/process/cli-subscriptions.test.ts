@@ -30,14 +30,22 @@ const TARGET = "http://127.0.0.1:9/hook";
 describe("switchboard subscriptions", () => {
   it("creates, lists, pauses, resumes and deletes a subscription", async () => {
     const created = await cli([
-      "subscriptions", "create",
-      "--topic", "cli.subs.*",
-      "--url", TARGET,
-      "--filter", "data.n > 1",
-      "--header", "x-team=payments",
-      "--ordering", "key",
-      "--body", "envelope",
-      "--start", "beginning",
+      "subscriptions",
+      "create",
+      "--topic",
+      "cli.subs.*",
+      "--url",
+      TARGET,
+      "--filter",
+      "data.n > 1",
+      "--header",
+      "x-team=payments",
+      "--ordering",
+      "key",
+      "--body",
+      "envelope",
+      "--start",
+      "beginning",
     ]);
     expect(created.code, created.stderr).toBe(0);
     const sub = created.json;

@@ -105,7 +105,11 @@ describe("switchboard serve with a bad flag value", () => {
   ];
   it("serve --port abc (and every other bad flag value) → exit 2 and one stderr line naming the flag", async () => {
     // One process per case, side by side; each exits by itself.
-    const runs = cases.map(([args, flag]) => ({ args, flag, child: spawnNode("src/cli/index.ts", ["serve", ...args], { PORT: "0", DATABASE_URL: "sqlite::memory:" }) }));
+    const runs = cases.map(([args, flag]) => ({
+      args,
+      flag,
+      child: spawnNode("src/cli/index.ts", ["serve", ...args], { PORT: "0", DATABASE_URL: "sqlite::memory:" }),
+    }));
     for (const { args, flag, child } of runs) {
       const exit = await child.exited;
       expect(exit.code, `${args.join(" ")}: ${child.stderr}`).toBe(2);

@@ -31,7 +31,9 @@ describe("SIGKILL under concurrent ingest", () => {
         // Every third request names its own id; the rest get one from the hub. Some are batches.
         const batch = i % 5 === 4;
         const one = (k: number) =>
-          i % 3 === 0 ? { topic: `crash.t${loopIndex % 4}`, id: `c-${loopIndex}-${i}-${k}`, data: { loopIndex, i, k } } : { topic: `crash.t${loopIndex % 4}`, data: { loopIndex, i, k } };
+          i % 3 === 0
+            ? { topic: `crash.t${loopIndex % 4}`, id: `c-${loopIndex}-${i}-${k}`, data: { loopIndex, i, k } }
+            : { topic: `crash.t${loopIndex % 4}`, data: { loopIndex, i, k } };
         const body = batch ? [one(0), one(1), one(2)] : one(0);
         try {
           const res = await fetch(`${first.url}/api/events`, {

@@ -30,9 +30,7 @@ function halfSentPost(port: number, path: string, body: string): HalfSentPost {
   socket.setEncoding("utf8");
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
-  socket.write(
-    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${bytes.length}\r\n\r\n`,
-  );
+  socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: ${bytes.length}\r\n\r\n`);
   const sent = new Promise<void>((resolve) => socket.write(bytes.subarray(0, half), () => resolve()));
   const reply = new Promise<{ status: number; body: any }>((resolve, reject) => {
     let raw = "";
@@ -90,7 +88,8 @@ describe("SIGTERM", () => {
             body: JSON.stringify({ l, i }),
           });
           if (reply.status === 201) acked.push(reply.body.id);
-          else if (reply.status === 503) return; // shutting down: refused, not stored
+          else if (reply.status === 503)
+            return; // shutting down: refused, not stored
           else throw new Error(`unexpected ${reply.status}: ${reply.text}`);
         } catch (error) {
           if ((error as Error).message.startsWith("unexpected")) throw error;

@@ -43,7 +43,9 @@ describe("heartbeat", () => {
     await conn.waitForEvents(1);
     const before = conn.text.length;
     await conn.waitFor("a heartbeat after the event", () => conn.text.slice(before).includes(": heartbeat\n\n"));
-    expect(conn.text).toMatch(new RegExp(`^retry: 2000\\n: connected\\n\\n(: heartbeat\\n\\n)+id: ${posted.body.id}\\ndata: \\{"a":1\\}\\n\\n(: heartbeat\\n\\n)+$`));
+    expect(conn.text).toMatch(
+      new RegExp(`^retry: 2000\\n: connected\\n\\n(: heartbeat\\n\\n)+id: ${posted.body.id}\\ndata: \\{"a":1\\}\\n\\n(: heartbeat\\n\\n)+$`),
+    );
   });
 });
 

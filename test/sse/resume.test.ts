@@ -301,4 +301,3 @@ describe("a replay paced by its reader", () => {
     }
   });
 });
-

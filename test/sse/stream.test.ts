@@ -129,10 +129,15 @@ describe("GET /events", () => {
 
   it("applies a CEL filter", async () => {
     const conn = await live(`/events?topic=sse.filter&filter=${encodeURIComponent('data.amount > 100 && attributes.region == "eu"')}`);
-    const send = (amount: number, region: string) =>
-      postJson(`${hub.url}/api/events`, { topic: "sse.filter", data: { amount }, attributes: { region } });
+    const send = (amount: number, region: string) => postJson(`${hub.url}/api/events`, { topic: "sse.filter", data: { amount }, attributes: { region } });
     const sent = [];
-    for (const [amount, region] of [[50, "eu"], [150, "us"], [150, "eu"], [100, "eu"], [101.5, "eu"]] as const) {
+    for (const [amount, region] of [
+      [50, "eu"],
+      [150, "us"],
+      [150, "eu"],
+      [100, "eu"],
+      [101.5, "eu"],
+    ] as const) {
       sent.push((await send(amount, region)).body.id);
     }
     await conn.waitForEvents(2);

@@ -179,7 +179,11 @@ function definePostgresTests(): void {
       await store.migrate();
       const dataJson = '{"a":"x\\u0000y","n":1}';
       const out = expectOk(
-        (await store.events.append([{ events: [makeEvent("esc", { data: JSON.parse(dataJson), dataJson }), makeEvent("esc", { data: { n: 2 } })], createTopics: true }]))[0],
+        (
+          await store.events.append([
+            { events: [makeEvent("esc", { data: JSON.parse(dataJson), dataJson }), makeEvent("esc", { data: { n: 2 } })], createTopics: true },
+          ])
+        )[0],
       );
       expect((await store.events.get(out.results[0]!.id))?.dataJson).toBe(dataJson);
       const found = await store.events.search({ dataEquals: [{ field: "n", value: 1 }], order: "asc", limit: 10 });
@@ -232,7 +236,7 @@ function definePostgresTests(): void {
       expect(seqs).toHaveLength(3_500);
       expect([...new Set(seqs)].sort((x, y) => x - y)).toEqual(seqs);
       const read: number[] = [];
-      for (let cursor = 0; ; ) {
+      for (let cursor = 0; ;) {
         const page = await store.events.readAfter(cursor, 1_000);
         if (page.length === 0) break;
         read.push(...page.map((e) => e.seq));
@@ -317,9 +321,7 @@ function definePostgresTests(): void {
           await client.query(`INSERT INTO switchboard_migrations VALUES ($1, $2, 0)`, [m.version, m.name]);
         }
         await client.query(`INSERT INTO topics (name, created_at, updated_at, event_count) VALUES ('legacy', 0, 0, 3)`);
-        await client.query(
-          `INSERT INTO events (id, topic, time, data, received_at) SELECT 'legacy-' || g, 'legacy', 0, '{}', 0 FROM generate_series(1, 3) g`,
-        );
+        await client.query(`INSERT INTO events (id, topic, time, data, received_at) SELECT 'legacy-' || g, 'legacy', 0, '{}', 0 FROM generate_series(1, 3) g`);
         await client.query(`UPDATE store_state SET last_seq = 3`);
       } finally {
         await client.end();
@@ -332,7 +334,9 @@ function definePostgresTests(): void {
         [3, "legacy-3"],
       ]);
       expect(await partitionsOf(url)).toContain("events_before_partitioning FOR VALUES FROM (MINVALUE) TO ('4')");
-      const again = expectOk((await store.events.append([{ events: [makeEvent("legacy", { id: "legacy-2", clientId: true }), makeEvent("legacy")], createTopics: true }]))[0]);
+      const again = expectOk(
+        (await store.events.append([{ events: [makeEvent("legacy", { id: "legacy-2", clientId: true }), makeEvent("legacy")], createTopics: true }]))[0],
+      );
       expect(again.results.map((r) => r.seq)).toEqual([2, 4]);
       expect((await store.events.get("legacy-3"))?.seq).toBe(3);
     });

@@ -213,7 +213,10 @@ describe("retries", () => {
     const r = await receiver({ status: 503 });
     const topic = "wh.retryall";
     const sub = await createSubscription(hub.url, { topic, url: r.url, retry: { schedule: [0] } });
-    const events = await publish(hub.url, [1, 2, 3].map((n) => ({ topic, data: { n } })));
+    const events = await publish(
+      hub.url,
+      [1, 2, 3].map((n) => ({ topic, data: { n } })),
+    );
     await r.waitFor(3);
     await eventually("3 dead deliveries", async () => {
       const page = await getJson(`${api}/deliveries?status=dead&subscription=${sub.id}`);
@@ -241,12 +244,18 @@ describe("retries", () => {
     const r = await receiver();
     const topic = "wh.replay";
     const sub = await createSubscription(hub.url, { topic, url: r.url });
-    const early = await publish(hub.url, [1, 2].map((n) => ({ topic, data: { n } })));
+    const early = await publish(
+      hub.url,
+      [1, 2].map((n) => ({ topic, data: { n } })),
+    );
     await r.waitFor(2);
     await new Promise((res) => setTimeout(res, 20));
     const from = new Date().toISOString();
     await new Promise((res) => setTimeout(res, 20));
-    const middle = await publish(hub.url, [3, 4, 5].map((n) => ({ topic, data: { n } })));
+    const middle = await publish(
+      hub.url,
+      [3, 4, 5].map((n) => ({ topic, data: { n } })),
+    );
     await r.waitFor(5);
     await new Promise((res) => setTimeout(res, 20));
     const to = new Date().toISOString();

@@ -89,11 +89,17 @@ describe("filters", () => {
 describe("start positions", () => {
   it('"now" (default) skips older events, "beginning" delivers all stored ones, a time delivers those received after it', async () => {
     const topic = "start.pos";
-    const old = await publish(hub.url, [1, 2, 3].map((n) => ({ topic, data: { n } })));
+    const old = await publish(
+      hub.url,
+      [1, 2, 3].map((n) => ({ topic, data: { n } })),
+    );
     await sleep(30);
     const cut = new Date().toISOString();
     await sleep(30);
-    const middle = await publish(hub.url, [4, 5].map((n) => ({ topic, data: { n } })));
+    const middle = await publish(
+      hub.url,
+      [4, 5].map((n) => ({ topic, data: { n } })),
+    );
 
     const url = (tag: string) => `${receiver.url}?tag=${tag}`;
     await createSubscription(hub.url, { topic, url: url("default"), max_in_flight: 1 });
@@ -101,7 +107,10 @@ describe("start positions", () => {
     await createSubscription(hub.url, { topic, url: url("beginning"), start: "beginning", max_in_flight: 1 });
     await createSubscription(hub.url, { topic, url: url("time"), start: cut, max_in_flight: 1 });
 
-    const fresh = await publish(hub.url, [6, 7].map((n) => ({ topic, data: { n } })));
+    const fresh = await publish(
+      hub.url,
+      [6, 7].map((n) => ({ topic, data: { n } })),
+    );
     const last = fresh[fresh.length - 1]!.id;
     // max_in_flight 1 and log order: once the last event has arrived everything before it has.
     for (const tag of ["default", "now", "beginning", "time"]) await receiver.waitFor(1, 10_000, (r) => at(tag)(r) && eventIdOf(r) === last);

@@ -41,7 +41,11 @@ describe("receiver down for a while, then up (Postoffice buffering)", () => {
 
     await receiver.start();
     expect(receiver.port).toBe(port);
-    await receiver.waitUntil(`all ${count} events`, (all) => new Set(all.filter((q) => String(q.headers["ce-type"]) === topic).map(eventIdOf)).size >= count, 45_000);
+    await receiver.waitUntil(
+      `all ${count} events`,
+      (all) => new Set(all.filter((q) => String(q.headers["ce-type"]) === topic).map(eventIdOf)).size >= count,
+      45_000,
+    );
     const mine = receiver.requests.filter((q) => String(q.headers["ce-type"]) === topic);
     expect(new Set(mine.map(eventIdOf))).toEqual(new Set(posted.map((p) => p.id)));
     expect(new Set(mine.map((q) => (JSON.parse(q.body) as { i: number }).i)).size).toBe(count);

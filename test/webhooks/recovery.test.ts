@@ -75,9 +75,7 @@ describe("recovery", () => {
     await r.waitFor(2);
     await eventually("both deliveries dead", async () => ((await countDeliveries(sub.id, "dead")) === 2 ? true : undefined));
     await sleep(500);
-    const announced = (await getJson(`${api}/events?topic=switchboard.delivery.dead&limit=1000`)).data.filter(
-      (e: any) => e.data.subscription_id === sub.id,
-    );
+    const announced = (await getJson(`${api}/events?topic=switchboard.delivery.dead&limit=1000`)).data.filter((e: any) => e.data.subscription_id === sub.id);
     expect(announced.map((e: any) => e.data.event_id)).toEqual([event!.id]);
     expect(r.requests).toHaveLength(2);
   });

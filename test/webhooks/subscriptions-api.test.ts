@@ -250,9 +250,18 @@ describe("subscription headers", () => {
     const guarded = await startTestHub({ jwtSecret: secret, allowPrivateTargets: true });
     try {
       const token = (scope: string) =>
-        new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setSubject("t").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+        new SignJWT({ scope })
+          .setProtectedHeader({ alg: "HS256" })
+          .setSubject("t")
+          .setIssuedAt()
+          .setExpirationTime("5m")
+          .sign(new TextEncoder().encode(secret));
       const as = async (scope: string) => ({ authorization: `Bearer ${await token(scope)}` });
-      const created = await postJson(`${guarded.url}/api/subscriptions`, { topic: "hdr.auth", url: receiver.url, headers: { authorization: "Bearer y" } }, await as("admin"));
+      const created = await postJson(
+        `${guarded.url}/api/subscriptions`,
+        { topic: "hdr.auth", url: receiver.url, headers: { authorization: "Bearer y" } },
+        await as("admin"),
+      );
       expect(created.status, created.text).toBe(201);
       const denied = await request(`${guarded.url}/api/subscriptions/${created.body.id}/headers`, { headers: await as("publish:** subscribe:**") });
       expect(denied.status).toBe(403);
@@ -293,7 +302,9 @@ describe("subscription limit", () => {
     for (const s of (await request(`${small.url}/api/subscriptions`)).body.data) {
       await request(`${small.url}/api/subscriptions/${s.id}`, { method: "DELETE" });
     }
-    const replies = await Promise.all(Array.from({ length: 5 }, (_, i) => postJson(`${small.url}/api/subscriptions`, { topic: `cap.race${i}`, url: receiver.url })));
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => postJson(`${small.url}/api/subscriptions`, { topic: `cap.race${i}`, url: receiver.url })),
+    );
     expect(replies.map((r) => r.status).sort()).toEqual([201, 201, 409, 409, 409]);
     expect((await request(`${small.url}/api/subscriptions`)).body.data).toHaveLength(2);
   });
@@ -318,9 +329,21 @@ describe("Postoffice publishers", () => {
 
   it("from_now false delivers what the topic already holds; from_now true does not", async () => {
     const [old] = await publish(hub.url, { topic: "po.history", data: { old: true } });
-    const later = await postJson(`${api}/publishers`, { active: true, topic: "po.history", target: `${receiver.url}?from_now=false`, type: "http", from_now: false });
+    const later = await postJson(`${api}/publishers`, {
+      active: true,
+      topic: "po.history",
+      target: `${receiver.url}?from_now=false`,
+      type: "http",
+      from_now: false,
+    });
     expect(later.status, later.text).toBe(201);
-    const fresh = await postJson(`${api}/publishers`, { active: true, topic: "po.history", target: `${receiver.url}?from_now=true`, type: "http", from_now: true });
+    const fresh = await postJson(`${api}/publishers`, {
+      active: true,
+      topic: "po.history",
+      target: `${receiver.url}?from_now=true`,
+      type: "http",
+      from_now: true,
+    });
     expect(fresh.status, fresh.text).toBe(201);
     const [next] = await publish(hub.url, { topic: "po.history", data: { old: false } });
     const tagged = (tag: string) => (r: { path: string }) => r.path.endsWith(`from_now=${tag}`);

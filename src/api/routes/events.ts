@@ -3,13 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
-import {
-  eventFromCloudEventHeaders,
-  eventsFromCloudEvents,
-  eventsFromJson,
-  isEnvelope,
-  type IngestContext,
-} from "../../ingest/normalize.js";
+import { eventFromCloudEventHeaders, eventsFromCloudEvents, eventsFromJson, isEnvelope, type IngestContext } from "../../ingest/normalize.js";
 import type { HubMetrics } from "../../metrics.js";
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent, Store } from "../../store/store.js";

@@ -36,8 +36,12 @@ export function registerSubscriptionRoutes(instance: FastifyInstance, { subscrip
   fastify.get(`${base}/subscriptions/:id/secret`, byId, async (request) => ({ secret: (await subs.get(request.params.id)).secret }));
   fastify.get(`${base}/subscriptions/:id/headers`, byId, async (request) => ({ headers: (await subs.get(request.params.id)).headers }));
   const update = { ...admin, ...optionalBody, schema: { params: IdParams, body: SubscriptionUpdateBody } };
-  fastify.patch(`${base}/subscriptions/:id`, update, async (request) => subscriptionOut(await subs.update(request.params.id, subscriptionChangesFromWire(request.body))));
-  fastify.put(`${base}/subscriptions/:id`, update, async (request) => subscriptionOut(await subs.update(request.params.id, subscriptionChangesFromWire(request.body))));
+  fastify.patch(`${base}/subscriptions/:id`, update, async (request) =>
+    subscriptionOut(await subs.update(request.params.id, subscriptionChangesFromWire(request.body))),
+  );
+  fastify.put(`${base}/subscriptions/:id`, update, async (request) =>
+    subscriptionOut(await subs.update(request.params.id, subscriptionChangesFromWire(request.body))),
+  );
   fastify.delete(`${base}/subscriptions/:id`, byId, async (request, reply) => {
     await subs.delete(request.params.id);
     return reply.status(204).send();
@@ -61,5 +65,7 @@ export function registerSubscriptionRoutes(instance: FastifyInstance, { subscrip
     return { data: page.deliveries.map((d) => deliveryOut(d)), next_cursor: page.nextCursor };
   });
   fastify.get(`${base}/deliveries/:id`, byId, async (request) => deliveryDetailOut(await subs.getDelivery(request.params.id)));
-  fastify.post(`${base}/deliveries/:id/retry`, byId, async (request, reply) => reply.status(202).send(deliveryOut(await subs.retryDelivery(request.params.id))));
+  fastify.post(`${base}/deliveries/:id/retry`, byId, async (request, reply) =>
+    reply.status(202).send(deliveryOut(await subs.retryDelivery(request.params.id))),
+  );
 }

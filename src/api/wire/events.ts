@@ -15,7 +15,8 @@ export function eventSearchFromWire(params: EventSearchQuery): EventSearchInput 
   if (params.from !== undefined) input.fromTime = timeParam("from", params.from);
   if (params.to !== undefined) input.toTime = timeParam("to", params.to);
   if (params.order !== undefined) {
-    if (params.order !== "asc" && params.order !== "desc") throw new HubError("SB_QUERY_INVALID", `order must be asc or desc, got ${JSON.stringify(params.order)}`);
+    if (params.order !== "asc" && params.order !== "desc")
+      throw new HubError("SB_QUERY_INVALID", `order must be asc or desc, got ${JSON.stringify(params.order)}`);
     input.order = params.order;
   }
   if (params.limit !== undefined) {

@@ -64,7 +64,18 @@ export class ConnectionPool {
     if (this.closed) return;
     let entry = this.entries.get(target.endpointKey);
     if (!entry) {
-      entry = { driver, target, users: new Set(), state: "connecting", connection: undefined, error: null, failures: 0, generation: 0, opening: undefined, timer: undefined };
+      entry = {
+        driver,
+        target,
+        users: new Set(),
+        state: "connecting",
+        connection: undefined,
+        error: null,
+        failures: 0,
+        generation: 0,
+        opening: undefined,
+        timer: undefined,
+      };
       this.entries.set(target.endpointKey, entry);
       this.open(entry);
     }
@@ -182,7 +193,9 @@ export class ConnectionPool {
     entry.connection = undefined;
     if (!connection) return;
     this.options.log.info({ kind: entry.driver.name, endpoint: entry.target.endpointLabel, reason }, "broker connection closed");
-    await connection.close().catch((error: unknown) => this.options.log.warn({ err: error, endpoint: entry.target.endpointLabel }, "closing a broker connection failed"));
+    await connection
+      .close()
+      .catch((error: unknown) => this.options.log.warn({ err: error, endpoint: entry.target.endpointLabel }, "closing a broker connection failed"));
   }
 }
 

@@ -74,11 +74,14 @@ export class DestinationRouter implements Destination {
     const route = this.route(sub);
     if (route === undefined || route instanceof Error || !route.driver.check) return;
     const { driver, target } = route;
-    void this.pool.connection(target.endpointKey, sub.timeoutMs).then(async (connection) => {
-      if (connection instanceof Error) return;
-      const warning = await driver.check!(connection, target).catch((error: unknown) => `check failed: ${(error as Error).message}`);
-      if (warning) this.log.warn({ subscriptionId: sub.id, kind: driver.name, endpoint: target.endpointLabel, warning }, "destination check");
-    }).catch(() => undefined);
+    void this.pool
+      .connection(target.endpointKey, sub.timeoutMs)
+      .then(async (connection) => {
+        if (connection instanceof Error) return;
+        const warning = await driver.check!(connection, target).catch((error: unknown) => `check failed: ${(error as Error).message}`);
+        if (warning) this.log.warn({ subscriptionId: sub.id, kind: driver.name, endpoint: target.endpointLabel, warning }, "destination check");
+      })
+      .catch(() => undefined);
   }
 
   /** This node no longer delivers subscription `id`: its endpoint is released (closed if nobody else uses it). */

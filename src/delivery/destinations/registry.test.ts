@@ -73,7 +73,13 @@ describe("masking", () => {
 describe("natsDriver.parseUrl", () => {
   it("keys the pool by scheme, host, port and credentials, and labels without credentials", () => {
     const t = natsDriver.parseUrl(new URL("nats://app:pw@broker/orders.eu"));
-    expect(t).toMatchObject({ endpointKey: "nats://app:pw@broker:4222", endpointLabel: "nats://broker:4222", host: "broker", subject: "orders.eu", tls: false });
+    expect(t).toMatchObject({
+      endpointKey: "nats://app:pw@broker:4222",
+      endpointLabel: "nats://broker:4222",
+      host: "broker",
+      subject: "orders.eu",
+      tls: false,
+    });
     expect(natsDriver.parseUrl(new URL("nats+tls://[::1]:4443/x")).host).toBe("::1");
   });
 });

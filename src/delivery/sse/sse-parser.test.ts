@@ -14,7 +14,11 @@ const TABLE: Array<[string, string, Expected[]]> = [
   ["data lines joined with LF", "data: a\ndata: b\ndata\n\n", [{ data: "a\nb\n" }]],
   ["an empty data line still makes an event", "data:\n\n", [{ data: "" }]],
   ["colons after the first belong to the value", "data: a: b:c\n\n", [{ data: "a: b:c" }]],
-  ["event, id and retry", "event: order\nid: evt_1\nretry: 2000\ndata: {}\n\n", [{ event: "order", id: "evt_1", retry: 2000, lastEventId: "evt_1", data: "{}" }]],
+  [
+    "event, id and retry",
+    "event: order\nid: evt_1\nretry: 2000\ndata: {}\n\n",
+    [{ event: "order", id: "evt_1", retry: 2000, lastEventId: "evt_1", data: "{}" }],
+  ],
   ["the last of a repeated field wins", "event: a\nevent: b\ndata: x\n\n", [{ event: "b", data: "x" }]],
   ["CRLF line ends", "id: 1\r\ndata: a\r\ndata: b\r\n\r\n", [{ id: "1", lastEventId: "1", data: "a\nb" }]],
   ["CR line ends", "data: a\rdata: b\r\r", [{ data: "a\nb" }]],
@@ -26,8 +30,22 @@ const TABLE: Array<[string, string, Expected[]]> = [
   ["a block of comments only", ": ping\n\n", [{}]],
   ["unknown fields are ignored", "foo: bar\nDATA: no\ndata: yes\n\n", [{ data: "yes" }]],
   ["an id containing NUL is ignored", "id: a\0b\ndata: x\n\n", [{ data: "x" }]],
-  ["the last event id persists across blocks", "id: 7\ndata: a\n\ndata: b\n\n", [{ id: "7", lastEventId: "7", data: "a" }, { lastEventId: "7", data: "b" }]],
-  ["an empty id resets it", "id: 7\n\nid\ndata: b\n\n", [{ id: "7", lastEventId: "7" }, { id: "", data: "b" }]],
+  [
+    "the last event id persists across blocks",
+    "id: 7\ndata: a\n\ndata: b\n\n",
+    [
+      { id: "7", lastEventId: "7", data: "a" },
+      { lastEventId: "7", data: "b" },
+    ],
+  ],
+  [
+    "an empty id resets it",
+    "id: 7\n\nid\ndata: b\n\n",
+    [
+      { id: "7", lastEventId: "7" },
+      { id: "", data: "b" },
+    ],
+  ],
   ["retry that is not all digits is ignored", "retry: 10s\nretry: \nretry: -1\ndata: x\n\n", [{ data: "x" }]],
   ["blank lines between blocks report nothing", "\n\n\ndata: a\n\n\n\n", [{ data: "a" }]],
   ["an unfinished last block is dropped", "data: a\n\ndata: b\n", [{ data: "a" }]],

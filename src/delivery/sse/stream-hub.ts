@@ -206,7 +206,11 @@ export class StreamHub {
         if (stream.state === State.Closed) return;
         const page = await store.events.readAfter(stream.lastSeq, REPLAY_PAGE);
         if (page.length > 0) {
-          const chunk = chunkFor(stream.selection, page.map((event) => ({ event })), stream.lastSeq);
+          const chunk = chunkFor(
+            stream.selection,
+            page.map((event) => ({ event })),
+            stream.lastSeq,
+          );
           stream.lastSeq = page[page.length - 1]!.seq;
           if (chunk.frames > 0) {
             let onFlushed!: () => void;
@@ -245,7 +249,11 @@ export class StreamHub {
   }
 
   private publishTo(stream: Stream, events: StoredEvent[]): void {
-    const chunk = chunkFor(stream.selection, events.map((event) => ({ event })), stream.lastSeq);
+    const chunk = chunkFor(
+      stream.selection,
+      events.map((event) => ({ event })),
+      stream.lastSeq,
+    );
     stream.lastSeq = Math.max(stream.lastSeq, events[events.length - 1]!.seq);
     if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
   }
@@ -334,7 +342,7 @@ async function oldestSelected(store: Store, selection: StreamSelection): Promise
   }
   const exactOnly = prefixes.length === 0;
   let after: EventCursor | undefined;
-  for (let scanned = 0; scanned < MAX_OLDEST_SCAN; ) {
+  for (let scanned = 0; scanned < MAX_OLDEST_SCAN;) {
     const limit = exactOnly ? 1 : Math.min(500, MAX_OLDEST_SCAN - scanned);
     const rows = await store.events.search({ ...query, limit, after });
     for (const row of rows) if (selectsTopic(selection, row.topic)) return row.id;

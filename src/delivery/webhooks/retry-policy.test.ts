@@ -19,7 +19,10 @@ describe("DEFAULT_RETRY_SCHEDULE_S", () => {
 describe("parseRetrySchedule", () => {
   it.each([
     [{ schedule: [0, 5, 30] }, [0, 5, 30]],
-    [[1.5, 0.25], [1.5, 0.25]],
+    [
+      [1.5, 0.25],
+      [1.5, 0.25],
+    ],
     [[0], [0]],
     [[604800], [604800]],
     [Array.from({ length: 50 }, (_, i) => i), Array.from({ length: 50 }, (_, i) => i)],

@@ -7,9 +7,7 @@ import { HubError } from "../../errors.js";
  */
 
 /** Immediately, 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h, 6 h, 12 h: ten attempts over about 23 hours. */
-export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = Object.freeze([
-  0, 5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200,
-]);
+export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = Object.freeze([0, 5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200]);
 
 /** Largest delay of one schedule entry: 7 days. */
 export const MAX_RETRY_DELAY_S = 7 * 24 * 3600;

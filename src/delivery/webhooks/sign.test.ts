@@ -78,8 +78,7 @@ describe("verifySignature", () => {
   });
 
   it("rejects timestamps outside the tolerance in either direction, accepts the edges", () => {
-    const check = (nowSeconds: number) =>
-      verifySignature(SPEC.secret, SPEC.msgId, SPEC.timestamp, SPEC.body, SPEC.signature, 300, nowSeconds);
+    const check = (nowSeconds: number) => verifySignature(SPEC.secret, SPEC.msgId, SPEC.timestamp, SPEC.body, SPEC.signature, 300, nowSeconds);
     expect(check(SPEC.timestamp + 300)).toBe(true);
     expect(check(SPEC.timestamp - 300)).toBe(true);
     expect(check(SPEC.timestamp + 301)).toBe(false);

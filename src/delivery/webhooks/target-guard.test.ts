@@ -1,14 +1,7 @@
 import type { LookupAddress } from "node:dns";
 import { describe, expect, it } from "vitest";
 import { HubError } from "../../errors.js";
-import {
-  type CallbackLookupFn,
-  type LookupFn,
-  guardedLookup,
-  isPrivateAddress,
-  PRIVATE_TARGET_ERROR_CODE,
-  validateTargetUrl,
-} from "./target-guard.js";
+import { type CallbackLookupFn, type LookupFn, guardedLookup, isPrivateAddress, PRIVATE_TARGET_ERROR_CODE, validateTargetUrl } from "./target-guard.js";
 
 describe("isPrivateAddress", () => {
   it.each<[string, boolean]>([
@@ -236,17 +229,21 @@ describe("validateTargetUrl", () => {
 
 describe("guardedLookup", () => {
   const table: Record<string, LookupAddress[]> = {
-    "public.test": [{ address: "93.184.216.34", family: 4 }, { address: "2606:2800:220:1::1", family: 6 }],
-    "mixed.test": [{ address: "93.184.216.34", family: 4 }, { address: "127.0.0.1", family: 4 }],
+    "public.test": [
+      { address: "93.184.216.34", family: 4 },
+      { address: "2606:2800:220:1::1", family: 6 },
+    ],
+    "mixed.test": [
+      { address: "93.184.216.34", family: 4 },
+      { address: "127.0.0.1", family: 4 },
+    ],
   };
   const seen: unknown[] = [];
   const base: CallbackLookupFn = (hostname, options, callback) => {
     seen.push(options);
     const addresses = table[hostname];
     setImmediate(() =>
-      addresses
-        ? callback(null, addresses)
-        : callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), []),
+      addresses ? callback(null, addresses) : callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" }), []),
     );
   };
 

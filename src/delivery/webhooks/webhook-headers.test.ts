@@ -32,7 +32,14 @@ describe("webhookHeaders", () => {
     const sub = { secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", headers: { "x-tenant": "t1" } } as unknown as Subscription;
     const event = { id: "evt_1", topic: "orders", source: null, type: null, subject: "o/1", time: 0, attributes: {} } as unknown as StoredEvent;
     const h = webhookHeaders(sub, "dlv_1", event, "{}", 1_700_000_000_500, "switchboard/test");
-    expect(h).toMatchObject({ "x-tenant": "t1", "webhook-id": "dlv_1", "webhook-timestamp": "1700000000", "ce-source": "/switchboard/topics/orders", "ce-type": "orders", "ce-subject": "o/1" });
+    expect(h).toMatchObject({
+      "x-tenant": "t1",
+      "webhook-id": "dlv_1",
+      "webhook-timestamp": "1700000000",
+      "ce-source": "/switchboard/topics/orders",
+      "ce-type": "orders",
+      "ce-subject": "o/1",
+    });
     expect(verifySignature(sub.secret, "dlv_1", 1_700_000_000, "{}", h["webhook-signature"]!, 1_700_000_000)).toBe(true);
   });
 });

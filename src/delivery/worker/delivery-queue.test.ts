@@ -22,12 +22,7 @@ function job(id: string, key: string | null, due = 0, status: DeliveryStatus = "
 }
 
 type Op =
-  | ["admit", Job, number]
-  | ["take"]
-  | ["close", string, number]
-  | ["retry", string, number]
-  | ["due", number, string[] | undefined]
-  | ["readyFirst", string[]];
+  ["admit", Job, number] | ["take"] | ["close", string, number] | ["retry", string, number] | ["due", number, string[] | undefined] | ["readyFirst", string[]];
 
 /** Runs `ops` on a queue; `take`/`close`/`retry` act on jobs by id. */
 function run(byKey: boolean, ops: Op[]): QueueSnapshot {
@@ -67,12 +62,62 @@ const none: Record<string, string[]> = {};
 
 describe("DeliveryQueue", () => {
   const table: [string, boolean, Op[], Omit<QueueSnapshot, "open"> & { open?: string[] }][] = [
-    ["due now: ready in log order", false, [["admit", job("a", null), 0], ["admit", job("b", null), 0]], { ready: ["a", "b"], waiting: [], parked: none }],
-    ["due later: waiting by time", false, [["admit", job("a", null, 30), 0], ["admit", job("b", null, 10), 0], ["admit", job("c", null, 20), 0]], { ready: [], waiting: ["b", "c", "a"], parked: none }],
-    ["admitted twice: once", false, [["admit", job("a", null), 0], ["admit", job("a", null), 0]], { ready: ["a"], waiting: [], parked: none }],
-    ["unordered: keys ignored", false, [["admit", job("a", "k"), 0], ["admit", job("b", "k"), 0]], { ready: ["a", "b"], waiting: [], parked: none }],
-    ["by key: the second of a key is parked", true, [["admit", job("a", "k"), 0], ["admit", job("b", "k"), 0], ["admit", job("c", "j"), 0]], { ready: ["a", "c"], waiting: [], parked: { k: ["b"] } }],
-    ["by key: null keys never park", true, [["admit", job("a", null), 0], ["admit", job("b", null), 0]], { ready: ["a", "b"], waiting: [], parked: none }],
+    [
+      "due now: ready in log order",
+      false,
+      [
+        ["admit", job("a", null), 0],
+        ["admit", job("b", null), 0],
+      ],
+      { ready: ["a", "b"], waiting: [], parked: none },
+    ],
+    [
+      "due later: waiting by time",
+      false,
+      [
+        ["admit", job("a", null, 30), 0],
+        ["admit", job("b", null, 10), 0],
+        ["admit", job("c", null, 20), 0],
+      ],
+      { ready: [], waiting: ["b", "c", "a"], parked: none },
+    ],
+    [
+      "admitted twice: once",
+      false,
+      [
+        ["admit", job("a", null), 0],
+        ["admit", job("a", null), 0],
+      ],
+      { ready: ["a"], waiting: [], parked: none },
+    ],
+    [
+      "unordered: keys ignored",
+      false,
+      [
+        ["admit", job("a", "k"), 0],
+        ["admit", job("b", "k"), 0],
+      ],
+      { ready: ["a", "b"], waiting: [], parked: none },
+    ],
+    [
+      "by key: the second of a key is parked",
+      true,
+      [
+        ["admit", job("a", "k"), 0],
+        ["admit", job("b", "k"), 0],
+        ["admit", job("c", "j"), 0],
+      ],
+      { ready: ["a", "c"], waiting: [], parked: { k: ["b"] } },
+    ],
+    [
+      "by key: null keys never park",
+      true,
+      [
+        ["admit", job("a", null), 0],
+        ["admit", job("b", null), 0],
+      ],
+      { ready: ["a", "b"], waiting: [], parked: none },
+    ],
     [
       "by key: closing the first unparks the next",
       true,
@@ -94,26 +139,45 @@ describe("DeliveryQueue", () => {
     [
       "due: first attempts to ready, retries out to claim",
       false,
-      [["admit", job("a", null, 10), 0], ["admit", job("b", null, 20, "retrying"), 0], ["admit", job("c", null, 90), 0], ["due", 50, ["b"]]],
+      [
+        ["admit", job("a", null, 10), 0],
+        ["admit", job("b", null, 20, "retrying"), 0],
+        ["admit", job("c", null, 90), 0],
+        ["due", 50, ["b"]],
+      ],
       { ready: ["a"], waiting: ["c"], parked: none, open: ["a", "b", "c"] },
     ],
     [
       "claimed retries go before the ready ones",
       false,
-      [["admit", job("a", null, 10, "retrying"), 0], ["admit", job("b", null), 20], ["due", 20, ["a"]], ["readyFirst", ["a"]]],
+      [
+        ["admit", job("a", null, 10, "retrying"), 0],
+        ["admit", job("b", null), 20],
+        ["due", 20, ["a"]],
+        ["readyFirst", ["a"]],
+      ],
       { ready: ["a", "b"], waiting: [], parked: none },
     ],
     [
       "a retry another node claimed leaves, the key moves on",
       true,
-      [["admit", job("a", "k", 10, "retrying"), 0], ["admit", job("b", "k"), 0], ["due", 20, ["a"]], ["close", "a", 20]],
+      [
+        ["admit", job("a", "k", 10, "retrying"), 0],
+        ["admit", job("b", "k"), 0],
+        ["due", 20, ["a"]],
+        ["close", "a", 20],
+      ],
       { ready: ["b"], waiting: [], parked: none, open: ["b"] },
     ],
   ];
 
   it.each(table)("%s", (_name, byKey, ops, expected) => {
     const state = run(byKey, ops);
-    expect({ ready: state.ready, waiting: state.waiting, parked: state.parked }).toEqual({ ready: expected.ready, waiting: expected.waiting, parked: expected.parked });
+    expect({ ready: state.ready, waiting: state.waiting, parked: state.parked }).toEqual({
+      ready: expected.ready,
+      waiting: expected.waiting,
+      parked: expected.parked,
+    });
     if (expected.open) expect(state.open.sort()).toEqual(expected.open);
   });
 

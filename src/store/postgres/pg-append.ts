@@ -148,15 +148,9 @@ export class PgAppender {
         }
         if (bumps.size > 0) {
           // NOTIFY is delivered at COMMIT and in commit order: other nodes learn of these events once they are visible.
-          await client.query(
-            SAVE_LAST_SEQ_AND_NOTIFY,
-            [lastStored],
-          );
+          await client.query(SAVE_LAST_SEQ_AND_NOTIFY, [lastStored]);
           const entries = [...bumps];
-          await client.query(
-            BUMP_TOPICS,
-            [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)],
-          );
+          await client.query(BUMP_TOPICS, [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)]);
         }
         await client.query(`COMMIT`);
         // Half a partition before the end: create the next one now, off the append path.
@@ -254,7 +248,10 @@ async function insertEvents(client: pg.PoolClient, fresh: NewEvent[], request: A
     name: APPEND_STATEMENT_NAME,
     text: APPEND_SQL,
     values: [
-      ...eventColumns(fresh, fresh.map((e) => e.dataJson)),
+      ...eventColumns(
+        fresh,
+        fresh.map((e) => e.dataJson),
+      ),
       fresh.map((e) => (e.clientId ? (request.publisher ?? null) : null)),
       now,
       request.createTopics,
@@ -302,5 +299,3 @@ function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
     events.map((e) => e.receivedAt),
   ];
 }
-
-

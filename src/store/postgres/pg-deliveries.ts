@@ -15,7 +15,17 @@ import type {
   RetrySelection,
 } from "../store.js";
 import { columnsOf, type PgContext } from "./pg-util.js";
-import { ADD_DELIVERIES, ADVANCE_CURSOR, ATTEMPTS_LIST, CLAIM_DUE_RETRIES, CLAIM_RETRIES, DELIVERIES_OPEN, DELIVERY_GET, PRUNE_ATTEMPTS, RECORD_ATTEMPTS } from "./sql/deliveries.js";
+import {
+  ADD_DELIVERIES,
+  ADVANCE_CURSOR,
+  ATTEMPTS_LIST,
+  CLAIM_DUE_RETRIES,
+  CLAIM_RETRIES,
+  DELIVERIES_OPEN,
+  DELIVERY_GET,
+  PRUNE_ATTEMPTS,
+  RECORD_ATTEMPTS,
+} from "./sql/deliveries.js";
 
 const DOLLAR = (n: number): string => `$${n}`;
 
@@ -26,23 +36,16 @@ export class PgDeliveries implements DeliveriesPart {
   async add({ subscriptionId, deliveries, cursorSeq, now }: AddDeliveriesRequest): Promise<void> {
     if (deliveries.length === 0 && cursorSeq === undefined) return;
     // One statement, so one round trip and one transaction: the deliveries and the cursor commit together.
-    await this.ctx.query(
-      ADD_DELIVERIES,
-      [
-        subscriptionId,
-        now,
-        ...columnsOf(deliveries, ["id", "eventSeq", "eventId", "orderingKey", "nextAttemptAt"]),
-        cursorSeq ?? null,
-      ],
-    );
+    await this.ctx.query(ADD_DELIVERIES, [
+      subscriptionId,
+      now,
+      ...columnsOf(deliveries, ["id", "eventSeq", "eventId", "orderingKey", "nextAttemptAt"]),
+      cursorSeq ?? null,
+    ]);
   }
 
   async advanceCursor({ subscriptionId, cursorSeq, now }: AdvanceCursorRequest): Promise<void> {
-    await this.ctx.query(ADVANCE_CURSOR, [
-      subscriptionId,
-      cursorSeq,
-      now,
-    ]);
+    await this.ctx.query(ADVANCE_CURSOR, [subscriptionId, cursorSeq, now]);
   }
 
   async recordAttempts(records: AttemptRecord[]): Promise<void> {
@@ -53,48 +56,42 @@ export class PgDeliveries implements DeliveriesPart {
     const states = [...last.values()];
     // One statement (one round trip, one transaction): every attempt, and every delivery's new state. Recording an
     // attempt ends its claim.
-    await this.ctx.query(
-      RECORD_ATTEMPTS,
-      [
-        ...columnsOf(records, ["deliveryId", "attemptedAt", "statusCode", "latencyMs", "responseExcerpt", "error"]),
-        ...columnsOf(states, [
-          "deliveryId",
-          "status",
-          "attempts",
-          (r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null),
-          "statusCode",
-          "error",
-          "attemptedAt",
-        ]),
-      ],
-    );
+    await this.ctx.query(RECORD_ATTEMPTS, [
+      ...columnsOf(records, ["deliveryId", "attemptedAt", "statusCode", "latencyMs", "responseExcerpt", "error"]),
+      ...columnsOf(states, [
+        "deliveryId",
+        "status",
+        "attempts",
+        (r) => (r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null),
+        "statusCode",
+        "error",
+        "attemptedAt",
+      ]),
+    ]);
   }
 
   async claimRetries({ nodeId, deliveryIds, now, marginMs }: ClaimRetriesRequest): Promise<string[]> {
     if (deliveryIds.length === 0) return [];
     // SKIP LOCKED: a row another node is claiming right now is simply not ours.
-    const { rows } = await this.ctx.query<{ id: string }>(
-      CLAIM_RETRIES,
-      [deliveryIds, nodeId, now, marginMs],
-    );
+    const { rows } = await this.ctx.query<{ id: string }>(CLAIM_RETRIES, [deliveryIds, nodeId, now, marginMs]);
     return rows.map((r) => r.id);
   }
 
   async claimDueRetries({ nodeId, dueBefore, now, marginMs, limit, leaseStaleBefore }: ClaimDueRetriesRequest): Promise<Delivery[]> {
     if (limit <= 0) return [];
-    const { rows } = await this.ctx.query<DeliveryRow>(
-      CLAIM_DUE_RETRIES,
-      [nodeId, dueBefore, now, marginMs, limit, leaseStaleBefore],
-    );
+    const { rows } = await this.ctx.query<DeliveryRow>(CLAIM_DUE_RETRIES, [nodeId, dueBefore, now, marginMs, limit, leaseStaleBefore]);
     return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 
   async listOpen({ subscriptionId, afterSeq, afterId, limit }: OpenDeliveriesQuery): Promise<Delivery[]> {
     // Without afterId the second branch never matches (no seq is -1): strictly after afterSeq.
-    const { rows } = await this.ctx.query<DeliveryRow>(
-      DELIVERIES_OPEN,
-      [subscriptionId, afterSeq, afterId === undefined ? -1 : afterSeq, afterId ?? "", limit],
-    );
+    const { rows } = await this.ctx.query<DeliveryRow>(DELIVERIES_OPEN, [
+      subscriptionId,
+      afterSeq,
+      afterId === undefined ? -1 : afterSeq,
+      afterId ?? "",
+      limit,
+    ]);
     return rows.map(toDelivery);
   }
 
@@ -118,10 +115,7 @@ export class PgDeliveries implements DeliveriesPart {
   }
 
   async pruneAttempts({ before, limit }: PruneAttemptsRequest): Promise<number> {
-    const result = await this.ctx.query(
-      PRUNE_ATTEMPTS,
-      [before, limit],
-    );
+    const result = await this.ctx.query(PRUNE_ATTEMPTS, [before, limit]);
     return result.rowCount ?? 0;
   }
 }

@@ -56,10 +56,7 @@ export class PgEvents implements EventsPart {
     let high = hi + 1; // first seq (of the search space) received at or after ms lies in [low, high]
     while (low < high) {
       const mid = Math.floor((low + high) / 2);
-      const r = await this.ctx.query<{ seq: number; received_at: number }>(
-        FIRST_FROM_SEQ,
-        [mid],
-      );
+      const r = await this.ctx.query<{ seq: number; received_at: number }>(FIRST_FROM_SEQ, [mid]);
       const row = r.rows[0];
       if (row === undefined || row.received_at >= ms) high = mid;
       else low = row.seq + 1;
@@ -72,10 +69,7 @@ export class PgEvents implements EventsPart {
 
   async deleteBefore({ topic, receivedBefore, limit }: DeleteEventsRequest): Promise<number> {
     // One statement, so one short transaction; the sequence keeps the highest seq given out.
-    const { rows } = await this.ctx.query<{ n: number }>(
-      DELETE_OLD_EVENTS,
-      [topic, receivedBefore, limit],
-    );
+    const { rows } = await this.ctx.query<{ n: number }>(DELETE_OLD_EVENTS, [topic, receivedBefore, limit]);
     return rows[0]!.n;
   }
 

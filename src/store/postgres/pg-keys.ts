@@ -9,10 +9,7 @@ export class PgKeys implements KeysPart {
 
   async create(key: ApiKey): Promise<void> {
     try {
-      await this.ctx.pool.query(
-        API_KEY_INSERT,
-        [key.id, key.name, key.hash, key.prefix, JSON.stringify(key.scopes), key.createdAt, key.revokedAt],
-      );
+      await this.ctx.pool.query(API_KEY_INSERT, [key.id, key.name, key.hash, key.prefix, JSON.stringify(key.scopes), key.createdAt, key.revokedAt]);
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new HubError("SB_API_KEY_EXISTS", `an API key with id ${JSON.stringify(key.id)} or the same token already exists`);

@@ -8,18 +8,12 @@ export class PgLeases implements LeasesPart {
 
   async acquire({ nodeId, subscriptionIds, ttlMs, now }: AcquireLeasesRequest): Promise<string[]> {
     if (subscriptionIds.length === 0) return [];
-    const { rows } = await this.ctx.query<{ subscription_id: string }>(
-      LEASES_ACQUIRE,
-      [subscriptionIds, nodeId, now + ttlMs, now],
-    );
+    const { rows } = await this.ctx.query<{ subscription_id: string }>(LEASES_ACQUIRE, [subscriptionIds, nodeId, now + ttlMs, now]);
     return rows.map((r) => r.subscription_id);
   }
 
   async heartbeat({ nodeId, now, ttlMs }: HeartbeatRequest): Promise<number> {
-    const { rows } = await this.ctx.query<{ n: number }>(
-      HEARTBEAT,
-      [nodeId, now, now - ttlMs, ttlMs * 10],
-    );
+    const { rows } = await this.ctx.query<{ n: number }>(HEARTBEAT, [nodeId, now, now - ttlMs, ttlMs * 10]);
     return rows[0]!.n;
   }
 

@@ -119,9 +119,7 @@ export class PgPartitions {
   /** Whether every topic with events in the partition has them all before its cutoff. */
   private async partitionExpired(client: pg.PoolClient, name: string, cutoffFor: (topic: string) => number | undefined): Promise<boolean> {
     // The topics present, by skipping through the (topic, received_at) index rather than reading every row.
-    const { rows } = await client.query<{ topic: string; newest: number }>(
-      partitionTopicsSql(name),
-    );
+    const { rows } = await client.query<{ topic: string; newest: number }>(partitionTopicsSql(name));
     return rows.every((r) => {
       const cutoff = cutoffFor(r.topic);
       return cutoff !== undefined && r.newest < cutoff;
@@ -134,10 +132,7 @@ export class PgPartitions {
     try {
       const { rows } = await client.query<{ topic: string; n: number }>(partitionCountsSql(name));
       if (rows.length > 0) {
-        await client.query(
-          LOWER_TOPIC_COUNTS,
-          [rows.map((r) => r.topic), rows.map((r) => r.n)],
-        );
+        await client.query(LOWER_TOPIC_COUNTS, [rows.map((r) => r.topic), rows.map((r) => r.n)]);
       }
       await client.query(dropTableSql(name));
       await client.query(`COMMIT`);
@@ -146,7 +141,8 @@ export class PgPartitions {
       await client.query(`ROLLBACK`);
       throw error;
     }
-  }}
+  }
+}
 
 /** A partition of the events table as the catalog describes it; `from`/`to` null for MINVALUE/MAXVALUE. */
 interface PartitionInfo {
@@ -158,9 +154,7 @@ interface PartitionInfo {
 
 /** The partitions attached to (or being detached from) the events table, in seq order. */
 async function listPartitions(client: pg.PoolClient): Promise<PartitionInfo[]> {
-  const { rows } = await client.query<{ name: string; bound: string; pending: boolean }>(
-    LIST_PARTITIONS,
-  );
+  const { rows } = await client.query<{ name: string; bound: string; pending: boolean }>(LIST_PARTITIONS);
   const bound = (text: string | undefined): number | null => (text === undefined || /VALUE/.test(text) ? null : Number(text.replace(/'/g, "")));
   return rows
     .map((r) => {
@@ -172,9 +166,6 @@ async function listPartitions(client: pg.PoolClient): Promise<PartitionInfo[]> {
 
 /** Former partitions detached but not yet dropped (a crash between the two steps). */
 async function listDetachedLeftovers(client: pg.PoolClient): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    LIST_DETACHED_LEFTOVERS,
-  );
+  const { rows } = await client.query<{ name: string }>(LIST_DETACHED_LEFTOVERS);
   return rows.map((r) => r.name);
 }
-

@@ -2,7 +2,15 @@ import { HubError } from "../../errors.js";
 import { SUBSCRIPTION_PATCH_COLUMNS } from "../rows.js";
 import type { Subscription, SubscriptionPatch, SubscriptionsPart } from "../store.js";
 import { isUniqueViolation, PG_ROWS, type PgContext } from "./pg-util.js";
-import { SUBSCRIPTION_ATTEMPTS_DELETE, SUBSCRIPTION_DELETE, SUBSCRIPTION_DELIVERIES_DELETE, SUBSCRIPTION_FIND, SUBSCRIPTION_GET, SUBSCRIPTION_INSERT, SUBSCRIPTION_LIST } from "./sql/subscriptions.js";
+import {
+  SUBSCRIPTION_ATTEMPTS_DELETE,
+  SUBSCRIPTION_DELETE,
+  SUBSCRIPTION_DELIVERIES_DELETE,
+  SUBSCRIPTION_FIND,
+  SUBSCRIPTION_GET,
+  SUBSCRIPTION_INSERT,
+  SUBSCRIPTION_LIST,
+} from "./sql/subscriptions.js";
 
 /** PostgreSQL subscriptions. */
 export class PgSubscriptions implements SubscriptionsPart {
@@ -10,29 +18,26 @@ export class PgSubscriptions implements SubscriptionsPart {
 
   async create(sub: Subscription): Promise<void> {
     try {
-      await this.ctx.query(
-        SUBSCRIPTION_INSERT,
-        [
-          sub.id,
-          sub.topic,
-          sub.url,
-          sub.filter,
-          JSON.stringify(sub.headers),
-          sub.secret,
-          sub.active,
-          sub.disabledReason,
-          sub.ordering,
-          JSON.stringify(sub.retrySchedule),
-          sub.timeoutMs,
-          sub.maxInFlight,
-          sub.rateLimit,
-          sub.body,
-          sub.cursorSeq,
-          sub.failingSince,
-          sub.createdAt,
-          sub.updatedAt,
-        ],
-      );
+      await this.ctx.query(SUBSCRIPTION_INSERT, [
+        sub.id,
+        sub.topic,
+        sub.url,
+        sub.filter,
+        JSON.stringify(sub.headers),
+        sub.secret,
+        sub.active,
+        sub.disabledReason,
+        sub.ordering,
+        JSON.stringify(sub.retrySchedule),
+        sub.timeoutMs,
+        sub.maxInFlight,
+        sub.rateLimit,
+        sub.body,
+        sub.cursorSeq,
+        sub.failingSince,
+        sub.createdAt,
+        sub.updatedAt,
+      ]);
     } catch (error) {
       if (isUniqueViolation(error)) throw new HubError("SB_SUBSCRIPTION_EXISTS", `subscription ${JSON.stringify(sub.id)} already exists`);
       throw error;
@@ -66,7 +71,7 @@ export class PgSubscriptions implements SubscriptionsPart {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.ctx.transaction( async (client) => {
+    return this.ctx.transaction(async (client) => {
       await client.query(SUBSCRIPTION_ATTEMPTS_DELETE, [id]);
       await client.query(SUBSCRIPTION_DELIVERIES_DELETE, [id]);
       return ((await client.query(SUBSCRIPTION_DELETE, [id])).rowCount ?? 0) > 0;

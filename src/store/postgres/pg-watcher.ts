@@ -55,21 +55,23 @@ export async function watchPgCommits(options: PgWatcherOptions): Promise<() => P
     if (stopped) return;
     timer = setTimeout(() => {
       timer = undefined;
-      connect().then(
-        async () => {
-          if (stopped) return;
-          delay = RECONNECT_FIRST_MS;
-          // Announcements made while no one listened are lost: treat the reconnect as one of each.
-          listener.onSubscriptionChange?.(undefined);
-          listener.onCommit(await options.lastSeq());
-        },
-        (error: unknown) => {
-          if (stopped) return;
-          options.onError(error as Error);
-          delay = Math.min(delay * 2, RECONNECT_MAX_MS);
-          scheduleReconnect();
-        },
-      ).catch((error: unknown) => options.onError(error as Error));
+      connect()
+        .then(
+          async () => {
+            if (stopped) return;
+            delay = RECONNECT_FIRST_MS;
+            // Announcements made while no one listened are lost: treat the reconnect as one of each.
+            listener.onSubscriptionChange?.(undefined);
+            listener.onCommit(await options.lastSeq());
+          },
+          (error: unknown) => {
+            if (stopped) return;
+            options.onError(error as Error);
+            delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+            scheduleReconnect();
+          },
+        )
+        .catch((error: unknown) => options.onError(error as Error));
     }, delay);
     timer.unref();
   };

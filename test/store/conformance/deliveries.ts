@@ -27,7 +27,12 @@ export function deliveriesConformance(state: SuiteState): void {
     });
 
     it("adds pending deliveries with the cursor in one call, and lists the open ones in log order", async () => {
-      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_2", 2, { orderingKey: "k" }), delivery("dlv_1", 1)], cursorSeq: 7, now: minutes(1) });
+      await store.deliveries.add({
+        subscriptionId: "sub_a",
+        deliveries: [delivery("dlv_2", 2, { orderingKey: "k" }), delivery("dlv_1", 1)],
+        cursorSeq: 7,
+        now: minutes(1),
+      });
       await store.deliveries.add({ subscriptionId: "sub_b", deliveries: [delivery("dlv_3", 3, { subscriptionId: "sub_b" })], now: minutes(1) });
       expect((await store.subscriptions.get("sub_a"))!.cursorSeq).toBe(7);
       expect((await store.subscriptions.get("sub_b"))!.cursorSeq).toBe(0);
@@ -53,7 +58,12 @@ export function deliveriesConformance(state: SuiteState): void {
 
     it("pages open deliveries by (event seq, id), so several deliveries of one event are not skipped", async () => {
       // Replays give one event several deliveries; a page may end between them.
-      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_a", 1), delivery("dlv_b", 2), delivery("dlv_c", 2), delivery("dlv_d", 2), delivery("dlv_e", 3)], cursorSeq: 3, now: minutes(1) });
+      await store.deliveries.add({
+        subscriptionId: "sub_a",
+        deliveries: [delivery("dlv_a", 1), delivery("dlv_b", 2), delivery("dlv_c", 2), delivery("dlv_d", 2), delivery("dlv_e", 3)],
+        cursorSeq: 3,
+        now: minutes(1),
+      });
       const first = await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 2 });
       expect(first.map((d) => d.id)).toEqual(["dlv_a", "dlv_b"]);
       const second = await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 2, limit: 2, afterId: "dlv_b" });
@@ -62,15 +72,41 @@ export function deliveriesConformance(state: SuiteState): void {
     });
 
     it("records attempts and the state they leave; delivered and dead ones are no longer open", async () => {
-      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], cursorSeq: 3, now: minutes(1) });
+      await store.deliveries.add({
+        subscriptionId: "sub_a",
+        deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)],
+        cursorSeq: 3,
+        now: minutes(1),
+      });
       const attempt = { latencyMs: 12.5, responseExcerpt: null, error: null };
       await store.deliveries.recordAttempts([
         { ...attempt, deliveryId: "dlv_1", attemptedAt: minutes(2), statusCode: 204, status: "delivered", attempts: 1, nextAttemptAt: null },
-        { ...attempt, deliveryId: "dlv_2", attemptedAt: minutes(2), statusCode: 500, responseExcerpt: "boom", status: "retrying", attempts: 1, nextAttemptAt: minutes(4) },
+        {
+          ...attempt,
+          deliveryId: "dlv_2",
+          attemptedAt: minutes(2),
+          statusCode: 500,
+          responseExcerpt: "boom",
+          status: "retrying",
+          attempts: 1,
+          nextAttemptAt: minutes(4),
+        },
         { ...attempt, deliveryId: "dlv_3", attemptedAt: minutes(2), statusCode: null, error: "timeout", status: "dead", attempts: 1, nextAttemptAt: null },
       ]);
-      expect(await store.deliveries.get("dlv_1")).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 204, deliveredAt: minutes(2), updatedAt: minutes(2) });
-      expect(await store.deliveries.get("dlv_2")).toMatchObject({ status: "retrying", attempts: 1, lastStatus: 500, nextAttemptAt: minutes(4), deliveredAt: null });
+      expect(await store.deliveries.get("dlv_1")).toMatchObject({
+        status: "delivered",
+        attempts: 1,
+        lastStatus: 204,
+        deliveredAt: minutes(2),
+        updatedAt: minutes(2),
+      });
+      expect(await store.deliveries.get("dlv_2")).toMatchObject({
+        status: "retrying",
+        attempts: 1,
+        lastStatus: 500,
+        nextAttemptAt: minutes(4),
+        deliveredAt: null,
+      });
       expect(await store.deliveries.get("dlv_3")).toMatchObject({ status: "dead", lastStatus: null, lastError: "timeout" });
       expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 10 })).map((d) => d.id)).toEqual(["dlv_2"]);
       expect(await store.deliveries.listAttempts("dlv_2")).toEqual([
@@ -80,7 +116,12 @@ export function deliveriesConformance(state: SuiteState): void {
     });
 
     it("claims a due retry for one node at a time; recording its attempt ends the claim", async () => {
-      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], cursorSeq: 3, now: minutes(1) });
+      await store.deliveries.add({
+        subscriptionId: "sub_a",
+        deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)],
+        cursorSeq: 3,
+        now: minutes(1),
+      });
       const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1 };
       await store.deliveries.recordAttempts([
         { ...failed, deliveryId: "dlv_1", status: "retrying", nextAttemptAt: minutes(2) },
@@ -98,14 +139,21 @@ export function deliveriesConformance(state: SuiteState): void {
       const expired = minutes(2) + makeSubscription("x").timeoutMs + 1;
       expect(await store.deliveries.claimRetries({ nodeId: "node_b", deliveryIds: ["dlv_1"], now: expired, marginMs: 0 })).toEqual(["dlv_1"]);
       // Recording the attempt ends the claim.
-      await store.deliveries.recordAttempts([{ ...failed, deliveryId: "dlv_1", attemptedAt: expired, attempts: 2, status: "retrying", nextAttemptAt: expired }]);
+      await store.deliveries.recordAttempts([
+        { ...failed, deliveryId: "dlv_1", attemptedAt: expired, attempts: 2, status: "retrying", nextAttemptAt: expired },
+      ]);
       expect(await store.deliveries.claimRetries({ nodeId: "node_a", deliveryIds: ["dlv_1"], now: expired, marginMs: 0 })).toEqual(["dlv_1"]);
     });
 
     it("hands due retries to free nodes in disjoint sets, oldest due first, skipping those ordered by key", async () => {
       await store.subscriptions.create(makeSubscription("sub_k", { url: "http://k.example/hook", ordering: "key" }));
       await store.subscriptions.create(makeSubscription("sub_p", { url: "http://p.example/hook", active: false }));
-      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3), delivery("dlv_4", 4)], cursorSeq: 4, now: minutes(1) });
+      await store.deliveries.add({
+        subscriptionId: "sub_a",
+        deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3), delivery("dlv_4", 4)],
+        cursorSeq: 4,
+        now: minutes(1),
+      });
       await store.deliveries.add({ subscriptionId: "sub_k", deliveries: [delivery("dlv_k", 5, { subscriptionId: "sub_k" })], cursorSeq: 5, now: minutes(1) });
       await store.deliveries.add({ subscriptionId: "sub_p", deliveries: [delivery("dlv_p", 6, { subscriptionId: "sub_p" })], cursorSeq: 6, now: minutes(1) });
       const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1, status: "retrying" as const };
@@ -119,10 +167,26 @@ export function deliveriesConformance(state: SuiteState): void {
       ]);
       // Not while the subscription's holder renews its lease (it keeps its retries); once the lease is stale, yes.
       await store.leases.acquire({ nodeId: "node_x", subscriptionIds: ["sub_a"], ttlMs: 10 * 60_000, now: minutes(10) }); // expires at minutes(20)
-      expect(await store.deliveries.claimDueRetries({ nodeId: "node_a", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(20) })).toEqual([]);
+      expect(
+        await store.deliveries.claimDueRetries({
+          nodeId: "node_a",
+          dueBefore: minutes(10),
+          now: minutes(10),
+          marginMs: 0,
+          limit: 10,
+          leaseStaleBefore: minutes(20),
+        }),
+      ).toEqual([]);
       await store.leases.release({ nodeId: "node_x", subscriptionIds: ["sub_a"] });
       // Oldest due first.
-      const first = await store.deliveries.claimDueRetries({ nodeId: "node_a", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 1, leaseStaleBefore: minutes(10) });
+      const first = await store.deliveries.claimDueRetries({
+        nodeId: "node_a",
+        dueBefore: minutes(10),
+        now: minutes(10),
+        marginMs: 0,
+        limit: 1,
+        leaseStaleBefore: minutes(10),
+      });
       expect(first.map((d) => d.id)).toEqual(["dlv_2"]);
       expect(first[0]).toMatchObject({ subscriptionId: "sub_a", status: "retrying", attempts: 1, nextAttemptAt: minutes(2) });
       // Two nodes at once get disjoint sets: every due retry of an active, unordered subscription goes to exactly one
@@ -132,12 +196,41 @@ export function deliveriesConformance(state: SuiteState): void {
         store.deliveries.claimDueRetries({ nodeId: "node_c", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 2, leaseStaleBefore: minutes(10) }),
       ]);
       expect([...b, ...c].map((d) => d.id).sort()).toEqual(["dlv_1", "dlv_3"]);
-      expect(await store.deliveries.claimDueRetries({ nodeId: "node_d", dueBefore: minutes(10), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(10) })).toEqual([]);
+      expect(
+        await store.deliveries.claimDueRetries({
+          nodeId: "node_d",
+          dueBefore: minutes(10),
+          now: minutes(10),
+          marginMs: 0,
+          limit: 10,
+          leaseStaleBefore: minutes(10),
+        }),
+      ).toEqual([]);
       // Claimed this way, they are the claimers': another node cannot claim them for sending.
       expect(await store.deliveries.claimRetries({ nodeId: "node_z", deliveryIds: ["dlv_1", "dlv_2", "dlv_3"], now: minutes(10), marginMs: 0 })).toEqual([]);
       // Only retries due by `dueBefore`.
-      expect(await store.deliveries.claimDueRetries({ nodeId: "node_d", dueBefore: minutes(29), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(10) })).toEqual([]);
-      expect((await store.deliveries.claimDueRetries({ nodeId: "node_d", dueBefore: minutes(30), now: minutes(10), marginMs: 0, limit: 10, leaseStaleBefore: minutes(10) })).map((d) => d.id)).toEqual(["dlv_4"]);
+      expect(
+        await store.deliveries.claimDueRetries({
+          nodeId: "node_d",
+          dueBefore: minutes(29),
+          now: minutes(10),
+          marginMs: 0,
+          limit: 10,
+          leaseStaleBefore: minutes(10),
+        }),
+      ).toEqual([]);
+      expect(
+        (
+          await store.deliveries.claimDueRetries({
+            nodeId: "node_d",
+            dueBefore: minutes(30),
+            now: minutes(10),
+            marginMs: 0,
+            limit: 10,
+            leaseStaleBefore: minutes(10),
+          })
+        ).map((d) => d.id),
+      ).toEqual(["dlv_4"]);
     });
 
     it("searches newest first by subscription, event, status and time, with a cursor", async () => {
@@ -153,7 +246,12 @@ export function deliveriesConformance(state: SuiteState): void {
     });
 
     it("retries one delivery, or the dead ones of a subscription in a time range, as a new round", async () => {
-      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)], cursorSeq: 3, now: minutes(1) });
+      await store.deliveries.add({
+        subscriptionId: "sub_a",
+        deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2), delivery("dlv_3", 3)],
+        cursorSeq: 3,
+        now: minutes(1),
+      });
       const dead = { latencyMs: 1, responseExcerpt: null, error: "x", statusCode: 500, status: "dead" as const, attempts: 3, nextAttemptAt: null };
       await store.deliveries.recordAttempts([
         { ...dead, deliveryId: "dlv_1", attemptedAt: minutes(2) },
@@ -172,7 +270,16 @@ export function deliveriesConformance(state: SuiteState): void {
 
     it("prunes old attempts in bounded batches, and deleting a subscription removes its deliveries", async () => {
       await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1)], cursorSeq: 1, now: minutes(1) });
-      const failed = { deliveryId: "dlv_1", latencyMs: 1, responseExcerpt: null, error: null, statusCode: 500, status: "retrying" as const, attempts: 1, nextAttemptAt: minutes(9) };
+      const failed = {
+        deliveryId: "dlv_1",
+        latencyMs: 1,
+        responseExcerpt: null,
+        error: null,
+        statusCode: 500,
+        status: "retrying" as const,
+        attempts: 1,
+        nextAttemptAt: minutes(9),
+      };
       await store.deliveries.recordAttempts([1, 2, 3].map((m) => ({ ...failed, attemptedAt: minutes(m) })));
       expect(await store.deliveries.pruneAttempts({ before: minutes(3), limit: 1 })).toBe(1);
       expect(await store.deliveries.pruneAttempts({ before: minutes(3), limit: 10 })).toBe(1);

@@ -166,9 +166,7 @@ export function eventsConformance(state: SuiteState): void {
 
       it("refuses an id claimed first by another publisher: the later event is never answered as stored", async () => {
         await append(store, [clientEvent("ord-2000", "orders.x")], { publisher: "key_orders" });
-        const [outcome] = await store.events.append([
-          { events: [clientEvent("ord-2000", "payments.secret")], publisher: "key_admin", createTopics: true },
-        ]);
+        const [outcome] = await store.events.append([{ events: [clientEvent("ord-2000", "payments.secret")], publisher: "key_admin", createTopics: true }]);
         expect((expectFailed(outcome) as HubError).code).toBe("SB_EVENT_ID_CONFLICT");
         expect((await store.events.get("ord-2000"))?.topic).toBe("orders.x");
       });
@@ -340,7 +338,10 @@ export function eventsConformance(state: SuiteState): void {
     });
 
     it("reads the log after a seq, in seq order, up to a limit", async () => {
-      const out = await append(store, Array.from({ length: 5 }, (_, i) => makeEvent(i % 2 ? "odd" : "even", { time: minutes(10 - i) })));
+      const out = await append(
+        store,
+        Array.from({ length: 5 }, (_, i) => makeEvent(i % 2 ? "odd" : "even", { time: minutes(10 - i) })),
+      );
       const seqs = out.results.map((r) => r.seq);
       expect((await store.events.readAfter(0, 2)).map((e) => e.seq)).toEqual(seqs.slice(0, 2));
       expect((await store.events.readAfter(seqs[1]!, 10)).map((e) => e.seq)).toEqual(seqs.slice(2));
@@ -354,10 +355,25 @@ export function eventsConformance(state: SuiteState): void {
   describe("searchEvents", () => {
     // Appended in this order; `time` is deliberately not in append order. e1 and e7 share a time.
     const seed: NewEvent[] = [
-      clientEvent("e1", "orders.created", { time: minutes(1), type: "order.created", key: "c1", data: { user_id: 123, amount: 10, vip: true, note: null, region: "eu" } }),
-      clientEvent("e2", "orders.eu.created", { time: minutes(2), type: "order.created", key: "c2", data: { user_id: "123", amount: 1.5, vip: false, region: "eu" } }),
+      clientEvent("e1", "orders.created", {
+        time: minutes(1),
+        type: "order.created",
+        key: "c1",
+        data: { user_id: 123, amount: 10, vip: true, note: null, region: "eu" },
+      }),
+      clientEvent("e2", "orders.eu.created", {
+        time: minutes(2),
+        type: "order.created",
+        key: "c2",
+        data: { user_id: "123", amount: 1.5, vip: false, region: "eu" },
+      }),
       clientEvent("e3", "orders.deleted", { time: minutes(3), type: "order.deleted", key: "c1", data: { user_id: 456, vip: "true", note: "null", amount: 0 } }),
-      clientEvent("e4", "users.created", { time: minutes(4), type: "user.created", key: "c3", data: { user_id: "0123", "user-id": "dash", amount: "1.5", vip: 1 } }),
+      clientEvent("e4", "users.created", {
+        time: minutes(4),
+        type: "user.created",
+        key: "c3",
+        data: { user_id: "0123", "user-id": "dash", amount: "1.5", vip: 1 },
+      }),
       clientEvent("e5", "ordersX.y", { time: minutes(5), type: "order.created", key: "c1", data: [123] }),
       clientEvent("e6", "orders.created", { time: minutes(0), data: 123 }),
       clientEvent("e7", "orders.created", { time: minutes(1), type: "order.created", data: { user_id: 1234, amount: 10, region: "us" } }),
@@ -446,7 +462,12 @@ export function eventsConformance(state: SuiteState): void {
         pages.push(page.map((e) => e.id));
         after = { time: page.at(-1)!.time, seq: page.at(-1)!.seq };
       }
-      expect(pages).toEqual([["e6", "e1"], ["e7", "e2"], ["e3", "e4"], ["e5", "e8"]]);
+      expect(pages).toEqual([
+        ["e6", "e1"],
+        ["e7", "e2"],
+        ["e3", "e4"],
+        ["e5", "e8"],
+      ]);
     });
 
     it("pages with a cursor, descending", async () => {
@@ -458,7 +479,11 @@ export function eventsConformance(state: SuiteState): void {
         pages.push(page.map((e) => e.id));
         after = { time: page.at(-1)!.time, seq: page.at(-1)!.seq };
       }
-      expect(pages).toEqual([["e8", "e5", "e4"], ["e3", "e2", "e7"], ["e1", "e6"]]);
+      expect(pages).toEqual([
+        ["e8", "e5", "e4"],
+        ["e3", "e2", "e7"],
+        ["e1", "e6"],
+      ]);
     });
 
     it("starts strictly after the cursor, in both orders", async () => {
@@ -484,7 +509,10 @@ export function eventsConformance(state: SuiteState): void {
     });
 
     it("removes the topic's events received before the time, oldest first, up to the limit, and counts them", async () => {
-      const old = await append(store, [0, 1, 2, 3, 4].map((i) => makeEvent("logs", { receivedAt: minutes(i) })));
+      const old = await append(
+        store,
+        [0, 1, 2, 3, 4].map((i) => makeEvent("logs", { receivedAt: minutes(i) })),
+      );
       const other = await append(store, [makeEvent("other", { receivedAt: minutes(0) })]);
       const young = await append(store, [makeEvent("logs", { receivedAt: minutes(10) }), makeEvent("logs", { receivedAt: minutes(11) })]);
       const oldIds = old.results.map((r) => r.id);

@@ -86,7 +86,6 @@ export async function expectHubError(promise: Promise<unknown>, code: string, st
   return error as HubError;
 }
 
-
 /** The suite's state, set before each test: a new store, migrated once. */
 export interface SuiteState {
   store: Store;
@@ -118,4 +117,3 @@ export function makeSubscription(id: string, overrides: Partial<Subscription> = 
     ...overrides,
   };
 }
-

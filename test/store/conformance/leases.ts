@@ -14,9 +14,14 @@ export function leasesConformance(state: SuiteState): void {
     const TTL = 10_000;
 
     it("gives each subscription to one node of two contending ones", async () => {
-      expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2"], ttlMs: TTL, now: T0 })).toEqual(expect.arrayContaining(["sub_1", "sub_2"]));
+      expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2"], ttlMs: TTL, now: T0 })).toEqual(
+        expect.arrayContaining(["sub_1", "sub_2"]),
+      );
       expect(await store.leases.acquire({ nodeId: "node_b", subscriptionIds: ["sub_1", "sub_2", "sub_3"], ttlMs: TTL, now: T0 + 1 })).toEqual(["sub_3"]);
-      expect((await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2", "sub_3"], ttlMs: TTL, now: T0 + 2 })).sort()).toEqual(["sub_1", "sub_2"]);
+      expect((await store.leases.acquire({ nodeId: "node_a", subscriptionIds: ["sub_1", "sub_2", "sub_3"], ttlMs: TTL, now: T0 + 2 })).sort()).toEqual([
+        "sub_1",
+        "sub_2",
+      ]);
       expect(await store.leases.acquire({ nodeId: "node_a", subscriptionIds: [], ttlMs: TTL, now: T0 + 3 })).toEqual([]);
     });
 

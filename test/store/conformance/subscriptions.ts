@@ -12,7 +12,7 @@ export function subscriptionsConformance(state: SuiteState): void {
 
   describe("subscriptions", () => {
     it("creates, reads, finds, lists, patches and deletes", async () => {
-      const a = makeSubscription("sub_a", { topic: "orders.*", filter: 'data.x == 1', headers: { "x-k": "v" }, rateLimit: 2.5 });
+      const a = makeSubscription("sub_a", { topic: "orders.*", filter: "data.x == 1", headers: { "x-k": "v" }, rateLimit: 2.5 });
       const b = makeSubscription("sub_b", { url: "http://b.example/hook" });
       await store.subscriptions.create(a);
       await store.subscriptions.create(b);
@@ -27,7 +27,15 @@ export function subscriptionsConformance(state: SuiteState): void {
         { active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3) },
         minutes(5),
       );
-      expect(patched).toEqual({ ...a, active: false, disabledReason: "410", retrySchedule: [1, 2.5], filter: null, failingSince: minutes(3), updatedAt: minutes(5) });
+      expect(patched).toEqual({
+        ...a,
+        active: false,
+        disabledReason: "410",
+        retrySchedule: [1, 2.5],
+        filter: null,
+        failingSince: minutes(3),
+        updatedAt: minutes(5),
+      });
       expect(await store.subscriptions.update("nope", { active: true }, minutes(5))).toBeUndefined();
 
       expect(await store.subscriptions.delete("sub_a")).toBe(true);

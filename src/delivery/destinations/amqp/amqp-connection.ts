@@ -134,7 +134,11 @@ export class AmqpConnection implements BrokerConnection {
 
   private forget(exchange: string, ch: ExchangeChannel): void {
     const current = this.channels.get(exchange);
-    if (current) void current.then((c) => c === ch && this.channels.get(exchange) === current && this.channels.delete(exchange), () => undefined);
+    if (current)
+      void current.then(
+        (c) => c === ch && this.channels.get(exchange) === current && this.channels.delete(exchange),
+        () => undefined,
+      );
   }
 }
 

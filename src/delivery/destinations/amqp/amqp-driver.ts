@@ -64,8 +64,14 @@ export const amqpDriver: BrokerDriver<AmqpTarget, AmqpConnection> = {
     try {
       routingKey = routingKeyFor(target, delivery.event);
       const long = Object.keys(table).find((name) => Buffer.byteLength(name) > AMQP_SHORTSTR_MAX_BYTES);
-      if (long !== undefined) throw new Error(`header name ${JSON.stringify(long.slice(0, 40))}… is longer than the ${AMQP_SHORTSTR_MAX_BYTES} bytes AMQP allows`);
-      const message = { exchange: target.exchange, routingKey, body: Buffer.from(body), options: { messageId: delivery.deliveryId, contentType, headers: table } };
+      if (long !== undefined)
+        throw new Error(`header name ${JSON.stringify(long.slice(0, 40))}… is longer than the ${AMQP_SHORTSTR_MAX_BYTES} bytes AMQP allows`);
+      const message = {
+        exchange: target.exchange,
+        routingKey,
+        body: Buffer.from(body),
+        options: { messageId: delivery.deliveryId, contentType, headers: table },
+      };
       await connection.publish(message, timeoutMs);
       return { excerpt: JSON.stringify({ confirmed: true, exchange: target.exchange, routing_key: routingKey }) };
     } catch (error) {

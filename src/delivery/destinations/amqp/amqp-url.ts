@@ -38,7 +38,8 @@ export function parseAmqpUrl(url: URL): AmqpTarget {
   if (path.includes("/")) throw invalidDestinationUrl(`${scheme} url path is the vhost, one segment: write a / in the vhost as %2F (${form})`);
   const vhost = decode(path, `${scheme} url vhost`) || "/";
   for (const name of new Set(url.searchParams.keys())) {
-    if (!PARAMS.has(name)) throw invalidDestinationUrl(`${scheme} url parameter ${JSON.stringify(name.slice(0, 40))} is unknown; it takes exchange and routing_key: ${form}`);
+    if (!PARAMS.has(name))
+      throw invalidDestinationUrl(`${scheme} url parameter ${JSON.stringify(name.slice(0, 40))} is unknown; it takes exchange and routing_key: ${form}`);
     if (url.searchParams.getAll(name).length > 1) throw invalidDestinationUrl(`${scheme} url parameter ${name} is given more than once`);
   }
   const exchange = url.searchParams.get("exchange") ?? "";
@@ -46,7 +47,9 @@ export function parseAmqpUrl(url: URL): AmqpTarget {
   checkShortString(exchange, `${scheme} url exchange`);
   checkShortString(routingKey, `${scheme} url routing_key`);
   if (/^\{.*\}$/su.test(routingKey) && !(ROUTING_KEY_PLACEHOLDERS as readonly string[]).includes(routingKey)) {
-    throw invalidDestinationUrl(`${scheme} url routing_key ${JSON.stringify(routingKey.slice(0, 40))} is not a placeholder; the placeholders are {key} and {topic}`);
+    throw invalidDestinationUrl(
+      `${scheme} url routing_key ${JSON.stringify(routingKey.slice(0, 40))} is not a placeholder; the placeholders are {key} and {topic}`,
+    );
   }
   if (exchange === "" && routingKey === "") {
     throw invalidDestinationUrl(`${scheme} url needs exchange=<name>, or a routing_key naming the queue for the default exchange: ${form}`);
@@ -73,7 +76,8 @@ export function parseAmqpUrl(url: URL): AmqpTarget {
 export function routingKeyFor(target: AmqpTarget, event: StoredEvent): string {
   const key = target.routingKey === "{key}" ? (event.key ?? "") : target.routingKey === "{topic}" ? event.topic : target.routingKey;
   const bytes = Buffer.byteLength(key);
-  if (bytes > AMQP_SHORTSTR_MAX_BYTES) throw new Error(`routing key ${target.routingKey} is ${bytes} bytes for this event; AMQP allows at most ${AMQP_SHORTSTR_MAX_BYTES}`);
+  if (bytes > AMQP_SHORTSTR_MAX_BYTES)
+    throw new Error(`routing key ${target.routingKey} is ${bytes} bytes for this event; AMQP allows at most ${AMQP_SHORTSTR_MAX_BYTES}`);
   return key;
 }
 

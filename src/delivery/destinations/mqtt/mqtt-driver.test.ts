@@ -41,7 +41,8 @@ async function startScriptedBroker(options: { receiveMaximum?: number } = {}): P
         else send({ cmd: "connack", reasonCode: 0, sessionPresent: false, properties: { receiveMaximum: options.receiveMaximum } });
       } else if (packet.cmd === "publish") {
         broker.publishes.push(packet);
-        const ack = () => send(version === 4 ? { cmd: "puback", messageId: packet.messageId! } : { cmd: "puback", messageId: packet.messageId!, reasonCode: 0 });
+        const ack = () =>
+          send(version === 4 ? { cmd: "puback", messageId: packet.messageId! } : { cmd: "puback", messageId: packet.messageId!, reasonCode: 0 });
         if (broker.ackPublishes) ack();
         else held.push(ack);
       } else if (packet.cmd === "pingreq") {
@@ -101,7 +102,9 @@ describe("mqttDriver against a scripted broker", () => {
     expect(sent!.payload.toString()).toBe('{"n":1}');
 
     const warning = await mqttDriver.check!(connection, target);
-    expect(warning).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+ speaks MQTT 3\.1\.1, which has no message properties: messages to topic orders\/eu carry the body alone/);
+    expect(warning).toMatch(
+      /^mqtt:\/\/127\.0\.0\.1:\d+ speaks MQTT 3\.1\.1, which has no message properties: messages to topic orders\/eu carry the body alone/,
+    );
     expect(warning).toContain('body "envelope"');
   });
 
@@ -113,7 +116,10 @@ describe("mqttDriver against a scripted broker", () => {
     connection = await mqttDriver.connect(target, listener);
     const started = Date.now();
     const pending = mqttDriver.publish(connection, target, delivery, 30_000);
-    const outcome = pending.then(() => "resolved", (error: Error) => error.message);
+    const outcome = pending.then(
+      () => "resolved",
+      (error: Error) => error.message,
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(broker.publishes).toHaveLength(1);
     broker.dropClients();

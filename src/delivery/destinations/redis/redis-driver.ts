@@ -93,7 +93,9 @@ export const redisDriver: BrokerDriver<RedisTarget, RedisBrokerConnection> = {
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(timedOut), timeoutMs)));
     try {
       const reply = await Promise.race([connection.client.sendCommand(command), timeout]);
-      return { excerpt: JSON.stringify(target.mode === "stream" ? { stream: target.name, id: String(reply) } : { channel: target.name, receivers: Number(reply) }) };
+      return {
+        excerpt: JSON.stringify(target.mode === "stream" ? { stream: target.name, id: String(reply) } : { channel: target.name, receivers: Number(reply) }),
+      };
     } catch (error) {
       if (error === timedOut) throw error;
       throw new Error(`${command[0]} to ${target.address} failed: ${redisErrorText(error)}`);
@@ -106,10 +108,14 @@ export const redisDriver: BrokerDriver<RedisTarget, RedisBrokerConnection> = {
     try {
       if (target.mode === "stream") {
         const type = String(await redis.sendCommand(["TYPE", target.name]));
-        return type === "none" || type === "stream" ? undefined : `key ${target.name} on ${target.endpointLabel} holds a ${type}, not a stream: deliveries will fail until it is removed`;
+        return type === "none" || type === "stream"
+          ? undefined
+          : `key ${target.name} on ${target.endpointLabel} holds a ${type}, not a stream: deliveries will fail until it is removed`;
       }
       const [, subscribers] = (await redis.sendCommand(["PUBSUB", "NUMSUB", target.name])) as [unknown, unknown];
-      return Number(subscribers) > 0 ? undefined : `no subscriber on ${target.address} on ${target.endpointLabel}: a message published while none listens is lost`;
+      return Number(subscribers) > 0
+        ? undefined
+        : `no subscriber on ${target.address} on ${target.endpointLabel}: a message published while none listens is lost`;
     } catch {
       // A user without the permission for TYPE or PUBSUB: the check is advice only.
       return undefined;

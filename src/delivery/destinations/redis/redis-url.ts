@@ -85,6 +85,7 @@ function parseMaxlen(scheme: string, value: string | undefined, mode: RedisTarge
   if (value === undefined) return undefined;
   if (mode === "channel") throw invalidDestinationUrl(`${scheme} url maxlen applies to a stream, not a channel`);
   const maxlen = /^[1-9]\d{0,14}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(maxlen)) throw invalidDestinationUrl(`${scheme} url maxlen must be a positive whole number, got ${JSON.stringify(value.slice(0, 40))}`);
+  if (!Number.isSafeInteger(maxlen))
+    throw invalidDestinationUrl(`${scheme} url maxlen must be a positive whole number, got ${JSON.stringify(value.slice(0, 40))}`);
   return maxlen;
 }

@@ -44,7 +44,6 @@ export const APPEND_BATCH_SQL = `WITH ins AS (
    )
    SELECT id, seq, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM ins`;
 
-
 /** Prepared-statement names of the two append statements: prepared once per connection, not planned every time. */
 export const APPEND_STATEMENT_NAME = "switchboard_append";
 export const APPEND_BATCH_STATEMENT_NAME = "switchboard_append_batch";

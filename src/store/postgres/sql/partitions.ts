@@ -5,7 +5,8 @@ export const LOCK_PARTITIONS = `SELECT pg_advisory_xact_lock(${PARTITION_LOCK})`
 export const SEQUENCE_VALUE = `SELECT last_value AS last FROM events_seq`;
 export const LAST_SEQ = `SELECT last_seq AS seq FROM store_state WHERE id = 1`;
 export const createPartitionSql = (from: number): string => `CREATE TABLE IF NOT EXISTS events_from_${from} (LIKE events INCLUDING DEFAULTS)`;
-export const attachPartitionSql = (from: number, to: number): string => `ALTER TABLE events ATTACH PARTITION events_from_${from} FOR VALUES FROM (${from}) TO (${to})`;
+export const attachPartitionSql = (from: number, to: number): string =>
+  `ALTER TABLE events ATTACH PARTITION events_from_${from} FOR VALUES FROM (${from}) TO (${to})`;
 export const TRY_LOCK_DROPPER = `SELECT pg_try_advisory_lock(${DROP_LOCK}) AS ok`;
 export const UNLOCK_DROPPER = `SELECT pg_advisory_unlock(${DROP_LOCK})`;
 export const finalizeDetachSql = (name: string): string => `ALTER TABLE events DETACH PARTITION ${name} FINALIZE`;
