@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { DeliveryStore } from "./delivery-store.js";
-import { LeaseKeeper } from "./lease-keeper.js";
+import { LeaseKeeper, type LeaseKeeperOptions } from "./lease-keeper.js";
 
 const TTL = 10_000;
 const RENEW = 2_000;
@@ -20,20 +20,17 @@ function leaseStore(nodes: () => number) {
   return { store, released };
 }
 
+/** The keeper of node_a, on a fake clock, recording each lease it gains or loses in `changed`. */
+function nodeA(store: LeaseKeeperOptions["store"], now: () => number, changed: string[]): LeaseKeeper {
+  return new LeaseKeeper({ store, log: pino({ level: "silent" }), now, nodeId: "node_a", ttlMs: TTL, renewMs: RENEW, onChange: (id) => changed.push(id) });
+}
+
 describe("LeaseKeeper (fake clock)", () => {
   it("keeps its leases through failed renewals until one renewal before the TTL, then gives them all up", async () => {
     let t = 1_000_000;
     const changed: string[] = [];
     const { store } = leaseStore(() => 1);
-    const keeper = new LeaseKeeper({
-      store,
-      log: pino({ level: "silent" }),
-      now: () => t,
-      nodeId: "node_a",
-      ttlMs: TTL,
-      renewMs: RENEW,
-      onChange: (id) => changed.push(id),
-    });
+    const keeper = nodeA(store, () => t, changed);
     await keeper.claimInitial(["sub_a", "sub_b"]);
     expect([keeper.holds("sub_a"), keeper.holds("sub_b")]).toEqual([true, true]);
 
@@ -56,15 +53,7 @@ describe("LeaseKeeper (fake clock)", () => {
     let nodes = 1;
     const changed: string[] = [];
     const { store, released } = leaseStore(() => nodes);
-    const keeper = new LeaseKeeper({
-      store,
-      log: pino({ level: "silent" }),
-      now: () => t,
-      nodeId: "node_a",
-      ttlMs: TTL,
-      renewMs: RENEW,
-      onChange: (id) => changed.push(id),
-    });
+    const keeper = nodeA(store, () => t, changed);
     const ids = ["sub_1", "sub_2", "sub_3", "sub_4"];
     await keeper.claimInitial(ids);
     expect(ids.filter((id) => keeper.holds(id))).toHaveLength(4);

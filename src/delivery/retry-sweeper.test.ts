@@ -12,6 +12,18 @@ import { CLAIM_MARGIN_MS, LEASE_STALE_AFTER_MS, RETRY_TAKEOVER_AFTER_MS } from "
 const TTL = 10_000;
 const log = pino({ level: "silent" });
 
+/** The claim node_b makes at time `t` with two free slots. */
+function claimAt(t: number) {
+  return {
+    nodeId: "node_b",
+    dueBefore: t - RETRY_TAKEOVER_AFTER_MS,
+    now: t,
+    marginMs: CLAIM_MARGIN_MS,
+    limit: 2,
+    leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS,
+  };
+}
+
 describe("sweepWindow", () => {
   it.each([
     [1_000_000, { dueBefore: 1_000_000 - RETRY_TAKEOVER_AFTER_MS, leaseStaleBefore: 1_000_000 + TTL - LEASE_STALE_AFTER_MS }],
@@ -54,14 +66,7 @@ describe("RetrySweeper (fake clock)", () => {
     const sweeper = new RetrySweeper({ store, log, now: () => t, nodeId: "node_b", leaseTtlMs: TTL, slots, sender, recorder });
 
     await sweeper.sweep();
-    expect(claims[0]).toEqual({
-      nodeId: "node_b",
-      dueBefore: t - RETRY_TAKEOVER_AFTER_MS,
-      now: t,
-      marginMs: CLAIM_MARGIN_MS,
-      limit: 2,
-      leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS,
-    });
+    expect(claims[0]).toEqual(claimAt(t));
     const startedAt = t;
     await Promise.all(sweeper.attemptsInFlight());
     await recorder.flush();
@@ -76,14 +81,7 @@ describe("RetrySweeper (fake clock)", () => {
 
     t += 7_000;
     await sweeper.sweep();
-    expect(claims[1]).toEqual({
-      nodeId: "node_b",
-      dueBefore: t - RETRY_TAKEOVER_AFTER_MS,
-      now: t,
-      marginMs: CLAIM_MARGIN_MS,
-      limit: 2,
-      leaseStaleBefore: t + TTL - LEASE_STALE_AFTER_MS,
-    });
+    expect(claims[1]).toEqual(claimAt(t));
     await sweeper.halt();
   });
 

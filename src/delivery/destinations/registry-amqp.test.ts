@@ -1,34 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { HubError } from "../../errors.js";
 import type { StoredEvent } from "../../store/store.js";
 import { amqpDriver } from "./amqp/amqp-driver.js";
 import { routingKeyFor } from "./amqp/amqp-url.js";
-import { maskDestinationUrl, validateDestinationUrl } from "./registry.js";
+import { maskDestinationUrl } from "./registry.js";
+import { describeDestinationUrls, refusal } from "../../../test/helpers/destination-urls.js";
 
-const allow = { allowPrivate: true };
-
-async function refusal(url: string, options = allow): Promise<HubError> {
-  const error = await validateDestinationUrl(url, options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, url).toBeInstanceOf(HubError);
-  return error as HubError;
-}
-
-describe("validateDestinationUrl: amqp", () => {
-  it.each([
+describeDestinationUrls("amqp", {
+  accepts: [
     ["amqp://guest:guest@127.0.0.1:5672/?exchange=orders&routing_key=created", "amqp://guest:guest@127.0.0.1:5672/?exchange=orders&routing_key=created"],
     ["amqp://broker?exchange=orders", "amqp://broker?exchange=orders"],
     ["amqps://app:pw@broker:5671/prod?exchange=orders&routing_key={key}", "amqps://app:pw@broker:5671/prod?exchange=orders&routing_key={key}"],
     ["amqp://broker/%2F?exchange=orders&routing_key=%7Btopic%7D", "amqp://broker/%2F?exchange=orders&routing_key=%7Btopic%7D"],
     ["amqp://broker/?routing_key=work-queue", "amqp://broker/?routing_key=work-queue"],
     ["AMQP://broker/?exchange=x", "amqp://broker/?exchange=x"],
-  ])("accepts %s", async (url, stored) => {
-    expect(await validateDestinationUrl(url, allow)).toBe(stored);
-  });
-
-  it.each([
+  ],
+  refuses: [
     ["amqp:///?exchange=x", /needs a host/],
     ["amqp://broker/", /needs exchange=<name>, or a routing_key naming the queue/],
     ["amqp://broker/?exchange=", /needs exchange=<name>/],
@@ -43,12 +29,10 @@ describe("validateDestinationUrl: amqp", () => {
     ["amqp://broker/?exchange=x#frag", /takes no fragment/],
     ["amqp://guest:****@broker/?exchange=x", /masked credential/],
     ["ftp://example.com/x", /is not supported; supported: http, https, .*\bamqp, amqps\b/],
-  ])("refuses %s with SB_SUBSCRIPTION_INVALID", async (url, message) => {
-    const error = await refusal(url);
-    expect(error.code).toBe("SB_SUBSCRIPTION_INVALID");
-    expect(error.details).toMatch(message);
-  });
+  ],
+});
 
+describe("validateDestinationUrl: amqp", () => {
   it("applies the target guard to the broker host", async () => {
     const error = await refusal("amqp://127.0.0.1:5672/?exchange=x", { allowPrivate: false });
     expect(error.code).toBe("SB_WEBHOOK_TARGET_FORBIDDEN");

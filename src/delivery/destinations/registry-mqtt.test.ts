@@ -1,22 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { HubError } from "../../errors.js";
 import { mqttDriver } from "./mqtt/mqtt-driver.js";
-import { maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+import { supportedSchemes } from "./registry.js";
+import { allowPrivate, describeDestinationUrls, refusal } from "../../../test/helpers/destination-urls.js";
 
 // The MQTT rows of the url table (registry.test.ts has the shared ones and NATS).
-const allow = { allowPrivate: true };
-
-async function refusal(url: string, options = allow): Promise<HubError> {
-  const error = await validateDestinationUrl(url, options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, url).toBeInstanceOf(HubError);
-  return error as HubError;
-}
-
-describe("validateDestinationUrl: mqtt", () => {
-  it.each([
+describeDestinationUrls("mqtt", {
+  accepts: [
     ["mqtt://127.0.0.1:1883/orders", "mqtt://127.0.0.1:1883/orders"],
     ["mqtt://broker/orders/eu/created", "mqtt://broker/orders/eu/created"],
     ["mqtts://app:pw@broker:8884/orders", "mqtts://app:pw@broker:8884/orders"],
@@ -24,11 +13,8 @@ describe("validateDestinationUrl: mqtt", () => {
     ["mqtt://broker/with%20space", "mqtt://broker/with%20space"],
     ["mqtt://broker/$SYS/x", "mqtt://broker/$SYS/x"],
     ["mqtt://[::1]:1883/x", "mqtt://[::1]:1883/x"],
-  ])("accepts %s", async (url, stored) => {
-    expect(await validateDestinationUrl(url, allow)).toBe(stored);
-  });
-
-  it.each([
+  ],
+  refuses: [
     ["mqtt://127.0.0.1:1883", /needs a topic/],
     ["mqtt://127.0.0.1:1883/", /needs a topic/],
     ["mqtt://127.0.0.1:1883/orders/+", /no wildcards \(\+ #\)/],
@@ -42,14 +28,17 @@ describe("validateDestinationUrl: mqtt", () => {
     ["mqtt://127.0.0.1:1883/orders?qos=2", /no query or fragment/],
     ["mqtt:///orders", /needs a host/],
     ["mqtts://app:****@broker/orders", /masked credential/],
-  ])("refuses %s with SB_SUBSCRIPTION_INVALID", async (url, message) => {
-    const error = await refusal(url);
-    expect(error.code).toBe("SB_SUBSCRIPTION_INVALID");
-    expect(error.details).toMatch(message);
-  });
+  ],
+  masks: [
+    ["mqtt://app:s3cret@broker:1883/orders", "mqtt://app:****@broker:1883/orders"],
+    ["mqtts://tok3n@broker/orders", "mqtts://****@broker/orders"],
+    ["mqtt://broker/orders", "mqtt://broker/orders"],
+  ],
+});
 
+describe("validateDestinationUrl: mqtt", () => {
   it("refuses a topic longer than MQTT can carry", async () => {
-    const error = await refusal(`mqtt://broker/${"a".repeat(65_536)}`, allow);
+    const error = await refusal(`mqtt://broker/${"a".repeat(65_536)}`, allowPrivate);
     expect(error.code).toBe("SB_SUBSCRIPTION_INVALID");
   });
 
@@ -64,14 +53,6 @@ describe("validateDestinationUrl: mqtt", () => {
 });
 
 describe("mqtt masking and parsing", () => {
-  it.each([
-    ["mqtt://app:s3cret@broker:1883/orders", "mqtt://app:****@broker:1883/orders"],
-    ["mqtts://tok3n@broker/orders", "mqtts://****@broker/orders"],
-    ["mqtt://broker/orders", "mqtt://broker/orders"],
-  ])("maskDestinationUrl(%s)", (url, masked) => {
-    expect(maskDestinationUrl(url)).toBe(masked);
-  });
-
   it("keys the pool by scheme, host, port and credentials; 1883 and 8883 by default; the topic decoded", () => {
     expect(mqttDriver.parseUrl(new URL("mqtt://app:pw@broker/orders%2Feu/created"))).toMatchObject({
       endpointKey: "mqtt://app:pw@broker:1883",

@@ -1,32 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { HubError } from "../../errors.js";
 import { maskUrlCredentials } from "./broker-url.js";
 import { natsDriver } from "./nats/nats-driver.js";
-import { maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+import { maskDestinationUrl, supportedSchemes } from "./registry.js";
+import { describeDestinationUrls, refusal } from "../../../test/helpers/destination-urls.js";
 
-const allow = { allowPrivate: true };
-
-async function refusal(url: string, options = allow): Promise<HubError> {
-  const error = await validateDestinationUrl(url, options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, url).toBeInstanceOf(HubError);
-  return error as HubError;
-}
-
-describe("validateDestinationUrl", () => {
-  it.each([
+describeDestinationUrls("nats", {
+  accepts: [
     ["https://example.com/hook", "https://example.com/hook"],
     ["nats://127.0.0.1:4222/orders.created", "nats://127.0.0.1:4222/orders.created"],
     ["nats://broker/orders", "nats://broker/orders"],
     ["nats+tls://app:pw@broker:4443/a.b.c", "nats+tls://app:pw@broker:4443/a.b.c"],
     ["NATS://broker/orders", "nats://broker/orders"],
-  ])("accepts %s", async (url, stored) => {
-    expect(await validateDestinationUrl(url, allow)).toBe(stored);
-  });
-
-  it.each([
+  ],
+  refuses: [
     ["ftp://example.com/x", /url scheme "ftp" is not supported; supported: http, https, nats, nats\+tls/],
     ["nats://127.0.0.1:4222", /needs a subject/],
     ["nats://127.0.0.1:4222/a..b", /not a subject to publish to/],
@@ -36,12 +22,10 @@ describe("validateDestinationUrl", () => {
     ["nats:///orders", /needs a host/],
     ["nats://app:****@broker/orders", /masked credential/],
     ["https://user:pw@example.com/hook", /must not carry credentials/],
-  ])("refuses %s with SB_SUBSCRIPTION_INVALID", async (url, message) => {
-    const error = await refusal(url);
-    expect(error.code).toBe("SB_SUBSCRIPTION_INVALID");
-    expect(error.details).toMatch(message);
-  });
+  ],
+});
 
+describe("validateDestinationUrl", () => {
   it("applies the target guard to broker hosts", async () => {
     const error = await refusal("nats://127.0.0.1:4222/orders", { allowPrivate: false });
     expect(error.code).toBe("SB_WEBHOOK_TARGET_FORBIDDEN");

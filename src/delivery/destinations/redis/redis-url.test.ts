@@ -1,32 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { HubError } from "../../../errors.js";
-import { maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "../registry.js";
+import { supportedSchemes, validateDestinationUrl } from "../registry.js";
 import { redisDriver } from "./redis-driver.js";
+import { describeDestinationUrls } from "../../../../test/helpers/destination-urls.js";
 
-const allow = { allowPrivate: true };
-
-async function refusal(url: string): Promise<HubError> {
-  const error = await validateDestinationUrl(url, allow).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, url).toBeInstanceOf(HubError);
-  return error as HubError;
-}
-
-describe("validateDestinationUrl: redis", () => {
-  it.each([
+describeDestinationUrls("redis", {
+  accepts: [
     ["redis://127.0.0.1:6379/0?stream=orders", "redis://127.0.0.1:6379/0?stream=orders"],
     ["redis://broker/3?stream=orders&maxlen=1000", "redis://broker/3?stream=orders&maxlen=1000"],
     ["redis://broker?channel=orders.created", "redis://broker?channel=orders.created"],
     ["rediss://app:pw@broker:6380/0?channel=c", "rediss://app:pw@broker:6380/0?channel=c"],
     ["redis://:pw@broker/0?stream=a%20b", "redis://:pw@broker/0?stream=a%20b"],
     ["REDIS://broker/0?stream=s", "redis://broker/0?stream=s"],
-  ])("accepts %s", async (url, stored) => {
-    expect(await validateDestinationUrl(url, allow)).toBe(stored);
-  });
-
-  it.each([
+  ],
+  refuses: [
     ["redis://127.0.0.1:6379/0", /needs \?stream=S \(XADD\) or \?channel=C \(PUBLISH\)/],
     ["redis://127.0.0.1:6379/0?stream=a&channel=b", /stream or channel, not both/],
     ["redis://127.0.0.1:6379/0?stream=", /stream name is empty/],
@@ -45,12 +32,15 @@ describe("validateDestinationUrl: redis", () => {
     ["redis://app@127.0.0.1:6379/0?stream=s", /not a lone user name/],
     ["redis://app:****@127.0.0.1:6379/0?stream=s", /masked credential/],
     ["redis:///0?stream=s", /needs a host/],
-  ])("refuses %s with SB_SUBSCRIPTION_INVALID", async (url, message) => {
-    const error = await refusal(url);
-    expect(error.code).toBe("SB_SUBSCRIPTION_INVALID");
-    expect(error.details).toMatch(message);
-  });
+  ],
+  masks: [
+    ["redis://app:s3cret@broker:6379/0?stream=s", "redis://app:****@broker:6379/0?stream=s"],
+    ["rediss://:s3cret@broker/0?channel=c", "rediss://:****@broker/0?channel=c"],
+    ["redis://broker/0?stream=s", "redis://broker/0?stream=s"],
+  ],
+});
 
+describe("validateDestinationUrl: redis", () => {
   it("applies the target guard to redis hosts", async () => {
     const error = await validateDestinationUrl("redis://127.0.0.1/0?stream=s", { allowPrivate: false }).catch((e: unknown) => e as HubError);
     expect((error as HubError).code).toBe("SB_WEBHOOK_TARGET_FORBIDDEN");
@@ -58,16 +48,6 @@ describe("validateDestinationUrl: redis", () => {
 
   it("lists redis and rediss among the supported schemes", () => {
     expect(supportedSchemes()).toEqual(expect.arrayContaining(["redis", "rediss"]));
-  });
-});
-
-describe("redis url masking", () => {
-  it.each([
-    ["redis://app:s3cret@broker:6379/0?stream=s", "redis://app:****@broker:6379/0?stream=s"],
-    ["rediss://:s3cret@broker/0?channel=c", "rediss://:****@broker/0?channel=c"],
-    ["redis://broker/0?stream=s", "redis://broker/0?stream=s"],
-  ])("maskDestinationUrl(%s)", (url, masked) => {
-    expect(maskDestinationUrl(url)).toBe(masked);
   });
 });
 
