@@ -12,6 +12,7 @@ import {
   type SubscriptionInput,
   type SubscriptionStart,
 } from "./subscription-fields.js";
+import { restoreMaskedDestinationUrl } from "./destinations/index.js";
 import { DEFAULT_RETRY_SCHEDULE_S } from "./webhooks/retry-policy.js";
 import { generateSecret } from "./webhooks/sign.js";
 import { isCredentialHeader, maskHeaderValue } from "./webhooks/subscription-headers.js";
@@ -147,9 +148,13 @@ export class SubscriptionService {
 
   /**
    * Changes any field but `start`. A header value equal to the masked form of the current one ({@link maskHeaders})
-   * keeps the current value, so that a client that PUTs back what it read does not overwrite a credential.
+   * keeps the current value, so that a client that PUTs back what it read does not overwrite a credential; so does a
+   * broker url with its credentials masked as GET shows them, for the same endpoint ({@link restoreMaskedDestinationUrl}).
    */
   async update(id: string, changes: SubscriptionFields): Promise<Subscription> {
+    if (changes.url !== undefined && typeof changes.url === "string") {
+      changes = { ...changes, url: restoreMaskedDestinationUrl(changes.url, (await this.get(id)).url) };
+    }
     const fields = await this.checkFields(changes);
     if (fields.headers) {
       const current = (await this.get(id)).headers;
