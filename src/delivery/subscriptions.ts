@@ -12,7 +12,7 @@ import {
   type SubscriptionInput,
   type SubscriptionStart,
 } from "./subscription-fields.js";
-import { restoreMaskedDestinationUrl } from "./destinations/index.js";
+import { maskDestinationUrl, restoreMaskedDestinationUrl } from "./destinations/index.js";
 import { DEFAULT_RETRY_SCHEDULE_S } from "./webhooks/retry-policy.js";
 import { generateSecret } from "./webhooks/sign.js";
 import { isCredentialHeader, maskHeaderValue } from "./webhooks/subscription-headers.js";
@@ -126,12 +126,13 @@ export class SubscriptionService {
   }
 
   /**
-   * Postoffice's publisher: a subscription of `topic` to `target`, from now unless `fromNow` is false.
+   * Postoffice's publisher: a subscription of `topic` to `target` (a webhook or broker url), from now unless `fromNow`
+   * is false.
    * @throws HubError 409 when a subscription of that topic and target exists; 400 when invalid.
    */
   async createPublisher(input: PublisherInput): Promise<Subscription> {
     if (await this.options.store.subscriptions.find(input.topic, input.target)) {
-      throw new HubError("SB_SUBSCRIPTION_EXISTS", `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(input.target)} already exists`);
+      throw new HubError("SB_SUBSCRIPTION_EXISTS", `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(maskDestinationUrl(input.target))} already exists`);
     }
     return this.create({ topic: input.topic, url: input.target, active: input.active, start: input.fromNow === false ? "beginning" : "now" });
   }

@@ -13,7 +13,7 @@ export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driv
 export { mqttDriver, MQTT_DEFAULT_PORT, MQTTS_DEFAULT_PORT, type MqttTarget } from "./mqtt/mqtt-driver.js";
 export { redisDriver, REDIS_BODY_FIELD } from "./redis/redis-driver.js";
 export { REDIS_DEFAULT_PORT, type RedisTarget } from "./redis/redis-url.js";
-export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, restoreMaskedDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+export { BROKER_DRIVERS, brokerDriverFor, destinationKinds, maskDestinationUrl, restoreMaskedDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
 
 import type { EndpointHealth } from "./connection-pool.js";
 

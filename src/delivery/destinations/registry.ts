@@ -25,6 +25,11 @@ export function supportedSchemes(): string[] {
   return [...WEBHOOK_SCHEMES, ...DRIVER_BY_SCHEME.keys()];
 }
 
+/** The destination kinds, `http` first then each broker driver's name, with the url schemes of each. */
+export function destinationKinds(): Array<{ kind: string; schemes: readonly string[] }> {
+  return [{ kind: "http", schemes: WEBHOOK_SCHEMES }, ...BROKER_DRIVERS.map((d) => ({ kind: d.name, schemes: d.schemes }))];
+}
+
 /** The broker driver for a url's scheme (`nats:` or `nats`), or undefined for http(s) and unknown schemes. */
 export function brokerDriverFor(protocol: string): BrokerDriver | undefined {
   return DRIVER_BY_SCHEME.get(protocol.endsWith(":") ? protocol.slice(0, -1) : protocol);
