@@ -12,7 +12,7 @@ import {
   type SubscriptionInput,
   type SubscriptionStart,
 } from "./subscription-fields.js";
-import { maskDestinationUrl, restoreMaskedDestinationUrl } from "./destinations/index.js";
+import { hasMaskedCredential, maskDestinationUrl, restoreMaskedDestinationUrl } from "./destinations/index.js";
 import { DEFAULT_RETRY_SCHEDULE_S } from "./webhooks/retry-policy.js";
 import { generateSecret } from "./webhooks/sign.js";
 import { isCredentialHeader, maskHeaderValue } from "./webhooks/subscription-headers.js";
@@ -153,7 +153,7 @@ export class SubscriptionService {
    * broker url with its credentials masked as GET shows them, for the same endpoint ({@link restoreMaskedDestinationUrl}).
    */
   async update(id: string, changes: SubscriptionFields): Promise<Subscription> {
-    if (changes.url !== undefined && typeof changes.url === "string") {
+    if (typeof changes.url === "string" && hasMaskedCredential(changes.url)) {
       changes = { ...changes, url: restoreMaskedDestinationUrl(changes.url, (await this.get(id)).url) };
     }
     const fields = await this.checkFields(changes);

@@ -4,7 +4,7 @@
  */
 export type { BrokerConnection, BrokerDriver, BrokerTarget, ConnectionListener, PublishReceipt } from "./broker-driver.js";
 export { brokerMessage, type BrokerMessage } from "./broker-message.js";
-export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, invalidDestinationUrl, maskUrlCredentials, restoreMaskedCredentials, type BrokerEndpoint } from "./broker-url.js";
+export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, hasMaskedCredential, invalidDestinationUrl, maskUrlCredentials, restoreMaskedCredentials, type BrokerEndpoint } from "./broker-url.js";
 export { ConnectionPool, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type ConnectionPoolOptions, type EndpointHealth } from "./connection-pool.js";
 export { DestinationRouter, type DestinationRouterOptions } from "./destination-router.js";
 export { amqpDriver } from "./amqp/amqp-driver.js";
