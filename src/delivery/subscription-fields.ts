@@ -43,7 +43,7 @@ export interface SubscriptionInput extends SubscriptionFields {
 /** A Postoffice publisher to create: a subscription by another name. */
 export interface PublisherInput {
   topic: string;
-  /** The webhook URL. */
+  /** Where events go: a webhook or broker url, as a subscription's `url`. */
   target: string;
   active: boolean;
   /** false: deliver what the topic already holds too. */

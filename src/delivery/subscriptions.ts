@@ -12,6 +12,7 @@ import {
   type SubscriptionInput,
   type SubscriptionStart,
 } from "./subscription-fields.js";
+import { hasMaskedCredential, maskDestinationUrl, restoreMaskedDestinationUrl } from "./destinations/index.js";
 import { DEFAULT_RETRY_SCHEDULE_S } from "./webhooks/retry-policy.js";
 import { generateSecret } from "./webhooks/sign.js";
 import { isCredentialHeader, maskHeaderValue } from "./webhooks/subscription-headers.js";
@@ -125,14 +126,15 @@ export class SubscriptionService {
   }
 
   /**
-   * Postoffice's publisher: a subscription of `topic` to `target`, from now unless `fromNow` is false.
+   * Postoffice's publisher: a subscription of `topic` to `target` (a webhook or broker url), from now unless `fromNow`
+   * is false.
    * @throws HubError 409 when a subscription of that topic and target exists; 400 when invalid.
    */
   async createPublisher(input: PublisherInput): Promise<Subscription> {
     if (await this.options.store.subscriptions.find(input.topic, input.target)) {
       throw new HubError(
         "SB_SUBSCRIPTION_EXISTS",
-        `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(input.target)} already exists`,
+        `a publisher for topic ${JSON.stringify(input.topic)} and target ${JSON.stringify(maskDestinationUrl(input.target))} already exists`,
       );
     }
     return this.create({ topic: input.topic, url: input.target, active: input.active, start: input.fromNow === false ? "beginning" : "now" });
@@ -150,9 +152,13 @@ export class SubscriptionService {
 
   /**
    * Changes any field but `start`. A header value equal to the masked form of the current one ({@link maskHeaders})
-   * keeps the current value, so that a client that PUTs back what it read does not overwrite a credential.
+   * keeps the current value, so that a client that PUTs back what it read does not overwrite a credential; so does a
+   * broker url with its credentials masked as GET shows them, for the same endpoint ({@link restoreMaskedDestinationUrl}).
    */
   async update(id: string, changes: SubscriptionFields): Promise<Subscription> {
+    if (typeof changes.url === "string" && hasMaskedCredential(changes.url)) {
+      changes = { ...changes, url: restoreMaskedDestinationUrl(changes.url, (await this.get(id)).url) };
+    }
     const fields = await this.checkFields(changes);
     if (fields.headers) {
       const current = (await this.get(id)).headers;

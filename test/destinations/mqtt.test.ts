@@ -113,6 +113,23 @@ describe("MQTT destination", () => {
       await publish(hub.url, { topic, data: { secret: false } });
       await onlyDelivery(created.id, "delivered");
       expect(await eventually("the message", () => t.received[0])).toMatchObject({ body: '{"secret":false}' });
+
+      // PUT back what GET showed (masked url, ordering changed): the stored password stays, so deliveries still
+      // get through a broker that refuses anonymous clients.
+      const put = await request(`${hub.url}/api/subscriptions/${created.id}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ topic, url: masked, ordering: "key" }),
+      });
+      expect(put.status, put.text).toBe(200);
+      expect(put.body).toMatchObject({ url: masked, ordering: "key" });
+      await publish(hub.url, { topic, data: { after: "put" } });
+      const deliveries = await eventually("two delivered", async () => {
+        const list = (await request(`${hub.url}/api/deliveries?subscription=${created.id}`)).body.data;
+        return list.length === 2 && list.every((d: any) => d.status === "delivered") ? list : undefined;
+      });
+      expect(deliveries).toHaveLength(2);
+      expect(await eventually("the second message", () => t.received[1])).toMatchObject({ body: '{"after":"put"}' });
       expect((await request(`${hub.url}/api/subscriptions/${created.id}`, { method: "DELETE" })).status).toBe(204);
     });
 

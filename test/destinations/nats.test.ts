@@ -62,7 +62,7 @@ describe("NATS JetStream destination", () => {
     expect(JSON.parse(detail.body.attempts[0].response_excerpt)).toEqual({ stream: s.name, seq: 1, duplicate: false });
   });
 
-  it("masks credentials in every GET and refuses the masked form back", async () => {
+  it("masks credentials in every GET; the masked form sent back keeps the stored credential, for that endpoint only", async () => {
     const s = await createTestStream();
     streams.push(s);
     const topic = uniqueName("nats.creds");
@@ -73,13 +73,40 @@ describe("NATS JetStream destination", () => {
     const list = await request(`${hub.url}/api/subscriptions`);
     expect(list.body.data.find((x: any) => x.id === created.id).url).toBe(masked);
     expect(list.text).not.toContain("s3cret");
-    const put = await request(`${hub.url}/api/subscriptions/${created.id}`, {
-      method: "PATCH",
+    const send = (method: string, body: unknown) =>
+      request(`${hub.url}/api/subscriptions/${created.id}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const stored = async () => (await hub.server.hub.store.subscriptions.get(created.id))!.url;
+    const original = await stored();
+    expect(original).toBe(`nats://app:s3cret@127.0.0.1:${NATS_PORT}/${s.subject}`);
+
+    const patched = await send("PATCH", { url: masked });
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.url).toBe(masked);
+    expect(await stored()).toBe(original);
+    // A full PUT of what GET returned, masked url and all.
+    const read = (await request(`${hub.url}/api/subscriptions/${created.id}`)).body;
+    const put = await send("PUT", { topic: read.topic, url: read.url, active: false });
+    expect(put.status, put.text).toBe(200);
+    expect(put.body).toMatchObject({ url: masked, active: false });
+    expect(await stored()).toBe(original);
+
+    // The credential is never carried to another host or subject.
+    for (const elsewhere of [`nats://app:****@localhost:${NATS_PORT}/${s.subject}`, `nats://app:****@127.0.0.1:${NATS_PORT}/${s.subject}.other`]) {
+      const moved = await send("PATCH", { url: elsewhere });
+      expect(moved.status, elsewhere).toBe(400);
+      expect(moved.body.code).toBe("SB_SUBSCRIPTION_INVALID");
+      expect(moved.body.details).toMatch(/another endpoint than the stored nats:\/\/app:\*\*\*\*@/);
+      expect(moved.text).not.toContain("s3cret");
+    }
+    expect(await stored()).toBe(original);
+    // A new subscription has no stored credential to keep: the masked form stays a 400.
+    const fresh = await request(`${hub.url}/api/subscriptions`, {
+      method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ url: masked }),
+      body: JSON.stringify({ topic, url: masked }),
     });
-    expect(put.status).toBe(400);
-    expect(put.body.code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect(fresh.status).toBe(400);
+    expect(fresh.body.details).toMatch(/masked credential/);
     expect((await request(`${hub.url}/api/subscriptions/${created.id}`, { method: "DELETE" })).status).toBe(204);
   });
 

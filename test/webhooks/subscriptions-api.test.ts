@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
+import { eventually, postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
+import { createTestStream, NATS_PORT } from "../helpers/nats.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
 import { createSubscription, FAST_RETRY, publish, sleep } from "../helpers/webhooks.js";
 
@@ -358,6 +359,66 @@ describe("Postoffice publishers", () => {
     expect(reply.status, reply.text).toBe(400);
     expect(String(reply.body.details)).toMatch(/pubsub/);
     expect(String(reply.body.details)).toMatch(/"http"/);
+    expect(reply.body).toMatchObject({
+      code: "SB_SUBSCRIPTION_INVALID",
+      details: 'type "pubsub" is not supported; supported publisher types: "http", "nats", "amqp", "mqtt", "redis"',
+    });
+  });
+
+  it("a type nats publisher publishes to JetStream; the 409 for a second one masks the credential", async () => {
+    const stream = await createTestStream();
+    try {
+      const topic = "po.nats";
+      const target = `nats://app:s3cret@127.0.0.1:${NATS_PORT}/${stream.subject}`;
+      const reply = await postJson(`${api}/publishers`, { active: true, topic, target, type: "nats" });
+      expect(reply.status, reply.text).toBe(201);
+      expect(reply.body).toMatchObject({ topic, url: `nats://app:****@127.0.0.1:${NATS_PORT}/${stream.subject}`, active: true });
+      const [event] = await publish(hub.url, { topic, data: { po: "nats" } });
+      const [message] = await eventually("the JetStream message", async () => ((await stream.messages()).length > 0 ? stream.messages() : undefined));
+      expect(message!.headers?.get("ce-id")).toBe(event!.id);
+      expect(new TextDecoder().decode(message!.data)).toBe('{"po":"nats"}');
+
+      const again = await postJson(`${api}/publishers`, { active: true, topic, target, type: "nats" });
+      expect(again.status, again.text).toBe(409);
+      expect(again.body.code).toBe("SB_SUBSCRIPTION_EXISTS");
+      expect(again.text).not.toContain("s3cret");
+      expect((await request(`${api}/subscriptions/${reply.body.id}`, { method: "DELETE" })).status).toBe(204);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it.each([
+    ["amqp", "amqp://guest:guest@127.0.0.1:5672/?exchange=amq.direct&routing_key=po", "amqp://guest:****@127.0.0.1:5672/?exchange=amq.direct&routing_key=po"],
+    ["amqp", "amqps://guest:guest@127.0.0.1:5671/?exchange=amq.direct&routing_key=po", "amqps://guest:****@127.0.0.1:5671/?exchange=amq.direct&routing_key=po"],
+    ["mqtt", "mqtt://127.0.0.1:1883/po/orders", "mqtt://127.0.0.1:1883/po/orders"],
+    ["redis", "redis://127.0.0.1:6379/0?stream=po.stream", "redis://127.0.0.1:6379/0?stream=po.stream"],
+    ["redis", "rediss://127.0.0.1:6380/0?channel=po", "rediss://127.0.0.1:6380/0?channel=po"],
+    ["nats", "nats+tls://127.0.0.1:4443/po.orders", "nats+tls://127.0.0.1:4443/po.orders"],
+  ])("type %s takes %s as its target (201, the subscription's url)", async (type, target, shown) => {
+    const reply = await postJson(`${api}/publishers`, { active: false, topic: `po.kind.${type}`, target, type });
+    expect(reply.status, reply.text).toBe(201);
+    expect(reply.body).toMatchObject({ topic: `po.kind.${type}`, url: shown, active: false });
+    expect((await request(`${api}/subscriptions/${reply.body.id}`, { method: "DELETE" })).status).toBe(204);
+  });
+
+  it.each([
+    ["nats", "amqp://127.0.0.1:5672/?exchange=x", 'target of a type "nats" publisher needs a url with scheme nats or nats+tls, got "amqp"'],
+    ["http", `nats://127.0.0.1:${NATS_PORT}/po.orders`, 'target of a type "http" publisher needs a url with scheme http or https, got "nats"'],
+    ["redis", "https://example.com/hook", 'target of a type "redis" publisher needs a url with scheme redis or rediss, got "https"'],
+    ["mqtt", "mqtts+x://127.0.0.1/po", 'target of a type "mqtt" publisher needs a url with scheme mqtt or mqtts, got "mqtts+x"'],
+    ["amqp", "nats://127.0.0.1/po", 'target of a type "amqp" publisher needs a url with scheme amqp or amqps, got "nats"'],
+  ])("type %s with target %s is a 400", async (type, target, details) => {
+    const reply = await postJson(`${api}/publishers`, { active: true, topic: "po.mismatch", target, type });
+    expect(reply.status, reply.text).toBe(400);
+    expect(reply.body).toMatchObject({ code: "SB_SUBSCRIPTION_INVALID", details });
+  });
+
+  it("a broker target is checked by its driver: type nats with no subject is a 400", async () => {
+    const reply = await postJson(`${api}/publishers`, { active: true, topic: "po.bad", target: `nats://127.0.0.1:${NATS_PORT}/`, type: "nats" });
+    expect(reply.status, reply.text).toBe(400);
+    expect(reply.body.code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect(reply.body.details).toMatch(/needs a subject/);
   });
 
   it.each([

@@ -119,8 +119,12 @@ export const PublisherCreateBody = Type.Object(
   {
     active: Type.Boolean({ description: "Whether deliveries flow.", errorMessage: "active must be true or false" }),
     topic: Type.String({ description: "The topic name or pattern.", errorMessage: "topic and target must be strings" }),
-    target: Type.String({ description: "The webhook URL.", errorMessage: "topic and target must be strings" }),
-    type: checkedInHandler(Type.Literal("http", { description: 'The publisher type; only "http".' })),
+    target: Type.String({ description: "Where events go: a url of the kind `type` names.", errorMessage: "topic and target must be strings" }),
+    type: checkedInHandler(
+      Type.Union([Type.Literal("http"), Type.Literal("nats"), Type.Literal("amqp"), Type.Literal("mqtt"), Type.Literal("redis")], {
+        description: 'The destination kind: "http" (target http(s)://), "nats", "amqp", "mqtt" or "redis" (target a url of that scheme, or its TLS one).',
+      }),
+    ),
     from_now: Type.Optional(Type.Boolean({ description: "false: deliver what the topic already holds too.", errorMessage: "from_now must be true or false" })),
   },
   {

@@ -14,7 +14,7 @@ import { HubError } from "../../errors.js";
 import type { Attempt, Delivery, DeliveryStatus, Subscription } from "../../store/store.js";
 import { formatTime, parseTime } from "../../time.js";
 import type { DeliverySearchQuery, PublisherCreateBody, SubscriptionCreateBody, SubscriptionUpdateBody, TimeRangeBody } from "../schemas/subscriptions.js";
-import { maskDestinationUrl } from "../../delivery/destinations/index.js";
+import { destinationKinds, maskDestinationUrl } from "../../delivery/destinations/index.js";
 
 /**
  * The wire (snake_case JSON, as the schemas of `schemas/subscriptions.ts` let it through) to and from the delivery
@@ -33,9 +33,22 @@ export function subscriptionChangesFromWire(body: SubscriptionUpdateBody): Subsc
   return subscriptionFieldsFromWire(body);
 }
 
-/** Postoffice's `POST /publishers` body → {@link PublisherInput}. */
+/**
+ * Postoffice's `POST /publishers` body → {@link PublisherInput}. `type` is a destination kind (`http`, `nats`, `amqp`,
+ * `mqtt`, `redis`) and `target` a url of that kind: `type: "nats"` takes `nats://` or `nats+tls://`.
+ */
 export function publisherInputFromWire(body: PublisherCreateBody): PublisherInput {
-  if (body.type !== "http") throw invalid(`type ${JSON.stringify(body.type)} is not supported; supported publisher types: "http"`);
+  const kinds = destinationKinds();
+  const kind = kinds.find((k) => k.kind === body.type);
+  if (!kind)
+    throw invalid(`type ${JSON.stringify(body.type)} is not supported; supported publisher types: ${kinds.map((k) => JSON.stringify(k.kind)).join(", ")}`);
+  // A target without a scheme is left to the url validation, which says what is wrong with it.
+  const scheme = typeof body.target === "string" ? /^([a-z][a-z0-9+.-]*):/i.exec(body.target)?.[1]?.toLowerCase() : undefined;
+  if (scheme !== undefined && !kind.schemes.includes(scheme)) {
+    throw invalid(
+      `target of a type ${JSON.stringify(kind.kind)} publisher needs a url with scheme ${kind.schemes.join(" or ")}, got ${JSON.stringify(scheme.slice(0, 20))}`,
+    );
+  }
   return { topic: body.topic, target: body.target, active: body.active, fromNow: body.from_now };
 }
 

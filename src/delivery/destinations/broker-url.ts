@@ -79,3 +79,75 @@ export async function guardBrokerHost(host: string, allowPrivate: boolean): Prom
 export function invalidDestinationUrl(details: string): HubError {
   return new HubError("SB_SUBSCRIPTION_INVALID", details);
 }
+
+/** Whether a url carries {@link URL_CREDENTIAL_MASK} where {@link maskUrlCredentials} puts it. */
+export function hasMaskedCredential(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  const isMask = (value: string) => safeDecode(value) === URL_CREDENTIAL_MASK;
+  return (
+    isMask(parsed.username) ||
+    isMask(parsed.password) ||
+    [...parsed.searchParams].some(([name, value]) => SECRET_PARAMS.test(name) && value === URL_CREDENTIAL_MASK)
+  );
+}
+
+/**
+ * A url sent back with its credentials masked (as a GET showed it), with the stored credentials put back in place of
+ * the masks, so that a client that PUTs back what it read keeps the credential. The endpoint must be the stored one:
+ * same scheme, host, port, path and user name; a credential is never carried to another endpoint. A url without a
+ * mask comes back unchanged.
+ * @throws HubError `SB_SUBSCRIPTION_INVALID` when a masked url names another endpoint, or masks a credential the
+ *   stored url does not have.
+ * @example restoreMaskedCredentials("nats://app:****@b/orders", "nats://app:s3cret@b/orders") // "nats://app:s3cret@b/orders"
+ */
+export function restoreMaskedCredentials(sent: string, stored: string): string {
+  if (!hasMaskedCredential(sent)) return sent;
+  // Sent back exactly as read: the stored url as it is (not re-serialised).
+  if (sent === maskUrlCredentials(stored)) return stored;
+  const url = new URL(sent);
+  let was: URL;
+  try {
+    was = new URL(stored);
+  } catch {
+    throw maskedElsewhere(stored);
+  }
+  const sameEndpoint = url.protocol === was.protocol && url.host === was.host && url.pathname === was.pathname;
+  const maskedUser = safeDecode(url.username) === URL_CREDENTIAL_MASK;
+  if (!sameEndpoint || (!maskedUser && url.username !== was.username)) throw maskedElsewhere(stored);
+  const noneStored = (what: string) => invalidDestinationUrl(`url masks the ${what} (${URL_CREDENTIAL_MASK}) but the stored url has none; send the real one`);
+  if (maskedUser) {
+    if (was.username === "") throw noneStored("user name");
+    url.username = was.username;
+  }
+  if (safeDecode(url.password) === URL_CREDENTIAL_MASK) {
+    if (was.password === "") throw noneStored("password");
+    url.password = was.password;
+  }
+  for (const [name, value] of [...url.searchParams]) {
+    if (!SECRET_PARAMS.test(name) || value !== URL_CREDENTIAL_MASK) continue;
+    const storedValue = was.searchParams.get(name);
+    if (storedValue === null) throw noneStored(`${name} parameter`);
+    url.searchParams.set(name, storedValue);
+  }
+  return url.toString();
+}
+
+function maskedElsewhere(stored: string): HubError {
+  return invalidDestinationUrl(
+    `url carries the masked credential ${URL_CREDENTIAL_MASK} for another endpoint than the stored ${maskUrlCredentials(stored)}: ` +
+      "a stored credential is kept only for the same scheme, host, port, path and user; send the real one",
+  );
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}

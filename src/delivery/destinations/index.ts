@@ -4,7 +4,16 @@
  */
 export type { BrokerConnection, BrokerDriver, BrokerTarget, ConnectionListener, PublishReceipt } from "./broker-driver.js";
 export { brokerMessage, type BrokerMessage } from "./broker-message.js";
-export { URL_CREDENTIAL_MASK, brokerEndpoint, guardBrokerHost, invalidDestinationUrl, maskUrlCredentials, type BrokerEndpoint } from "./broker-url.js";
+export {
+  URL_CREDENTIAL_MASK,
+  brokerEndpoint,
+  guardBrokerHost,
+  hasMaskedCredential,
+  invalidDestinationUrl,
+  maskUrlCredentials,
+  restoreMaskedCredentials,
+  type BrokerEndpoint,
+} from "./broker-url.js";
 export { ConnectionPool, MAX_BACKOFF_MS, MIN_BACKOFF_MS, type ConnectionPoolOptions, type EndpointHealth } from "./connection-pool.js";
 export { DestinationRouter, type DestinationRouterOptions } from "./destination-router.js";
 export { amqpDriver } from "./amqp/amqp-driver.js";
@@ -13,7 +22,15 @@ export { natsDriver, NATS_DEFAULT_PORT, type NatsTarget } from "./nats/nats-driv
 export { mqttDriver, MQTT_DEFAULT_PORT, MQTTS_DEFAULT_PORT, type MqttTarget } from "./mqtt/mqtt-driver.js";
 export { redisDriver, REDIS_BODY_FIELD } from "./redis/redis-driver.js";
 export { REDIS_DEFAULT_PORT, type RedisTarget } from "./redis/redis-url.js";
-export { BROKER_DRIVERS, brokerDriverFor, maskDestinationUrl, supportedSchemes, validateDestinationUrl } from "./registry.js";
+export {
+  BROKER_DRIVERS,
+  brokerDriverFor,
+  destinationKinds,
+  maskDestinationUrl,
+  restoreMaskedDestinationUrl,
+  supportedSchemes,
+  validateDestinationUrl,
+} from "./registry.js";
 
 import type { EndpointHealth } from "./connection-pool.js";
 

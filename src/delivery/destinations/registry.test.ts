@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { maskUrlCredentials } from "./broker-url.js";
+import { HubError } from "../../errors.js";
+import { maskUrlCredentials, restoreMaskedCredentials } from "./broker-url.js";
 import { natsDriver } from "./nats/nats-driver.js";
-import { maskDestinationUrl, supportedSchemes } from "./registry.js";
+import { maskDestinationUrl, restoreMaskedDestinationUrl, supportedSchemes } from "./registry.js";
 import { describeDestinationUrls, refusal } from "../../../test/helpers/destination-urls.js";
 
 describeDestinationUrls("nats", {
@@ -19,6 +20,9 @@ describeDestinationUrls("nats", {
     ["nats://127.0.0.1:4222/orders.>", /no wildcards/],
     ["nats://127.0.0.1:4222/has%20space", /no wildcards \(\* >\) or spaces/],
     ["nats://127.0.0.1:4222/a?token=x", /no query or fragment/],
+    ["nats://127.0.0.1:4222/orders#", /no query or fragment/],
+    ["nats://127.0.0.1:4222/orders#x", /no query or fragment/],
+    ["nats://127.0.0.1:4222/orders?", /no query or fragment/],
     ["nats:///orders", /needs a host/],
     ["nats://app:****@broker/orders", /masked credential/],
     ["https://user:pw@example.com/hook", /must not carry credentials/],
@@ -51,6 +55,51 @@ describe("masking", () => {
   it("leaves webhook urls alone (their credentials go in headers)", () => {
     expect(maskDestinationUrl("https://example.com/hook?token=abc")).toBe("https://example.com/hook?token=abc");
     expect(maskDestinationUrl("nats+tls://a:b@broker/x")).toBe("nats+tls://a:****@broker/x");
+  });
+});
+
+describe("restoreMaskedCredentials: a masked url sent back keeps the stored credential", () => {
+  const stored = "amqp://app:s%3Acret@broker:5672/vh?exchange=x&routing_key={key}&token=t0k";
+  it.each([
+    // Exactly as GET showed it: the stored url, byte for byte.
+    [maskUrlCredentials(stored), stored],
+    ["nats://app:****@broker/orders", "nats://app:pw@broker/orders", "nats://app:pw@broker/orders"],
+    ["nats://****@broker/orders", "nats://tok3n@broker/orders", "nats://tok3n@broker/orders"],
+    // Same endpoint, another query: the masks are filled in, the rest is what was sent.
+    ["amqp://app:****@broker:5672/vh?exchange=y&token=****", stored, "amqp://app:s%3Acret@broker:5672/vh?exchange=y&token=t0k"],
+    ["redis://:****@broker/0?stream=s2", "redis://:pw@broker/0?stream=s", "redis://:pw@broker/0?stream=s2"],
+    // No mask: as sent (the validation that follows judges it).
+    ["nats://app:new@elsewhere/orders", "nats://app:pw@broker/orders", "nats://app:new@elsewhere/orders"],
+  ])("%s", (sent, was, restored = was) => {
+    expect(restoreMaskedCredentials(sent, was)).toBe(restored);
+  });
+
+  it.each([
+    ["nats://app:****@evil.example/orders", "nats://app:pw@broker/orders", /another endpoint than the stored nats:\/\/app:\*\*\*\*@broker\/orders/],
+    ["nats://app:****@broker:4223/orders", "nats://app:pw@broker/orders", /another endpoint/],
+    ["nats://app:****@broker/payments", "nats://app:pw@broker/orders", /another endpoint/],
+    ["nats+tls://app:****@broker/orders", "nats://app:pw@broker/orders", /another endpoint/],
+    ["nats://other:****@broker/orders", "nats://app:pw@broker/orders", /another endpoint/],
+    ["nats://app:****@broker/orders", "nats://app@broker/orders", /masks the password \(\*\*\*\*\) but the stored url has none/],
+    ["redis://broker/0?stream=s&password=****", "redis://broker/0?stream=s", /masks the password parameter/],
+  ])("refuses %s (stored %s)", (sent, was, message) => {
+    let error: unknown;
+    try {
+      restoreMaskedCredentials(sent, was);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(HubError);
+    expect((error as HubError).code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect((error as HubError).details).toMatch(message);
+    expect((error as HubError).details).not.toContain("pw");
+  });
+
+  it("leaves webhook urls alone: GET never masks them, so **** there is the sender's own value", () => {
+    expect(restoreMaskedDestinationUrl("https://example.com/hook?token=****", "https://example.com/hook?token=abc")).toBe(
+      "https://example.com/hook?token=****",
+    );
+    expect(restoreMaskedDestinationUrl("nats://app:****@broker/x", "nats://app:pw@broker/x")).toBe("nats://app:pw@broker/x");
   });
 });
 

@@ -1,6 +1,6 @@
 import { amqpDriver } from "./amqp/amqp-driver.js";
 import type { BrokerDriver } from "./broker-driver.js";
-import { URL_CREDENTIAL_MASK, invalidDestinationUrl, maskUrlCredentials } from "./broker-url.js";
+import { URL_CREDENTIAL_MASK, invalidDestinationUrl, maskUrlCredentials, restoreMaskedCredentials } from "./broker-url.js";
 import { mqttDriver } from "./mqtt/mqtt-driver.js";
 import { natsDriver } from "./nats/nats-driver.js";
 import { redisDriver } from "./redis/redis-driver.js";
@@ -23,6 +23,11 @@ const DRIVER_BY_SCHEME = new Map<string, BrokerDriver>(BROKER_DRIVERS.flatMap((d
 /** Every scheme a subscription url may have: `http`, `https`, then the brokers'. */
 export function supportedSchemes(): string[] {
   return [...WEBHOOK_SCHEMES, ...DRIVER_BY_SCHEME.keys()];
+}
+
+/** The destination kinds, `http` first then each broker driver's name, with the url schemes of each. */
+export function destinationKinds(): Array<{ kind: string; schemes: readonly string[] }> {
+  return [{ kind: "http", schemes: WEBHOOK_SCHEMES }, ...BROKER_DRIVERS.map((d) => ({ kind: d.name, schemes: d.schemes }))];
 }
 
 /** The broker driver for a url's scheme (`nats:` or `nats`), or undefined for http(s) and unknown schemes. */
@@ -69,4 +74,15 @@ export async function validateDestinationUrl(url: string, options: ValidateTarge
 export function maskDestinationUrl(url: string): string {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
   return scheme !== undefined && brokerDriverFor(scheme.toLowerCase()) ? maskUrlCredentials(url) : url;
+}
+
+/**
+ * A subscription url sent in a PUT or PATCH, with the credentials a GET masked put back from the stored url (see
+ * `restoreMaskedCredentials`): sending back what was read keeps the credential. Only broker urls are masked by GET,
+ * so a webhook url comes back unchanged.
+ * @throws HubError `SB_SUBSCRIPTION_INVALID` when the masked url names another endpoint than the stored one.
+ */
+export function restoreMaskedDestinationUrl(sent: string, stored: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(sent)?.[1];
+  return scheme !== undefined && brokerDriverFor(scheme.toLowerCase()) ? restoreMaskedCredentials(sent, stored) : sent;
 }

@@ -43,7 +43,9 @@ export const natsDriver: BrokerDriver<NatsTarget, NatsBrokerConnection> = {
   parseUrl(url: URL): NatsTarget {
     const scheme = url.protocol.slice(0, -1);
     const endpoint = brokerEndpoint(url, NATS_DEFAULT_PORT);
-    if (url.search !== "" || url.hash !== "") throw invalidDestinationUrl(`${scheme} url takes no query or fragment: ${scheme}://host:port/<subject>`);
+    // An empty `?` or `#` leaves `search`/`hash` empty, so the href is checked too: `nats://h/orders#` is refused.
+    if (url.search !== "" || url.hash !== "" || url.href.includes("?") || url.href.includes("#"))
+      throw invalidDestinationUrl(`${scheme} url takes no query or fragment: ${scheme}://host:port/<subject>`);
     let subject: string;
     try {
       subject = decodeURIComponent(url.pathname.slice(1));
