@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { BareResult } from "../lib/broker-bare.js";
-import type { BrokerKind, SinkSpec } from "../lib/broker-sinks.js";
+import { brokerPid, type BrokerKind, type SinkSpec } from "../lib/broker-sinks.js";
 import type { Bench, BenchContext } from "../lib/context.js";
 import { createSubscription, WEBHOOK_HUB_ENV } from "../lib/hub-api.js";
 import { nowAbsMs } from "../lib/receiver.js";
@@ -54,8 +54,22 @@ export const destinationsBench: Bench = {
   },
 };
 
-async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, client: Worker, counter: Worker): Promise<Record<Kind, Run[]>> {
-  const runs: Record<Kind, Run[]> = { hub: [], baseline: [] };
+/** A round of a broker kind: {@link Run} with the broker's CPU (% of one core), null when its process was not found. */
+interface BrokerRun extends Run {
+  brokerCpuPct: number | null;
+}
+
+function brokerText(r: Run): string {
+  const pct = (r as Partial<BrokerRun>).brokerCpuPct;
+  return pct === undefined || pct === null ? "" : `, broker ${pct.toFixed(0)}%`;
+}
+
+async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, client: Worker, counter: Worker): Promise<Record<Kind, BrokerRun[]>> {
+  const runs: Record<Kind, BrokerRun[]> = { hub: [], baseline: [] };
+  // The broker's CPU is measured too when its process is found (else it counts among "others").
+  const broker = brokerPid(kind);
+  const pids = (sender: number) => (broker === undefined ? [sender, counter.pid] : [sender, counter.pid, broker]);
+  const brokerPct = (pct: number[]) => (broker === undefined ? null : pct[2]!);
   let round = 0;
   for (const arm of interleave<Kind>("baseline", "hub", ctx.rounds)) {
     round++;
@@ -63,17 +77,17 @@ async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, c
     try {
       const waitFor = () => counter.call<{ atMs: number }>("sinkWait", { count, pollMs: POLL_MS, timeoutMs: 120_000 }, 130_000);
       if (arm === "baseline") {
-        const cpu = await withCpu([client.pid, counter.pid], async () => {
+        const cpu = await withCpu(pids(client.pid), async () => {
           const waiting = waitFor();
           const bare = await client.call<BareResult>("barePublish", { sink, count, concurrency: WEBHOOK_CONCURRENCY, topic: TOPIC }, 130_000);
           return { bare, seconds: ((await waiting).atMs - bare.startAtMs) / 1000 };
         });
         const { seconds, bare } = cpu.result;
-        const r: Run = { deliveries: count, seconds, perSec: count / seconds, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };
+        const r: BrokerRun = { deliveries: count, seconds, perSec: count / seconds, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct, brokerCpuPct: brokerPct(cpu.pct) };
         runs.baseline.push(r);
         ctx.log(
           `${kind} baseline ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s, ${bare.lanes} in flight, last confirm at ${((bare.confirmedAtMs - bare.startAtMs) / 1000).toFixed(2)} s; ` +
-            `cpu: client ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
+            `cpu: client ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%)`,
         );
         continue;
       }
@@ -84,18 +98,18 @@ async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, c
       });
       try {
         const { seconds: prefillS } = await client.call<{ seconds: number }>("postBatches", { origin: hub.origin, topic: TOPIC, count, batchSize: 500, connections: 2 });
-        const cpu = await withCpu([hub.pid, counter.pid], async () => {
+        const cpu = await withCpu(pids(hub.pid), async () => {
           const t0 = nowAbsMs();
           const waiting = waitFor();
           await createSubscription(hub.origin, { topic: TOPIC, url: sink.url, max_in_flight: WEBHOOK_CONCURRENCY, start: "beginning" });
           return ((await waiting).atMs - t0) / 1000;
         });
         const seconds = cpu.result;
-        const r: Run = { deliveries: count, seconds, perSec: count / seconds, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct, prefillS };
+        const r: BrokerRun = { deliveries: count, seconds, perSec: count / seconds, serverCpuPct: cpu.pct[0]!, receiverCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct, brokerCpuPct: brokerPct(cpu.pct), prefillS };
         runs.hub.push(r);
         ctx.log(
           `${kind} hub      ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s after a ${prefillS.toFixed(1)} s prefill; ` +
-            `cpu: hub ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
+            `cpu: hub ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%)`,
         );
       } finally {
         await hub.stop();
@@ -123,8 +137,8 @@ function kindRows(kind: string, what: string, count: number, hub: Run, base: Run
       baseline: base.perSec,
       target: { on: "ratio", op: ">=", value: target },
       note:
-        `cpu sender/receiving side/others: hub ${hub.serverCpuPct.toFixed(0)}/${hub.receiverCpuPct.toFixed(0)}/${hub.otherCpuPct.toFixed(0)}%, ` +
-        `baseline ${base.serverCpuPct.toFixed(0)}/${base.receiverCpuPct.toFixed(0)}/${base.otherCpuPct.toFixed(0)}%`,
+        `cpu sender/receiving side/others: hub ${hub.serverCpuPct.toFixed(0)}/${hub.receiverCpuPct.toFixed(0)}/${hub.otherCpuPct.toFixed(0)}%${brokerText(hub)}, ` +
+        `baseline ${base.serverCpuPct.toFixed(0)}/${base.receiverCpuPct.toFixed(0)}/${base.otherCpuPct.toFixed(0)}%${brokerText(base)}`,
     }),
     row({
       bench: "destinations",

@@ -5,6 +5,7 @@
  * "counter"), so polling the count does not load the client or the hub.
  */
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { nowAbsMs } from "./receiver.js";
 
 /** The broker kinds the destinations bench measures. */
@@ -12,6 +13,23 @@ export type BrokerKind = "nats" | "amqp" | "mqtt" | "redis";
 
 /** The shared local brokers (`.ci/run` starts them). */
 export const BROKER_PORTS: Record<BrokerKind, number> = { nats: 4222, amqp: 5672, mqtt: 1883, redis: 6379 };
+
+/** The process name of each kind's server, as /proc/<pid>/comm has it (RabbitMQ runs in the Erlang VM). */
+const BROKER_COMMANDS: Record<BrokerKind, string> = { nats: "nats-server", amqp: "beam.smp", mqtt: "mosquitto", redis: "redis-server" };
+
+/** The pid of the kind's local server, found by its process name, for its CPU use; undefined when not found or ambiguous. */
+export function brokerPid(kind: BrokerKind): number | undefined {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === BROKER_COMMANDS[kind]) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found.length === 1 ? found[0] : undefined;
+}
 
 /** Where a sink is: what the hub's subscription url and the bare loop both publish to. */
 export interface SinkSpec {
@@ -29,6 +47,8 @@ interface Sink {
 }
 
 let sink: Sink | undefined;
+/** A count that has not moved for this long has stopped short. */
+const STALL_MS = 10_000;
 
 function unique(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString("hex")}`;
@@ -47,11 +67,19 @@ export async function sinkCreate(args: { kind: BrokerKind }): Promise<SinkSpec> 
  */
 export async function sinkWait(args: { count: number; pollMs: number; timeoutMs: number }): Promise<{ atMs: number; seen: number }> {
   const s = sink ?? fail("no sink open");
-  const deadline = performance.now() + args.timeoutMs;
+  const t0 = performance.now();
+  let last = -1;
+  let lastMovedAt = t0;
   for (;;) {
     const seen = await s.count();
     if (seen >= args.count) return { atMs: nowAbsMs(), seen };
-    if (performance.now() > deadline) throw new Error(`${s.spec.kind} sink ${s.spec.name} holds ${seen} of ${args.count} after ${args.timeoutMs} ms`);
+    const now = performance.now();
+    if (seen !== last) [last, lastMovedAt] = [seen, now];
+    // A count that stops short (a broker dropping messages to a slow subscriber) fails now rather than at the timeout.
+    const stalled = seen > 0 && now - lastMovedAt > STALL_MS;
+    if (stalled || now - t0 > args.timeoutMs) {
+      throw new Error(`${s.spec.kind} sink ${s.spec.name} holds ${seen} of ${args.count} after ${Math.round(now - t0)} ms${stalled ? ` (no change for ${STALL_MS} ms)` : ""}`);
+    }
     await new Promise((r) => setTimeout(r, args.pollMs));
   }
 }
