@@ -12,6 +12,7 @@ import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { backlogBench } from "./benches/backlog.js";
 import { batchBench } from "./benches/batch.js";
+import { destinationsBench } from "./benches/destinations.js";
 import { fanoutBench } from "./benches/fanout.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
 import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
@@ -40,6 +41,7 @@ const BENCHES: Bench[] = [
   queryBench,
   webhookBench,
   webhookLatencyBench,
+  destinationsBench,
   ingestWebhooksBench,
   backlogBench,
   pgIngestBench,

@@ -12,6 +12,9 @@ import { nowAbsMs, receiver, type ReceiverStats } from "./lib/receiver.js";
 import { openSseSocket, type SseSocket } from "./lib/sse-socket.js";
 import { INSERT_EVENT_SQL, openBaselineDb } from "./lib/sqlite-baseline.js";
 import { serveOverIpc, type IpcHandler } from "./lib/ipc-child.js";
+import { barePublish } from "./lib/broker-bare.js";
+import { sinkClose, sinkCreate, sinkWait } from "./lib/broker-sinks.js";
+import { webhookData } from "./lib/webhook-data.js";
 import { summarize, type Summary } from "./lib/stats.js";
 
 type Handler = IpcHandler;
@@ -258,11 +261,6 @@ async function sqliteInsert(args: {
 
 // ---- webhook benches: the receiver (in a child of its own) and the clients that feed it ----
 
-/** The data of the n-th prefill event; the bare-loop baseline posts the same text. */
-export function webhookData(n: number): string {
-  return `{"msg":"data","n":${n},"timestamp":"1700000000"}`;
-}
-
 /** Posts `count` events `{topic, data: webhookData(n)}` to the hub in arrays of `batchSize`, `connections` at a time. */
 async function postBatches(args: { origin: string; topic: string; count: number; batchSize: number; connections: number }): Promise<{ seconds: number }> {
   const pool = new Pool(args.origin, { connections: args.connections, pipelining: 1 });
@@ -397,6 +395,10 @@ const handlers: Record<string, Handler> = {
     return { ...summarize(l), samples: l.length };
   }) as Handler,
   receiverStop: (() => receiver.stop()) as Handler,
+  sinkCreate: sinkCreate as Handler,
+  sinkWait: sinkWait as Handler,
+  sinkClose: sinkClose as Handler,
+  barePublish: barePublish as Handler,
 };
 
 // The parent went away (or closed us): stop.

@@ -1,0 +1,176 @@
+import { join } from "node:path";
+import type { BareResult } from "../lib/broker-bare.js";
+import { brokerPid, type BrokerKind, type SinkSpec } from "../lib/broker-sinks.js";
+import type { Bench, BenchContext } from "../lib/context.js";
+import { createSubscription, WEBHOOK_HUB_ENV } from "../lib/hub-api.js";
+import { nowAbsMs } from "../lib/receiver.js";
+import { spawnWorker, startHub, withCpu, type Worker } from "../lib/processes.js";
+import { row, type ResultRow } from "../lib/report.js";
+import { interleave } from "../lib/stats.js";
+import { cpuPerDeliveryUs, measureWebhooks, WEBHOOK_CONCURRENCY, type Kind, type Run } from "./webhook.js";
+
+const TOPIC = "bench.destinations";
+/** The broker kinds, in the order they run, with what their bare loop and the hub wait for. */
+const KINDS: Array<{ kind: BrokerKind; what: string }> = [
+  { kind: "nats", what: "JetStream publish, PubAck" },
+  { kind: "amqp", what: "persistent mandatory publish, publisher confirm" },
+  { kind: "mqtt", what: "QoS 1 publish, PUBACK" },
+  { kind: "redis", what: "XADD, reply" },
+];
+/** How often the counter reads the broker's count. */
+const POLL_MS = 10;
+
+/**
+ * Deliveries/s for each destination kind against a bare loop of the same client library in the client process,
+ * publishing the same bodies with the same headers and confirm, as many in flight as the subscription's
+ * `max_in_flight`. Per kind and round a fresh sink (stream, queue, topic); the hub gets N events before its
+ * subscription (`start: "beginning"`) exists, and is timed from the subscription's creation until the broker's own
+ * count (stream info, the queue's message count, a subscriber's tally, XLEN) reaches N; the bare loop from its first
+ * publish until the same count does. HTTP is the `webhook` bench's measurement, against its target here.
+ */
+export const destinationsBench: Bench = {
+  name: "destinations",
+  title: "deliveries/s per destination kind vs a bare loop of its client library",
+  async run(ctx) {
+    const count = ctx.quick ? 5_000 : 20_000;
+    const rows: ResultRow[] = [];
+    const details: Record<string, unknown> = { count, concurrency: WEBHOOK_CONCURRENCY };
+    const client = await spawnWorker("client");
+    const counter = await spawnWorker("counter");
+    try {
+      for (const { kind, what } of KINDS) {
+        const runs = await measureKind(ctx, kind, count, client, counter);
+        details[kind] = runs;
+        rows.push(...kindRows(kind, `${what}`, count, best(runs.hub), best(runs.baseline), 0.5));
+      }
+    } finally {
+      await counter.call("sinkClose", null).catch(() => undefined);
+      await Promise.all([client.close(), counter.close()]);
+    }
+    const http = await measureWebhooks(ctx, "destinations-http");
+    details["http"] = http.runs;
+    rows.push(...kindRows("http", "signed POST, 2xx (the webhook bench's)", http.count, http.hub, http.baseline, 0.4));
+    return { rows, details };
+  },
+};
+
+/** A round of a broker kind: {@link Run} with the broker's CPU (% of one core), null when its process was not found. */
+interface BrokerRun extends Run {
+  brokerCpuPct: number | null;
+}
+
+function brokerText(r: Run): string {
+  const pct = (r as Partial<BrokerRun>).brokerCpuPct;
+  return pct === undefined || pct === null ? "" : `, broker ${pct.toFixed(0)}%`;
+}
+
+async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, client: Worker, counter: Worker): Promise<Record<Kind, BrokerRun[]>> {
+  const runs: Record<Kind, BrokerRun[]> = { hub: [], baseline: [] };
+  // The broker's CPU is measured too when its process is found (else it counts among "others").
+  const broker = brokerPid(kind);
+  const pids = (sender: number) => (broker === undefined ? [sender, counter.pid] : [sender, counter.pid, broker]);
+  const brokerPct = (pct: number[]) => (broker === undefined ? null : pct[2]!);
+  let round = 0;
+  for (const arm of interleave<Kind>("baseline", "hub", ctx.rounds)) {
+    round++;
+    const sink = await counter.call<SinkSpec>("sinkCreate", { kind });
+    try {
+      const waitFor = () => counter.call<{ atMs: number }>("sinkWait", { count, pollMs: POLL_MS, timeoutMs: 120_000 }, 130_000);
+      if (arm === "baseline") {
+        const cpu = await withCpu(pids(client.pid), async () => {
+          const waiting = waitFor();
+          const bare = await client.call<BareResult>("barePublish", { sink, count, concurrency: WEBHOOK_CONCURRENCY, topic: TOPIC }, 130_000);
+          return { bare, seconds: ((await waiting).atMs - bare.startAtMs) / 1000 };
+        });
+        const { seconds, bare } = cpu.result;
+        const r: BrokerRun = {
+          deliveries: count,
+          seconds,
+          perSec: count / seconds,
+          serverCpuPct: cpu.pct[0]!,
+          receiverCpuPct: cpu.pct[1]!,
+          otherCpuPct: cpu.otherPct,
+          brokerCpuPct: brokerPct(cpu.pct),
+        };
+        runs.baseline.push(r);
+        ctx.log(
+          `${kind} baseline ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s, ${bare.lanes} in flight, last confirm at ${((bare.confirmedAtMs - bare.startAtMs) / 1000).toFixed(2)} s; ` +
+            `cpu: client ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%)`,
+        );
+        continue;
+      }
+      const hub = await startHub({
+        databasePath: join(ctx.freshDir(`destinations-${kind}-hub-${round}`), "hub.db"),
+        cpuProfDir: ctx.profileDir(`destinations-${kind}-hub-${round}`),
+        env: WEBHOOK_HUB_ENV,
+      });
+      try {
+        const { seconds: prefillS } = await client.call<{ seconds: number }>("postBatches", {
+          origin: hub.origin,
+          topic: TOPIC,
+          count,
+          batchSize: 500,
+          connections: 2,
+        });
+        const cpu = await withCpu(pids(hub.pid), async () => {
+          const t0 = nowAbsMs();
+          const waiting = waitFor();
+          await createSubscription(hub.origin, { topic: TOPIC, url: sink.url, max_in_flight: WEBHOOK_CONCURRENCY, start: "beginning" });
+          return ((await waiting).atMs - t0) / 1000;
+        });
+        const seconds = cpu.result;
+        const r: BrokerRun = {
+          deliveries: count,
+          seconds,
+          perSec: count / seconds,
+          serverCpuPct: cpu.pct[0]!,
+          receiverCpuPct: cpu.pct[1]!,
+          otherCpuPct: cpu.otherPct,
+          brokerCpuPct: brokerPct(cpu.pct),
+          prefillS,
+        };
+        runs.hub.push(r);
+        ctx.log(
+          `${kind} hub      ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s after a ${prefillS.toFixed(1)} s prefill; ` +
+            `cpu: hub ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%)`,
+        );
+      } finally {
+        await hub.stop();
+      }
+    } finally {
+      await counter.call("sinkClose", null);
+    }
+  }
+  return runs;
+}
+
+function best(runs: Run[]): Run {
+  return runs.reduce((a, b) => (b.perSec > a.perSec ? b : a));
+}
+
+/** The throughput row (against `target`) and the sender-CPU row of one kind. */
+function kindRows(kind: string, what: string, count: number, hub: Run, base: Run, target: number): ResultRow[] {
+  const cpuUs = cpuPerDeliveryUs;
+  return [
+    row({
+      bench: "destinations",
+      metric: `${kind}: deliveries/s, ${count} events, ${what}, max_in_flight ${WEBHOOK_CONCURRENCY} (vs bare loop)`,
+      unit: "/s",
+      hub: hub.perSec,
+      baseline: base.perSec,
+      target: { on: "ratio", op: ">=", value: target },
+      note:
+        `cpu sender/receiving side/others: hub ${hub.serverCpuPct.toFixed(0)}/${hub.receiverCpuPct.toFixed(0)}/${hub.otherCpuPct.toFixed(0)}%${brokerText(hub)}, ` +
+        `baseline ${base.serverCpuPct.toFixed(0)}/${base.receiverCpuPct.toFixed(0)}/${base.otherCpuPct.toFixed(0)}%${brokerText(base)}`,
+    }),
+    row({
+      bench: "destinations",
+      metric: `${kind}: sender CPU per delivery (same rounds)`,
+      unit: "µs",
+      hub: cpuUs(hub),
+      baseline: cpuUs(base),
+      target: null,
+      note: `efficiency baseline/hub ${(cpuUs(base) / cpuUs(hub)).toFixed(2)}`,
+    }),
+  ];
+}
