@@ -11,6 +11,7 @@ import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { createSubscription, FAST_RETRY, publish } from "../helpers/webhooks.js";
 import { runDestinationConformance } from "./conformance.js";
+import { expectRefusedByApi } from "../helpers/destination-urls.js";
 
 const asMessage = (m: ConsumeMessage) => ({ body: m.content.toString(), headers: headersOf(m) });
 const urlOf = (hostPort: string, x: TestExchange, routingKey = x.bindingKey) =>
@@ -305,16 +306,7 @@ describe("RabbitMQ destination", () => {
       [`amqp://${direct}/?exchange=x&routingkey=y`, /parameter "routingkey" is unknown/],
       [`amqp://${direct}/?exchange=x&routing_key={subject}`, /not a placeholder; the placeholders are \{key\} and \{topic\}/],
     ];
-    for (const [url, message] of cases) {
-      const reply = await request(`${hub.url}/api/subscriptions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ topic: "x", url }),
-      });
-      expect(reply.status, url).toBe(400);
-      expect(reply.body.code).toBe("SB_SUBSCRIPTION_INVALID");
-      expect(reply.body.details).toMatch(message);
-    }
+    await expectRefusedByApi(hub.url, cases);
   });
 });
 

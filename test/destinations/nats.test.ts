@@ -4,6 +4,7 @@ import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.
 import { createTestStream, NATS_PORT, uniqueName, type TestStream } from "../helpers/nats.js";
 import { createSubscription, FAST_RETRY, publish } from "../helpers/webhooks.js";
 import { runDestinationConformance, type BrokerMessage } from "./conformance.js";
+import { expectRefusedByApi } from "../helpers/destination-urls.js";
 
 const text = (m: JsMsg) => new TextDecoder().decode(m.data);
 
@@ -117,15 +118,6 @@ describe("NATS JetStream destination", () => {
       [`nats://127.0.0.1:${NATS_PORT}/orders?x=1`, /no query/],
       ["kafka://broker:9092/orders", /scheme "kafka" is not supported; supported: http, https, nats, nats\+tls/],
     ];
-    for (const [url, message] of cases) {
-      const reply = await request(`${hub.url}/api/subscriptions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ topic: "x", url }),
-      });
-      expect(reply.status, url).toBe(400);
-      expect(reply.body.code).toBe("SB_SUBSCRIPTION_INVALID");
-      expect(reply.body.details).toMatch(message);
-    }
+    await expectRefusedByApi(hub.url, cases);
   });
 });

@@ -13,6 +13,7 @@ import {
 } from "../helpers/redis.js";
 import { createSubscription, FAST_RETRY, publish, publishMany } from "../helpers/webhooks.js";
 import { runDestinationConformance, type BrokerMessage } from "./conformance.js";
+import { expectRefusedByApi } from "../helpers/destination-urls.js";
 
 const direct = `127.0.0.1:${REDIS_PORT}`;
 const streamUrl = (hostPort: string, key: string, db = 0) => `redis://${hostPort}/${db}?stream=${encodeURIComponent(key)}`;
@@ -283,15 +284,6 @@ describe("Redis destination", () => {
       [`redis://${direct}/db1?stream=a`, /path must be the database number/],
       [`redis://${direct}/0?stream=a&maxlen=ten`, /maxlen must be a positive whole number, got "ten"/],
     ];
-    for (const [url, message] of cases) {
-      const reply = await request(`${hub.url}/api/subscriptions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ topic: "x", url }),
-      });
-      expect(reply.status, url).toBe(400);
-      expect(reply.body.code).toBe("SB_SUBSCRIPTION_INVALID");
-      expect(reply.body.details).toMatch(message);
-    }
+    await expectRefusedByApi(hub.url, cases);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { validateDestinationUrl, maskDestinationUrl } from "../../src/delivery/destinations/registry.js";
 import { HubError } from "../../src/errors.js";
+import { request } from "./hub.js";
 
 /** Loopback brokers are allowed in the url tables; the guard's own cases pass `{ allowPrivate: false }`. */
 export const allowPrivate = { allowPrivate: true };
@@ -44,4 +45,18 @@ export function describeDestinationUrls(kind: string, table: DestinationUrlTable
       });
     }
   });
+}
+
+/** POSTs a subscription for each `[url, message]` and expects 400 `SB_SUBSCRIPTION_INVALID` with details matching `message`. */
+export async function expectRefusedByApi(hubUrl: string, cases: Array<[string, RegExp]>): Promise<void> {
+  for (const [url, message] of cases) {
+    const reply = await request(`${hubUrl}/api/subscriptions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic: "x", url }),
+    });
+    expect(reply.status, url).toBe(400);
+    expect(reply.body.code).toBe("SB_SUBSCRIPTION_INVALID");
+    expect(reply.body.details).toMatch(message);
+  }
 }
