@@ -5,13 +5,13 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DestinationRouter } from "../../src/delivery/destinations/index.js";
 import { createWebhookClient } from "../../src/delivery/webhooks/send-webhook.js";
-import type { Subscription } from "../../src/store/store.js";
 import { AMQP_PORT, createTestExchange, headersOf, uniqueName, type TestExchange } from "../helpers/amqp.js";
 import { eventually, request, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { createSubscription, FAST_RETRY, publish } from "../helpers/webhooks.js";
 import { runDestinationConformance } from "./conformance.js";
 import { expectRefusedByApi } from "../helpers/destination-urls.js";
+import { subscription } from "../helpers/subscription-fixture.js";
 
 const asMessage = (m: ConsumeMessage) => ({ body: m.content.toString(), headers: headersOf(m) });
 const urlOf = (hostPort: string, x: TestExchange, routingKey = x.bindingKey) =>
@@ -328,26 +328,7 @@ describe("RabbitMQ destination: the check when a subscription starts", () => {
     const webhookClient = createWebhookClient({ allowPrivate: true });
     const router = new DestinationRouter({ webhookClient, userAgent: "test", allowPrivate: true, log: pino({ level: "info" }, sink) });
     opened.push(webhookClient, router);
-    const sub = {
-      id: uniqueName("sub"),
-      topic: "t",
-      url,
-      filter: null,
-      headers: {},
-      secret: "whsec_x",
-      active: true,
-      disabledReason: null,
-      ordering: "none",
-      retrySchedule: [0],
-      timeoutMs: 2_000,
-      maxInFlight: 1,
-      rateLimit: null,
-      body: "data",
-      cursorSeq: 0,
-      failingSince: null,
-      createdAt: 0,
-      updatedAt: 0,
-    } as Subscription;
+    const sub = subscription(url);
     router.open(sub);
     return { router, lines, sub };
   };

@@ -3,9 +3,10 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { DestinationRouter } from "../../src/delivery/destinations/index.js";
 import { createWebhookClient } from "../../src/delivery/webhooks/send-webhook.js";
-import type { StoredEvent, Subscription } from "../../src/store/store.js";
+import type { StoredEvent } from "../../src/store/store.js";
 import { eventually } from "../helpers/hub.js";
 import { createTestStream, NATS_PORT, uniqueName, type TestStream } from "../helpers/nats.js";
+import { subscription } from "../helpers/subscription-fixture.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 
 const opened: Array<{ close(): Promise<void> }> = [];
@@ -32,29 +33,6 @@ function router(allowPrivate = true): { router: DestinationRouter; lines: Array<
   });
   opened.push(webhookClient, r);
   return { router: r, lines };
-}
-
-function subscription(url: string, id = uniqueName("sub")): Subscription {
-  return {
-    id,
-    topic: "t",
-    url,
-    filter: null,
-    headers: {},
-    secret: "whsec_x",
-    active: true,
-    disabledReason: null,
-    ordering: "none",
-    retrySchedule: [0],
-    timeoutMs: 2_000,
-    maxInFlight: 1,
-    rateLimit: null,
-    body: "data",
-    cursorSeq: 0,
-    failingSince: null,
-    createdAt: 0,
-    updatedAt: 0,
-  };
 }
 
 const event: StoredEvent = {
