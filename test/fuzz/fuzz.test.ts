@@ -148,11 +148,32 @@ function structuredBody(rng: Rng, kind: string): unknown {
           "http://[::1]/",
           "http://169.254.169.254/latest",
           "https://0.0.0.0/",
+          // Broker kinds, malformed ones and the masked forms a GET shows (nothing listens on port 1).
+          "nats://127.0.0.1:1/fuzz.subject",
+          "nats+tls://[::1]:99999/x",
+          "nats://127.0.0.1:1/",
+          "amqp://guest:guest@127.0.0.1:1/%2f?exchange=x&routing_key={key}",
+          "amqp://guest:********@127.0.0.1:1/?exchange=",
+          "amqps://u@10.0.0.1/vhost?routing_key={nope}",
+          "redis://127.0.0.1:1/0?stream=s&maxlen=abc",
+          "redis://127.0.0.1:1/99?channel=",
+          "rediss://:********@10.0.0.1/0?stream=s&channel=c",
+          "mqtt://127.0.0.1:1/a/#",
+          "mqtts://u:p@169.254.169.254/t",
+          "kafka://127.0.0.1:1/t",
+          "pubsub://project/topic",
         ]),
         topics: rng.chance(0.5) ? [rng.pick(TOPICS)] : rng.pick(TOPICS),
         filter: rng.chance(0.5) ? rng.pick(FILTERS) : undefined,
         retry: rng.chance(0.3) ? value(rng, 2) : undefined,
         timeout_ms: rng.chance(0.3) ? rng.pick([-1, 0, 1e12, "x"]) : undefined,
+      };
+    case "publisher":
+      return {
+        topic: rng.pick(TOPICS),
+        type: rng.pick(["http", "nats", "amqp", "mqtt", "redis", "pubsub", "", 7, undefined]),
+        target: rng.pick(["http://10.0.0.1/x", "nats://127.0.0.1:1/s", "redis://127.0.0.1:1/0?stream=s", "mqtt://h/", "not a url", value(rng, 1)]),
+        active: rng.chance(0.5) ? rng.pick([true, false, "yes"]) : undefined,
       };
     default:
       return value(rng, 4);
@@ -190,7 +211,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: "PUT", path: (r) => `/api/subscriptions/${id(r)}`, body: "subscription" },
   { method: "DELETE", path: (r) => `/api/subscriptions/${id(r)}` },
   { method: "POST", path: (r) => `/api/subscriptions/${id(r)}/${r.pick(["pause", "resume", "retry", "replay"])}`, body: "any" },
-  { method: "POST", path: () => "/api/publishers", body: "subscription" },
+  { method: "POST", path: () => "/api/publishers", body: "publisher" },
   { method: "GET", path: () => "/api/deliveries" },
   { method: "GET", path: (r) => `/api/deliveries/${id(r)}` },
   { method: "POST", path: (r) => `/api/deliveries/${id(r)}/retry` },
