@@ -1,13 +1,12 @@
-import { join } from "node:path";
 import type { BareResult } from "../lib/broker-bare.js";
 import { brokerPid, type BrokerKind, type SinkSpec } from "../lib/broker-sinks.js";
 import type { Bench, BenchContext } from "../lib/context.js";
-import { createSubscription, WEBHOOK_HUB_ENV } from "../lib/hub-api.js";
-import { nowAbsMs } from "../lib/receiver.js";
-import { spawnWorker, startHub, withCpu, type Worker } from "../lib/processes.js";
+import { bestRun, cpuPerDeliveryUs, hubDeliveryRound, runFrom, type Run } from "../lib/delivery-rounds.js";
+import { createSubscription } from "../lib/hub-api.js";
+import { spawnWorker, withCpu, type CpuUse, type Worker } from "../lib/processes.js";
 import { row, type ResultRow } from "../lib/report.js";
 import { interleave } from "../lib/stats.js";
-import { cpuPerDeliveryUs, measureWebhooks, WEBHOOK_CONCURRENCY, type Kind, type Run } from "./webhook.js";
+import { measureWebhooks, WEBHOOK_CONCURRENCY, type Kind } from "./webhook.js";
 
 const TOPIC = "bench.destinations";
 /** The broker kinds, in the order they run, with what their bare loop and the hub wait for. */
@@ -41,7 +40,7 @@ export const destinationsBench: Bench = {
       for (const { kind, what } of KINDS) {
         const runs = await measureKind(ctx, kind, count, client, counter);
         details[kind] = runs;
-        rows.push(...kindRows(kind, `${what}`, count, best(runs.hub), best(runs.baseline), 0.5));
+        rows.push(...kindRows(kind, `${what}`, count, bestRun(runs.hub), bestRun(runs.baseline), 0.5));
       }
     } finally {
       await counter.call("sinkClose", null).catch(() => undefined);
@@ -69,7 +68,9 @@ async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, c
   // The broker's CPU is measured too when its process is found (else it counts among "others").
   const broker = brokerPid(kind);
   const pids = (sender: number) => (broker === undefined ? [sender, counter.pid] : [sender, counter.pid, broker]);
-  const brokerPct = (pct: number[]) => (broker === undefined ? null : pct[2]!);
+  const withBroker = (run: Run, cpu: CpuUse<unknown>): BrokerRun => ({ ...run, brokerCpuPct: broker === undefined ? null : cpu.pct[2]! });
+  const cpuText = (r: BrokerRun, sender: string) =>
+    `cpu: ${sender} ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%`;
   let round = 0;
   for (const arm of interleave<Kind>("baseline", "hub", ctx.rounds)) {
     round++;
@@ -83,69 +84,36 @@ async function measureKind(ctx: BenchContext, kind: BrokerKind, count: number, c
           return { bare, seconds: ((await waiting).atMs - bare.startAtMs) / 1000 };
         });
         const { seconds, bare } = cpu.result;
-        const r: BrokerRun = {
-          deliveries: count,
-          seconds,
-          perSec: count / seconds,
-          serverCpuPct: cpu.pct[0]!,
-          receiverCpuPct: cpu.pct[1]!,
-          otherCpuPct: cpu.otherPct,
-          brokerCpuPct: brokerPct(cpu.pct),
-        };
+        const r = withBroker(runFrom(count, seconds, cpu), cpu);
         runs.baseline.push(r);
+        const lastConfirm = ((bare.confirmedAtMs - bare.startAtMs) / 1000).toFixed(2);
         ctx.log(
-          `${kind} baseline ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s, ${bare.lanes} in flight, last confirm at ${((bare.confirmedAtMs - bare.startAtMs) / 1000).toFixed(2)} s; ` +
-            `cpu: client ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%)`,
+          `${kind} baseline ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s, ${bare.lanes} in flight, last confirm at ${lastConfirm} s; ${cpuText(r, "client")})`,
         );
         continue;
       }
-      const hub = await startHub({
-        databasePath: join(ctx.freshDir(`destinations-${kind}-hub-${round}`), "hub.db"),
-        cpuProfDir: ctx.profileDir(`destinations-${kind}-hub-${round}`),
-        env: WEBHOOK_HUB_ENV,
-      });
-      try {
-        const { seconds: prefillS } = await client.call<{ seconds: number }>("postBatches", {
-          origin: hub.origin,
-          topic: TOPIC,
-          count,
-          batchSize: 500,
-          connections: 2,
-        });
-        const cpu = await withCpu(pids(hub.pid), async () => {
-          const t0 = nowAbsMs();
+      const { run, cpu } = await hubDeliveryRound(ctx, {
+        label: `destinations-${kind}-${round}`,
+        topic: TOPIC,
+        count,
+        client,
+        pids,
+        async deliver(origin) {
           const waiting = waitFor();
-          await createSubscription(hub.origin, { topic: TOPIC, url: sink.url, max_in_flight: WEBHOOK_CONCURRENCY, start: "beginning" });
-          return ((await waiting).atMs - t0) / 1000;
-        });
-        const seconds = cpu.result;
-        const r: BrokerRun = {
-          deliveries: count,
-          seconds,
-          perSec: count / seconds,
-          serverCpuPct: cpu.pct[0]!,
-          receiverCpuPct: cpu.pct[1]!,
-          otherCpuPct: cpu.otherPct,
-          brokerCpuPct: brokerPct(cpu.pct),
-          prefillS,
-        };
-        runs.hub.push(r);
-        ctx.log(
-          `${kind} hub      ${Math.round(r.perSec)}/s (${count} in ${seconds.toFixed(2)} s after a ${prefillS.toFixed(1)} s prefill; ` +
-            `cpu: hub ${r.serverCpuPct.toFixed(0)}%, counter ${r.receiverCpuPct.toFixed(0)}%${brokerText(r)}, others ${r.otherCpuPct.toFixed(0)}%)`,
-        );
-      } finally {
-        await hub.stop();
-      }
+          await createSubscription(origin, { topic: TOPIC, url: sink.url, max_in_flight: WEBHOOK_CONCURRENCY, start: "beginning" });
+          return (await waiting).atMs;
+        },
+      });
+      const r = withBroker(run, cpu);
+      runs.hub.push(r);
+      ctx.log(
+        `${kind} hub      ${Math.round(r.perSec)}/s (${count} in ${r.seconds.toFixed(2)} s after a ${r.prefillS!.toFixed(1)} s prefill; ${cpuText(r, "hub")})`,
+      );
     } finally {
       await counter.call("sinkClose", null);
     }
   }
   return runs;
-}
-
-function best(runs: Run[]): Run {
-  return runs.reduce((a, b) => (b.perSec > a.perSec ? b : a));
 }
 
 /** The throughput row (against `target`) and the sender-CPU row of one kind. */

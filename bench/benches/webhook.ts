@@ -1,25 +1,15 @@
-import { join } from "node:path";
 import type { Bench, BenchContext } from "../lib/context.js";
-import { createSubscription, WEBHOOK_HUB_ENV } from "../lib/hub-api.js";
-import { nowAbsMs } from "../lib/receiver.js";
-import { spawnWorker, startHub, withCpu } from "../lib/processes.js";
+import { bestRun, cpuPerDeliveryUs, hubDeliveryRound, runFrom, type Run } from "../lib/delivery-rounds.js";
+import { createSubscription } from "../lib/hub-api.js";
+import { spawnWorker, withCpu } from "../lib/processes.js";
 import { row } from "../lib/report.js";
 import { interleave } from "../lib/stats.js";
 
 export type Kind = "hub" | "baseline";
+export type { Run } from "../lib/delivery-rounds.js";
 const TOPIC = "bench.webhook";
 /** Subscription max_in_flight, and the baseline's concurrency. */
 export const WEBHOOK_CONCURRENCY = 64;
-
-export interface Run {
-  deliveries: number;
-  seconds: number;
-  perSec: number;
-  serverCpuPct: number;
-  receiverCpuPct: number;
-  otherCpuPct: number;
-  prefillS?: number;
-}
 
 /** The best round of each arm of {@link measureWebhooks}, and every round. */
 export interface WebhookMeasurement {
@@ -40,6 +30,8 @@ export async function measureWebhooks(ctx: BenchContext, label: string): Promise
   const client = await spawnWorker("client");
   const receiver = await spawnWorker("receiver");
   const runs: Record<Kind, Run[]> = { hub: [], baseline: [] };
+  const cpuText = (r: Run, sender: string) =>
+    `cpu: ${sender} ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%`;
   try {
     const { port } = await receiver.call<{ port: number }>("receiverStart", { port: 0, measure: false });
     const url = `http://127.0.0.1:${port}/hook`;
@@ -51,70 +43,33 @@ export async function measureWebhooks(ctx: BenchContext, label: string): Promise
         const cpu = await withCpu([client.pid, receiver.pid], () =>
           client.call<{ startAtMs: number; endAtMs: number; non2xx: number }>("bareWebhooks", { url, count, concurrency: WEBHOOK_CONCURRENCY }),
         );
-        const seconds = (cpu.result.endAtMs - cpu.result.startAtMs) / 1000;
-        const r: Run = {
-          deliveries: count,
-          seconds,
-          perSec: count / seconds,
-          serverCpuPct: cpu.pct[0]!,
-          receiverCpuPct: cpu.pct[1]!,
-          otherCpuPct: cpu.otherPct,
-        };
+        const r = runFrom(count, (cpu.result.endAtMs - cpu.result.startAtMs) / 1000, cpu);
         runs.baseline.push(r);
-        ctx.log(
-          `http baseline ${Math.round(r.perSec)} POSTs/s (${count} in ${seconds.toFixed(2)} s; cpu: client ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
-        );
+        ctx.log(`http baseline ${Math.round(r.perSec)} POSTs/s (${count} in ${r.seconds.toFixed(2)} s; ${cpuText(r, "client")})`);
         continue;
       }
-      const hub = await startHub({
-        databasePath: join(ctx.freshDir(`${label}-hub-${round}`), "hub.db"),
-        cpuProfDir: ctx.profileDir(`${label}-hub-${round}`),
-        env: WEBHOOK_HUB_ENV,
-      });
-      try {
-        const { seconds: prefillS } = await client.call<{ seconds: number }>("postBatches", {
-          origin: hub.origin,
-          topic: TOPIC,
-          count,
-          batchSize: 500,
-          connections: 2,
-        });
-        const cpu = await withCpu([hub.pid, receiver.pid], async () => {
-          const t0 = nowAbsMs();
+      const { run: r } = await hubDeliveryRound(ctx, {
+        label: `${label}-${round}`,
+        topic: TOPIC,
+        count,
+        client,
+        pids: (hub) => [hub, receiver.pid],
+        async deliver(origin) {
           const waiting = receiver.call<{ lastAtMs: number }>("receiverWait", { count, distinct: false, timeoutMs: 120_000 }, 130_000);
-          await createSubscription(hub.origin, { topic: TOPIC, url, max_in_flight: WEBHOOK_CONCURRENCY, start: "beginning" });
-          const done = await waiting;
-          return (done.lastAtMs - t0) / 1000;
-        });
-        const seconds = cpu.result;
-        const r: Run = {
-          deliveries: count,
-          seconds,
-          perSec: count / seconds,
-          serverCpuPct: cpu.pct[0]!,
-          receiverCpuPct: cpu.pct[1]!,
-          otherCpuPct: cpu.otherPct,
-          prefillS,
-        };
-        runs.hub.push(r);
-        ctx.log(
-          `http hub      ${Math.round(r.perSec)} deliveries/s (${count} in ${seconds.toFixed(2)} s after a ${prefillS.toFixed(1)} s prefill; cpu: hub ${r.serverCpuPct.toFixed(0)}%, receiver ${r.receiverCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
-        );
-      } finally {
-        await hub.stop();
-      }
+          await createSubscription(origin, { topic: TOPIC, url, max_in_flight: WEBHOOK_CONCURRENCY, start: "beginning" });
+          return (await waiting).lastAtMs;
+        },
+      });
+      runs.hub.push(r);
+      ctx.log(
+        `http hub      ${Math.round(r.perSec)} deliveries/s (${count} in ${r.seconds.toFixed(2)} s after a ${r.prefillS!.toFixed(1)} s prefill; ${cpuText(r, "hub")})`,
+      );
     }
   } finally {
     await receiver.call("receiverStop", null).catch(() => undefined);
     await Promise.all([client.close(), receiver.close()]);
   }
-  const best = (k: Kind) => runs[k].reduce((a, b) => (b.perSec > a.perSec ? b : a));
-  return { count, hub: best("hub"), baseline: best("baseline"), runs };
-}
-
-/** Sender CPU per delivery, µs, from a round's CPU % of one core and its rate. */
-export function cpuPerDeliveryUs(r: { serverCpuPct: number; perSec: number }): number {
-  return (r.serverCpuPct * 1e4) / r.perSec;
+  return { count, hub: bestRun(runs.hub), baseline: bestRun(runs.baseline), runs };
 }
 
 /** See {@link measureWebhooks}. */
