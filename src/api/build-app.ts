@@ -7,6 +7,7 @@ import type { Hub } from "../hub.js";
 import { redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
 import { registerEventRoutes } from "./routes/events.js";
+import { registerDestinationRoutes } from "./routes/destinations.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerStreamRoutes } from "./routes/streams.js";
@@ -86,12 +87,13 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Each route module gets the parts of the hub it uses.
   const { basePath } = config;
   const { store, streams, metrics, subscriptions } = hub;
-  registerHealthRoutes(fastify, { store, streams, metrics, destinations: hub.destinations, basePath, role: config.role }, app);
+  registerHealthRoutes(fastify, { store, streams, metrics, destinations: hub.destinations, auth: hub.auth, basePath, role: config.role }, app);
   // A `worker` node delivers webhooks only: its HTTP server is for probes and metrics.
   if (config.role === "worker") return app;
   const streamParts = { streams, metrics, log: hub.log, basePath };
   registerEventRoutes(fastify, { ...streamParts, ingestor: hub.ingestor, store, subscriptions, maxBatchEvents: config.maxBatchEvents });
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
+  registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
+import type { Authenticator } from "../../auth/authenticator.js";
 import type { Config } from "../../config.js";
 import { destinationsReadiness, type DestinationRouter } from "../../delivery/destinations/index.js";
 import type { StreamHub } from "../../delivery/sse/stream-hub.js";
@@ -14,6 +15,8 @@ export interface HealthRoutesOptions {
   /** Broker endpoints in use, reported by `/ready`. */
   destinations: DestinationRouter;
   metrics: HubMetrics;
+  /** With auth off, `/ready` shows broker hosts and errors. */
+  auth: Pick<Authenticator, "enabled">;
   basePath: string;
   role: Config["role"];
 }
@@ -36,7 +39,7 @@ export function registerHealthRoutes(fastify: FastifyInstance, hub: HealthRoutes
 
   fastify.get("/ready", async (_, reply) => {
     if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });
-    return reply.send({ status: "ready", ...destinationsReadiness(hub.destinations) });
+    return reply.send({ status: "ready", ...destinationsReadiness(hub.destinations, !(await hub.auth.enabled())) });
   });
 
   fastify.get("/metrics", async (_, reply) => {

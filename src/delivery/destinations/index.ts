@@ -37,9 +37,15 @@ import type { EndpointHealth } from "./connection-pool.js";
 /**
  * The broker part of a `/ready` reply: `{destinations: [...]}` when broker endpoints are in use, else nothing (a
  * hub with webhooks only answers exactly as before). A broker that is down does not make the hub unready: its
- * deliveries fail and are retried; this is where operators see why.
+ * deliveries fail and are retried; this is where operators see why. `/ready` is unauthenticated, so unless
+ * `detailed` (auth off) each endpoint shows only its kind, state and subscription count: hosts and errors are for
+ * `GET /api/destinations`.
  */
-export function destinationsReadiness(destinations: { health(): EndpointHealth[] }): { destinations?: EndpointHealth[] } {
+export function destinationsReadiness(
+  destinations: { health(): EndpointHealth[] },
+  detailed: boolean,
+): { destinations?: Array<EndpointHealth | Pick<EndpointHealth, "kind" | "state" | "subscriptions">> } {
   const health = destinations.health();
-  return health.length === 0 ? {} : { destinations: health };
+  if (health.length === 0) return {};
+  return { destinations: detailed ? health : health.map(({ kind, state, subscriptions }) => ({ kind, state, subscriptions })) };
 }
