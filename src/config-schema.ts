@@ -59,6 +59,7 @@ export const CONFIG_SCHEMA = {
   bodyLimitBytes: { kind: "int", env: ["SWITCHBOARD_BODY_LIMIT_BYTES"], default: 1024 * 1024, min: 1024, max: 100 * 1024 * 1024, doc: "Largest request body accepted, in bytes." },
   requestTimeoutMs: { kind: "int", env: ["SWITCHBOARD_REQUEST_TIMEOUT_MS"], default: 10_000, min: 100, max: MAX_TIMER_MS, doc: "Time allowed to receive a whole request, in ms." },
   keepAliveTimeoutMs: { kind: "int", env: ["SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS"], default: 60_000, min: 100, max: MAX_TIMER_MS, doc: "How long an idle keep-alive connection stays open, in ms." },
+  console: { kind: "bool", env: ["SWITCHBOARD_CONSOLE"], default: true, doc: "Serve the web console at `/` (at `/console` when BASE_PATH is empty)." },
   autoCreateTopics: { kind: "bool", env: ["SWITCHBOARD_AUTO_CREATE_TOPICS"], default: true, doc: "Publishing to an unknown topic creates it; when false such a publish gets 404." },
   maxBatchEvents: { kind: "int", env: ["SWITCHBOARD_MAX_BATCH_EVENTS"], default: 1000, min: 1, max: 100_000, doc: "Most events in one batch request." },
   sseHeartbeatMs: { kind: "int", env: ["SWITCHBOARD_SSE_HEARTBEAT_MS"], default: 15_000, min: 100, max: MAX_TIMER_MS, doc: "Interval of the SSE heartbeat comment, in ms." },

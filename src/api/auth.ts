@@ -20,6 +20,12 @@ export interface RequestWithCredential {
 
 const states = new WeakMap<FastifyRequest, AuthState>();
 
+/** What of the web console needs no credential: its files, and its pages (requests that match no route). */
+export interface OpenConsole {
+  paths: readonly string[];
+  isOpen: (request: FastifyRequest) => boolean;
+}
+
 /**
  * Adds the `onRequest` hook that authenticates every request except `/health`, `BASE_PATH/health`, `/ready`,
  * `/metrics` and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
@@ -28,14 +34,23 @@ const states = new WeakMap<FastifyRequest, AuthState>();
  * When auth is off (see `Authenticator.enabled`), nothing is checked. Register it before any hook that reads
  * `request.credentialId`.
  */
-export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
+export function registerAuth(fastify: FastifyInstance, hub: Hub, console: OpenConsole = { paths: [], isOpen: () => false }): void {
   const base = hub.config.basePath;
-  const open = new Set(["/health", `${base}/health`, "/ready", "/metrics"]);
+  const open = new Set([
+    "/health",
+    `${base}/health`,
+    "/ready",
+    "/metrics",
+    `${base}/auth/login`,
+    `${base}/auth/logout`,
+    `${base}/auth/session`,
+    ...console.paths,
+  ]);
   fastify.addHook("onRequest", (request, reply, done) => {
     const route = request.routeOptions.url;
     // A CORS preflight never carries credentials; the CORS hook (api/limits.ts) answers it.
     const preflight = request.method === "OPTIONS" && request.headers["access-control-request-method"] !== undefined;
-    if (preflight || (route !== undefined && open.has(route))) {
+    if (preflight || (route !== undefined ? open.has(route) : console.isOpen(request))) {
       done();
       return;
     }
@@ -89,17 +104,30 @@ async function authenticateRequest(hub: Hub, request: FastifyRequest, reply: Fas
   (request as RequestWithCredential).credentialId = credential.id;
 }
 
+/**
+ * The header every request of the console sends. With it, the `switchboard_token` cookie authenticates any request,
+ * not only streams: a page of another site can neither read nor send the cookie (SameSite=Strict), nor set this
+ * header without a CORS preflight, so a forged form or link gets a 401.
+ */
+export const CONSOLE_HEADER = "x-switchboard-console";
+
 function bearerToken(request: FastifyRequest, isStream: boolean): string | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     return match ? match[1] : undefined;
   }
-  if (!isStream) return undefined;
-  const query = request.query as Record<string, string | string[] | undefined>;
-  const fromQuery = Array.isArray(query.access_token) ? query.access_token[0] : query.access_token;
-  if (fromQuery) return fromQuery;
+  if (isStream) {
+    const query = request.query as Record<string, string | string[] | undefined>;
+    const fromQuery = Array.isArray(query.access_token) ? query.access_token[0] : query.access_token;
+    if (fromQuery) return fromQuery;
+  } else if (request.headers[CONSOLE_HEADER] === undefined) return undefined;
   return cookieValue(request.headers.cookie, TOKEN_COOKIE);
+}
+
+/** The token a request carries in `Authorization` or the cookie (for `GET BASE_PATH/auth/session`, which only reads scopes). */
+export function credentialToken(request: FastifyRequest): string | undefined {
+  return request.headers.authorization !== undefined ? bearerToken(request, false) : cookieValue(request.headers.cookie, TOKEN_COOKIE);
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

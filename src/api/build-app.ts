@@ -7,9 +7,11 @@ import type { Hub } from "../hub.js";
 import { redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
 import { registerEventRoutes } from "./routes/events.js";
+import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
+import { registerSessionRoutes } from "./routes/session.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
@@ -80,8 +82,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Route schemas (schemas/) are checked by the hub's compiler, which answers the error catalog's bodies.
   fastify.setValidatorCompiler(createValidatorCompiler());
   registerJsonParsers(fastify, config.maxJsonDepth);
-  registerRequestHooks(fastify, app, log);
-  registerAuth(fastify, hub); // before the limits: they count by request.credentialId
+  // The console is for nodes that serve the API; `SWITCHBOARD_CONSOLE=false` turns it off.
+  const site = config.console && config.role !== "worker" ? loadConsole(CONSOLE_DIR, config.basePath) : undefined;
+  registerRequestHooks(fastify, app, log, (request) => isConsolePage(site, request, config.basePath) && site);
+  // Before the limits: they count by request.credentialId.
+  registerAuth(fastify, hub, { paths: consoleOpenPaths(site), isOpen: (request) => isConsolePage(site, request, config.basePath) });
   registerLimits(fastify, hub);
 
   // Each route module gets the parts of the hub it uses.
@@ -97,6 +102,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
+  registerSessionRoutes(fastify, { auth: hub.auth, basePath });
+  if (site) registerConsoleRoutes(fastify, site);
   return app;
 }
 
@@ -124,8 +131,16 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
   fastify.addContentTypeParser(ANY_JSON_TYPE, { parseAs: "string" }, jsonParser);
 }
 
-/** Drain handling, one log line per request, and the catalog's bodies for errors and unknown routes. */
-function registerRequestHooks(fastify: FastifyInstance, app: App, log: Logger): void {
+/**
+ * Drain handling, one log line per request, and the catalog's bodies for errors and unknown routes, except the
+ * console's pages (`consolePage` gives the site for those), which get its `index.html`.
+ */
+function registerRequestHooks(
+  fastify: FastifyInstance,
+  app: App,
+  log: Logger,
+  consolePage: (request: FastifyRequest) => ConsoleSite | false | undefined,
+): void {
   // Callback-style hooks: an async hook costs a promise per request on the hot path.
   fastify.addHook("onRequest", (request, reply, done) => {
     if (app.lifecycle === "draining" && !request.url.startsWith("/health") && !request.url.startsWith("/ready")) {
@@ -157,6 +172,8 @@ function registerRequestHooks(fastify: FastifyInstance, app: App, log: Logger): 
     void reply.status(hubErr.status).send(hubErr.toBody());
   });
   fastify.setNotFoundHandler((request, reply) => {
+    const site = consolePage(request);
+    if (site) return sendConsoleIndex(site, request, reply);
     void reply.status(404).send(new HubError("SB_ROUTE_NOT_FOUND", `no route for ${request.method} ${request.url.split("?")[0]}`).toBody());
   });
 }

@@ -1,0 +1,21 @@
+import { useCallback, useEffect, useState } from "react";
+import { ApiError } from "./api";
+
+/** Runs `load` now and on `reload()`; gives its value, or its error as text. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
+  const [value, setValue] = useState<T | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const run = useCallback(load, deps);
+  const reload = useCallback(() => {
+    setError(undefined);
+    run().then(setValue, (e: unknown) => setError(errorText(e)));
+  }, [run]);
+  useEffect(reload, [reload]);
+  return { value, error, reload };
+}
+
+/** An error as one line for people: the hub's details and code, or the message. */
+export function errorText(e: unknown): string {
+  if (e instanceof ApiError) return `${e.details} (${e.code})`;
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,135 @@
+import { useState, type FormEvent } from "react";
+import { api, query, type EventEnvelope, type Page } from "../api";
+import { errorText } from "../hooks";
+
+interface Search {
+  topic: string;
+  type: string;
+  key: string;
+  from: string;
+  filter: string;
+}
+
+/** Search stored events (topic, type, key, a relative or absolute start, CEL), page by page; open one as JSON. */
+export function Events() {
+  const [form, setForm] = useState<Search>({ topic: "", type: "", key: "", from: "", filter: "" });
+  const [rows, setRows] = useState<EventEnvelope[]>([]);
+  const [next, setNext] = useState<string | null | undefined>();
+  const [open, setOpen] = useState<EventEnvelope | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  const fetchPage = async (cursor: string | undefined) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const params = { topic: form.topic, type: form.type, key: form.key, filter: form.filter, from: fromParam(form.from), order: "desc", limit: 100, cursor };
+      const page = await api<Page<EventEnvelope>>("GET", `/events${query(params)}`);
+      setRows((r) => (cursor ? [...r, ...page.data] : page.data));
+      setNext(page.next_cursor);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setOpen(undefined);
+    void fetchPage(undefined);
+  };
+  const field = (name: keyof Search) => ({ value: form[name], onChange: (e: { target: { value: string } }) => setForm({ ...form, [name]: e.target.value }) });
+
+  return (
+    <>
+      <form className="panel" onSubmit={submit} aria-label="Search events">
+        <div className="row">
+          <label>
+            Topic
+            <input {...field("topic")} placeholder="orders.*" />
+          </label>
+          <label>
+            Type
+            <input {...field("type")} />
+          </label>
+          <label>
+            Key
+            <input {...field("key")} />
+          </label>
+          <label>
+            From
+            <select {...field("from")}>
+              <option value="">any time</option>
+              <option value="15m">last 15 minutes</option>
+              <option value="1h">last hour</option>
+              <option value="24h">last 24 hours</option>
+              <option value="7d">last 7 days</option>
+            </select>
+          </label>
+        </div>
+        <label>
+          CEL filter
+          <input {...field("filter")} placeholder='data.total > 100 && type == "created"' />
+        </label>
+        <button type="submit" disabled={busy}>
+          Search
+        </button>
+      </form>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="split">
+        <table className="events">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Topic</th>
+              <th>Type</th>
+              <th>Key</th>
+              <th>Id</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((e) => (
+              <tr key={e.id} tabIndex={0} aria-selected={open?.id === e.id} onClick={() => setOpen(e)} onKeyDown={(k) => k.key === "Enter" && setOpen(e)}>
+                <td>{e.time}</td>
+                <td>
+                  <code>{e.topic}</code>
+                </td>
+                <td>{e.type ?? ""}</td>
+                <td>{e.key ?? ""}</td>
+                <td>
+                  <code>{e.id}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {open && (
+          <aside className="panel" aria-label="Event">
+            <button type="button" className="link" onClick={() => setOpen(undefined)}>
+              Close
+            </button>
+            <pre>{JSON.stringify(open, null, 2)}</pre>
+          </aside>
+        )}
+      </div>
+      {next && (
+        <button type="button" disabled={busy} onClick={() => void fetchPage(next)}>
+          More
+        </button>
+      )}
+      {rows.length === 0 && next !== undefined && !error && <p className="muted">No events match.</p>}
+    </>
+  );
+}
+
+/** `15m`, `1h`, `24h`, `7d` before now, as an RFC 3339 time. */
+function fromParam(relative: string): string | undefined {
+  const m = /^(\d+)([mhd])$/.exec(relative);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
+  return new Date(Date.now() - ms).toISOString();
+}

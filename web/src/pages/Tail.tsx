@@ -1,0 +1,112 @@
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { query, type EventEnvelope } from "../api";
+
+/** Events kept on screen. */
+const KEEP = 500;
+
+/** Live events over SSE for a topic pattern and filter: pause and resume, the rate, the last {@link KEEP}. */
+export function Tail() {
+  const [topic, setTopic] = useState("**");
+  const [filter, setFilter] = useState("");
+  const [running, setRunning] = useState<{ topic: string; filter: string } | undefined>();
+  const [paused, setPaused] = useState(false);
+  const [events, setEvents] = useState<EventEnvelope[]>([]);
+  const [rate, setRate] = useState(0);
+  const [state, setState] = useState("stopped");
+  const [open, setOpen] = useState<EventEnvelope | undefined>();
+  const pausedRef = useRef(paused);
+  pausedRef.current = paused;
+
+  useEffect(() => {
+    if (!running) return;
+    const source = new EventSource(`/events${query({ topic: running.topic, filter: running.filter, envelope: "true" })}`, { withCredentials: true });
+    let count = 0;
+    let buffer: EventEnvelope[] = [];
+    source.onopen = () => setState("live");
+    source.onerror = () => setState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+    source.onmessage = (m) => {
+      count++;
+      if (!pausedRef.current) buffer.push(JSON.parse(m.data as string) as EventEnvelope);
+    };
+    // One render a tick, however fast events come.
+    const flush = setInterval(() => {
+      if (buffer.length === 0) return;
+      const batch = buffer.reverse();
+      buffer = [];
+      setEvents((old) => [...batch, ...old].slice(0, KEEP));
+    }, 250);
+    const meter = setInterval(() => {
+      setRate(count);
+      count = 0;
+    }, 1000);
+    return () => {
+      source.close();
+      clearInterval(flush);
+      clearInterval(meter);
+      setState("stopped");
+    };
+  }, [running]);
+
+  const start = (e: FormEvent) => {
+    e.preventDefault();
+    setEvents([]);
+    setRunning({ topic: topic.trim() || "**", filter: filter.trim() });
+  };
+  return (
+    <>
+      <form className="panel" onSubmit={start} aria-label="Live tail">
+        <div className="row">
+          <label>
+            Topic pattern
+            <input value={topic} onChange={(e) => setTopic(e.target.value)} />
+          </label>
+          <label>
+            CEL filter
+            <input value={filter} onChange={(e) => setFilter(e.target.value)} />
+          </label>
+        </div>
+        <button type="submit">{running ? "Restart" : "Start"}</button>{" "}
+        <button type="button" disabled={!running} onClick={() => setPaused((p) => !p)}>
+          {paused ? "Resume" : "Pause"}
+        </button>{" "}
+        <span className="muted" role="status">
+          {state}
+          {running && `, ${rate}/s`}
+          {paused && ", paused"}
+        </span>
+      </form>
+      <div className="split">
+        <table className="events">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Topic</th>
+              <th>Id</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={e.id} tabIndex={0} onClick={() => setOpen(e)} onKeyDown={(k) => k.key === "Enter" && setOpen(e)}>
+                <td>{e.time}</td>
+                <td>
+                  <code>{e.topic}</code>
+                </td>
+                <td>
+                  <code>{e.id}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {open && (
+          <aside className="panel" aria-label="Event">
+            <button type="button" className="link" onClick={() => setOpen(undefined)}>
+              Close
+            </button>
+            <pre>{JSON.stringify(open, null, 2)}</pre>
+          </aside>
+        )}
+      </div>
+    </>
+  );
+}
