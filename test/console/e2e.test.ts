@@ -28,10 +28,27 @@ afterAll(async () => {
   await hub?.close();
 });
 
+/** The time of the events published before the replayed range. */
+const EARLIER = "2026-01-01T00:00:00Z";
 const bearer = () => ({ authorization: `Bearer ${token}` });
 
+/** A time as a `datetime-local` input takes it (local time, to the second). */
+function localInput(d: Date): string {
+  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
+/** Polls `check` until it is true, for at most 10 s. */
+async function expectEventually(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met within 10 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe("the console in a browser", () => {
-  it("sign in → create a topic → find a published event → see it live → a subscription's health → a key shown once", async () => {
+  it("sign in → topic → search → live tail → subscription → dead delivery retried → replay → a key shown once", { timeout: 90_000 }, async () => {
     const { page, errors } = await newPage(browser);
     await page.goto(`${hub.url}/`);
     await page.getByLabel("API key or token").fill("sbk_wrong");
@@ -50,7 +67,7 @@ describe("the console in a browser", () => {
     await page.getByRole("button", { name: "Create topic" }).click();
     await page.getByRole("row", { name: /^e2e\.orders/ }).waitFor();
 
-    const published = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", key: "o-1", data: { total: 120 } }, bearer());
+    const published = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", key: "o-1", time: EARLIER, data: { total: 120 } }, bearer());
     expect(published.status, published.text).toBe(201);
     await page.getByRole("link", { name: "Events" }).click();
     await page.getByLabel("Topic").fill("e2e.*");
@@ -64,17 +81,45 @@ describe("the console in a browser", () => {
     await page.getByLabel("Topic pattern").fill("e2e.**");
     await page.getByRole("button", { name: "Start" }).click();
     await page.getByRole("status").filter({ hasText: "live" }).waitFor();
-    const live = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", data: { total: 7 } }, bearer());
+    const live = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", time: EARLIER, data: { total: 7 } }, bearer());
     await page.getByRole("cell", { name: live.body.id }).waitFor();
 
-    const sub = await postJson(`${hub.url}/api/subscriptions`, { topic: "e2e.orders", url: receiver.url }, bearer());
-    expect(sub.status, sub.text).toBe(201);
+    // A subscription made in the console; its first delivery dies (the receiver answers 500), is retried from the
+    // console once the receiver is back, and the range is replayed.
+    receiver.respond({ status: 500 });
+    page.on("dialog", (d) => void d.accept());
     await page.getByRole("link", { name: "Subscriptions" }).click();
-    await page.getByRole("cell", { name: "healthy" }).waitFor();
-    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByLabel("Topic or pattern").fill("e2e.orders");
+    await page.getByLabel("Destination url").fill(receiver.url);
+    await page.getByLabel("Retry delays, seconds (optional)").fill("0, 0.1");
+    await page.getByRole("button", { name: "Create subscription" }).click();
+    const detail = page.getByRole("complementary", { name: "Subscription" });
+    await detail.waitFor();
+    const before = new Date(Date.now() - 1000);
+    const failing = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", data: { total: 1 } }, bearer());
+    expect(failing.status).toBe(201);
+    await receiver.waitFor(2);
+    await detail.getByLabel("Status").selectOption("dead");
+    await expectEventually(async () => {
+      await detail.getByRole("button", { name: "Refresh" }).click();
+      return (await detail.getByRole("cell", { name: "dead" }).count()) === 1;
+    });
+    await page.screenshot({ path: join(SHOTS, "subscription.png") });
+    receiver.respond({ status: 200 });
+    await detail.getByRole("button", { name: "Retry dead deliveries" }).click();
+    await detail.getByRole("status").filter({ hasText: "1 dead deliveries sent again" }).waitFor();
+    await receiver.waitUntil("the retried delivery", (reqs) => reqs.some((r) => r.answered === 200));
+    await detail.getByLabel("Status").selectOption("delivered");
+    await expectEventually(async () => {
+      await detail.getByRole("button", { name: "Refresh" }).click();
+      return (await detail.getByRole("cell", { name: "delivered" }).count()) === 1;
+    });
+    await detail.getByLabel("Replay from").fill(localInput(before));
+    await detail.getByLabel("to", { exact: true }).fill(localInput(new Date(Date.now() + 60_000)));
+    await detail.getByRole("button", { name: "Replay" }).click();
+    await detail.getByRole("status").filter({ hasText: "1 events replayed" }).waitFor();
+    await detail.getByRole("button", { name: "Pause" }).click();
     await page.getByRole("cell", { name: "paused" }).waitFor();
-    await page.getByRole("button", { name: "Resume" }).click();
-    await page.getByRole("cell", { name: "healthy" }).waitFor();
 
     await page.getByRole("link", { name: "Keys" }).click();
     await page.getByLabel("Name").fill("reader");
@@ -97,13 +142,13 @@ describe("the console in a browser", () => {
     await page.getByLabel("API key or token").fill(token);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Keys" }).waitFor();
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
     expect(width).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(SHOTS, "keys-390.png") });
     // Tab to the Topics link and follow it with Enter.
     for (let i = 0; i < 10; i++) {
       await page.keyboard.press("Tab");
-      if ((await page.evaluate(() => document.activeElement?.textContent)) === "Topics") break;
+      if ((await page.evaluate<string | undefined>("document.activeElement?.textContent")) === "Topics") break;
     }
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Topics" }).waitFor();

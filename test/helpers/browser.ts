@@ -21,6 +21,8 @@ export function launchBrowser(): Promise<Browser> {
 /** A page that records every console error and uncaught exception, for the test to assert none happened. */
 export async function newPage(browser: Browser, viewport = { width: 1280, height: 800 }): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport });
+  // A step that cannot happen fails on its own within the test timeout, naming what it waited for.
+  page.setDefaultTimeout(10_000);
   const errors: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(m.text());

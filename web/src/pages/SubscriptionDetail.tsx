@@ -1,0 +1,162 @@
+import { useState, type FormEvent } from "react";
+import { api, query, type Page, type Subscription } from "../api";
+import { errorText, useLoad } from "../hooks";
+import { health } from "./Subscriptions";
+
+interface Delivery {
+  id: string;
+  event_id: string;
+  status: string;
+  attempt_count: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  next_attempt_at: string | null;
+}
+
+/** One subscription: pause, resume, delete; its secret on request; its deliveries; retry the dead; replay a range. */
+export function SubscriptionDetail({
+  sub,
+  onChanged,
+  onClose,
+  onDeleted,
+}: {
+  sub: Subscription;
+  onChanged: () => void;
+  onClose: () => void;
+  onDeleted: () => void;
+}) {
+  const [status, setStatus] = useState("");
+  const deliveries = useLoad(() => api<Page<Delivery>>("GET", `/deliveries${query({ subscription: sub.id, status, limit: 50 })}`), [sub.id, status]);
+  const [secret, setSecret] = useState<string | undefined>();
+  const [message, setMessage] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const run = async (what: () => Promise<string | undefined>) => {
+    setError(undefined);
+    setMessage(undefined);
+    try {
+      setMessage(await what());
+      onChanged();
+      deliveries.reload();
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  const base = `/subscriptions/${sub.id}`;
+  const retryDead = () => run(async () => `${(await api<{ retried: number }>("POST", `${base}/retry`)).retried} dead deliveries sent again`);
+  const remove = () =>
+    window.confirm(`Delete the subscription to ${sub.url}? Its deliveries and attempts go with it.`) &&
+    void api("DELETE", base).then(onDeleted, (e: unknown) => setError(errorText(e)));
+
+  return (
+    <aside className="panel" aria-label="Subscription">
+      <button type="button" className="link" onClick={onClose}>
+        Close
+      </button>
+      <h2>
+        <code>{sub.topic}</code> → <code>{sub.url}</code>
+      </h2>
+      <p>
+        {health(sub)} · max {sub.max_in_flight} in flight · since {sub.created_at}
+      </p>
+      <div className="actions">
+        <button type="button" onClick={() => void run(async () => (await api("POST", `${base}/${sub.active ? "pause" : "resume"}`), undefined))}>
+          {sub.active ? "Pause" : "Resume"}
+        </button>
+        <button
+          type="button"
+          onClick={() =>
+            void api<{ secret: string }>("GET", `${base}/secret`).then(
+              (r) => setSecret(r.secret),
+              (e: unknown) => setError(errorText(e)),
+            )
+          }
+        >
+          Reveal secret
+        </button>
+        <button type="button" onClick={() => void retryDead()}>
+          Retry dead deliveries
+        </button>
+        <button type="button" className="danger" onClick={remove}>
+          Delete
+        </button>
+      </div>
+      {secret && (
+        <p>
+          Signing secret: <code className="token">{secret}</code>
+        </p>
+      )}
+      <Replay
+        onReplay={(from, to) => run(async () => `${(await api<{ replayed: number }>("POST", `${base}/replay`, { from, to })).replayed} events replayed`)}
+      />
+      {message && <p role="status">{message}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <h3>Deliveries</h3>
+      <label>
+        Status
+        <select value={status} onChange={(e) => setStatus(e.target.value)}>
+          <option value="">all</option>
+          <option value="pending">pending</option>
+          <option value="retrying">retrying</option>
+          <option value="delivered">delivered</option>
+          <option value="dead">dead</option>
+        </select>
+      </label>
+      <button type="button" onClick={deliveries.reload}>
+        Refresh
+      </button>
+      {deliveries.error && <p className="error">{deliveries.error}</p>}
+      <table aria-label="Deliveries">
+        <thead>
+          <tr>
+            <th>Created</th>
+            <th>Status</th>
+            <th className="num">Attempts</th>
+            <th>Last answer</th>
+          </tr>
+        </thead>
+        <tbody>
+          {deliveries.value?.data.map((d) => (
+            <tr key={d.id}>
+              <td>{d.created_at}</td>
+              <td>{d.status}</td>
+              <td className="num">{d.attempt_count}</td>
+              <td>{d.last_status ?? d.last_error ?? "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {deliveries.value?.data.length === 0 && <p className="muted">No deliveries.</p>}
+    </aside>
+  );
+}
+
+function Replay({ onReplay }: { onReplay: (from: string, to: string) => Promise<void> }) {
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const range = [new Date(from).toISOString(), new Date(to).toISOString()] as const;
+    if (!window.confirm(`Send every event from ${range[0]} to ${range[1]} to this subscription again?`)) return;
+    void onReplay(...range);
+  };
+  return (
+    <form onSubmit={submit} aria-label="Replay" className="row">
+      <label>
+        Replay from
+        <input type="datetime-local" step="1" value={from} onChange={(e) => setFrom(e.target.value)} required />
+      </label>
+      <label>
+        to
+        <input type="datetime-local" step="1" value={to} onChange={(e) => setTo(e.target.value)} required />
+      </label>
+      <button type="submit" disabled={!from || !to}>
+        Replay
+      </button>
+    </form>
+  );
+}
