@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { api, query, type EventEnvelope, type Page } from "../api";
-import { errorText } from "../hooks";
+import { COLUMNS, EventTable } from "../EventTable";
+import { ErrorText, errorText } from "../hooks";
 
 interface Search {
   topic: string;
@@ -75,38 +76,9 @@ export function Events() {
           Search
         </button>
       </form>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <div className="split">
-        <table className="events">
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>Topic</th>
-              <th>Type</th>
-              <th>Key</th>
-              <th>Id</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((e) => (
-              <tr key={e.id} tabIndex={0} aria-selected={open?.id === e.id} onClick={() => setOpen(e)} onKeyDown={(k) => k.key === "Enter" && setOpen(e)}>
-                <td>{e.time}</td>
-                <td>
-                  <code>{e.topic}</code>
-                </td>
-                <td>{e.type ?? ""}</td>
-                <td>{e.key ?? ""}</td>
-                <td>
-                  <code>{e.id}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <EventTable events={rows} selected={open?.id} onSelect={setOpen} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.type, COLUMNS.key, COLUMNS.id]} />
         {open && (
           <aside className="panel" aria-label="Event">
             <button type="button" className="link" onClick={() => setOpen(undefined)}>

@@ -1,5 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { query, type EventEnvelope } from "../api";
+import { api, query, type EventEnvelope } from "../api";
+import { COLUMNS, EventTable } from "../EventTable";
+import { ErrorText, errorText } from "../hooks";
 
 /** Events kept on screen. */
 const KEEP = 500;
@@ -47,14 +49,25 @@ export function Tail() {
     };
   }, [running]);
 
-  const start = (e: FormEvent) => {
+  const [error, setError] = useState<string | undefined>();
+  const start = async (e: FormEvent) => {
     e.preventDefault();
+    const selection = { topic: topic.trim() || "**", filter: filter.trim() };
+    // An EventSource never sees the body of a refusal: the same selection is checked by a search first.
+    setError(undefined);
+    try {
+      await api("GET", `/events${query({ ...selection, limit: 1 })}`);
+    } catch (err) {
+      setError(errorText(err));
+      setRunning(undefined);
+      return;
+    }
     setEvents([]);
-    setRunning({ topic: topic.trim() || "**", filter: filter.trim() });
+    setRunning(selection);
   };
   return (
     <>
-      <form className="panel" onSubmit={start} aria-label="Live tail">
+      <form className="panel" onSubmit={(e) => void start(e)} aria-label="Live tail">
         <div className="row">
           <label>
             Topic pattern
@@ -75,29 +88,9 @@ export function Tail() {
           {paused && ", paused"}
         </span>
       </form>
+      <ErrorText error={error} />
       <div className="split">
-        <table className="events">
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>Topic</th>
-              <th>Id</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.map((e) => (
-              <tr key={e.id} tabIndex={0} onClick={() => setOpen(e)} onKeyDown={(k) => k.key === "Enter" && setOpen(e)}>
-                <td>{e.time}</td>
-                <td>
-                  <code>{e.topic}</code>
-                </td>
-                <td>
-                  <code>{e.id}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <EventTable events={events} selected={open?.id} onSelect={setOpen} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.id]} />
         {open && (
           <aside className="panel" aria-label="Event">
             <button type="button" className="link" onClick={() => setOpen(undefined)}>

@@ -19,3 +19,17 @@ export function errorText(e: unknown): string {
   if (e instanceof ApiError) return `${e.details} (${e.code})`;
   return e instanceof Error ? e.message : String(e);
 }
+
+/** An error line; a multi-line one (a CEL filter's, with its caret under the position) keeps its layout. */
+export function ErrorText({ error }: { error: string | undefined }) {
+  if (!error) return null;
+  return error.includes("\n") ? (
+    <pre className="error" role="alert">
+      {error}
+    </pre>
+  ) : (
+    <p className="error" role="alert">
+      {error}
+    </p>
+  );
+}
