@@ -21,8 +21,10 @@ import type {
   TopicInput,
   TopicPatch,
 } from "./types.js";
+import type { RollupsPart } from "./rollups.js";
 
 export type * from "./types.js";
+export type * from "./rollups.js";
 
 /** What {@link ClusterPart.watchCommits} reports: commits and subscription changes made by other nodes. */
 export interface CommitListener {
@@ -272,6 +274,8 @@ export interface StoreParts {
   readonly deliveries: DeliveriesPart;
   readonly keys: KeysPart;
   readonly leases: LeasesPart;
+  /** Counts per minute, hour and day (see docs/aggregation.md). */
+  readonly rollups: RollupsPart;
 
   /** Runs pending migrations; refuses a database whose schema is newer than this code. */
   migrate(): Promise<{ applied: string[]; version: number }>;

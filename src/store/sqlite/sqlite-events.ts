@@ -5,6 +5,7 @@ import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
 import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
+import type { SqliteRollups } from "./sqlite-rollups.js";
 import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
 
 type Bumps = Map<string, { count: number; last: number }>;
@@ -14,7 +15,10 @@ export class SqliteEvents implements EventsPart {
   private s!: Record<keyof typeof SQL | "topicGet", Database.Statement>;
   private readonly searchStatements = new Map<string, Database.Statement>();
 
-  constructor(private readonly state: SqliteState) {}
+  constructor(
+    private readonly state: SqliteState,
+    private readonly rollups: SqliteRollups,
+  ) {}
 
   /** Prepares the statements and reads the next seq; after migrations. */
   init(): void {
@@ -50,7 +54,10 @@ export class SqliteEvents implements EventsPart {
         }
       }
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
-      if (state.nextSeq !== startSeq) this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
+      if (state.nextSeq !== startSeq) {
+        this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
+        this.rollups.addEvents(outcomes.flatMap((o) => (o.ok ? o.stored : [])));
+      }
       return outcomes;
     });
     try {

@@ -11,6 +11,7 @@ import type { StoreConformanceOptions, SuiteState } from "./helpers.js";
 import { keysConformance } from "./keys.js";
 import { leasesConformance } from "./leases.js";
 import { lifecycleConformance } from "./lifecycle.js";
+import { rollupsConformance } from "./rollups.js";
 import { subscriptionsConformance } from "./subscriptions.js";
 import { topicsConformance } from "./topics.js";
 
@@ -41,5 +42,6 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     deliveriesConformance(state);
     keysConformance(state);
     leasesConformance(state);
+    rollupsConformance(state);
   });
 }
