@@ -9,6 +9,7 @@ import { jsonDepthExceeds, registerLimits } from "./limits.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
+import { registerStatsRoutes } from "./routes/stats.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
@@ -95,6 +96,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
+  registerStatsRoutes(fastify, { store, basePath });
   return app;
 }
 
