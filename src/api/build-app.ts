@@ -96,7 +96,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
-  registerStatsRoutes(fastify, { store, basePath });
+  registerStatsRoutes(fastify, { store, metrics, basePath });
   return app;
 }
 

@@ -27,3 +27,21 @@ export const DeliveryStatsQuery = Type.Object(
   { $id: "DeliveryStatsQuery", title: "Delivery stats", additionalProperties: false, ...bodyErrors("SB_QUERY_INVALID") },
 );
 export type DeliveryStatsQuery = Static<typeof DeliveryStatsQuery>;
+
+/** `GET BASE_PATH/events/aggregate`. */
+export const AggregateQuery = Type.Object(
+  {
+    topic: Type.Optional(
+      Type.Union([Type.String(), Type.Array(Type.String())], { description: "Topic names or patterns, repeated or comma-separated (at most 50)." }),
+    ),
+    type: Type.Optional(oneParam("Only events of this type.")),
+    from: Type.Optional(oneParam("Events whose time is at or after this (default: a day before `to`).")),
+    to: Type.Optional(oneParam("Events whose time is before this (default: now).")),
+    filter: Type.Optional(oneParam("A CEL expression over the event: aggregated in the hub, within its budgets.")),
+    group_by: Type.Optional(oneParam("data.<field> (or topic, type, source, subject): a bucket per value.")),
+    interval: Type.Optional(oneParam("1m, 5m, 1h or 1d on the events' time; none: one bucket for the range.")),
+    metrics: Type.Optional(oneParam("Comma-separated: count, sum:data.x, avg:data.x, min:data.x, max:data.x, p1–p99:data.x (default count).")),
+  },
+  { $id: "AggregateQuery", title: "Event aggregation", additionalProperties: false, ...bodyErrors("SB_QUERY_INVALID") },
+);
+export type AggregateQuery = Static<typeof AggregateQuery>;

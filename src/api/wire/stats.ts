@@ -1,7 +1,9 @@
+import type { AggregateInput } from "../../aggregation/aggregate-events.js";
+import type { AggregateResult } from "../../aggregation/aggregate-spec.js";
 import type { EventStatsInput, StatsInput } from "../../aggregation/stats.js";
 import { LATENCY_BOUNDS_MS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
 import { formatTime } from "../../time.js";
-import type { DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
+import type { AggregateQuery, DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
 import { timeParam, topicValues } from "./events.js";
 
 /** The range parameters common to the stats endpoints. */
@@ -47,5 +49,29 @@ export function deliveryBucketOut(b: DeliveryStatsBucket): Record<string, unknow
     failed: b.failed,
     dead: b.dead,
     latency_ms: { sum: b.latencySumMs, histogram: Object.fromEntries(LATENCY_LABELS.map((le, i) => [le, b.latencyCounts[i]])) },
+  };
+}
+
+/** `GET /events/aggregate` query → {@link AggregateInput}. */
+export function aggregateFromWire(params: AggregateQuery): AggregateInput {
+  const input: AggregateInput = { topics: topicValues(params.topic) };
+  if (params.from !== undefined) input.from = timeParam("from", params.from);
+  if (params.to !== undefined) input.to = timeParam("to", params.to);
+  for (const key of ["type", "filter", "interval", "metrics"] as const) if (params[key] !== undefined) input[key] = params[key];
+  if (params.group_by !== undefined) input.groupBy = params.group_by;
+  return input;
+}
+
+/** An aggregation on the wire: each bucket's time, group (its value; null when missing) and metrics by name. */
+export function aggregateOut(result: AggregateResult): Record<string, unknown> {
+  return {
+    buckets: result.buckets.map((b) => ({
+      t: formatTime(b.t),
+      ...(b.group !== undefined && { group: b.group === null ? null : (JSON.parse(b.group) as unknown) }),
+      ...b.values,
+    })),
+    skipped: result.skipped,
+    scanned: result.scanned,
+    ran_in: result.ranIn,
   };
 }
