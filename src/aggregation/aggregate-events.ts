@@ -7,7 +7,8 @@ import { HubError } from "../errors.js";
 import { parseEventSearch, type EventSearchInput } from "../query/search-events.js";
 import type { CompileFilterOptions } from "../routing/filter.js";
 import type { EventCursor, Store } from "../store/store.js";
-import { Accumulator, parseGroupBy, parseMetrics, type AggregateResult } from "./aggregate-spec.js";
+import { Accumulator, parseGroupBy, parseMetrics, type AggregateResult, type Metric } from "./aggregate-spec.js";
+import { aggregateInSql } from "./aggregate-sql-path.js";
 import { STATS_INTERVALS } from "./stats.js";
 
 /** Most events one aggregation reads. */
@@ -55,6 +56,7 @@ export async function aggregateEvents(store: Store, input: AggregateInput, now: 
   if (input.type !== undefined) searchInput.type = input.type;
   if (input.filter !== undefined) searchInput.filter = input.filter;
   const search = parseEventSearch(searchInput, options);
+  if (canPushDown(store, input, metrics)) return aggregateInSql(store, { ...search.query, fromTime: from, toTime: to, intervalMs }, metrics, group);
   const bucketOf = intervalMs === undefined ? () => from : (time: number) => Math.floor(time / intervalMs) * intervalMs;
   const acc = new Accumulator(metrics, group, bucketOf);
   const started = clock();
@@ -81,4 +83,14 @@ function tooCostly(rows: boolean, rowBudget: number, timeBudgetMs: number): HubE
     "SB_AGGREGATE_TOO_COSTLY",
     `the aggregation read ${which}; budgets: ${rowBudget} events, ${timeBudgetMs} ms. Narrow the topics or the time range`,
   );
+}
+
+/**
+ * Whether the database can do the whole aggregation: no CEL filter, topics it selects exactly (names, and patterns
+ * `prefix.**`, which its prefix terms match exactly), and percentiles only where it has them.
+ */
+function canPushDown(store: Store, input: AggregateInput, metrics: Metric[]): boolean {
+  if (input.filter !== undefined && input.filter !== "") return false;
+  if (!(input.topics ?? []).every((t) => !/[*]/.test(t) || (/^[^*]+\.\*\*$/.test(t) && t.length > 3))) return false;
+  return store.events.aggregatesPercentiles || metrics.every((m) => m.percentile === undefined);
 }

@@ -9,7 +9,9 @@ import type { StoredEvent } from "../store/store.js";
 export type MetricOp = "sum" | "avg" | "min" | "max" | `p${number}`;
 
 /** One metric: `count`, or an operation on a data field (its path below `data`). */
-export type Metric = { name: "count"; op: "count" } | { name: string; op: MetricOp; field: string; path: string[]; percentile?: number };
+export type Metric =
+  | { name: "count"; op: "count"; field?: undefined; path?: undefined; percentile?: undefined }
+  | { name: string; op: MetricOp; field: string; path: string[]; percentile?: number };
 
 /** What to group by: an envelope field or a data field (its path below `data`). */
 export type GroupBy = { name: string; envelope: "topic" | "type" | "source" | "subject" } | { name: string; path: string[] };

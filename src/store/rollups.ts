@@ -98,28 +98,35 @@ interface RolledEvent {
   receivedAt: number;
 }
 
-/** Aggregates a batch's stored events by (minute received, topic, type). */
-export function eventMinutes(events: Iterable<RolledEvent>): EventMinuteColumns {
+/** Aggregates a batch's stored events (in lists, e.g. one per request) by (minute received, topic, type). */
+export function eventMinutes(lists: ReadonlyArray<readonly RolledEvent[]>): EventMinuteColumns {
   const out: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
   const index = new Map<string, number>();
-  for (const e of events) {
-    const t = e.receivedAt - (e.receivedAt % MINUTE_MS);
-    const type = e.type ?? "";
-    const key = `${t}\u0000${e.topic}\u0000${type}`;
-    const bytes = Buffer.byteLength(e.dataJson);
-    const i = index.get(key);
-    if (i === undefined) {
-      index.set(key, out.t.length);
-      out.t.push(t);
-      out.topic.push(e.topic);
-      out.type.push(type);
-      out.count.push(1);
-      out.bytes.push(bytes);
-    } else {
+  // Batches are mostly one topic, type and minute: a run of events like the previous one skips the map.
+  let last = -1;
+  for (const events of lists)
+    for (const e of events) {
+      const t = e.receivedAt - (e.receivedAt % MINUTE_MS);
+      const type = e.type ?? "";
+      const bytes = Buffer.byteLength(e.dataJson);
+      let i = last;
+      if (i < 0 || out.t[i] !== t || out.topic[i] !== e.topic || out.type[i] !== type) {
+        const key = `${t}\u0000${e.topic}\u0000${type}`;
+        i = index.get(key) ?? -1;
+        if (i < 0) {
+          i = out.t.length;
+          index.set(key, i);
+          out.t.push(t);
+          out.topic.push(e.topic);
+          out.type.push(type);
+          out.count.push(0);
+          out.bytes.push(0);
+        }
+        last = i;
+      }
       out.count[i]!++;
       out.bytes[i]! += bytes;
     }
-  }
   return out;
 }
 

@@ -74,6 +74,7 @@ describe("GET /api/events/aggregate", () => {
     // "12" is a string and the second paid order has no amount: skipped, counted once per field.
     expect(body.skipped).toEqual({ "data.amount": 2 });
     expect(body.scanned).toBe(6);
+    expect(body.ran_in).toBe("hub"); // orders.* is checked in the hub
   });
 
   it("without an interval gives one bucket for the range; groups by an envelope field; count is the default", async () => {
@@ -85,6 +86,19 @@ describe("GET /api/events/aggregate", () => {
       { t: "2024-03-01T00:00:00.000Z", group: "agg.users", count: 1 },
     ]);
     expect(body.skipped).toEqual({});
+    expect(body.ran_in).toBe("database");
+  });
+
+  it("gives the same answer in the database as in the hub", async () => {
+    const query = "topic=agg.orders.**&interval=1h&group_by=data.action&metrics=count,sum:data.amount,avg:data.amount,min:data.amount,max:data.amount";
+    const inDatabase = await aggregate(query);
+    const inHub = await aggregate(`${query}&filter=true`);
+    expect(inDatabase.ran_in).toBe("database");
+    expect(inHub.ran_in).toBe("hub");
+    expect(inDatabase.buckets).toEqual(inHub.buckets);
+    expect(inDatabase.skipped).toEqual({ "data.amount": 2 });
+    expect(inHub.skipped).toEqual(inDatabase.skipped);
+    expect(inDatabase.buckets).toHaveLength(4);
   });
 
   it("applies a CEL filter and gives percentiles by nearest rank", async () => {
@@ -114,7 +128,8 @@ describe("the aggregation's budgets", () => {
     try {
       const events = Array.from({ length: 5 }, (_, i) => makeEvent("budget", { time: 1_000 + i, data: { n: i } }));
       await store.events.append([{ events, createTopics: true }]);
-      const input = { topics: ["budget"], from: 0, to: 10_000, metrics: "sum:data.n" };
+      // A CEL filter: the events are read and aggregated in the hub, within the budgets.
+      const input = { topics: ["budget"], from: 0, to: 10_000, metrics: "sum:data.n", filter: "data.n >= 0" };
       expect((await aggregateEvents(store, input, 10_000, { rowBudget: 5 })).buckets[0]!.values).toEqual({ "sum:data.n": 10 });
       const rows = await aggregateEvents(store, input, 10_000, { rowBudget: 4 }).catch((e: unknown) => e);
       expect(rows).toBeInstanceOf(HubError);

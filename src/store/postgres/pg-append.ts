@@ -73,7 +73,7 @@ export class PgAppender {
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: APPEND_BATCH_STATEMENT_NAME,
           text: APPEND_BATCH_SQL,
-          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(eventMinutes(events as StoredEvent[]))],
+          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(eventMinutes([events]))],
         }));
       } catch (error) {
         await client.query(`ROLLBACK`).catch((rollbackError: Error) => (broken = rollbackError));
@@ -153,7 +153,7 @@ export class PgAppender {
           await client.query(SAVE_LAST_SEQ_AND_NOTIFY, [lastStored]);
           const entries = [...bumps];
           await client.query(BUMP_TOPICS, [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)]);
-          await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(outcomes.flatMap((o) => (o.ok ? o.stored : [])))));
+          await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(outcomes.map((o) => (o.ok ? o.stored : [])))));
         }
         await client.query(`COMMIT`);
         // Half a partition before the end: create the next one now, off the append path.

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { HubError } from "../../errors.js";
+import { eventAggregateSql, SQLITE_AGGREGATE, toAggregateRow, type EventAggregateQuery, type EventAggregateRow } from "../aggregate-sql.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
 import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
@@ -56,7 +57,7 @@ export class SqliteEvents implements EventsPart {
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
       if (state.nextSeq !== startSeq) {
         this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
-        this.rollups.addEvents(outcomes.flatMap((o) => (o.ok ? o.stored : [])));
+        this.rollups.addEvents(outcomes.map((o) => (o.ok ? o.stored : [])));
       }
       return outcomes;
     });
@@ -142,6 +143,15 @@ export class SqliteEvents implements EventsPart {
     if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
     if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
+  }
+
+  /** SQLite has no percentile function: aggregations with percentiles read the events instead. */
+  readonly aggregatesPercentiles = false;
+
+  async aggregate(q: EventAggregateQuery): Promise<EventAggregateRow[]> {
+    if (q.percentiles?.length) throw new Error("the SQLite store does not compute percentiles");
+    const { sql, params } = eventAggregateSql(q, SQLITE_AGGREGATE);
+    return (this.cachedStatement(sql).all(...params) as Array<Record<string, unknown>>).map((r) => toAggregateRow(r, q));
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {

@@ -35,7 +35,7 @@ export class SqliteRollups extends SqlitePart<keyof typeof SQL> implements Rollu
   }
 
   /** Inside the append transaction: one upsert per distinct (minute, topic, type) of the batch. */
-  addEvents(events: Iterable<StoredEvent>): void {
+  addEvents(events: ReadonlyArray<readonly StoredEvent[]>): void {
     const m = eventMinutes(events);
     for (let i = 0; i < m.t.length; i++) this.s.UPSERT_EVENT_MINUTE.run(m.t[i], m.topic[i], m.type[i], m.count[i], m.bytes[i]);
   }

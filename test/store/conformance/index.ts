@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../../src/store/store.js";
+import { aggregateConformance } from "./aggregate.js";
 import { deliveriesConformance } from "./deliveries.js";
 import { eventsConformance } from "./events.js";
 import type { StoreConformanceOptions, SuiteState } from "./helpers.js";
@@ -43,5 +44,6 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     keysConformance(state);
     leasesConformance(state);
     rollupsConformance(state);
+    aggregateConformance(state);
   });
 }
