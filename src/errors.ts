@@ -37,6 +37,7 @@ export const ERRORS = {
   SB_QUERY_INVALID: { status: 400, error: "invalid query" },
   SB_QUERY_INVALID_TIME: { status: 400, error: "invalid time format" },
   SB_QUERY_INVALID_CURSOR: { status: 400, error: "invalid cursor" },
+  SB_AGGREGATE_TOO_COSTLY: { status: 400, error: "aggregation too costly" },
 
   SB_STREAM_LIMIT: { status: 503, error: "too many streams" },
 

@@ -78,7 +78,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const log = givenLog ?? pino({ level: config.logLevel });
   const store =
     givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize, now }));
-  const metrics = new HubMetrics();
+  const metrics = new HubMetrics({ topicLabelCap: config.metricsTopicLabelCap });
   const topics = new TopicCatalog(store, now);
   await topics.load();
   const streams = createStreams(config, store, metrics, log);

@@ -1,6 +1,15 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+/** The label of the topics past {@link HubMetricsOptions.topicLabelCap}. */
+export const OTHER_TOPICS = "other";
+
+/** Options of {@link HubMetrics}. */
+export interface HubMetricsOptions {
+  /** Most topics with a series of their own in the per-topic counters; later topics count under `other`. */
+  topicLabelCap?: number;
+}
+
 /**
  * The hub's Prometheus metrics, in a registry of its own so that several hubs in one process (tests, library
  * users) do not collide.
@@ -8,6 +17,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 export class HubMetrics {
   readonly registry = new Registry();
   readonly eventsIngested: Counter;
+  /** Events committed per topic: the first `topicLabelCap` topics seen have a label value each, the rest `other`. */
+  readonly topicEventsIngested: Counter<"topic">;
   readonly ingestRequests: Counter<"outcome">;
   readonly ingestLatency: Histogram;
   readonly commitBatchEvents: Histogram;
@@ -23,11 +34,16 @@ export class HubMetrics {
   /** Counts one failed filter evaluation: the `onError` of every filter the hub compiles. */
   readonly countFilterError = (): void => this.filterErrors.inc();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly labelledTopics = new Set<string>();
+  private readonly topicLabelCap: number;
 
-  constructor() {
+  constructor({ topicLabelCap = 100 }: HubMetricsOptions = {}) {
     const registers = [this.registry];
+    this.topicLabelCap = topicLabelCap;
     collectDefaultMetrics({ register: this.registry });
     this.eventsIngested = new Counter({ name: "switchboard_events_ingested_total", help: "Events committed to the store", registers });
+    const perTopicHelp = 'Events committed to the store per topic (topics past the cap count as topic="other")';
+    this.topicEventsIngested = new Counter({ name: "switchboard_topic_events_ingested_total", help: perTopicHelp, labelNames: ["topic"], registers });
     this.ingestRequests = new Counter({
       name: "switchboard_ingest_requests_total",
       help: "Publish requests by outcome (stored, replayed, rejected, failed)",
@@ -97,6 +113,22 @@ export class HubMetrics {
         loopDelay.reset();
       },
     });
+  }
+
+  /** Counts a commit's events in total and per topic: one increment per topic of the batch. */
+  countIngested(events: ReadonlyArray<{ topic: string }>): void {
+    this.eventsIngested.inc(events.length);
+    const perTopic = new Map<string, number>();
+    for (const e of events) perTopic.set(e.topic, (perTopic.get(e.topic) ?? 0) + 1);
+    for (const [topic, n] of perTopic) this.topicEventsIngested.inc({ topic: this.topicLabel(topic) }, n);
+  }
+
+  /** The topic's label value: its name while fewer than the cap have one, else `other` (bounded cardinality). */
+  private topicLabel(topic: string): string {
+    if (this.labelledTopics.has(topic)) return topic;
+    if (this.labelledTopics.size >= this.topicLabelCap) return OTHER_TOPICS;
+    this.labelledTopics.add(topic);
+    return topic;
   }
 
   /** Stops the event-loop monitor. */

@@ -12,6 +12,7 @@ import { registerDestinationRoutes } from "./routes/destinations.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerSessionRoutes } from "./routes/session.js";
+import { registerStatsRoutes } from "./routes/stats.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
@@ -102,6 +103,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
+  registerStatsRoutes(fastify, { store, metrics, basePath });
   registerSessionRoutes(fastify, { auth: hub.auth, basePath });
   if (site) registerConsoleRoutes(fastify, site);
   return app;

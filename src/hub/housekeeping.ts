@@ -7,12 +7,14 @@ import type { Store, Topic } from "../store/store.js";
 export const ATTEMPT_PRUNE_INTERVAL_MS = 3_600_000;
 /** Attempts removed per statement while pruning. */
 export const ATTEMPT_PRUNE_BATCH = 10_000;
+/** How often hours and days are derived from the minutes of the rollups, and the rollups' retention applied. */
+export const ROLLUP_INTERVAL_MS = 60_000;
 
 /** Options of {@link startHousekeeping}. */
 export interface HousekeepingOptions {
   store: Store;
   topics: { list(): Promise<Topic[]> };
-  config: Pick<Config, "attemptRetentionMs" | "eventRetentionMs">;
+  config: Pick<Config, "attemptRetentionMs" | "eventRetentionMs" | "rollupMinuteRetentionMs" | "rollupHourRetentionMs" | "rollupDayRetentionMs">;
   log: Logger;
   now: () => number;
 }
@@ -26,17 +28,47 @@ export interface Housekeeping {
 }
 
 /**
- * Starts the housekeeping timers, each also run once right away: attempt pruning (hourly) and event retention
- * (every {@link RETENTION_INTERVAL_MS}). The timers do not keep the process alive.
+ * Starts the housekeeping timers, each also run once right away: attempt pruning (hourly), event retention
+ * (every {@link RETENTION_INTERVAL_MS}) and the rollups (every {@link ROLLUP_INTERVAL_MS}). The timers do not keep the
+ * process alive.
  */
 export function startHousekeeping(options: HousekeepingOptions): Housekeeping {
   const pruneTimer = startAttemptPruning(options);
   const retention = startRetention(options);
+  const rollups = startRollups(options);
   return {
     runRetention: retention.runNow,
     async stop() {
       clearInterval(pruneTimer);
-      await retention.stop();
+      await Promise.all([retention.stop(), rollups.stop()]);
+    },
+  };
+}
+
+/** Hours and days derived from the rollups' minutes, and each resolution's retention, every minute; runs never overlap. */
+function startRollups({ store, config, log, now }: HousekeepingOptions) {
+  let running: Promise<void> | undefined;
+  const rollUp = () => {
+    const request = {
+      now: now(),
+      minuteRetentionMs: config.rollupMinuteRetentionMs,
+      hourRetentionMs: config.rollupHourRetentionMs,
+      dayRetentionMs: config.rollupDayRetentionMs,
+    };
+    running ??= store.rollups
+      .rollUp(request)
+      .catch((error: unknown) => log.error({ err: error }, "rolling up the stats failed"))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(rollUp, ROLLUP_INTERVAL_MS);
+  timer.unref();
+  rollUp();
+  return {
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      await running;
     },
   };
 }

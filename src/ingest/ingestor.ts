@@ -153,7 +153,7 @@ export class Ingestor {
     if (metrics) {
       metrics.commitDuration.observe(Number(committed - started) / 1e9);
       metrics.commitBatchEvents.observe(stored.length);
-      metrics.eventsIngested.inc(stored.length);
+      metrics.countIngested(stored);
     }
     if (stored.length > 0) {
       for (const e of stored) if (!topics.has(e.topic)) topics.noteCreated([e.topic]);

@@ -21,8 +21,12 @@ import type {
   TopicInput,
   TopicPatch,
 } from "./types.js";
+import type { EventAggregateQuery, EventAggregateRow } from "./aggregate-sql.js";
+import type { RollupsPart } from "./rollups.js";
 
 export type * from "./types.js";
+export type * from "./rollups.js";
+export type { EventAggregateQuery, EventAggregateRow } from "./aggregate-sql.js";
 
 /** What {@link ClusterPart.watchCommits} reports: commits and subscription changes made by other nodes. */
 export interface CommitListener {
@@ -138,6 +142,13 @@ export interface EventsPart {
   seqBefore(ms: number): Promise<number>;
   /** Searches by the indexed fields, ordered by (time, seq). */
   search(query: EventQuery): Promise<StoredEvent[]>;
+  /**
+   * Aggregates the data of the events the query selects, in SQL, per bucket and group (in that order). Percentiles
+   * only where {@link aggregatesPercentiles} is true (PostgreSQL); elsewhere the caller reads the events instead.
+   */
+  aggregate(query: EventAggregateQuery): Promise<EventAggregateRow[]>;
+  /** Whether {@link aggregate} computes percentiles. */
+  readonly aggregatesPercentiles: boolean;
   /**
    * Retention: removes up to `limit` of the topic's oldest events (by receive time) received before
    * `receivedBefore`, in one short transaction, and lowers the topic's `eventCount` by as many. The highest seq
@@ -272,6 +283,8 @@ export interface StoreParts {
   readonly deliveries: DeliveriesPart;
   readonly keys: KeysPart;
   readonly leases: LeasesPart;
+  /** Counts per minute, hour and day (see docs/aggregation.md). */
+  readonly rollups: RollupsPart;
 
   /** Runs pending migrations; refuses a database whose schema is newer than this code. */
   migrate(): Promise<{ applied: string[]; version: number }>;

@@ -45,7 +45,8 @@ export function topicValues(param: string | string[] | undefined): string[] {
     .filter((t) => t !== "");
 }
 
-function timeParam(name: string, value: string): number {
+/** A time parameter, parsed. @throws HubError SB_QUERY_INVALID_TIME naming it. */
+export function timeParam(name: string, value: string): number {
   const t = parseTime(value);
   if (t === undefined) {
     throw new HubError(

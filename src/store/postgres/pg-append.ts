@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { HubError } from "../../errors.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
+import { eventMinutes, type EventMinuteColumns } from "../rollups.js";
 import { hasKeys } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, NewEvent, StoredEvent } from "../store.js";
 import type { PgPartitions } from "./pg-partitions.js";
@@ -18,6 +19,7 @@ import {
   PRIOR_BY_IDS,
   SAVE_LAST_SEQ_AND_NOTIFY,
 } from "./sql/append.js";
+import { ADD_EVENT_MINUTES } from "./sql/rollups.js";
 
 /**
  * The appends of the PostgreSQL store: a one-statement path for plain batches and a careful path, each request in a
@@ -71,7 +73,7 @@ export class PgAppender {
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: APPEND_BATCH_STATEMENT_NAME,
           text: APPEND_BATCH_SQL,
-          values: [...eventColumns(events, dataTexts), now],
+          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(eventMinutes([events]))],
         }));
       } catch (error) {
         await client.query(`ROLLBACK`).catch((rollbackError: Error) => (broken = rollbackError));
@@ -151,6 +153,7 @@ export class PgAppender {
           await client.query(SAVE_LAST_SEQ_AND_NOTIFY, [lastStored]);
           const entries = [...bumps];
           await client.query(BUMP_TOPICS, [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)]);
+          await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(outcomes.map((o) => (o.ok ? o.stored : [])))));
         }
         await client.query(`COMMIT`);
         // Half a partition before the end: create the next one now, off the append path.
@@ -298,4 +301,9 @@ function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
     events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
     events.map((e) => e.receivedAt),
   ];
+}
+
+/** A batch's event minutes as the five column parameters of `eventMinutesCte`. */
+function minuteColumns(m: EventMinuteColumns): unknown[] {
+  return [m.t, m.topic, m.type, m.count, m.bytes];
 }

@@ -1,5 +1,6 @@
 import { toAttempt, toDelivery, type DeliveryRow } from "../delivery-rows.js";
 import { retryDeliveriesSql, searchDeliveriesSql } from "../delivery-sql.js";
+import { attemptOutcome, latencyBucket } from "../rollups.js";
 import type {
   AddDeliveriesRequest,
   AdvanceCursorRequest,
@@ -67,6 +68,8 @@ export class PgDeliveries implements DeliveriesPart {
         "error",
         "attemptedAt",
       ]),
+      records.map(attemptOutcome),
+      records.map((r) => latencyBucket(r.latencyMs)),
     ]);
   }
 

@@ -1,3 +1,4 @@
+import { eventAggregateSql, POSTGRES_AGGREGATE, toAggregateRow, type EventAggregateQuery, type EventAggregateRow } from "../aggregate-sql.js";
 import { prefixUpperBound } from "../rows.js";
 import type { AppendOutcome, AppendRequest, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
 import type { PgAppender } from "./pg-append.js";
@@ -13,8 +14,15 @@ export class PgEvents implements EventsPart {
     private readonly partitions: PgPartitions,
   ) {}
 
+  readonly aggregatesPercentiles = true;
+
   async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     return this.appender.append(requests);
+  }
+
+  async aggregate(q: EventAggregateQuery): Promise<EventAggregateRow[]> {
+    const { sql, params } = eventAggregateSql(q, POSTGRES_AGGREGATE);
+    return (await this.ctx.query<Record<string, unknown>>(sql, params)).rows.map((r) => toAggregateRow(r, q));
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {

@@ -3,13 +3,17 @@ import { toAttempt, toDelivery, type AttemptRow, type DeliveryRow } from "../del
 import { retryDeliveriesSql, searchDeliveriesSql } from "../delivery-sql.js";
 import type * as T from "../store.js";
 import * as SQL from "./sql/deliveries.js";
+import type { SqliteRollups } from "./sqlite-rollups.js";
 import { SqlitePart } from "./sqlite-state.js";
 
 const QUESTION_MARK = (): string => "?";
 
 /** SQLite deliveries, attempts and subscription cursors. */
 export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.DeliveriesPart {
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly rollups: SqliteRollups,
+  ) {
     super(db, SQL);
   }
 
@@ -42,6 +46,7 @@ export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.
           r.deliveryId,
         );
       }
+      this.rollups.addAttempts(records);
     })();
   }
 

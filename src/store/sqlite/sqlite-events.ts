@@ -1,10 +1,12 @@
 import type Database from "better-sqlite3";
 import { HubError } from "../../errors.js";
+import { eventAggregateSql, SQLITE_AGGREGATE, toAggregateRow, type EventAggregateQuery, type EventAggregateRow } from "../aggregate-sql.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
 import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
 import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
+import type { SqliteRollups } from "./sqlite-rollups.js";
 import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
 
 type Bumps = Map<string, { count: number; last: number }>;
@@ -14,7 +16,10 @@ export class SqliteEvents implements EventsPart {
   private s!: Record<keyof typeof SQL | "topicGet", Database.Statement>;
   private readonly searchStatements = new Map<string, Database.Statement>();
 
-  constructor(private readonly state: SqliteState) {}
+  constructor(
+    private readonly state: SqliteState,
+    private readonly rollups: SqliteRollups,
+  ) {}
 
   /** Prepares the statements and reads the next seq; after migrations. */
   init(): void {
@@ -50,7 +55,10 @@ export class SqliteEvents implements EventsPart {
         }
       }
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
-      if (state.nextSeq !== startSeq) this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
+      if (state.nextSeq !== startSeq) {
+        this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
+        this.rollups.addEvents(outcomes.map((o) => (o.ok ? o.stored : [])));
+      }
       return outcomes;
     });
     try {
@@ -135,6 +143,15 @@ export class SqliteEvents implements EventsPart {
     if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
     if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
+  }
+
+  /** SQLite has no percentile function: aggregations with percentiles read the events instead. */
+  readonly aggregatesPercentiles = false;
+
+  async aggregate(q: EventAggregateQuery): Promise<EventAggregateRow[]> {
+    if (q.percentiles?.length) throw new Error("the SQLite store does not compute percentiles");
+    const { sql, params } = eventAggregateSql(q, SQLITE_AGGREGATE);
+    return (this.cachedStatement(sql).all(...params) as Array<Record<string, unknown>>).map((r) => toAggregateRow(r, q));
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {

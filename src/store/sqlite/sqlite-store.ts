@@ -9,6 +9,7 @@ import { SqliteDeliveries } from "./sqlite-deliveries.js";
 import { SqliteEvents } from "./sqlite-events.js";
 import { SqliteKeys } from "./sqlite-keys.js";
 import { SqliteLeases } from "./sqlite-leases.js";
+import { SqliteRollups } from "./sqlite-rollups.js";
 import type { SqliteState } from "./sqlite-state.js";
 import { SqliteSubscriptions } from "./sqlite-subscriptions.js";
 import { SqliteTopics } from "./sqlite-topics.js";
@@ -47,6 +48,7 @@ export class SqliteStore implements SingleNodeStore {
   readonly deliveries: SqliteDeliveries;
   readonly keys: SqliteKeys;
   readonly leases: SqliteLeases;
+  readonly rollups: SqliteRollups;
   private readonly db: Database.Database;
   private readonly state: SqliteState;
   private ping_: Database.Statement | undefined;
@@ -55,10 +57,11 @@ export class SqliteStore implements SingleNodeStore {
   constructor(db: Database.Database, now: () => number = Date.now) {
     this.db = db;
     this.state = { db, nextSeq: 1, knownTopics: new Set(), now };
-    this.events = new SqliteEvents(this.state);
+    this.rollups = new SqliteRollups(db);
+    this.events = new SqliteEvents(this.state, this.rollups);
     this.topics = new SqliteTopics(this.state);
     this.subscriptions = new SqliteSubscriptions(db);
-    this.deliveries = new SqliteDeliveries(db);
+    this.deliveries = new SqliteDeliveries(db, this.rollups);
     this.keys = new SqliteKeys(db);
     this.leases = new SqliteLeases(db);
   }
@@ -92,7 +95,7 @@ export class SqliteStore implements SingleNodeStore {
       },
       this.state.now,
     );
-    for (const part of [this.events, this.topics, this.subscriptions, this.deliveries, this.keys, this.leases]) part.init();
+    for (const part of [this.rollups, this.events, this.topics, this.subscriptions, this.deliveries, this.keys, this.leases]) part.init();
     this.ping_ = db.prepare(PING);
     return result;
   }

@@ -5,12 +5,14 @@
  */
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../../src/store/store.js";
+import { aggregateConformance } from "./aggregate.js";
 import { deliveriesConformance } from "./deliveries.js";
 import { eventsConformance } from "./events.js";
 import type { StoreConformanceOptions, SuiteState } from "./helpers.js";
 import { keysConformance } from "./keys.js";
 import { leasesConformance } from "./leases.js";
 import { lifecycleConformance } from "./lifecycle.js";
+import { rollupsConformance } from "./rollups.js";
 import { subscriptionsConformance } from "./subscriptions.js";
 import { topicsConformance } from "./topics.js";
 
@@ -41,5 +43,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     deliveriesConformance(state);
     keysConformance(state);
     leasesConformance(state);
+    rollupsConformance(state);
+    aggregateConformance(state);
   });
 }

@@ -1,6 +1,7 @@
 /** The PostgreSQL statements of appends (see `../pg-append.ts`). */
 import { COMMITS_CHANNEL } from "../pg-watcher.js";
 import { APPEND_LOCK } from "./locks.js";
+import { eventMinutesCte } from "./rollups.js";
 
 /**
  * One statement per request: the events in order (nextval follows the ordinality) and the topics of the events
@@ -24,7 +25,8 @@ export const APPEND_SQL = `WITH ins AS (
 
 /**
  * The whole of a plain group commit in one statement (see `appendEvents`): the events, the topics'
- * counts (creating missing topics), the highest committed seq and its announcement to the other nodes.
+ * counts (creating missing topics), the batch's event minutes (rollups, aggregated in memory: $12–$16), the highest
+ * committed seq and its announcement to the other nodes.
  */
 export const APPEND_BATCH_SQL = `WITH ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
@@ -39,6 +41,8 @@ export const APPEND_BATCH_SQL = `WITH ins AS (
      SELECT topic, $11::bigint, $11::bigint, count(*), max(received_at) FROM ins GROUP BY topic
      ON CONFLICT (name) DO UPDATE SET event_count = topics.event_count + excluded.event_count,
        last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
+   ), rolled AS (
+     ${eventMinutesCte(12)}
    ), state AS (
      UPDATE store_state SET last_seq = greatest(last_seq, (SELECT max(seq) FROM ins)) WHERE id = 1 RETURNING last_seq
    )

@@ -1,4 +1,5 @@
 /** The PostgreSQL statements of deliveries (see `../pg-deliveries.ts`). */
+import { DELIVERY_MINUTES_CTE } from "./rollups.js";
 
 /** New pending deliveries and the cursor, in one statement: one round trip, one transaction. */
 export const ADD_DELIVERIES = `WITH added AS (
@@ -11,10 +12,15 @@ export const ADD_DELIVERIES = `WITH added AS (
        WHERE id = $1 AND $8::bigint IS NOT NULL`;
 /** Moves a subscription's cursor, never back. */
 export const ADVANCE_CURSOR = `UPDATE subscriptions SET cursor_seq = greatest(cursor_seq, $2::bigint), updated_at = $3 WHERE id = $1`;
-/** Every attempt and every delivery's new state (its last record's) in one statement; recording ends the claim. */
+/**
+ * Every attempt, every delivery's new state (its last record's) and the subscriptions' minutes (rollups) in one
+ * statement; recording ends the claim.
+ */
 export const RECORD_ATTEMPTS = `WITH recorded AS (
          INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::text[], $6::text[])
+       ), rolled AS (
+         ${DELIVERY_MINUTES_CTE}
        )
        UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
          last_status = u.last_status, last_error = u.last_error, updated_at = u.at,

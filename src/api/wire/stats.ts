@@ -1,0 +1,77 @@
+import type { AggregateInput } from "../../aggregation/aggregate-events.js";
+import type { AggregateResult } from "../../aggregation/aggregate-spec.js";
+import type { EventStatsInput, StatsInput } from "../../aggregation/stats.js";
+import { LATENCY_BOUNDS_MS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
+import { formatTime } from "../../time.js";
+import type { AggregateQuery, DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
+import { timeParam, topicValues } from "./events.js";
+
+/** The range parameters common to the stats endpoints. */
+function rangeFromWire(params: { from?: string; to?: string; interval?: string }): StatsInput {
+  const input: StatsInput = {};
+  if (params.from !== undefined) input.from = timeParam("from", params.from);
+  if (params.to !== undefined) input.to = timeParam("to", params.to);
+  if (params.interval !== undefined) input.interval = params.interval;
+  return input;
+}
+
+/** `GET /stats/events` query → {@link EventStatsInput}. */
+export function eventStatsFromWire(params: EventStatsQuery): EventStatsInput {
+  const input: EventStatsInput = { ...rangeFromWire(params), topics: topicValues(params.topic) };
+  if (params.type !== undefined) input.type = params.type;
+  if (params.group_by !== undefined) input.groupBy = params.group_by;
+  return input;
+}
+
+/** `GET /stats/deliveries` query → the domain's request. */
+export function deliveryStatsFromWire(params: DeliveryStatsQuery): StatsInput & { subscriptionId?: string } {
+  return { ...rangeFromWire(params), ...(params.subscription !== undefined && { subscriptionId: params.subscription }) };
+}
+
+/** An event stats bucket on the wire. */
+export function eventBucketOut(b: EventStatsBucket): Record<string, unknown> {
+  return {
+    t: formatTime(b.t),
+    ...(b.topic !== undefined && { topic: b.topic }),
+    ...(b.type !== undefined && { type: b.type }),
+    count: b.count,
+    bytes: b.bytes,
+  };
+}
+
+const LATENCY_LABELS = [...LATENCY_BOUNDS_MS.map(String), "+Inf"];
+
+/** A delivery stats bucket on the wire: the histogram keyed by each bucket's upper bound in ms (not cumulative). */
+export function deliveryBucketOut(b: DeliveryStatsBucket): Record<string, unknown> {
+  return {
+    t: formatTime(b.t),
+    delivered: b.delivered,
+    failed: b.failed,
+    dead: b.dead,
+    latency_ms: { sum: b.latencySumMs, histogram: Object.fromEntries(LATENCY_LABELS.map((le, i) => [le, b.latencyCounts[i]])) },
+  };
+}
+
+/** `GET /events/aggregate` query → {@link AggregateInput}. */
+export function aggregateFromWire(params: AggregateQuery): AggregateInput {
+  const input: AggregateInput = { topics: topicValues(params.topic) };
+  if (params.from !== undefined) input.from = timeParam("from", params.from);
+  if (params.to !== undefined) input.to = timeParam("to", params.to);
+  for (const key of ["type", "filter", "interval", "metrics"] as const) if (params[key] !== undefined) input[key] = params[key];
+  if (params.group_by !== undefined) input.groupBy = params.group_by;
+  return input;
+}
+
+/** An aggregation on the wire: each bucket's time, group (its value; null when missing) and metrics by name. */
+export function aggregateOut(result: AggregateResult): Record<string, unknown> {
+  return {
+    buckets: result.buckets.map((b) => ({
+      t: formatTime(b.t),
+      ...(b.group !== undefined && { group: b.group === null ? null : (JSON.parse(b.group) as unknown) }),
+      ...b.values,
+    })),
+    skipped: result.skipped,
+    scanned: result.scanned,
+    ran_in: result.ranIn,
+  };
+}

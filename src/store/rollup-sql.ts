@@ -1,0 +1,147 @@
+/**
+ * The rollup statements of both dialects (see `rollups.ts`): each passes how it writes the n-th parameter (`?` in
+ * SQLite, `$n` in PostgreSQL) and how a bigint parameter is typed.
+ */
+import type { BuiltSql, Placeholder } from "./delivery-sql.js";
+import { prefixUpperBound } from "./rows.js";
+import {
+  DAY_MS,
+  HOUR_MS,
+  LATENCY_BUCKETS,
+  MINUTE_MS,
+  rollupSources,
+  type DeliveryStatsBucket,
+  type DeliveryStatsQuery,
+  type EventStatsBucket,
+  type EventStatsQuery,
+} from "./rollups.js";
+
+/**
+ * How a dialect writes parameters: the placeholder, and an integer one (bucket arithmetic must divide integers:
+ * better-sqlite3 binds a JavaScript number as a real, and PostgreSQL must know the type).
+ */
+export interface RollupDialect {
+  ph: Placeholder;
+  int: (placeholder: string) => string;
+}
+
+function builder({ ph, int }: RollupDialect): { params: unknown[]; p: (value: unknown) => string; n: (value: number) => string } {
+  const params: unknown[] = [];
+  const p = (value: unknown): string => {
+    params.push(value);
+    return ph(params.length);
+  };
+  return { params, p, n: (value) => int(p(value)) };
+}
+
+const HISTOGRAM = Array.from({ length: 10 }, (_, i) => `h${i}`);
+
+/** Adds a batch of event minutes: parameters res, t, topic, type, count, bytes (one row; SQLite runs it per row). */
+export const UPSERT_EVENT_ROLLUP_SET = `ON CONFLICT (res, t, topic, type) DO UPDATE SET count = event_rollups.count + excluded.count,
+         bytes = event_rollups.bytes + excluded.bytes`;
+
+/** Adds a batch's delivery minutes; the values come from the dialect's statement. */
+export const UPSERT_DELIVERY_ROLLUP_SET = `ON CONFLICT (res, t, subscription_id) DO UPDATE SET delivered = delivery_rollups.delivered + excluded.delivered,
+         failed = delivery_rollups.failed + excluded.failed, dead = delivery_rollups.dead + excluded.dead,
+         latency_sum = delivery_rollups.latency_sum + excluded.latency_sum,
+         ${HISTOGRAM.map((h) => `${h} = delivery_rollups.${h} + excluded.${h}`).join(", ")}`;
+
+/** The histogram columns, comma-separated. */
+export const HISTOGRAM_COLUMNS = HISTOGRAM.join(", ");
+
+/** Which rows of a rollup table answer [from, to) at buckets of `intervalMs`, given the resolutions' marks. */
+function sourceTerm(b: ReturnType<typeof builder>, from: number, to: number, intervalMs: number, marks: ReadonlyMap<number, number>): string {
+  const sources = rollupSources(from, to, intervalMs, marks);
+  if (sources.length === 0) return "1 = 0";
+  return `(${sources.map((s) => `(res = ${b.n(s.res)} AND t >= ${b.n(s.from)} AND t < ${b.n(s.to)})`).join(" OR ")})`;
+}
+
+/** Event counts per bucket (and group), in bucket order. */
+export function eventStatsSql(q: EventStatsQuery, marks: ReadonlyMap<number, number>, dialect: RollupDialect): BuiltSql {
+  const b = builder(dialect);
+  const bucket = `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
+  const where = [sourceTerm(b, q.from, q.to, q.intervalMs, marks)];
+  const topicTerms: string[] = [];
+  if (q.topics?.length) topicTerms.push(`topic IN (${q.topics.map((t) => b.p(t)).join(", ")})`);
+  for (const prefix of q.topicPrefixes ?? []) topicTerms.push(`(topic >= ${b.p(prefix)} AND topic < ${b.p(prefixUpperBound(prefix))})`);
+  if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
+  if (q.type !== undefined) where.push(`type = ${b.p(q.type)}`);
+  // Grouping columns come from a fixed list, never from the request's text.
+  const groups = (["topic", "type"] as const).filter((g) => q.groupBy?.includes(g));
+  const columns = ["1", ...groups.map((_, i) => String(i + 2))].join(", ");
+  const sql = `SELECT ${bucket} AS b${groups.map((g) => `, ${g}`).join("")}, sum(count) AS count, sum(bytes) AS bytes
+         FROM event_rollups WHERE ${where.join(" AND ")} GROUP BY ${columns} ORDER BY ${columns}`;
+  return { sql, params: b.params };
+}
+
+/** Delivery attempts per bucket, in bucket order. */
+export function deliveryStatsSql(q: DeliveryStatsQuery, marks: ReadonlyMap<number, number>, dialect: RollupDialect): BuiltSql {
+  const b = builder(dialect);
+  const bucket = `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
+  const where = [sourceTerm(b, q.from, q.to, q.intervalMs, marks)];
+  if (q.subscriptionId !== undefined) where.push(`subscription_id = ${b.p(q.subscriptionId)}`);
+  const sums = ["delivered", "failed", "dead", "latency_sum", ...HISTOGRAM].map((c) => `sum(${c}) AS ${c}`).join(", ");
+  return { sql: `SELECT ${bucket} AS b, ${sums} FROM delivery_rollups WHERE ${where.join(" AND ")} GROUP BY 1 ORDER BY 1`, params: b.params };
+}
+
+/** The rows of one bucket of {@link deliveryStatsSql}. */
+export type DeliveryStatsRow = { b: number; delivered: number; failed: number; dead: number; latency_sum: number } & Record<`h${number}`, number>;
+
+/**
+ * Derives the buckets of `res` in [from, to) from the finer resolution `finer`, replacing what was there (so that
+ * running it again changes nothing). Two statements: events, then deliveries.
+ */
+export function deriveSql(res: number, finer: number, from: number, to: number, dialect: RollupDialect): BuiltSql[] {
+  const e = builder(dialect);
+  const events = `INSERT INTO event_rollups (res, t, topic, type, count, bytes)
+         SELECT ${e.n(res)}, (t / ${e.n(res)}) * ${e.n(res)}, topic, type, sum(count), sum(bytes) FROM event_rollups
+         WHERE res = ${e.n(finer)} AND t >= ${e.n(from)} AND t < ${e.n(to)} GROUP BY 2, 3, 4
+         ON CONFLICT (res, t, topic, type) DO UPDATE SET count = excluded.count, bytes = excluded.bytes`;
+  const d = builder(dialect);
+  const deliveries = `INSERT INTO delivery_rollups (res, t, subscription_id, delivered, failed, dead, latency_sum, ${HISTOGRAM_COLUMNS})
+         SELECT ${d.n(res)}, (t / ${d.n(res)}) * ${d.n(res)}, subscription_id, sum(delivered), sum(failed), sum(dead), sum(latency_sum),
+           ${HISTOGRAM.map((h) => `sum(${h})`).join(", ")}
+         FROM delivery_rollups WHERE res = ${d.n(finer)} AND t >= ${d.n(from)} AND t < ${d.n(to)} GROUP BY 2, 3
+         ON CONFLICT (res, t, subscription_id) DO UPDATE SET delivered = excluded.delivered, failed = excluded.failed, dead = excluded.dead,
+           latency_sum = excluded.latency_sum, ${HISTOGRAM.map((h) => `${h} = excluded.${h}`).join(", ")}`;
+  return [
+    { sql: events, params: e.params },
+    { sql: deliveries, params: d.params },
+  ];
+}
+
+/** The coarser resolutions and what each is derived from, in the order a roll-up derives them. */
+export const DERIVED = [
+  { res: HOUR_MS, finer: MINUTE_MS },
+  { res: DAY_MS, finer: HOUR_MS },
+] as const;
+
+/**
+ * The range [from, to) of `res` buckets a roll-up derives: from the resolution's mark (or, with none yet, the start of
+ * the oldest finer bucket) to the last bucket that closed before `finerMark`, the time up to which the finer
+ * resolution is complete. Undefined when there is nothing to derive.
+ */
+export function rollUpRange(
+  res: number,
+  finerMark: number,
+  mark: number | undefined,
+  oldestFiner: number | undefined,
+): { from: number; to: number } | undefined {
+  const to = Math.floor(finerMark / res) * res;
+  const from = mark ?? (oldestFiner === undefined ? to : Math.floor(oldestFiner / res) * res);
+  return to > from ? { from, to } : undefined;
+}
+
+/** A row of delivery stats as a bucket. */
+export function toDeliveryBucket(r: DeliveryStatsRow): DeliveryStatsBucket {
+  const latencyCounts = Array.from({ length: LATENCY_BUCKETS }, (_, i) => Number(r[`h${i}`]));
+  return { t: Number(r.b), delivered: Number(r.delivered), failed: Number(r.failed), dead: Number(r.dead), latencySumMs: Number(r.latency_sum), latencyCounts };
+}
+
+/** A row of event stats as a bucket. */
+export function toEventBucket(r: { b: number | string; topic?: string; type?: string; count: number | string; bytes: number | string }): EventStatsBucket {
+  const bucket: EventStatsBucket = { t: Number(r.b), count: Number(r.count), bytes: Number(r.bytes) };
+  if (r.topic !== undefined) bucket.topic = r.topic;
+  if (r.type !== undefined) bucket.type = r.type;
+  return bucket;
+}
