@@ -110,10 +110,10 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.options.runWorkers === false) return;
     const { store } = this.options;
-    const active = (await store.subscriptions.list()).filter((sub) => sub.active);
+    const active = await this.deliverable();
     await this.leases.claimInitial(active.map((sub) => sub.id));
     for (const sub of active) if (this.leases.holds(sub.id)) await this.startWorker(sub);
-    this.leases.startRenewing(async () => (await store.subscriptions.list()).filter((sub) => sub.active).map((sub) => sub.id));
+    this.leases.startRenewing(async () => (await this.deliverable()).map((sub) => sub.id));
     if (this.options.sweepRetries ?? isSharedStore(store)) this.sweeper.start();
   }
 
@@ -179,6 +179,17 @@ export class Dispatcher {
     return this.slots.inFlight;
   }
 
+  /** Subscriptions with work waiting for a slot of the global cap, for tests and metrics. */
+  get waitingForSlots(): number {
+    return this.slots.waiting;
+  }
+
+  /** The active subscriptions this node can deliver, higher priority first (their workers start in that order). */
+  private async deliverable(): Promise<Subscription[]> {
+    const subs = (await this.options.store.subscriptions.list()).filter((sub) => sub.active && (this.destination.serves?.(sub) ?? true));
+    return subs.sort((a, b) => b.priority - a.priority);
+  }
+
   private refreshLogged(id: string): void {
     this.refresh(id).catch((error: unknown) => this.options.log.error({ err: error, subscriptionId: id }, "re-reading a subscription failed"));
   }
@@ -204,8 +215,8 @@ export class Dispatcher {
     if (this.stopped || this.options.runWorkers === false) return;
     if (await this.leases.handOverIfDue(id)) return;
     const sub = await this.options.store.subscriptions.get(id);
-    if (!sub?.active) {
-      // Deleted, paused or disabled: its lease is of no use to this node any more.
+    if (!sub?.active || !(this.destination.serves?.(sub) ?? true)) {
+      // Deleted, paused or disabled, or not deliverable here: its lease is of no use to this node any more.
       await this.leases.release(id);
       return;
     }

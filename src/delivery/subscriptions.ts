@@ -113,6 +113,7 @@ export class SubscriptionService {
       body: fields.body ?? "data",
       cursorSeq: await this.startCursor(input.start),
       failingSince: null,
+      priority: 0,
       createdAt: now,
       updatedAt: now,
     };

@@ -327,7 +327,7 @@ function definePostgresTests(): void {
         await client.end();
       }
       const store = openPartitioned(url);
-      expect((await store.migrate()).applied).toEqual(["0006_retry_claims", "0007_event_partitions", "0008_nodes", "0009_publishers"]);
+      expect((await store.migrate()).applied).toEqual(["0006_retry_claims", "0007_event_partitions", "0008_nodes", "0009_publishers", "0010_handlers"]);
       expect((await store.events.readAfter(0, 10)).map((e) => [e.seq, e.id])).toEqual([
         [1, "legacy-1"],
         [2, "legacy-2"],

@@ -123,7 +123,7 @@ describe("SQLite store", () => {
     db.close();
     const store = openAt(path);
     opened.push(store);
-    expect((await store.migrate()).applied).toEqual(["0009_publishers"]);
+    expect((await store.migrate()).applied).toEqual(["0009_publishers", "0010_handlers"]);
     const [open, scoped] = (
       await store.events.append([
         { events: [makeEvent("orders")], idempotencyKey: "old-key", createTopics: true },
