@@ -6,6 +6,7 @@ import { AttemptRecorder } from "./attempt-recorder.js";
 import { AttemptSender } from "./attempt-sender.js";
 import { isSharedStore, type DeliveryStore } from "./delivery-store.js";
 import type { Destination } from "./destination.js";
+import { isFunctionUrl } from "./handlers/handler-options.js";
 import { InFlightSlots } from "./in-flight-slots.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { LogPages } from "./log-pages.js";
@@ -64,6 +65,8 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly workers = new Map<string, SubscriptionWorker>();
   private readonly refreshes = new Map<string, Promise<void>>();
+  /** In-process handlers this node runs: their leases are outside the share (see `LeaseKeeperOptions.unshared`). */
+  private readonly unshared = new Set<string>();
   private readonly recorder: AttemptRecorder;
   private readonly slots: InFlightSlots;
   private readonly pages: LogPages;
@@ -95,6 +98,7 @@ export class Dispatcher {
       ttlMs: leaseTtlMs,
       renewMs: options.leaseRenewMs ?? LEASE_RENEW_MS,
       onChange: (id) => this.refreshLogged(id),
+      unshared: (id) => this.unshared.has(id),
     });
     this.sweeper = new RetrySweeper({ store, log, now, nodeId, leaseTtlMs, slots: this.slots, sender, recorder: this.recorder });
     const { disableAfterMs } = options;
@@ -187,6 +191,7 @@ export class Dispatcher {
   /** The active subscriptions this node can deliver, higher priority first (their workers start in that order). */
   private async deliverable(): Promise<Subscription[]> {
     const subs = (await this.options.store.subscriptions.list()).filter((sub) => sub.active && (this.destination.serves?.(sub) ?? true));
+    for (const sub of subs) if (isFunctionUrl(sub.url)) this.unshared.add(sub.id);
     return subs.sort((a, b) => b.priority - a.priority);
   }
 
