@@ -14,6 +14,7 @@ import { backlogBench } from "./benches/backlog.js";
 import { batchBench } from "./benches/batch.js";
 import { destinationsBench } from "./benches/destinations.js";
 import { fanoutBench } from "./benches/fanout.js";
+import { handlersBench } from "./benches/handlers.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
 import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
 import { ingestBench } from "./benches/ingest.js";
@@ -50,6 +51,7 @@ const BENCHES: Bench[] = [
   pgClientBench,
   pgWebhookBench,
   pgWebhookNodesBench,
+  handlersBench,
 ];
 /** The whole run is killed past this, whatever happens. */
 const WATCHDOG_MS = 45 * 60_000;

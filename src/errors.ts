@@ -59,6 +59,9 @@ export const ERRORS = {
   SB_SUBSCRIPTION_LIMIT: { status: 409, error: "too many subscriptions" },
   SB_DELIVERY_NOT_FOUND: { status: 404, error: "delivery not found" },
   SB_DELIVERY_IN_PROGRESS: { status: 409, error: "delivery already scheduled" },
+  SB_SUBSCRIPTION_READ_ONLY: { status: 409, error: "subscription is read-only" },
+  SB_HANDLER_INVALID: { status: 400, error: "invalid handler" },
+  SB_HANDLER_EXISTS: { status: 409, error: "handler already registered" },
 
   SB_SHUTTING_DOWN: { status: 503, error: "shutting down" },
   SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable" },

@@ -4,6 +4,10 @@ import { Authenticator } from "./auth/authenticator.js";
 import { validateConfig, type Config } from "./config.js";
 import { DestinationRouter } from "./delivery/destinations/index.js";
 import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
+import { FunctionDestination, type ErrorReporter } from "./delivery/handlers/function-destination.js";
+import type { Handler, HandlerOptions } from "./delivery/handlers/handler-options.js";
+import { HandlerRegistry, type HandlerRegistration } from "./delivery/handlers/handler-registry.js";
+import { reportingLogger } from "./delivery/handlers/reporting-logger.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
 import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/send-webhook.js";
@@ -28,9 +32,17 @@ export interface HubOptions extends Partial<Config> {
    * Tests pass a fake one. Timers still run on real time.
    */
   now?: () => number;
+  /**
+   * Called for each failed handler run (`info`: handler, event, attempt, deliveryId) and for internal errors of the
+   * delivery loop (`info.during`: what failed). It must not throw; what it throws is logged and dropped.
+   */
+  onError?: ErrorReporter;
 }
 
 export type { PublishInput } from "./hub/publish.js";
+export type { ErrorInfo, ErrorReporter } from "./delivery/handlers/function-destination.js";
+export type { BackoffFunction, Handler, HandlerContext, HandlerOptions } from "./delivery/handlers/handler-options.js";
+export type { HandlerRegistration } from "./delivery/handlers/handler-registry.js";
 
 /** A running hub: the store, ingest, topics and live streams, without any HTTP. */
 export interface Hub {
@@ -56,6 +68,19 @@ export interface Hub {
   /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
   onEvent(handler: (event: StoredEvent) => void): () => void;
   /**
+   * Registers a durable in-process handler of the events of `topic` (a name or a pattern such as `orders.*`): a
+   * subscription of kind "function" named `options.name`, with its cursor, deliveries, retries and dead letters. It
+   * runs from {@link start} on (at once when registered after it). See docs/library.md.
+   * @throws HubError `SB_HANDLER_INVALID` / `SB_FILTER_INVALID` for a bad option, `SB_HANDLER_EXISTS` for a name taken.
+   * @example hub.handle("orders.created", async (event, ctx) => sendReceipt(event.data), { name: "send-receipt", maxErrors: 5 })
+   */
+  handle(topic: string, handler: Handler, options: HandlerOptions): HandlerRegistration;
+  /**
+   * Starts the handlers: stores each registered one, pauses the stored handlers not registered in this run, and
+   * begins dispatching. Publishing works before it. Idempotent.
+   */
+  start(): Promise<void>;
+  /**
    * Removes events past their topic's retention (or `eventRetentionMs`) now; the hub also does this every minute.
    * @example await hub.runRetention()
    */
@@ -73,9 +98,12 @@ export interface Hub {
  * await hub.publish({ topic: "users.signup", data: { user_id: 1 } });
  */
 export async function createHub(options: HubOptions = {}): Promise<Hub> {
-  const { store: givenStore, log: givenLog, now = Date.now, ...configPart } = options;
+  const { store: givenStore, log: givenLog, now = Date.now, onError, ...configPart } = options;
   const config = validateConfig(configPart);
   const log = givenLog ?? pino({ level: config.logLevel });
+  const report: ErrorReporter = onError ?? (() => {});
+  // The delivery loop's logger: its errors reach onError too.
+  const loopLog = onError ? reportingLogger(log, onError) : log;
   const store =
     givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous: config.sqliteSynchronous, pgPartitionSize: config.pgPartitionSize, now }));
   const metrics = new HubMetrics({ topicLabelCap: config.metricsTopicLabelCap });
@@ -89,18 +117,20 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     webhookClient,
     userAgent: USER_AGENT,
     allowPrivate: config.allowPrivateTargets,
-    log: log.child({ component: "destinations" }),
+    log: loopLog.child({ component: "destinations" }),
   });
-  const dispatcher = createDispatcher(config, { store, metrics, log, now, client: webhookClient, destination: destinations }, (topic, data) =>
+  const functions = new FunctionDestination(destinations, { log: log.child({ component: "handlers" }), report });
+  const dispatcher = createDispatcher(config, { store, metrics, log: loopLog, now, client: webhookClient, destination: functions }, (topic, data) =>
     publishSystemEvent(topic, data),
   );
+  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now });
   const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
   const fanout = createEventFanout({ streams, dispatcher, log });
   // An `api` node runs no workers, so it has no subscriptions to re-read.
   const sync = await startClusterSyncOf(store, givenStore !== undefined, {
     emit: fanout.emit,
     dispatcher: config.role === "api" ? undefined : dispatcher,
-    log: log.child({ component: "cluster" }),
+    log: loopLog.child({ component: "cluster" }),
   });
   const ingestor = new Ingestor({
     store,
@@ -128,6 +158,8 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     auth: new Authenticator({ config, store, now }),
     publish: createPublish({ ingestor, config, now }),
     onEvent: fanout.onEvent,
+    handle: (topic, handler, handlerOptions) => handlers.handle(topic, handler, handlerOptions),
+    start: () => handlers.start(),
     runRetention: housekeeping.runRetention,
     async close() {
       if (closed) return;

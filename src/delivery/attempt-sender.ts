@@ -30,13 +30,21 @@ export class AttemptSender {
     this.options = options;
   }
 
-  /** One attempt of a delivery: sent, or failed at once when its event is no longer stored; counted in the metrics. */
-  async attempt(sub: Subscription, deliveryId: string, event: StoredEvent | undefined, attemptedAt: number): Promise<DeliveryOutcome> {
+  /**
+   * Attempt number `attempt` (1 for the first of a round) of a delivery: sent, or failed at once when its event is no
+   * longer stored; counted in the metrics.
+   */
+  async attempt(sub: Subscription, deliveryId: string, event: StoredEvent | undefined, attemptedAt: number, attempt: number): Promise<DeliveryOutcome> {
     const { destination, metrics } = this.options;
-    const outcome = event ? await destination.send({ subscription: sub, deliveryId, event, attemptedAt }) : EVENT_GONE;
+    const outcome = event ? await destination.send({ subscription: sub, deliveryId, event, attemptedAt, attempt }) : EVENT_GONE;
     metrics?.deliveryAttempts.inc({ outcome: outcome.ok ? "delivered" : "failed" });
     metrics?.deliveryLatency.observe(outcome.latencyMs / 1000);
     return outcome;
+  }
+
+  /** Whether this node can deliver the subscription (see {@link Destination.serves}). */
+  serves(sub: Subscription): boolean {
+    return this.options.destination.serves?.(sub) ?? true;
   }
 
   /** Counts a dead delivery and publishes `switchboard.delivery.dead`, except about system events (which would feed themselves). */

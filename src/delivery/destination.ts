@@ -8,6 +8,8 @@ export interface OutgoingDelivery {
   event: StoredEvent;
   /** When the attempt starts (ms since the epoch): signed into the webhook timestamp. */
   attemptedAt: number;
+  /** Which attempt of the delivery's current round this is: 1 for the first. */
+  attempt: number;
 }
 
 /**
@@ -27,6 +29,11 @@ export interface Destination {
   send(delivery: OutgoingDelivery): Promise<DeliveryOutcome>;
   /** A subscription's worker starts on this node: a destination may open (or share) its connection now. */
   open?(subscription: Subscription): void;
+  /**
+   * Whether this node can deliver the subscription at all; false leaves it (its lease, its retries) to nodes that
+   * can, such as an in-process handler registered on another node. Absent: every subscription.
+   */
+  serves?(subscription: Subscription): boolean;
   /** This node stopped delivering a subscription (deleted, paused, disabled, its lease moved): resources held for it may go. */
   release?(subscriptionId: string): void;
 }

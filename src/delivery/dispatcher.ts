@@ -6,6 +6,7 @@ import { AttemptRecorder } from "./attempt-recorder.js";
 import { AttemptSender } from "./attempt-sender.js";
 import { isSharedStore, type DeliveryStore } from "./delivery-store.js";
 import type { Destination } from "./destination.js";
+import { isFunctionUrl } from "./handlers/handler-options.js";
 import { InFlightSlots } from "./in-flight-slots.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { LogPages } from "./log-pages.js";
@@ -64,6 +65,8 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly workers = new Map<string, SubscriptionWorker>();
   private readonly refreshes = new Map<string, Promise<void>>();
+  /** In-process handlers this node runs: their leases are outside the share (see `LeaseKeeperOptions.unshared`). */
+  private readonly unshared = new Set<string>();
   private readonly recorder: AttemptRecorder;
   private readonly slots: InFlightSlots;
   private readonly pages: LogPages;
@@ -95,6 +98,7 @@ export class Dispatcher {
       ttlMs: leaseTtlMs,
       renewMs: options.leaseRenewMs ?? LEASE_RENEW_MS,
       onChange: (id) => this.refreshLogged(id),
+      unshared: (id) => this.unshared.has(id),
     });
     this.sweeper = new RetrySweeper({ store, log, now, nodeId, leaseTtlMs, slots: this.slots, sender, recorder: this.recorder });
     const { disableAfterMs } = options;
@@ -110,10 +114,10 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.options.runWorkers === false) return;
     const { store } = this.options;
-    const active = (await store.subscriptions.list()).filter((sub) => sub.active);
+    const active = await this.deliverable();
     await this.leases.claimInitial(active.map((sub) => sub.id));
     for (const sub of active) if (this.leases.holds(sub.id)) await this.startWorker(sub);
-    this.leases.startRenewing(async () => (await store.subscriptions.list()).filter((sub) => sub.active).map((sub) => sub.id));
+    this.leases.startRenewing(async () => (await this.deliverable()).map((sub) => sub.id));
     if (this.options.sweepRetries ?? isSharedStore(store)) this.sweeper.start();
   }
 
@@ -179,6 +183,18 @@ export class Dispatcher {
     return this.slots.inFlight;
   }
 
+  /** Subscriptions with work waiting for a slot of the global cap, for tests and metrics. */
+  get waitingForSlots(): number {
+    return this.slots.waiting;
+  }
+
+  /** The active subscriptions this node can deliver, higher priority first (their workers start in that order). */
+  private async deliverable(): Promise<Subscription[]> {
+    const subs = (await this.options.store.subscriptions.list()).filter((sub) => sub.active && (this.destination.serves?.(sub) ?? true));
+    for (const sub of subs) if (isFunctionUrl(sub.url)) this.unshared.add(sub.id);
+    return subs.sort((a, b) => b.priority - a.priority);
+  }
+
   private refreshLogged(id: string): void {
     this.refresh(id).catch((error: unknown) => this.options.log.error({ err: error, subscriptionId: id }, "re-reading a subscription failed"));
   }
@@ -204,8 +220,8 @@ export class Dispatcher {
     if (this.stopped || this.options.runWorkers === false) return;
     if (await this.leases.handOverIfDue(id)) return;
     const sub = await this.options.store.subscriptions.get(id);
-    if (!sub?.active) {
-      // Deleted, paused or disabled: its lease is of no use to this node any more.
+    if (!sub?.active || !(this.destination.serves?.(sub) ?? true)) {
+      // Deleted, paused or disabled, or not deliverable here: its lease is of no use to this node any more.
       await this.leases.release(id);
       return;
     }

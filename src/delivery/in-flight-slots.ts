@@ -1,6 +1,8 @@
 /** Someone waiting for a slot: woken when one is released. */
 export interface SlotWaiter {
   wake(): void;
+  /** Higher is woken first (a handler's `priority`); equal ones in the order they began to wait. Default 0. */
+  readonly priority?: number;
 }
 
 /** The global cap on attempts in flight across subscriptions (switch's concurrency level). */
@@ -16,6 +18,11 @@ export class InFlightSlots {
   /** Attempts in flight. */
   get inFlight(): number {
     return this.taken;
+  }
+
+  /** Waiters for a slot now. */
+  get waiting(): number {
+    return this.waiters.size;
   }
 
   /** Slots free now. */
@@ -38,13 +45,15 @@ export class InFlightSlots {
     this.taken++;
   }
 
-  /** Gives a slot back and wakes the longest waiter. */
+  /** Gives a slot back and wakes the waiter of highest priority that has waited longest. */
   release(): void {
     this.taken--;
-    const next = this.waiters.values().next();
-    if (!next.done) {
-      this.waiters.delete(next.value);
-      next.value.wake();
+    let next: SlotWaiter | undefined;
+    // A scan: waiters are the subscriptions wanting a slot, a few hundred at most.
+    for (const waiter of this.waiters) if (next === undefined || (waiter.priority ?? 0) > (next.priority ?? 0)) next = waiter;
+    if (next !== undefined) {
+      this.waiters.delete(next);
+      next.wake();
     }
   }
 }

@@ -14,6 +14,11 @@ export interface LeaseKeeperOptions {
   renewMs: number;
   /** A subscription was newly held, lost, or is to be handed over: its worker starts, stops or hands over. */
   onChange: (subscriptionId: string) => void;
+  /**
+   * Subscriptions outside the share: claimed whenever free and never handed over. For in-process handlers, which only
+   * the nodes registering them can run: counted in a share over all delivering nodes, they could be left to none.
+   */
+  unshared?: (subscriptionId: string) => boolean;
 }
 
 /**
@@ -107,11 +112,14 @@ export class LeaseKeeper {
    * leases in random order; one holding more than its share (it started first, or a node joined) hands the excess
    * over, so subscriptions spread over the delivering nodes within a few renewals.
    */
-  private async claimShare(activeIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
-    const { store, nodeId, ttlMs } = this.options;
+  private async claimShare(allIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
+    const { store, nodeId, ttlMs, unshared } = this.options;
     const nodes = await store.leases.heartbeat({ nodeId, now: at, ttlMs });
+    const own = unshared ? allIds.filter((id) => unshared(id)) : [];
+    const activeIds = unshared ? allIds.filter((id) => !unshared(id)) : allIds;
     const share = Math.ceil(activeIds.length / nodes);
     const renewed = new Set(await store.leases.acquire({ nodeId, subscriptionIds: activeIds.filter((id) => this.held.has(id)), ttlMs, now: at }));
+    const unsharedHeld = own.length > 0 ? await store.leases.acquire({ nodeId, subscriptionIds: own, ttlMs, now: at }) : [];
     const room = share - renewed.size;
     if (room > 0) {
       const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
@@ -121,6 +129,7 @@ export class LeaseKeeper {
       for (const id of got.slice(0, room)) renewed.add(id);
     }
     const excess = renewed.size > share ? [...renewed].slice(share) : [];
+    for (const id of unsharedHeld) renewed.add(id);
     return { renewed, excess };
   }
 

@@ -106,12 +106,13 @@ export class RetrySweeper {
     const { store, sender, recorder, log, now } = this.options;
     try {
       const sub = await subscription;
-      // Deleted or paused since the claim: the claim expires and the delivery waits for its subscription.
-      if (!sub?.active) return;
+      // Deleted or paused since the claim, or a handler not registered here: the claim expires and the delivery waits
+      // for a node that delivers its subscription.
+      if (!sub?.active || !sender.serves(sub)) return;
       const event = await store.events.get(delivery.eventId);
       const attemptedAt = now();
-      const outcome = await sender.attempt(sub, delivery.id, event, attemptedAt);
       const attempts = delivery.attempts + 1;
+      const outcome = await sender.attempt(sub, delivery.id, event, attemptedAt, attempts);
       const verdict = deliveryVerdict(sub.retrySchedule, attempts, outcome, event !== undefined, now());
       recorder.record(attemptRecord(delivery.id, attemptedAt, outcome, verdict, attempts));
       if (verdict.status === "dead") {

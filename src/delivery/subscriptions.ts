@@ -13,6 +13,7 @@ import {
   type SubscriptionStart,
 } from "./subscription-fields.js";
 import { hasMaskedCredential, maskDestinationUrl, restoreMaskedDestinationUrl } from "./destinations/index.js";
+import { handlerNameOf, isFunctionUrl } from "./handlers/handler-options.js";
 import { DEFAULT_RETRY_SCHEDULE_S } from "./webhooks/retry-policy.js";
 import { generateSecret } from "./webhooks/sign.js";
 import { isCredentialHeader, maskHeaderValue } from "./webhooks/subscription-headers.js";
@@ -113,6 +114,7 @@ export class SubscriptionService {
       body: fields.body ?? "data",
       cursorSeq: await this.startCursor(input.start),
       failingSince: null,
+      priority: 0,
       createdAt: now,
       updatedAt: now,
     };
@@ -156,6 +158,7 @@ export class SubscriptionService {
    * broker url with its credentials masked as GET shows them, for the same endpoint ({@link restoreMaskedDestinationUrl}).
    */
   async update(id: string, changes: SubscriptionFields): Promise<Subscription> {
+    await this.writable(id);
     if (typeof changes.url === "string" && hasMaskedCredential(changes.url)) {
       changes = { ...changes, url: restoreMaskedDestinationUrl(changes.url, (await this.get(id)).url) };
     }
@@ -172,15 +175,18 @@ export class SubscriptionService {
     return this.apply(id, patch);
   }
 
-  pause(id: string): Promise<Subscription> {
+  async pause(id: string): Promise<Subscription> {
+    await this.writable(id);
     return this.apply(id, { active: false });
   }
 
-  resume(id: string): Promise<Subscription> {
+  async resume(id: string): Promise<Subscription> {
+    await this.writable(id);
     return this.apply(id, { active: true, disabledReason: null, failingSince: null });
   }
 
   async delete(id: string): Promise<void> {
+    await this.writable(id);
     if (!(await this.options.store.subscriptions.delete(id))) throw new HubError("SB_SUBSCRIPTION_NOT_FOUND", `no subscription ${JSON.stringify(id)}`);
     await this.options.dispatcher.refresh(id);
     await this.announce(id);
@@ -284,6 +290,20 @@ export class SubscriptionService {
    */
   private async announce(id: string): Promise<void> {
     await this.options.store.cluster?.announceSubscriptionChange(id);
+  }
+
+  /**
+   * @throws HubError 409 `SB_SUBSCRIPTION_READ_ONLY` for an in-process handler's subscription (kind "function"): the
+   *   code registering it with `hub.handle` owns it. Retry and replay of its deliveries stay open.
+   */
+  private async writable(id: string): Promise<void> {
+    const sub = await this.options.store.subscriptions.get(id);
+    if (sub && isFunctionUrl(sub.url)) {
+      throw new HubError(
+        "SB_SUBSCRIPTION_READ_ONLY",
+        `subscription ${id} is the in-process handler ${JSON.stringify(handlerNameOf(sub.url))}; the application that registers it with hub.handle changes it`,
+      );
+    }
   }
 
   /** Runs `fn` after every creation started before it has finished. */

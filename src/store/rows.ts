@@ -64,6 +64,7 @@ export interface SubscriptionRow {
   body: "data" | "envelope";
   cursor_seq: number;
   failing_since: number | null;
+  priority: number;
   created_at: number;
   updated_at: number;
 }
@@ -133,6 +134,7 @@ export function rowMappers(json: JsonColumn): RowMappers {
       body: r.body,
       cursorSeq: r.cursor_seq,
       failingSince: r.failing_since,
+      priority: r.priority,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     }),
@@ -155,6 +157,7 @@ export const SUBSCRIPTION_PATCH_COLUMNS: Record<string, [column: string, toValue
   rateLimit: ["rate_limit", (v) => v],
   body: ["body", (v) => v],
   failingSince: ["failing_since", (v) => v],
+  priority: ["priority", (v) => v],
 };
 
 /** A new topic's name, description, schema (JSON text), origin host and retention: the columns both inserts take first. */

@@ -146,6 +146,8 @@ export interface Subscription {
   cursorSeq: number;
   /** Start of the current run of failed attempts, epoch ms; null while healthy. */
   failingSince: number | null;
+  /** Higher first when subscriptions wait for the global cap on attempts in flight (handlers set it; default 0). */
+  priority: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -168,6 +170,7 @@ export type SubscriptionPatch = Partial<
     | "rateLimit"
     | "body"
     | "failingSince"
+    | "priority"
   >
 >;
 

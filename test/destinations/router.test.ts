@@ -76,7 +76,7 @@ describe("DestinationRouter", () => {
     const { router: r, lines } = router();
     const sub = subscription(`nats://app:s3cret@127.0.0.1:${proxy.port}/sbtest.down`);
     r.open(sub);
-    const outcome = await r.send({ subscription: sub, deliveryId: "dlv_1", event, attemptedAt: 0 });
+    const outcome = await r.send({ subscription: sub, deliveryId: "dlv_1", event, attemptedAt: 0, attempt: 1 });
     expect(outcome).toMatchObject({ ok: false, status: null, gone: false });
     expect(outcome.error).toBe(`nats://127.0.0.1:${proxy.port} is not connected: CONNECTION_REFUSED: connect ECONNREFUSED 127.0.0.1:${proxy.port}`);
     expect(r.health()).toEqual([
@@ -97,7 +97,7 @@ describe("DestinationRouter", () => {
     opened.push(s);
     const { router: r } = router();
     const sub = subscription(`nats://127.0.0.1:${NATS_PORT}/${s.subject}`);
-    const sends = [1, 2].map((n) => r.send({ subscription: sub, deliveryId: `dlv_${n}`, event, attemptedAt: 0 }));
+    const sends = [1, 2].map((n) => r.send({ subscription: sub, deliveryId: `dlv_${n}`, event, attemptedAt: 0, attempt: 1 }));
     expect(r.connections).toBe(1);
     const outcomes = await Promise.all(sends);
     expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
@@ -107,7 +107,13 @@ describe("DestinationRouter", () => {
 
   it("the target guard applies to broker hosts", async () => {
     const { router: r } = router(false);
-    const outcome = await r.send({ subscription: subscription(`nats://127.0.0.1:${NATS_PORT}/sbtest.x`), deliveryId: "dlv_1", event, attemptedAt: 0 });
+    const outcome = await r.send({
+      subscription: subscription(`nats://127.0.0.1:${NATS_PORT}/sbtest.x`),
+      deliveryId: "dlv_1",
+      event,
+      attemptedAt: 0,
+      attempt: 1,
+    });
     expect(outcome.ok).toBe(false);
     expect(outcome.error).toBe(`nats://127.0.0.1:${NATS_PORT} is not connected: ESWITCHBOARD_PRIVATE_TARGET private address 127.0.0.1 refused`);
   });

@@ -20,6 +20,7 @@ export function subscription(url: string, id = uniqueName("sub")): Subscription 
     body: "data",
     cursorSeq: 0,
     failingSince: null,
+    priority: 0,
     createdAt: 0,
     updatedAt: 0,
   };

@@ -15,6 +15,7 @@ import type { Attempt, Delivery, DeliveryStatus, Subscription } from "../../stor
 import { formatTime, parseTime } from "../../time.js";
 import type { DeliverySearchQuery, PublisherCreateBody, SubscriptionCreateBody, SubscriptionUpdateBody, TimeRangeBody } from "../schemas/subscriptions.js";
 import { destinationKinds, maskDestinationUrl } from "../../delivery/destinations/index.js";
+import { handlerNameOf, isFunctionUrl } from "../../delivery/handlers/handler-options.js";
 
 /**
  * The wire (snake_case JSON, as the schemas of `schemas/subscriptions.ts` let it through) to and from the delivery
@@ -85,8 +86,12 @@ export function deliverySearchFromWire(query: DeliverySearchQuery): DeliverySear
  * (the creation reply); elsewhere no secret and masked header values (`GET …/secret` and `GET …/headers` read them).
  */
 export function subscriptionOut(s: Subscription, withSecret = false) {
+  const kind = destinationKindOf(s.url);
   return {
     id: s.id,
+    kind,
+    // A handler's durable name and its priority; read-only here (the application's hub.handle sets them).
+    ...(kind === "function" ? { name: handlerNameOf(s.url), priority: s.priority } : {}),
     topic: s.topic,
     url: maskDestinationUrl(s.url),
     filter: s.filter,
@@ -139,6 +144,13 @@ export function deliveryOut(d: Delivery, attempts?: Attempt[]) {
 /** A delivery with its attempts, on the wire. */
 export function deliveryDetailOut(d: DeliveryDetail) {
   return deliveryOut(d.delivery, d.attempts);
+}
+
+/** A subscription url's kind: `function` (an in-process handler), `http`, or the broker's (`nats`, `amqp`…). */
+function destinationKindOf(url: string): string {
+  if (isFunctionUrl(url)) return "function";
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? "";
+  return destinationKinds().find((k) => k.schemes.includes(scheme))?.kind ?? "http";
 }
 
 function subscriptionFieldsFromWire(body: SubscriptionUpdateBody): SubscriptionFields {

@@ -19,6 +19,7 @@ const sub = {
   retrySchedule: [0, 5],
   maxInFlight: 10,
   failingSince: null,
+  priority: 0,
   active: true,
 } as unknown as Subscription;
 

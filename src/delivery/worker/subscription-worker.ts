@@ -139,6 +139,11 @@ export class SubscriptionWorker {
     return this.stopping;
   }
 
+  /** The subscription's priority for a slot of the global cap (see {@link InFlightSlots}). */
+  get priority(): number {
+    return this.sub.priority;
+  }
+
   /** Looks for work: due retries, ready deliveries, the log. */
   wake(): void {
     if (this.mode === "stopped") return;
@@ -271,7 +276,7 @@ export class SubscriptionWorker {
     this.inFlight++;
     const event = job.event ?? (await store.events.get(job.eventId).catch(() => undefined));
     const attemptedAt = now();
-    const outcome = await sender.attempt(this.sub, job.id, event, attemptedAt);
+    const outcome = await sender.attempt(this.sub, job.id, event, attemptedAt, job.attempts + 1);
     job.event = undefined;
     this.inFlight--;
     slots.release();

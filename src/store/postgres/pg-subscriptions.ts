@@ -37,6 +37,7 @@ export class PgSubscriptions implements SubscriptionsPart {
         sub.failingSince,
         sub.createdAt,
         sub.updatedAt,
+        sub.priority,
       ]);
     } catch (error) {
       if (isUniqueViolation(error)) throw new HubError("SB_SUBSCRIPTION_EXISTS", `subscription ${JSON.stringify(sub.id)} already exists`);

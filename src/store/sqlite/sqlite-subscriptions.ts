@@ -12,6 +12,19 @@ export class SqliteSubscriptions extends SqlitePart<keyof typeof SQL> implements
   }
 
   async create(sub: Subscription): Promise<void> {
+    try {
+      this.insert(sub);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // The id, or a handler's name (its `function:` url, unique).
+      if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new HubError("SB_SUBSCRIPTION_EXISTS", `subscription ${JSON.stringify(sub.id)} (url ${JSON.stringify(sub.url)}) already exists`);
+      }
+      throw error;
+    }
+  }
+
+  private insert(sub: Subscription): void {
     this.s.SUBSCRIPTION_INSERT.run({
       id: sub.id,
       topic: sub.topic,
@@ -29,6 +42,7 @@ export class SqliteSubscriptions extends SqlitePart<keyof typeof SQL> implements
       body: sub.body,
       cursor_seq: sub.cursorSeq,
       failing_since: sub.failingSince,
+      priority: sub.priority,
       created_at: sub.createdAt,
       updated_at: sub.updatedAt,
     });

@@ -112,6 +112,7 @@ export function makeSubscription(id: string, overrides: Partial<Subscription> = 
     body: "data",
     cursorSeq: 0,
     failingSince: null,
+    priority: 0,
     createdAt: T0,
     updatedAt: T0,
     ...overrides,

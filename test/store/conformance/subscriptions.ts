@@ -43,6 +43,19 @@ export function subscriptionsConformance(state: SuiteState): void {
       expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_b"]);
     });
 
+    it("keeps a priority, and one subscription per handler (function:) url", async () => {
+      await store.subscriptions.create(makeSubscription("sub_f1", { url: "function:send-receipt", priority: 50 }));
+      expect((await store.subscriptions.get("sub_f1"))?.priority).toBe(50);
+      expect((await store.subscriptions.update("sub_f1", { priority: -3 }, minutes(1)))?.priority).toBe(-3);
+      await expect(store.subscriptions.create(makeSubscription("sub_f2", { topic: "other", url: "function:send-receipt" }))).rejects.toMatchObject({
+        code: "SB_SUBSCRIPTION_EXISTS",
+      });
+      // Webhook urls may repeat (two subscriptions of one endpoint with different topics or filters).
+      await store.subscriptions.create(makeSubscription("sub_w1"));
+      await store.subscriptions.create(makeSubscription("sub_w2"));
+      expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_f1", "sub_w1", "sub_w2"]);
+    });
+
     it("finds the seq before a receive time", async () => {
       expect(await store.events.seqBefore(minutes(1))).toBe(0);
       const first = await append(store, [makeEvent("t", { receivedAt: minutes(1) }), makeEvent("t", { receivedAt: minutes(2) })]);
