@@ -103,7 +103,7 @@ function definePostgresTests(): void {
       const store = await openStore(url);
       opened.push(store);
       expect(store.dialect).toBe("postgres");
-      expect(await store.migrate()).toEqual({ applied: [], version: loadMigrations("postgres").length });
+      expect(await store.migrate()).toEqual({ applied: [], version: loadMigrations("postgres").at(-1)!.version });
     });
 
     it("applies each migration once when several nodes start at once", async () => {
@@ -327,7 +327,11 @@ function definePostgresTests(): void {
         await client.end();
       }
       const store = openPartitioned(url);
-      expect((await store.migrate()).applied).toEqual(["0006_retry_claims", "0007_event_partitions", "0008_nodes", "0009_publishers"]);
+      expect((await store.migrate()).applied).toEqual(
+        loadMigrations("postgres")
+          .slice(5)
+          .map((m) => `${String(m.version).padStart(4, "0")}_${m.name}`),
+      );
       expect((await store.events.readAfter(0, 10)).map((e) => [e.seq, e.id])).toEqual([
         [1, "legacy-1"],
         [2, "legacy-2"],
