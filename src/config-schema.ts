@@ -74,6 +74,7 @@ export const CONFIG_SCHEMA = {
   maxSubscriptions: { kind: "int", env: ["SWITCHBOARD_MAX_SUBSCRIPTIONS"], default: 1_000, min: 1, max: 100_000, doc: "Most webhook subscriptions (publishers included) the hub holds; creating one more gets 409." },
   attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], default: 30 * 24 * 3_600_000, min: 60_000, doc: "Delivery attempts older than this many ms are removed." },
   eventRetentionMs: { kind: "int", env: ["SWITCHBOARD_EVENT_RETENTION_MS"], default: 0, min: 0, doc: "Events received longer ago than this many ms are removed, unless their topic sets its own `retention_ms`; 0 keeps them." },
+  outboxSweepMs: { kind: "int", env: ["SWITCHBOARD_OUTBOX_SWEEP_MS"], default: 1_000, min: 10, max: MAX_TIMER_MS, doc: "SQLite: how often the outbox relay looks for rows other connections committed, in ms (PostgreSQL is woken by NOTIFY)." },
   pgPartitionSize: { kind: "int", env: ["SWITCHBOARD_PG_PARTITION_SIZE"], default: 10_000_000, min: 1_000, max: 1_000_000_000, doc: "PostgreSQL: events (seq values) per partition of the event log; retention drops a partition once all of it expired." },
   auth: { kind: "enum", env: ["SWITCHBOARD_AUTH"], values: ["auto", "none"], default: "auto", doc: "`auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off." },
   jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"], default: "", doc: "HS256 secret for JWT bearer tokens (switch's scheme)." },

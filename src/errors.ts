@@ -59,6 +59,9 @@ export const ERRORS = {
   SB_DELIVERY_NOT_FOUND: { status: 404, error: "delivery not found" },
   SB_DELIVERY_IN_PROGRESS: { status: 409, error: "delivery already scheduled" },
 
+  SB_OUTBOX_CLIENT_INVALID: { status: 400, error: "invalid outbox client" },
+  SB_OUTBOX_RELAYED: { status: 409, error: "outbox row already relayed" },
+
   SB_SHUTTING_DOWN: { status: 503, error: "shutting down" },
   SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable" },
   SB_INTERNAL: { status: 500, error: "internal error" },

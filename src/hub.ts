@@ -10,6 +10,8 @@ import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/sen
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
 import { createEventFanout } from "./hub/event-fanout.js";
 import { startHousekeeping, type Housekeeping } from "./hub/housekeeping.js";
+import { createOutbox, type Outbox } from "./hub/outbox/outbox.js";
+import { OutboxRelay } from "./hub/outbox/outbox-relay.js";
 import { createPublish, type PublishInput } from "./hub/publish.js";
 import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
@@ -31,6 +33,7 @@ export interface HubOptions extends Partial<Config> {
 }
 
 export type { PublishInput } from "./hub/publish.js";
+export type { Outbox, OutboxReceipt } from "./hub/outbox/outbox.js";
 
 /** A running hub: the store, ingest, topics and live streams, without any HTTP. */
 export interface Hub {
@@ -53,6 +56,11 @@ export interface Hub {
    * @example await hub.publish({ topic: "orders.created", data: { id: 42 } })
    */
   publish(events: PublishInput | PublishInput[], options?: { idempotencyKey?: string }): Promise<PublishResult>;
+  /**
+   * The transactional outbox: `hub.outbox.publish(client, event)` inside the application's own transaction; the event
+   * enters the log once, after the commit (see docs/library.md).
+   */
+  readonly outbox: Outbox;
   /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
   onEvent(handler: (event: StoredEvent) => void): () => void;
   /**
@@ -96,11 +104,14 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   );
   const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
   const fanout = createEventFanout({ streams, dispatcher, log });
+  // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay.
+  let wakeRelay = (): void => {};
   // An `api` node runs no workers, so it has no subscriptions to re-read.
   const sync = await startClusterSyncOf(store, givenStore !== undefined, {
     emit: fanout.emit,
     dispatcher: config.role === "api" ? undefined : dispatcher,
     log: log.child({ component: "cluster" }),
+    onOutbox: () => wakeRelay(),
   });
   const ingestor = new Ingestor({
     store,
@@ -110,8 +121,12 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)),
   });
   const housekeeping = startHousekeeping({ store, topics, config, log, now });
+  // PostgreSQL wakes the relay by NOTIFY; SQLite by hub.outbox itself, and the sweep for other connections' rows.
+  const relay = new OutboxRelay({ store, ingestor, log: log.child({ component: "outbox" }), sweepMs: sync ? undefined : config.outboxSweepMs });
+  wakeRelay = () => relay.wake();
   await dispatcher.start();
   sync?.dispatcherStarted();
+  relay.start();
 
   let closed = false;
   const hub: Hub = {
@@ -127,12 +142,13 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     log,
     auth: new Authenticator({ config, store, now }),
     publish: createPublish({ ingestor, config, now }),
+    outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
     onEvent: fanout.onEvent,
     runRetention: housekeeping.runRetention,
     async close() {
       if (closed) return;
       closed = true;
-      await closeInOrder({ housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
+      await closeInOrder({ relay, housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
       if (!givenStore) await store.close();
     },
   };
@@ -198,6 +214,7 @@ async function startClusterSyncOf(store: Store, storeGiven: boolean, options: Om
 
 /** Stops taking work, finishes what is queued, then closes, each part after those that feed it. */
 async function closeInOrder(parts: {
+  relay: OutboxRelay;
   housekeeping: Housekeeping;
   ingestor: Ingestor;
   sync: ClusterSync | undefined;
@@ -207,6 +224,8 @@ async function closeInOrder(parts: {
   streams: StreamHub;
   metrics: HubMetrics;
 }): Promise<void> {
+  // Rows it has not relayed stay in the outbox for the next start.
+  await parts.relay.stop();
   await parts.housekeeping.stop();
   await parts.ingestor.drain();
   await parts.sync?.stop();

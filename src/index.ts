@@ -4,7 +4,7 @@
  * import { createHub } from "switchboard";
  * const hub = await createHub({ databaseUrl: "sqlite:./data/app.db" });
  */
-export { createHub, type Hub, type HubOptions, type PublishInput } from "./hub.js";
+export { createHub, type Hub, type HubOptions, type PublishInput, type Outbox, type OutboxReceipt } from "./hub.js";
 export { startServer, type RunningServer } from "./server.js";
 export { buildApp, type App, type BuildAppOptions } from "./api/build-app.js";
 export { loadConfig, DEFAULT_CONFIG, type Config, type LoadConfigOptions } from "./config.js";

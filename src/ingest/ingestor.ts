@@ -28,6 +28,8 @@ export interface PublishOptions {
   idempotencyKey?: string;
   /** The publishing credential's id when auth is on: repeats replay only within it (see store/repeats.ts). */
   publisher?: string;
+  /** The outbox row this publish relays (see {@link AppendRequest.outboxId}). */
+  outboxId?: string;
 }
 
 interface Pending {
@@ -68,29 +70,39 @@ export class Ingestor {
    * @throws HubError for schema mismatches, unknown topics (when auto-create is off) or a bad Idempotency-Key.
    */
   publish(events: NewEvent[], options: PublishOptions = {}): Promise<PublishResult> {
-    const { topics, autoCreateTopics, metrics } = this.options;
-    const batch = events.length > 1;
+    const { autoCreateTopics, metrics } = this.options;
     try {
       if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
-      events.forEach((event, i) => {
-        if (!topics.has(event.topic)) {
-          if (!autoCreateTopics) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(event.topic)} does not exist`);
-        } else {
-          topics.validate(event.topic, event.data, batch ? `[${i}]` : "");
-        }
-      });
+      this.check(events);
     } catch (error) {
       metrics?.ingestRequests.inc({ outcome: "rejected" });
       return Promise.reject(error);
     }
     return new Promise<PublishResult>((resolve, reject) => {
+      const { idempotencyKey, publisher, outboxId } = options;
       this.queue.push({
-        request: { events, idempotencyKey: options.idempotencyKey, publisher: options.publisher, createTopics: autoCreateTopics },
+        request: { events, idempotencyKey, publisher, createTopics: autoCreateTopics, outboxId },
         queuedAt: process.hrtime.bigint(),
         resolve,
         reject,
       });
       this.schedule();
+    });
+  }
+
+  /**
+   * The topic rules a publish must pass: the topic exists (unless auto-create is on) and `data` fits its schema.
+   * @throws HubError SB_TOPIC_NOT_FOUND or SB_EVENT_SCHEMA_MISMATCH
+   */
+  check(events: readonly NewEvent[]): void {
+    const { topics, autoCreateTopics } = this.options;
+    const batch = events.length > 1;
+    events.forEach((event, i) => {
+      if (!topics.has(event.topic)) {
+        if (!autoCreateTopics) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(event.topic)} does not exist`);
+      } else {
+        topics.validate(event.topic, event.data, batch ? `[${i}]` : "");
+      }
     });
   }
 

@@ -18,6 +18,7 @@ import {
   PRIOR_BY_IDS,
   SAVE_LAST_SEQ_AND_NOTIFY,
 } from "./sql/append.js";
+import { OUTBOX_DELETE } from "./sql/outbox.js";
 
 /**
  * The appends of the PostgreSQL store: a one-statement path for plain batches and a careful path, each request in a
@@ -44,7 +45,7 @@ export class PgAppender {
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
     // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
     // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
-    const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
+    const plain = requests.every((r) => r.idempotencyKey === undefined && r.outboxId === undefined && r.createTopics && r.events.every((e) => !e.clientId));
     if (plain) {
       const outcomes = await this.appendPlain(requests);
       if (outcomes) return outcomes;
@@ -171,6 +172,10 @@ export class PgAppender {
 
   private async appendOne(client: pg.PoolClient, request: AppendRequest, now: number): Promise<AppendOutcome> {
     const { publisher, idempotencyKey, events } = request;
+    // Under the append lock: of two relays racing for one row, the second finds it gone.
+    if (request.outboxId !== undefined && (await client.query(OUTBOX_DELETE, [request.outboxId])).rowCount === 0) {
+      throw new HubError("SB_OUTBOX_RELAYED", `outbox row ${request.outboxId} was relayed already`);
+    }
     if (idempotencyKey !== undefined) {
       const replay = await replayByKey(client, request, idempotencyKey);
       if (replay) return replay;
