@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { otelInstruments, type OtelInstruments } from "./telemetry.js";
 
 /**
  * The hub's Prometheus metrics, in a registry of its own so that several hubs in one process (tests, library
@@ -20,6 +21,8 @@ export class HubMetrics {
   readonly deliveryAttempts: Counter<"outcome">;
   readonly deliveryLatency: Histogram;
   readonly deliveriesDead: Counter;
+  /** The same measures as OpenTelemetry instruments: no-ops unless the application installed a meter provider. */
+  readonly otel: OtelInstruments = otelInstruments();
   /** Counts one failed filter evaluation: the `onError` of every filter the hub compiles. */
   readonly countFilterError = (): void => this.filterErrors.inc();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { HubError } from "../../errors.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
 import type { OutboxEntry, Store } from "../../store/store.js";
+import { contextFromTraceparent } from "../../telemetry.js";
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -93,7 +94,11 @@ export class OutboxRelay {
   /** Publishes the rows in one tick (one group commit, in order); drops those whose event can never be stored. */
   private async relay(rows: OutboxEntry[]): Promise<void> {
     const { ingestor, store, log } = this.options;
-    const outcomes = await Promise.allSettled(rows.map((row) => ingestor.publish([row.event], { outboxId: row.id })));
+    const outcomes = await Promise.allSettled(
+      rows.map((row) =>
+        ingestor.publish([row.event], { outboxId: row.id, transport: "outbox", traceContext: contextFromTraceparent(row.event.attributes.traceparent) }),
+      ),
+    );
     let failure: unknown;
     for (const [i, outcome] of outcomes.entries()) {
       if (outcome.status === "fulfilled") continue;

@@ -1,3 +1,4 @@
+import { context, isSpanContextValid, trace } from "@opentelemetry/api";
 import { HubError } from "../../errors.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
 import { ENVELOPE_KEYS, eventsFromJson } from "../../ingest/normalize.js";
@@ -5,6 +6,7 @@ import { outboxColumns } from "../../store/outbox-rows.js";
 import { OUTBOX_INSERT as PG_OUTBOX_INSERT } from "../../store/postgres/sql/outbox.js";
 import { OUTBOX_INSERT as SQLITE_OUTBOX_INSERT } from "../../store/sqlite/sql/outbox.js";
 import type { NewEvent, Store } from "../../store/store.js";
+import { traceparentOf } from "../../telemetry.js";
 import type { PublishInput } from "../publish.js";
 import { outboxClientOf, type PgOutboxClient, type SqliteOutboxClient } from "./outbox-client.js";
 
@@ -40,17 +42,19 @@ export interface OutboxOptions {
   now: () => number;
   /** Called after a SQLite insert, once the application's (synchronous) transaction is over: wakes the relay. */
   wake: () => void;
-  /** Sets the event's `traceparent` when it has none (the active span's); see telemetry. */
-  withTraceContext?: (event: NewEvent) => void;
 }
 
 /** `hub.outbox`: checks input and the client, then one INSERT in the caller's transaction. */
-export function createOutbox({ store, ingestor, now, wake, withTraceContext }: OutboxOptions): Outbox {
+export function createOutbox({ store, ingestor, now, wake }: OutboxOptions): Outbox {
   const statements = new WeakMap<SqliteOutboxClient, { run(...params: unknown[]): unknown }>();
   const publish = (value: unknown, input: PublishInput): OutboxReceipt | Promise<OutboxReceipt> => {
     const event = outboxEvent(input, now());
     ingestor.check([event]);
-    withTraceContext?.(event);
+    // The application's active span (if an SDK is installed) becomes the event's trace, continued by the relay.
+    const active = trace.getSpanContext(context.active());
+    if (active && isSpanContextValid(active) && event.attributes.traceparent === undefined) {
+      event.attributes = { ...event.attributes, traceparent: traceparentOf(active) };
+    }
     const client = outboxClientOf(value, store);
     const { envelope, data } = outboxColumns(event);
     const receipt: OutboxReceipt = { id: event.id, topic: event.topic };
