@@ -6,6 +6,8 @@ import { context, metrics, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import Database from "better-sqlite3";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, postJson, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
@@ -87,6 +89,29 @@ describe("OpenTelemetry", () => {
     expect(publish.spanContext().traceId).not.toBe(INCOMING_TRACE);
     childOf(commit, publish.spanContext());
     childOf(deliver, publish.spanContext());
+  });
+
+  it("carries the application's active span through the outbox: the relay's publish and the attempt continue it", async () => {
+    const db = new Database(join(hub.dir, "hub.db"));
+    try {
+      const app = trace.getTracer("app").startSpan("place order");
+      const ctx = trace.setSpan(context.active(), app);
+      const before = receiver.requests.length;
+      const receipt = context.with(ctx, () => db.transaction(() => hub.server.hub.outbox.publish(db, { topic: "orders.created", data: { total: 5 } }))());
+      app.end();
+      await receiver.waitFor(before + 1);
+      const deliver = await eventually("the attempt span", () => spansNamed("switchboard.deliver.webhook")[0]);
+      const [publish] = spansNamed("switchboard.publish");
+      childOf(publish!, app.spanContext());
+      expect(publish!.attributes["switchboard.transport"]).toBe("outbox");
+      // The event's context is the application's span, stamped when the row was written.
+      expect((await getJson(`${hub.url}/api/events/${receipt.id}`)).attributes.traceparent).toBe(
+        `00-${app.spanContext().traceId}-${app.spanContext().spanId}-01`,
+      );
+      childOf(deliver, app.spanContext());
+    } finally {
+      db.close();
+    }
   });
 
   it("counts published events and delivery attempts by kind and outcome, with their latency", async () => {
