@@ -10,6 +10,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HubError } from "../../src/errors.js";
 import { createHub, type Hub } from "../../src/hub.js";
+import { outboxEvent } from "../../src/hub/outbox/outbox.js";
 import { eventually } from "../helpers/hub.js";
 import { pgCaller, sqliteCaller, type OutboxCaller } from "../helpers/outbox-caller.js";
 import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
@@ -110,6 +111,21 @@ function defineOutboxTests(newTarget: () => Promise<Target>, shared: boolean): v
     const all = await relayed(hub, ids);
     expect(all.filter((id) => ids.includes(id))).toEqual(ids);
     expect((await caller.counts()).outbox).toBe(0);
+  });
+
+  it("stores nothing for a row another relay took, and the rest of the batch all the same", async () => {
+    const hub = await start();
+    const gone = outboxEvent({ topic: "orders.created", data: { gone: true } }, Date.now());
+    const fresh = outboxEvent({ topic: "orders.created", data: { fresh: true } }, Date.now());
+    const outcomes = await hub.store.events.append([
+      { events: [gone], createTopics: true, outboxId: "987654321" },
+      { events: [fresh], createTopics: true },
+    ]);
+    expect(outcomes[0]).toMatchObject({ ok: false, error: { code: "SB_OUTBOX_RELAYED" } });
+    expect(outcomes[1]).toMatchObject({ ok: true });
+    const all = await logIds(hub);
+    expect(all).toContain(fresh.id);
+    expect(all).not.toContain(gone.id);
   });
 
   it("refuses bad input and a client of the wrong kind before writing anything", async () => {

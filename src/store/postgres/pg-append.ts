@@ -18,7 +18,7 @@ import {
   PRIOR_BY_IDS,
   SAVE_LAST_SEQ_AND_NOTIFY,
 } from "./sql/append.js";
-import { OUTBOX_DELETE } from "./sql/outbox.js";
+import { OUTBOX_DELETE, OUTBOX_DELETE_MANY } from "./sql/outbox.js";
 
 /**
  * The appends of the PostgreSQL store: a one-statement path for plain batches and a careful path, each request in a
@@ -45,7 +45,8 @@ export class PgAppender {
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
     // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
     // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
-    const plain = requests.every((r) => r.idempotencyKey === undefined && r.outboxId === undefined && r.createTopics && r.events.every((e) => !e.clientId));
+    // Outbox relays are plain too: their rows are deleted in one more statement (see deleteOutboxRows).
+    const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
     if (plain) {
       const outcomes = await this.appendPlain(requests);
       if (outcomes) return outcomes;
@@ -69,6 +70,10 @@ export class PgAppender {
       await client.query(BEGIN_APPEND);
       let rows: Array<{ id: string; seq: number }>;
       try {
+        if (!(await this.deleteOutboxRows(client, requests))) {
+          await client.query(`ROLLBACK`);
+          return undefined;
+        }
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: APPEND_BATCH_STATEMENT_NAME,
           text: APPEND_BATCH_SQL,
@@ -98,6 +103,17 @@ export class PgAppender {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Deletes, in one statement, the outbox rows the requests relay; false when one was gone already (another relay
+   * took it): the batch then goes the careful way, where that request fails alone.
+   */
+  private async deleteOutboxRows(client: pg.PoolClient, requests: AppendRequest[]): Promise<boolean> {
+    const ids = requests.flatMap((r) => (r.outboxId === undefined ? [] : [r.outboxId]));
+    if (ids.length === 0) return true;
+    const { rowCount } = await client.query(OUTBOX_DELETE_MANY, [ids]);
+    return rowCount === ids.length;
   }
 
   /** The careful path of {@link append}: each request in a savepoint, so that one failing fails alone. */

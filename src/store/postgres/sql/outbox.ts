@@ -10,3 +10,5 @@ export const OUTBOX_PENDING = `SELECT id::text AS id, envelope, data FROM outbox
 export const OUTBOX_DISCARD = `DELETE FROM outbox WHERE id = $1`;
 /** The outbox row an append relays, deleted in the same transaction (no row: another relay took it). */
 export const OUTBOX_DELETE = `DELETE FROM outbox WHERE id = $1`;
+/** The outbox rows of a whole plain batch, deleted in one statement (fewer rows than ids: another relay took one). */
+export const OUTBOX_DELETE_MANY = `DELETE FROM outbox WHERE id = ANY($1::bigint[])`;
