@@ -107,6 +107,10 @@ function defineOutboxTests(newTarget: () => Promise<Target>, shared: boolean): v
     expect(exit.signal, child.stderr).toBe("SIGKILL");
     const ids = JSON.parse(/ids (\[.*\])/.exec(child.stdout)![1]!) as string[];
     expect(ids).toHaveLength(3);
+    // The kill came in the same turn of the event loop as the commit's reply: nothing was relayed.
+    const before = await target.caller();
+    callers.push(before);
+    expect((await before.counts()).outbox).toBe(3);
     const hub = await start();
     const all = await relayed(hub, ids);
     expect(all.filter((id) => ids.includes(id))).toEqual(ids);
