@@ -207,22 +207,19 @@ function checkIdempotencyKey(key: string): void {
  * parent's own context (so an incoming `traceparent` is passed on as it is), or invalid and nothing is stamped.
  */
 function startPublishSpan(events: NewEvent[], options: PublishOptions): Span {
-  const topics = new Set(events.map((e) => e.topic));
-  const span = hubTracer().startSpan(
-    "switchboard.publish",
-    {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        "messaging.system": "switchboard",
-        "messaging.operation.type": "send",
-        "messaging.batch.message_count": events.length,
-        ...(topics.size === 1 ? { "messaging.destination.name": events[0]!.topic } : {}),
-        ...(events.length === 1 ? { "messaging.message.id": events[0]!.id } : {}),
-        "switchboard.transport": options.transport ?? "library",
-      },
-    },
-    options.traceContext ?? context.active(),
-  );
+  const span = hubTracer().startSpan("switchboard.publish", { kind: SpanKind.PRODUCER }, options.traceContext ?? context.active());
+  // Attributes only for a recording span: with no SDK the hot path builds nothing.
+  if (span.isRecording()) {
+    const topics = new Set(events.map((e) => e.topic));
+    span.setAttributes({
+      "messaging.system": "switchboard",
+      "messaging.operation.type": "send",
+      "messaging.batch.message_count": events.length,
+      ...(topics.size === 1 ? { "messaging.destination.name": events[0]!.topic } : {}),
+      ...(events.length === 1 ? { "messaging.message.id": events[0]!.id } : {}),
+      "switchboard.transport": options.transport ?? "library",
+    });
+  }
   const spanContext = span.spanContext();
   if (isSpanContextValid(spanContext)) {
     const traceparent = traceparentOf(spanContext);
