@@ -79,6 +79,7 @@ export const CONFIG_SCHEMA = {
   rollupHourRetentionMs: { kind: "int", env: ["SWITCHBOARD_ROLLUP_HOUR_RETENTION_MS"], default: 90 * 24 * 3_600_000, min: 0, doc: "Per-hour rollups older than this many ms are removed once their days are derived; 0 keeps them." },
   rollupDayRetentionMs: { kind: "int", env: ["SWITCHBOARD_ROLLUP_DAY_RETENTION_MS"], default: 0, min: 0, doc: "Per-day rollups older than this many ms are removed; 0 keeps them." },
   metricsTopicLabelCap: { kind: "int", env: ["SWITCHBOARD_METRICS_TOPIC_LABEL_CAP"], default: 100, min: 0, max: 10_000, doc: "Most topics with a series of their own in the per-topic Prometheus counters; later topics count under `other`." },
+  outboxSweepMs: { kind: "int", env: ["SWITCHBOARD_OUTBOX_SWEEP_MS"], default: 1_000, min: 10, max: MAX_TIMER_MS, doc: "SQLite: how often the outbox relay looks for rows other connections committed, in ms (PostgreSQL is woken by NOTIFY)." },
   pgPartitionSize: { kind: "int", env: ["SWITCHBOARD_PG_PARTITION_SIZE"], default: 10_000_000, min: 1_000, max: 1_000_000_000, doc: "PostgreSQL: events (seq values) per partition of the event log; retention drops a partition once all of it expired." },
   auth: { kind: "enum", env: ["SWITCHBOARD_AUTH"], values: ["auto", "none"], default: "auto", doc: "`auto`: auth is on when any credential is configured (a JWT key or an API key); `none`: explicitly off." },
   jwtSecret: { kind: "string", env: ["SWITCHBOARD_JWT_SECRET", "SWITCH_JWT_SECRET"], default: "", doc: "HS256 secret for JWT bearer tokens (switch's scheme)." },

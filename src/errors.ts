@@ -63,6 +63,9 @@ export const ERRORS = {
   SB_HANDLER_INVALID: { status: 400, error: "invalid handler" },
   SB_HANDLER_EXISTS: { status: 409, error: "handler already registered" },
 
+  SB_OUTBOX_CLIENT_INVALID: { status: 400, error: "invalid outbox client" },
+  SB_OUTBOX_RELAYED: { status: 409, error: "outbox row already relayed" },
+
   SB_SHUTTING_DOWN: { status: 503, error: "shutting down" },
   SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable" },
   SB_INTERNAL: { status: 500, error: "internal error" },

@@ -14,6 +14,8 @@ import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/sen
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
 import { createEventFanout } from "./hub/event-fanout.js";
 import { startHousekeeping, type Housekeeping } from "./hub/housekeeping.js";
+import { createOutbox, type Outbox } from "./hub/outbox/outbox.js";
+import { OutboxRelay } from "./hub/outbox/outbox-relay.js";
 import { createPublish, type PublishInput } from "./hub/publish.js";
 import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
@@ -43,6 +45,7 @@ export type { PublishInput } from "./hub/publish.js";
 export type { ErrorInfo, ErrorReporter } from "./delivery/handlers/function-destination.js";
 export type { BackoffFunction, Handler, HandlerContext, HandlerOptions } from "./delivery/handlers/handler-options.js";
 export type { HandlerRegistration } from "./delivery/handlers/handler-registry.js";
+export type { Outbox, OutboxReceipt } from "./hub/outbox/outbox.js";
 
 /** A running hub: the store, ingest, topics and live streams, without any HTTP. */
 export interface Hub {
@@ -65,6 +68,11 @@ export interface Hub {
    * @example await hub.publish({ topic: "orders.created", data: { id: 42 } })
    */
   publish(events: PublishInput | PublishInput[], options?: { idempotencyKey?: string }): Promise<PublishResult>;
+  /**
+   * The transactional outbox: `hub.outbox.publish(client, event)` inside the application's own transaction; the event
+   * enters the log once, after the commit (see docs/library.md).
+   */
+  readonly outbox: Outbox;
   /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
   onEvent(handler: (event: StoredEvent) => void): () => void;
   /**
@@ -113,24 +121,19 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT, now });
   // Late-bound: system events are published through the hub itself, once it exists.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
-  const destinations = new DestinationRouter({
-    webhookClient,
-    userAgent: USER_AGENT,
-    allowPrivate: config.allowPrivateTargets,
-    log: loopLog.child({ component: "destinations" }),
-  });
-  const functions = new FunctionDestination(destinations, { log: log.child({ component: "handlers" }), report });
-  const dispatcher = createDispatcher(config, { store, metrics, log: loopLog, now, client: webhookClient, destination: functions }, (topic, data) =>
+  const { destinations, dispatcher, handlers } = createDelivery(config, { store, metrics, log, loopLog, now, webhookClient, report }, (topic, data) =>
     publishSystemEvent(topic, data),
   );
-  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now });
   const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
   const fanout = createEventFanout({ streams, dispatcher, log });
+  // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay.
+  let wakeRelay = (): void => {};
   // An `api` node runs no workers, so it has no subscriptions to re-read.
   const sync = await startClusterSyncOf(store, givenStore !== undefined, {
     emit: fanout.emit,
     dispatcher: config.role === "api" ? undefined : dispatcher,
     log: loopLog.child({ component: "cluster" }),
+    onOutbox: () => wakeRelay(),
   });
   const ingestor = new Ingestor({
     store,
@@ -140,8 +143,12 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)),
   });
   const housekeeping = startHousekeeping({ store, topics, config, log, now });
+  // PostgreSQL wakes the relay by NOTIFY; SQLite by hub.outbox itself, and the sweep for other connections' rows.
+  const relay = new OutboxRelay({ store, ingestor, log: log.child({ component: "outbox" }), sweepMs: sync ? undefined : config.outboxSweepMs });
+  wakeRelay = () => relay.wake();
   await dispatcher.start();
   sync?.dispatcherStarted();
+  relay.start();
 
   let closed = false;
   const hub: Hub = {
@@ -157,6 +164,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     log,
     auth: new Authenticator({ config, store, now }),
     publish: createPublish({ ingestor, config, now }),
+    outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
     onEvent: fanout.onEvent,
     handle: (topic, handler, handlerOptions) => handlers.handle(topic, handler, handlerOptions),
     start: () => handlers.start(),
@@ -164,7 +172,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     async close() {
       if (closed) return;
       closed = true;
-      await closeInOrder({ housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
+      await closeInOrder({ relay, housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
       if (!givenStore) await store.close();
     },
   };
@@ -172,6 +180,28 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     if (!closed) await hub.publish({ topic, type: topic, source: "switchboard", data });
   };
   return hub;
+}
+
+/**
+ * Where deliveries go and who sends them: the destination router (webhooks, brokers) behind the function
+ * destination (in-process handlers), the dispatcher, and the handler registry.
+ */
+function createDelivery(
+  config: Config,
+  parts: { store: Store; metrics: HubMetrics; now: () => number; log: Logger; loopLog: Logger; webhookClient: WebhookClient; report: ErrorReporter },
+  publishSystemEvent: DispatcherOptions["publishSystemEvent"],
+): { destinations: DestinationRouter; dispatcher: Dispatcher; handlers: HandlerRegistry } {
+  const { store, metrics, log, loopLog, now, webhookClient, report } = parts;
+  const destinations = new DestinationRouter({
+    webhookClient,
+    userAgent: USER_AGENT,
+    allowPrivate: config.allowPrivateTargets,
+    log: loopLog.child({ component: "destinations" }),
+  });
+  const functions = new FunctionDestination(destinations, { log: log.child({ component: "handlers" }), report });
+  const dispatcher = createDispatcher(config, { store, metrics, log: loopLog, now, client: webhookClient, destination: functions }, publishSystemEvent);
+  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now });
+  return { destinations, dispatcher, handlers };
 }
 
 /** The live SSE streams, configured. */
@@ -230,6 +260,7 @@ async function startClusterSyncOf(store: Store, storeGiven: boolean, options: Om
 
 /** Stops taking work, finishes what is queued, then closes, each part after those that feed it. */
 async function closeInOrder(parts: {
+  relay: OutboxRelay;
   housekeeping: Housekeeping;
   ingestor: Ingestor;
   sync: ClusterSync | undefined;
@@ -239,6 +270,8 @@ async function closeInOrder(parts: {
   streams: StreamHub;
   metrics: HubMetrics;
 }): Promise<void> {
+  // Rows it has not relayed stay in the outbox for the next start.
+  await parts.relay.stop();
   await parts.housekeeping.stop();
   await parts.ingestor.drain();
   await parts.sync?.stop();

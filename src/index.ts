@@ -16,6 +16,8 @@ export {
   type Hub,
   type HubOptions,
   type PublishInput,
+  type Outbox,
+  type OutboxReceipt,
 } from "./hub.js";
 export { startServer, type RunningServer } from "./server.js";
 export { buildApp, type App, type BuildAppOptions } from "./api/build-app.js";

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { otelInstruments, type OtelInstruments } from "./telemetry.js";
 
 /** The label of the topics past {@link HubMetricsOptions.topicLabelCap}. */
 export const OTHER_TOPICS = "other";
@@ -31,6 +32,8 @@ export class HubMetrics {
   readonly deliveryAttempts: Counter<"outcome">;
   readonly deliveryLatency: Histogram;
   readonly deliveriesDead: Counter;
+  /** The same measures as OpenTelemetry instruments: no-ops unless the application installed a meter provider. */
+  readonly otel: OtelInstruments = otelInstruments();
   /** Counts one failed filter evaluation: the `onError` of every filter the hub compiles. */
   readonly countFilterError = (): void => this.filterErrors.inc();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });

@@ -1,9 +1,11 @@
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { HubMetrics } from "../metrics.js";
 import type { Delivery, StoredEvent, Subscription } from "../store/store.js";
+import { contextFromTraceparent, hubTracer } from "../telemetry.js";
 import type { DeliveryStore } from "./delivery-store.js";
 import type { DeliveryOutcome, Destination } from "./destination.js";
-import { maskDestinationUrl } from "./destinations/registry.js";
+import { destinationKindOf, maskDestinationUrl } from "./destinations/registry.js";
 import { EVENT_GONE } from "./outcome-rules.js";
 
 /** Options of {@link AttemptSender}. */
@@ -36,9 +38,21 @@ export class AttemptSender {
    */
   async attempt(sub: Subscription, deliveryId: string, event: StoredEvent | undefined, attemptedAt: number, attempt: number): Promise<DeliveryOutcome> {
     const { destination, metrics } = this.options;
-    const outcome = event ? await destination.send({ subscription: sub, deliveryId, event, attemptedAt, attempt }) : EVENT_GONE;
-    metrics?.deliveryAttempts.inc({ outcome: outcome.ok ? "delivered" : "failed" });
+    const kind = destinationKindOf(sub.url);
+    const span = startAttemptSpan(kind, sub, deliveryId, event);
+    let outcome: DeliveryOutcome;
+    if (event) {
+      // The attempt span is active while the destination works: a function handler's own spans, and the outgoing
+      // `traceparent`, continue it.
+      outcome = await context.with(trace.setSpan(context.active(), span), () => destination.send({ subscription: sub, deliveryId, event, attemptedAt, attempt }));
+    } else outcome = EVENT_GONE;
+    endAttemptSpan(span, outcome);
+    const result = outcome.ok ? "delivered" : "failed";
+    metrics?.deliveryAttempts.inc({ outcome: result });
     metrics?.deliveryLatency.observe(outcome.latencyMs / 1000);
+    const attributes = { "switchboard.destination.kind": kind, "switchboard.delivery.outcome": result };
+    metrics?.otel.deliveryAttempts.add(1, attributes);
+    metrics?.otel.attemptDuration.record(outcome.latencyMs / 1000, attributes);
     return outcome;
   }
 
@@ -95,4 +109,37 @@ export class AttemptSender {
       this.options.log.error({ err: error, subscriptionId: id }, "disabling a subscription failed"),
     );
   }
+}
+
+/**
+ * The span of one delivery attempt, `switchboard.deliver.<kind>` (webhook, nats, amqp, redis, mqtt, function…): a child
+ * of the event's trace context (its `traceparent`, the publish span's), or a root when it has none.
+ */
+function startAttemptSpan(kind: string, sub: Subscription, deliveryId: string, event: StoredEvent | undefined): Span {
+  // `attributes` may be missing on events built by hand (tests, old callers): tracing must never fail an attempt.
+  const parent = contextFromTraceparent((event?.attributes as StoredEvent["attributes"] | undefined)?.traceparent) ?? ROOT_CONTEXT;
+  return hubTracer().startSpan(
+    `switchboard.deliver.${kind}`,
+    {
+      kind: kind === "function" ? SpanKind.INTERNAL : SpanKind.PRODUCER,
+      attributes: {
+        "messaging.system": "switchboard",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": sub.topic,
+        "switchboard.destination.kind": kind,
+        "switchboard.subscription.id": sub.id,
+        "switchboard.delivery.id": deliveryId,
+        ...(event ? { "messaging.message.id": event.id, "switchboard.event.seq": event.seq } : {}),
+      },
+    },
+    parent,
+  );
+}
+
+/** Records the outcome on the attempt span and ends it. */
+function endAttemptSpan(span: Span, outcome: DeliveryOutcome): void {
+  span.setAttribute("switchboard.delivery.outcome", outcome.ok ? "delivered" : "failed");
+  if (outcome.status !== null) span.setAttribute("http.response.status_code", outcome.status);
+  if (!outcome.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error ?? `status ${outcome.status}` });
+  span.end();
 }

@@ -10,6 +10,8 @@ export interface ClusterSyncOptions {
   /** Re-reads changed subscriptions; absent on a node that runs no workers (`api` role). */
   dispatcher?: { refresh(id: string): Promise<void>; refreshAll(): Promise<void> };
   log: Logger;
+  /** An application committed outbox rows (any node's hub may relay them). */
+  onOutbox?: () => void;
 }
 
 /** This node's side of a database shared with other nodes; see {@link startClusterSync}. */
@@ -27,7 +29,7 @@ export interface ClusterSync {
  * so streams on this node see every event, and this node's dispatcher every event to deliver. Resolves once
  * listening; if starting fails, whatever was opened is closed again before the error is thrown.
  */
-export async function startClusterSync({ store, emit, dispatcher, log }: ClusterSyncOptions): Promise<ClusterSync> {
+export async function startClusterSync({ store, emit, dispatcher, log, onOutbox }: ClusterSyncOptions): Promise<ClusterSync> {
   let feed: CommitFeed | undefined;
   const early: number[] = [];
   const subscriptionChanges = subscriptionRefresher(dispatcher, log);
@@ -39,6 +41,7 @@ export async function startClusterSync({ store, emit, dispatcher, log }: Cluster
         else early.push(lastSeq);
       },
       onSubscriptionChange: subscriptionChanges.changed,
+      onOutbox,
       onConnectionError(error) {
         log.warn({ err: error }, "commit announcements connection lost; reconnecting");
       },

@@ -1,6 +1,8 @@
+import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span } from "@opentelemetry/api";
 import { HubError } from "../errors.js";
 import type { HubMetrics } from "../metrics.js";
 import type { AppendRequest, AppendResult, NewEvent, Store, StoredEvent } from "../store/store.js";
+import { hubTracer, traceparentOf } from "../telemetry.js";
 import { EVENT_LIMITS } from "./limits.js";
 import type { TopicCatalog } from "./topic-catalog.js";
 
@@ -28,10 +30,18 @@ export interface PublishOptions {
   idempotencyKey?: string;
   /** The publishing credential's id when auth is on: repeats replay only within it (see store/repeats.ts). */
   publisher?: string;
+  /** The outbox row this publish relays (see {@link AppendRequest.outboxId}). */
+  outboxId?: string;
+  /** The parent of the publish span (an HTTP request's `traceparent`); default the active context. */
+  traceContext?: Context;
+  /** How the events came: `http`, `library`, `outbox`; a span attribute. */
+  transport?: string;
 }
 
 interface Pending {
   request: AppendRequest;
+  /** The publish span, ended when the publish settles. */
+  span: Span;
   queuedAt: bigint;
   resolve: (result: PublishResult) => void;
   reject: (error: Error) => void;
@@ -68,29 +78,48 @@ export class Ingestor {
    * @throws HubError for schema mismatches, unknown topics (when auto-create is off) or a bad Idempotency-Key.
    */
   publish(events: NewEvent[], options: PublishOptions = {}): Promise<PublishResult> {
-    const { topics, autoCreateTopics, metrics } = this.options;
-    const batch = events.length > 1;
+    const { autoCreateTopics, metrics } = this.options;
+    const span = startPublishSpan(events, options);
     try {
       if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
-      events.forEach((event, i) => {
-        if (!topics.has(event.topic)) {
-          if (!autoCreateTopics) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(event.topic)} does not exist`);
-        } else {
-          topics.validate(event.topic, event.data, batch ? `[${i}]` : "");
-        }
-      });
+      this.check(events);
     } catch (error) {
       metrics?.ingestRequests.inc({ outcome: "rejected" });
+      endSpan(span, error);
       return Promise.reject(error);
     }
     return new Promise<PublishResult>((resolve, reject) => {
+      const { idempotencyKey, publisher, outboxId } = options;
       this.queue.push({
-        request: { events, idempotencyKey: options.idempotencyKey, publisher: options.publisher, createTopics: autoCreateTopics },
+        request: { events, idempotencyKey, publisher, createTopics: autoCreateTopics, outboxId },
+        span,
         queuedAt: process.hrtime.bigint(),
-        resolve,
-        reject,
+        resolve: (result) => {
+          endSpan(span);
+          resolve(result);
+        },
+        reject: (error) => {
+          endSpan(span, error);
+          reject(error);
+        },
       });
       this.schedule();
+    });
+  }
+
+  /**
+   * The topic rules a publish must pass: the topic exists (unless auto-create is on) and `data` fits its schema.
+   * @throws HubError SB_TOPIC_NOT_FOUND or SB_EVENT_SCHEMA_MISMATCH
+   */
+  check(events: readonly NewEvent[]): void {
+    const { topics, autoCreateTopics } = this.options;
+    const batch = events.length > 1;
+    events.forEach((event, i) => {
+      if (!topics.has(event.topic)) {
+        if (!autoCreateTopics) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(event.topic)} does not exist`);
+      } else {
+        topics.validate(event.topic, event.data, batch ? `[${i}]` : "");
+      }
     });
   }
 
@@ -124,10 +153,13 @@ export class Ingestor {
     this.queue = [];
     const { store, metrics, topics, onCommit } = this.options;
     const started = process.hrtime.bigint();
+    const span = startCommitSpan(batch, store.dialect);
     let outcomes;
     try {
       outcomes = await store.events.append(batch.map((p) => p.request));
+      endSpan(span);
     } catch (error) {
+      endSpan(span, error);
       await previous;
       metrics?.ingestRequests.inc({ outcome: "failed" }, batch.length);
       const failure = new HubError("SB_STORE_UNAVAILABLE", "the event could not be stored; retry", { cause: error });
@@ -154,6 +186,7 @@ export class Ingestor {
       metrics.commitDuration.observe(Number(committed - started) / 1e9);
       metrics.commitBatchEvents.observe(stored.length);
       metrics.countIngested(stored);
+      metrics.otel.eventsPublished.add(stored.length);
     }
     if (stored.length > 0) {
       for (const e of stored) if (!topics.has(e.topic)) topics.noteCreated([e.topic]);
@@ -166,4 +199,59 @@ function checkIdempotencyKey(key: string): void {
   if (key.length === 0 || key.length > EVENT_LIMITS.idempotencyKeyLength || /[\u0000-\u001f\u007f]/.test(key)) {
     throw new HubError("SB_REQUEST_INVALID", `Idempotency-Key must be 1-${EVENT_LIMITS.idempotencyKeyLength} printable characters`);
   }
+}
+
+/**
+ * Starts the publish span, under `options.traceContext` (else the active context), and gives each event without a
+ * `traceparent` the span's: deliveries of the event continue this trace. With no SDK installed the span is the
+ * parent's own context (so an incoming `traceparent` is passed on as it is), or invalid and nothing is stamped.
+ */
+function startPublishSpan(events: NewEvent[], options: PublishOptions): Span {
+  const span = hubTracer().startSpan("switchboard.publish", { kind: SpanKind.PRODUCER }, options.traceContext ?? context.active());
+  // Attributes only for a recording span: with no SDK the hot path builds nothing.
+  if (span.isRecording()) {
+    const topics = new Set(events.map((e) => e.topic));
+    span.setAttributes({
+      "messaging.system": "switchboard",
+      "messaging.operation.type": "send",
+      "messaging.batch.message_count": events.length,
+      ...(topics.size === 1 ? { "messaging.destination.name": events[0]!.topic } : {}),
+      ...(events.length === 1 ? { "messaging.message.id": events[0]!.id } : {}),
+      "switchboard.transport": options.transport ?? "library",
+    });
+  }
+  const spanContext = span.spanContext();
+  if (isSpanContextValid(spanContext)) {
+    const traceparent = traceparentOf(spanContext);
+    for (const e of events) if (e.attributes.traceparent === undefined) e.attributes = { ...e.attributes, traceparent };
+  }
+  return span;
+}
+
+/** The span of one group commit: a child of its first publish, linked to all of them. */
+function startCommitSpan(batch: Pending[], dialect: string): Span {
+  const first = batch[0]!.span;
+  const links: Link[] = first.isRecording() ? batch.map((p) => ({ context: p.span.spanContext() })) : [];
+  return hubTracer().startSpan(
+    "switchboard.commit",
+    {
+      kind: SpanKind.INTERNAL,
+      links,
+      attributes: {
+        "db.system": dialect === "postgres" ? "postgresql" : "sqlite",
+        "switchboard.commit.requests": batch.length,
+        "switchboard.commit.events": batch.reduce((n, p) => n + p.request.events.length, 0),
+      },
+    },
+    trace.setSpan(ROOT_CONTEXT, first),
+  );
+}
+
+/** Ends a span, as an error when `error` is given. */
+function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+  }
+  span.end();
 }

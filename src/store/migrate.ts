@@ -22,8 +22,10 @@ export function loadMigrations(dialect: "sqlite" | "postgres"): Migration[] {
     if (!match) continue;
     migrations.push({ version: Number(match[1]), name: match[2]!, sql: readFileSync(dir + file, "utf8") });
   }
+  // Numbers only grow. A gap is allowed: a number reserved for work merged later (see runMigrations).
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration numbers of ${dialect} must run 1, 2, 3…; found ${m.version} at position ${i + 1}`);
+    const before = i === 0 ? 0 : migrations[i - 1]!.version;
+    if (m.version <= before) throw new Error(`migration numbers of ${dialect} must grow: ${m.version} after ${before}`);
   });
   return migrations;
 }
@@ -61,7 +63,7 @@ export interface MigrateResult {
  */
 export async function runMigrations(driver: MigrationDriver, now: () => number = Date.now): Promise<MigrateResult> {
   const migrations = loadMigrations(driver.dialect);
-  const latest = migrations.length;
+  const latest = migrations.at(-1)?.version ?? 0;
   const applied: string[] = [];
   const s = driver.statements;
   for (;;) {
@@ -72,7 +74,7 @@ export async function runMigrations(driver: MigrationDriver, now: () => number =
         throw new Error(`the database is at schema version ${current}, newer than this Switchboard knows (${latest}); upgrade Switchboard`);
       }
       if (current === latest) return true;
-      const m = migrations[current]!;
+      const m = migrations.find((candidate) => candidate.version > current)!;
       await run(m.sql);
       await run(s.record, [m.version, m.name, now()]);
       applied.push(`${String(m.version).padStart(4, "0")}_${m.name}`);

@@ -12,6 +12,7 @@ import type {
   DeliveryQuery,
   EventQuery,
   NewDelivery,
+  OutboxEntry,
   RetrySelection,
   StoreStats,
   StoredEvent,
@@ -37,6 +38,8 @@ export interface CommitListener {
    * announcements may have been missed (the listening connection was lost) and any subscription may have changed.
    */
   onSubscriptionChange?(id: string | undefined): void;
+  /** Rows were committed to the outbox (or announcements may have been missed after a reconnect). */
+  onOutbox?(): void;
   /** The listening connection was lost, or a reconnect failed; the store keeps retrying with backoff. */
   onConnectionError?(error: Error): void;
 }
@@ -221,6 +224,17 @@ export interface DeliveriesPart {
   claimDueRetries(request: ClaimDueRetriesRequest): Promise<Delivery[]>;
 }
 
+/**
+ * The transactional outbox: applications insert rows in their own transactions (with the SQL of `outbox-sql.ts`);
+ * the relay reads them here and appends each with {@link AppendRequest.outboxId}, which deletes it.
+ */
+export interface OutboxPart {
+  /** The oldest `limit` rows, in id order (the order of their inserts). */
+  pending(limit: number): Promise<OutboxEntry[]>;
+  /** Deletes a row whose event can never be stored (its topic refuses it); false when it was gone already. */
+  discard(id: string): Promise<boolean>;
+}
+
 /** API keys (hashes only). */
 export interface KeysPart {
   create(key: ApiKey): Promise<void>;
@@ -285,6 +299,7 @@ export interface StoreParts {
   readonly leases: LeasesPart;
   /** Counts per minute, hour and day (see docs/aggregation.md). */
   readonly rollups: RollupsPart;
+  readonly outbox: OutboxPart;
 
   /** Runs pending migrations; refuses a database whose schema is newer than this code. */
   migrate(): Promise<{ applied: string[]; version: number }>;
@@ -297,6 +312,8 @@ export interface StoreParts {
 /** A store one process owns (SQLite). */
 export interface SingleNodeStore extends StoreParts {
   readonly mode: "single-node";
+  /** The SQLite file (`:memory:` for none): the outbox takes only an application connection to the same file. */
+  readonly path?: string;
   readonly cluster?: undefined;
 }
 

@@ -61,6 +61,17 @@ export interface AppendRequest {
   publisher?: string;
   /** Topics that do not exist are created; without it, the caller has checked they exist. */
   createTopics: boolean;
+  /**
+   * The outbox row this request relays: it is deleted in the same transaction, and when it is already gone (another
+   * relay took it) the request fails with SB_OUTBOX_RELAYED and stores nothing.
+   */
+  outboxId?: string;
+}
+
+/** A row of the transactional outbox: an event committed by an application, not yet in the log. */
+export interface OutboxEntry {
+  id: string;
+  event: NewEvent;
 }
 
 /** What happened to one append request inside a group commit. */

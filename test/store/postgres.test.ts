@@ -103,7 +103,7 @@ function definePostgresTests(): void {
       const store = await openStore(url);
       opened.push(store);
       expect(store.dialect).toBe("postgres");
-      expect(await store.migrate()).toEqual({ applied: [], version: loadMigrations("postgres").length });
+      expect(await store.migrate()).toEqual({ applied: [], version: loadMigrations("postgres").at(-1)!.version });
     });
 
     it("applies each migration once when several nodes start at once", async () => {

@@ -84,7 +84,7 @@ describe("SQLite store", () => {
     await first.close();
 
     const second = await open(path);
-    expect(await second.migrate()).toEqual({ applied: [], version: loadMigrations("sqlite").length });
+    expect(await second.migrate()).toEqual({ applied: [], version: loadMigrations("sqlite").at(-1)!.version });
     expect(await second.events.lastSeq()).toBe(seqs[2]);
     expect(await second.events.firstSeq()).toBe(seqs[0]);
     expect((await second.events.get("client-1"))?.data).toEqual({ v: 1 });

@@ -7,6 +7,7 @@ import { eventFromCloudEventHeaders, eventsFromCloudEvents, eventsFromJson, isEn
 import type { HubMetrics } from "../../metrics.js";
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent, Store } from "../../store/store.js";
+import { publishParent } from "../../telemetry.js";
 import { envelopeJson } from "../../wire.js";
 import { hasScope, isStreamRequest, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
@@ -75,6 +76,8 @@ export function registerEventRoutes(instance: FastifyInstance, options: EventRou
     const result = await ingestor.publish(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
       publisher: (request as RequestWithCredential).credentialId,
+      traceContext: publishParent(request.headers.traceparent),
+      transport: "http",
     });
     if (result.replayed) reply.header("idempotent-replayed", "true");
     return reply.status(201).send(batch ? result.results : result.results[0]);

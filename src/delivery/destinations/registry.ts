@@ -30,6 +30,16 @@ export function destinationKinds(): Array<{ kind: string; schemes: readonly stri
   return [{ kind: "http", schemes: WEBHOOK_SCHEMES }, ...BROKER_DRIVERS.map((d) => ({ kind: d.name, schemes: d.schemes }))];
 }
 
+/**
+ * The kind of destination a subscription url names, for telemetry: `webhook` for http(s), a broker driver's name, or
+ * else the url's scheme itself (so a kind added elsewhere, such as `function`, is named by its scheme).
+ */
+export function destinationKindOf(url: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? "unknown";
+  if ((WEBHOOK_SCHEMES as readonly string[]).includes(scheme)) return "webhook";
+  return DRIVER_BY_SCHEME.get(scheme)?.name ?? scheme;
+}
+
 /** The broker driver for a url's scheme (`nats:` or `nats`), or undefined for http(s) and unknown schemes. */
 export function brokerDriverFor(protocol: string): BrokerDriver | undefined {
   return DRIVER_BY_SCHEME.get(protocol.endsWith(":") ? protocol.slice(0, -1) : protocol);

@@ -1,4 +1,6 @@
+import { context, trace } from "@opentelemetry/api";
 import { randomHex } from "../../ids.js";
+import { traceparentOf } from "../../telemetry.js";
 import type { StoredEvent, Subscription } from "../../store/store.js";
 import { formatTime } from "../../time.js";
 import { signatureFor } from "./sign.js";
@@ -49,8 +51,13 @@ export function headerValue(value: string): string {
   });
 }
 
-/** A W3C traceparent: the event's trace continued with a new span, or a new trace. */
+/**
+ * A W3C traceparent: the active delivery attempt span's when an OpenTelemetry SDK records it (see attempt-sender.ts),
+ * else the event's trace continued with a new span, or a new trace.
+ */
 export function traceparentFor(parent: string | undefined): string {
+  const active = trace.getSpan(context.active());
+  if (active?.isRecording()) return traceparentOf(active.spanContext());
   const span = randomHex(8);
   const m = parent ? /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent) : null;
   if (m && m[1] !== "0".repeat(32)) return `00-${m[1]}-${span}-${m[2]}`;

@@ -20,6 +20,7 @@ import {
   SAVE_LAST_SEQ_AND_NOTIFY,
 } from "./sql/append.js";
 import { ADD_EVENT_MINUTES } from "./sql/rollups.js";
+import { OUTBOX_DELETE, OUTBOX_DELETE_MANY } from "./sql/outbox.js";
 
 /**
  * The appends of the PostgreSQL store: a one-statement path for plain batches and a careful path, each request in a
@@ -46,6 +47,7 @@ export class PgAppender {
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
     // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
     // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
+    // Outbox relays are plain too: their rows are deleted in one more statement (see deleteOutboxRows).
     const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
     if (plain) {
       const outcomes = await this.appendPlain(requests);
@@ -70,6 +72,10 @@ export class PgAppender {
       await client.query(BEGIN_APPEND);
       let rows: Array<{ id: string; seq: number }>;
       try {
+        if (!(await this.deleteOutboxRows(client, requests))) {
+          await client.query(`ROLLBACK`);
+          return undefined;
+        }
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: APPEND_BATCH_STATEMENT_NAME,
           text: APPEND_BATCH_SQL,
@@ -99,6 +105,17 @@ export class PgAppender {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Deletes, in one statement, the outbox rows the requests relay; false when one was gone already (another relay
+   * took it): the batch then goes the careful way, where that request fails alone.
+   */
+  private async deleteOutboxRows(client: pg.PoolClient, requests: AppendRequest[]): Promise<boolean> {
+    const ids = requests.flatMap((r) => (r.outboxId === undefined ? [] : [r.outboxId]));
+    if (ids.length === 0) return true;
+    const { rowCount } = await client.query(OUTBOX_DELETE_MANY, [ids]);
+    return rowCount === ids.length;
   }
 
   /** The careful path of {@link append}: each request in a savepoint, so that one failing fails alone. */
@@ -174,6 +191,10 @@ export class PgAppender {
 
   private async appendOne(client: pg.PoolClient, request: AppendRequest, now: number): Promise<AppendOutcome> {
     const { publisher, idempotencyKey, events } = request;
+    // Under the append lock: of two relays racing for one row, the second finds it gone.
+    if (request.outboxId !== undefined && (await client.query(OUTBOX_DELETE, [request.outboxId])).rowCount === 0) {
+      throw new HubError("SB_OUTBOX_RELAYED", `outbox row ${request.outboxId} was relayed already`);
+    }
     if (idempotencyKey !== undefined) {
       const replay = await replayByKey(client, request, idempotencyKey);
       if (replay) return replay;

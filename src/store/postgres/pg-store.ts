@@ -9,6 +9,7 @@ import { PgEvents } from "./pg-events.js";
 import { PgKeys } from "./pg-keys.js";
 import { PgLeases } from "./pg-leases.js";
 import { PgRollups } from "./pg-rollups.js";
+import { PgOutbox } from "./pg-outbox.js";
 import { DEFAULT_PARTITION_SIZE, PgPartitions } from "./pg-partitions.js";
 import { PgSubscriptions } from "./pg-subscriptions.js";
 import { PgTopics } from "./pg-topics.js";
@@ -53,6 +54,7 @@ export class PgStore implements ClusterStore {
   readonly keys: PgKeys;
   readonly leases: PgLeases;
   readonly rollups: PgRollups;
+  readonly outbox: PgOutbox;
   readonly cluster: ClusterPart;
   /** The partitions of the event log; the bench creates them ahead of raw inserts. */
   readonly partitions: PgPartitions;
@@ -75,6 +77,7 @@ export class PgStore implements ClusterStore {
     this.keys = new PgKeys(this.ctx);
     this.leases = new PgLeases(this.ctx);
     this.rollups = new PgRollups(this.ctx);
+    this.outbox = new PgOutbox(this.ctx);
     this.cluster = {
       watchCommits: (listener) => this.watchCommits(listener),
       announceSubscriptionChange: async (id) => {
@@ -85,7 +88,7 @@ export class PgStore implements ClusterStore {
 
   /**
    * LISTENs for commits of every node on a dedicated connection: appends NOTIFY their last seq inside the
-   * transaction, which PostgreSQL delivers at commit, in commit order.
+   * transaction, which PostgreSQL delivers at commit, in commit order. Outbox inserts NOTIFY too (a trigger).
    */
   private async watchCommits(listener: CommitListener): Promise<() => Promise<void>> {
     if (this.url === undefined) throw new Error("this PgStore was built without a URL, so it cannot LISTEN");

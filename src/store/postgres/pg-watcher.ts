@@ -6,6 +6,9 @@ export const COMMITS_CHANNEL = "switchboard_commits";
 /** Channel of subscription changes; the payload is `<node id> <subscription id>`. */
 export const SUBSCRIPTIONS_CHANNEL = "switchboard_subscriptions";
 
+/** Channel the outbox table's trigger NOTIFYs when an application commits rows to it (migration 0011). */
+export const OUTBOX_CHANNEL = "switchboard_outbox";
+
 /** Reconnect delays: doubling from the first to the last, then staying there. */
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -62,6 +65,7 @@ export async function watchPgCommits(options: PgWatcherOptions): Promise<() => P
             delay = RECONNECT_FIRST_MS;
             // Announcements made while no one listened are lost: treat the reconnect as one of each.
             listener.onSubscriptionChange?.(undefined);
+            listener.onOutbox?.();
             listener.onCommit(await options.lastSeq());
           },
           (error: unknown) => {
@@ -94,6 +98,8 @@ function reportNotification(message: pg.Notification, { listener, nodeId }: PgWa
   if (message.channel === COMMITS_CHANNEL) {
     const seq = Number(message.payload);
     if (Number.isSafeInteger(seq)) listener.onCommit(seq);
+  } else if (message.channel === OUTBOX_CHANNEL) {
+    listener.onOutbox?.();
   } else if (message.channel === SUBSCRIPTIONS_CHANNEL) {
     const [node, id] = (message.payload ?? "").split(" ");
     if (node !== nodeId && id) listener.onSubscriptionChange?.(id);
@@ -101,7 +107,7 @@ function reportNotification(message: pg.Notification, { listener, nodeId }: PgWa
 }
 
 /**
- * Connects `c` and LISTENs on both channels. Once listening, a dropped connection stops its notifications and calls
+ * Connects `c` and LISTENs on the three channels. Once listening, a dropped connection stops its notifications and calls
  * `onLost` once. If connecting or LISTEN fails, `c` is ended and the error thrown (no `onLost`).
  */
 async function listenOn(c: pg.Client, onLost: (error: Error) => void): Promise<void> {
@@ -117,7 +123,7 @@ async function listenOn(c: pg.Client, onLost: (error: Error) => void): Promise<v
   c.on("end", () => lose());
   try {
     await c.connect();
-    await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}`);
+    await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}; LISTEN ${OUTBOX_CHANNEL}`);
   } catch (error) {
     lost = true;
     c.removeAllListeners();

@@ -42,7 +42,7 @@ export class SqliteEvents implements EventsPart {
         try {
           // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
           // one (a nested transaction), so each request stands or falls alone.
-          const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined;
+          const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined && request.outboxId === undefined;
           outcomes.push(
             singleWrite
               ? this.appendOne(request, now, topicBumps, newTopics)
@@ -75,6 +75,9 @@ export class SqliteEvents implements EventsPart {
     const s = this.s;
     const state = this.state;
     const { publisher } = request;
+    if (request.outboxId !== undefined && s.OUTBOX_DELETE.run(request.outboxId).changes === 0) {
+      throw new HubError("SB_OUTBOX_RELAYED", `outbox row ${request.outboxId} was relayed already`);
+    }
     if (request.idempotencyKey !== undefined) {
       const prior = s.IDEMPOTENCY_GET.get(idempotencyScope(publisher), request.idempotencyKey) as { results: string } | undefined;
       if (prior) {

@@ -10,6 +10,7 @@ import { SqliteEvents } from "./sqlite-events.js";
 import { SqliteKeys } from "./sqlite-keys.js";
 import { SqliteLeases } from "./sqlite-leases.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
+import { SqliteOutbox } from "./sqlite-outbox.js";
 import type { SqliteState } from "./sqlite-state.js";
 import { SqliteSubscriptions } from "./sqlite-subscriptions.js";
 import { SqliteTopics } from "./sqlite-topics.js";
@@ -49,6 +50,9 @@ export class SqliteStore implements SingleNodeStore {
   readonly keys: SqliteKeys;
   readonly leases: SqliteLeases;
   readonly rollups: SqliteRollups;
+  readonly outbox: SqliteOutbox;
+  /** The file's path (`:memory:` for none): an application's own connection must open the same one. */
+  readonly path: string;
   private readonly db: Database.Database;
   private readonly state: SqliteState;
   private ping_: Database.Statement | undefined;
@@ -64,6 +68,8 @@ export class SqliteStore implements SingleNodeStore {
     this.deliveries = new SqliteDeliveries(db, this.rollups);
     this.keys = new SqliteKeys(db);
     this.leases = new SqliteLeases(db);
+    this.outbox = new SqliteOutbox(db);
+    this.path = db.name;
   }
 
   /** Applies pending migrations (each in an IMMEDIATE transaction), then prepares every part's statements. */
@@ -95,7 +101,7 @@ export class SqliteStore implements SingleNodeStore {
       },
       this.state.now,
     );
-    for (const part of [this.rollups, this.events, this.topics, this.subscriptions, this.deliveries, this.keys, this.leases]) part.init();
+    for (const part of [this.rollups, this.events, this.topics, this.subscriptions, this.deliveries, this.keys, this.leases, this.outbox]) part.init();
     this.ping_ = db.prepare(PING);
     return result;
   }

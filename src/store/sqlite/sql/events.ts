@@ -24,3 +24,5 @@ export const IDEMPOTENCY_PUT = `INSERT INTO idempotency_keys (publisher, key, re
 export const DELETE_OLD_EVENTS = `DELETE FROM events WHERE seq IN
            (SELECT seq FROM events WHERE topic = ? AND received_at < ? ORDER BY received_at, seq LIMIT ?)`;
 export const LOWER_TOPIC_COUNT = `UPDATE topics SET event_count = max(event_count - ?, 0) WHERE name = ?`;
+/** The outbox row an append relays, deleted in the same transaction (0 changes: another relay took it). */
+export const OUTBOX_DELETE = `DELETE FROM outbox WHERE id = ?`;

@@ -1,0 +1,34 @@
+import type { NewEvent } from "./types.js";
+
+/** An outbox row's columns: the envelope as JSON and the data as JSON text (see migration 0011). */
+export interface OutboxColumns {
+  envelope: string;
+  data: string;
+}
+
+/** What an outbox row's `envelope` holds: the event without its data. */
+interface OutboxEnvelope {
+  id: string;
+  clientId: boolean;
+  topic: string;
+  type: string | null;
+  source: string | null;
+  subject: string | null;
+  time: number;
+  key: string | null;
+  attributes: Record<string, string>;
+  receivedAt: number;
+}
+
+/** The columns of the outbox row that carries `event`. */
+export function outboxColumns(event: NewEvent): OutboxColumns {
+  const { id, clientId, topic, type, source, subject, time, key, attributes, receivedAt } = event;
+  const envelope: OutboxEnvelope = { id, clientId, topic, type, source, subject, time, key, attributes, receivedAt };
+  return { envelope: JSON.stringify(envelope), data: event.dataJson };
+}
+
+/** The event an outbox row carries. */
+export function eventFromOutbox(columns: OutboxColumns): NewEvent {
+  const envelope = JSON.parse(columns.envelope) as OutboxEnvelope;
+  return { ...envelope, dataJson: columns.data, data: JSON.parse(columns.data) as unknown };
+}
