@@ -4,7 +4,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
 import { apiKeyOut } from "../api/wire/keys.js";
 import { configFlags, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { SseParser } from "../delivery/sse/sse-parser.js";
+import { SseParser } from "../client/sse-parser.js";
 import { openStore } from "../store/index.js";
 
 const program = new Command().name("switchboard").description("An event hub: durable ingest, live SSE streams, webhooks and search.").version("0.1.0");
