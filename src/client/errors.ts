@@ -18,13 +18,16 @@ export class SwitchboardError extends Error {
   readonly details: string;
   /** The reply's `Retry-After`, in ms, when it had one. */
   readonly retryAfterMs: number | undefined;
+  /** The hub's short text for the code (`error` of its body); for the SDK's own codes, a short text of the SDK's. */
+  readonly title: string;
 
-  constructor(code: ErrorCode | ClientErrorCode, status: number, details: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode | ClientErrorCode, status: number, details: string, options: { retryAfterMs?: number; cause?: unknown; title?: string } = {}) {
     super(`${code}${status ? ` (${status})` : ""}: ${details}`, { cause: options.cause });
     this.name = "SwitchboardError";
     this.code = code;
     this.status = status;
     this.details = details;
     this.retryAfterMs = options.retryAfterMs;
+    this.title = options.title ?? (code === "SB_CLIENT_NETWORK" ? "hub unreachable" : "unexpected reply");
   }
 }

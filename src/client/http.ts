@@ -115,7 +115,8 @@ export async function errorFrom(res: Response): Promise<SwitchboardError> {
   }
   if (body && typeof body.code === "string") {
     const details = typeof body.details === "string" ? body.details : String(body.error ?? "");
-    return new SwitchboardError(body.code as SwitchboardError["code"], res.status, details, { retryAfterMs });
+    const title = typeof body.error === "string" ? body.error : undefined;
+    return new SwitchboardError(body.code as SwitchboardError["code"], res.status, details, { retryAfterMs, title });
   }
   return new SwitchboardError("SB_CLIENT_BAD_REPLY", res.status, `HTTP ${res.status} ${res.statusText}: ${text.slice(0, 200)}`, { retryAfterMs });
 }
