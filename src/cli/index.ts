@@ -4,7 +4,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from "../auth/api-keys.js";
 import { apiKeyOut } from "../api/wire/keys.js";
 import { configFlags, loadConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import { openStore } from "../store/index.js";
+import type { openStore } from "../store/index.js";
 import { collect, registerEventCommands, registerTransferCommands } from "./hub-commands.js";
 import { registerDeliveryCommands, registerSubscriptionCommands } from "./subscription-commands.js";
 
@@ -28,6 +28,7 @@ program
   .option("--database-url <url>", "sqlite:PATH or postgres://… (env DATABASE_URL)")
   .action(async (opts: { databaseUrl?: string }) => {
     const config = loadConfig({ overrides: { databaseUrl: opts.databaseUrl } });
+    const { openStore } = await import("../store/index.js");
     const store = await openStore(config.databaseUrl, { pgPartitionSize: config.pgPartitionSize });
     await store.close();
     process.stdout.write(`migrated ${config.databaseUrl.replace(/\/\/[^@/]*@/, "//***@")}\n`);
@@ -45,6 +46,8 @@ const keys = program
 /** Opens the store, runs `fn`, closes the store. */
 async function withStore<T>(databaseUrl: string | undefined, fn: (store: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
   const config = loadConfig({ overrides: { databaseUrl } });
+  // Loaded here: the database drivers cost the commands that only call a hub their start-up time otherwise.
+  const { openStore } = await import("../store/index.js");
   const store = await openStore(config.databaseUrl, { pgPartitionSize: config.pgPartitionSize });
   try {
     return await fn(store);
