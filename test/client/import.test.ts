@@ -50,10 +50,12 @@ describe("POST /api/events/import", () => {
     const res = await fetch(`${target.url}/api/events/import`, {
       method: "POST",
       headers: { "content-type": "application/x-ndjson" },
-      body: lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+      body: lines.map((l) => JSON.stringify(l)).join("\n") + '\n{"id":"nd-3","topic":"nd.x","data":{"exact": 1.50}}\n',
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ imported: 2, skipped: 0 });
+    expect(await res.json()).toEqual({ imported: 3, skipped: 0 });
+    // The data is stored as sent (compacted), as a publish stores it.
+    expect(await (await fetch(`${target.url}/api/events/nd-3`)).text()).toContain('"data":{"exact":1.50}');
     expect((await to.events.get("nd-1")).data).toEqual({ a: 1 });
     const error = (await to.events.import([{ topic: "nd.x", data: 1 }]).catch((e: unknown) => e)) as SwitchboardError;
     expect(error).toMatchObject({ code: "SB_EVENT_INVALID", status: 400 });
