@@ -124,6 +124,10 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
   fastify.addContentTypeParser(ANY_JSON_TYPE, { parseAs: "string" }, jsonParser);
   // NDJSON (imports): one JSON value a line, read as the array of them; each line is checked apart so an error names it.
   fastify.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (request, text, done) => {
+    if (!request.routeOptions.url?.endsWith("/events/import")) {
+      done(new HubError("SB_REQUEST_UNSUPPORTED_MEDIA_TYPE", "application/x-ndjson is taken by /events/import only; send application/json"), undefined);
+      return;
+    }
     const lines = (text as string).split("\n").filter((line) => line.trim() !== "");
     for (const [i, line] of lines.entries()) {
       try {

@@ -60,6 +60,8 @@ describe("POST /api/events/import", () => {
     const error = (await to.events.import([{ topic: "nd.x", data: 1 }]).catch((e: unknown) => e)) as SwitchboardError;
     expect(error).toMatchObject({ code: "SB_EVENT_INVALID", status: 400 });
     expect(error.details).toContain("[0]: an imported event must have its id");
+    const elsewhere = await fetch(`${target.url}/api/events`, { method: "POST", headers: { "content-type": "application/x-ndjson" }, body: '{"a":1}\n' });
+    expect(elsewhere.status).toBe(415);
     const bad = await fetch(`${target.url}/api/events/import`, {
       method: "POST",
       headers: { "content-type": "application/x-ndjson" },
