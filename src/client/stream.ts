@@ -40,12 +40,16 @@ export class EventStream implements AsyncIterableIterator<EventOut> {
   /** The id of the last event handed out: where a reconnection resumes. */
   lastEventId: string | undefined;
   private readonly iterator: AsyncGenerator<EventOut, void, undefined>;
+  /** Aborted by {@link return} or by the caller's signal: ends a pending read at once. */
+  private readonly closer = new AbortController();
 
   constructor(
     private readonly http: HttpClient,
     private readonly options: StreamOptions = {},
   ) {
     this.lastEventId = options.lastEventId;
+    if (options.signal?.aborted) this.closer.abort();
+    options.signal?.addEventListener("abort", () => this.closer.abort(), { once: true });
     this.iterator = this.run();
   }
 
@@ -57,8 +61,9 @@ export class EventStream implements AsyncIterableIterator<EventOut> {
     return this.iterator.next();
   }
 
-  /** Closes the connection; later reads end. */
+  /** Closes the connection, ending a read in progress too; later reads end. */
   async return(): Promise<IteratorResult<EventOut>> {
+    this.closer.abort();
     return this.iterator.return(undefined);
   }
 
@@ -71,12 +76,12 @@ export class EventStream implements AsyncIterableIterator<EventOut> {
   }
 
   private async *run(): AsyncGenerator<EventOut, void, undefined> {
-    const userSignal = this.options.signal;
+    const userSignal = this.closer.signal;
     let hintMs: number | undefined;
-    for (let attempt = 0; !userSignal?.aborted; attempt++) {
+    for (let attempt = 0; !userSignal.aborted; attempt++) {
       const controller = new AbortController();
       const abort = () => controller.abort();
-      userSignal?.addEventListener("abort", abort, { once: true });
+      userSignal.addEventListener("abort", abort, { once: true });
       let error: unknown;
       try {
         const res = await fetch(this.url(), {
@@ -99,11 +104,11 @@ export class EventStream implements AsyncIterableIterator<EventOut> {
           }
         }
       } catch (caught) {
-        if (userSignal?.aborted) return;
+        if (userSignal.aborted) return;
         if (caught instanceof SwitchboardError && caught.status !== 0 && caught.status !== 429 && caught.status !== 503) throw caught;
         error = caught;
       } finally {
-        userSignal?.removeEventListener("abort", abort);
+        userSignal.removeEventListener("abort", abort);
         controller.abort();
       }
       this.options.onReconnect?.({ attempt: attempt + 1, error });

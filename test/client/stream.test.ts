@@ -126,6 +126,12 @@ describe("stream()", () => {
     await new Promise((r) => setTimeout(r, 100));
     controller.abort();
     expect(await next).toEqual({ done: true, value: undefined });
+    // return() ends a read that is waiting for an event, without one coming.
+    const waiting = sb.stream({ topics: "abort.y" });
+    const pending = waiting.next();
+    await new Promise((r) => setTimeout(r, 100));
+    await waiting.return();
+    expect(await pending).toEqual({ done: true, value: undefined });
     const bad = sb.stream({ topics: "bad..topic" });
     await expect(bad.next()).rejects.toMatchObject({ code: "SB_QUERY_INVALID", status: 400 });
   });
