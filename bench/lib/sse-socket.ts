@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { SseParser, type SseBlock } from "../../src/delivery/sse/sse-parser.js";
+import { SseParser, type SseBlock } from "../../src/client/sse-parser.js";
 
 /** Options of {@link openSseSocket}. */
 export interface SseSocketOptions {

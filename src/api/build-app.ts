@@ -9,6 +9,7 @@ import { jsonDepthExceeds, registerLimits } from "./limits.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
+import { registerImportRoute } from "./routes/import.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerSessionRoutes } from "./routes/session.js";
@@ -98,6 +99,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   if (config.role === "worker") return app;
   const streamParts = { streams, metrics, log: hub.log, basePath };
   registerEventRoutes(fastify, { ...streamParts, ingestor: hub.ingestor, store, subscriptions, maxBatchEvents: config.maxBatchEvents });
+  registerImportRoute(fastify, { ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, basePath });
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
   registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });
   registerStreamRoutes(fastify, streamParts);
@@ -131,6 +133,23 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);
   fastify.addContentTypeParser(CLOUDEVENTS_TYPES, { parseAs: "string" }, jsonParser);
   fastify.addContentTypeParser(ANY_JSON_TYPE, { parseAs: "string" }, jsonParser);
+  // NDJSON (imports): one JSON value a line, read as the array of them; each line is checked apart so an error names it.
+  fastify.addContentTypeParser("application/x-ndjson", { parseAs: "string" }, (request, text, done) => {
+    if (!request.routeOptions.url?.endsWith("/events/import")) {
+      done(new HubError("SB_REQUEST_UNSUPPORTED_MEDIA_TYPE", "application/x-ndjson is taken by /events/import only; send application/json"), undefined);
+      return;
+    }
+    const lines = (text as string).split("\n").filter((line) => line.trim() !== "");
+    for (const [i, line] of lines.entries()) {
+      try {
+        JSON.parse(line);
+      } catch (error) {
+        done(new HubError("SB_REQUEST_INVALID_JSON", `line ${i + 1} is not JSON: ${(error as Error).message}`), undefined);
+        return;
+      }
+    }
+    jsonParser(request, `[${lines.join(",")}]`, done);
+  });
 }
 
 /**

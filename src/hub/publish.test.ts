@@ -6,7 +6,7 @@ import { createPublish } from "./publish.js";
 
 describe("createPublish", () => {
   it("normalises the inputs as of the injected clock and passes the idempotency key on", async () => {
-    const publish = vi.fn(async (_events: NewEvent[], _options?: PublishOptions) => ({ results: [], replayed: false }));
+    const publish = vi.fn(async (_events: NewEvent[], _options?: PublishOptions) => ({ results: [], replayed: false, stored: 0 }));
     const send = createPublish({ ingestor: { publish }, config: { maxBatchEvents: 10 }, now: () => 1_700_000_000_000 });
     await send(
       [

@@ -22,6 +22,8 @@ export interface PublishResult {
   results: AppendResult[];
   /** True when nothing was stored because this repeats an earlier request (same Idempotency-Key or ids). */
   replayed: boolean;
+  /** How many of the events were stored now (the others repeated stored ids). */
+  stored: number;
 }
 
 /** Options of one publish. */
@@ -176,7 +178,7 @@ export class Ingestor {
         for (const e of outcome.stored) stored.push(e);
         metrics?.ingestRequests.inc({ outcome: outcome.replayed ? "replayed" : "stored" });
         metrics?.ingestLatency.observe(Number(committed - pending.queuedAt) / 1e9);
-        pending.resolve({ results: outcome.results, replayed: outcome.replayed });
+        pending.resolve({ results: outcome.results, replayed: outcome.replayed, stored: outcome.stored.length });
       } else {
         metrics?.ingestRequests.inc({ outcome: "failed" });
         pending.reject(outcome.error);

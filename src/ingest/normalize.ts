@@ -53,6 +53,26 @@ function eventFromItem(item: unknown, ctx: IngestContext, where: string, span: S
   return buildEvent({ data: item }, ctx, where, span);
 }
 
+/** Fields of an exported envelope that an import reads past: the store gives each event a new seq and receive time. */
+const EXPORT_ONLY_KEYS: ReadonlySet<string> = new Set(["seq", "received_at", "deliveries"]);
+
+/**
+ * Events to import (`POST /events/import`): an array of envelopes as the API shows them (an export's lines), each
+ * with its id, which the import keeps. `seq`, `received_at` and `deliveries` are read past.
+ */
+export function eventsForImport(body: unknown, ctx: IngestContext): NewEvent[] {
+  if (!Array.isArray(body)) throw invalid("", "an import is an array of events (or NDJSON, one event a line)");
+  const spans = ctx.rawBody === undefined ? undefined : elementSpans(ctx.rawBody, wholeSpan(ctx.rawBody));
+  return body.map((item, i) => {
+    const where = `[${i}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) throw invalid(where, "each imported event must be an object");
+    const env = Object.fromEntries(Object.entries(item).filter(([k]) => !EXPORT_ONLY_KEYS.has(k)));
+    if (typeof env.id !== "string") throw invalid(where, "an imported event must have its id");
+    if (!isEnvelope(env)) throw invalid(where, `an imported event is an envelope with data and the fields ${[...ENVELOPE_KEYS].join(", ")}`);
+    return fromEnvelope(env, ctx, where, spans?.[i]);
+  });
+}
+
 /** True for an object that has `data` or `payload` and no key outside the envelope's. */
 export function isEnvelope(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Switchboard, type EventSearch } from "../../src/client/index.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/log.js";
 import { startServer, type RunningServer } from "../../src/server.js";
@@ -79,19 +80,12 @@ export function postJson<T = any>(url: string, body: unknown, headers: Record<st
   });
 }
 
-/** Every stored event, oldest first, read through `GET /api/events` page by page. */
+/** Every stored event, oldest first, read through `GET /api/events` page by page (the SDK's search). */
 export async function listAllEvents(baseUrl: string, params: Record<string, string> = {}): Promise<any[]> {
   const out: any[] = [];
-  let cursor: string | null = null;
-  for (let pages = 0; pages < 1000; pages++) {
-    const qs: URLSearchParams = new URLSearchParams({ limit: "1000", ...params, ...(cursor ? { cursor } : {}) });
-    const reply: JsonReply = await request(`${baseUrl}/api/events?${qs}`);
-    if (reply.status !== 200) throw new Error(`GET /api/events answered ${reply.status}: ${reply.text}`);
-    out.push(...reply.body.data);
-    cursor = reply.body.next_cursor;
-    if (!cursor) return out;
-  }
-  throw new Error("GET /api/events did not stop paging");
+  // Other parameters than the search's own are data-field equalities, which the SDK sends as they are.
+  for await (const event of new Switchboard({ url: baseUrl }).events.search({ limit: 1000, ...params } as EventSearch)) out.push(event);
+  return out;
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs` with `what`. */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { StringDecoder } from "node:string_decoder";
-import { SseParser } from "../../src/delivery/sse/sse-parser.js";
+import { SseParser } from "../../src/client/sse-parser.js";
 
 /** One SSE block (the lines up to a blank line), as the shared {@link SseParser} reads it. */
 export interface SseFrame {

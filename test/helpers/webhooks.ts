@@ -1,16 +1,15 @@
 import { createHmac } from "node:crypto";
 import { expect } from "vitest";
+import { Switchboard, type SubscriptionCreateBody } from "../../src/client/index.js";
 import { postJson, request } from "./hub.js";
 import type { ReceivedRequest } from "./receiver.js";
 
 /** A short retry schedule in seconds: first attempt at once, then 0.1 s and 0.2 s. */
 export const FAST_RETRY = { schedule: [0, 0.1, 0.2] };
 
-/** Creates a subscription (201 expected) and returns its wire form, secret included. */
+/** Creates a subscription through the SDK (an error throws) and returns its wire form, secret included. */
 export async function createSubscription(hubUrl: string, body: Record<string, unknown>): Promise<any> {
-  const reply = await postJson(`${hubUrl}/api/subscriptions`, body);
-  expect(reply.status, `POST /api/subscriptions: ${reply.text}`).toBe(201);
-  return reply.body;
+  return new Switchboard({ url: hubUrl }).subscriptions.create(body as unknown as SubscriptionCreateBody);
 }
 
 /** Publishes one event or a batch (201 expected); returns the results, always as an array. */
@@ -20,12 +19,12 @@ export async function publish(hubUrl: string, events: unknown): Promise<Array<{ 
   return Array.isArray(reply.body) ? reply.body : [reply.body];
 }
 
-/** Publishes `count` events in batches of at most 500 (the batch limit is 1000). */
+/** Publishes `count` events through the SDK, in batches of at most 500 (the batch limit is 1000). */
 export async function publishMany(hubUrl: string, topic: string, count: number, data: (i: number) => unknown = (i) => ({ i })) {
+  const sb = new Switchboard({ url: hubUrl });
   const out: Array<{ id: string; seq: number; topic: string }> = [];
   for (let start = 0; start < count; start += 500) {
-    const batch = Array.from({ length: Math.min(500, count - start) }, (_, k) => ({ topic, data: data(start + k) }));
-    out.push(...(await publish(hubUrl, batch)));
+    out.push(...(await sb.publishBatch(Array.from({ length: Math.min(500, count - start) }, (_, k) => ({ topic, data: data(start + k) })))));
   }
   return out;
 }

@@ -73,3 +73,12 @@ export const StreamQuery = Type.Object(
   { $id: "StreamQuery", title: "Stream selection", ...bodyErrors("SB_QUERY_INVALID") },
 );
 export type StreamQuery = Static<typeof StreamQuery>;
+
+/** `POST BASE_PATH/events/import`: envelopes as the API shows them, each with its id; documentation only (the normalizer checks them). */
+export const ImportBody = checkedInHandler(
+  Type.Array(Type.Intersect([EventIn, Type.Object({ id: Type.String(), seq: Type.Optional(Type.Number()), received_at: Type.Optional(Type.String()) })]), {
+    $id: "ImportBody",
+    title: "Events to import",
+    description: "Events with their ids, as an export wrote them (JSON array, or NDJSON: one event a line). `seq` and `received_at` are assigned anew.",
+  }),
+);

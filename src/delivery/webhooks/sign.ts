@@ -37,7 +37,7 @@ export function signatureFor(secret: string, msgId: string, timestampSeconds: nu
 }
 
 /**
- * What a receiver does: true when one of the space-separated `v1,<sig>` entries of `header` is the signature of
+ * What a receiver does (the SDK's `verifyWebhook` wraps it): true when one of the space-separated `v1,<sig>` entries of `header` is the signature of
  * this message and the timestamp is within `toleranceSeconds` of now (either direction). Entries of other
  * versions (`v1a,…`) are ignored; comparison is constant-time.
  */
@@ -45,7 +45,7 @@ export function verifySignature(
   secret: string,
   msgId: string,
   timestampSeconds: number,
-  body: string,
+  body: string | Uint8Array,
   header: string,
   toleranceSeconds = 300,
   nowSeconds: number = Math.floor(Date.now() / 1000),
@@ -63,8 +63,9 @@ export function verifySignature(
   return match;
 }
 
-function hmac(key: Buffer, msgId: string, timestampSeconds: number, body: string): Buffer {
-  return createHmac("sha256", key).update(`${msgId}.${timestampSeconds}.${body}`).digest();
+/** `body` as bytes is signed as received (no round trip through text, which would mend invalid UTF-8). */
+function hmac(key: Buffer, msgId: string, timestampSeconds: number, body: string | Uint8Array): Buffer {
+  return createHmac("sha256", key).update(`${msgId}.${timestampSeconds}.`).update(body).digest();
 }
 
 function secretKey(secret: string): Buffer {

@@ -215,6 +215,31 @@ export function eventsConformance(state: SuiteState): void {
       });
     });
 
+    it("imports (no publisher): keeps ids and times, gives new seqs, and skips ids stored already, whoever stored them", async () => {
+      await append(store, [clientEvent("imp-owned", "import.a")], { publisher: "key_orders" });
+      const exported = [
+        clientEvent("imp-1", "import.a", { time: minutes(-600), type: "t", key: "k", attributes: { a: "1" } }),
+        clientEvent("imp-owned", "import.a"),
+        clientEvent("imp-2", "import.b", { time: minutes(-300), receivedAt: minutes(1) }),
+      ];
+      const first = await append(
+        store,
+        exported.map((e) => ({ ...e })),
+      );
+      expect(first.stored.map((e) => e.id)).toEqual(["imp-1", "imp-2"]);
+      expect(first.replayed).toBe(false);
+      expect(persisted((await store.events.get("imp-1"))!)).toEqual(persisted(exported[0]!, first.results[0]!.seq));
+      expect((await store.events.get("imp-2"))?.time).toBe(minutes(-300));
+      // The same file again: every id is stored, so nothing is, and each answers with its first seq.
+      const again = await append(
+        store,
+        exported.map((e) => ({ ...e })),
+      );
+      expect(again.stored).toEqual([]);
+      expect(again.results).toEqual(first.results);
+      expect(await store.stats()).toEqual({ events: 3, topics: 2 });
+    });
+
     it("replays an Idempotency-Key: the first request's results, nothing stored", async () => {
       const first = await append(store, [makeEvent("orders"), makeEvent("orders")], { idempotencyKey: "key-1" });
       expect(first.replayed).toBe(false);
