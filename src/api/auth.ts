@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { grantsScope, type Credential } from "../auth/index.js";
 import { HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
+import { referenceRoutes } from "./routes/reference.js";
 
 /** The cookie a browser's EventSource can carry a token in (it cannot set headers). */
 export const TOKEN_COOKIE = "switchboard_token";
@@ -21,8 +22,15 @@ export interface RequestWithCredential {
 const states = new WeakMap<FastifyRequest, AuthState>();
 
 /**
- * Adds the `onRequest` hook that authenticates every request except `/health`, `BASE_PATH/health`, `/ready`,
- * `/metrics` and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
+ * The routes that take no credential: the probes, `/metrics`, and the API's description (`BASE_PATH/openapi.json`,
+ * `/docs`), which hold no data (docs/security.md).
+ */
+export function openRoutes(basePath: string): Set<string> {
+  return new Set(["/health", `${basePath}/health`, "/ready", "/metrics", ...referenceRoutes(basePath)]);
+}
+
+/**
+ * Adds the `onRequest` hook that authenticates every request except those of {@link openRoutes} and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
  * {@link isStreamRequest}) also `?access_token=` or the `switchboard_token` cookie. Without a valid one the request
  * ends 401 (with `WWW-Authenticate: Bearer`); scopes are checked later by the routes with {@link requireScope}.
  * When auth is off (see `Authenticator.enabled`), nothing is checked. Register it before any hook that reads
@@ -30,7 +38,7 @@ const states = new WeakMap<FastifyRequest, AuthState>();
  */
 export function registerAuth(fastify: FastifyInstance, hub: Hub): void {
   const base = hub.config.basePath;
-  const open = new Set(["/health", `${base}/health`, "/ready", "/metrics"]);
+  const open = openRoutes(base);
   fastify.addHook("onRequest", (request, reply, done) => {
     const route = request.routeOptions.url;
     // A CORS preflight never carries credentials; the CORS hook (api/limits.ts) answers it.

@@ -4,11 +4,13 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ERRORS, HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
-import { redactUrl, registerAuth } from "./auth.js";
+import { openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
+import { collectRoutes } from "./openapi/document.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
+import { registerReferenceRoutes } from "./routes/reference.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
@@ -82,6 +84,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerRequestHooks(fastify, app, log);
   registerAuth(fastify, hub); // before the limits: they count by request.credentialId
   registerLimits(fastify, hub);
+  // Every route from here on goes into the OpenAPI document.
+  const routes = collectRoutes(fastify);
 
   // Each route module gets the parts of the hub it uses.
   const { basePath } = config;
@@ -95,6 +99,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
+  registerReferenceRoutes(fastify, { routes, openRoutes: openRoutes(basePath), basePath });
   return app;
 }
 
