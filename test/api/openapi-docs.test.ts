@@ -87,7 +87,7 @@ describe("the request examples in the docs", () => {
   const examples = docRequests();
 
   it("are found: curl commands and inline requests with bodies", () => {
-    expect(examples.filter((e) => e.body !== undefined).length).toBeGreaterThanOrEqual(7);
+    expect(examples.filter((e) => e.body !== undefined).length).toBeGreaterThanOrEqual(11);
   });
 
   it("would catch a wrong one", () => {
