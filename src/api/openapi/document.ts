@@ -109,7 +109,11 @@ function operation(route: CollectedRoute, doc: RouteDoc, options: OpenApiOptions
   }
   if (options.openRoutes.has(route.url)) op.security = [];
   else if (doc.stream) op.security = [{ bearerAuth: [] }, { accessToken: [] }, { tokenCookie: [] }];
-  op.responses = { ...successReplies(doc, components), ...errorReplies(errorCodesOf(route, doc, options)) };
+  const success = successReplies(doc, components);
+  const errors = errorReplies(errorCodesOf(route, doc, options));
+  const clash = Object.keys(success).find((status) => status in errors);
+  if (clash !== undefined) throw new Error(`${route.method} ${route.url}: its ${clash} reply is also an error of the catalog`);
+  op.responses = { ...success, ...errors };
   return op;
 }
 
@@ -214,6 +218,14 @@ function schemaCodes(schema: unknown, into: Set<ErrorCode>): void {
   for (const value of Object.values(schema)) schemaCodes(value, into);
 }
 
+const RETRY_AFTER = { "Retry-After": { description: "Seconds to wait before trying again.", schema: { type: "integer" } } };
+/** Headers the error replies of a status carry. */
+const REPLY_HEADERS: Record<number, Schema> = {
+  401: { "WWW-Authenticate": { description: '`Bearer realm="switchboard"`, with `error="invalid_token"` for a bad token.', schema: { type: "string" } } },
+  429: RETRY_AFTER,
+  503: { "Retry-After": { ...RETRY_AFTER["Retry-After"], description: "With `SB_STREAM_LIMIT`: seconds to wait before trying again." } },
+};
+
 /** The error replies, one per status, each naming its codes. */
 function errorReplies(codes: readonly ErrorCode[]): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
@@ -226,6 +238,7 @@ function errorReplies(codes: readonly ErrorCode[]): Record<string, unknown> {
     list.sort();
     out[String(status)] = {
       description: list.map((c) => `\`${c}\` (${ERRORS[c].error})`).join(", "),
+      ...(REPLY_HEADERS[status] ? { headers: REPLY_HEADERS[status] } : {}),
       content: {
         [JSON_TYPE]: {
           schema: { allOf: [{ $ref: "#/components/schemas/ErrorBody" }, { type: "object", properties: { code: { enum: list } } }] },
