@@ -33,6 +33,14 @@ describe("GET /docs, the API reference page", () => {
     expect((await request(`${hub.url}/docs/init.js`)).text).toContain('"validatorUrl":null');
   });
 
+  it("runs the bundle's SwaggerUIBundle on the page's settings (the script parses)", async () => {
+    const script = (await request(`${hub.url}/docs/init.js`)).text;
+    let settings: Record<string, unknown> | undefined;
+    const SwaggerUIBundle = Object.assign((s: Record<string, unknown>) => (settings = s), { presets: { apis: "apis" } });
+    new Function("window", "SwaggerUIBundle", script)({}, SwaggerUIBundle);
+    expect(settings).toMatchObject({ url: "/api/openapi.json", dom_id: "#swagger-ui", presets: ["apis"], layout: "BaseLayout" });
+  });
+
   it("serves the document without a credential, while the API itself asks for one", async () => {
     const doc = await request(`${hub.url}/api/openapi.json`);
     expect(doc.status).toBe(200);
