@@ -2,7 +2,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERRORS } from "../../src/errors.js";
 import { request, startTestHub, type TestHub } from "../helpers/hub.js";
-import { matchPath, schemaChecker, type OpenApiDocument } from "../helpers/openapi.js";
+import { documentedKeys, matchPath, schemaChecker, type OpenApiDocument } from "../helpers/openapi.js";
 
 /**
  * The routes fastify holds, from its own route tree (`printRoutes`), as `METHOD path` with every parameter written
@@ -139,7 +139,23 @@ describe("the document against real replies", () => {
     const schema = documented.content?.["application/json"]?.schema;
     if (schema !== undefined) expect(check(schema, reply.body), `${method} ${path} → ${reply.status} ${reply.text}`).toBeUndefined();
     else expect(reply.text).toBe("");
+    if (reply.status < 300 && schema !== undefined) expectNoUndocumentedField(schema, reply.body, `${method} ${path}`);
     return reply;
+  }
+
+  /** Every field of the reply, and of the objects in it that the schema describes field by field, is named by the schema. */
+  function expectNoUndocumentedField(schema: unknown, body: unknown, where: string) {
+    const described = (path: string[]) => documentedKeys(doc, schema, path).size > 0 || documentedKeys(doc, schema, [...path, "items"]).size > 0;
+    const check = (value: unknown, path: string[]): void => {
+      if (Array.isArray(value)) return value.forEach((v) => check(v, [...path, "items"]));
+      if (typeof value !== "object" || value === null) return;
+      const named = documentedKeys(doc, schema, path);
+      for (const [key, nested] of Object.entries(value)) {
+        expect(named.has(key), `${where}: ${[...path, key].join(".")} is not in the document`).toBe(true);
+        if (typeof nested === "object" && nested !== null && described([...path, key])) check(nested, [...path, key]);
+      }
+    };
+    check(body, []);
   }
 
   it("success replies match their schemas", async () => {
@@ -159,11 +175,16 @@ describe("the document against real replies", () => {
     await exchange("GET", `/api/events/${one.body.id}`);
     const sub = await exchange("POST", "/api/subscriptions", { topic: "oa.*", url: "http://127.0.0.1:9/hook", headers: { "x-a": "b" } });
     await exchange("GET", "/api/subscriptions");
+    await exchange("GET", `/api/subscriptions/${sub.body.id}`);
+    await exchange("PUT", `/api/subscriptions/${sub.body.id}`, { max_in_flight: 2 });
+    await exchange("PUT", "/api/topics/oa.orders", { description: "all orders" });
+    await exchange("GET", "/api/topics/oa.orders");
     await exchange("GET", `/api/subscriptions/${sub.body.id}/secret`);
     await exchange("GET", `/api/subscriptions/${sub.body.id}/headers`);
     const replay = await exchange("POST", `/api/subscriptions/${sub.body.id}/replay`, { from: "2020-01-01" });
     expect(replay.body, replay.text).toEqual({ replayed: 4 });
     await exchange("POST", `/api/subscriptions/${sub.body.id}/pause`);
+    await exchange("POST", `/api/subscriptions/${sub.body.id}/resume`);
     await exchange("POST", `/api/subscriptions/${sub.body.id}/retry`);
     const page = await exchange("GET", "/api/deliveries?limit=5");
     expect(page.body.data.length).toBeGreaterThan(0);

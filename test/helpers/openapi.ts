@@ -37,3 +37,28 @@ export function matchPath(doc: OpenApiDocument, method: string, path: string): {
   }
   return undefined;
 }
+
+/**
+ * The property names a schema of the document lists, through `$ref`, `allOf`, `anyOf`/`oneOf` (the object branch) and
+ * array `items`: `path` walks into properties (`["data", "items"]`). For checking that replies carry no field the
+ * document does not name (its schemas stay open, so validation alone would not tell).
+ */
+export function documentedKeys(doc: OpenApiDocument, schema: any, path: string[] = []): Set<string> {
+  const resolve = (s: any): any =>
+    typeof s?.$ref === "string"
+      ? resolve(
+          s.$ref
+            .slice(2)
+            .split("/")
+            .reduce((o: any, k: string) => o[k], doc),
+        )
+      : s;
+  const branches = (s: any): any[] => {
+    const r = resolve(s);
+    if (r === undefined) return [];
+    return [r, ...["allOf", "anyOf", "oneOf"].flatMap((k) => (r[k] ?? []).flatMap(branches))];
+  };
+  let current = branches(schema);
+  for (const step of path) current = current.flatMap((s) => branches(step === "items" ? s.items : s.properties?.[step]));
+  return new Set(current.flatMap((s) => Object.keys(s.properties ?? {})));
+}
