@@ -112,7 +112,6 @@ function publishDoc(summary: string, description?: string) {
       "SB_IDEMPOTENCY_KEY_CONFLICT",
       "SB_TOPIC_INVALID",
       "SB_TOPIC_NOT_FOUND",
-      "SB_QUERY_INVALID_TIME",
     ],
     headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
     bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],

@@ -33,7 +33,8 @@ export interface SubscriptionRoutesOptions {
 }
 
 const SUB_NOT_FOUND = ["SB_SUBSCRIPTION_NOT_FOUND"] as const;
-const SUB_CHECKS = ["SB_WEBHOOK_TARGET_FORBIDDEN", "SB_SUBSCRIPTION_EXISTS", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY"] as const;
+/** What saving a subscription's fields can refuse beyond its schema. */
+const SUB_CHECKS = ["SB_WEBHOOK_TARGET_FORBIDDEN", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY"] as const;
 const subReply = (status: number, description: string) => [{ status, description, schema: SubscriptionOut }];
 const changeDoc = (summary: string): RouteDoc => ({
   summary,
@@ -54,7 +55,7 @@ const DOCS = {
   create: {
     summary: "Create a webhook subscription",
     replies: subReply(201, "Created; `secret` is shown in this reply and by `GET …/secret`."),
-    errors: [...SUB_CHECKS, "SB_SUBSCRIPTION_LIMIT", "SB_QUERY_INVALID_TIME"],
+    errors: [...SUB_CHECKS, "SB_SUBSCRIPTION_EXISTS", "SB_SUBSCRIPTION_LIMIT"],
   },
   list: { summary: "List subscriptions", replies: [{ status: 200, description: "Every subscription.", schema: SubscriptionList }] },
   get: { summary: "One subscription", replies: subReply(200, "The subscription (header values masked, no secret)."), errors: SUB_NOT_FOUND },
@@ -79,7 +80,7 @@ const DOCS = {
     summary: "Create a Postoffice publisher",
     tag: "subscriptions",
     replies: subReply(201, "The subscription created."),
-    errors: [...SUB_CHECKS, "SB_SUBSCRIPTION_LIMIT"],
+    errors: [...SUB_CHECKS, "SB_SUBSCRIPTION_EXISTS", "SB_SUBSCRIPTION_LIMIT"],
   },
   deliveries: {
     summary: "Search deliveries",
