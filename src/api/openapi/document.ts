@@ -181,7 +181,9 @@ function successReplies(doc: RouteDoc, components: Record<string, unknown>): Rec
   const out: Record<string, unknown> = {};
   for (const reply of doc.replies) {
     const content = reply.schema === undefined ? undefined : { [reply.contentType ?? JSON_TYPE]: { schema: convert(reply.schema, components) } };
-    out[String(reply.status)] = { description: reply.description, ...(content ? { content } : {}) };
+    const headers =
+      reply.headers && Object.fromEntries(Object.entries(reply.headers).map(([name, d]) => [name, { description: d, schema: { type: "string" } }]));
+    out[String(reply.status)] = { description: reply.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
   }
   return out;
 }

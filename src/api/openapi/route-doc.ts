@@ -9,6 +9,8 @@ export interface RouteReply {
   schema?: TSchema;
   /** Default `application/json`. */
   contentType?: string;
+  /** Response headers it may carry, name → description. */
+  headers?: Record<string, string>;
 }
 
 /**

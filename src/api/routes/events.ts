@@ -103,7 +103,14 @@ function publishDoc(summary: string, description?: string) {
   return documented({
     summary,
     description,
-    replies: [{ status: 201, description: "Stored (or a repeat): one result, or an array of them for a batch.", schema: PUBLISH_REPLY }],
+    replies: [
+      {
+        status: 201,
+        description: "Stored (or a repeat): one result, or an array of them for a batch.",
+        schema: PUBLISH_REPLY,
+        headers: { "Idempotent-Replayed": "`true` when the request repeated a client id or an Idempotency-Key: nothing new was stored." },
+      },
+    ],
     errors: [
       "SB_EVENT_INVALID",
       "SB_EVENT_BATCH_TOO_LARGE",
