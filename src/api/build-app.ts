@@ -6,7 +6,7 @@ import { ERRORS, HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
-import { collectRoutes } from "./openapi/document.js";
+import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
@@ -36,6 +36,8 @@ export interface App {
   fastify: FastifyInstance;
   /** Current lifecycle; set to `ready` once listening and `draining` on shutdown. */
   lifecycle: Lifecycle;
+  /** Every route registered, as the OpenAPI document is generated from them. */
+  routes: CollectedRoute[];
 }
 
 const CLOUDEVENTS_TYPES = ["application/cloudevents+json", "application/cloudevents-batch+json"];
@@ -76,7 +78,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       void (reply as FastifyReply).status(hubErr.status).send(hubErr.toBody());
     },
   });
-  const app: App = { fastify, lifecycle: "starting" };
+  const app: App = { fastify, lifecycle: "starting", routes: [] };
 
   // Route schemas (schemas/) are checked by the hub's compiler, which answers the error catalog's bodies.
   fastify.setValidatorCompiler(createValidatorCompiler());
@@ -85,7 +87,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerAuth(fastify, hub); // before the limits: they count by request.credentialId
   registerLimits(fastify, hub);
   // Every route from here on goes into the OpenAPI document.
-  const routes = collectRoutes(fastify);
+  const routes = collectRoutes(fastify, app.routes);
 
   // Each route module gets the parts of the hub it uses.
   const { basePath } = config;

@@ -11,7 +11,8 @@ export interface CollectedRoute {
   /** fastify's form, `:id` parameters. */
   url: string;
   schema?: FastifySchema;
-  doc?: RouteDoc;
+  /** `false`: left out on purpose. */
+  doc?: RouteDoc | false;
 }
 
 /** Options of {@link buildOpenApiDocument}. */
@@ -22,11 +23,10 @@ export interface OpenApiOptions {
 }
 
 /**
- * Collects every route registered on `fastify` from now on, HEAD excepted (fastify adds one per GET, answering the
- * same with no body). Call before any route is registered.
+ * Collects every route registered on `fastify` from now on into `routes`, HEAD excepted (fastify adds one per GET,
+ * answering the same with no body). Call before any route is registered.
  */
-export function collectRoutes(fastify: FastifyInstance): CollectedRoute[] {
-  const routes: CollectedRoute[] = [];
+export function collectRoutes(fastify: FastifyInstance, routes: CollectedRoute[] = []): CollectedRoute[] {
   fastify.addHook("onRoute", (route: RouteOptions) => {
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
       if (method.toUpperCase() === "HEAD") continue;
@@ -55,7 +55,8 @@ export function buildOpenApiDocument(routes: readonly CollectedRoute[], options:
   const components: Record<string, unknown> = {};
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
-    if (route.doc === undefined) throw new Error(`${route.method} ${route.url} has no config.openapi`);
+    if (route.doc === false) continue;
+    if (route.doc === undefined) throw new Error(`${route.method} ${route.url} has no config.openapi (false leaves it out)`);
     (paths[openApiPath(route.url)] ??= {})[route.method.toLowerCase()] = operation(route, route.doc, options, components);
   }
   components.ErrorCode = errorCodeSchema();

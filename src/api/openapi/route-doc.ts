@@ -37,8 +37,11 @@ export interface RouteDoc {
 
 declare module "fastify" {
   interface FastifyContextConfig {
-    /** The route's part of `GET BASE_PATH/openapi.json`. */
-    openapi?: RouteDoc;
+    /**
+     * The route's part of `GET BASE_PATH/openapi.json`; `false` leaves it out on purpose (files of a web UI, which are
+     * no part of the API). A route with neither makes the document fail to build.
+     */
+    openapi?: RouteDoc | false;
   }
 }
 
