@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import { grantsScope, type Credential } from "../auth/index.js";
 import { HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
+import { referenceRoutes } from "./routes/reference.js";
 
 /** The cookie a browser's EventSource can carry a token in (it cannot set headers). */
 export const TOKEN_COOKIE = "switchboard_token";
@@ -27,8 +28,24 @@ export interface OpenConsole {
 }
 
 /**
- * Adds the `onRequest` hook that authenticates every request except `/health`, `BASE_PATH/health`, `/ready`,
- * `/metrics` and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
+ * The routes that take no credential: the probes, `/metrics`, and the API's description (`BASE_PATH/openapi.json`,
+ * `/docs`), which hold no data (docs/security.md), and the console's sign-in routes, which check their own token.
+ */
+export function openRoutes(basePath: string): Set<string> {
+  return new Set([
+    "/health",
+    `${basePath}/health`,
+    "/ready",
+    "/metrics",
+    `${basePath}/auth/login`,
+    `${basePath}/auth/logout`,
+    `${basePath}/auth/session`,
+    ...referenceRoutes(basePath),
+  ]);
+}
+
+/**
+ * Adds the `onRequest` hook that authenticates every request except those of {@link openRoutes} and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
  * {@link isStreamRequest}) also `?access_token=` or the `switchboard_token` cookie. Without a valid one the request
  * ends 401 (with `WWW-Authenticate: Bearer`); scopes are checked later by the routes with {@link requireScope}.
  * When auth is off (see `Authenticator.enabled`), nothing is checked. Register it before any hook that reads
@@ -36,16 +53,7 @@ export interface OpenConsole {
  */
 export function registerAuth(fastify: FastifyInstance, hub: Hub, console: OpenConsole = { paths: [], isOpen: () => false }): void {
   const base = hub.config.basePath;
-  const open = new Set([
-    "/health",
-    `${base}/health`,
-    "/ready",
-    "/metrics",
-    `${base}/auth/login`,
-    `${base}/auth/logout`,
-    `${base}/auth/session`,
-    ...console.paths,
-  ]);
+  const open = new Set([...openRoutes(base), ...console.paths]);
   fastify.addHook("onRequest", (request, reply, done) => {
     const route = request.routeOptions.url;
     // A CORS preflight never carries credentials; the CORS hook (api/limits.ts) answers it.

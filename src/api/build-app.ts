@@ -4,8 +4,9 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ERRORS, HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
-import { redactUrl, registerAuth } from "./auth.js";
+import { openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
+import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
@@ -14,6 +15,7 @@ import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerSessionRoutes } from "./routes/session.js";
 import { registerStatsRoutes } from "./routes/stats.js";
+import { registerReferenceRoutes } from "./routes/reference.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
 import { registerTopicRoutes } from "./routes/topics.js";
@@ -39,6 +41,8 @@ export interface App {
   fastify: FastifyInstance;
   /** Current lifecycle; set to `ready` once listening and `draining` on shutdown. */
   lifecycle: Lifecycle;
+  /** Every route registered, as the OpenAPI document is generated from them. */
+  routes: CollectedRoute[];
 }
 
 const CLOUDEVENTS_TYPES = ["application/cloudevents+json", "application/cloudevents-batch+json"];
@@ -79,7 +83,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       void (reply as FastifyReply).status(hubErr.status).send(hubErr.toBody());
     },
   });
-  const app: App = { fastify, lifecycle: "starting" };
+  const app: App = { fastify, lifecycle: "starting", routes: [] };
 
   // Route schemas (schemas/) are checked by the hub's compiler, which answers the error catalog's bodies.
   fastify.setValidatorCompiler(createValidatorCompiler());
@@ -90,6 +94,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Before the limits: they count by request.credentialId.
   registerAuth(fastify, hub, { paths: consoleOpenPaths(site), isOpen: (request) => isConsolePage(site, request, config.basePath) });
   registerLimits(fastify, hub);
+  // Every route from here on goes into the OpenAPI document.
+  const routes = collectRoutes(fastify, app.routes);
 
   // Each route module gets the parts of the hub it uses.
   const { basePath } = config;
@@ -108,6 +114,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStatsRoutes(fastify, { store, metrics, basePath });
   registerSessionRoutes(fastify, { auth: hub.auth, basePath });
   if (site) registerConsoleRoutes(fastify, site);
+  registerReferenceRoutes(fastify, { routes, openRoutes: openRoutes(basePath), basePath });
   return app;
 }
 

@@ -103,8 +103,10 @@ function sendFile(f: ConsoleFile, request: FastifyRequest, reply: FastifyReply):
  * ({@link isConsolePage}). Registered only when the console is built and `SWITCHBOARD_CONSOLE` is on.
  */
 export function registerConsoleRoutes(fastify: FastifyInstance, site: ConsoleSite): void {
-  fastify.get(site.pagesBase || "/", (request, reply) => sendConsoleIndex(site, request, reply));
-  for (const [path, f] of site.files) fastify.get(path, (request, reply) => sendFile(f, request, reply));
+  // The console's files are no part of the API: out of the OpenAPI document.
+  const notApi = { config: { openapi: false as const } };
+  fastify.get(site.pagesBase || "/", notApi, (request, reply) => sendConsoleIndex(site, request, reply));
+  for (const [path, f] of site.files) fastify.get(path, notApi, (request, reply) => sendFile(f, request, reply));
 }
 
 /** The console's URL paths that need no credential (its files; its pages are judged by {@link isConsolePage}). */

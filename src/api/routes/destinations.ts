@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { destinationKinds, type DestinationRouter } from "../../delivery/destinations/index.js";
 import { adminOnly } from "../auth.js";
+import { documented } from "../openapi/route-doc.js";
+import { DestinationsOut } from "../schemas/responses.js";
 
 /** What {@link registerDestinationRoutes} uses. */
 export interface DestinationRoutesOptions {
@@ -14,5 +16,9 @@ export interface DestinationRoutesOptions {
  * on (it is unauthenticated); this is the full view.
  */
 export function registerDestinationRoutes(fastify: FastifyInstance, { destinations, basePath }: DestinationRoutesOptions): void {
-  fastify.get(`${basePath}/destinations`, { onRequest: adminOnly }, async () => ({ kinds: destinationKinds(), endpoints: destinations.health() }));
+  const doc = documented({
+    summary: "Destination kinds, and the broker endpoints in use on this node",
+    replies: [{ status: 200, description: "Kinds and endpoints.", schema: DestinationsOut }],
+  });
+  fastify.get(`${basePath}/destinations`, { onRequest: adminOnly, ...doc }, async () => ({ kinds: destinationKinds(), endpoints: destinations.health() }));
 }

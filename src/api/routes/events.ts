@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Type } from "typebox";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
@@ -11,11 +12,13 @@ import { publishParent } from "../../telemetry.js";
 import { envelopeJson } from "../../wire.js";
 import { hasScope, isStreamRequest, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
+import { documented, type RouteDoc } from "../openapi/route-doc.js";
 import { IdParams } from "../schemas/common.js";
 import { EventSearchQuery, PublishBody, PublishQuery, TopicParams } from "../schemas/events.js";
+import { EventDetail, EventPage, PublishResult } from "../schemas/responses.js";
 import { eventSearchFromWire } from "../wire/events.js";
 import { deliveryDetailOut } from "../wire/subscriptions.js";
-import { createStreamHandler, type StreamRoutesOptions } from "./streams.js";
+import { createStreamHandler, STREAM_DOC, type StreamRoutesOptions } from "./streams.js";
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -83,14 +86,56 @@ export function registerEventRoutes(instance: FastifyInstance, options: EventRou
     return reply.status(201).send(batch ? result.results : result.results[0]);
   };
 
-  fastify.post(`${base}/events`, publish, (request, reply) => ingest(request, reply, {}));
-  fastify.post(`${base}/topics/:topic/events`, { schema: { ...publish.schema, params: TopicParams } }, (request, reply) =>
-    ingest(request, reply, { topic: request.params.topic, bodyIsData: true }),
+  fastify.post(`${base}/events`, { ...publish, ...publishDoc("Publish events") }, (request, reply) => ingest(request, reply, {}));
+  fastify.post(
+    `${base}/topics/:topic/events`,
+    { schema: { ...publish.schema, params: TopicParams }, ...publishDoc("Publish to one topic", "The body is the data of one event.") },
+    (request, reply) => ingest(request, reply, { topic: request.params.topic, bodyIsData: true }),
   );
-  fastify.post(`${base}/messages`, publish, (request, reply) => ingest(request, reply, { envelopeRequired: true }));
+  fastify.post(
+    `${base}/messages`,
+    { ...publish, ...publishDoc("Publish Postoffice messages", "`{topic, payload, attributes?}` or an array of them.") },
+    (request, reply) => ingest(request, reply, { envelopeRequired: true }),
+  );
 
   registerEventReads(fastify, options);
 }
+
+/** Publishing's part of the OpenAPI document. */
+function publishDoc(summary: string, description?: string) {
+  return documented({
+    summary,
+    description,
+    replies: [
+      {
+        status: 201,
+        description: "Stored (or a repeat): one result, or an array of them for a batch.",
+        schema: PUBLISH_REPLY,
+        headers: { "Idempotent-Replayed": "`true` when the request repeated a client id or an Idempotency-Key: nothing new was stored." },
+      },
+    ],
+    errors: [
+      "SB_EVENT_INVALID",
+      "SB_EVENT_BATCH_TOO_LARGE",
+      "SB_EVENT_SCHEMA_MISMATCH",
+      "SB_EVENT_ID_CONFLICT",
+      "SB_IDEMPOTENCY_KEY_CONFLICT",
+      "SB_TOPIC_INVALID",
+      "SB_TOPIC_NOT_FOUND",
+    ],
+    headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
+    bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],
+  });
+}
+
+const PUBLISH_REPLY = Type.Union([PublishResult, Type.Array(PublishResult)]);
+
+const SEARCH_DOC: RouteDoc = {
+  summary: "Search events",
+  description: "Any parameter not listed is equality on a top-level data field (`user_id=123`): numbers, true, false and null are typed.",
+  replies: [{ status: 200, description: "A page of events, oldest first unless `order=desc`.", schema: EventPage }],
+  errors: ["SB_QUERY_INVALID_TIME", "SB_QUERY_INVALID_CURSOR", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY"],
+};
 
 /** `GET BASE_PATH/events` (the search) and `GET BASE_PATH/events/:id`. */
 function registerEventReads(instance: FastifyInstance, options: EventRoutesOptions): void {
@@ -105,13 +150,21 @@ function registerEventReads(instance: FastifyInstance, options: EventRoutesOptio
       .type("application/json; charset=utf-8")
       .send(`{"data":[${page.events.map(envelopeJson).join(",")}],"next_cursor":${JSON.stringify(page.nextCursor)}}`);
   };
-  const searchSchema = { schema: { querystring: EventSearchQuery } };
+  const searchSchema = { schema: { querystring: EventSearchQuery }, ...documented(SEARCH_DOC) };
   if (base !== "") fastify.get(`${base}/events`, searchSchema, search);
   else {
     const stream = createStreamHandler(options);
     // With an empty BASE_PATH, `/events` is both the search and the SSE stream: the Accept header decides. Both read
     // single parameters but `topic`, so the search's schema serves the stream too.
-    fastify.get("/events", searchSchema, async (request, reply) => {
+    const both = documented({
+      ...SEARCH_DOC,
+      summary: "Search events, or stream them (Accept: text/event-stream)",
+      replies: [...SEARCH_DOC.replies, ...STREAM_DOC.replies],
+      errors: [...SEARCH_DOC.errors!, ...STREAM_DOC.errors!],
+      headers: STREAM_DOC.headers,
+      stream: true,
+    });
+    fastify.get("/events", { ...searchSchema, ...both }, async (request, reply) => {
       if (isStreamRequest(request, base)) {
         return stream(request, reply);
       }
@@ -119,7 +172,13 @@ function registerEventReads(instance: FastifyInstance, options: EventRoutesOptio
     });
   }
 
-  fastify.get(`${base}/events/:id`, { schema: { params: IdParams } }, async (request, reply) => {
+  const getDoc = documented({
+    summary: "One event, with its deliveries",
+    description: "An event outside the credential's subscribe scopes answers 404, as one that does not exist. `deliveries` are listed for admin only.",
+    replies: [{ status: 200, description: "The event.", schema: EventDetail }],
+    errors: ["SB_EVENT_NOT_FOUND"],
+  });
+  fastify.get(`${base}/events/:id`, { schema: { params: IdParams }, ...getDoc }, async (request, reply) => {
     const event = await store.events.get(request.params.id);
     // An event outside the credential's subscribe scopes answers as if it did not exist: a 403 would confirm the id.
     if (!event || !hasScope(request, `subscribe:${event.topic}`)) {

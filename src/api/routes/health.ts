@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Authenticator } from "../../auth/authenticator.js";
+import { Type } from "typebox";
 import type { Config } from "../../config.js";
 import { destinationsReadiness, type DestinationRouter } from "../../delivery/destinations/index.js";
 import type { StreamHub } from "../../delivery/sse/stream-hub.js";
@@ -7,6 +8,8 @@ import { HubError } from "../../errors.js";
 import type { HubMetrics } from "../../metrics.js";
 import type { Store } from "../../store/store.js";
 import type { App } from "../build-app.js";
+import { documented } from "../openapi/route-doc.js";
+import { HealthOut, ReadyOut } from "../schemas/responses.js";
 
 /** What {@link registerHealthRoutes} uses. */
 export interface HealthRoutesOptions {
@@ -34,15 +37,31 @@ export function registerHealthRoutes(fastify: FastifyInstance, hub: HealthRoutes
     }
     return reply.send({ status: "ok", store: hub.store.dialect, streams: hub.streams.size });
   };
-  fastify.get("/health", health);
-  if (hub.basePath !== "" && hub.role !== "worker") fastify.get(`${hub.basePath}/health`, health);
+  const healthDoc = documented({
+    summary: "Whether the store answers",
+    replies: [{ status: 200, description: "The store answered.", schema: HealthOut }],
+    errors: ["SB_STORE_UNAVAILABLE"],
+  });
+  fastify.get("/health", healthDoc, health);
+  if (hub.basePath !== "" && hub.role !== "worker") fastify.get(`${hub.basePath}/health`, healthDoc, health);
 
-  fastify.get("/ready", async (_, reply) => {
+  const readyDoc = documented({
+    summary: "Whether this node takes traffic",
+    replies: [
+      { status: 200, description: "Ready; with the broker endpoints in use.", schema: ReadyOut },
+      { status: 503, description: "Starting or draining: `{status}`.", schema: ReadyOut },
+    ],
+  });
+  fastify.get("/ready", readyDoc, async (_, reply) => {
     if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });
     return reply.send({ status: "ready", ...destinationsReadiness(hub.destinations, !(await hub.auth.enabled())) });
   });
 
-  fastify.get("/metrics", async (_, reply) => {
+  const metricsDoc = documented({
+    summary: "Prometheus metrics",
+    replies: [{ status: 200, description: "The text exposition format.", contentType: "text/plain", schema: Type.String() }],
+  });
+  fastify.get("/metrics", metricsDoc, async (_, reply) => {
     const body = await hub.metrics.registry.metrics();
     return reply.type(hub.metrics.registry.contentType).send(body);
   });

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { documented } from "../openapi/route-doc.js";
+import { ImportResult } from "../schemas/responses.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
 import { eventsForImport } from "../../ingest/normalize.js";
 import { adminOnly } from "../auth.js";
@@ -18,7 +20,13 @@ export interface ImportRouteOptions {
  * skipped, whoever published it, so importing a file twice stores it once. Answers `{imported, skipped}`.
  */
 export function registerImportRoute(fastify: FastifyInstance, { ingestor, maxBatchEvents, basePath }: ImportRouteOptions): void {
-  fastify.post(`${basePath}/events/import`, { onRequest: adminOnly, schema: { body: ImportBody } }, async (request) => {
+  const doc = documented({
+    summary: "Import events with their ids (an export)",
+    replies: [{ status: 200, description: "How many were stored, and how many were there already.", schema: ImportResult }],
+    bodyTypes: ["application/x-ndjson"],
+    errors: ["SB_EVENT_INVALID"],
+  });
+  fastify.post(`${basePath}/events/import`, { onRequest: adminOnly, schema: { body: ImportBody }, ...doc }, async (request) => {
     const rawBody = (request as RequestWithRawBody).rawBody;
     const events = eventsForImport(request.body, { receivedAt: Date.now(), maxBatchEvents, rawBody });
     let imported = 0;

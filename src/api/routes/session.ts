@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Authenticator, Credential } from "../../auth/authenticator.js";
 import { HubError } from "../../errors.js";
 import { credentialToken, TOKEN_COOKIE } from "../auth.js";
+import { documented } from "../openapi/route-doc.js";
+import { SessionOut } from "../schemas/responses.js";
 import { LoginBody } from "../schemas/session.js";
 
 /** What {@link registerSessionRoutes} uses. */
@@ -22,17 +24,34 @@ const COOKIE_MAX_AGE_S = 7 * 24 * 3600;
  */
 export function registerSessionRoutes(instance: FastifyInstance, { auth, basePath }: SessionRoutesOptions): void {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
-  fastify.post(`${basePath}/auth/login`, { schema: { body: LoginBody } }, async (request, reply) => {
+  const loginDoc = documented({
+    summary: "Console sign-in: keep a token in the switchboard_token cookie",
+    replies: [
+      {
+        status: 200,
+        description: "Signed in (the cookie is set); with auth off nothing is needed.",
+        schema: SessionOut,
+        headers: { "set-cookie": "switchboard_token, HttpOnly, SameSite=Strict." },
+      },
+    ],
+    errors: ["SB_AUTH_INVALID"],
+  });
+  fastify.post(`${basePath}/auth/login`, { schema: { body: LoginBody }, ...loginDoc }, async (request, reply) => {
     if (!(await auth.enabled())) return { auth: false, scopes: ["admin"] };
     const credential = await auth.authenticate(request.body.token);
     setCookie(reply, request, request.body.token, COOKIE_MAX_AGE_S);
     return { auth: true, scopes: scopeStrings(credential) };
   });
-  fastify.post(`${basePath}/auth/logout`, async (request, reply) => {
+  const logoutDoc = documented({ summary: "Console sign-out: clear the cookie", replies: [{ status: 204, description: "Signed out." }] });
+  fastify.post(`${basePath}/auth/logout`, logoutDoc, async (request, reply) => {
     setCookie(reply, request, "", 0);
     return reply.status(204).send();
   });
-  fastify.get(`${basePath}/auth/session`, async (request) => {
+  const sessionDoc = documented({
+    summary: "Whether auth is on, and the scopes of the request's credential",
+    replies: [{ status: 200, description: "The session.", schema: SessionOut }],
+  });
+  fastify.get(`${basePath}/auth/session`, sessionDoc, async (request) => {
     if (!(await auth.enabled())) return { auth: false, signed_in: true, scopes: ["admin"] };
     const token = credentialToken(request);
     if (token === undefined) return { auth: true, signed_in: false, scopes: [] };

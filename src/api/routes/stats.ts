@@ -1,5 +1,7 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import { documented } from "../openapi/route-doc.js";
+import { AggregateOut, DeliveryStatsOut, EventStatsOut } from "../schemas/responses.js";
 import { aggregateEvents } from "../../aggregation/aggregate-events.js";
 import { deliveryStats, eventStats } from "../../aggregation/stats.js";
 import type { HubMetrics } from "../../metrics.js";
@@ -23,15 +25,30 @@ export interface StatsRoutesOptions {
  */
 export function registerStatsRoutes(instance: FastifyInstance, { store, metrics, basePath, now = Date.now }: StatsRoutesOptions): void {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
-  fastify.get(`${basePath}/stats/events`, { schema: { querystring: EventStatsQuery } }, async (request) => {
+  const eventsDoc = documented({
+    summary: "Event counts per interval, from the rollups",
+    replies: [{ status: 200, description: "The buckets.", schema: EventStatsOut }],
+    errors: ["SB_QUERY_INVALID_TIME"],
+  });
+  fastify.get(`${basePath}/stats/events`, { schema: { querystring: EventStatsQuery }, ...eventsDoc }, async (request) => {
     const input = eventStatsFromWire(request.query);
     requireScope(request, subscribeScopes(input.topics ?? []));
     return { buckets: (await eventStats(store, input, now())).map(eventBucketOut) };
   });
-  fastify.get(`${basePath}/stats/deliveries`, { onRequest: adminOnly, schema: { querystring: DeliveryStatsQuery } }, async (request) => ({
+  const deliveriesDoc = documented({
+    summary: "Delivery outcomes and latency per interval, from the rollups",
+    replies: [{ status: 200, description: "The buckets.", schema: DeliveryStatsOut }],
+    errors: ["SB_QUERY_INVALID_TIME"],
+  });
+  fastify.get(`${basePath}/stats/deliveries`, { onRequest: adminOnly, schema: { querystring: DeliveryStatsQuery }, ...deliveriesDoc }, async (request) => ({
     buckets: (await deliveryStats(store, deliveryStatsFromWire(request.query), now())).map(deliveryBucketOut),
   }));
-  fastify.get(`${basePath}/events/aggregate`, { schema: { querystring: AggregateQuery } }, async (request) => {
+  const aggregateDoc = documented({
+    summary: "Aggregate events: count, sum, avg, min, max and percentiles of data fields, per interval and group",
+    replies: [{ status: 200, description: "The buckets.", schema: AggregateOut }],
+    errors: ["SB_QUERY_INVALID_TIME", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY", "SB_AGGREGATE_TOO_COSTLY"],
+  });
+  fastify.get(`${basePath}/events/aggregate`, { schema: { querystring: AggregateQuery }, ...aggregateDoc }, async (request) => {
     const input = aggregateFromWire(request.query);
     requireScope(request, subscribeScopes(input.topics ?? []));
     return aggregateOut(await aggregateEvents(store, input, now(), { onError: metrics.countFilterError }));

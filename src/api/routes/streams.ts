@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Type } from "typebox";
 import type { Logger } from "pino";
 import type { StreamHub, StreamSelection } from "../../delivery/sse/stream-hub.js";
 import { HubError } from "../../errors.js";
@@ -6,6 +7,7 @@ import type { HubMetrics } from "../../metrics.js";
 import { compileFilter } from "../../routing/filter.js";
 import { compileTopicPattern, topicPatternProblem } from "../../routing/topic-pattern.js";
 import { redactUrl, requireScope, subscribeScopes } from "../auth.js";
+import { documented, type RouteDoc } from "../openapi/route-doc.js";
 import { StreamQuery, TopicParams } from "../schemas/events.js";
 import { topicValues as splitTopics } from "../wire/events.js";
 
@@ -73,12 +75,23 @@ function single(value: string | string[] | undefined, name: string): string | un
   return value;
 }
 
+/** The streams' part of the OpenAPI document. */
+export const STREAM_DOC: RouteDoc = {
+  summary: "Stream events (SSE)",
+  description: "Server-Sent Events: `id:` is the event id, `data:` the event's data (or its envelope with `envelope=true`). See docs/streams.md.",
+  tag: "streams",
+  replies: [{ status: 200, description: "A live stream, until the client leaves.", contentType: "text/event-stream", schema: Type.String() }],
+  errors: ["SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY", "SB_STREAM_LIMIT", "SB_STREAMS_PER_CREDENTIAL"],
+  headers: { "Last-Event-ID": "Resume after this event id." },
+  stream: true,
+};
+
 /** `GET /events` and `GET BASE_PATH/topics/:topic/stream`. */
 export function registerStreamRoutes(fastify: FastifyInstance, options: StreamRoutesOptions): void {
-  if (options.basePath !== "") fastify.get("/events", { schema: { querystring: StreamQuery } }, createStreamHandler(options));
+  if (options.basePath !== "") fastify.get("/events", { schema: { querystring: StreamQuery }, ...documented(STREAM_DOC) }, createStreamHandler(options));
   fastify.get(
     `${options.basePath}/topics/:topic/stream`,
-    { schema: { params: TopicParams, querystring: StreamQuery } },
+    { schema: { params: TopicParams, querystring: StreamQuery }, ...documented({ ...STREAM_DOC, summary: "Stream one topic (SSE)" }) },
     createStreamHandler(options, (request) => (request.params as { topic: string }).topic),
   );
 }
