@@ -1,8 +1,8 @@
 /**
- * OpenTelemetry with an SDK installed (in-memory exporters): the span tree of POST → webhook on a real receiver, an
- * incoming `traceparent` as its root, and the OTel metrics beside Prometheus.
+ * OpenTelemetry with an SDK installed (in-memory exporters): the span tree of POST → webhook on a real receiver and of
+ * POST → in-process handler, an incoming `traceparent` as its root, and the OTel metrics beside Prometheus.
  */
-import { context, metrics, trace } from "@opentelemetry/api";
+import { context, metrics, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
@@ -112,6 +112,71 @@ describe("OpenTelemetry", () => {
     } finally {
       db.close();
     }
+  });
+
+  /**
+   * Registers an in-process handler on `topic` that opens its own span through `@opentelemetry/api` on each run (and
+   * throws on the runs `failing` names, after ending that span), then POSTs one event with an incoming `traceparent`.
+   * Returns the event's spans once `runs` attempts have ended, the attempt and application spans in attempt order.
+   */
+  async function publishToHandler(name: string, topic: string, failing: (attempt: number) => boolean, runs: number) {
+    const registration = hub.server.hub.handle(
+      topic,
+      (_event, ctx) =>
+        trace.getTracer("app").startActiveSpan("send receipt", (span) => {
+          span.setAttribute("app.attempt", ctx.attempt);
+          span.end();
+          if (failing(ctx.attempt)) throw new Error(`mail server down (run ${ctx.attempt})`);
+        }),
+      { name, backoff: [0], maxErrors: 3 },
+    );
+    await hub.server.hub.start();
+    await registration.ready;
+    const reply = await postJson(`${hub.url}/api/events`, { topic, data: { total: 120 } }, { traceparent: `00-${INCOMING_TRACE}-${INCOMING_SPAN}-01` });
+    expect(reply.status).toBe(201);
+    const eventId = reply.body.id as string;
+    const ofEvent = (s: ReadableSpan) => s.attributes["messaging.message.id"] === eventId;
+    // Attempt spans end in order: a retry is only claimed once the failed attempt was recorded.
+    const attempts = await eventually(`${runs} attempt spans`, () => {
+      const found = spansNamed("switchboard.deliver.function").filter(ofEvent);
+      return found.length === runs ? found : undefined;
+    });
+    const byAttempt = (s: ReadableSpan) => Number(s.attributes["app.attempt"]);
+    const app = spansNamed("send receipt").sort((a, b) => byAttempt(a) - byAttempt(b));
+    const [publish] = spansNamed("switchboard.publish");
+    const [commit] = spansNamed("switchboard.commit");
+    return { publish: publish!, commit: commit!, attempts, app };
+  }
+
+  it("runs an in-process handler inside its attempt span: POST → publish → commit, the attempt under the event's context, the handler's span under the attempt", async () => {
+    const { publish, commit, attempts, app } = await publishToHandler("traced-receipt", "invoices.created", () => false, 1);
+    childOf(publish, { traceId: INCOMING_TRACE, spanId: INCOMING_SPAN });
+    childOf(commit, publish.spanContext());
+    const [deliver] = attempts;
+    childOf(deliver!, publish.spanContext());
+    expect(deliver!.attributes).toMatchObject({
+      "messaging.destination.name": "invoices.created",
+      "switchboard.destination.kind": "function",
+      "switchboard.delivery.outcome": "delivered",
+    });
+    expect(deliver!.status.code).toBe(SpanStatusCode.UNSET);
+    // The handler's own span continues the attempt: the attempt span was the active one while it ran.
+    expect(app).toHaveLength(1);
+    childOf(app[0]!, deliver!.spanContext());
+  });
+
+  it("gives a handler that fails once and then passes two attempt spans, the first with error status, each the parent of its run's span", async () => {
+    const { publish, attempts, app } = await publishToHandler("flaky-receipt", "refunds.created", (attempt) => attempt === 1, 2);
+    const [failed, delivered] = attempts;
+    for (const attempt of attempts) childOf(attempt, publish.spanContext());
+    expect(failed!.attributes["switchboard.delivery.outcome"]).toBe("failed");
+    expect(failed!.status).toEqual({ code: SpanStatusCode.ERROR, message: "mail server down (run 1)" });
+    expect(delivered!.attributes["switchboard.delivery.outcome"]).toBe("delivered");
+    expect(delivered!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(failed!.attributes["switchboard.delivery.id"]).toBe(delivered!.attributes["switchboard.delivery.id"]);
+    expect(app.map((s) => s.attributes["app.attempt"])).toEqual([1, 2]);
+    childOf(app[0]!, failed!.spanContext());
+    childOf(app[1]!, delivered!.spanContext());
   });
 
   it("counts published events and delivery attempts by kind and outcome, with their latency", async () => {
