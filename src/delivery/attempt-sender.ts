@@ -44,7 +44,9 @@ export class AttemptSender {
     if (event) {
       // The attempt span is active while the destination works: a function handler's own spans, and the outgoing
       // `traceparent`, continue it.
-      outcome = await context.with(trace.setSpan(context.active(), span), () => destination.send({ subscription: sub, deliveryId, event, attemptedAt, attempt }));
+      outcome = await context.with(trace.setSpan(context.active(), span), () =>
+        destination.send({ subscription: sub, deliveryId, event, attemptedAt, attempt }),
+      );
     } else outcome = EVENT_GONE;
     endAttemptSpan(span, outcome);
     const result = outcome.ok ? "delivered" : "failed";
