@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, query, type EventEnvelope, type Page } from "../api";
-import { COLUMNS, EventTable } from "../EventTable";
+import { COLUMNS, EventPanel, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
 
 interface Search {
@@ -79,14 +79,7 @@ export function Events() {
       <ErrorText error={error} />
       <div className="split">
         <EventTable events={rows} selected={open?.id} onSelect={setOpen} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.type, COLUMNS.key, COLUMNS.id]} />
-        {open && (
-          <aside className="panel" aria-label="Event">
-            <button type="button" className="link" onClick={() => setOpen(undefined)}>
-              Close
-            </button>
-            <pre>{JSON.stringify(open, null, 2)}</pre>
-          </aside>
-        )}
+        {open && <EventPanel event={open} onClose={() => setOpen(undefined)} />}
       </div>
       {next && (
         <button type="button" disabled={busy} onClick={() => void fetchPage(next)}>

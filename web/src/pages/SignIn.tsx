@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError, type Session } from "../api";
+import { ErrorText } from "../hooks";
 
 /** Sign-in with an API key or a JWT; the hub keeps it in an HttpOnly cookie. */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
@@ -24,11 +25,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
         <button type="submit" disabled={token.trim() === ""}>
           Sign in
         </button>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorText error={error} />
       </form>
     </main>
   );

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, query, type Page, type Subscription } from "../api";
-import { errorText, useLoad } from "../hooks";
+import { ErrorText, errorText, useLoad } from "../hooks";
 import { health } from "./Subscriptions";
 
 interface Delivery {
@@ -90,11 +90,7 @@ export function SubscriptionDetail({
         onReplay={(from, to) => run(async () => `${(await api<{ replayed: number }>("POST", `${base}/replay`, { from, to })).replayed} events replayed`)}
       />
       {message && <p role="status">{message}</p>}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
       <h3>Deliveries</h3>
       <label>
         Status

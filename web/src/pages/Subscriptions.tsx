@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, type Page, type Subscription } from "../api";
-import { errorText, useLoad } from "../hooks";
+import { ErrorText, errorText, useLoad } from "../hooks";
 import { SubscriptionDetail } from "./SubscriptionDetail";
 
 /** Subscriptions with their health; create one; open one for its secret, deliveries, retry and replay. */
@@ -139,11 +139,7 @@ function CreateSubscription({ onCreated }: { onCreated: (s: Subscription) => voi
       <button type="submit" disabled={!form.topic.trim() || !form.url.trim()}>
         Create subscription
       </button>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
     </form>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, query, type EventEnvelope } from "../api";
-import { COLUMNS, EventTable } from "../EventTable";
+import { COLUMNS, EventPanel, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
 
 /** Events kept on screen. */
@@ -91,14 +91,7 @@ export function Tail() {
       <ErrorText error={error} />
       <div className="split">
         <EventTable events={events} selected={open?.id} onSelect={setOpen} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.id]} />
-        {open && (
-          <aside className="panel" aria-label="Event">
-            <button type="button" className="link" onClick={() => setOpen(undefined)}>
-              Close
-            </button>
-            <pre>{JSON.stringify(open, null, 2)}</pre>
-          </aside>
-        )}
+        {open && <EventPanel event={open} onClose={() => setOpen(undefined)} />}
       </div>
     </>
   );

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { api, type Page, type Topic } from "../api";
-import { errorText, useLoad } from "../hooks";
+import { ErrorText, errorText, useLoad } from "../hooks";
 
 /** Topics with their counts and last event; create one (with an optional JSON Schema), delete one. */
 export function Topics() {
@@ -104,11 +104,7 @@ function CreateTopic({ onCreated }: { onCreated: () => void }) {
       <button type="submit" disabled={name.trim() === "" || schemaError !== undefined}>
         Create topic
       </button>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorText error={error} />
     </form>
   );
 }
