@@ -19,6 +19,8 @@ export interface StreamOptions {
   maxReconnectDelayMs?: number;
   /** Told when the hub could not resume from the last id (retention removed it): the stream goes on live. */
   onReset?: (reset: StreamReset) => void;
+  /** Told each time the hub accepts the connection: the first time, and after each reconnection. */
+  onOpen?: () => void;
   /** Told of each drop before the stream reconnects (the error, when there was one). */
   onReconnect?: (info: { attempt: number; error?: unknown }) => void;
 }
@@ -95,6 +97,7 @@ export class EventStream implements AsyncIterableIterator<EventOut> {
           hintMs = failure.retryAfterMs ?? hintMs;
         } else {
           attempt = 0;
+          this.options.onOpen?.();
           for await (const block of blocksOf(res, this.lastEventId)) {
             if (block.retry !== undefined) hintMs = block.retry;
             const event = this.eventOf(block);

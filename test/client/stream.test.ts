@@ -68,14 +68,21 @@ describe("stream()", () => {
     cleanups.push(() => proxy.close());
     const direct = new Switchboard({ url: hub.url });
     const reconnects: number[] = [];
+    let opened = 0;
+    let firstOpen!: () => void;
+    const open = new Promise<void>((resolve) => (firstOpen = resolve));
     const stream = new Switchboard({ url: `http://127.0.0.1:${proxy.port}` }).stream({
       topics: ["drop.*"],
       reconnectDelayMs: 50,
       onReconnect: ({ attempt }) => reconnects.push(attempt),
+      onOpen: () => {
+        opened++;
+        firstOpen();
+      },
     });
     cleanups.push(() => stream.return());
     const before = stream.next();
-    await new Promise((r) => setTimeout(r, 200));
+    await open; // the hub has the stream: what is published from now on reaches it
     const batch1 = await publishN(direct, "drop.a", 0, 3);
     const seen = [(await before).value as EventOut, ...(await take(stream, 2))];
     // The connection goes while events keep being published; some are missed by the stream and must come on resume.
@@ -88,6 +95,9 @@ describe("stream()", () => {
     expect(ids(seen)).toEqual(ids([...batch1, ...batch2, ...batch3]));
     expect(reconnects.length).toBeGreaterThanOrEqual(1);
     expect(proxy.accepted).toBeGreaterThanOrEqual(2);
+    // Opened once, then once per reconnection that got through (a try while the proxy was cut fails).
+    expect(opened).toBeGreaterThanOrEqual(2);
+    expect(opened).toBeLessThanOrEqual(reconnects.length + 1);
   });
 
   it("keeps going across a hub restart on the same SQLite file: no gap, no duplicate", async () => {

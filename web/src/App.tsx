@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type ReactElement } from "react";
-import { api, ApiError, type Session } from "./api";
+import { api, type Session } from "./api";
+import { errorText } from "./hooks";
 import { Events } from "./pages/Events";
 import { Keys } from "./pages/Keys";
 import { Overview } from "./pages/Overview";
@@ -31,7 +32,7 @@ export function App() {
   const [session, setSession] = useState<Session | undefined>();
   const [error, setError] = useState<string | undefined>();
   const load = useCallback(() => {
-    api<Session>("GET", "/auth/session").then(setSession, (e: unknown) => setError(e instanceof ApiError ? e.message : String(e)));
+    api<Session>("GET", "/auth/session").then(setSession, (e: unknown) => setError(errorText(e)));
   }, []);
   useEffect(load, [load]);
 

@@ -11,6 +11,7 @@ const events: EventEnvelope[] = Array.from({ length: 10_000 }, (_, i) => ({
   topic: "t",
   type: null,
   source: null,
+  subject: null,
   time: "2026-12-05T00:00:00.000Z",
   key: null,
   data: { i },

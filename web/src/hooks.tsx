@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "react";
-import { ApiError } from "./api";
+import { SwitchboardError } from "./api";
 
 /** Runs `load` now and on `reload()`; gives its value, or its error as text. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
@@ -16,7 +16,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
 
 /** An error as one line for people: the hub's details and code, or the message. */
 export function errorText(e: unknown): string {
-  if (e instanceof ApiError) return `${e.details} (${e.code})`;
+  if (e instanceof SwitchboardError) return `${e.details} (${e.code})`;
   return e instanceof Error ? e.message : String(e);
 }
 

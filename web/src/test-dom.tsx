@@ -9,7 +9,8 @@ export function fakeApi(routes: Record<string, (body: unknown) => { status: numb
   const calls: Array<{ method: string; path: string; body: unknown; headers: Record<string, string> }> = [];
   globalThis.fetch = (async (input: string, init: RequestInit = {}) => {
     const method = init.method ?? "GET";
-    const path = String(input);
+    const url = new URL(String(input), window.location.href);
+    const path = url.pathname + url.search;
     const body = typeof init.body === "string" ? (JSON.parse(init.body) as unknown) : undefined;
     calls.push({ method, path, body, headers: (init.headers ?? {}) as Record<string, string> });
     const route = routes[`${method} ${path}`];

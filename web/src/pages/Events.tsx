@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { api, query, type EventEnvelope, type Page } from "../api";
+import { sb, type EventEnvelope } from "../api";
 import { COLUMNS, EventPanel, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
 
@@ -24,8 +24,18 @@ export function Events() {
     setBusy(true);
     setError(undefined);
     try {
-      const params = { topic: form.topic, type: form.type, key: form.key, filter: form.filter, from: fromParam(form.from), order: "desc", limit: 100, cursor };
-      const page = await api<Page<EventEnvelope>>("GET", `/events${query(params)}`);
+      const given = (v: string) => (v.trim() === "" ? undefined : v.trim());
+      const params = {
+        topic: given(form.topic),
+        type: given(form.type),
+        key: given(form.key),
+        filter: given(form.filter),
+        from: fromParam(form.from),
+        order: "desc",
+        limit: 100,
+        cursor,
+      };
+      const page = await sb.events.page(params);
       setRows((r) => (cursor ? [...r, ...page.data] : page.data));
       setNext(page.next_cursor);
     } catch (e) {

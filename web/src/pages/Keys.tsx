@@ -1,10 +1,10 @@
 import { useState, type FormEvent } from "react";
-import { api, type ApiKey, type Page } from "../api";
+import { sb, type ApiKey } from "../api";
 import { errorText, useLoad } from "../hooks";
 
 /** API keys: create one (its token is shown once) and revoke. */
 export function Keys() {
-  const { value, error, reload } = useLoad(() => api<Page<ApiKey>>("GET", "/keys"));
+  const { value, error, reload } = useLoad(() => sb.keys.list());
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState("admin");
   const [created, setCreated] = useState<ApiKey | undefined>();
@@ -13,7 +13,7 @@ export function Keys() {
     e.preventDefault();
     setActionError(undefined);
     try {
-      const key = await api<ApiKey>("POST", "/keys", { name: name.trim() || null, scopes: scopes.split(/[\s,]+/).filter(Boolean) });
+      const key = await sb.keys.create({ name: name.trim() || null, scopes: scopes.split(/[\s,]+/).filter(Boolean) });
       setCreated(key);
       setName("");
       reload();
@@ -24,7 +24,7 @@ export function Keys() {
   const revoke = async (k: ApiKey) => {
     if (!window.confirm(`Revoke key ${k.name ?? k.id}? Requests with it fail from now on.`)) return;
     try {
-      await api("DELETE", `/keys/${k.id}`);
+      await sb.keys.revoke(k.id);
       reload();
     } catch (err) {
       setActionError(errorText(err));
@@ -63,7 +63,7 @@ export function Keys() {
             </tr>
           </thead>
           <tbody>
-            {value.data.map((k) => (
+            {value.map((k) => (
               <tr key={k.id}>
                 <td>{k.name ?? <span className="muted">{k.id}</span>}</td>
                 <td>

@@ -1,4 +1,4 @@
-import { api, type Page, type Subscription, type Topic } from "../api";
+import { sb } from "../api";
 import { useLoad } from "../hooks";
 
 interface Health {
@@ -11,9 +11,9 @@ interface Health {
 export function Overview() {
   const { value, error } = useLoad(async () => {
     const health = (await fetch("/health").then((r) => r.json())) as Health;
-    const topics = await api<Page<Topic>>("GET", "/topics").catch(() => undefined);
-    const subs = await api<Page<Subscription>>("GET", "/subscriptions").catch(() => undefined);
-    return { health, topics: topics?.data, subs: subs?.data };
+    const topics = await sb.topics.list().catch(() => undefined);
+    const subs = await sb.subscriptions.list().catch(() => undefined);
+    return { health, topics, subs };
   });
   if (error) return <p className="error">{error}</p>;
   if (!value) return <p className="muted">Loading…</p>;

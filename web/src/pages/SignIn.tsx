@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, type Session } from "../api";
-import { ErrorText } from "../hooks";
+import { api, type Session } from "../api";
+import { ErrorText, errorText } from "../hooks";
 
 /** Sign-in with an API key or a JWT; the hub keeps it in an HttpOnly cookie. */
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
@@ -13,7 +13,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
       const { scopes } = await api<{ scopes: string[] }>("POST", "/auth/login", { token: token.trim() });
       onSignedIn({ auth: true, signed_in: true, scopes });
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(errorText(err));
     }
   };
   return (

@@ -1,18 +1,7 @@
 import { useState, type FormEvent } from "react";
-import { api, query, type Page, type Subscription } from "../api";
+import { sb, type Subscription } from "../api";
 import { ErrorText, errorText, useLoad } from "../hooks";
 import { health } from "./Subscriptions";
-
-interface Delivery {
-  id: string;
-  event_id: string;
-  status: string;
-  attempt_count: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: string;
-  next_attempt_at: string | null;
-}
 
 /** One subscription: pause, resume, delete; its secret on request; its deliveries; retry the dead; replay a range. */
 export function SubscriptionDetail({
@@ -27,7 +16,7 @@ export function SubscriptionDetail({
   onDeleted: () => void;
 }) {
   const [status, setStatus] = useState("");
-  const deliveries = useLoad(() => api<Page<Delivery>>("GET", `/deliveries${query({ subscription: sub.id, status, limit: 50 })}`), [sub.id, status]);
+  const deliveries = useLoad(() => sb.deliveries.page({ subscription: sub.id, status: status || undefined, limit: 50 }), [sub.id, status]);
   const [secret, setSecret] = useState<string | undefined>();
   const [message, setMessage] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -43,10 +32,10 @@ export function SubscriptionDetail({
     }
   };
   const base = `/subscriptions/${sub.id}`;
-  const retryDead = () => run(async () => `${(await api<{ retried: number }>("POST", `${base}/retry`)).retried} dead deliveries sent again`);
+  const retryDead = () => run(async () => `${(await sb.subscriptions.retryDead(sub.id)).retried} dead deliveries sent again`);
   const remove = () =>
     window.confirm(`Delete the subscription to ${sub.url}? Its deliveries and attempts go with it.`) &&
-    void api("DELETE", base).then(onDeleted, (e: unknown) => setError(errorText(e)));
+    void sb.subscriptions.delete(sub.id).then(onDeleted, (e: unknown) => setError(errorText(e)));
 
   return (
     <aside className="panel" aria-label="Subscription">
@@ -60,18 +49,13 @@ export function SubscriptionDetail({
         {health(sub)} · max {sub.max_in_flight} in flight · since {sub.created_at}
       </p>
       <div className="actions">
-        <button type="button" onClick={() => void run(async () => (await api("POST", `${base}/${sub.active ? "pause" : "resume"}`), undefined))}>
-          {sub.active ? "Pause" : "Resume"}
-        </button>
         <button
           type="button"
-          onClick={() =>
-            void api<{ secret: string }>("GET", `${base}/secret`).then(
-              (r) => setSecret(r.secret),
-              (e: unknown) => setError(errorText(e)),
-            )
-          }
+          onClick={() => void run(async () => (await (sub.active ? sb.subscriptions.pause(sub.id) : sb.subscriptions.resume(sub.id)), undefined))}
         >
+          {sub.active ? "Pause" : "Resume"}
+        </button>
+        <button type="button" onClick={() => void sb.subscriptions.secret(sub.id).then(setSecret, (e: unknown) => setError(errorText(e)))}>
           Reveal secret
         </button>
         <button type="button" onClick={() => void retryDead()}>
@@ -86,9 +70,7 @@ export function SubscriptionDetail({
           Signing secret: <code className="token">{secret}</code>
         </p>
       )}
-      <Replay
-        onReplay={(from, to) => run(async () => `${(await api<{ replayed: number }>("POST", `${base}/replay`, { from, to })).replayed} events replayed`)}
-      />
+      <Replay onReplay={(from, to) => run(async () => `${(await sb.subscriptions.replay(sub.id, { from, to })).replayed} events replayed`)} />
       {message && <p role="status">{message}</p>}
       <ErrorText error={error} />
       <h3>Deliveries</h3>

@@ -1,15 +1,15 @@
 import { useState, type FormEvent } from "react";
-import { api, type Page, type Subscription } from "../api";
+import { sb, type Subscription } from "../api";
 import { ErrorText, errorText, useLoad } from "../hooks";
 import { SubscriptionDetail } from "./SubscriptionDetail";
 
 /** Subscriptions with their health; create one; open one for its secret, deliveries, retry and replay. */
 export function Subscriptions() {
-  const { value, error, reload } = useLoad(() => api<Page<Subscription>>("GET", "/subscriptions"));
+  const { value, error, reload } = useLoad(() => sb.subscriptions.list());
   const [openId, setOpenId] = useState<string | undefined>();
   if (error) return <p className="error">{error}</p>;
   if (!value) return <p className="muted">Loading…</p>;
-  const open = value.data.find((s) => s.id === openId);
+  const open = value.find((s) => s.id === openId);
   return (
     <>
       <CreateSubscription
@@ -29,7 +29,7 @@ export function Subscriptions() {
             </tr>
           </thead>
           <tbody>
-            {value.data.map((s) => (
+            {value.map((s) => (
               <tr
                 key={s.id}
                 tabIndex={0}
@@ -62,7 +62,7 @@ export function Subscriptions() {
           />
         )}
       </div>
-      {value.data.length === 0 && <p className="muted">No subscriptions yet.</p>}
+      {value.length === 0 && <p className="muted">No subscriptions yet.</p>}
     </>
   );
 }
@@ -93,7 +93,7 @@ function CreateSubscription({ onCreated }: { onCreated: (s: Subscription) => voi
             .filter(Boolean)
             .map(Number),
         };
-      const created = await api<Subscription>("POST", "/subscriptions", body);
+      const created = await sb.subscriptions.create(body as Parameters<typeof sb.subscriptions.create>[0]);
       setForm({ ...form, topic: "", url: "", filter: "", retry: "" });
       onCreated(created);
     } catch (err) {

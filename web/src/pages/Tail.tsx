@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, query, type EventEnvelope } from "../api";
+import { sb, type EventEnvelope } from "../api";
 import { COLUMNS, EventPanel, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
 
@@ -19,17 +19,31 @@ export function Tail() {
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
 
+  const [error, setError] = useState<string | undefined>();
+
   useEffect(() => {
     if (!running) return;
-    const source = new EventSource(`/events${query({ topic: running.topic, filter: running.filter, envelope: "true" })}`, { withCredentials: true });
     let count = 0;
     let buffer: EventEnvelope[] = [];
-    source.onopen = () => setState("live");
-    source.onerror = () => setState(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
-    source.onmessage = (m) => {
-      count++;
-      if (!pausedRef.current) buffer.push(JSON.parse(m.data as string) as EventEnvelope);
-    };
+    // The SDK's stream: it reconnects by itself and resumes after the last event, with no gap and no duplicate.
+    const stream = sb.stream({
+      topics: [running.topic],
+      filter: running.filter || undefined,
+      onOpen: () => setState("live"),
+      onReconnect: () => setState("reconnecting"),
+    });
+    void (async () => {
+      try {
+        for await (const event of stream) {
+          count++;
+          if (!pausedRef.current) buffer.push(event);
+        }
+      } catch (err) {
+        // A refusal a retry cannot fix (a bad filter, a missing scope): its details, with the caret of a filter error.
+        setError(errorText(err));
+        setState("closed");
+      }
+    })();
     // One render a tick, however fast events come.
     const flush = setInterval(() => {
       if (buffer.length === 0) return;
@@ -42,32 +56,23 @@ export function Tail() {
       count = 0;
     }, 1000);
     return () => {
-      source.close();
+      void stream.return();
       clearInterval(flush);
       clearInterval(meter);
       setState("stopped");
     };
   }, [running]);
 
-  const [error, setError] = useState<string | undefined>();
-  const start = async (e: FormEvent) => {
+  const start = (e: FormEvent) => {
     e.preventDefault();
-    const selection = { topic: topic.trim() || "**", filter: filter.trim() };
-    // An EventSource never sees the body of a refusal: the same selection is checked by a search first.
     setError(undefined);
-    try {
-      await api("GET", `/events${query({ ...selection, limit: 1 })}`);
-    } catch (err) {
-      setError(errorText(err));
-      setRunning(undefined);
-      return;
-    }
     setEvents([]);
-    setRunning(selection);
+    setState("connecting");
+    setRunning({ topic: topic.trim() || "**", filter: filter.trim() });
   };
   return (
     <>
-      <form className="panel" onSubmit={(e) => void start(e)} aria-label="Live tail">
+      <form className="panel" onSubmit={start} aria-label="Live tail">
         <div className="row">
           <label>
             Topic pattern

@@ -1,15 +1,15 @@
 import { useState, type FormEvent } from "react";
-import { api, type Page, type Topic } from "../api";
+import { sb } from "../api";
 import { ErrorText, errorText, useLoad } from "../hooks";
 
 /** Topics with their counts and last event; create one (with an optional JSON Schema), delete one. */
 export function Topics() {
-  const { value, error, reload } = useLoad(() => api<Page<Topic>>("GET", "/topics"));
+  const { value, error, reload } = useLoad(() => sb.topics.list());
   const [actionError, setActionError] = useState<string | undefined>();
   const remove = async (name: string) => {
     if (!window.confirm(`Delete topic ${name} and all its events?`)) return;
     try {
-      await api("DELETE", `/topics/${encodeURIComponent(name)}`);
+      await sb.topics.delete(name);
       reload();
     } catch (e) {
       setActionError(errorText(e));
@@ -31,7 +31,7 @@ export function Topics() {
             </tr>
           </thead>
           <tbody>
-            {value.data.map((t) => (
+            {value.map((t) => (
               <tr key={t.name}>
                 <td>
                   <code>{t.name}</code>
@@ -50,7 +50,7 @@ export function Topics() {
           </tbody>
         </table>
       )}
-      {value?.data.length === 0 && <p className="muted">No topics yet.</p>}
+      {value?.length === 0 && <p className="muted">No topics yet.</p>}
     </>
   );
 }
@@ -75,7 +75,7 @@ function CreateTopic({ onCreated }: { onCreated: () => void }) {
       const body: Record<string, unknown> = { name: name.trim() };
       if (description.trim()) body.description = description.trim();
       if (schema.trim()) body.schema = JSON.parse(schema);
-      await api("POST", "/topics", body);
+      await sb.topics.create(body as Parameters<typeof sb.topics.create>[0]);
       setName("");
       setDescription("");
       setSchema("");
