@@ -31,7 +31,6 @@ export function SubscriptionDetail({
       setError(errorText(e));
     }
   };
-  const base = `/subscriptions/${sub.id}`;
   const retryDead = () => run(async () => `${(await sb.subscriptions.retryDead(sub.id)).retried} dead deliveries sent again`);
   const remove = () =>
     window.confirm(`Delete the subscription to ${sub.url}? Its deliveries and attempts go with it.`) &&
