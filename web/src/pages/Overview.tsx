@@ -1,4 +1,7 @@
+import { useEffect } from "react";
 import { sb } from "../api";
+import { Chart } from "../Chart";
+import { lastMinutes } from "../stats";
 import { useLoad } from "../hooks";
 
 interface Health {
@@ -28,6 +31,7 @@ export function Overview() {
         {events !== undefined && <Card label="Events stored" value={events} />}
         {value.subs && <Card label="Subscriptions" value={value.subs.length} />}
       </div>
+      <Charts />
       {value.subs && (
         <section>
           <h2>Failing now</h2>
@@ -54,5 +58,42 @@ function Card({ label, value }: { label: string; value: string | number }) {
       <div className="muted">{label}</div>
       <div className="big">{typeof value === "number" ? value.toLocaleString() : value}</div>
     </div>
+  );
+}
+
+/** The last hour from the rollups, a point a minute, refreshed every 30 s. */
+function Charts() {
+  const { value, error, reload } = useLoad(() => lastMinutes(60));
+  useEffect(() => {
+    const timer = setInterval(reload, 30_000);
+    return () => clearInterval(timer);
+  }, [reload]);
+  if (error) return <p className="error">{error}</p>;
+  if (!value) return null;
+  return (
+    <section className="charts">
+      <Chart title="Events per minute" times={value.times} series={[{ label: "events", color: "#2754c5", values: value.events }]} />
+      {value.deliveries && (
+        <>
+          <Chart
+            title="Delivery attempts per minute"
+            times={value.times}
+            series={[
+              { label: "delivered", color: "#1a7f37", values: value.deliveries.delivered },
+              { label: "failed", color: "#bf8700", values: value.deliveries.failed },
+              { label: "dead", color: "#b42318", values: value.deliveries.dead },
+            ]}
+          />
+          <Chart
+            title="Attempt latency, ms (upper bound of its histogram bucket)"
+            times={value.times}
+            series={[
+              { label: "p50", color: "#2754c5", values: value.deliveries.p50 },
+              { label: "p95", color: "#8250df", values: value.deliveries.p95 },
+            ]}
+          />
+        </>
+      )}
+    </section>
   );
 }
