@@ -58,7 +58,7 @@ describe("OpenTelemetry", () => {
     const reply = await postJson(`${hub.url}/api/events`, { topic: "orders.created", data: { total: 120 } }, headers);
     expect(reply.status).toBe(201);
     const [delivered] = await receiver.waitFor(before + 1).then((all) => all.slice(before));
-    const deliver = await eventually("the attempt span", () => spansNamed("switchboard.deliver.webhook")[0]);
+    const deliver = await eventually("the attempt span", () => spansNamed("switchboard.deliver.http")[0]);
     const [publish] = spansNamed("switchboard.publish");
     const [commit] = spansNamed("switchboard.commit");
     const event = await getJson(`${hub.url}/api/events/${reply.body.id as string}`);
@@ -76,7 +76,7 @@ describe("OpenTelemetry", () => {
     expect(event.attributes.traceparent).toBe(publishParent);
     childOf(deliver, publish.spanContext());
     expect(deliver.attributes).toMatchObject({
-      "switchboard.destination.kind": "webhook",
+      "switchboard.destination.kind": "http",
       "switchboard.delivery.outcome": "delivered",
       "http.response.status_code": 200,
     });
@@ -100,7 +100,7 @@ describe("OpenTelemetry", () => {
       const receipt = context.with(ctx, () => db.transaction(() => hub.server.hub.outbox.publish(db, { topic: "orders.created", data: { total: 5 } }))());
       app.end();
       await receiver.waitFor(before + 1);
-      const deliver = await eventually("the attempt span", () => spansNamed("switchboard.deliver.webhook")[0]);
+      const deliver = await eventually("the attempt span", () => spansNamed("switchboard.deliver.http")[0]);
       const [publish] = spansNamed("switchboard.publish");
       childOf(publish!, app.spanContext());
       expect(publish!.attributes["switchboard.transport"]).toBe("outbox");
@@ -188,10 +188,10 @@ describe("OpenTelemetry", () => {
     expect(published.reduce((n, p) => n + p.value, 0)).toBeGreaterThanOrEqual(3);
     const attempts = points("switchboard.delivery.attempts") as Array<DataPoint<number>>;
     const webhook = attempts.find(
-      (p) => p.attributes["switchboard.destination.kind"] === "webhook" && p.attributes["switchboard.delivery.outcome"] === "delivered",
+      (p) => p.attributes["switchboard.destination.kind"] === "http" && p.attributes["switchboard.delivery.outcome"] === "delivered",
     );
     expect(webhook?.value).toBeGreaterThanOrEqual(3);
     const duration = points("switchboard.delivery.attempt.duration") as Array<DataPoint<Histogram>>;
-    expect(duration.find((p) => p.attributes["switchboard.destination.kind"] === "webhook")?.value.count).toBeGreaterThanOrEqual(3);
+    expect(duration.find((p) => p.attributes["switchboard.destination.kind"] === "http")?.value.count).toBeGreaterThanOrEqual(3);
   });
 });

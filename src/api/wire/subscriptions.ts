@@ -14,8 +14,8 @@ import { HubError } from "../../errors.js";
 import type { Attempt, Delivery, DeliveryStatus, Subscription } from "../../store/store.js";
 import { formatTime, parseTime } from "../../time.js";
 import type { DeliverySearchQuery, PublisherCreateBody, SubscriptionCreateBody, SubscriptionUpdateBody, TimeRangeBody } from "../schemas/subscriptions.js";
-import { destinationKinds, maskDestinationUrl } from "../../delivery/destinations/index.js";
-import { handlerNameOf, isFunctionUrl } from "../../delivery/handlers/handler-options.js";
+import { destinationKindOf, destinationKinds, maskDestinationUrl } from "../../delivery/destinations/index.js";
+import { handlerNameOf } from "../../delivery/handlers/handler-options.js";
 
 /**
  * The wire (snake_case JSON, as the schemas of `schemas/subscriptions.ts` let it through) to and from the delivery
@@ -144,13 +144,6 @@ export function deliveryOut(d: Delivery, attempts?: Attempt[]) {
 /** A delivery with its attempts, on the wire. */
 export function deliveryDetailOut(d: DeliveryDetail) {
   return deliveryOut(d.delivery, d.attempts);
-}
-
-/** A subscription url's kind: `function` (an in-process handler), `http`, or the broker's (`nats`, `amqp`…). */
-function destinationKindOf(url: string): string {
-  if (isFunctionUrl(url)) return "function";
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? "";
-  return destinationKinds().find((k) => k.schemes.includes(scheme))?.kind ?? "http";
 }
 
 function subscriptionFieldsFromWire(body: SubscriptionUpdateBody): SubscriptionFields {

@@ -25,6 +25,7 @@ export { REDIS_DEFAULT_PORT, type RedisTarget } from "./redis/redis-url.js";
 export {
   BROKER_DRIVERS,
   brokerDriverFor,
+  destinationKindOf,
   destinationKinds,
   maskDestinationUrl,
   restoreMaskedDestinationUrl,

@@ -31,12 +31,13 @@ export function destinationKinds(): Array<{ kind: string; schemes: readonly stri
 }
 
 /**
- * The kind of destination a subscription url names, for telemetry: `webhook` for http(s), a broker driver's name, or
- * else the url's scheme itself (so a kind added elsewhere, such as `function`, is named by its scheme).
+ * The kind of destination a subscription url names, as the API (`kind`), telemetry and metrics name it: `http` for
+ * http(s), a broker driver's name, or else the url's scheme itself (so a kind added elsewhere, such as `function`,
+ * is named by its scheme).
  */
 export function destinationKindOf(url: string): string {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? "unknown";
-  if ((WEBHOOK_SCHEMES as readonly string[]).includes(scheme)) return "webhook";
+  if ((WEBHOOK_SCHEMES as readonly string[]).includes(scheme)) return "http";
   return DRIVER_BY_SCHEME.get(scheme)?.name ?? scheme;
 }
 
