@@ -121,6 +121,18 @@ describe("the console in a browser", () => {
     await detail.getByLabel("to", { exact: true }).fill(localInput(new Date(Date.now() + 60_000)));
     await detail.getByRole("button", { name: "Replay" }).click();
     await detail.getByRole("status").filter({ hasText: "1 events replayed" }).waitFor();
+    // The event's page: its deliveries, each with its attempts as a timeline (two 500s, then the retried 200;
+    // and the replay's own delivery).
+    await page.getByRole("link", { name: "Events" }).click();
+    await page.getByLabel("CEL filter").fill("data.total == 1");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("cell", { name: failing.body.id }).click();
+    const event = page.getByRole("complementary", { name: "Event" });
+    await expectEventually(async () => (await event.locator(".timeline li.failed").count()) === 2 && (await event.locator(".timeline li.ok").count()) >= 2);
+    expect(await event.getByRole("region", { name: /^Delivery dlv_/ }).count()).toBe(2);
+    await page.screenshot({ path: join(SHOTS, "event.png") });
+    await page.getByRole("link", { name: "Subscriptions" }).click();
+    await page.getByRole("row", { name: /e2e\.orders/ }).click();
     await detail.getByRole("button", { name: "Pause" }).click();
     await page.getByRole("cell", { name: "paused" }).waitFor();
 

@@ -74,15 +74,3 @@ export const COLUMNS: Record<"time" | "topic" | "type" | "key" | "id", Column> =
   key: { title: "Key", cell: (e) => e.key ?? "" },
   id: { title: "Id", cell: (e) => <code>{e.id}</code> },
 };
-
-/** One event as JSON, beside the table, with a Close button. */
-export function EventPanel({ event, onClose }: { event: EventEnvelope; onClose: () => void }) {
-  return (
-    <aside className="panel" aria-label="Event">
-      <button type="button" className="link" onClick={onClose}>
-        Close
-      </button>
-      <pre>{JSON.stringify(event, null, 2)}</pre>
-    </aside>
-  );
-}

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { sb, type EventEnvelope } from "../api";
-import { COLUMNS, EventPanel, EventTable } from "../EventTable";
+import { EventPanel } from "../EventDetail";
+import { COLUMNS, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
 
 interface Search {

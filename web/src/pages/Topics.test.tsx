@@ -39,6 +39,27 @@ describe("Topics", () => {
     expect(calls.filter((c) => c.method === "GET")).toHaveLength(2); // reloaded after creating
   });
 
+  it("edits a topic: its fields filled in, the name fixed, retention in hours sent as ms, a cleared field as null", async () => {
+    const calls = fakeApi({
+      "GET /api/topics": () => ({ status: 200, body: { data: [topic] } }),
+      "PATCH /api/topics/orders.created": () => ({ status: 200, body: topic }),
+    });
+    const view = await render(<Topics />);
+    await act(async () => view.querySelector<HTMLButtonElement>('button[aria-label="Edit orders.created"]')!.click());
+    expect(field(view, "Name").value).toBe("orders.created");
+    expect(field(view, "Name").readOnly).toBe(true);
+    expect(field(view, "Description").value).toBe("New orders");
+    await type(field(view, "Retention, hours"), "-1");
+    expect(view.textContent).toContain("retention must be a number of hours, 0 or more");
+    await type(field(view, "Retention, hours"), "24");
+    await type(field(view, "Description"), "");
+    await act(async () => button(view, "Save topic").click());
+    await settle();
+    const patch = calls.find((c) => c.method === "PATCH")!;
+    expect(patch.body).toEqual({ description: null, schema: null, retention_ms: 86_400_000 });
+    expect(button(view, "Create topic")).toBeTruthy(); // back to a new topic once saved
+  });
+
   it("shows the hub's error with its code when it refuses", async () => {
     fakeApi({
       "GET /api/topics": () => ({ status: 200, body: { data: [] } }),

@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { sb } from "../api";
+import { sb, type Topic } from "../api";
 import { ErrorText, errorText, useLoad } from "../hooks";
 
-/** Topics with their counts and last event; create one (with an optional JSON Schema), delete one. */
+/** Topics with their counts and last event; create one, edit one (description, retention, schema), delete one. */
 export function Topics() {
   const { value, error, reload } = useLoad(() => sb.topics.list());
   const [actionError, setActionError] = useState<string | undefined>();
+  const [editing, setEditing] = useState<Topic | undefined>();
   const remove = async (name: string) => {
     if (!window.confirm(`Delete topic ${name} and all its events?`)) return;
     try {
@@ -17,7 +18,15 @@ export function Topics() {
   };
   return (
     <>
-      <CreateTopic onCreated={reload} />
+      <TopicForm
+        key={editing?.name ?? "new"}
+        editing={editing}
+        onSaved={() => {
+          setEditing(undefined);
+          reload();
+        }}
+        onCancel={() => setEditing(undefined)}
+      />
       {(error ?? actionError) && <p className="error">{error ?? actionError}</p>}
       {value && (
         <table>
@@ -40,7 +49,10 @@ export function Topics() {
                 <td className="num">{t.event_count.toLocaleString()}</td>
                 <td>{t.last_event_at ?? "—"}</td>
                 <td>{t.retention_ms === null ? "default" : `${Math.round(t.retention_ms / 3_600_000)} h`}</td>
-                <td>
+                <td className="actions">
+                  <button type="button" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
+                    Edit
+                  </button>
                   <button type="button" className="danger" onClick={() => void remove(t.name)} aria-label={`Delete ${t.name}`}>
                     Delete
                   </button>
@@ -55,10 +67,15 @@ export function Topics() {
   );
 }
 
-function CreateTopic({ onCreated }: { onCreated: () => void }) {
-  const [name, setName] = useState("");
-  const [description, setDescription] = useState("");
-  const [schema, setSchema] = useState("");
+/**
+ * The form of a new topic, or of an existing one (`editing`): description, retention (hours; empty for the hub's
+ * default, 0 to keep forever) and the data's JSON Schema, checked as JSON while typing.
+ */
+function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: () => void; onCancel: () => void }) {
+  const [name, setName] = useState(editing?.name ?? "");
+  const [description, setDescription] = useState(editing?.description ?? "");
+  const [retention, setRetention] = useState(editing?.retention_ms == null ? "" : String(editing.retention_ms / 3_600_000));
+  const [schema, setSchema] = useState(editing?.schema == null ? "" : JSON.stringify(editing.schema, null, 2));
   const [error, setError] = useState<string | undefined>();
   let schemaError: string | undefined;
   if (schema.trim() !== "") {
@@ -68,42 +85,57 @@ function CreateTopic({ onCreated }: { onCreated: () => void }) {
       schemaError = `not JSON: ${(e as Error).message}`;
     }
   }
+  const retentionError = retention.trim() !== "" && !(Number(retention) >= 0) ? "retention must be a number of hours, 0 or more" : undefined;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(undefined);
     try {
-      const body: Record<string, unknown> = { name: name.trim() };
-      if (description.trim()) body.description = description.trim();
-      if (schema.trim()) body.schema = JSON.parse(schema);
-      await sb.topics.create(body as Parameters<typeof sb.topics.create>[0]);
+      const fields: Record<string, unknown> = { description: description.trim() || null, schema: schema.trim() ? JSON.parse(schema) : null };
+      fields.retention_ms = retention.trim() === "" ? null : Math.round(Number(retention) * 3_600_000);
+      if (editing) await sb.topics.update(editing.name, fields as Parameters<typeof sb.topics.update>[1]);
+      // A new topic gets only what was filled in: the rest are the hub's defaults.
+      else
+        await sb.topics.create({ name: name.trim(), ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null)) } as Parameters<
+          typeof sb.topics.create
+        >[0]);
       setName("");
       setDescription("");
+      setRetention("");
       setSchema("");
-      onCreated();
+      onSaved();
     } catch (err) {
       setError(errorText(err));
     }
   };
   return (
-    <form className="panel" onSubmit={(e) => void submit(e)} aria-label="New topic">
+    <form className="panel" onSubmit={(e) => void submit(e)} aria-label={editing ? `Edit topic ${editing.name}` : "New topic"}>
       <div className="row">
         <label>
           Name
-          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="orders.created" required />
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="orders.created" required readOnly={editing !== undefined} />
         </label>
         <label>
           Description
           <input value={description} onChange={(e) => setDescription(e.target.value)} />
+        </label>
+        <label>
+          Retention, hours
+          <input value={retention} onChange={(e) => setRetention(e.target.value)} placeholder="the hub's default" inputMode="decimal" />
         </label>
       </div>
       <label>
         JSON Schema of the data (optional)
         <textarea rows={4} value={schema} onChange={(e) => setSchema(e.target.value)} placeholder='{"type": "object", "required": ["id"]}' />
       </label>
-      {schemaError && <p className="error">{schemaError}</p>}
-      <button type="submit" disabled={name.trim() === "" || schemaError !== undefined}>
-        Create topic
-      </button>
+      {(schemaError ?? retentionError) && <p className="error">{schemaError ?? retentionError}</p>}
+      <button type="submit" disabled={name.trim() === "" || schemaError !== undefined || retentionError !== undefined}>
+        {editing ? "Save topic" : "Create topic"}
+      </button>{" "}
+      {editing && (
+        <button type="button" className="link" onClick={onCancel}>
+          Cancel
+        </button>
+      )}
       <ErrorText error={error} />
     </form>
   );
