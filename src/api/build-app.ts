@@ -109,7 +109,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
   registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });
   registerStreamRoutes(fastify, streamParts);
-  registerSubscriptionRoutes(fastify, { subscriptions, basePath });
+  registerSubscriptionRoutes(fastify, { subscriptions, destination: hub.destinations, now: Date.now, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
   registerStatsRoutes(fastify, { store, metrics, basePath });
   registerSessionRoutes(fastify, { auth: hub.auth, basePath });

@@ -17,6 +17,7 @@ import type {
   Subscription,
   SubscriptionCreateBody,
   SubscriptionUpdateBody,
+  TestSend,
   TimeArg,
   TimeRange,
   Topic,
@@ -212,6 +213,11 @@ export class SubscriptionsApi {
 
   resume(subscriptionId: string): Promise<Subscription> {
     return this.http.request<Subscription>("POST", `/subscriptions/${id(subscriptionId)}/resume`);
+  }
+
+  /** Sends one `switchboard.test` event to the subscription's destination now and answers what came of it (nothing is stored). */
+  test(subscriptionId: string): Promise<TestSend> {
+    return this.http.request<TestSend>("POST", `/subscriptions/${id(subscriptionId)}/test`, { body: {} });
   }
 
   /** Sends the subscription's dead deliveries (created in the range) again. */

@@ -8,7 +8,7 @@ import type { DeliverySearchQuery, SubscriptionCreateBody, SubscriptionUpdateBod
 import type { EventIn, EventSearchQuery } from "../api/schemas/events.js";
 import type { TopicCreateBody, TopicUpdateBody } from "../api/schemas/topics.js";
 import type { apiKeyOut } from "../api/wire/keys.js";
-import type { deliveryDetailOut, deliveryOut, subscriptionOut } from "../api/wire/subscriptions.js";
+import type { deliveryDetailOut, deliveryOut, subscriptionOut, testSendOut } from "../api/wire/subscriptions.js";
 import type { topicOut } from "../api/wire/topics.js";
 import type { AppendResult } from "../store/types.js";
 import type { EventOut } from "../wire.js";
@@ -35,6 +35,8 @@ export type Delivery = ReturnType<typeof deliveryOut>;
 export type DeliveryDetail = ReturnType<typeof deliveryDetailOut>;
 /** An API key; `token` only in the reply that creates it. */
 export type ApiKey = ReturnType<typeof apiKeyOut>;
+/** What a test send came to (`POST …/subscriptions/:id/test`). */
+export type TestSend = ReturnType<typeof testSendOut>;
 /** One page of a list. */
 export interface Page<T> {
   data: T[];

@@ -98,10 +98,16 @@ describe("the console in a browser", () => {
     await page.getByRole("button", { name: "Create subscription" }).click();
     const detail = page.getByRole("complementary", { name: "Subscription" });
     await detail.waitFor();
+    await detail.getByRole("button", { name: "Send test event" }).click();
+    await detail
+      .getByRole("status")
+      .filter({ hasText: /^Test event: refused, 500, \d+ ms$/ })
+      .waitFor();
+    await receiver.waitFor(1);
     const before = new Date(Date.now() - 1000);
     const failing = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", data: { total: 1 } }, bearer());
     expect(failing.status).toBe(201);
-    await receiver.waitFor(2);
+    await receiver.waitFor(3);
     await detail.getByLabel("Status").selectOption("dead");
     await expectEventually(async () => {
       await detail.getByRole("button", { name: "Refresh" }).click();

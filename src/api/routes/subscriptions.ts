@@ -1,6 +1,8 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import type { Destination } from "../../delivery/destination.js";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
+import { sendTestEvent } from "../../delivery/test-send.js";
 import { adminOnly } from "../auth.js";
 import { documented, type RouteDoc } from "../openapi/route-doc.js";
 import { emptyBodyAsObject } from "../schemas/common.js";
@@ -13,6 +15,7 @@ import {
   SubscriptionList,
   SubscriptionOut,
   SubscriptionSecret,
+  TestSendOut,
 } from "../schemas/responses.js";
 import { DeliverySearchQuery, IdParams, PublisherCreateBody, SubscriptionCreateBody, SubscriptionUpdateBody, TimeRangeBody } from "../schemas/subscriptions.js";
 import {
@@ -23,12 +26,16 @@ import {
   subscriptionChangesFromWire,
   subscriptionInputFromWire,
   subscriptionOut,
+  testSendOut,
   timeRangeFromWire,
 } from "../wire/subscriptions.js";
 
 /** What {@link registerSubscriptionRoutes} uses. */
 export interface SubscriptionRoutesOptions {
   subscriptions: SubscriptionService;
+  /** Where `POST …/:id/test` sends its event (the hub's destination router). */
+  destination: Destination;
+  now: () => number;
   basePath: string;
 }
 
@@ -99,10 +106,18 @@ const DOCS = {
     replies: [{ status: 202, description: "Scheduled.", schema: DeliveryOut }],
     errors: ["SB_DELIVERY_NOT_FOUND", "SB_DELIVERY_IN_PROGRESS", "SB_SUBSCRIPTION_NOT_FOUND"],
   },
+  test: {
+    summary: "Send a test event now",
+    description:
+      "Sends one `switchboard.test` event to the destination as a real attempt would be sent (body, headers, signature), and answers what came of it. Nothing is stored and the subscription's health is untouched.",
+    replies: [{ status: 200, description: "The attempt's outcome (`ok` false when the destination refused or did not answer).", schema: TestSendOut }],
+    errors: SUB_WRITABLE,
+  },
 } satisfies Record<string, RouteDoc>;
 
 /** Subscriptions, Postoffice publishers and deliveries under `BASE_PATH` (admin). */
-export function registerSubscriptionRoutes(instance: FastifyInstance, { subscriptions: subs, basePath: base }: SubscriptionRoutesOptions): void {
+export function registerSubscriptionRoutes(instance: FastifyInstance, options: SubscriptionRoutesOptions): void {
+  const { subscriptions: subs, basePath: base, destination, now } = options;
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   const admin = { onRequest: adminOnly };
   const byId = { ...admin, schema: { params: IdParams } };
@@ -130,6 +145,9 @@ export function registerSubscriptionRoutes(instance: FastifyInstance, { subscrip
     await subs.delete(request.params.id);
     return reply.status(204).send();
   });
+  fastify.post(`${base}/subscriptions/:id/test`, { ...byId, ...documented(DOCS.test) }, async (request) =>
+    testSendOut(await sendTestEvent(destination, await subs.get(request.params.id), now())),
+  );
   fastify.post(`${base}/subscriptions/:id/pause`, { ...byId, ...documented(DOCS.pause) }, async (request) =>
     subscriptionOut(await subs.pause(request.params.id)),
   );

@@ -291,3 +291,17 @@ export const ImportResult = Type.Object(
   { imported: Type.Integer({ description: "Events stored." }), skipped: Type.Integer({ description: "Events whose id was stored already." }) },
   { $id: "ImportResult", title: "Import result" },
 );
+
+/** `POST BASE_PATH/subscriptions/:id/test`. */
+export const TestSendOut = Type.Object(
+  {
+    event_id: Type.String({ description: "The test event's id (not stored)." }),
+    delivery_id: Type.String({ description: "The id the destination saw (`webhook-id`, message id)." }),
+    ok: Type.Boolean({ description: "Whether the destination accepted it." }),
+    status: Type.Union([Type.Integer(), Type.Null()], { description: "The HTTP status; null for brokers and when nothing answered." }),
+    latency_ms: Type.Number(),
+    response_excerpt: nullableString("The first 4 KiB of the answer."),
+    error: nullableString("Why nothing answered."),
+  },
+  { $id: "TestSend", title: "Test send" },
+);

@@ -16,6 +16,7 @@ import { formatTime, parseTime } from "../../time.js";
 import type { DeliverySearchQuery, PublisherCreateBody, SubscriptionCreateBody, SubscriptionUpdateBody, TimeRangeBody } from "../schemas/subscriptions.js";
 import { destinationKindOf, destinationKinds, maskDestinationUrl } from "../../delivery/destinations/index.js";
 import { handlerNameOf } from "../../delivery/handlers/handler-options.js";
+import type { TestSendResult } from "../../delivery/test-send.js";
 
 /**
  * The wire (snake_case JSON, as the schemas of `schemas/subscriptions.ts` let it through) to and from the delivery
@@ -108,6 +109,19 @@ export function subscriptionOut(s: Subscription, withSecret = false) {
     failing_since: s.failingSince === null ? null : formatTime(s.failingSince),
     created_at: formatTime(s.createdAt),
     updated_at: formatTime(s.updatedAt),
+  };
+}
+
+/** The reply of `POST …/subscriptions/:id/test`. */
+export function testSendOut({ eventId, deliveryId, outcome }: TestSendResult) {
+  return {
+    event_id: eventId,
+    delivery_id: deliveryId,
+    ok: outcome.ok,
+    status: outcome.status,
+    latency_ms: outcome.latencyMs,
+    response_excerpt: outcome.responseExcerpt,
+    error: outcome.error,
   };
 }
 

@@ -57,6 +57,17 @@ export function SubscriptionDetail({
         <button type="button" onClick={() => void sb.subscriptions.secret(sub.id).then(setSecret, (e: unknown) => setError(errorText(e)))}>
           Reveal secret
         </button>
+        <button
+          type="button"
+          onClick={() =>
+            void run(async () => {
+              const t = await sb.subscriptions.test(sub.id);
+              return `Test event: ${t.ok ? "accepted" : "refused"}${t.status === null ? "" : `, ${t.status}`}${t.error ? `: ${t.error}` : ""}, ${t.latency_ms} ms`;
+            })
+          }
+        >
+          Send test event
+        </button>
         <button type="button" onClick={() => void retryDead()}>
           Retry dead deliveries
         </button>
