@@ -215,6 +215,16 @@ export class SubscriptionsApi {
     return this.http.request<Subscription>("POST", `/subscriptions/${id(subscriptionId)}/resume`);
   }
 
+  /**
+   * A new signing secret; the previous one keeps signing too for `graceSeconds` (default a day, 0 to stop it at once),
+   * so that receivers can switch at their pace.
+   */
+  rotateSecret(subscriptionId: string, options: { graceSeconds?: number } = {}): Promise<{ secret: string; previous_secret_expires_at: string | null }> {
+    return this.http.request("POST", `/subscriptions/${id(subscriptionId)}/secret/rotate`, {
+      body: options.graceSeconds === undefined ? {} : { grace_s: options.graceSeconds },
+    });
+  }
+
   /** Sends one `switchboard.test` event to the subscription's destination now and answers what came of it (nothing is stored). */
   test(subscriptionId: string): Promise<TestSend> {
     return this.http.request<TestSend>("POST", `/subscriptions/${id(subscriptionId)}/test`, { body: {} });

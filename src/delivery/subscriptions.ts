@@ -32,6 +32,11 @@ export {
 } from "./webhooks/subscription-headers.js";
 
 /** Options of {@link SubscriptionService}. */
+/** How long a rotated-out secret keeps signing unless told otherwise: a day. */
+export const DEFAULT_ROTATION_GRACE_MS = 24 * 3_600_000;
+/** The longest grace of a rotated-out secret: a week. */
+export const MAX_ROTATION_GRACE_MS = 7 * 24 * 3_600_000;
+
 export interface SubscriptionServiceOptions {
   store: Store;
   dispatcher: Dispatcher;
@@ -171,8 +176,25 @@ export class SubscriptionService {
       }
     }
     const patch: SubscriptionPatch = { ...fields };
+    // A secret set by hand replaces the old one at once, ending a rotation's grace.
+    if (fields.secret !== undefined) Object.assign(patch, { previousSecret: null, previousSecretUntil: null });
     if (fields.active === true) patch.disabledReason = null;
     return this.apply(id, patch);
+  }
+
+  /**
+   * A new signing secret. The previous one keeps signing too for `graceMs` (0: it stops at once), so that each
+   * attempt meanwhile carries both signatures and receivers can move to the new secret at their pace.
+   * @throws HubError `SB_SUBSCRIPTION_INVALID` for a grace outside 0 to 7 days.
+   */
+  async rotateSecret(id: string, graceMs: number = DEFAULT_ROTATION_GRACE_MS): Promise<Subscription> {
+    if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > MAX_ROTATION_GRACE_MS) {
+      throw new HubError("SB_SUBSCRIPTION_INVALID", `grace_s must be a whole number of seconds from 0 to ${MAX_ROTATION_GRACE_MS / 1000}`);
+    }
+    await this.writable(id);
+    const { secret } = await this.get(id);
+    const until = graceMs > 0 ? this.now() + graceMs : null;
+    return this.apply(id, { secret: generateSecret(), previousSecret: until === null ? null : secret, previousSecretUntil: until });
   }
 
   async pause(id: string): Promise<Subscription> {

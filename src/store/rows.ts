@@ -54,6 +54,8 @@ export interface SubscriptionRow {
   filter: string | null;
   headers: unknown;
   secret: string;
+  previous_secret?: string | null;
+  previous_secret_until?: number | string | null;
   active: number | boolean;
   disabled_reason: string | null;
   ordering: "none" | "key";
@@ -124,6 +126,10 @@ export function rowMappers(json: JsonColumn): RowMappers {
       filter: r.filter,
       headers: json(r.headers) as Record<string, string>,
       secret: r.secret,
+      // Only while a rotation's previous secret is kept: a subscription never rotated reads as before.
+      ...(r.previous_secret == null
+        ? {}
+        : { previousSecret: r.previous_secret, previousSecretUntil: r.previous_secret_until == null ? null : Number(r.previous_secret_until) }),
       active: r.active === 1 || r.active === true,
       disabledReason: r.disabled_reason,
       ordering: r.ordering,
@@ -148,6 +154,8 @@ export const SUBSCRIPTION_PATCH_COLUMNS: Record<string, [column: string, toValue
   filter: ["filter", (v) => v],
   headers: ["headers", (v) => JSON.stringify(v)],
   secret: ["secret", (v) => v],
+  previousSecret: ["previous_secret", (v) => v],
+  previousSecretUntil: ["previous_secret_until", (v) => v],
   active: ["active", (v) => v],
   disabledReason: ["disabled_reason", (v) => v],
   ordering: ["ordering", (v) => v],

@@ -142,6 +142,10 @@ export interface Subscription {
   filter: string | null;
   headers: Record<string, string>;
   secret: string;
+  /** The secret before the last rotation, which still signs too until {@link previousSecretUntil}; null when none. */
+  previousSecret?: string | null;
+  /** Epoch ms until which {@link previousSecret} signs; null when none. */
+  previousSecretUntil?: number | null;
   active: boolean;
   /** Why the hub disabled it (410 Gone, failing too long), or null. */
   disabledReason: string | null;
@@ -172,6 +176,8 @@ export type SubscriptionPatch = Partial<
     | "filter"
     | "headers"
     | "secret"
+    | "previousSecret"
+    | "previousSecretUntil"
     | "active"
     | "disabledReason"
     | "ordering"

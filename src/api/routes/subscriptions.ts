@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { Destination } from "../../delivery/destination.js";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { sendTestEvent } from "../../delivery/test-send.js";
+import { formatTime } from "../../time.js";
 import { adminOnly } from "../auth.js";
 import { documented, type RouteDoc } from "../openapi/route-doc.js";
 import { emptyBodyAsObject } from "../schemas/common.js";
@@ -15,9 +16,18 @@ import {
   SubscriptionList,
   SubscriptionOut,
   SubscriptionSecret,
+  RotatedSecret,
   TestSendOut,
 } from "../schemas/responses.js";
-import { DeliverySearchQuery, IdParams, PublisherCreateBody, SubscriptionCreateBody, SubscriptionUpdateBody, TimeRangeBody } from "../schemas/subscriptions.js";
+import {
+  DeliverySearchQuery,
+  IdParams,
+  PublisherCreateBody,
+  RotateSecretBody,
+  SubscriptionCreateBody,
+  SubscriptionUpdateBody,
+  TimeRangeBody,
+} from "../schemas/subscriptions.js";
 import {
   deliveryDetailOut,
   deliveryOut,
@@ -106,6 +116,14 @@ const DOCS = {
     replies: [{ status: 202, description: "Scheduled.", schema: DeliveryOut }],
     errors: ["SB_DELIVERY_NOT_FOUND", "SB_DELIVERY_IN_PROGRESS", "SB_SUBSCRIPTION_NOT_FOUND"],
   },
+  rotate: {
+    summary: "Rotate the signing secret",
+    description:
+      "A new secret signs from now on; the previous one signs too for `grace_s` (default a day), so each attempt meanwhile carries both signatures in `webhook-signature` and receivers can switch at their pace.",
+    replies: [{ status: 200, description: "The new secret, and until when the previous one still signs.", schema: RotatedSecret }],
+    errors: SUB_WRITABLE,
+    bodyOptional: true,
+  },
   test: {
     summary: "Send a test event now",
     description:
@@ -144,6 +162,12 @@ export function registerSubscriptionRoutes(instance: FastifyInstance, options: S
   fastify.delete(`${base}/subscriptions/:id`, { ...byId, ...documented(DOCS.delete) }, async (request, reply) => {
     await subs.delete(request.params.id);
     return reply.status(204).send();
+  });
+  const rotate = { ...admin, ...optionalBody, schema: { params: IdParams, body: RotateSecretBody } };
+  fastify.post(`${base}/subscriptions/:id/secret/rotate`, { ...rotate, ...documented(DOCS.rotate) }, async (request) => {
+    const grace = request.body.grace_s;
+    const sub = await subs.rotateSecret(request.params.id, grace === undefined ? undefined : grace * 1000);
+    return { secret: sub.secret, previous_secret_expires_at: sub.previousSecretUntil == null ? null : formatTime(sub.previousSecretUntil) };
   });
   fastify.post(`${base}/subscriptions/:id/test`, { ...byId, ...documented(DOCS.test) }, async (request) =>
     testSendOut(await sendTestEvent(destination, await subs.get(request.params.id), now())),

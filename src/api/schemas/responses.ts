@@ -305,3 +305,12 @@ export const TestSendOut = Type.Object(
   },
   { $id: "TestSend", title: "Test send" },
 );
+
+/** `POST BASE_PATH/subscriptions/:id/secret/rotate`. */
+export const RotatedSecret = Type.Object(
+  {
+    secret: Type.String({ description: "The new signing secret (`whsec_…`)." }),
+    previous_secret_expires_at: nullableTime("Until when the previous secret signs too; null when it stopped at once."),
+  },
+  { $id: "RotatedSecret", title: "Rotated secret" },
+);

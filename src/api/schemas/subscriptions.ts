@@ -98,6 +98,28 @@ export const SubscriptionUpdateBody = Type.Partial(Type.Object(subscriptionField
 });
 export type SubscriptionUpdateBody = Static<typeof SubscriptionUpdateBody>;
 
+/** `POST BASE_PATH/subscriptions/:id/secret/rotate`. */
+export const RotateSecretBody = Type.Object(
+  {
+    grace_s: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 604_800,
+        description: "How long the previous secret keeps signing too, in seconds (default 86400, a day; 0: it stops at once).",
+        errorMessage: "grace_s must be a whole number of seconds from 0 to 604800",
+      }),
+    ),
+  },
+  {
+    $id: "RotateSecret",
+    title: "Secret rotation",
+    additionalProperties: false,
+    errorMessage: { type: "the body must be a JSON object {grace_s?}" },
+    ...bodyErrors("SB_SUBSCRIPTION_INVALID", "unknown field {name}; a rotation takes grace_s"),
+  },
+);
+export type RotateSecretBody = Static<typeof RotateSecretBody>;
+
 /** `POST BASE_PATH/subscriptions/:id/retry` and `/replay`: a time range; other fields are ignored. */
 export const TimeRangeBody = Type.Object(
   {

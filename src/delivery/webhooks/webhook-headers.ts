@@ -24,6 +24,10 @@ export function webhookHeaders(
   headers["webhook-id"] = deliveryId;
   headers["webhook-timestamp"] = String(timestamp);
   headers["webhook-signature"] = signatureFor(sub.secret, deliveryId, timestamp, body);
+  // During a rotation's grace period the previous secret signs too (Standard Webhooks: space-separated signatures).
+  if (sub.previousSecret && sub.previousSecretUntil != null && now < sub.previousSecretUntil) {
+    headers["webhook-signature"] += ` ${signatureFor(sub.previousSecret, deliveryId, timestamp, body)}`;
+  }
   setCloudEventHeaders(headers, event);
   headers["traceparent"] = traceparentFor(event.attributes.traceparent);
   return headers;

@@ -56,6 +56,23 @@ export function subscriptionsConformance(state: SuiteState): void {
       expect((await store.subscriptions.list()).map((s) => s.id)).toEqual(["sub_f1", "sub_w1", "sub_w2"]);
     });
 
+    it("keeps a rotated-out secret and until when it signs, and clears them", async () => {
+      await store.subscriptions.create(makeSubscription("sub_r"));
+      expect((await store.subscriptions.get("sub_r"))?.previousSecret ?? null).toBeNull();
+      const rotated = await store.subscriptions.update(
+        "sub_r",
+        { secret: "whsec_new", previousSecret: "whsec_old", previousSecretUntil: minutes(60) },
+        minutes(1),
+      );
+      expect(rotated).toMatchObject({ secret: "whsec_new", previousSecret: "whsec_old", previousSecretUntil: minutes(60) });
+      expect(await store.subscriptions.get("sub_r")).toMatchObject({ previousSecret: "whsec_old", previousSecretUntil: minutes(60) });
+      await store.subscriptions.update("sub_r", { previousSecret: null, previousSecretUntil: null }, minutes(2));
+      const cleared = await store.subscriptions.get("sub_r");
+      expect(cleared?.secret).toBe("whsec_new");
+      expect(cleared?.previousSecret ?? null).toBeNull();
+      expect(cleared?.previousSecretUntil ?? null).toBeNull();
+    });
+
     it("finds the seq before a receive time", async () => {
       expect(await store.events.seqBefore(minutes(1))).toBe(0);
       const first = await append(store, [makeEvent("t", { receivedAt: minutes(1) }), makeEvent("t", { receivedAt: minutes(2) })]);

@@ -60,6 +60,19 @@ export function SubscriptionDetail({
         <button
           type="button"
           onClick={() =>
+            window.confirm("Rotate the signing secret? The current one keeps signing too for a day, so receivers can switch.") &&
+            void run(async () => {
+              const r = await sb.subscriptions.rotateSecret(sub.id);
+              setSecret(r.secret);
+              return `New secret; the previous one signs too until ${r.previous_secret_expires_at}`;
+            })
+          }
+        >
+          Rotate secret
+        </button>
+        <button
+          type="button"
+          onClick={() =>
             void run(async () => {
               const t = await sb.subscriptions.test(sub.id);
               return `Test event: ${t.ok ? "accepted" : "refused"}${t.status === null ? "" : `, ${t.status}`}${t.error ? `: ${t.error}` : ""}, ${t.latency_ms} ms`;
