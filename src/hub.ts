@@ -20,6 +20,7 @@ import { createPublish, type PublishInput } from "./hub/publish.js";
 import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
+import { ContinuousAggregates } from "./aggregation/continuous-aggregates.js";
 import { openStore } from "./store/index.js";
 import type { RetentionResult } from "./store/retention.js";
 import type { Store, StoredEvent } from "./store/store.js";
@@ -62,6 +63,8 @@ export interface Hub {
   readonly metrics: HubMetrics;
   /** Whether auth is on, and verification of API keys and JWTs. */
   readonly auth: Authenticator;
+  /** Continuous aggregates, maintained by the store at commit (see docs/aggregation.md). */
+  readonly aggregates: ContinuousAggregates;
   readonly log: Logger;
   /**
    * Stores events (all or nothing) and resolves once they are committed.
@@ -135,6 +138,8 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     log: loopLog.child({ component: "cluster" }),
     onOutbox: () => wakeRelay(),
   });
+  // Before the first commit: from then on each append adds its events to the stored definitions.
+  const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
   const ingestor = new Ingestor({
     store,
     topics,
@@ -163,6 +168,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     metrics,
     log,
     auth: new Authenticator({ config, store, now }),
+    aggregates,
     publish: createPublish({ ingestor, config, now }),
     outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
     onEvent: fanout.onEvent,
@@ -172,6 +178,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     async close() {
       if (closed) return;
       closed = true;
+      await aggregates.close();
       await closeInOrder({ relay, housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
       if (!givenStore) await store.close();
     },
