@@ -61,6 +61,9 @@ describe("/api/aggregates", () => {
       { t: "2024-03-01T10:05:00.000Z", group: "us", count: 1, "sum:data.amount": 1, "avg:data.amount": 1, "min:data.amount": 1, "max:data.amount": 1 },
     ]);
     expect((await read("revenue", "from=2024-03-01T10:05:00Z&to=2024-03-01T10:10:00Z")).buckets).toHaveLength(2);
+    const tooLong = await request(`${api}/aggregates/revenue?from=2000-01-01&to=2024-03-01`);
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.code).toBe("SB_QUERY_INVALID");
     const list = await request(`${api}/aggregates`);
     expect(list.body.data.map((a: { name: string }) => a.name)).toContain("revenue");
   });

@@ -2,7 +2,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ContinuousAggregates } from "../../aggregation/continuous-aggregates.js";
 import { specOf } from "../../aggregation/continuous-spec.js";
-import { STATS_INTERVALS } from "../../aggregation/stats.js";
+import { MAX_STATS_BUCKETS, STATS_INTERVALS } from "../../aggregation/stats.js";
+import { HubError } from "../../errors.js";
 import { adminOnly } from "../auth.js";
 import { documented } from "../openapi/route-doc.js";
 import { AggregateBackfillBody, AggregateCreateBody, AggregateNameParams, AggregateReadQuery } from "../schemas/aggregates.js";
@@ -43,14 +44,18 @@ export function registerAggregateRoutes(instance: FastifyInstance, { aggregates,
   const readDoc = documented({
     summary: "A continuous aggregate and its buckets",
     replies: [{ status: 200, description: "The definition, the backfill's progress and the buckets.", schema: ContinuousAggregateRead }],
-    errors: [...notFound, "SB_QUERY_INVALID_TIME"],
+    errors: [...notFound, "SB_QUERY_INVALID", "SB_QUERY_INVALID_TIME"],
   });
   fastify.get(`${base}/:name`, { ...admin, schema: { params: AggregateNameParams, querystring: AggregateReadQuery }, ...readDoc }, async (request) => {
     const { name } = request.params;
     const intervalMs = STATS_INTERVALS[specOf(await aggregates.get(name)).interval]!;
     const to = request.query.to === undefined ? now() + 1 : timeParam("to", request.query.to);
     const from = request.query.from === undefined ? to - DAY_MS : timeParam("from", request.query.from);
-    const { aggregate, buckets } = await aggregates.read(name, Math.floor(from / intervalMs) * intervalMs, to);
+    const start = Math.floor(from / intervalMs) * intervalMs;
+    if ((to - start) / intervalMs > MAX_STATS_BUCKETS) {
+      throw new HubError("SB_QUERY_INVALID", `from..to spans more than ${MAX_STATS_BUCKETS} buckets of the aggregate's interval; narrow the range`);
+    }
+    const { aggregate, buckets } = await aggregates.read(name, start, to);
     return { ...continuousAggregateOut(aggregate), buckets: continuousBucketsOut(buckets) };
   });
 
