@@ -48,6 +48,9 @@ export type { BackoffFunction, Handler, HandlerContext, HandlerOptions } from ".
 export type { HandlerRegistration } from "./delivery/handlers/handler-registry.js";
 export type { Outbox, OutboxReceipt } from "./hub/outbox/outbox.js";
 
+/** How often closed buckets of continuous aggregates with `publish` are published. */
+const AGGREGATE_PUBLISH_EVERY_MS = 10_000;
+
 /** A running hub: the store, ingest, topics and live streams, without any HTTP. */
 export interface Hub {
   readonly config: Readonly<Config>;
@@ -138,7 +141,6 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     log: loopLog.child({ component: "cluster" }),
     onOutbox: () => wakeRelay(),
   });
-  // Before the first commit: from then on each append adds its events to the stored definitions.
   const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
   const ingestor = new Ingestor({
     store,
@@ -183,6 +185,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
       if (!givenStore) await store.close();
     },
   };
+  aggregates.startPublishing((events) => hub.publish(events), AGGREGATE_PUBLISH_EVERY_MS);
   publishSystemEvent = async (topic, data) => {
     if (!closed) await hub.publish({ topic, type: topic, source: "switchboard", data });
   };

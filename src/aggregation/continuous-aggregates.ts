@@ -10,6 +10,7 @@ import { CellBatch } from "../store/continuous-aggregates.js";
 import type { AggregateBackfill, Store, StoredAggregate } from "../store/store.js";
 import type { AggregateBucket } from "./aggregate-spec.js";
 import { bucketsOf, compileContinuousAggregate, parseContinuousAggregate } from "./continuous-spec.js";
+import { publishClosedBuckets, type PublishEvents } from "./publish-buckets.js";
 
 /** Events read per backfill page. */
 export const BACKFILL_PAGE = 1_000;
@@ -26,11 +27,15 @@ export interface ContinuousAggregatesOptions extends CompileFilterOptions {
   pageSize?: number;
 }
 
-/** The hub's continuous aggregates: installs their compiler in the store and runs backfills. */
+/**
+ * The hub's continuous aggregates: installs their compiler in the store (so build it before the first commit: from then
+ * on each append adds its events to the stored definitions), runs backfills and publishes closed buckets.
+ */
 export class ContinuousAggregates {
   private readonly store: Store;
   private readonly running = new Map<string, Promise<void>>();
   private closed = false;
+  private publishing: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ContinuousAggregatesOptions) {
     this.store = options.store;
@@ -102,9 +107,26 @@ export class ContinuousAggregates {
     await Promise.all([...this.running.values()]);
   }
 
-  /** Stops the backfills after their current page; they resume when asked again. */
+  /**
+   * Publishes the closed buckets of the aggregates with `publish` every `everyMs` (see publish-buckets.ts); a round
+   * that fails (the topic cannot be created, say) is logged and tried again in the next.
+   */
+  startPublishing(publish: PublishEvents, everyMs: number): void {
+    let busy = false;
+    this.publishing = setInterval(() => {
+      if (busy || this.closed) return;
+      busy = true;
+      publishClosedBuckets(this.store, publish, (this.options.now ?? Date.now)())
+        .catch((error: unknown) => this.options.log.warn({ err: error }, "publishing closed buckets failed"))
+        .finally(() => (busy = false));
+    }, everyMs);
+    this.publishing.unref();
+  }
+
+  /** Stops the backfills after their current page (they resume when asked again) and the publishing. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.publishing);
     await this.settled();
   }
 

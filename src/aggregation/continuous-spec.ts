@@ -17,6 +17,8 @@ export interface ContinuousAggregateSpec {
   metrics: string[];
   /** A name of {@link STATS_INTERVALS}. */
   interval: string;
+  /** Publish each closed bucket as an event on `switchboard.aggregate.<name>`. */
+  publish?: boolean;
 }
 
 /** An aggregate's name: it may become part of a topic name (`switchboard.aggregate.<name>`). */
@@ -41,7 +43,7 @@ function asDefinitionError<T>(fn: () => T): T {
  * SB_FILTER_INVALID or SB_FILTER_TOO_COSTLY for the filter.
  */
 export function parseContinuousAggregate(
-  input: { name: string; topic: string; filter?: string; group_by?: string; metrics: string | string[]; interval: string },
+  input: { name: string; topic: string; filter?: string; group_by?: string; metrics: string | string[]; interval: string; publish?: boolean },
   options: CompileFilterOptions = {},
 ): { name: string; spec: ContinuousAggregateSpec } {
   if (!NAME.test(input.name)) throw invalid(`name: ${JSON.stringify(input.name)} must be 1 to 64 lowercase letters, digits, '_' or '-'`);
@@ -64,6 +66,7 @@ export function parseContinuousAggregate(
   const spec: ContinuousAggregateSpec = { topic: input.topic, metrics: metrics.map((m) => m.name), interval: input.interval };
   if (input.filter !== undefined) spec.filter = input.filter;
   if (input.group_by !== undefined && input.group_by !== "") spec.groupBy = input.group_by;
+  if (input.publish === true) spec.publish = true;
   return { name: input.name, spec };
 }
 

@@ -23,6 +23,8 @@ export interface StoredAggregate {
   createdAt: number;
   createdSeq: number;
   backfill: AggregateBackfill | null;
+  /** With `publish` in the spec: the buckets before this were published (null: none yet). */
+  publishedUntil: number | null;
 }
 
 /**
@@ -81,6 +83,8 @@ export interface AggregatesPart {
    * `expectedCursor`: so a page is counted once, even by two runners. False (nothing added) otherwise.
    */
   addBackfillPage(name: string, cells: AggregateCell[], backfill: AggregateBackfill, expectedCursor: number): Promise<boolean>;
+  /** Records that the buckets before `until` were published, if the mark is still `expected`; false otherwise. */
+  setPublished(name: string, until: number, expected: number | null): Promise<boolean>;
 }
 
 /** A batch's cells, summed in memory: one upsert per distinct (aggregate, bucket, group, field). */
@@ -208,6 +212,7 @@ export interface AggregateRow {
   backfill_to: number | string | null;
   backfill_start_seq: number | string | null;
   backfill_cursor: number | string | null;
+  published_until: number | string | null;
 }
 
 /** A row of `aggregate_cells`, without the name. */
@@ -241,6 +246,7 @@ export function toStoredAggregate(r: AggregateRow): StoredAggregate {
             startSeq: num(r.backfill_start_seq ?? 0),
             cursor: num(r.backfill_cursor ?? 0),
           },
+    publishedUntil: numOrNull(r.published_until),
   };
 }
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
+import { publishClosedBuckets } from "../../src/aggregation/publish-buckets.js";
+import { eventually, listAllEvents, postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
 
 let hub: TestHub;
 let api: string;
@@ -88,6 +89,23 @@ describe("/api/aggregates", () => {
     const again = await postJson(`${api}/aggregates/totals/backfill`, {});
     expect(again.status).toBe(409);
     expect(again.body.code).toBe("SB_AGGREGATE_BACKFILL_RUNNING");
+  });
+
+  it("publishes each closed bucket of an aggregate with publish: true as an event on switchboard.aggregate.<name>", async () => {
+    const created = await postJson(`${api}/aggregates`, { name: "hourly", topic: "ca.pub", metrics: ["count"], interval: "1h", publish: true });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.publish).toBe(true);
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    await publish([
+      { topic: "ca.pub", time: new Date(hour + 1_000).toISOString(), data: {} },
+      { topic: "ca.pub", time: new Date(hour + 2_000).toISOString(), data: {} },
+    ]);
+    const { hub: running } = hub.server;
+    // Two rounds at once (as two nodes would), when the hour is closed: the bucket is stored once, its id being derived from it.
+    const round = () => publishClosedBuckets(running.store, (events) => running.publish(events), hour + 2 * 3_600_000);
+    await Promise.all([round(), round()]);
+    const events = await listAllEvents(hub.url, { topic: "switchboard.aggregate.hourly" });
+    expect(events.map((e) => e.data)).toEqual([{ aggregate: "hourly", interval: "1h", t: new Date(hour).toISOString(), count: 2 }]);
   });
 
   it("deletes an aggregate (204), then answers 404 for it", async () => {

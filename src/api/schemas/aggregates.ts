@@ -2,7 +2,7 @@ import { Type, type Static } from "typebox";
 import { MAX_METRICS } from "../../aggregation/aggregate-spec.js";
 import { bodyErrors, oneParam } from "./common.js";
 
-const FIELDS = "name, topic, filter, group_by, metrics, interval";
+const FIELDS = "name, topic, filter, group_by, metrics, interval, publish";
 
 /** `POST BASE_PATH/aggregates`. */
 export const AggregateCreateBody = Type.Object(
@@ -15,6 +15,7 @@ export const AggregateCreateBody = Type.Object(
       description: "count, sum:data.x, avg:data.x, min:data.x, max:data.x, as a list or comma-separated. Percentiles are refused.",
     }),
     interval: Type.String({ description: "Bucket width on the events' time: 1m, 5m, 1h or 1d." }),
+    publish: Type.Optional(Type.Boolean({ description: "Publish each closed bucket as an event on `switchboard.aggregate.<name>`." })),
   },
   {
     $id: "AggregateCreate",

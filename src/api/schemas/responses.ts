@@ -295,6 +295,7 @@ export const ContinuousAggregateOut = Type.Object(
     group_by: Type.Optional(Type.String()),
     metrics: Type.Array(Type.String(), { description: "The metrics, by name (`count`, `sum:data.amount`…)." }),
     interval: Type.String({ description: "1m, 5m, 1h or 1d." }),
+    publish: Type.Boolean({ description: "Whether each closed bucket is published on `switchboard.aggregate.<name>`." }),
     created_at: time("When it was created; events committed since are counted at commit."),
     backfill: Type.Union(
       [

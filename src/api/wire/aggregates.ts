@@ -14,6 +14,7 @@ export function continuousAggregateOut(a: StoredAggregate): Record<string, unkno
     ...(spec.groupBy !== undefined && { group_by: spec.groupBy }),
     metrics: spec.metrics,
     interval: spec.interval,
+    publish: spec.publish === true,
     created_at: formatTime(a.createdAt),
     backfill: b && {
       state: b.state,

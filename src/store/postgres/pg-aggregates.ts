@@ -16,7 +16,7 @@ import {
 } from "../continuous-aggregates.js";
 import type { StoredEvent } from "../store.js";
 import type { PgContext } from "./pg-util.js";
-import { CELLS, DELETE, GET, INSERT, LIST, LOCK_APPENDS, SET_BACKFILL, UPSERT_CELLS } from "./sql/aggregates.js";
+import { CELLS, DELETE, GET, INSERT, LIST, LOCK_APPENDS, SET_BACKFILL, SET_PUBLISHED, UPSERT_CELLS } from "./sql/aggregates.js";
 
 /**
  * PostgreSQL continuous aggregates. Several nodes share the definitions: each change bumps `aggregates_version` under
@@ -97,6 +97,10 @@ export class PgAggregates implements AggregatesPart {
       }
       return true;
     });
+  }
+
+  async setPublished(name: string, until: number, expected: number | null): Promise<boolean> {
+    return ((await this.ctx.query(SET_PUBLISHED, [until, name, expected])).rowCount ?? 0) > 0;
   }
 }
 

@@ -84,6 +84,10 @@ export class SqliteAggregates extends SqlitePart<keyof typeof SQL> implements Ag
     })();
   }
 
+  async setPublished(name: string, until: number, expected: number | null): Promise<boolean> {
+    return this.s.SET_PUBLISHED.run(until, name, expected).changes > 0;
+  }
+
   private rows(): StoredAggregate[] {
     return (this.s.LIST.all() as AggregateRow[]).map(toStoredAggregate);
   }

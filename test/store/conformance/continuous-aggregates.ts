@@ -21,7 +21,7 @@ export function continuousAggregatesConformance(state: SuiteState): void {
     it("stores definitions with the seq they were created at; refuses a name taken; lists, gets and deletes", async () => {
       await append(store, [order(1, "eu", 0), order(2, "eu", 0)]);
       const created = await store.aggregates.create("revenue", SPEC, T0);
-      expect(created).toEqual({ name: "revenue", spec: SPEC, createdAt: T0, createdSeq: await store.events.lastSeq(), backfill: null });
+      expect(created).toEqual({ name: "revenue", spec: SPEC, createdAt: T0, createdSeq: await store.events.lastSeq(), backfill: null, publishedUntil: null });
       await expectHubError(store.aggregates.create("revenue", SPEC, T0), "SB_AGGREGATE_EXISTS", 409);
       await store.aggregates.create("another", { ...SPEC, groupBy: undefined }, T0 + 1);
       expect((await store.aggregates.list()).map((a) => a.name)).toEqual(["another", "revenue"]);
@@ -71,6 +71,14 @@ export function continuousAggregatesConformance(state: SuiteState): void {
       expect(await store.aggregates.cells("revenue", T0, minutes(1))).toEqual([cell]);
       expect((await store.aggregates.get("revenue"))!.backfill).toEqual(next);
       expect(await store.aggregates.addBackfillPage("gone", [cell], next, 10)).toBe(false);
+    });
+
+    it("moves the published mark only from the mark expected", async () => {
+      await store.aggregates.create("revenue", SPEC, T0);
+      expect(await store.aggregates.setPublished("revenue", minutes(5), null)).toBe(true);
+      expect(await store.aggregates.setPublished("revenue", minutes(6), null)).toBe(false);
+      expect(await store.aggregates.setPublished("revenue", minutes(6), minutes(5))).toBe(true);
+      expect((await store.aggregates.get("revenue"))!.publishedUntil).toBe(minutes(6));
     });
   });
 }

@@ -9,7 +9,8 @@ CREATE TABLE continuous_aggregates (
   backfill_from      bigint,            -- event time range of the backfill (null: open)
   backfill_to        bigint,
   backfill_start_seq bigint,            -- the seqs it covers: (start, created_seq]
-  backfill_cursor    bigint             -- the last seq it has counted
+  backfill_cursor    bigint,             -- the last seq it has counted
+  published_until    bigint             -- with `publish`: buckets before this were published
 );
 
 -- One row per aggregate, bucket start (ms), group (its JSON text, '' for none) and field ('' for the event count):

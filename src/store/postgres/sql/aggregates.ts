@@ -1,7 +1,7 @@
 /** The PostgreSQL statements of continuous aggregates (see `../pg-aggregates.ts`). */
 import { APPEND_LOCK } from "./locks.js";
 
-const COLUMNS = `name, spec, created_at, created_seq, backfill_state, backfill_from, backfill_to, backfill_start_seq, backfill_cursor`;
+const COLUMNS = `name, spec, created_at, created_seq, backfill_state, backfill_from, backfill_to, backfill_start_seq, backfill_cursor, published_until`;
 export const LIST = `SELECT ${COLUMNS} FROM continuous_aggregates ORDER BY name`;
 export const GET = `SELECT ${COLUMNS} FROM continuous_aggregates WHERE name = $1`;
 /** Definitions change under the append lock, so that `created_seq` splits the events exactly (see pg-aggregates.ts). */
@@ -23,3 +23,4 @@ export const UPSERT_CELLS = `INSERT INTO aggregate_cells (name, t, grp, field, n
     min = least(aggregate_cells.min, excluded.min), max = greatest(aggregate_cells.max, excluded.max)`;
 export const SET_BACKFILL = `UPDATE continuous_aggregates SET backfill_state = $1, backfill_from = $2, backfill_to = $3, backfill_start_seq = $4,
   backfill_cursor = $5 WHERE name = $6 AND backfill_cursor IS NOT DISTINCT FROM $7::bigint`;
+export const SET_PUBLISHED = `UPDATE continuous_aggregates SET published_until = $1 WHERE name = $2 AND published_until IS NOT DISTINCT FROM $3::bigint`;
