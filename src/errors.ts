@@ -38,6 +38,10 @@ export const ERRORS = {
   SB_QUERY_INVALID_TIME: { status: 400, error: "invalid time format" },
   SB_QUERY_INVALID_CURSOR: { status: 400, error: "invalid cursor" },
   SB_AGGREGATE_TOO_COSTLY: { status: 400, error: "aggregation too costly" },
+  SB_AGGREGATE_INVALID: { status: 400, error: "invalid aggregate" },
+  SB_AGGREGATE_NOT_FOUND: { status: 404, error: "aggregate not found" },
+  SB_AGGREGATE_EXISTS: { status: 409, error: "aggregate already exists" },
+  SB_AGGREGATE_BACKFILL_RUNNING: { status: 409, error: "backfill already running" },
 
   SB_STREAM_LIMIT: { status: 503, error: "too many streams" },
 

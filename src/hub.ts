@@ -20,6 +20,7 @@ import { createPublish, type PublishInput } from "./hub/publish.js";
 import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
+import { ContinuousAggregates } from "./aggregation/continuous-aggregates.js";
 import { openStore } from "./store/index.js";
 import type { RetentionResult } from "./store/retention.js";
 import type { Store, StoredEvent } from "./store/store.js";
@@ -47,6 +48,9 @@ export type { BackoffFunction, Handler, HandlerContext, HandlerOptions } from ".
 export type { HandlerRegistration } from "./delivery/handlers/handler-registry.js";
 export type { Outbox, OutboxReceipt } from "./hub/outbox/outbox.js";
 
+/** How often closed buckets of continuous aggregates with `publish` are published. */
+const AGGREGATE_PUBLISH_EVERY_MS = 10_000;
+
 /** A running hub: the store, ingest, topics and live streams, without any HTTP. */
 export interface Hub {
   readonly config: Readonly<Config>;
@@ -62,6 +66,8 @@ export interface Hub {
   readonly metrics: HubMetrics;
   /** Whether auth is on, and verification of API keys and JWTs. */
   readonly auth: Authenticator;
+  /** Continuous aggregates, maintained by the store at commit (see docs/aggregation.md). */
+  readonly aggregates: ContinuousAggregates;
   readonly log: Logger;
   /**
    * Stores events (all or nothing) and resolves once they are committed.
@@ -135,6 +141,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     log: loopLog.child({ component: "cluster" }),
     onOutbox: () => wakeRelay(),
   });
+  const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
   const ingestor = new Ingestor({
     store,
     topics,
@@ -163,6 +170,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     metrics,
     log,
     auth: new Authenticator({ config, store, now }),
+    aggregates,
     publish: createPublish({ ingestor, config, now }),
     outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
     onEvent: fanout.onEvent,
@@ -172,10 +180,12 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     async close() {
       if (closed) return;
       closed = true;
+      await aggregates.close();
       await closeInOrder({ relay, housekeeping, ingestor, sync, dispatcher, webhookClient, destinations, streams, metrics });
       if (!givenStore) await store.close();
     },
   };
+  aggregates.startPublishing((events) => hub.publish(events), AGGREGATE_PUBLISH_EVERY_MS);
   publishSystemEvent = async (topic, data) => {
     if (!closed) await hub.publish({ topic, type: topic, source: "switchboard", data });
   };

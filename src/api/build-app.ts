@@ -15,6 +15,7 @@ import { registerHealthRoutes } from "./routes/health.js";
 import { registerKeyRoutes } from "./routes/keys.js";
 import { registerSessionRoutes } from "./routes/session.js";
 import { registerStatsRoutes } from "./routes/stats.js";
+import { registerAggregateRoutes } from "./routes/aggregates.js";
 import { registerReferenceRoutes } from "./routes/reference.js";
 import { registerStreamRoutes } from "./routes/streams.js";
 import { registerSubscriptionRoutes } from "./routes/subscriptions.js";
@@ -112,6 +113,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerSubscriptionRoutes(fastify, { subscriptions, destination: hub.destinations, now: Date.now, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
   registerStatsRoutes(fastify, { store, metrics, basePath });
+  registerAggregateRoutes(fastify, { aggregates: hub.aggregates, basePath });
   registerSessionRoutes(fastify, { auth: hub.auth, basePath });
   if (site) registerConsoleRoutes(fastify, site);
   registerReferenceRoutes(fastify, { routes, openRoutes: openRoutes(basePath), basePath });

@@ -24,9 +24,11 @@ import type {
 } from "./types.js";
 import type { EventAggregateQuery, EventAggregateRow } from "./aggregate-sql.js";
 import type { RollupsPart } from "./rollups.js";
+import type { AggregatesPart } from "./continuous-aggregates.js";
 
 export type * from "./types.js";
 export type * from "./rollups.js";
+export type * from "./continuous-aggregates.js";
 export type { EventAggregateQuery, EventAggregateRow } from "./aggregate-sql.js";
 
 /** What {@link ClusterPart.watchCommits} reports: commits and subscription changes made by other nodes. */
@@ -299,6 +301,8 @@ export interface StoreParts {
   readonly leases: LeasesPart;
   /** Counts per minute, hour and day (see docs/aggregation.md). */
   readonly rollups: RollupsPart;
+  /** Continuous aggregates, maintained at commit (see docs/aggregation.md). */
+  readonly aggregates: AggregatesPart;
   readonly outbox: OutboxPart;
 
   /** Runs pending migrations; refuses a database whose schema is newer than this code. */

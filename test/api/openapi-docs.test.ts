@@ -60,7 +60,9 @@ function docRequests(): DocRequest[] {
   const out: DocRequest[] = [];
   for (const file of FILES) {
     const text = readFileSync(file, "utf8");
-    for (const block of text.matchAll(/^\s*```(sh|bash|shell|console)?\n([\s\S]*?)^\s*```/gm)) {
+    // Every fenced block, whatever its language, so that a ```json block's fences are not taken for a shell block's.
+    for (const block of text.matchAll(/^\s*```(\w*)\n([\s\S]*?)^\s*```/gm)) {
+      if (!["", "sh", "bash", "shell", "console"].includes(block[1]!)) continue;
       const body = block[2]!.replace(/^\s*\$ /gm, "");
       for (const words of shellWords(body)) {
         const found = curlRequest(words, `${file}: ${words.join(" ").slice(0, 80)}`);

@@ -7,6 +7,7 @@ import pg from "pg";
 import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgres.js";
 import type { HubError } from "../../src/errors.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { compileContinuousAggregate } from "../../src/aggregation/continuous-spec.js";
 import { loadMigrations } from "../../src/store/migrate.js";
 import { runRetention } from "../../src/store/retention.js";
 import { openStore } from "../../src/store/index.js";
@@ -120,6 +121,27 @@ function definePostgresTests(): void {
       } finally {
         await client.end();
       }
+    });
+
+    it("keeps every node's continuous aggregates in step: a node with stale definitions reloads them in its next append", async () => {
+      const url = await newDatabase();
+      const [a, b] = [open(url), open(url)];
+      await a.migrate();
+      for (const node of [a, b]) node.aggregates.useCompiler((agg) => compileContinuousAggregate(agg));
+      const event = (n: number) => makeEvent("orders.paid", { data: { amount: n }, time: T0 });
+      expectOk((await b.events.append([{ events: [event(1)], createTopics: true }]))[0]); // b compiles "no definitions"
+      await a.aggregates.create("revenue", { topic: "orders.*", metrics: ["count", "sum:data.amount"], interval: "1h" }, T0);
+      // Both ways of appending on b: the one-statement path and the careful one (a client id).
+      expectOk((await b.events.append([{ events: [event(10)], createTopics: true }]))[0]);
+      expectOk((await b.events.append([{ events: [{ ...event(100), clientId: true }], createTopics: true }]))[0]);
+      expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([
+        { t: T0, group: "", field: "", n: 2, sum: 0, min: 0, max: 0 },
+        { t: T0, group: "", field: "data.amount", n: 2, sum: 110, min: 10, max: 100 },
+      ]);
+      await a.aggregates.delete("revenue");
+      await a.aggregates.create("revenue", { topic: "users", metrics: ["count"], interval: "1h" }, T0);
+      expectOk((await b.events.append([{ events: [event(1000)], createTopics: true }]))[0]);
+      expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([]);
     });
 
     // Readers use seq as a cursor: a lower seq must never commit after a higher one became visible.

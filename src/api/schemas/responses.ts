@@ -286,6 +286,50 @@ export const AggregateOut = Type.Object(
   { $id: "Aggregate", title: "Aggregation" },
 );
 
+/** A continuous aggregate's definition and the progress of its backfill. */
+export const ContinuousAggregateOut = Type.Object(
+  {
+    name: Type.String(),
+    topic: Type.String({ description: "The topic name or pattern." }),
+    filter: Type.Optional(Type.String({ description: "The CEL filter." })),
+    group_by: Type.Optional(Type.String()),
+    metrics: Type.Array(Type.String(), { description: "The metrics, by name (`count`, `sum:data.amount`…)." }),
+    interval: Type.String({ description: "1m, 5m, 1h or 1d." }),
+    publish: Type.Boolean({ description: "Whether each closed bucket is published on `switchboard.aggregate.<name>`." }),
+    created_at: time("When it was created; events committed since are counted at commit."),
+    backfill: Type.Union(
+      [
+        Type.Object({
+          state: Type.Union([Type.Literal("running"), Type.Literal("done"), Type.Literal("failed")]),
+          done: Type.Integer({ description: "Seqs of the log read so far." }),
+          total: Type.Integer({ description: "Seqs of the log to read: those stored before the aggregate was created." }),
+          from: Type.Union([time("Events whose time is at or after this."), Type.Null()]),
+          to: Type.Union([time("Events whose time is before this."), Type.Null()]),
+        }),
+        Type.Null(),
+      ],
+      { description: "null until a backfill is asked for." },
+    ),
+  },
+  { $id: "ContinuousAggregate", title: "Continuous aggregate" },
+);
+
+export const ContinuousAggregateList = list(ContinuousAggregateOut, "ContinuousAggregateList", "Continuous aggregates");
+
+/** `GET BASE_PATH/aggregates/:name`: the definition and its buckets, shaped as those of `/events/aggregate`. */
+export const ContinuousAggregateRead = Type.Object(
+  {
+    ...ContinuousAggregateOut.properties,
+    buckets: Type.Array(
+      Type.Object(
+        { t: time("The bucket's start."), group: Type.Optional(Type.Unknown({ description: "The `group_by` value; null when missing." })) },
+        { additionalProperties: Type.Union([Type.Number(), Type.Null()]), description: "Each metric by its name (`count`, `sum:data.amount`…)." },
+      ),
+    ),
+  },
+  { $id: "ContinuousAggregateRead", title: "Continuous aggregate and its buckets" },
+);
+
 /** `POST BASE_PATH/events/import`. */
 export const ImportResult = Type.Object(
   { imported: Type.Integer({ description: "Events stored." }), skipped: Type.Integer({ description: "Events whose id was stored already." }) },

@@ -4,6 +4,7 @@ import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } 
 import { eventMinutes, type EventMinuteColumns } from "../rollups.js";
 import { hasKeys } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, NewEvent, StoredEvent } from "../store.js";
+import type { PgAggregates } from "./pg-aggregates.js";
 import type { PgPartitions } from "./pg-partitions.js";
 import { isNoPartition, translateError, translateRequestError, type PgContext } from "./pg-util.js";
 import {
@@ -30,7 +31,14 @@ export class PgAppender {
   constructor(
     private readonly ctx: PgContext,
     private readonly partitions: PgPartitions,
+    private readonly aggregates: PgAggregates,
   ) {}
+
+  /** Takes the append lock and brings the continuous aggregates' definitions up to date, in one round trip. */
+  private async begin(client: pg.PoolClient): Promise<void> {
+    const results = (await client.query(BEGIN_APPEND)) as unknown as pg.QueryResult<{ version: string }>[];
+    await this.aggregates.sync(client, Number(results.at(-1)!.rows[0]!.version));
+  }
 
   /**
    * Group commit: all requests in one transaction, each inside a savepoint so that a failing request rolls back
@@ -69,7 +77,7 @@ export class PgAppender {
     const client = await this.ctx.wrap(this.ctx.pool.connect());
     let broken: Error | undefined;
     try {
-      await client.query(BEGIN_APPEND);
+      await this.begin(client);
       let rows: Array<{ id: string; seq: number }>;
       try {
         if (!(await this.deleteOutboxRows(client, requests))) {
@@ -81,6 +89,8 @@ export class PgAppender {
           text: APPEND_BATCH_SQL,
           values: [...eventColumns(events, dataTexts), now, ...minuteColumns(eventMinutes([events]))],
         }));
+        // The events' seqs are not needed: the aggregates read their data and time.
+        await this.aggregates.addEvents(client, [events as StoredEvent[]]);
       } catch (error) {
         await client.query(`ROLLBACK`).catch((rollbackError: Error) => (broken = rollbackError));
         if (translateError(error) instanceof HubError) throw error; // the database, not a request
@@ -124,7 +134,7 @@ export class PgAppender {
     const client = await this.ctx.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(BEGIN_APPEND);
+      await this.begin(client);
       try {
         const outcomes: AppendOutcome[] = [];
         const bumps = new Map<string, { count: number; last: number }>();
@@ -170,7 +180,9 @@ export class PgAppender {
           await client.query(SAVE_LAST_SEQ_AND_NOTIFY, [lastStored]);
           const entries = [...bumps];
           await client.query(BUMP_TOPICS, [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)]);
-          await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(outcomes.map((o) => (o.ok ? o.stored : [])))));
+          const lists = outcomes.map((o) => (o.ok ? o.stored : []));
+          await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(lists)));
+          await this.aggregates.addEvents(client, lists);
         }
         await client.query(`COMMIT`);
         // Half a partition before the end: create the next one now, off the append path.

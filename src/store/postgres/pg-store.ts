@@ -8,6 +8,7 @@ import { PgDeliveries } from "./pg-deliveries.js";
 import { PgEvents } from "./pg-events.js";
 import { PgKeys } from "./pg-keys.js";
 import { PgLeases } from "./pg-leases.js";
+import { PgAggregates } from "./pg-aggregates.js";
 import { PgRollups } from "./pg-rollups.js";
 import { PgOutbox } from "./pg-outbox.js";
 import { DEFAULT_PARTITION_SIZE, PgPartitions } from "./pg-partitions.js";
@@ -54,6 +55,7 @@ export class PgStore implements ClusterStore {
   readonly keys: PgKeys;
   readonly leases: PgLeases;
   readonly rollups: PgRollups;
+  readonly aggregates: PgAggregates;
   readonly outbox: PgOutbox;
   readonly cluster: ClusterPart;
   /** The partitions of the event log; the bench creates them ahead of raw inserts. */
@@ -70,7 +72,8 @@ export class PgStore implements ClusterStore {
     this.url = url;
     this.ctx = pgContext(pool, now);
     this.partitions = new PgPartitions(this.ctx, partitionSize);
-    this.events = new PgEvents(this.ctx, new PgAppender(this.ctx, this.partitions), this.partitions);
+    this.aggregates = new PgAggregates(this.ctx);
+    this.events = new PgEvents(this.ctx, new PgAppender(this.ctx, this.partitions, this.aggregates), this.partitions);
     this.topics = new PgTopics(this.ctx);
     this.subscriptions = new PgSubscriptions(this.ctx);
     this.deliveries = new PgDeliveries(this.ctx);

@@ -6,6 +6,7 @@ import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
 import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
+import type { SqliteAggregates } from "./sqlite-aggregates.js";
 import type { SqliteRollups } from "./sqlite-rollups.js";
 import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
 
@@ -19,6 +20,7 @@ export class SqliteEvents implements EventsPart {
   constructor(
     private readonly state: SqliteState,
     private readonly rollups: SqliteRollups,
+    private readonly aggregates: SqliteAggregates,
   ) {}
 
   /** Prepares the statements and reads the next seq; after migrations. */
@@ -57,7 +59,9 @@ export class SqliteEvents implements EventsPart {
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
       if (state.nextSeq !== startSeq) {
         this.s.SAVE_LAST_SEQ.run(state.nextSeq - 1);
-        this.rollups.addEvents(outcomes.map((o) => (o.ok ? o.stored : [])));
+        const lists = outcomes.map((o) => (o.ok ? o.stored : []));
+        this.rollups.addEvents(lists);
+        this.aggregates.addEvents(lists);
       }
       return outcomes;
     });

@@ -9,6 +9,7 @@ import { SqliteDeliveries } from "./sqlite-deliveries.js";
 import { SqliteEvents } from "./sqlite-events.js";
 import { SqliteKeys } from "./sqlite-keys.js";
 import { SqliteLeases } from "./sqlite-leases.js";
+import { SqliteAggregates } from "./sqlite-aggregates.js";
 import { SqliteRollups } from "./sqlite-rollups.js";
 import { SqliteOutbox } from "./sqlite-outbox.js";
 import type { SqliteState } from "./sqlite-state.js";
@@ -50,6 +51,7 @@ export class SqliteStore implements SingleNodeStore {
   readonly keys: SqliteKeys;
   readonly leases: SqliteLeases;
   readonly rollups: SqliteRollups;
+  readonly aggregates: SqliteAggregates;
   readonly outbox: SqliteOutbox;
   /** The file's path (`:memory:` for none): an application's own connection must open the same one. */
   readonly path: string;
@@ -62,7 +64,8 @@ export class SqliteStore implements SingleNodeStore {
     this.db = db;
     this.state = { db, nextSeq: 1, knownTopics: new Set(), now };
     this.rollups = new SqliteRollups(db);
-    this.events = new SqliteEvents(this.state, this.rollups);
+    this.aggregates = new SqliteAggregates(this.state);
+    this.events = new SqliteEvents(this.state, this.rollups, this.aggregates);
     this.topics = new SqliteTopics(this.state);
     this.subscriptions = new SqliteSubscriptions(db);
     this.deliveries = new SqliteDeliveries(db, this.rollups);
@@ -101,7 +104,8 @@ export class SqliteStore implements SingleNodeStore {
       },
       this.state.now,
     );
-    for (const part of [this.rollups, this.events, this.topics, this.subscriptions, this.deliveries, this.keys, this.leases, this.outbox]) part.init();
+    for (const part of [this.rollups, this.aggregates, this.events, this.topics, this.subscriptions, this.deliveries, this.keys, this.leases, this.outbox])
+      part.init();
     this.ping_ = db.prepare(PING);
     return result;
   }

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../../src/store/store.js";
 import { aggregateConformance } from "./aggregate.js";
+import { continuousAggregatesConformance } from "./continuous-aggregates.js";
 import { deliveriesConformance } from "./deliveries.js";
 import { eventsConformance } from "./events.js";
 import type { StoreConformanceOptions, SuiteState } from "./helpers.js";
@@ -45,5 +46,6 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     leasesConformance(state);
     rollupsConformance(state);
     aggregateConformance(state);
+    continuousAggregatesConformance(state);
   });
 }

@@ -53,7 +53,7 @@ export const APPEND_STATEMENT_NAME = "switchboard_append";
 export const APPEND_BATCH_STATEMENT_NAME = "switchboard_append_batch";
 
 /** Begins the append transaction and takes the append lock, in one round trip. */
-export const BEGIN_APPEND = `BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`;
+export const BEGIN_APPEND = `BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK}); SELECT version FROM aggregates_version WHERE id = 1`;
 
 /** The highest committed seq, announced to the other nodes (NOTIFY is delivered at COMMIT, in commit order). */
 export const SAVE_LAST_SEQ_AND_NOTIFY = `WITH s AS (UPDATE store_state SET last_seq = greatest(last_seq, $1::bigint) WHERE id = 1 RETURNING 1)
