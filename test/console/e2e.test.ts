@@ -79,6 +79,15 @@ describe("the console in a browser", () => {
     await page.getByRole("cell", { name: published.body.id }).click();
     await page.getByRole("complementary", { name: "Event" }).getByText('"total": 120').waitFor();
     await page.screenshot({ path: join(SHOTS, "events.png") });
+    // The same event by a data field and an absolute range around its time.
+    await page.getByLabel("CEL filter").fill("");
+    await page.getByLabel("Data fields").fill("total=120");
+    await page.getByLabel("From").selectOption("range");
+    await page.getByLabel("Start").fill(localInput(new Date(Date.parse(EARLIER) - 60_000)));
+    await page.getByLabel("End").fill(localInput(new Date(Date.parse(EARLIER) + 60_000)));
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("cell", { name: published.body.id }).waitFor();
+    expect(await page.locator("table.events tbody tr[tabindex]").count()).toBe(1);
 
     await page.getByRole("link", { name: "Live tail" }).click();
     await page.getByLabel("Topic pattern").fill("e2e.**");

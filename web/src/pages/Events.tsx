@@ -9,12 +9,17 @@ interface Search {
   type: string;
   key: string;
   from: string;
+  /** `datetime-local` values, when `from` is "range". */
+  start: string;
+  end: string;
+  /** `field=value` pairs, one per line or comma-separated: equality on top-level data fields. */
+  fields: string;
   filter: string;
 }
 
-/** Search stored events (topic, type, key, a relative or absolute start, CEL), page by page; open one as JSON. */
+/** Search stored events (topic, type, key, a relative or absolute range, data fields, CEL), page by page; open one. */
 export function Events() {
-  const [form, setForm] = useState<Search>({ topic: "", type: "", key: "", from: "", filter: "" });
+  const [form, setForm] = useState<Search>({ topic: "", type: "", key: "", from: "", start: "", end: "", fields: "", filter: "" });
   const [rows, setRows] = useState<EventEnvelope[]>([]);
   const [next, setNext] = useState<string | null | undefined>();
   const [open, setOpen] = useState<EventEnvelope | undefined>();
@@ -31,7 +36,9 @@ export function Events() {
         type: given(form.type),
         key: given(form.key),
         filter: given(form.filter),
-        from: fromParam(form.from),
+        from: form.from === "range" ? localTime(form.start) : fromParam(form.from),
+        to: form.from === "range" ? localTime(form.end) : undefined,
+        data: dataFields(form.fields),
         order: "desc",
         limit: 100,
         cursor,
@@ -76,9 +83,26 @@ export function Events() {
               <option value="1h">last hour</option>
               <option value="24h">last 24 hours</option>
               <option value="7d">last 7 days</option>
+              <option value="range">between…</option>
             </select>
           </label>
         </div>
+        {form.from === "range" && (
+          <div className="row">
+            <label>
+              Start
+              <input type="datetime-local" step="1" {...field("start")} />
+            </label>
+            <label>
+              End
+              <input type="datetime-local" step="1" {...field("end")} />
+            </label>
+          </div>
+        )}
+        <label>
+          Data fields
+          <input {...field("fields")} placeholder="user_id=123, action=login" />
+        </label>
         <label>
           CEL filter
           <input {...field("filter")} placeholder='data.total > 100 && type == "created"' />
@@ -108,4 +132,20 @@ function fromParam(relative: string): string | undefined {
   if (!m) return undefined;
   const ms = Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
   return new Date(Date.now() - ms).toISOString();
+}
+
+/** A `datetime-local` value (the browser's local time) as an RFC 3339 time; undefined when empty. */
+function localTime(value: string): string | undefined {
+  return value ? new Date(value).toISOString() : undefined;
+}
+
+/** `user_id=123, action=login` as the search's data equalities (the hub types numbers, true, false and null). */
+function dataFields(text: string): Record<string, string> | undefined {
+  const pairs = text
+    .split(/[,\n]/)
+    .map((p) => p.trim())
+    .filter((p) => p.includes("="))
+    .map((p) => [p.slice(0, p.indexOf("=")).trim(), p.slice(p.indexOf("=") + 1).trim()] as const)
+    .filter(([k]) => k !== "");
+  return pairs.length === 0 ? undefined : Object.fromEntries(pairs);
 }
