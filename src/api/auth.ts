@@ -45,20 +45,22 @@ export function openRoutes(basePath: string): Set<string> {
 }
 
 /**
- * Adds the `onRequest` hook that authenticates every request except those of {@link openRoutes} and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
- * {@link isStreamRequest}) also `?access_token=` or the `switchboard_token` cookie. Without a valid one the request
+ * Adds the `onRequest` hook that authenticates every request except those of {@link openRoutes}, the console's files
+ * and pages (`consoleAccess`) and CORS preflights: a bearer token in `Authorization`, or on stream requests (see
+ * {@link isStreamRequest}) also `?access_token=` or the `switchboard_token` cookie, and on any request that carries
+ * {@link CONSOLE_HEADER} the cookie too. Without a valid one the request
  * ends 401 (with `WWW-Authenticate: Bearer`); scopes are checked later by the routes with {@link requireScope}.
  * When auth is off (see `Authenticator.enabled`), nothing is checked. Register it before any hook that reads
  * `request.credentialId`.
  */
-export function registerAuth(fastify: FastifyInstance, hub: Hub, console: OpenConsole = { paths: [], isOpen: () => false }): void {
+export function registerAuth(fastify: FastifyInstance, hub: Hub, consoleAccess: OpenConsole = { paths: [], isOpen: () => false }): void {
   const base = hub.config.basePath;
-  const open = new Set([...openRoutes(base), ...console.paths]);
+  const open = new Set([...openRoutes(base), ...consoleAccess.paths]);
   fastify.addHook("onRequest", (request, reply, done) => {
     const route = request.routeOptions.url;
     // A CORS preflight never carries credentials; the CORS hook (api/limits.ts) answers it.
     const preflight = request.method === "OPTIONS" && request.headers["access-control-request-method"] !== undefined;
-    if (preflight || (route !== undefined ? open.has(route) : console.isOpen(request))) {
+    if (preflight || (route !== undefined ? open.has(route) : consoleAccess.isOpen(request))) {
       done();
       return;
     }
