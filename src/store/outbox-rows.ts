@@ -7,18 +7,7 @@ export interface OutboxColumns {
 }
 
 /** What an outbox row's `envelope` holds: the event without its data. */
-interface OutboxEnvelope {
-  id: string;
-  clientId: boolean;
-  topic: string;
-  type: string | null;
-  source: string | null;
-  subject: string | null;
-  time: number;
-  key: string | null;
-  attributes: Record<string, string>;
-  receivedAt: number;
-}
+type OutboxEnvelope = Omit<NewEvent, "data" | "dataJson">;
 
 /** The columns of the outbox row that carries `event`. */
 export function outboxColumns(event: NewEvent): OutboxColumns {
