@@ -25,6 +25,8 @@ import { pgQueryBench } from "./benches/pg-query.js";
 import { pgWebhookNodesBench } from "./benches/pg-webhook-nodes.js";
 import { pgWebhookBench } from "./benches/pg-webhook.js";
 import { queryBench } from "./benches/query.js";
+import { rollupCostBench } from "./benches/rollup-cost.js";
+import { pgStatsBench, statsBench } from "./benches/stats.js";
 import { sseLatencyBench } from "./benches/sse-latency.js";
 import { webhookLatencyBench } from "./benches/webhook-latency.js";
 import { webhookBench } from "./benches/webhook.js";
@@ -36,10 +38,12 @@ import { formatTable, row, writeResults, type ResultRow } from "./lib/report.js"
 const BENCHES: Bench[] = [
   ingestBench,
   batchBench,
+  rollupCostBench,
   sseLatencyBench,
   fanoutBench,
   ingestSseBench,
   queryBench,
+  statsBench,
   webhookBench,
   webhookLatencyBench,
   destinationsBench,
@@ -48,6 +52,7 @@ const BENCHES: Bench[] = [
   pgIngestBench,
   pgBatchBench,
   pgQueryBench,
+  pgStatsBench,
   pgClientBench,
   pgWebhookBench,
   pgWebhookNodesBench,

@@ -11,6 +11,7 @@ import { prefillEvents, queryDirect } from "./lib/event-log.js";
 import { nowAbsMs, receiver, type ReceiverStats } from "./lib/receiver.js";
 import { openSseSocket, type SseSocket } from "./lib/sse-socket.js";
 import { INSERT_EVENT_SQL, openBaselineDb } from "./lib/sqlite-baseline.js";
+import { fillRollups, statsDirect } from "./lib/stats-fill.js";
 import { serveOverIpc, type IpcHandler } from "./lib/ipc-child.js";
 import { barePublish } from "./lib/broker-bare.js";
 import { sinkClose, sinkCreate, sinkWait } from "./lib/broker-sinks.js";
@@ -211,7 +212,8 @@ async function queries(args: { origin: string; paths: string[]; warmup: number; 
       if (res.statusCode !== 200) throw new Error(`GET ${args.paths[i]} answered ${res.statusCode}: ${text.slice(0, 300)}`);
       if (i < args.warmup) continue;
       latencies.push(ms);
-      rows += (JSON.parse(text) as { data: unknown[] }).data.length;
+      const answer = JSON.parse(text) as { data?: unknown[]; buckets?: unknown[] };
+      rows += (answer.data ?? answer.buckets ?? []).length;
     }
   } finally {
     await pool.close();
@@ -382,6 +384,8 @@ const handlers: Record<string, Handler> = {
   sqliteInsert: sqliteInsert as Handler,
   prefill: prefillEvents as Handler,
   queryDirect: queryDirect as Handler,
+  fillRollups: fillRollups as Handler,
+  statsDirect: statsDirect as Handler,
   postBatches: postBatches as Handler,
   bareWebhooks: bareWebhooks as Handler,
   steadyPost: steadyPost as Handler,

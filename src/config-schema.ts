@@ -75,6 +75,7 @@ export const CONFIG_SCHEMA = {
   maxSubscriptions: { kind: "int", env: ["SWITCHBOARD_MAX_SUBSCRIPTIONS"], default: 1_000, min: 1, max: 100_000, doc: "Most webhook subscriptions (publishers included) the hub holds; creating one more gets 409." },
   attemptRetentionMs: { kind: "int", env: ["SWITCHBOARD_ATTEMPT_RETENTION_MS"], default: 30 * 24 * 3_600_000, min: 60_000, doc: "Delivery attempts older than this many ms are removed." },
   eventRetentionMs: { kind: "int", env: ["SWITCHBOARD_EVENT_RETENTION_MS"], default: 0, min: 0, doc: "Events received longer ago than this many ms are removed, unless their topic sets its own `retention_ms`; 0 keeps them." },
+  rollups: { kind: "bool", env: ["SWITCHBOARD_ROLLUPS"], default: true, doc: "Write the per-minute rollups at commit (`/api/stats`, the console's charts); false saves their writes, and the stats routes answer 409 `SB_ROLLUPS_OFF`." },
   rollupMinuteRetentionMs: { kind: "int", env: ["SWITCHBOARD_ROLLUP_MINUTE_RETENTION_MS"], default: 7 * 24 * 3_600_000, min: 0, doc: "Per-minute rollups (stats) older than this many ms are removed once their hours are derived; 0 keeps them." },
   rollupHourRetentionMs: { kind: "int", env: ["SWITCHBOARD_ROLLUP_HOUR_RETENTION_MS"], default: 90 * 24 * 3_600_000, min: 0, doc: "Per-hour rollups older than this many ms are removed once their days are derived; 0 keeps them." },
   rollupDayRetentionMs: { kind: "int", env: ["SWITCHBOARD_ROLLUP_DAY_RETENTION_MS"], default: 0, min: 0, doc: "Per-day rollups older than this many ms are removed; 0 keeps them." },

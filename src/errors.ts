@@ -37,6 +37,7 @@ export const ERRORS = {
   SB_QUERY_INVALID: { status: 400, error: "invalid query" },
   SB_QUERY_INVALID_TIME: { status: 400, error: "invalid time format" },
   SB_QUERY_INVALID_CURSOR: { status: 400, error: "invalid cursor" },
+  SB_ROLLUPS_OFF: { status: 409, error: "rollups are off" },
   SB_AGGREGATE_TOO_COSTLY: { status: 400, error: "aggregation too costly" },
   SB_AGGREGATE_INVALID: { status: 400, error: "invalid aggregate" },
   SB_AGGREGATE_NOT_FOUND: { status: 404, error: "aggregate not found" },

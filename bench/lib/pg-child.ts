@@ -7,6 +7,7 @@
 import { clientAppend, clientSelect } from "./pg-clients.js";
 import { prefillPgEvents, queryPgDirect } from "./pg-event-log.js";
 import { rawPgInsert } from "./pg-raw-insert.js";
+import { fillRollups, statsDirect } from "./stats-fill.js";
 import { serveOverIpc, type IpcHandler } from "./ipc-child.js";
 
 type Handler = IpcHandler;
@@ -16,6 +17,8 @@ const handlers: Record<string, Handler> = {
   rawInsert: rawPgInsert as Handler,
   prefill: prefillPgEvents as Handler,
   queryDirect: queryPgDirect as Handler,
+  fillRollups: fillRollups as Handler,
+  statsDirect: statsDirect as Handler,
   clientAppend: clientAppend as Handler,
   clientSelect: clientSelect as Handler,
 };

@@ -112,7 +112,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerStreamRoutes(fastify, streamParts);
   registerSubscriptionRoutes(fastify, { subscriptions, destination: hub.destinations, now: Date.now, basePath });
   registerKeyRoutes(fastify, { store, auth: hub.auth, basePath });
-  registerStatsRoutes(fastify, { store, metrics, basePath });
+  registerStatsRoutes(fastify, { store, metrics, basePath, rollups: config.rollups });
   registerAggregateRoutes(fastify, { aggregates: hub.aggregates, basePath });
   registerSessionRoutes(fastify, { auth: hub.auth, basePath });
   if (site) registerConsoleRoutes(fastify, site);

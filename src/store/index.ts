@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   pgPartitionSize?: number;
   /** The store's clock (epoch milliseconds); default `Date.now`. */
   now?: () => number;
+  /** Write the rollups (stats) at commit; default true. */
+  rollups?: boolean;
 }
 
 /** Where a `DATABASE_URL` points. */
@@ -41,8 +43,8 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const location = parseDatabaseUrl(url);
   const store =
     location.dialect === "postgres"
-      ? openPgStore({ url: location.url, partitionSize: options.pgPartitionSize, now: options.now })
-      : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous, now: options.now });
+      ? openPgStore({ url: location.url, partitionSize: options.pgPartitionSize, now: options.now, rollups: options.rollups })
+      : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous, now: options.now, rollups: options.rollups });
   try {
     await store.migrate();
   } catch (error) {

@@ -9,6 +9,7 @@ import {
   HOUR_MS,
   LATENCY_BUCKETS,
   MINUTE_MS,
+  ALL_SUBSCRIPTIONS,
   rollupSources,
   type DeliveryStatsBucket,
   type DeliveryStatsQuery,
@@ -41,7 +42,7 @@ export const UPSERT_EVENT_ROLLUP_SET = `ON CONFLICT (res, t, topic, type) DO UPD
          bytes = event_rollups.bytes + excluded.bytes`;
 
 /** Adds a batch's delivery minutes; the values come from the dialect's statement. */
-export const UPSERT_DELIVERY_ROLLUP_SET = `ON CONFLICT (res, t, subscription_id) DO UPDATE SET delivered = delivery_rollups.delivered + excluded.delivered,
+export const UPSERT_DELIVERY_ROLLUP_SET = `ON CONFLICT (res, subscription_id, t) DO UPDATE SET delivered = delivery_rollups.delivered + excluded.delivered,
          failed = delivery_rollups.failed + excluded.failed, dead = delivery_rollups.dead + excluded.dead,
          latency_sum = delivery_rollups.latency_sum + excluded.latency_sum,
          ${HISTOGRAM.map((h) => `${h} = delivery_rollups.${h} + excluded.${h}`).join(", ")}`;
@@ -49,39 +50,58 @@ export const UPSERT_DELIVERY_ROLLUP_SET = `ON CONFLICT (res, t, subscription_id)
 /** The histogram columns, comma-separated. */
 export const HISTOGRAM_COLUMNS = HISTOGRAM.join(", ");
 
-/** Which rows of a rollup table answer [from, to) at buckets of `intervalMs`, given the resolutions' marks. */
-function sourceTerm(b: ReturnType<typeof builder>, from: number, to: number, intervalMs: number, marks: ReadonlyMap<number, number>): string {
-  const sources = rollupSources(from, to, intervalMs, marks);
-  if (sources.length === 0) return "1 = 0";
-  return `(${sources.map((s) => `(res = ${b.n(s.res)} AND t >= ${b.n(s.from)} AND t < ${b.n(s.to)})`).join(" OR ")})`;
+/**
+ * A stats query over the sources of [from, to) (see `rollupSources`): one grouped SELECT per source, each reading one
+ * resolution's range. Where a source's resolution is the interval, its bucket is `t` itself, so the group streams in
+ * key order instead of going through a sort. Several sources are summed again by bucket (a bucket may take rows from
+ * two of them); `sums` are the per-source aggregates, `outer` the same columns summed again.
+ */
+function statsSql(
+  b: ReturnType<typeof builder>,
+  q: { from: number; to: number; intervalMs: number },
+  marks: ReadonlyMap<number, number>,
+  table: string,
+  groups: readonly string[],
+  columns: readonly string[],
+  where: (b: ReturnType<typeof builder>) => string[],
+): string {
+  const sources = rollupSources(q.from, q.to, q.intervalMs, marks);
+  const groupList = ["b", ...groups].join(", ");
+  const sums = columns.map((c) => `sum(${c}) AS ${c}`).join(", ");
+  const selects = sources.map((s) => {
+    const bucket = s.res === q.intervalMs ? "t" : `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
+    const terms = [`res = ${b.n(s.res)}`, `t >= ${b.n(s.from)}`, `t < ${b.n(s.to)}`, ...where(b)];
+    return `SELECT ${bucket} AS b${groups.map((g) => `, ${g}`).join("")}, ${sums} FROM ${table} WHERE ${terms.join(" AND ")} GROUP BY ${groupList}`;
+  });
+  if (selects.length === 0) return `SELECT 0 AS b${groups.map((g) => `, '' AS ${g}`).join("")}, ${columns.map((c) => `0 AS ${c}`).join(", ")} WHERE 1 = 0`;
+  if (selects.length === 1) return `${selects[0]} ORDER BY ${groupList}`;
+  return `SELECT ${groupList}, ${sums} FROM (${selects.join(" UNION ALL ")}) s GROUP BY ${groupList} ORDER BY ${groupList}`;
 }
 
 /** Event counts per bucket (and group), in bucket order. */
 export function eventStatsSql(q: EventStatsQuery, marks: ReadonlyMap<number, number>, dialect: RollupDialect): BuiltSql {
   const b = builder(dialect);
-  const bucket = `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
-  const where = [sourceTerm(b, q.from, q.to, q.intervalMs, marks)];
-  const topicTerms: string[] = [];
-  if (q.topics?.length) topicTerms.push(`topic IN (${q.topics.map((t) => b.p(t)).join(", ")})`);
-  for (const prefix of q.topicPrefixes ?? []) topicTerms.push(`(topic >= ${b.p(prefix)} AND topic < ${b.p(prefixUpperBound(prefix))})`);
-  if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
-  if (q.type !== undefined) where.push(`type = ${b.p(q.type)}`);
   // Grouping columns come from a fixed list, never from the request's text.
   const groups = (["topic", "type"] as const).filter((g) => q.groupBy?.includes(g));
-  const columns = ["1", ...groups.map((_, i) => String(i + 2))].join(", ");
-  const sql = `SELECT ${bucket} AS b${groups.map((g) => `, ${g}`).join("")}, sum(count) AS count, sum(bytes) AS bytes
-         FROM event_rollups WHERE ${where.join(" AND ")} GROUP BY ${columns} ORDER BY ${columns}`;
-  return { sql, params: b.params };
+  const where = (b: ReturnType<typeof builder>): string[] => {
+    const terms: string[] = [];
+    const topicTerms: string[] = [];
+    if (q.topics?.length) topicTerms.push(`topic IN (${q.topics.map((t) => b.p(t)).join(", ")})`);
+    for (const prefix of q.topicPrefixes ?? []) topicTerms.push(`(topic >= ${b.p(prefix)} AND topic < ${b.p(prefixUpperBound(prefix))})`);
+    if (topicTerms.length) terms.push(`(${topicTerms.join(" OR ")})`);
+    if (q.type !== undefined) terms.push(`type = ${b.p(q.type)}`);
+    return terms;
+  };
+  return { sql: statsSql(b, q, marks, "event_rollups", groups, ["count", "bytes"], where), params: b.params };
 }
 
 /** Delivery attempts per bucket, in bucket order. */
 export function deliveryStatsSql(q: DeliveryStatsQuery, marks: ReadonlyMap<number, number>, dialect: RollupDialect): BuiltSql {
   const b = builder(dialect);
-  const bucket = `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
-  const where = [sourceTerm(b, q.from, q.to, q.intervalMs, marks)];
-  if (q.subscriptionId !== undefined) where.push(`subscription_id = ${b.p(q.subscriptionId)}`);
-  const sums = ["delivered", "failed", "dead", "latency_sum", ...HISTOGRAM].map((c) => `sum(${c}) AS ${c}`).join(", ");
-  return { sql: `SELECT ${bucket} AS b, ${sums} FROM delivery_rollups WHERE ${where.join(" AND ")} GROUP BY 1 ORDER BY 1`, params: b.params };
+  // Every subscription: the rows under '', which hold their sum (see ALL_SUBSCRIPTIONS).
+  const where = (b: ReturnType<typeof builder>) => [`subscription_id = ${b.p(q.subscriptionId ?? ALL_SUBSCRIPTIONS)}`];
+  const sql = statsSql(b, q, marks, "delivery_rollups", [], ["delivered", "failed", "dead", "latency_sum", ...HISTOGRAM], where);
+  return { sql, params: b.params };
 }
 
 /** The rows of one bucket of {@link deliveryStatsSql}. */
@@ -102,7 +122,7 @@ export function deriveSql(res: number, finer: number, from: number, to: number, 
          SELECT ${d.n(res)}, (t / ${d.n(res)}) * ${d.n(res)}, subscription_id, sum(delivered), sum(failed), sum(dead), sum(latency_sum),
            ${HISTOGRAM.map((h) => `sum(${h})`).join(", ")}
          FROM delivery_rollups WHERE res = ${d.n(finer)} AND t >= ${d.n(from)} AND t < ${d.n(to)} GROUP BY 2, 3
-         ON CONFLICT (res, t, subscription_id) DO UPDATE SET delivered = excluded.delivered, failed = excluded.failed, dead = excluded.dead,
+         ON CONFLICT (res, subscription_id, t) DO UPDATE SET delivered = excluded.delivered, failed = excluded.failed, dead = excluded.dead,
            latency_sum = excluded.latency_sum, ${HISTOGRAM.map((h) => `${h} = excluded.${h}`).join(", ")}`;
   return [
     { sql: events, params: e.params },

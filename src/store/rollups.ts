@@ -15,6 +15,8 @@ export const RESOLUTIONS = [MINUTE_MS, HOUR_MS, DAY_MS] as const;
 
 /** Upper bounds (ms, inclusive) of the latency histogram's buckets; a tenth bucket takes the rest (+Inf). */
 export const LATENCY_BOUNDS_MS = [10, 25, 50, 100, 250, 500, 1_000, 2_500, 10_000] as const;
+/** The latency buckets' names on the wire: each upper bound in ms, then `+Inf`. */
+export const LATENCY_LABELS: readonly string[] = [...LATENCY_BOUNDS_MS.map(String), "+Inf"];
 /** Buckets of the latency histogram: the bounds and +Inf. */
 export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
 
@@ -152,22 +154,35 @@ export interface DeliveryMinute {
   h: number[];
 }
 
-/** Aggregates a batch of attempts by (subscription, minute attempted); attempts of unknown deliveries are left out. */
+/**
+ * The subscription id of the delivery rollups' rows that hold the sum over every subscription, written at commit beside
+ * each subscription's own: a query over every subscription then reads one row per bucket.
+ */
+export const ALL_SUBSCRIPTIONS = "";
+
+/**
+ * Aggregates a batch of attempts by (subscription, minute attempted), and by minute under {@link ALL_SUBSCRIPTIONS};
+ * attempts of unknown deliveries are left out.
+ */
 export function deliveryMinutes(records: readonly AttemptRecord[], subscriptionOf: (deliveryId: string) => string | undefined): DeliveryMinute[] {
   const byKey = new Map<string, DeliveryMinute>();
   for (const r of records) {
     const subscriptionId = subscriptionOf(r.deliveryId);
     if (subscriptionId === undefined) continue;
     const t = r.attemptedAt - (r.attemptedAt % MINUTE_MS);
-    const key = `${t}\u0000${subscriptionId}`;
-    let m = byKey.get(key);
-    if (!m) {
-      m = { subscriptionId, t, delivered: 0, failed: 0, dead: 0, latencySum: 0, h: new Array<number>(LATENCY_BUCKETS).fill(0) };
-      byKey.set(key, m);
+    const outcome = attemptOutcome(r);
+    const bucket = latencyBucket(r.latencyMs);
+    for (const id of [subscriptionId, ALL_SUBSCRIPTIONS]) {
+      const key = `${t}\u0000${id}`;
+      let m = byKey.get(key);
+      if (!m) {
+        m = { subscriptionId: id, t, delivered: 0, failed: 0, dead: 0, latencySum: 0, h: new Array<number>(LATENCY_BUCKETS).fill(0) };
+        byKey.set(key, m);
+      }
+      m[outcome]++;
+      m.latencySum += r.latencyMs;
+      m.h[bucket]!++;
     }
-    m[attemptOutcome(r)]++;
-    m.latencySum += r.latencyMs;
-    m.h[latencyBucket(r.latencyMs)]!++;
   }
   return [...byKey.values()];
 }

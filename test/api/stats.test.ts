@@ -131,3 +131,25 @@ describe("GET /api/stats/deliveries", () => {
     expect((await get(`/stats/deliveries?interval=1d`, await bearer("subscribe:**"))).status).toBe(403);
   });
 });
+
+describe("with the rollups off (SWITCHBOARD_ROLLUPS=false)", () => {
+  let off: TestHub;
+  beforeAll(async () => {
+    off = await startTestHub({ rollups: false });
+  });
+  afterAll(async () => {
+    await off?.close();
+  });
+
+  it("takes events as usual, and the stats routes answer 409 SB_ROLLUPS_OFF rather than empty buckets", async () => {
+    expect((await postJson(`${off.url}/api/events`, { topic: "orders", data: { a: 1 } })).status).toBe(201);
+    for (const path of ["/api/stats/events?interval=1m", "/api/stats/deliveries?interval=1m"]) {
+      const reply = await request(`${off.url}${path}`);
+      expect(reply.status, path).toBe(409);
+      expect(reply.body.code).toBe("SB_ROLLUPS_OFF");
+      expect(reply.body.details).toContain("SWITCHBOARD_ROLLUPS=false");
+    }
+    const search = await request(`${off.url}/api/events?topic=orders`);
+    expect(search.body.data).toHaveLength(1);
+  });
+});

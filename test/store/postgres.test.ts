@@ -71,6 +71,7 @@ function definePostgresTests(): void {
   });
 
   describeStoreConformance("postgres", async () => openAt(await newDatabase()), {
+    openWithoutRollups: async () => openPgStore({ url: await newDatabase(), maxConnections: 4, rollups: false }),
     async recordMigration(store, version) {
       const client = new pg.Client({ connectionString: urls.get(store)! });
       await client.connect();

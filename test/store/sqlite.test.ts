@@ -46,6 +46,7 @@ function withDatabase<T>(path: string, fn: (db: Database.Database) => T): T {
 }
 
 describeStoreConformance("sqlite", async () => openAt(await newDatabasePath()), {
+  openWithoutRollups: async () => openSqliteStore({ path: await newDatabasePath(), rollups: false }),
   async recordMigration(store, version) {
     withDatabase(paths.get(store)!, (db) => {
       db.prepare(`INSERT INTO switchboard_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(version, "from_the_future", Date.now());

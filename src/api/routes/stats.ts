@@ -5,6 +5,7 @@ import { AggregateOut, DeliveryStatsOut, EventStatsOut } from "../schemas/respon
 import { aggregateEvents } from "../../aggregation/aggregate-events.js";
 import { deliveryStats, eventStats } from "../../aggregation/stats.js";
 import type { HubMetrics } from "../../metrics.js";
+import { HubError } from "../../errors.js";
 import type { Store } from "../../store/store.js";
 import { adminOnly, requireScope, subscribeScopes } from "../auth.js";
 import { AggregateQuery, DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
@@ -15,6 +16,8 @@ export interface StatsRoutesOptions {
   store: Store;
   metrics: HubMetrics;
   basePath: string;
+  /** Whether commits write the rollups; false: the stats routes answer 409 `SB_ROLLUPS_OFF`. */
+  rollups: boolean;
   now?: () => number;
 }
 
@@ -23,14 +26,18 @@ export interface StatsRoutesOptions {
  * `GET BASE_PATH/stats/deliveries` (admin, as deliveries are), both answered from the rollups; and
  * `GET BASE_PATH/events/aggregate` (the scopes of an event search), which reads the events.
  */
-export function registerStatsRoutes(instance: FastifyInstance, { store, metrics, basePath, now = Date.now }: StatsRoutesOptions): void {
+export function registerStatsRoutes(instance: FastifyInstance, { store, metrics, basePath, rollups, now = Date.now }: StatsRoutesOptions): void {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
+  // Refused rather than answered empty: an empty chart would say "no traffic", which is not what is known.
+  const rollupsOn = async () => {
+    if (!rollups) throw new HubError("SB_ROLLUPS_OFF", "this hub keeps no rollups (SWITCHBOARD_ROLLUPS=false), so it has no stats");
+  };
   const eventsDoc = documented({
     summary: "Event counts per interval, from the rollups",
     replies: [{ status: 200, description: "The buckets.", schema: EventStatsOut }],
-    errors: ["SB_QUERY_INVALID_TIME"],
+    errors: ["SB_QUERY_INVALID_TIME", "SB_ROLLUPS_OFF"],
   });
-  fastify.get(`${basePath}/stats/events`, { schema: { querystring: EventStatsQuery }, ...eventsDoc }, async (request) => {
+  fastify.get(`${basePath}/stats/events`, { onRequest: rollupsOn, schema: { querystring: EventStatsQuery }, ...eventsDoc }, async (request) => {
     const input = eventStatsFromWire(request.query);
     requireScope(request, subscribeScopes(input.topics ?? []));
     return { buckets: (await eventStats(store, input, now())).map(eventBucketOut) };
@@ -38,11 +45,15 @@ export function registerStatsRoutes(instance: FastifyInstance, { store, metrics,
   const deliveriesDoc = documented({
     summary: "Delivery outcomes and latency per interval, from the rollups",
     replies: [{ status: 200, description: "The buckets.", schema: DeliveryStatsOut }],
-    errors: ["SB_QUERY_INVALID_TIME"],
+    errors: ["SB_QUERY_INVALID_TIME", "SB_ROLLUPS_OFF"],
   });
-  fastify.get(`${basePath}/stats/deliveries`, { onRequest: adminOnly, schema: { querystring: DeliveryStatsQuery }, ...deliveriesDoc }, async (request) => ({
-    buckets: (await deliveryStats(store, deliveryStatsFromWire(request.query), now())).map(deliveryBucketOut),
-  }));
+  fastify.get(
+    `${basePath}/stats/deliveries`,
+    { onRequest: [adminOnly, rollupsOn], schema: { querystring: DeliveryStatsQuery }, ...deliveriesDoc },
+    async (request) => ({
+      buckets: (await deliveryStats(store, deliveryStatsFromWire(request.query), now())).map(deliveryBucketOut),
+    }),
+  );
   const aggregateDoc = documented({
     summary: "Aggregate events: count, sum, avg, min, max and percentiles of data fields, per interval and group",
     replies: [{ status: 200, description: "The buckets.", schema: AggregateOut }],

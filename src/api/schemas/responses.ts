@@ -1,4 +1,5 @@
 import { Type, type TSchema } from "typebox";
+import { LATENCY_LABELS } from "../../store/rollups.js";
 
 /**
  * The success replies, for the OpenAPI document only: they are not fastify `response` schemas, since those would
@@ -258,7 +259,8 @@ export const DeliveryStatsOut = Type.Object(
         dead: Type.Integer(),
         latency_ms: Type.Object({
           sum: Type.Number(),
-          histogram: Type.Record(Type.String(), Type.Integer(), {
+          // Fixed keys rather than a record: the serializer then writes them without a loop over patterns.
+          histogram: Type.Object(Object.fromEntries(LATENCY_LABELS.map((le) => [le, Type.Integer()])), {
             description: "Attempts per latency bucket, keyed by its upper bound in ms (`+Inf` last); not cumulative.",
           }),
         }),

@@ -1,7 +1,7 @@
 import type { AggregateInput } from "../../aggregation/aggregate-events.js";
 import type { AggregateResult } from "../../aggregation/aggregate-spec.js";
 import type { EventStatsInput, StatsInput } from "../../aggregation/stats.js";
-import { LATENCY_BOUNDS_MS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
+import { LATENCY_LABELS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
 import { formatTime } from "../../time.js";
 import type { AggregateQuery, DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
 import { timeParam, topicValues } from "./events.js";
@@ -39,8 +39,6 @@ export function eventBucketOut(b: EventStatsBucket): Record<string, unknown> {
   };
 }
 
-const LATENCY_LABELS = [...LATENCY_BOUNDS_MS.map(String), "+Inf"];
-
 /** A delivery stats bucket on the wire: the histogram keyed by each bucket's upper bound in ms (not cumulative). */
 export function deliveryBucketOut(b: DeliveryStatsBucket): Record<string, unknown> {
   return {
@@ -48,8 +46,14 @@ export function deliveryBucketOut(b: DeliveryStatsBucket): Record<string, unknow
     delivered: b.delivered,
     failed: b.failed,
     dead: b.dead,
-    latency_ms: { sum: b.latencySumMs, histogram: Object.fromEntries(LATENCY_LABELS.map((le, i) => [le, b.latencyCounts[i]])) },
+    latency_ms: { sum: b.latencySumMs, histogram: histogramOut(b.latencyCounts) },
   };
+}
+
+function histogramOut(counts: readonly number[]): Record<string, number> {
+  const histogram: Record<string, number> = {};
+  for (let i = 0; i < LATENCY_LABELS.length; i++) histogram[LATENCY_LABELS[i]!] = counts[i]!;
+  return histogram;
 }
 
 /** `GET /events/aggregate` query → {@link AggregateInput}. */

@@ -87,7 +87,7 @@ export class PgAppender {
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: APPEND_BATCH_STATEMENT_NAME,
           text: APPEND_BATCH_SQL,
-          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(eventMinutes([events]))],
+          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(this.ctx.rollups ? eventMinutes([events]) : NO_MINUTES)],
         }));
         // The events' seqs are not needed: the aggregates read their data and time.
         await this.aggregates.addEvents(client, [events as StoredEvent[]]);
@@ -181,7 +181,7 @@ export class PgAppender {
           const entries = [...bumps];
           await client.query(BUMP_TOPICS, [entries.map(([t]) => t), entries.map(([, b]) => b.count), entries.map(([, b]) => b.last)]);
           const lists = outcomes.map((o) => (o.ok ? o.stored : []));
-          await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(lists)));
+          if (this.ctx.rollups) await client.query(ADD_EVENT_MINUTES, minuteColumns(eventMinutes(lists)));
           await this.aggregates.addEvents(client, lists);
         }
         await client.query(`COMMIT`);
@@ -335,6 +335,9 @@ function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
     events.map((e) => e.receivedAt),
   ];
 }
+
+/** No minutes: the fast path's rollup CTE then inserts nothing (rollups off). */
+const NO_MINUTES: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
 
 /** A batch's event minutes as the five column parameters of `eventMinutesCte`. */
 function minuteColumns(m: EventMinuteColumns): unknown[] {

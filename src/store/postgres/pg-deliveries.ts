@@ -26,6 +26,7 @@ import {
   DELIVERY_GET,
   PRUNE_ATTEMPTS,
   RECORD_ATTEMPTS,
+  RECORD_ATTEMPTS_WITHOUT_ROLLUPS,
 } from "./sql/deliveries.js";
 
 const DOLLAR = (n: number): string => `$${n}`;
@@ -57,7 +58,8 @@ export class PgDeliveries implements DeliveriesPart {
     const states = [...last.values()];
     // One statement (one round trip, one transaction): every attempt, and every delivery's new state. Recording an
     // attempt ends its claim.
-    await this.ctx.query(RECORD_ATTEMPTS, [
+    const rollups = this.ctx.rollups;
+    await this.ctx.query(rollups ? RECORD_ATTEMPTS : RECORD_ATTEMPTS_WITHOUT_ROLLUPS, [
       ...columnsOf(records, ["deliveryId", "attemptedAt", "statusCode", "latencyMs", "responseExcerpt", "error"]),
       ...columnsOf(states, [
         "deliveryId",
@@ -68,8 +70,7 @@ export class PgDeliveries implements DeliveriesPart {
         "error",
         "attemptedAt",
       ]),
-      records.map(attemptOutcome),
-      records.map((r) => latencyBucket(r.latencyMs)),
+      ...(rollups ? [records.map(attemptOutcome), records.map((r) => latencyBucket(r.latencyMs))] : []),
     ]);
   }
 

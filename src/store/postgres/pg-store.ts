@@ -30,6 +30,8 @@ export interface PgStoreOptions {
   partitionSize?: number;
   /** The clock of times the store decides itself (receive-side topic creation, migration records). */
   now?: () => number;
+  /** Write the rollups (stats) at commit; default true. */
+  rollups?: boolean;
 }
 
 /** Opens a PostgreSQL store (a connection pool; nothing connects until first use). Call `migrate()` before use. */
@@ -38,7 +40,7 @@ export function openPgStore(options: PgStoreOptions): PgStore {
   // An idle connection that the server drops emits `error` on the pool; without a listener that would crash the
   // process. The pool discards that connection by itself and the next query opens a new one.
   pool.on("error", () => {});
-  return new PgStore(pool, options.url, options.partitionSize, options.now);
+  return new PgStore(pool, options.url, options.partitionSize, options.now, options.rollups);
 }
 
 /**
@@ -68,9 +70,9 @@ export class PgStore implements ClusterStore {
   private readonly nodeId = randomBytes(8).toString("hex");
   private readonly watchers = new Set<() => Promise<void>>();
 
-  constructor(pool: pg.Pool, url?: string, partitionSize = DEFAULT_PARTITION_SIZE, now: () => number = Date.now) {
+  constructor(pool: pg.Pool, url?: string, partitionSize = DEFAULT_PARTITION_SIZE, now: () => number = Date.now, rollups = true) {
     this.url = url;
-    this.ctx = pgContext(pool, now);
+    this.ctx = pgContext(pool, now, rollups);
     this.partitions = new PgPartitions(this.ctx, partitionSize);
     this.aggregates = new PgAggregates(this.ctx);
     this.events = new PgEvents(this.ctx, new PgAppender(this.ctx, this.partitions, this.aggregates), this.partitions);

@@ -54,6 +54,8 @@ export interface PgContext {
   /** Awaits `promise`, translating connection failures. */
   wrap<T>(promise: Promise<T>): Promise<T>;
   readonly now: () => number;
+  /** Whether commits write the rollups (stats); `SWITCHBOARD_ROLLUPS`. */
+  readonly rollups: boolean;
 }
 
 /**
@@ -65,7 +67,7 @@ export function columnsOf<T>(rows: readonly T[], columns: ReadonlyArray<keyof T 
 }
 
 /** The {@link PgContext} of a pool. */
-export function pgContext(pool: pg.Pool, now: () => number): PgContext {
+export function pgContext(pool: pg.Pool, now: () => number, rollups = true): PgContext {
   const wrap = async <T>(promise: Promise<T>): Promise<T> => {
     try {
       return await promise;
@@ -77,6 +79,7 @@ export function pgContext(pool: pg.Pool, now: () => number): PgContext {
   return {
     pool,
     now,
+    rollups,
     wrap,
     query,
     async one<R extends pg.QueryResultRow, T>(sql: string, params: unknown[], map: (row: R) => T) {

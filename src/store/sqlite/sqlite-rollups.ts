@@ -30,18 +30,24 @@ const SQLITE: RollupDialect = { ph: () => "?", int: (ph) => `CAST(${ph} AS INTEG
 
 /** SQLite rollups: minutes written inside the append and attempt transactions, hours and days derived by housekeeping. */
 export class SqliteRollups extends SqlitePart<keyof typeof SQL> implements RollupsPart {
-  constructor(db: Database.Database) {
+  /** `writes` false: commits write no rollups (`SWITCHBOARD_ROLLUPS=false`); reads and housekeeping still work. */
+  constructor(
+    db: Database.Database,
+    private readonly writes = true,
+  ) {
     super(db, SQL);
   }
 
   /** Inside the append transaction: one upsert per distinct (minute, topic, type) of the batch. */
   addEvents(events: ReadonlyArray<readonly StoredEvent[]>): void {
+    if (!this.writes) return;
     const m = eventMinutes(events);
     for (let i = 0; i < m.t.length; i++) this.s.UPSERT_EVENT_MINUTE.run(m.t[i], m.topic[i], m.type[i], m.count[i], m.bytes[i]);
   }
 
   /** Inside the attempts transaction: one upsert per distinct (minute, subscription) of the batch. */
   addAttempts(records: readonly AttemptRecord[]): void {
+    if (!this.writes) return;
     const subscriptionOf = (id: string) => (this.s.SUBSCRIPTION_OF_DELIVERY.get(id) as { subscription_id: string } | undefined)?.subscription_id;
     for (const m of deliveryMinutes(records, subscriptionOf)) {
       this.s.UPSERT_DELIVERY_MINUTE.run(m.t, m.subscriptionId, m.delivered, m.failed, m.dead, m.latencySum, ...m.h);

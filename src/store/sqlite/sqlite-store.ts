@@ -24,6 +24,8 @@ export interface SqliteStoreOptions {
   synchronous?: "normal" | "full";
   /** The clock of receive-side times the store decides itself (topic creation by append, migration records). */
   now?: () => number;
+  /** Write the rollups (stats) at commit; default true. */
+  rollups?: boolean;
 }
 
 /** Opens (creating if needed) a SQLite store in WAL mode. Call `migrate()` before use. */
@@ -37,7 +39,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   // Checkpoint more rarely than the default 1000 pages: fewer stalls under sustained ingest.
   db.pragma("wal_autocheckpoint = 4000");
   db.pragma("cache_size = -65536");
-  return new SqliteStore(db, options.now);
+  return new SqliteStore(db, options.now, options.rollups);
 }
 
 /** The embedded store. One process owns the file; seq is assigned in memory and written in the same commit. */
@@ -60,10 +62,10 @@ export class SqliteStore implements SingleNodeStore {
   private ping_: Database.Statement | undefined;
   private closed = false;
 
-  constructor(db: Database.Database, now: () => number = Date.now) {
+  constructor(db: Database.Database, now: () => number = Date.now, rollups = true) {
     this.db = db;
     this.state = { db, nextSeq: 1, knownTopics: new Set(), now };
-    this.rollups = new SqliteRollups(db);
+    this.rollups = new SqliteRollups(db, rollups);
     this.aggregates = new SqliteAggregates(this.state);
     this.events = new SqliteEvents(this.state, this.rollups, this.aggregates);
     this.topics = new SqliteTopics(this.state);

@@ -10,6 +10,8 @@ export interface StoreConformanceOptions {
    * Switchboard would have. Without it the check that `migrate()` refuses a newer database is skipped.
    */
   recordMigration?: (store: Store, version: number) => Promise<void>;
+  /** Opens a store on a new, empty database with the rollups off (`rollups: false`); the suite migrates and closes it. */
+  openWithoutRollups: () => Promise<Store>;
 }
 
 export const T0 = Date.UTC(2025, 0, 1);

@@ -24,7 +24,7 @@ export { makeEvent, makeSubscription, type StoreConformanceOptions } from "./hel
  * @param open opens a store on a new, empty database, not yet migrated. Called once per test; the suite migrates
  *   and closes what it opens.
  */
-export function describeStoreConformance(name: string, open: () => Promise<Store>, options: StoreConformanceOptions = {}): void {
+export function describeStoreConformance(name: string, open: () => Promise<Store>, options: StoreConformanceOptions): void {
   describe(`Store conformance: ${name}`, () => {
     const state = { options } as SuiteState;
 

@@ -101,6 +101,45 @@ export function rollupsConformance(state: SuiteState): void {
       ]);
     });
 
+    it("writes none with the rollups off, at commit or with attempts, and still stores the events and attempts", async () => {
+      const off = await state.options.openWithoutRollups();
+      try {
+        await off.migrate();
+        await append(off, [makeEvent("orders", { data: {}, receivedAt: minutes(0) })]); // one event: the fast path
+        const outcomes = await off.events.append([
+          { events: [makeEvent("orders", { data: {}, receivedAt: minutes(1) })], createTopics: true, idempotencyKey: "k1" },
+          { events: [makeEvent("users", { data: {}, receivedAt: minutes(1) }), makeEvent("users", { data: {}, receivedAt: minutes(1) })], createTopics: true },
+        ]);
+        expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+        expect(await off.events.search({ topics: ["orders", "users"], order: "asc", limit: 10 })).toHaveLength(4);
+        await off.subscriptions.create(makeSubscription("sub_a"));
+        await off.deliveries.add({
+          subscriptionId: "sub_a",
+          deliveries: [{ id: "dlv_1", subscriptionId: "sub_a", eventSeq: 1, eventId: "evt_1", orderingKey: null, nextAttemptAt: T0 }],
+          now: T0,
+        });
+        await off.deliveries.recordAttempts([
+          {
+            deliveryId: "dlv_1",
+            attemptedAt: minutes(1),
+            statusCode: 200,
+            latencyMs: 5,
+            responseExcerpt: null,
+            error: null,
+            status: "delivered",
+            attempts: 1,
+            nextAttemptAt: null,
+          },
+        ]);
+        expect((await off.deliveries.listAttempts("dlv_1")).map((a) => a.statusCode)).toEqual([200]);
+        const all = { from: T0, to: minutes(10), intervalMs: 60_000 };
+        expect(await off.rollups.eventStats(all)).toEqual([]);
+        expect(await off.rollups.deliveryStats(all)).toEqual([]);
+      } finally {
+        await off.close();
+      }
+    });
+
     it("derives hours and days from the minutes once closed, answers from them, and keeps each resolution for its retention", async () => {
       const at = [minutes(0), minutes(59), minutes(61), T0 + DAY + 5];
       for (const receivedAt of at) await append(store, [makeEvent("orders", { data: {}, receivedAt })]);

@@ -16,19 +16,26 @@ export const ADVANCE_CURSOR = `UPDATE subscriptions SET cursor_seq = greatest(cu
  * Every attempt, every delivery's new state (its last record's) and the subscriptions' minutes (rollups) in one
  * statement; recording ends the claim.
  */
-export const RECORD_ATTEMPTS = `WITH recorded AS (
-         INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::text[], $6::text[])
-       ), rolled AS (
-         ${DELIVERY_MINUTES_CTE}
-       )
-       UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+const RECORD_ATTEMPTS_UPDATE = `UPDATE deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
          last_status = u.last_status, last_error = u.last_error, updated_at = u.at,
          delivered_at = CASE WHEN u.status = 'delivered' THEN u.at ELSE d.delivered_at END,
          claimed_by = NULL, claim_expires_at = NULL
        FROM unnest($7::text[], $8::text[], $9::int[], $10::bigint[], $11::int[], $12::text[], $13::bigint[])
          AS u(id, status, attempts, next_attempt_at, last_status, last_error, at)
        WHERE d.id = u.id`;
+const INSERT_ATTEMPTS = `INSERT INTO attempts (delivery_id, attempted_at, status_code, latency_ms, response_excerpt, error)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::float8[], $5::text[], $6::text[])`;
+export const RECORD_ATTEMPTS = `WITH recorded AS (
+         ${INSERT_ATTEMPTS}
+       ), rolled AS (
+         ${DELIVERY_MINUTES_CTE}
+       )
+       ${RECORD_ATTEMPTS_UPDATE}`;
+/** {@link RECORD_ATTEMPTS} with the rollups off: no minutes, parameters $1..$13. */
+export const RECORD_ATTEMPTS_WITHOUT_ROLLUPS = `WITH recorded AS (
+         ${INSERT_ATTEMPTS}
+       )
+       ${RECORD_ATTEMPTS_UPDATE}`;
 /** Claims the listed retries that are open, due and unclaimed (or whose claim expired); SKIP LOCKED. */
 export const CLAIM_RETRIES = `UPDATE deliveries d SET claimed_by = $2, claim_expires_at = $3 + s.timeout_ms + $4
        FROM (SELECT d2.id, s.timeout_ms FROM deliveries d2 JOIN subscriptions s ON s.id = d2.subscription_id

@@ -19,16 +19,18 @@ export const ADD_EVENT_MINUTES = eventMinutesCte(1);
 const HISTOGRAM_SUMS = Array.from({ length: 10 }, (_, i) => `count(*) FILTER (WHERE a.bucket = ${i})`).join(", ");
 
 /**
- * The CTE of RECORD_ATTEMPTS that adds the attempts to their subscriptions' minutes: the attempts ($1 ids, $2 times,
- * $4 latencies) with $14 outcomes and $15 latency buckets, aggregated here. In (subscription, minute) order, so that
- * batches of several nodes lock the rows they share in the same order.
+ * The CTE of RECORD_ATTEMPTS that adds the attempts to their subscriptions' minutes, and to the minutes' sum over every
+ * subscription (subscription ''): the attempts ($1 ids, $2 times, $4 latencies) with $14 outcomes and $15 latency
+ * buckets, aggregated here. In (subscription, minute) order, so that batches of several nodes lock the rows they share
+ * in the same order.
  */
 export const DELIVERY_MINUTES_CTE = `INSERT INTO delivery_rollups (res, t, subscription_id, delivered, failed, dead, latency_sum, ${HISTOGRAM_COLUMNS})
-         SELECT 60000, (a.at / 60000) * 60000, d.subscription_id, count(*) FILTER (WHERE a.outcome = 'delivered'),
-           count(*) FILTER (WHERE a.outcome = 'failed'), count(*) FILTER (WHERE a.outcome = 'dead'), sum(a.latency), ${HISTOGRAM_SUMS}
+         SELECT 60000, (a.at / 60000) * 60000 AS minute, CASE WHEN GROUPING(d.subscription_id) = 1 THEN '' ELSE d.subscription_id END AS sub,
+           count(*) FILTER (WHERE a.outcome = 'delivered'), count(*) FILTER (WHERE a.outcome = 'failed'),
+           count(*) FILTER (WHERE a.outcome = 'dead'), sum(a.latency), ${HISTOGRAM_SUMS}
          FROM unnest($1::text[], $2::bigint[], $4::float8[], $14::text[], $15::int[]) AS a(id, at, latency, outcome, bucket)
            JOIN deliveries d ON d.id = a.id
-         GROUP BY 2, 3 ORDER BY 3, 2
+         GROUP BY GROUPING SETS (((a.at / 60000) * 60000, d.subscription_id), ((a.at / 60000) * 60000)) ORDER BY sub, minute
          ${UPSERT_DELIVERY_ROLLUP_SET}`;
 
 export const MARKS = `SELECT res, rolled_until FROM rollup_marks`;
