@@ -118,14 +118,8 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const report: ErrorReporter = onError ?? (() => {});
   // The delivery loop's logger: its errors reach onError too.
   const loopLog = onError ? reportingLogger(log, onError) : log;
-  const store =
-    givenStore ??
-    (await openStore(config.databaseUrl, {
-      sqliteSynchronous: config.sqliteSynchronous,
-      pgPartitionSize: config.pgPartitionSize,
-      now,
-      rollups: config.rollups,
-    }));
+  const { sqliteSynchronous, pgPartitionSize, rollups } = config;
+  const store = givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous, pgPartitionSize, now, rollups }));
   const metrics = new HubMetrics({ topicLabelCap: config.metricsTopicLabelCap });
   const topics = new TopicCatalog(store, now);
   await topics.load();
