@@ -37,6 +37,15 @@ export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
 }
 
+/** Lets React and pending work run until `check` holds (at most 5 s: a lazily loaded chunk takes a while the first time). */
+export async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met within 5 s");
+    await act(async () => new Promise((r) => setTimeout(r, 10)));
+  }
+}
+
 /** Types into an input or textarea as a user would (React listens for input events). */
 export async function type(field: HTMLInputElement | HTMLTextAreaElement, value: string): Promise<void> {
   const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(field) as object, "value")!.set!;
