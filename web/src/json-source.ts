@@ -105,7 +105,7 @@ export function parseJsonSource(text: string): JsonSource {
     }
     for (;;) {
       space();
-      if (text[i] !== '"') fail('a property name in double quotes');
+      if (text[i] !== '"') fail("a property name in double quotes");
       const key = string();
       space();
       if (text[i] !== ":") fail('":" after the property name');

@@ -76,7 +76,7 @@ describe("Topics", () => {
     await until(() => problems().length === 3);
     expect(problems()).toEqual([
       'line 4, column 23: /properties/total/type must be equal to one of the allowed values: "array", "boolean", "integer", "null", "number", "object", "string"',
-      'line 4, column 43: /properties/total/minimum must be number',
+      "line 4, column 43: /properties/total/minimum must be number",
       "line 6, column 15: /required must be array",
     ]);
     expect(view.querySelector(".schema-problems pre")?.textContent).toBe('    "total": {"type": "numbr", "minimum": "0"}\n                      ^');
@@ -98,7 +98,10 @@ describe("Topics", () => {
   it("shows the hub's refusal of a schema under the form", async () => {
     fakeApi({
       "GET /api/topics": () => ({ status: 200, body: { data: [] } }),
-      "POST /api/topics": () => ({ status: 400, body: { error: "invalid topic schema", code: "SB_TOPIC_SCHEMA_INVALID", details: "schema is invalid: data/type must be string" } }),
+      "POST /api/topics": () => ({
+        status: 400,
+        body: { error: "invalid topic schema", code: "SB_TOPIC_SCHEMA_INVALID", details: "schema is invalid: data/type must be string" },
+      }),
     });
     const view = await render(<Topics />);
     await type(field(view, "Name"), "orders.paid");
