@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { sb, type Delivery } from "../api";
+import { shortTime } from "../format";
 import { ErrorText, errorText } from "../hooks";
 
 /**
@@ -59,34 +60,36 @@ export function DeliveryLog({ subscriptionId, changes }: { subscriptionId: strin
         </button>
       </div>
       <ErrorText error={error} />
-      <table aria-label="Delivery log">
-        <thead>
-          <tr>
-            <th>Created</th>
-            <th>Status</th>
-            <th className="num">Attempts</th>
-            <th>Last answer</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {rows?.map((d) => (
-            <tr key={d.id}>
-              <td>{d.created_at}</td>
-              <td>{d.status}</td>
-              <td className="num">{d.attempt_count}</td>
-              <td>{d.last_status ?? d.last_error ?? "—"}</td>
-              <td>
-                {d.status === "dead" && (
-                  <button type="button" onClick={() => void retry(d)} aria-label={`Retry delivery ${d.id}`}>
-                    Retry
-                  </button>
-                )}
-              </td>
+      <div className="scroller log">
+        <table aria-label="Delivery log">
+          <thead>
+            <tr>
+              <th>Created</th>
+              <th>Status</th>
+              <th className="num">Attempts</th>
+              <th>Last answer</th>
+              <th />
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {rows?.map((d) => (
+              <tr key={d.id}>
+                <td title={d.created_at}>{shortTime(d.created_at)}</td>
+                <td>{d.status}</td>
+                <td className="num">{d.attempt_count}</td>
+                <td>{d.last_status ?? d.last_error ?? "—"}</td>
+                <td>
+                  {d.status === "dead" && (
+                    <button type="button" onClick={() => void retry(d)} aria-label={`Retry delivery ${d.id}`}>
+                      Retry
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       {rows?.length === 0 && <p className="muted">No deliveries.</p>}
       {next && (
         <button type="button" onClick={() => void load(next)}>

@@ -1,9 +1,9 @@
 import { useState } from "react";
 import { sb, type Subscription } from "../api";
+import { health, shortTime } from "../format";
 import { ErrorText, errorText } from "../hooks";
 import { DeliveryLog } from "./DeliveryLog";
 import { Replay } from "./Replay";
-import { health } from "./Subscriptions";
 import { SubscriptionForm } from "./SubscriptionForm";
 
 /**
@@ -46,7 +46,7 @@ export function SubscriptionDetail({
     void sb.subscriptions.delete(sub.id).then(onDeleted, (e: unknown) => setError(errorText(e)));
 
   return (
-    <aside className="panel" aria-label="Subscription">
+    <aside className="panel wide" aria-label="Subscription">
       <button type="button" className="link" onClick={onClose}>
         Close
       </button>
@@ -56,7 +56,7 @@ export function SubscriptionDetail({
       </h2>
       <p>
         {health(sub)} · {handler ? `priority ${sub.priority} · concurrency ${sub.max_in_flight}` : `max ${sub.max_in_flight} in flight`} · since{" "}
-        {sub.created_at}
+        {shortTime(sub.created_at)}
         {sub.filter && (
           <>
             {" "}

@@ -1,5 +1,6 @@
 import { useState } from "react";
-import { sb, type Subscription } from "../api";
+import { sb } from "../api";
+import { health } from "../format";
 import { useLoad } from "../hooks";
 import { SubscriptionDetail } from "./SubscriptionDetail";
 import { SubscriptionForm } from "./SubscriptionForm";
@@ -71,10 +72,4 @@ export function Subscriptions() {
       {value.length === 0 && <p className="muted">No subscriptions yet.</p>}
     </>
   );
-}
-
-/** What the list shows of a subscription's health. */
-export function health(s: Subscription): string {
-  if (!s.active) return s.disabled_reason ? `disabled: ${s.disabled_reason}` : "paused";
-  return s.failing_since ? `failing since ${s.failing_since}` : "healthy";
 }

@@ -50,13 +50,15 @@ export function Topics() {
                 <td className="num">{t.event_count.toLocaleString()}</td>
                 <td>{t.last_event_at ?? "—"}</td>
                 <td>{t.retention_ms === null ? "default" : `${Math.round(t.retention_ms / 3_600_000)} h`}</td>
-                <td className="actions">
-                  <button type="button" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
-                    Edit
-                  </button>
-                  <button type="button" className="danger" onClick={() => void remove(t.name)} aria-label={`Delete ${t.name}`}>
-                    Delete
-                  </button>
+                <td>
+                  <div className="actions">
+                    <button type="button" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
+                      Edit
+                    </button>
+                    <button type="button" className="danger" onClick={() => void remove(t.name)} aria-label={`Delete ${t.name}`}>
+                      Delete
+                    </button>
+                  </div>
                 </td>
               </tr>
             ))}
