@@ -168,6 +168,11 @@ describe("the console in a browser", () => {
     await expectEventually(async () => (await event.locator(".timeline li.failed").count()) === 2 && (await event.locator(".timeline li.ok").count()) >= 2);
     expect(await event.getByRole("region", { name: /^Delivery dlv_/ }).count()).toBe(2);
     await page.screenshot({ path: join(SHOTS, "event.png") });
+    // The event's page is its address: a reload opens it again.
+    expect(new URL(page.url()).pathname).toBe(`/search/${failing.body.id}`);
+    await page.reload();
+    await event.getByText(`"id": "${failing.body.id}"`).waitFor();
+    await expectEventually(async () => (await event.getByRole("region", { name: /^Delivery dlv_/ }).count()) === 2);
     await page.getByRole("link", { name: "Subscriptions" }).click();
     await page.getByRole("row", { name: /e2e\.orders/ }).click();
     await detail.getByRole("button", { name: "Pause" }).click();

@@ -83,3 +83,48 @@ describe("Events", () => {
     expect(rangeEnd(choice, at, Date.parse("2026-12-05T12:00:00.000Z"))).toBe(expected);
   });
 });
+
+describe("the event's page", () => {
+  it("opens the event of /search/<id>, and keeps the address in step with the event open", async () => {
+    window.history.replaceState(null, "", "/search/evt_7");
+    fakeApi({
+      "GET /api/events/evt_7": () => ({ status: 200, body: { ...event(7), deliveries: [{ id: "dlv_1" }] } }),
+      "GET /api/deliveries/dlv_1": () => ({
+        status: 200,
+        body: {
+          id: "dlv_1",
+          subscription_id: "sub_1",
+          status: "delivered",
+          next_attempt_at: null,
+          attempts: [{ attempted_at: "2026-12-05T00:00:01.000Z", status_code: 200, error: null, latency_ms: 12 }],
+        },
+      }),
+      "GET /api/events": () => ({ status: 200, body: { data: [event(8), event(7)], next_cursor: null } }),
+    });
+    const view = await render(<Events />);
+    const panel = view.querySelector('aside[aria-label="Event"]')!;
+    expect(JSON.parse(panel.querySelector("pre")!.textContent!)).toEqual(event(7)); // the event, not its deliveries
+    expect(panel.querySelector(".timeline li")?.textContent).toBe("2026-12-05T00:00:01.000Z 200 12 ms");
+    expect(panel.querySelector("a")?.getAttribute("href")).toBe("/search/evt_7");
+
+    await act(async () => button(view, "Search").click());
+    await settle();
+    expect(window.location.pathname).toBe("/search"); // a new search closes it
+    await act(async () => view.querySelector<HTMLTableRowElement>("tbody tr[data-row]")!.click());
+    await settle();
+    expect(window.location.pathname).toBe("/search/evt_8");
+    await act(async () => button(view.querySelector('aside[aria-label="Event"]')!, "Close").click());
+    expect(window.location.pathname).toBe("/search");
+    expect(view.querySelector('aside[aria-label="Event"]')).toBeNull();
+  });
+
+  it("says so when the event of the address is not there", async () => {
+    window.history.replaceState(null, "", "/search/evt_gone");
+    fakeApi({
+      "GET /api/events/evt_gone": () => ({ status: 404, body: { error: "not found", code: "SB_EVENT_NOT_FOUND", details: "event evt_gone not found" } }),
+    });
+    const view = await render(<Events />);
+    expect(view.querySelector('[role="alert"]')?.textContent).toBe("event evt_gone not found (SB_EVENT_NOT_FOUND)");
+    window.history.replaceState(null, "", "/");
+  });
+});

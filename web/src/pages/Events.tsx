@@ -1,8 +1,9 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { sb, type EventEnvelope } from "../api";
 import { EventPanel } from "../EventDetail";
 import { COLUMNS, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
+import { navigate, usePath } from "../router";
 
 interface Search {
   topic: string;
@@ -43,6 +44,24 @@ export function Events() {
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const rangeError = rangeProblem(form);
+  // The event's page: /search/<id> opens it (a link, a reload); selecting or closing one keeps the address in step.
+  const linked = /^\/search\/([^/]+)$/.exec(usePath())?.[1];
+  useEffect(() => {
+    if (!linked || open?.id === linked) return;
+    let current = true;
+    sb.events.get(decodeURIComponent(linked)).then(
+      // Its deliveries are the panel's to show, as a timeline: the JSON is the event's own.
+      ({ deliveries: _deliveries, ...event }) => current && setOpen(event),
+      (e: unknown) => current && setError(errorText(e)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [linked, open?.id]);
+  const select = (e: EventEnvelope | undefined) => {
+    setOpen(e);
+    navigate(e ? `/search/${encodeURIComponent(e.id)}` : "/search", { replace: true });
+  };
 
   const fetchPage = async (params: Params, cursor: string | undefined) => {
     setBusy(true);
@@ -60,7 +79,7 @@ export function Events() {
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setOpen(undefined);
+    select(undefined);
     const given = (v: string) => (v.trim() === "" ? undefined : v.trim());
     const params: Params = {
       topic: given(form.topic),
@@ -145,8 +164,8 @@ export function Events() {
       </form>
       <ErrorText error={error} />
       <div className="split">
-        <EventTable events={rows} selected={open?.id} onSelect={setOpen} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.type, COLUMNS.key, COLUMNS.id]} />
-        {open && <EventPanel event={open} onClose={() => setOpen(undefined)} />}
+        <EventTable events={rows} selected={open?.id} onSelect={select} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.type, COLUMNS.key, COLUMNS.id]} />
+        {open && <EventPanel event={open} onClose={() => select(undefined)} />}
       </div>
       {next && (
         <button type="button" disabled={busy} onClick={() => searched && void fetchPage(searched, next)}>
