@@ -24,7 +24,7 @@ export function Subscriptions() {
         }}
       />
       <div className="split">
-        <table>
+        <table className="subs">
           <thead>
             <tr>
               <th>Health</th>
