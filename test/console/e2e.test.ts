@@ -13,9 +13,21 @@ let hub: TestHub;
 let browser: Browser;
 let receiver: Receiver;
 let token: string;
+let handlerFails = true;
+const handlerRuns: string[] = [];
 
 beforeAll(async () => {
   hub = await startTestHub({ allowPrivateTargets: true });
+  // An in-process handler, which the console lists as a subscription of kind "function": it fails while told to.
+  hub.server.hub.handle(
+    "e2e.jobs",
+    (event) => {
+      handlerRuns.push(event.id);
+      if (handlerFails) throw new Error("job runner down");
+    },
+    { name: "e2e-jobs", maxErrors: 1 },
+  );
+  await hub.server.hub.start();
   receiver = await startReceiver();
   browser = await launchBrowser();
   token = (await postJson(`${hub.url}/api/keys`, { name: "e2e", scopes: ["admin"] })).body.token as string;
@@ -48,7 +60,7 @@ async function expectEventually(check: () => Promise<boolean>): Promise<void> {
 }
 
 describe("the console in a browser", () => {
-  it("sign in → topic → search → live tail → subscription → dead delivery retried → replay → a key shown once", { timeout: 90_000 }, async () => {
+  it("sign in → topic → search → live tail → subscription → dead delivery retried → replay → a key shown once → a handler", { timeout: 90_000 }, async () => {
     const { page, errors } = await newPage(browser);
     await page.goto(`${hub.url}/`);
     await page.getByLabel("API key or token").fill("sbk_wrong");
@@ -62,9 +74,18 @@ describe("the console in a browser", () => {
     await page.getByLabel("Name").fill("e2e.orders");
     await page.getByLabel("JSON Schema of the data (optional)").fill('{"type": "object"');
     await page.getByText("not JSON").waitFor();
+    // Checked as a JSON Schema too, as the hub checks it: the problem's line, column and path, and no saving.
+    await page.getByLabel("JSON Schema of the data (optional)").fill('{\n  "type": "object",\n  "required": "total"\n}');
+    await page.locator(".schema-problems li").filter({ hasText: "line 3, column 15: /required must be array" }).waitFor();
+    expect(await page.getByRole("button", { name: "Create topic" }).isDisabled()).toBe(true);
+    await page.screenshot({ path: join(SHOTS, "topics.png") });
     await page.getByLabel("JSON Schema of the data (optional)").fill('{"type": "object", "required": ["total"]}');
     await page.getByRole("button", { name: "Create topic" }).click();
     await page.getByRole("row", { name: /^e2e\.orders/ }).waitFor();
+    // What only the hub can tell (the name is taken) comes back under the form.
+    await page.getByLabel("Name").fill("e2e.orders");
+    await page.getByRole("button", { name: "Create topic" }).click();
+    await page.getByRole("alert").filter({ hasText: 'topic "e2e.orders" already exists (SB_TOPIC_EXISTS)' }).waitFor();
 
     const published = await postJson(`${hub.url}/api/events`, { topic: "e2e.orders", key: "o-1", time: EARLIER, data: { total: 120 } }, bearer());
     expect(published.status, published.text).toBe(201);
@@ -82,7 +103,8 @@ describe("the console in a browser", () => {
     // The same event by a data field and an absolute range around its time.
     await page.getByLabel("CEL filter").fill("");
     await page.getByLabel("Data fields").fill("total=120");
-    await page.getByLabel("From").selectOption("range");
+    await page.getByLabel("From").selectOption("at");
+    await page.getByLabel("Until").selectOption("at");
     await page.getByLabel("Start").fill(localInput(new Date(Date.parse(EARLIER) - 60_000)));
     await page.getByLabel("End").fill(localInput(new Date(Date.parse(EARLIER) + 60_000)));
     await page.getByRole("button", { name: "Search" }).click();
@@ -146,6 +168,11 @@ describe("the console in a browser", () => {
     await expectEventually(async () => (await event.locator(".timeline li.failed").count()) === 2 && (await event.locator(".timeline li.ok").count()) >= 2);
     expect(await event.getByRole("region", { name: /^Delivery dlv_/ }).count()).toBe(2);
     await page.screenshot({ path: join(SHOTS, "event.png") });
+    // The event's page is its address: a reload opens it again.
+    expect(new URL(page.url()).pathname).toBe(`/search/${failing.body.id}`);
+    await page.reload();
+    await event.getByText(`"id": "${failing.body.id}"`).waitFor();
+    await expectEventually(async () => (await event.getByRole("region", { name: /^Delivery dlv_/ }).count()) === 2);
     await page.getByRole("link", { name: "Subscriptions" }).click();
     await page.getByRole("row", { name: /e2e\.orders/ }).click();
     await detail.getByRole("button", { name: "Pause" }).click();
@@ -168,10 +195,38 @@ describe("the console in a browser", () => {
     await page.getByRole("img", { name: /^Delivery attempts per minute: delivered [1-9]\d* in all, failed [1-9]\d* in all, dead 1 in all$/ }).waitFor();
     await page.screenshot({ path: join(SHOTS, "overview.png") });
 
+    // A handler: its delivery log, a dead delivery sent again from its row, a range replayed with its progress; the
+    // actions the hub refuses for a handler are not offered.
+    const job = await postJson(`${hub.url}/api/events`, { topic: "e2e.jobs", data: { job: 1 } }, bearer());
+    expect(job.status).toBe(201);
+    await page.getByRole("link", { name: "Subscriptions" }).click();
+    await page.getByRole("row", { name: /e2e-jobs/ }).click();
+    await detail.getByText("An in-process handler").waitFor();
+    expect(await detail.getByRole("button", { name: /^(Edit|Pause|Resume|Reveal secret|Rotate secret|Send test event|Delete)$/ }).count()).toBe(0);
+    await detail.getByLabel("Status").selectOption("dead");
+    await expectEventually(async () => {
+      await detail.getByRole("button", { name: "Refresh" }).click();
+      return (await detail.getByRole("cell", { name: "job runner down" }).count()) === 1;
+    });
+    await page.screenshot({ path: join(SHOTS, "handler.png") });
+    handlerFails = false;
+    await detail.getByRole("button", { name: /^Retry delivery dlv_/ }).click();
+    await detail.getByLabel("Status").selectOption("delivered");
+    await expectEventually(async () => {
+      await detail.getByRole("button", { name: "Refresh" }).click();
+      return (await detail.getByRole("cell", { name: "delivered" }).count()) === 1;
+    });
+    await detail.getByLabel("Replay from").fill(localInput(new Date(Date.now() - 60_000)));
+    await detail.getByLabel("to", { exact: true }).fill(localInput(new Date(Date.now() + 60_000)));
+    await detail.getByRole("button", { name: "Replay" }).click();
+    await detail.getByRole("status").filter({ hasText: "1 events replayed: 1 delivered, 0 dead, 0 on the way" }).waitFor();
+    expect(handlerRuns.filter((id) => id === job.body.id)).toHaveLength(3); // failed, retried, replayed
+
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key or token").waitFor();
-    // The browser logs each refused request: the wrong token (401) and the bad filter (400) were on purpose.
-    expect(errors.filter((e) => !/the server responded with a status of 40[01]/.test(e))).toEqual([]);
+    // The browser logs each refused request: the wrong token (401), the bad filter (400) and the taken topic name
+    // (409) were on purpose.
+    expect(errors.filter((e) => !/the server responded with a status of 40[019]/.test(e))).toEqual([]);
   });
 
   it("works at 390 px wide, and with the keyboard alone", async () => {

@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
 
@@ -47,6 +48,30 @@ describe("the console's files", () => {
     expect(api.body.code).toBe("SB_ROUTE_NOT_FOUND");
     expect((await request(`${hub.url}/topics`)).body.code).toBe("SB_ROUTE_NOT_FOUND");
     expect((await request(`${hub.url}/api/topics`)).status).toBe(200);
+  });
+
+  it("loads at most 300 KB gzipped at first (index.html and what it names); the JSON Schema checker comes later, on use", async () => {
+    const hub = await newHub();
+    const page = (await request(`${hub.url}/`, { headers: html })).text;
+    const initial = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(initial.some((path) => path.endsWith(".js"))).toBe(true);
+    let gzipped = gzipSync(page).length;
+    const scripts: string[] = [];
+    for (const path of initial) {
+      const asset = await fetch(`${hub.url}${path}`);
+      expect(asset.status, path).toBe(200);
+      const bytes = Buffer.from(await asset.arrayBuffer());
+      gzipped += gzipSync(bytes).length;
+      if (path.endsWith(".js")) scripts.push(bytes.toString("utf8"));
+    }
+    expect(gzipped).toBeLessThanOrEqual(300 * 1024);
+    // The checker (Ajv) is a chunk of its own that the first script imports when the topic editor needs it.
+    expect(initial.some((path) => path.includes("schema-check"))).toBe(false);
+    const lazy = /["'`]\.?\/?(?:assets\/)?(schema-check-[\w-]+\.js)["'`]/.exec(scripts.join("\n"));
+    expect(lazy, "the first script names the schema checker's chunk").not.toBeNull();
+    const chunk = await fetch(`${hub.url}/assets/${lazy![1]}`);
+    expect(chunk.status).toBe(200);
+    expect(await chunk.text()).toContain("must be a JSON Schema object");
   });
 
   it("moves to /console when BASE_PATH is empty, and is off with SWITCHBOARD_CONSOLE=false", async () => {

@@ -42,7 +42,8 @@ export function App() {
 
   const isAdmin = session.scopes.includes("admin");
   const pages = PAGES.filter((p) => isAdmin || !p.admin);
-  const page = pages.find((p) => p.path === path) ?? pages[0]!;
+  // A page owns the paths below its own: /search/evt_… is the events page with that event open.
+  const page = pages.find((p) => p.path === path || (p.path !== "/" && path.startsWith(`${p.path}/`))) ?? pages[0]!;
   const signOut = async () => {
     await api("POST", "/auth/logout");
     load();

@@ -1,9 +1,10 @@
 import { sb, type EventEnvelope } from "./api";
 import { useLoad } from "./hooks";
+import { linkTo } from "./router";
 
 /**
  * One event: its JSON, and each delivery made of it with every attempt, oldest first, as a timeline (when, the
- * answer or the error, how long it took).
+ * answer or the error, how long it took). Its page, `/search/<id>`, is a link that opens it again.
  */
 export function EventPanel({ event, onClose }: { event: EventEnvelope; onClose: () => void }) {
   const timeline = useLoad(async () => {
@@ -12,9 +13,12 @@ export function EventPanel({ event, onClose }: { event: EventEnvelope; onClose: 
   }, [event.id]);
   return (
     <aside className="panel" aria-label="Event">
-      <button type="button" className="link" onClick={onClose}>
-        Close
-      </button>
+      <div className="actions">
+        <button type="button" className="link" onClick={onClose}>
+          Close
+        </button>
+        <a {...linkTo(`/search/${event.id}`)}>Event page</a>
+      </div>
       <pre>{JSON.stringify(event, null, 2)}</pre>
       <h3>Deliveries</h3>
       {timeline.error && <p className="error">{timeline.error}</p>}

@@ -41,4 +41,26 @@ describe("EventTable", () => {
     await act(async () => view.querySelector<HTMLTableRowElement>("tbody tr[tabindex]")!.click());
     expect(selected).toHaveLength(1);
   });
+
+  it("is one Tab stop: arrow keys move between rows, the stop follows the focus, Enter selects", async () => {
+    const selected: string[] = [];
+    const view = await render(<EventTable events={events.slice(0, 100)} onSelect={(e) => selected.push(e.id)} columns={[COLUMNS.id]} />);
+    const stops = () => [...view.querySelectorAll<HTMLTableRowElement>("tbody tr[data-row]")].filter((r) => r.tabIndex === 0);
+    expect(stops().map((r) => r.textContent)).toEqual(["evt_00000"]);
+    const press = async (key: string) =>
+      act(async () => {
+        (document.activeElement as HTMLElement).dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
+      });
+    await act(async () => stops()[0]!.focus());
+    await press("ArrowDown");
+    await press("ArrowDown");
+    await press("ArrowUp");
+    expect(document.activeElement?.textContent).toBe("evt_00001");
+    expect(stops().map((r) => r.textContent)).toEqual(["evt_00001"]);
+    await press("ArrowUp");
+    await press("ArrowUp"); // the first row stays: the header is not a row
+    expect(document.activeElement?.textContent).toBe("evt_00000");
+    await press("Enter");
+    expect(selected).toEqual(["evt_00000"]);
+  });
 });

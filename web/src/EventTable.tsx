@@ -10,7 +10,7 @@ const VIEW_ROWS = 18;
 
 /**
  * Events as a table that renders only the rows in view (with spacers for the rest), so 10,000 rows scroll as
- * smoothly as 10. Click a row or press Enter on it to select it; arrow keys move between rows.
+ * smoothly as 10. Click a row or press Enter on it to select it; arrow keys move between rows; the table is one Tab stop.
  */
 export function EventTable({
   events,
@@ -23,19 +23,25 @@ export function EventTable({
   onSelect: (e: EventEnvelope) => void;
   columns: Column[];
 }) {
-  const [scrollTop, setScrollTop] = useState(0);
-  const first = Math.max(0, Math.floor(scrollTop / ROW_PX) - OVERSCAN);
+  // The first row in view, not the scroll offset: a scroll within a row's height renders nothing again.
+  const [top, setTop] = useState(0);
+  const first = Math.max(0, top - OVERSCAN);
   const last = Math.min(events.length, first + VIEW_ROWS + 2 * OVERSCAN);
+  const shown = events.slice(first, last);
+  // One Tab stop for the whole table (the row last focused, else the selected one, else the first in view); the
+  // arrow keys move between rows, so that Tab goes past 10,000 rows in one press.
+  const [focused, setFocused] = useState<string | undefined>();
+  const stop = shown.find((e) => e.id === (focused ?? selected))?.id ?? shown[0]?.id;
   const onKey = (k: KeyboardEvent<HTMLTableRowElement>, e: EventEnvelope) => {
     if (k.key === "Enter") onSelect(e);
     const next = k.key === "ArrowDown" ? k.currentTarget.nextElementSibling : k.key === "ArrowUp" ? k.currentTarget.previousElementSibling : null;
-    if (next instanceof HTMLTableRowElement && next.tabIndex === 0) {
+    if (next instanceof HTMLTableRowElement && next.dataset.row !== undefined) {
       k.preventDefault();
       next.focus();
     }
   };
   return (
-    <div className="scroller" style={{ maxHeight: VIEW_ROWS * ROW_PX + 36 }} onScroll={(s) => setScrollTop(s.currentTarget.scrollTop)}>
+    <div className="scroller" style={{ maxHeight: VIEW_ROWS * ROW_PX + 36 }} onScroll={(s) => setTop(Math.floor(s.currentTarget.scrollTop / ROW_PX))}>
       <table className="events">
         <thead>
           <tr>
@@ -46,8 +52,17 @@ export function EventTable({
         </thead>
         <tbody>
           {first > 0 && <tr aria-hidden="true" style={{ height: first * ROW_PX }} />}
-          {events.slice(first, last).map((e) => (
-            <tr key={e.id} tabIndex={0} style={{ height: ROW_PX }} aria-selected={selected === e.id} onClick={() => onSelect(e)} onKeyDown={(k) => onKey(k, e)}>
+          {shown.map((e) => (
+            <tr
+              key={e.id}
+              data-row=""
+              tabIndex={e.id === stop ? 0 : -1}
+              onFocus={() => setFocused(e.id)}
+              style={{ height: ROW_PX }}
+              aria-selected={selected === e.id}
+              onClick={() => onSelect(e)}
+              onKeyDown={(k) => onKey(k, e)}
+            >
               {columns.map((c) => (
                 <td key={c.title}>{c.cell(e)}</td>
               ))}

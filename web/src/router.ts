@@ -21,9 +21,10 @@ function current(): string {
   return path;
 }
 
-/** Goes to a page of the console without reloading. */
-export function navigate(path: string): void {
-  window.history.pushState(null, "", `${PAGES_BASE}${path}`);
+/** Goes to a page of the console without reloading; `replace` changes the address without a new history entry. */
+export function navigate(path: string, { replace = false } = {}): void {
+  if (replace) window.history.replaceState(null, "", `${PAGES_BASE}${path}`);
+  else window.history.pushState(null, "", `${PAGES_BASE}${path}`);
   window.dispatchEvent(new Event("sb:navigate"));
 }
 

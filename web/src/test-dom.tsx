@@ -4,7 +4,7 @@ import { createRoot } from "react-dom/client";
 /** React's act() warns unless the environment says it is a test. */
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
-/** A fake API: answers by "METHOD path" (path with its query string), recording every call. */
+/** A fake API: answers by "METHOD path" (path with its query string, or without it), recording every call. */
 export function fakeApi(routes: Record<string, (body: unknown) => { status: number; body?: unknown }>) {
   const calls: Array<{ method: string; path: string; body: unknown; headers: Record<string, string> }> = [];
   globalThis.fetch = (async (input: string, init: RequestInit = {}) => {
@@ -13,7 +13,7 @@ export function fakeApi(routes: Record<string, (body: unknown) => { status: numb
     const path = url.pathname + url.search;
     const body = typeof init.body === "string" ? (JSON.parse(init.body) as unknown) : undefined;
     calls.push({ method, path, body, headers: (init.headers ?? {}) as Record<string, string> });
-    const route = routes[`${method} ${path}`];
+    const route = routes[`${method} ${path}`] ?? routes[`${method} ${url.pathname}`];
     const answer = route ? route(body) : { status: 404, body: { error: "not found", code: "SB_ROUTE_NOT_FOUND", details: `${method} ${path}` } };
     return new Response(answer.body === undefined ? null : JSON.stringify(answer.body), {
       status: answer.status,
@@ -35,6 +35,15 @@ export async function render(element: ReactElement): Promise<HTMLElement> {
 /** Lets pending promises (fetches, state updates) finish. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await act(async () => new Promise((r) => setTimeout(r, 0)));
+}
+
+/** Lets React and pending work run until `check` holds (at most 5 s: a lazily loaded chunk takes a while the first time). */
+export async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met within 5 s");
+    await act(async () => new Promise((r) => setTimeout(r, 10)));
+  }
 }
 
 /** Types into an input or textarea as a user would (React listens for input events). */

@@ -1,15 +1,18 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { sb, type EventEnvelope } from "../api";
 import { EventPanel } from "../EventDetail";
 import { COLUMNS, EventTable } from "../EventTable";
 import { ErrorText, errorText } from "../hooks";
+import { navigate, usePath } from "../router";
 
 interface Search {
   topic: string;
   type: string;
   key: string;
+  /** Each end of the range: "" (any time / now), a relative time before now (`15m`, `1h`…), or "at" a time. */
   from: string;
-  /** `datetime-local` values, when `from` is "range". */
+  to: string;
+  /** `datetime-local` values, for an end that is "at" a time. */
   start: string;
   end: string;
   /** `field=value` pairs, one per line or comma-separated: equality on top-level data fields. */
@@ -17,35 +20,57 @@ interface Search {
   filter: string;
 }
 
-/** Search stored events (topic, type, key, a relative or absolute range, data fields, CEL), page by page; open one. */
+type Params = NonNullable<Parameters<typeof sb.events.page>[0]>;
+
+/** The relative times each end of the range offers, before now. */
+const AGO: Array<[string, string]> = [
+  ["15m", "15 minutes ago"],
+  ["1h", "1 hour ago"],
+  ["24h", "24 hours ago"],
+  ["7d", "7 days ago"],
+];
+
+/**
+ * Search stored events (topic, type, key, a range whose ends are each relative or absolute, data fields, CEL), page
+ * by page; open one.
+ */
 export function Events() {
-  const [form, setForm] = useState<Search>({ topic: "", type: "", key: "", from: "", start: "", end: "", fields: "", filter: "" });
+  const [form, setForm] = useState<Search>({ topic: "", type: "", key: "", from: "", to: "", start: "", end: "", fields: "", filter: "" });
   const [rows, setRows] = useState<EventEnvelope[]>([]);
   const [next, setNext] = useState<string | null | undefined>();
+  // The search as sent: "More" pages it on with the same range, not one that moved with the clock.
+  const [searched, setSearched] = useState<Params | undefined>();
   const [open, setOpen] = useState<EventEnvelope | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  const rangeError = rangeProblem(form);
+  // The event's page: /search/<id> opens it (a link, a reload); selecting or closing one keeps the address in step.
+  const linked = /^\/search\/([^/]+)$/.exec(usePath())?.[1];
+  useEffect(() => {
+    if (!linked || open?.id === linked) return;
+    let current = true;
+    sb.events.get(decodeURIComponent(linked)).then(
+      // Its deliveries are the panel's to show, as a timeline: the JSON is the event's own.
+      ({ deliveries: _deliveries, ...event }) => current && setOpen(event),
+      (e: unknown) => current && setError(errorText(e)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [linked, open?.id]);
+  const select = (e: EventEnvelope | undefined) => {
+    setOpen(e);
+    navigate(e ? `/search/${encodeURIComponent(e.id)}` : "/search", { replace: true });
+  };
 
-  const fetchPage = async (cursor: string | undefined) => {
+  const fetchPage = async (params: Params, cursor: string | undefined) => {
     setBusy(true);
     setError(undefined);
     try {
-      const given = (v: string) => (v.trim() === "" ? undefined : v.trim());
-      const params = {
-        topic: given(form.topic),
-        type: given(form.type),
-        key: given(form.key),
-        filter: given(form.filter),
-        from: form.from === "range" ? localTime(form.start) : fromParam(form.from),
-        to: form.from === "range" ? localTime(form.end) : undefined,
-        data: dataFields(form.fields),
-        order: "desc",
-        limit: 100,
-        cursor,
-      };
-      const page = await sb.events.page(params);
+      const page = await sb.events.page({ ...params, cursor });
       setRows((r) => (cursor ? [...r, ...page.data] : page.data));
       setNext(page.next_cursor);
+      setSearched(params);
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -54,8 +79,20 @@ export function Events() {
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setOpen(undefined);
-    void fetchPage(undefined);
+    select(undefined);
+    const given = (v: string) => (v.trim() === "" ? undefined : v.trim());
+    const params: Params = {
+      topic: given(form.topic),
+      type: given(form.type),
+      key: given(form.key),
+      filter: given(form.filter),
+      from: rangeEnd(form.from, form.start),
+      to: rangeEnd(form.to, form.end),
+      data: dataFields(form.fields),
+      order: "desc",
+      limit: 100,
+    };
+    void fetchPage(params, undefined);
   };
   const field = (name: keyof Search) => ({ value: form[name], onChange: (e: { target: { value: string } }) => setForm({ ...form, [name]: e.target.value }) });
 
@@ -79,26 +116,39 @@ export function Events() {
             From
             <select {...field("from")}>
               <option value="">any time</option>
-              <option value="15m">last 15 minutes</option>
-              <option value="1h">last hour</option>
-              <option value="24h">last 24 hours</option>
-              <option value="7d">last 7 days</option>
-              <option value="range">between…</option>
+              {AGO.map(([value, text]) => (
+                <option key={value} value={value}>
+                  {text}
+                </option>
+              ))}
+              <option value="at">a time…</option>
             </select>
           </label>
-        </div>
-        {form.from === "range" && (
-          <div className="row">
+          {form.from === "at" && (
             <label>
               Start
-              <input type="datetime-local" step="1" {...field("start")} />
+              <input type="datetime-local" step="1" {...field("start")} required />
             </label>
+          )}
+          <label>
+            Until
+            <select {...field("to")}>
+              <option value="">now</option>
+              {AGO.map(([value, text]) => (
+                <option key={value} value={value}>
+                  {text}
+                </option>
+              ))}
+              <option value="at">a time…</option>
+            </select>
+          </label>
+          {form.to === "at" && (
             <label>
               End
-              <input type="datetime-local" step="1" {...field("end")} />
+              <input type="datetime-local" step="1" {...field("end")} required />
             </label>
-          </div>
-        )}
+          )}
+        </div>
         <label>
           Data fields
           <input {...field("fields")} placeholder="user_id=123, action=login" />
@@ -107,17 +157,18 @@ export function Events() {
           CEL filter
           <input {...field("filter")} placeholder='data.total > 100 && type == "created"' />
         </label>
-        <button type="submit" disabled={busy}>
+        {rangeError && <p className="error">{rangeError}</p>}
+        <button type="submit" disabled={busy || rangeError !== undefined}>
           Search
         </button>
       </form>
       <ErrorText error={error} />
       <div className="split">
-        <EventTable events={rows} selected={open?.id} onSelect={setOpen} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.type, COLUMNS.key, COLUMNS.id]} />
-        {open && <EventPanel event={open} onClose={() => setOpen(undefined)} />}
+        <EventTable events={rows} selected={open?.id} onSelect={select} columns={[COLUMNS.time, COLUMNS.topic, COLUMNS.type, COLUMNS.key, COLUMNS.id]} />
+        {open && <EventPanel event={open} onClose={() => select(undefined)} />}
       </div>
       {next && (
-        <button type="button" disabled={busy} onClick={() => void fetchPage(next)}>
+        <button type="button" disabled={busy} onClick={() => searched && void fetchPage(searched, next)}>
           More
         </button>
       )}
@@ -126,17 +177,22 @@ export function Events() {
   );
 }
 
-/** `15m`, `1h`, `24h`, `7d` before now, as an RFC 3339 time. */
-function fromParam(relative: string): string | undefined {
-  const m = /^(\d+)([mhd])$/.exec(relative);
+/** An end of the range as an RFC 3339 time: `15m`, `1h`, `24h`, `7d` before now, or the `datetime-local` value. */
+export function rangeEnd(choice: string, at: string, now = Date.now()): string | undefined {
+  if (choice === "at") return at ? new Date(at).toISOString() : undefined;
+  const m = /^(\d+)([mhd])$/.exec(choice);
   if (!m) return undefined;
   const ms = Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
-  return new Date(Date.now() - ms).toISOString();
+  return new Date(now - ms).toISOString();
 }
 
-/** A `datetime-local` value (the browser's local time) as an RFC 3339 time; undefined when empty. */
-function localTime(value: string): string | undefined {
-  return value ? new Date(value).toISOString() : undefined;
+/** A range whose start is not before its end (compared as of now); undefined when it is fine. */
+function rangeProblem(form: Search): string | undefined {
+  const now = Date.now();
+  const from = rangeEnd(form.from, form.start, now);
+  const to = rangeEnd(form.to, form.end, now);
+  if (from !== undefined && to !== undefined && from >= to) return "the range is empty: its start is not before its end";
+  return undefined;
 }
 
 /** `user_id=123, action=login` as the search's data equalities (the hub types numbers, true, false and null). */

@@ -1,6 +1,7 @@
 import { useEffect } from "react";
 import { sb } from "../api";
 import { Chart } from "../Chart";
+import { health } from "../format";
 import { lastMinutes } from "../stats";
 import { useLoad } from "../hooks";
 
@@ -41,7 +42,8 @@ export function Overview() {
             <ul>
               {failing.map((s) => (
                 <li key={s.id}>
-                  <code>{s.url}</code> — {s.active ? `failing since ${s.failing_since}` : `paused${s.disabled_reason ? `: ${s.disabled_reason}` : ""}`}
+                  {s.kind === "function" ? "handler " : ""}
+                  <code>{s.kind === "function" ? s.name : s.url}</code> — {health(s)}
                 </li>
               ))}
             </ul>

@@ -7,7 +7,10 @@ import { ErrorText, errorText } from "../hooks";
 /** Events kept on screen. */
 const KEEP = 500;
 
-/** Live events over SSE for a topic pattern and filter: pause and resume, the rate, the last {@link KEEP}. */
+/**
+ * Live events over SSE for a topic pattern and filter: pause (the table stands still, new events are held) and resume
+ * (they are shown), the rate, the last {@link KEEP}; click one to open it.
+ */
 export function Tail() {
   const [topic, setTopic] = useState("**");
   const [filter, setFilter] = useState("");
@@ -15,6 +18,7 @@ export function Tail() {
   const [paused, setPaused] = useState(false);
   const [events, setEvents] = useState<EventEnvelope[]>([]);
   const [rate, setRate] = useState(0);
+  const [waiting, setWaiting] = useState(0);
   const [state, setState] = useState("stopped");
   const [open, setOpen] = useState<EventEnvelope | undefined>();
   const pausedRef = useRef(paused);
@@ -37,7 +41,7 @@ export function Tail() {
       try {
         for await (const event of stream) {
           count++;
-          if (!pausedRef.current) buffer.push(event);
+          buffer.push(event);
         }
       } catch (err) {
         // A refusal a retry cannot fix (a bad filter, a missing scope): its details, with the caret of a filter error.
@@ -46,10 +50,17 @@ export function Tail() {
       }
     })();
     // One render a tick, however fast events come.
+    // While paused the table stands still and the events that come are held (the last KEEP), shown on resume.
     const flush = setInterval(() => {
       if (buffer.length === 0) return;
+      if (pausedRef.current) {
+        if (buffer.length > KEEP) buffer = buffer.slice(-KEEP);
+        setWaiting(buffer.length);
+        return;
+      }
       const batch = buffer.reverse();
       buffer = [];
+      setWaiting(0);
       setEvents((old) => [...batch, ...old].slice(0, KEEP));
     }, 250);
     const meter = setInterval(() => {
@@ -68,6 +79,7 @@ export function Tail() {
     e.preventDefault();
     setError(undefined);
     setEvents([]);
+    setWaiting(0);
     setState("connecting");
     setRunning({ topic: topic.trim() || "**", filter: filter.trim() });
   };
@@ -91,7 +103,7 @@ export function Tail() {
         <span className="muted" role="status">
           {state}
           {running && `, ${rate}/s`}
-          {paused && ", paused"}
+          {paused && `, paused${waiting > 0 ? `, ${waiting} new held` : ""}`}
         </span>
       </form>
       <ErrorText error={error} />

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { act } from "react";
 import { describe, expect, it } from "vitest";
-import { button, fakeApi, field, render, settle, type } from "../test-dom";
+import { button, fakeApi, field, render, settle, type, until } from "../test-dom";
 import { Topics } from "./Topics";
 
 const topic = {
@@ -29,7 +29,7 @@ describe("Topics", () => {
     expect(view.textContent).toContain("not JSON");
     expect(button(view, "Create topic").disabled).toBe(true);
     await type(field(view, "JSON Schema"), '{"type": "object"}');
-    expect(button(view, "Create topic").disabled).toBe(false);
+    await until(() => !button(view, "Create topic").disabled);
 
     await act(async () => button(view, "Create topic").click());
     await settle();
@@ -58,6 +58,59 @@ describe("Topics", () => {
     const patch = calls.find((c) => c.method === "PATCH")!;
     expect(patch.body).toEqual({ description: null, schema: null, retention_ms: 86_400_000 });
     expect(button(view, "Create topic")).toBeTruthy(); // back to a new topic once saved
+  });
+
+  it("checks the schema as a JSON Schema while typing: each problem with its line, column and path, and a caret", async () => {
+    const calls = fakeApi({ "GET /api/topics": () => ({ status: 200, body: { data: [] } }) });
+    const view = await render(<Topics />);
+    await type(field(view, "Name"), "orders.paid");
+    const schema = field(view, "JSON Schema");
+    const problems = () => [...view.querySelectorAll(".schema-problems li")].map((li) => li.textContent);
+
+    await type(schema, '{\n  "type": "object",\n  "required": [total]\n}');
+    expect(problems()).toEqual(['line 3, column 16: not JSON: expected a value, found "t"']);
+    expect(view.querySelector(".schema-problems pre")?.textContent).toBe('  "required": [total]\n               ^');
+    expect(schema.getAttribute("aria-invalid")).toBe("true");
+
+    await type(schema, '{\n  "type": "object",\n  "properties": {\n    "total": {"type": "numbr", "minimum": "0"}\n  },\n  "required": "total"\n}');
+    await until(() => problems().length === 3);
+    expect(problems()).toEqual([
+      'line 4, column 23: /properties/total/type must be equal to one of the allowed values: "array", "boolean", "integer", "null", "number", "object", "string"',
+      "line 4, column 43: /properties/total/minimum must be number",
+      "line 6, column 15: /required must be array",
+    ]);
+    expect(view.querySelector(".schema-problems pre")?.textContent).toBe('    "total": {"type": "numbr", "minimum": "0"}\n                      ^');
+    expect(button(view, "Create topic").disabled).toBe(true);
+
+    // Right in form but not compilable: the reference does not resolve.
+    await type(schema, '{"$ref": "#/definitions/order"}');
+    await until(() => problems().length === 1);
+    expect(problems()[0]).toMatch(/^line 1, column 1: can't resolve reference #\/definitions\/order/);
+    expect(button(view, "Create topic").disabled).toBe(true);
+
+    await type(schema, '{"definitions": {"order": {"type": "object"}}, "$ref": "#/definitions/order"}');
+    await until(() => !button(view, "Create topic").disabled);
+    expect(view.querySelector(".schema-problems")).toBeNull();
+    expect(schema.getAttribute("aria-invalid")).toBe("false");
+    expect(calls.filter((c) => c.method !== "GET")).toEqual([]);
+  });
+
+  it("shows the hub's refusal of a schema under the form", async () => {
+    fakeApi({
+      "GET /api/topics": () => ({ status: 200, body: { data: [] } }),
+      "POST /api/topics": () => ({
+        status: 400,
+        body: { error: "invalid topic schema", code: "SB_TOPIC_SCHEMA_INVALID", details: "schema is invalid: data/type must be string" },
+      }),
+    });
+    const view = await render(<Topics />);
+    await type(field(view, "Name"), "orders.paid");
+    await type(field(view, "JSON Schema"), '{"type": "object"}');
+    await until(() => !button(view, "Create topic").disabled);
+    await act(async () => button(view, "Create topic").click());
+    await settle();
+    expect(view.querySelector('[role="alert"]')?.textContent).toBe("schema is invalid: data/type must be string (SB_TOPIC_SCHEMA_INVALID)");
+    expect(field(view, "JSON Schema").value).toBe('{"type": "object"}'); // kept, to be fixed
   });
 
   it("shows the hub's error with its code when it refuses", async () => {

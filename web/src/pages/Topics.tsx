@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { sb, type Topic } from "../api";
 import { ErrorText, errorText, useLoad } from "../hooks";
+import { SchemaProblems, useSchemaCheck } from "../SchemaEditor";
 
 /** Topics with their counts and last event; create one, edit one (description, retention, schema), delete one. */
 export function Topics() {
@@ -49,13 +50,15 @@ export function Topics() {
                 <td className="num">{t.event_count.toLocaleString()}</td>
                 <td>{t.last_event_at ?? "—"}</td>
                 <td>{t.retention_ms === null ? "default" : `${Math.round(t.retention_ms / 3_600_000)} h`}</td>
-                <td className="actions">
-                  <button type="button" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
-                    Edit
-                  </button>
-                  <button type="button" className="danger" onClick={() => void remove(t.name)} aria-label={`Delete ${t.name}`}>
-                    Delete
-                  </button>
+                <td>
+                  <div className="actions">
+                    <button type="button" onClick={() => setEditing(t)} aria-label={`Edit ${t.name}`}>
+                      Edit
+                    </button>
+                    <button type="button" className="danger" onClick={() => void remove(t.name)} aria-label={`Delete ${t.name}`}>
+                      Delete
+                    </button>
+                  </div>
                 </td>
               </tr>
             ))}
@@ -69,7 +72,9 @@ export function Topics() {
 
 /**
  * The form of a new topic, or of an existing one (`editing`): description, retention (hours; empty for the hub's
- * default, 0 to keep forever) and the data's JSON Schema, checked as JSON while typing.
+ * default, 0 to keep forever) and the data's JSON Schema, checked while typing as JSON and then as a JSON Schema (as the
+ * hub checks it), each problem shown with its line, column and path. Saving waits for no problem; the hub has the last
+ * word, and its refusal is shown under the form.
  */
 function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: () => void; onCancel: () => void }) {
   const [name, setName] = useState(editing?.name ?? "");
@@ -77,14 +82,7 @@ function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: (
   const [retention, setRetention] = useState(editing?.retention_ms == null ? "" : String(editing.retention_ms / 3_600_000));
   const [schema, setSchema] = useState(editing?.schema == null ? "" : JSON.stringify(editing.schema, null, 2));
   const [error, setError] = useState<string | undefined>();
-  let schemaError: string | undefined;
-  if (schema.trim() !== "") {
-    try {
-      JSON.parse(schema);
-    } catch (e) {
-      schemaError = `not JSON: ${(e as Error).message}`;
-    }
-  }
+  const { problems: schemaProblems } = useSchemaCheck(schema);
   const retentionError = retention.trim() !== "" && !(Number(retention) >= 0) ? "retention must be a number of hours, 0 or more" : undefined;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -125,10 +123,19 @@ function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: (
       </div>
       <label>
         JSON Schema of the data (optional)
-        <textarea rows={4} value={schema} onChange={(e) => setSchema(e.target.value)} placeholder='{"type": "object", "required": ["id"]}' />
+        <textarea
+          rows={schema.split("\n").length > 4 ? 10 : 4}
+          value={schema}
+          onChange={(e) => setSchema(e.target.value)}
+          placeholder='{"type": "object", "required": ["id"]}'
+          spellCheck={false}
+          aria-invalid={schemaProblems.length > 0}
+          aria-describedby={schemaProblems.length > 0 ? "schema-problems" : undefined}
+        />
       </label>
-      {(schemaError ?? retentionError) && <p className="error">{schemaError ?? retentionError}</p>}
-      <button type="submit" disabled={name.trim() === "" || schemaError !== undefined || retentionError !== undefined}>
+      <SchemaProblems id="schema-problems" text={schema} problems={schemaProblems} />
+      {retentionError && <p className="error">{retentionError}</p>}
+      <button type="submit" disabled={name.trim() === "" || schemaProblems.length > 0 || retentionError !== undefined}>
         {editing ? "Save topic" : "Create topic"}
       </button>{" "}
       {editing && (
