@@ -26,6 +26,8 @@ export interface PgStoreOptions {
   url: string;
   /** Connections in the pool. */
   maxConnections?: number;
+  /** How long opening a connection may take before it fails (ms). Default 3 000. */
+  connectTimeoutMs?: number;
   /** Events (seq values) per partition of the event log. Default {@link DEFAULT_PARTITION_SIZE}. */
   partitionSize?: number;
   /** The clock of times the store decides itself (receive-side topic creation, migration records). */
@@ -34,10 +36,21 @@ export interface PgStoreOptions {
 
 /** Opens a PostgreSQL store (a connection pool; nothing connects until first use). Call `migrate()` before use. */
 export function openPgStore(options: PgStoreOptions): PgStore {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types: PG_TYPES });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    types: PG_TYPES,
+    // A server that accepts connections but does not answer (a network partition, a failover in progress) fails
+    // the request as 503 instead of holding it past the request timeout.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
+  });
   // An idle connection that the server drops emits `error` on the pool; without a listener that would crash the
   // process. The pool discards that connection by itself and the next query opens a new one.
   pool.on("error", () => {});
+  // A connection checked out of the pool has no such listener: when its backend is terminated, or the server goes
+  // away, between two queries of a transaction, `error` would crash the process. The query in flight fails on its
+  // own, and the pool drops a connection that is no longer queryable when it is released.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return new PgStore(pool, options.url, options.partitionSize, options.now);
 }
 

@@ -104,7 +104,7 @@ export function translateRequestError(error: unknown): Error {
   return translateError(error) as Error;
 }
 
-/** Connection-level failures become SB_STORE_UNAVAILABLE (503); anything else passes through unchanged. */
+/** Connection-level failures become SB_STORE_UNAVAILABLE (503), a full disk SB_STORE_FULL (507); anything else passes through unchanged. */
 export function translateError(error: unknown): unknown {
   if (error instanceof HubError) return error;
   const e = error as { code?: string; message?: string };
@@ -118,7 +118,8 @@ export function translateError(error: unknown): unknown {
     code === "ECONNRESET" ||
     code === "ENOTFOUND" ||
     code === "ETIMEDOUT" ||
-    /Connection terminated|Cannot use a pool after calling end/i.test(e?.message ?? "");
+    /Connection terminated|Cannot use a pool after calling end|not queryable|timeout exceeded when trying to connect/i.test(e?.message ?? "");
+  if (code === "53100") return new HubError("SB_STORE_FULL", "the database's disk is full; nothing was stored, retry once space is freed", { cause: error });
   return connection ? new HubError("SB_STORE_UNAVAILABLE", "the database cannot be reached", { cause: error }) : error;
 }
 
