@@ -20,6 +20,8 @@ import { deliveredOnce, expectAllReadable, publishUntilAccepted, ResumingStream,
 
 await describeWithPostgres("chaos: postgres", "kills and cuts the hub's PostgreSQL connections under load", definePgChaos);
 
+/** `npm run chaos`: more kills, more and longer outages. */
+const LONG = process.env.CHAOS_LONG === "1";
 /** Short enough to keep the tests quick; the checks hold the publishes to it. */
 const REQUEST_TIMEOUT_MS = 5_000;
 /** Attempts in flight per subscription: repeats at the receiver may not exceed this per outage. */
@@ -81,39 +83,43 @@ function definePgChaos(): void {
   });
 
   describe("backends killed (pg_terminate_backend)", () => {
-    it("during ingest, streams and delivery: nothing acknowledged is lost, repeats stay within the attempts in flight", { timeout: 90_000 }, async () => {
-      const db = await newDatabase();
-      const hub = await hubOn(db.url);
-      const topic = "chaos.kill";
-      const receiver = await receiverFor(hub, topic);
-      const stream = streamOf(hub, topic);
-      await publishUntilAccepted(hub.url, topic);
+    it(
+      "during ingest, streams and delivery: nothing acknowledged is lost, repeats stay within the attempts in flight",
+      { timeout: LONG ? 300_000 : 90_000 },
+      async () => {
+        const db = await newDatabase();
+        const hub = await hubOn(db.url);
+        const topic = "chaos.kill";
+        const receiver = await receiverFor(hub, topic);
+        const stream = streamOf(hub, topic);
+        await publishUntilAccepted(hub.url, topic);
 
-      const load = startPublishLoad(hub.url, topic);
-      let kills = 0;
-      const rounds = 5;
-      for (let round = 0; round < rounds; round++) {
+        const load = startPublishLoad(hub.url, topic);
+        let kills = 0;
+        const rounds = LONG ? 60 : 5;
+        for (let round = 0; round < rounds; round++) {
+          await sleep(400);
+          kills += await killBackends(db.name);
+          if (round % 5 === 2) stream.reconnect();
+        }
         await sleep(400);
-        kills += await killBackends(db.name);
-        if (round === 2) stream.reconnect();
-      }
-      await sleep(400);
-      const tally = await load.stop();
-      expect(kills).toBeGreaterThan(0);
-      expect(tally.unexpected).toEqual([]);
-      expect(tally.slowestMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
+        const tally = await load.stop();
+        expect(kills).toBeGreaterThan(0);
+        expect(tally.unexpected).toEqual([]);
+        expect(tally.slowestMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
 
-      // Recovered without a restart: a publish is acknowledged again, and /ready is 200.
-      tally.acknowledged.push(await publishUntilAccepted(hub.url, topic));
-      await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
+        // Recovered without a restart: a publish is acknowledged again, and /ready is 200.
+        tally.acknowledged.push(await publishUntilAccepted(hub.url, topic));
+        await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
 
-      await expectAllReadable(hub.url, topic, tally.acknowledged);
-      await stream.waitForAll(tally.acknowledged);
-      expect(stream.connections).toBeGreaterThan(1);
-      for (const refusal of stream.refusals) expect(refusal).toMatch(/^503 retry-after=\d+ .*"SB_STORE_UNAVAILABLE"/);
-      const { repeats } = await deliveredOnce(receiver, tally.acknowledged);
-      expect(repeats).toBeLessThanOrEqual(rounds * MAX_IN_FLIGHT);
-    });
+        await expectAllReadable(hub.url, topic, tally.acknowledged);
+        await stream.waitForAll(tally.acknowledged);
+        expect(stream.connections).toBeGreaterThan(1);
+        for (const refusal of stream.refusals) expect(refusal).toMatch(/^503 retry-after=\d+ .*"SB_STORE_UNAVAILABLE"/);
+        const { repeats } = await deliveredOnce(receiver, tally.acknowledged);
+        expect(repeats).toBeLessThanOrEqual(rounds * MAX_IN_FLIGHT);
+      },
+    );
   });
 
   describe("database unreachable (a proxy that refuses and cuts connections)", () => {
@@ -181,5 +187,38 @@ function definePgChaos(): void {
         expect(repeats).toBeLessThanOrEqual(MAX_IN_FLIGHT);
       },
     );
+
+    it("a database that accepts connections and never answers: 503 within the request timeout, /ready 503, then recovers", { timeout: 90_000 }, async () => {
+      const db = await newDatabase();
+      const viaProxy = new URL(db.url);
+      viaProxy.port = String(proxy.port);
+      const hub = await hubOn(viaProxy.toString());
+      const topic = "chaos.stall";
+      const receiver = await receiverFor(hub, topic);
+      const stream = streamOf(hub, topic);
+      await publishUntilAccepted(hub.url, topic);
+
+      const load = startPublishLoad(hub.url, topic);
+      await sleep(500);
+      proxy.stall();
+      await eventually("a 503 while the database does not answer", () => (load.tally.unavailable > 0 ? true : undefined), REQUEST_TIMEOUT_MS * 2);
+      const ready = await request(`${hub.url}/ready`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 2_000) });
+      expect(ready.status, ready.text).toBe(503);
+      stream.reconnect();
+      await sleep(1_000);
+
+      await proxy.restore();
+      await sleep(1_000);
+      const tally = await load.stop();
+      expect(tally.unexpected).toEqual([]);
+      expect(tally.slowestMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
+
+      tally.acknowledged.push(await publishUntilAccepted(hub.url, topic));
+      await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
+      await expectAllReadable(hub.url, topic, tally.acknowledged);
+      await stream.waitForAll(tally.acknowledged);
+      const { repeats } = await deliveredOnce(receiver, tally.acknowledged);
+      expect(repeats).toBeLessThanOrEqual(MAX_IN_FLIGHT);
+    });
   });
 }
