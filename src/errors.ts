@@ -8,6 +8,8 @@
 export interface ErrorSpec {
   readonly status: number;
   readonly error: string;
+  /** Seconds the reply's `Retry-After` asks the client to wait: the condition is expected to pass. */
+  readonly retryAfterS?: number;
 }
 
 export const ERRORS = {
@@ -72,7 +74,8 @@ export const ERRORS = {
   SB_OUTBOX_RELAYED: { status: 409, error: "outbox row already relayed" },
 
   SB_SHUTTING_DOWN: { status: 503, error: "shutting down" },
-  SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable" },
+  SB_STORE_UNAVAILABLE: { status: 503, error: "store unavailable", retryAfterS: 2 },
+  SB_STORE_FULL: { status: 507, error: "insufficient storage", retryAfterS: 30 },
   SB_INTERNAL: { status: 500, error: "internal error" },
 } as const satisfies Record<string, ErrorSpec>;
 

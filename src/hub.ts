@@ -21,7 +21,7 @@ import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
 import { ContinuousAggregates } from "./aggregation/continuous-aggregates.js";
-import { openStore } from "./store/index.js";
+import { openStore, type OpenStoreOptions } from "./store/index.js";
 import type { RetentionResult } from "./store/retention.js";
 import type { Store, StoredEvent } from "./store/store.js";
 
@@ -118,8 +118,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const report: ErrorReporter = onError ?? (() => {});
   // The delivery loop's logger: its errors reach onError too.
   const loopLog = onError ? reportingLogger(log, onError) : log;
-  const { sqliteSynchronous, pgPartitionSize, rollups } = config;
-  const store = givenStore ?? (await openStore(config.databaseUrl, { sqliteSynchronous, pgPartitionSize, now, rollups }));
+  const store = givenStore ?? (await openStore(config.databaseUrl, storeOptions(config, now)));
   const metrics = new HubMetrics({ topicLabelCap: config.metricsTopicLabelCap });
   const topics = new TopicCatalog(store, now);
   await topics.load();
@@ -295,3 +294,15 @@ async function closeInOrder(parts: {
 }
 
 const USER_AGENT = "switchboard/0.1.0";
+
+/** How the hub opens its store. */
+function storeOptions(config: Config, now: () => number): OpenStoreOptions {
+  return {
+    sqliteSynchronous: config.sqliteSynchronous,
+    pgPartitionSize: config.pgPartitionSize,
+    // A publish may wait for the commit in flight and then its own: both within the request timeout.
+    pgCommitTimeoutMs: Math.max(1_000, Math.floor(config.requestTimeoutMs / 3)),
+    now,
+    rollups: config.rollups,
+  };
+}

@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { maxHeaderSize, STATUS_CODES, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { ERRORS, HubError } from "../errors.js";
+import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
@@ -199,6 +199,8 @@ function registerRequestHooks(
     const hubErr = toHubError(error);
     if (hubErr.status >= 500) log.error({ reqId: request.id, err: error }, "request failed");
     else log.info({ reqId: request.id, code: hubErr.code, details: hubErr.details }, "request rejected");
+    const retryAfterS = (ERRORS[hubErr.code] as ErrorSpec).retryAfterS;
+    if (retryAfterS !== undefined && !reply.hasHeader("retry-after")) reply.header("retry-after", String(retryAfterS));
     void reply.status(hubErr.status).send(hubErr.toBody());
   });
   fastify.setNotFoundHandler((request, reply) => {

@@ -2,13 +2,23 @@ import type { Logger } from "pino";
 import type { AttemptRecord } from "../store/store.js";
 import type { DeliveryStore } from "./delivery-store.js";
 
-/** Group commit for attempt records: every outcome of one tick in one transaction. */
+/** Wait before writing records again after the store failed. */
+const RETRY_MS = 1_000;
+/** Records kept while the store fails; past this the oldest are dropped (their deliveries are sent again). */
+const MAX_KEPT = 100_000;
+
+/**
+ * Group commit for attempt records: every outcome of one tick in one transaction. When the store fails (the
+ * database is away), the records are kept and written once it answers again: an attempt that reached its receiver is
+ * then not sent a second time after the outage.
+ */
 export class AttemptRecorder {
   private readonly store: DeliveryStore;
   private readonly log: Logger;
   private batch: AttemptRecord[] = [];
   private writing: Promise<void> | undefined;
   private scheduled = false;
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(store: DeliveryStore, log: Logger) {
@@ -19,30 +29,38 @@ export class AttemptRecorder {
   /** After close, late outcomes are dropped: their deliveries stay pending and are sent again after a restart. */
   close(): void {
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
-  /** Queues a record; it is written with the others of this tick. */
+  /** Records queued and not yet written (kept while the store fails). */
+  get queued(): number {
+    return this.batch.length;
+  }
+
+  /** Queues a record; it is written with the others of this tick (or with the next retry, while the store fails). */
   record(record: AttemptRecord): void {
     if (this.closed) return;
     this.batch.push(record);
-    if (this.scheduled) return;
+    if (this.scheduled || this.retryTimer) return;
     this.scheduled = true;
     setImmediate(() => void this.write());
   }
 
-  /** Resolves once every record queued so far is written (or failed). */
+  /**
+   * Resolves once every record queued so far has been written, or its write failed (then the records are kept for the
+   * next retry): one try, so that stopping does not wait for a database that is away.
+   */
   async flush(): Promise<void> {
-    while (this.writing || this.batch.length > 0) {
-      if (this.writing) await this.writing;
-      else await this.write();
-    }
+    while (this.writing) await this.writing;
+    if (this.batch.length > 0) await this.write();
   }
 
   private async write(): Promise<void> {
     this.scheduled = false;
     if (this.writing) {
       await this.writing;
-      if (this.batch.length > 0 && !this.scheduled) {
+      if (this.batch.length > 0 && !this.scheduled && !this.retryTimer) {
         this.scheduled = true;
         setImmediate(() => void this.write());
       }
@@ -52,10 +70,23 @@ export class AttemptRecorder {
     this.batch = [];
     if (batch.length === 0) return;
     this.writing = this.store.deliveries.recordAttempts(batch).catch((error: unknown) => {
-      // The deliveries stay pending in the store and are sent again after a restart: at least once.
-      this.log.error({ err: error, records: batch.length }, "recording delivery attempts failed");
+      this.log.error({ err: error, records: batch.length }, "recording delivery attempts failed; retrying");
+      if (this.closed) return; // the deliveries stay pending in the store and are sent again: at least once
+      // Ahead of those recorded meanwhile, so each delivery's last record stays last.
+      this.batch = batch.concat(this.batch);
+      if (this.batch.length > MAX_KEPT) this.batch.splice(0, this.batch.length - MAX_KEPT);
+      this.retryLater();
     });
     await this.writing;
     this.writing = undefined;
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.write();
+    }, RETRY_MS);
+    this.retryTimer.unref();
   }
 }

@@ -164,7 +164,11 @@ export class Ingestor {
       endSpan(span, error);
       await previous;
       metrics?.ingestRequests.inc({ outcome: "failed" }, batch.length);
-      const failure = new HubError("SB_STORE_UNAVAILABLE", "the event could not be stored; retry", { cause: error });
+      // A full disk says so (507); any other failure of the commit is the store being unavailable (503).
+      const failure =
+        error instanceof HubError && error.code === "SB_STORE_FULL"
+          ? error
+          : new HubError("SB_STORE_UNAVAILABLE", "the event could not be stored; retry", { cause: error });
       for (const p of batch) p.reject(failure);
       return;
     }

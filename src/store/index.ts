@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   sqliteSynchronous?: "normal" | "full";
   /** PostgreSQL: events per partition of the event log. */
   pgPartitionSize?: number;
+  /** PostgreSQL: how long an append or a ping may take before it fails with a 503 (ms). */
+  pgCommitTimeoutMs?: number;
   /** The store's clock (epoch milliseconds); default `Date.now`. */
   now?: () => number;
   /** Write the rollups (stats) at commit; default true. */
@@ -43,7 +45,13 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const location = parseDatabaseUrl(url);
   const store =
     location.dialect === "postgres"
-      ? openPgStore({ url: location.url, partitionSize: options.pgPartitionSize, now: options.now, rollups: options.rollups })
+      ? openPgStore({
+          url: location.url,
+          partitionSize: options.pgPartitionSize,
+          commitTimeoutMs: options.pgCommitTimeoutMs,
+          now: options.now,
+          rollups: options.rollups,
+        })
       : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous, now: options.now, rollups: options.rollups });
   try {
     await store.migrate();

@@ -10,7 +10,12 @@ export interface TcpProxy {
   readonly openConnections: number;
   /** Drops every connection and refuses new ones (the listening port is closed): the server looks stopped. */
   cut(): Promise<void>;
-  /** Listens again on the same port and forwards as before. */
+  /**
+   * A network partition: connections are still accepted, but nothing is forwarded either way, on new connections or
+   * on those already open (the server looks alive and never answers). `restore()` drops them and forwards again.
+   */
+  stall(): void;
+  /** Listens again on the same port (or ends a stall) and forwards as before. */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -26,9 +31,18 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
   let port = 0;
   let server: Server | undefined;
 
+  let stalled = false;
+  /** Stalled connections, held open without forwarding until restore. */
+  const held = new Set<Socket>();
+
   const listen = async () => {
     const s = createServer((client) => {
       accepted++;
+      if (stalled) {
+        held.add(client);
+        client.on("error", () => client.destroy()).on("close", () => held.delete(client));
+        return;
+      }
       const upstream = connect(targetPort, targetHost);
       sockets.add(client).add(upstream);
       clients.add(client);
@@ -72,7 +86,26 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       return clients.size;
     },
     cut: stop,
-    restore: listen,
-    close: stop,
+    stall() {
+      stalled = true;
+      for (const socket of sockets) {
+        socket.unpipe();
+        socket.pause();
+        held.add(socket);
+      }
+    },
+    async restore() {
+      if (stalled) {
+        stalled = false;
+        for (const socket of held) socket.destroy();
+        held.clear();
+      }
+      if (!server) await listen();
+    },
+    async close() {
+      for (const socket of held) socket.destroy();
+      held.clear();
+      await stop();
+    },
   };
 }

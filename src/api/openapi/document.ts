@@ -226,7 +226,10 @@ const RETRY_AFTER = { "Retry-After": { description: "Seconds to wait before tryi
 const REPLY_HEADERS: Record<number, Schema> = {
   401: { "WWW-Authenticate": { description: '`Bearer realm="switchboard"`, with `error="invalid_token"` for a bad token.', schema: { type: "string" } } },
   429: RETRY_AFTER,
-  503: { "Retry-After": { ...RETRY_AFTER["Retry-After"], description: "With `SB_STREAM_LIMIT`: seconds to wait before trying again." } },
+  503: {
+    "Retry-After": { ...RETRY_AFTER["Retry-After"], description: "With `SB_STREAM_LIMIT` and `SB_STORE_UNAVAILABLE`: seconds to wait before trying again." },
+  },
+  507: RETRY_AFTER,
 };
 
 /** The error replies, one per status, each naming its codes. */

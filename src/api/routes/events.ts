@@ -122,6 +122,7 @@ function publishDoc(summary: string, description?: string) {
       "SB_IDEMPOTENCY_KEY_CONFLICT",
       "SB_TOPIC_INVALID",
       "SB_TOPIC_NOT_FOUND",
+      "SB_STORE_FULL",
     ],
     headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
     bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],

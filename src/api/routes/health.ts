@@ -4,7 +4,7 @@ import { Type } from "typebox";
 import type { Config } from "../../config.js";
 import { destinationsReadiness, type DestinationRouter } from "../../delivery/destinations/index.js";
 import type { StreamHub } from "../../delivery/sse/stream-hub.js";
-import { HubError } from "../../errors.js";
+import { ERRORS, HubError } from "../../errors.js";
 import type { HubMetrics } from "../../metrics.js";
 import type { Store } from "../../store/store.js";
 import type { App } from "../build-app.js";
@@ -25,7 +25,7 @@ export interface HealthRoutesOptions {
 }
 
 /**
- * `/health` (200 when the store answers), `/ready` (503 while starting or draining), `/metrics`; and `BASE_PATH/health`
+ * `/health` (200 when the store answers), `/ready` (503 while starting or draining, or when the store does not answer), `/metrics`; and `BASE_PATH/health`
  * on nodes that serve the API (a `worker` node serves only the first three).
  */
 export function registerHealthRoutes(fastify: FastifyInstance, hub: HealthRoutesOptions, app: App): void {
@@ -49,11 +49,17 @@ export function registerHealthRoutes(fastify: FastifyInstance, hub: HealthRoutes
     summary: "Whether this node takes traffic",
     replies: [
       { status: 200, description: "Ready; with the broker endpoints in use.", schema: ReadyOut },
-      { status: 503, description: "Starting or draining: `{status}`.", schema: ReadyOut },
+      { status: 503, description: "Starting, draining, or the store does not answer: `{status}`.", schema: ReadyOut },
     ],
   });
   fastify.get("/ready", readyDoc, async (_, reply) => {
     if (app.lifecycle !== "ready") return reply.status(503).send({ status: app.lifecycle });
+    // A node whose database is away can take no publish: the load balancer should send them elsewhere meanwhile.
+    try {
+      await hub.store.ping();
+    } catch {
+      return reply.status(503).header("retry-after", String(ERRORS.SB_STORE_UNAVAILABLE.retryAfterS)).send({ status: "store_unavailable" });
+    }
     return reply.send({ status: "ready", ...destinationsReadiness(hub.destinations, !(await hub.auth.enabled())) });
   });
 

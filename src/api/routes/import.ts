@@ -24,7 +24,7 @@ export function registerImportRoute(fastify: FastifyInstance, { ingestor, maxBat
     summary: "Import events with their ids (an export)",
     replies: [{ status: 200, description: "How many were stored, and how many were there already.", schema: ImportResult }],
     bodyTypes: ["application/x-ndjson"],
-    errors: ["SB_EVENT_INVALID"],
+    errors: ["SB_EVENT_INVALID", "SB_STORE_FULL"],
   });
   fastify.post(`${basePath}/events/import`, { onRequest: adminOnly, schema: { body: ImportBody }, ...doc }, async (request) => {
     const rawBody = (request as RequestWithRawBody).rawBody;

@@ -184,7 +184,7 @@ export const HealthOut = Type.Object(
 /** `/ready`: 200 when ready, 503 `{status}` while starting or draining. */
 export const ReadyOut = Type.Object(
   {
-    status: Type.Union([Type.Literal("ready"), Type.Literal("starting"), Type.Literal("draining")]),
+    status: Type.Union([Type.Literal("ready"), Type.Literal("starting"), Type.Literal("draining"), Type.Literal("store_unavailable")]),
     destinations: Type.Optional(
       Type.Array(
         Type.Object({

@@ -74,4 +74,54 @@ describe("SubscriptionWorker", () => {
     expect(reads.slice(0, 2)).toEqual([0, 1]);
     await worker.stop();
   });
+
+  it("does not take an event the store failed to read for gone: no attempt is counted, and it is sent once the store answers", async () => {
+    const pending = {
+      id: "dlv_1",
+      subscriptionId: "sub_1",
+      eventSeq: 1,
+      eventId: "evt_1",
+      orderingKey: null,
+      status: "pending",
+      attempts: 0,
+      nextAttemptAt: 0,
+    };
+    const recorded: Array<{ deliveryId: string; status: string; attempts: number }> = [];
+    let reads = 0;
+    const store = {
+      deliveries: {
+        listOpen: async () => [{ ...pending }],
+        add: async () => {},
+        recordAttempts: async (records: Array<{ deliveryId: string; status: string; attempts: number }>) => {
+          recorded.push(...records);
+        },
+      },
+      events: {
+        get: async (id: string) => {
+          if (++reads === 1) throw new Error("Connection terminated unexpectedly");
+          return { ...event(1), id };
+        },
+      },
+    } as unknown as DeliveryStore;
+    const sent: string[] = [];
+    const destination = {
+      send: async ({ event: e }: { event: StoredEvent }) => {
+        sent.push(e.id);
+        return { ok: true, status: 200, latencyMs: 1, responseExcerpt: "", error: null, gone: false };
+      },
+    };
+    const sender = new AttemptSender({ store, destination, log, publishSystemEvent: async () => {}, onDisabled: () => {} });
+    const recorder = new AttemptRecorder(store, log);
+    const worker = new SubscriptionWorker(
+      { ...sub, cursorSeq: 1 },
+      { store, log, now: Date.now, nodeId: "node_a", slots: new InFlightSlots(10), sender, recorder, readLog: async () => [], disableAfterMs: 86_400_000 },
+    );
+    await worker.load();
+    worker.wake();
+    await vi.waitFor(() => expect(sent).toEqual(["evt_1"]), { timeout: 5_000 });
+    await worker.stop();
+    await recorder.flush();
+    expect(reads).toBe(2);
+    expect(recorded.map((r) => [r.deliveryId, r.status, r.attempts])).toEqual([["dlv_1", "delivered", 1]]);
+  });
 });

@@ -274,13 +274,33 @@ export class SubscriptionWorker {
   private async send(job: Job): Promise<void> {
     const { store, sender, slots, now } = this.ctx;
     this.inFlight++;
-    const event = job.event ?? (await store.events.get(job.eventId).catch(() => undefined));
+    let event = job.event;
+    if (event === undefined) {
+      try {
+        event = await store.events.get(job.eventId);
+      } catch (error) {
+        // The store did not answer, which says nothing about the event: taking it for gone would kill the delivery.
+        // No attempt is made or counted; the delivery waits a moment and is tried again.
+        this.ctx.log.warn({ err: error, deliveryId: job.id, subscriptionId: this.sub.id }, "reading a delivery's event failed; retrying");
+        this.inFlight--;
+        slots.release();
+        job.nextAttemptAt = now() + CLAIM_RETRY_MS;
+        this.queue.wait(job);
+        this.afterSend();
+        return;
+      }
+    }
     const attemptedAt = now();
     const outcome = await sender.attempt(this.sub, job.id, event, attemptedAt, job.attempts + 1);
     job.event = undefined;
     this.inFlight--;
     slots.release();
     this.settle(job, outcome, attemptedAt, event);
+    this.afterSend();
+  }
+
+  /** After a send settled: a stopping worker may now be idle; a running one sends what is next. */
+  private afterSend(): void {
     if (this.mode === "stopped") {
       if (this.inFlight === 0) this.idle?.();
       return;

@@ -6,7 +6,7 @@ import { hasKeys } from "../rows.js";
 import type { AppendOutcome, AppendRequest, AppendResult, NewEvent, StoredEvent } from "../store.js";
 import type { PgAggregates } from "./pg-aggregates.js";
 import type { PgPartitions } from "./pg-partitions.js";
-import { isNoPartition, translateError, translateRequestError, type PgContext } from "./pg-util.js";
+import { connectWithDeadline, isNoPartition, translateError, translateRequestError, type PgContext } from "./pg-util.js";
 import {
   APPEND_BATCH_SQL,
   APPEND_BATCH_STATEMENT_NAME,
@@ -23,6 +23,9 @@ import {
 import { ADD_EVENT_MINUTES } from "./sql/rollups.js";
 import { OUTBOX_DELETE, OUTBOX_DELETE_MANY } from "./sql/outbox.js";
 
+/** Default of {@link PgAppender}'s commit deadline. */
+export const DEFAULT_COMMIT_TIMEOUT_MS = 5_000;
+
 /**
  * The appends of the PostgreSQL store: a one-statement path for plain batches and a careful path, each request in a
  * savepoint, for the rest. Both hold the append lock from the first nextval to the commit.
@@ -32,6 +35,8 @@ export class PgAppender {
     private readonly ctx: PgContext,
     private readonly partitions: PgPartitions,
     private readonly aggregates: PgAggregates,
+    /** An append not done within this (connection, lock, statements, commit) fails with a 503; see connectWithDeadline. */
+    private readonly commitTimeoutMs = DEFAULT_COMMIT_TIMEOUT_MS,
   ) {}
 
   /** Takes the append lock and brings the continuous aggregates' definitions up to date, in one round trip. */
@@ -74,7 +79,7 @@ export class PgAppender {
     // careful way.
     if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
     const dataTexts = events.map((e) => e.dataJson).join("\x1e");
-    const client = await this.ctx.wrap(this.ctx.pool.connect());
+    const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
       await this.begin(client);
@@ -113,6 +118,7 @@ export class PgAppender {
       broken ??= error as Error;
       throw translateError(error);
     } finally {
+      done();
       client.release(broken);
     }
   }
@@ -131,7 +137,7 @@ export class PgAppender {
   /** The careful path of {@link append}: each request in a savepoint, so that one failing fails alone. */
   private async appendEach(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     const now = this.ctx.now();
-    const client = await this.ctx.pool.connect();
+    const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
       await this.begin(client);
@@ -197,6 +203,7 @@ export class PgAppender {
     } catch (error) {
       throw translateError(error);
     } finally {
+      done();
       client.release(broken);
     }
   }

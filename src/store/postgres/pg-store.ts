@@ -3,7 +3,7 @@ import pg from "pg";
 import { HubError } from "../../errors.js";
 import { runMigrations, type MigrateResult } from "../migrate.js";
 import type { ClusterPart, ClusterStore, CommitListener, StoreStats } from "../store.js";
-import { PgAppender } from "./pg-append.js";
+import { DEFAULT_COMMIT_TIMEOUT_MS, PgAppender } from "./pg-append.js";
 import { PgDeliveries } from "./pg-deliveries.js";
 import { PgEvents } from "./pg-events.js";
 import { PgKeys } from "./pg-keys.js";
@@ -26,6 +26,13 @@ export interface PgStoreOptions {
   url: string;
   /** Connections in the pool. */
   maxConnections?: number;
+  /** How long opening a connection may take before it fails (ms). Default 3 000. */
+  connectTimeoutMs?: number;
+  /**
+   * How long one append (group commit) and one ping may take before their connection is cut and they fail with a 503
+   * (ms): a database that stopped answering must not hold publishes past the request timeout. Default 5 000.
+   */
+  commitTimeoutMs?: number;
   /** Events (seq values) per partition of the event log. Default {@link DEFAULT_PARTITION_SIZE}. */
   partitionSize?: number;
   /** The clock of times the store decides itself (receive-side topic creation, migration records). */
@@ -36,11 +43,22 @@ export interface PgStoreOptions {
 
 /** Opens a PostgreSQL store (a connection pool; nothing connects until first use). Call `migrate()` before use. */
 export function openPgStore(options: PgStoreOptions): PgStore {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10, types: PG_TYPES });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    types: PG_TYPES,
+    // A server that accepts connections but does not answer (a network partition, a failover in progress) fails
+    // the request as 503 instead of holding it past the request timeout.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 3_000,
+  });
   // An idle connection that the server drops emits `error` on the pool; without a listener that would crash the
   // process. The pool discards that connection by itself and the next query opens a new one.
   pool.on("error", () => {});
-  return new PgStore(pool, options.url, options.partitionSize, options.now, options.rollups);
+  // A connection checked out of the pool has no such listener: when its backend is terminated, or the server goes
+  // away, between two queries of a transaction, `error` would crash the process. The query in flight fails on its
+  // own, and the pool drops a connection that is no longer queryable when it is released.
+  pool.on("connect", (client) => client.on("error", () => {}));
+  return new PgStore(pool, options.url, options.partitionSize, options.now, options.commitTimeoutMs, options.rollups);
 }
 
 /**
@@ -70,12 +88,23 @@ export class PgStore implements ClusterStore {
   private readonly nodeId = randomBytes(8).toString("hex");
   private readonly watchers = new Set<() => Promise<void>>();
 
-  constructor(pool: pg.Pool, url?: string, partitionSize = DEFAULT_PARTITION_SIZE, now: () => number = Date.now, rollups = true) {
+  /** The deadline of appends and pings; see {@link PgStoreOptions.commitTimeoutMs}. */
+  private readonly commitTimeoutMs: number;
+
+  constructor(
+    pool: pg.Pool,
+    url?: string,
+    partitionSize = DEFAULT_PARTITION_SIZE,
+    now: () => number = Date.now,
+    commitTimeoutMs = DEFAULT_COMMIT_TIMEOUT_MS,
+    rollups = true,
+  ) {
     this.url = url;
+    this.commitTimeoutMs = commitTimeoutMs;
     this.ctx = pgContext(pool, now, rollups);
     this.partitions = new PgPartitions(this.ctx, partitionSize);
     this.aggregates = new PgAggregates(this.ctx);
-    this.events = new PgEvents(this.ctx, new PgAppender(this.ctx, this.partitions, this.aggregates), this.partitions);
+    this.events = new PgEvents(this.ctx, new PgAppender(this.ctx, this.partitions, this.aggregates, commitTimeoutMs), this.partitions);
     this.topics = new PgTopics(this.ctx);
     this.subscriptions = new PgSubscriptions(this.ctx);
     this.deliveries = new PgDeliveries(this.ctx);
@@ -150,7 +179,9 @@ export class PgStore implements ClusterStore {
 
   async ping(): Promise<void> {
     if (this.closed) throw new HubError("SB_STORE_UNAVAILABLE", "the store is closed");
-    await this.ctx.query(PING);
+    // Bounded like an append: /ready must answer while the database does not (pg drops a timed-out connection).
+    // (`query_timeout` per query is pg's, missing from its types.)
+    await this.ctx.wrap(this.ctx.pool.query({ text: PING, query_timeout: this.commitTimeoutMs } as pg.QueryConfig));
   }
 
   async close(): Promise<void> {

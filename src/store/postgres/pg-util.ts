@@ -33,6 +33,21 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   }
 }
 
+/**
+ * Checks a connection out for one unit of work that must finish within `deadlineMs`: past it the connection is cut,
+ * so every query on it fails at once ("Connection terminated", a 503) instead of waiting on a server that stopped
+ * answering (a network partition; TCP alone would wait for many minutes). Call `done()` before releasing it.
+ */
+export async function connectWithDeadline(pool: pg.Pool, deadlineMs: number): Promise<{ client: pg.PoolClient; done: () => void }> {
+  const client = await pool.connect();
+  const timer = setTimeout(() => {
+    const stream = (client as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream;
+    stream?.destroy(new Error(`no answer from the database within ${deadlineMs} ms`));
+  }, deadlineMs);
+  timer.unref();
+  return { client, done: () => clearTimeout(timer) };
+}
+
 /** bigint (int8) columns hold epoch ms, seqs and counts, all well inside 2^53: read them as numbers. */
 const INT8_OID = 20;
 export const PG_TYPES = {
@@ -107,7 +122,7 @@ export function translateRequestError(error: unknown): Error {
   return translateError(error) as Error;
 }
 
-/** Connection-level failures become SB_STORE_UNAVAILABLE (503); anything else passes through unchanged. */
+/** Connection-level failures become SB_STORE_UNAVAILABLE (503), a full disk SB_STORE_FULL (507); anything else passes through unchanged. */
 export function translateError(error: unknown): unknown {
   if (error instanceof HubError) return error;
   const e = error as { code?: string; message?: string };
@@ -121,7 +136,10 @@ export function translateError(error: unknown): unknown {
     code === "ECONNRESET" ||
     code === "ENOTFOUND" ||
     code === "ETIMEDOUT" ||
-    /Connection terminated|Cannot use a pool after calling end/i.test(e?.message ?? "");
+    /Connection terminated|Cannot use a pool after calling end|not queryable|timeout exceeded when trying to connect|Query read timeout|no answer from the database/i.test(
+      e?.message ?? "",
+    );
+  if (code === "53100") return new HubError("SB_STORE_FULL", "the database's disk is full; nothing was stored, retry once space is freed", { cause: error });
   return connection ? new HubError("SB_STORE_UNAVAILABLE", "the database cannot be reached", { cause: error }) : error;
 }
 

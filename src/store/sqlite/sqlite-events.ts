@@ -8,6 +8,7 @@ import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
 import type { SqliteAggregates } from "./sqlite-aggregates.js";
 import type { SqliteRollups } from "./sqlite-rollups.js";
+import { translateSqliteError } from "./sqlite-errors.js";
 import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
 
 type Bumps = Map<string, { count: number; last: number }>;
@@ -51,9 +52,12 @@ export class SqliteEvents implements EventsPart {
               : state.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))(),
           );
         } catch (error) {
+          // SQLite may roll the whole transaction back on some errors (a full disk, an I/O error): then the requests
+          // after this one would commit one by one, outside it. Fail the whole batch instead.
+          if (!state.db.inTransaction) throw error;
           state.nextSeq = requestStartSeq;
           newTopics.length = newTopicsMark;
-          outcomes.push({ ok: false, error: error as Error });
+          outcomes.push({ ok: false, error: translateSqliteError(error) as Error });
         }
       }
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
@@ -71,7 +75,7 @@ export class SqliteEvents implements EventsPart {
       return outcomes;
     } catch (error) {
       state.nextSeq = startSeq;
-      throw error;
+      throw translateSqliteError(error);
     }
   }
 
