@@ -13,6 +13,8 @@ export interface EventOut {
   key: string | null;
   data: unknown;
   attributes: Record<string, string>;
+  /** The captured publish request headers (`captureHeaders`), lower-case names; only when the hub kept some. */
+  headers?: Record<string, string>;
   received_at: string;
 }
 
@@ -25,6 +27,7 @@ export function envelopeJson(e: StoredEvent): string {
     `{"id":${JSON.stringify(e.id)},"seq":${e.seq},"topic":${JSON.stringify(e.topic)},` +
     `"type":${JSON.stringify(e.type)},"source":${JSON.stringify(e.source)},"subject":${JSON.stringify(e.subject)},` +
     `"time":"${formatTime(e.time)}","key":${JSON.stringify(e.key)},"data":${e.dataJson},` +
-    `"attributes":${JSON.stringify(e.attributes)},"received_at":"${formatTime(e.receivedAt)}"}`
+    `"attributes":${JSON.stringify(e.attributes)},${e.headers ? `"headers":${JSON.stringify(e.headers)},` : ""}` +
+    `"received_at":"${formatTime(e.receivedAt)}"}`
   );
 }

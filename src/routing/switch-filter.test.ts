@@ -60,15 +60,25 @@ describe("translateSwitchFilter", () => {
     ["True", {}, {}, true],
     ["False", {}, {}, false],
     ['data["body"]["x"] == 1 and data["headers"]["y"] == "z" or data["body"]["special_key"] == "special value"', { x: 1 }, { y: "z" }, true],
-    ['data["body"]["x"] == 1 and data["headers"]["y"] == "z" or data["body"]["special_key"] == "special value"', { x: 1, special_key: "no" }, { y: "w" }, false],
-    ['data["body"]["x"] == 1 and data["headers"]["y"] == "z" or data["body"]["special_key"] == "special value"', { x: 2, special_key: "special value" }, {}, true],
+    [
+      'data["body"]["x"] == 1 and data["headers"]["y"] == "z" or data["body"]["special_key"] == "special value"',
+      { x: 1, special_key: "no" },
+      { y: "w" },
+      false,
+    ],
+    [
+      'data["body"]["x"] == 1 and data["headers"]["y"] == "z" or data["body"]["special_key"] == "special value"',
+      { x: 2, special_key: "special value" },
+      {},
+      true,
+    ],
     // `a and b or c` is `(a and b) or c`, not `a and (b or c)`
     ['data["body"]["a"] == 1 and data["body"]["b"] == 1 or data["body"]["c"] == 1', { a: 0, b: 0, c: 1 }, {}, true],
     ['data["body"]["a"] == 1 and data["body"]["b"] == 1 or data["body"]["c"] == 1', { a: 1, b: 0, c: 0 }, {}, false],
     ['data["body"]["a"] == 1 or data["body"]["b"] == 1 and data["body"]["c"] == 1', { a: 1, b: 0, c: 0 }, {}, true],
     ['not data["body"]["a"] == 1 and data["body"]["b"] == 1', { a: 2, b: 1 }, {}, true],
     ['not (data["body"]["a"] == 1 and data["body"]["b"] == 1)', { a: 1, b: 1 }, {}, false],
-    ['not not True', {}, {}, true],
+    ["not not True", {}, {}, true],
     // switch's own example: test a key before going into it
     ['data["body"]["x"] and data["body"]["x"]["y"]', { x: { y: 1 } }, {}, true],
     ['data["body"]["x"] and data["body"]["x"]["y"]', { x: null }, {}, false],
@@ -133,7 +143,7 @@ describe("translateSwitchFilter", () => {
 
   // [filter, message, the text the caret points at (its first occurrence; "" for the end)]
   it.each<[string, RegExp, string]>([
-    ['lambda x: x', /^a lambda has no translation/, "lambda"],
+    ["lambda x: x", /^a lambda has no translation/, "lambda"],
     ['data["body"]["tags"].count("a") > 1', /^attribute access \(\.count\) has no translation/, ".count"],
     ['len(data["body"]["tags"]) > 1', /^a function call \(len\) has no translation/, "len"],
     ['data["body"]["s"][1:3] == "bc"', /^slicing has no translation/, ":3"],
@@ -144,8 +154,8 @@ describe("translateSwitchFilter", () => {
     ['[data["body"] for x in data["body"]["l"]]', /^a list comprehension has no translation/, "for"],
     ['{"a": 1} == data["body"]', /^a dict or set literal has no translation/, "{"],
     ['data["http_method"] == "post"', /^data\["http_method"\] has no translation: only data\["body"\]/, '"http'],
-    ['data == 1', /^data alone has no translation/, "data"],
-    ['x == 1', /^the name x has no translation/, "x"],
+    ["data == 1", /^data alone has no translation/, "data"],
+    ["x == 1", /^the name x has no translation/, "x"],
     ['data["body"]["a"] = 1', /^an assignment \(=\) has no translation; compare with ==/, "="],
     ['f"{data}" == ""', /^an f-string has no translation/, "f"],
     ['data["body"]["a"] == 1 and', /^invalid syntax: unexpected the end of the filter/, ""],

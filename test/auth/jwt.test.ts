@@ -283,7 +283,12 @@ describe("with an empty BASE_PATH, where /events is also the search and publishi
 describe("JWTs without a scope claim (switch's tokens)", () => {
   /** An HS256 token with no `scope` claim, as switch mints them; `claims` adds others. */
   const bare = (claims: Record<string, unknown> = {}) =>
-    new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject("switch-sdk").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("switch-sdk")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(SECRET));
 
   it("get 403 by default: such a token carries no scope", async () => {
     const reply = await postJson(`${hub.url}/api/events`, { topic: "orders.created", data: {} }, bearer(await bare()));
@@ -319,6 +324,8 @@ describe("JWTs without a scope claim (switch's tokens)", () => {
   });
 
   it("refuse to start with an invalid default scope", async () => {
-    await expect(startTestHub({ jwtSecret: SECRET, jwtDefaultScopes: "publish" })).rejects.toThrow(/SWITCHBOARD_JWT_DEFAULT_SCOPES: scope "publish" needs a topic pattern/);
+    await expect(startTestHub({ jwtSecret: SECRET, jwtDefaultScopes: "publish" })).rejects.toThrow(
+      /SWITCHBOARD_JWT_DEFAULT_SCOPES: scope "publish" needs a topic pattern/,
+    );
   });
 });

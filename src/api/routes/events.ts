@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
+import { captureRequestHeaders } from "../../ingest/captured-headers.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
 import { eventFromCloudEventHeaders, eventsFromCloudEvents, eventsFromJson, isEnvelope, type IngestContext } from "../../ingest/normalize.js";
 import type { HubMetrics } from "../../metrics.js";
@@ -38,12 +39,15 @@ export interface EventRoutesOptions extends StreamRoutesOptions {
   subscriptions: Pick<SubscriptionService, "deliveriesOfEvent">;
   metrics: HubMetrics;
   maxBatchEvents: number;
+  /** Lower-case names of the publish request headers kept with each event (`captureHeaders`); none by default. */
+  captureHeaders?: readonly string[];
 }
 
 /** Publishing (`POST BASE_PATH/events`, `/topics/:topic/events`, `/messages`) and search (`GET BASE_PATH/events`). */
 export function registerEventRoutes(instance: FastifyInstance, options: EventRoutesOptions): void {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { basePath: base, ingestor } = options;
+  const captureHeaders = (options.captureHeaders ?? []).map((n) => n.toLowerCase());
   // The publish schemas document the body and ?topic=; they are not checked here (see schemas/events.ts).
   const publish = { schema: { body: PublishBody, querystring: PublishQuery } };
 
@@ -75,6 +79,8 @@ export function registerEventRoutes(instance: FastifyInstance, options: EventRou
       ({ events, batch } = eventsFromJson(body, ctx));
     }
     requireScope(request, [...new Set(events.map((e) => `publish:${e.topic}`))]);
+    const captured = captureHeaders.length === 0 ? undefined : captureRequestHeaders(captureHeaders, request.headers);
+    if (captured) for (const e of events) e.headers = captured;
     const idempotencyKey = request.headers["idempotency-key"];
     const result = await ingestor.publish(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
@@ -122,6 +128,7 @@ function publishDoc(summary: string, description?: string) {
       "SB_IDEMPOTENCY_KEY_CONFLICT",
       "SB_TOPIC_INVALID",
       "SB_TOPIC_NOT_FOUND",
+      "SB_REQUEST_HEADERS_TOO_LARGE",
     ],
     headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
     bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],

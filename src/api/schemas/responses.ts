@@ -46,6 +46,11 @@ export const EventOut = Type.Object(
     key: nullableString("The ordering key."),
     data: Type.Unknown({ description: "The data exactly as posted." }),
     attributes: Type.Record(Type.String(), Type.String()),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: "The publish request's headers named by SWITCHBOARD_CAPTURE_HEADERS (lower-case names); only when some were kept.",
+      }),
+    ),
     received_at: time("When the hub stored it."),
   },
   { $id: "Event", title: "Stored event" },
@@ -120,7 +125,9 @@ export const SubscriptionOut = Type.Object(
     priority: Type.Optional(Type.Integer({ description: "A handler's priority (kind function only)." })),
     topic: Type.String(),
     url: Type.String({ description: "The target; credentials in it masked." }),
-    filter: nullableString("The CEL filter."),
+    filter: nullableString("The filter as written, in `filter_syntax`."),
+    filter_syntax: Type.Union([Type.Literal("cel"), Type.Literal("switch")], { description: "The syntax `filter` is written in." }),
+    filter_cel: nullableString("The CEL that runs: `filter` itself, or its translation."),
     headers: Type.Record(Type.String(), Type.String()),
     secret: Type.Optional(Type.String({ description: "The signing secret; only when the subscription is created." })),
     active: Type.Boolean(),
