@@ -59,6 +59,18 @@ export const EventOut = Type.Object(
 /** `GET BASE_PATH/events`. */
 export const EventPage = page(EventOut, "EventPage", "A page of events");
 
+/** `GET BASE_PATH/events?format=rows`: Simple Event Handler's flat rows. */
+export const EventRows = Type.Array(
+  Type.Object(
+    {
+      id: Type.Integer({ description: "The event's seq (Simple Event Handler's serial id)." }),
+      created_at: time("The event's time."),
+    },
+    { additionalProperties: Type.Unknown(), description: "The fields of the event's data (an object), or `data` when it is not one." },
+  ),
+  { $id: "EventRows", title: "Events as flat rows" },
+);
+
 /** One attempt to deliver. */
 const AttemptOut = Type.Object({
   attempted_at: time("When the attempt began."),
