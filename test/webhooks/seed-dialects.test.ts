@@ -174,6 +174,22 @@ describe("captured request headers", () => {
     }
   });
 
+  it("survive an export and an import into another hub", async () => {
+    const id = await publishWith("hdr.move", { n: 1 }, { "x-tenant": "acme" });
+    const exported = (await request(`${hub.url}/api/events?topic=hdr.move`)).body.data;
+    const other = await startTestHub();
+    try {
+      const imported = await postJson(`${other.url}/api/events/import`, exported);
+      expect(imported.body).toEqual({ imported: 1, skipped: 0 });
+      expect((await request(`${other.url}/api/events/${id}`)).body.headers).toEqual({ "x-tenant": "acme" });
+      const bad = await postJson(`${other.url}/api/events/import`, [{ ...exported[0], id: "evt_other", headers: { "X-Up": "1" } }]);
+      expect(bad.status).toBe(400);
+      expect(bad.body.details).toMatch(/"X-Up" is not a lower-case header name/);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("are bounded: more than 8 KiB of them gets 431 and stores nothing", async () => {
     const before = (await request(`${hub.url}/api/events?topic=hdr.big`)).body.data.length;
     const reply = await postJson(`${hub.url}/api/events`, { topic: "hdr.big", data: {} }, { "x-tenant": "t".repeat(5000), "x-request-id": "r".repeat(4000) });
