@@ -18,6 +18,8 @@ export type Node =
   | { k: "cond"; cond: Node; then: Node; else: Node; at: number };
 
 const KEYWORDS_WITHOUT_TRANSLATION = new Set(["lambda", "await", "yield", "for", "async", "import", "del", "global", "nonlocal", "assert"]);
+/** The deepest nesting of parentheses, brackets, `not` and signs the parser follows. */
+const MAX_NESTING = 100;
 const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">="]);
 const ARITHMETIC: Record<string, string> = {
   "|": "the operator |",
@@ -38,6 +40,8 @@ const ARITHMETIC: Record<string, string> = {
 /** A recursive-descent parser of one expression; what has no translation is refused as soon as it is seen. */
 export class Parser {
   private i = 0;
+  /** Nesting so far: bounded, so that a hostile filter cannot exhaust the stack (CEL allows 32 levels anyway). */
+  private depth = 0;
   constructor(
     private readonly src: string,
     private readonly tokens: Token[],
@@ -89,6 +93,19 @@ export class Parser {
 
   /** `a if c else b`, lambda refused. */
   private expr(): Node {
+    this.enter();
+    try {
+      return this.conditional();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private enter(): void {
+    if (++this.depth > MAX_NESTING) throw refuse(this.src, this.peek().at, `nesting deeper than ${MAX_NESTING} levels has no translation`);
+  }
+
+  private conditional(): Node {
     if (this.isName("lambda")) throw refuse(this.src, this.peek().at, "a lambda has no translation");
     const then = this.orTest();
     if (this.isName("if")) {
@@ -123,7 +140,12 @@ export class Parser {
   private notTest(): Node {
     if (this.isName("not")) {
       const at = this.next().at;
-      return { k: "not", a: this.notTest(), at };
+      this.enter();
+      try {
+        return { k: "not", a: this.notTest(), at };
+      } finally {
+        this.depth--;
+      }
     }
     return this.comparison();
   }
@@ -171,7 +193,9 @@ export class Parser {
     const t = this.peek();
     if (t.t === "op" && (t.v === "-" || t.v === "+")) {
       this.next();
+      this.enter();
       const operand = this.unary();
+      this.depth--;
       if (operand.k === "num") return { ...operand, v: t.v === "-" ? -operand.v : operand.v, at: t.at };
       throw refuse(this.src, t.at, `a unary ${t.v} on anything but a number has no translation`);
     }

@@ -180,6 +180,15 @@ describe("translateSwitchFilter", () => {
     expect(error.details).toContain('>    2 |   len(data["body"]) > 0)');
   });
 
+  it("refuses nesting too deep to follow, before the stack runs out", () => {
+    for (const deep of [`${"(".repeat(1000)}True${")".repeat(1000)}`, `${"not ".repeat(500)}True`, `${"-".repeat(1000)}1 == 1`, `${"[".repeat(1000)}`]) {
+      expect(refusal(deep).details).toMatch(/^nesting deeper than 100 levels has no translation/);
+    }
+    // Within the bound, the CEL side refuses what is deeper than its own limit.
+    expect(() => compileFilter(translateSwitchFilter(`${"(".repeat(90)}True${")".repeat(90)}`))).not.toThrow();
+    expect(() => compileFilter(translateSwitchFilter(`${"not ".repeat(90)}True`))).toThrow(HubError);
+  });
+
   it("refuses an empty or too long filter", () => {
     expect(refusal("  ").details).toBe("the filter is empty");
     expect(refusal(`data["body"]["a"] == "${"x".repeat(2100)}"`).details).toMatch(/at most 2048/);
