@@ -108,9 +108,9 @@ function definePostgresTests(): void {
       expect(await store.migrate()).toEqual({ applied: [], version: loadMigrations("postgres").at(-1)!.version });
     });
 
-    it("keeps its tables in DB_SCHEMA's schema, creating it, when the url sets the search_path", async () => {
+    it("keeps its tables in DB_SCHEMA's schema (folded to lower case, as PostgreSQL reads it), creating it", async () => {
       const url = await newDatabase();
-      const config = loadConfig({ env: { DATABASE_URL: url, DB_SCHEMA: "seh_hub" } });
+      const config = loadConfig({ env: { DATABASE_URL: url, DB_SCHEMA: "Seh_Hub" } });
       const store = await openStore(config.databaseUrl);
       opened.push(store);
       await store.migrate();

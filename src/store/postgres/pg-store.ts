@@ -27,7 +27,10 @@ export function searchPathSchemaOf(url: string): string | undefined {
     return undefined;
   }
   const m = /(?:^|\s)-c\s*search_path=([^,\s]+)/.exec(options ?? "");
-  return m?.[1]?.replace(/^"|"$/g, "");
+  const name = m?.[1];
+  if (name === undefined) return undefined;
+  // As PostgreSQL reads the setting: a quoted name as it is, an unquoted one folded to lower case.
+  return /^".*"$/.test(name) ? name.slice(1, -1) : name.toLowerCase();
 }
 
 export { DEFAULT_PARTITION_SIZE } from "./pg-partitions.js";
