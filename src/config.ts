@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { CONFIG_SCHEMA, type Config, type ConfigKeySpec } from "./config-schema.js";
+import { scopeProblem } from "./auth/scopes.js";
 import { ConfigError } from "./errors.js";
 
 export { CONFIG_SCHEMA, type Config, type ConfigKeySpec } from "./config-schema.js";
@@ -36,6 +37,8 @@ export interface LoadConfigOptions {
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const env = options.env ?? process.env;
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  /** Keys some source set (not left at their defaults): a made-up DATABASE_URL depends on which were. */
+  const given = new Set<string>();
 
   const file = options.file ?? env.SWITCHBOARD_CONFIG;
   if (file) {
@@ -52,6 +55,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       const spec = specOf(key);
       if (!spec) throw new ConfigError(key, `unknown key in ${file}; known keys: ${KEYS.join(", ")}`);
       merged[key] = coerce(key, spec, value);
+      given.add(key);
     }
   }
 
@@ -61,13 +65,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
       const raw = env[name];
       if (raw !== undefined && (raw !== "" || (spec.kind === "string" && spec.allowEmpty))) {
         merged[key] = coerce(name, spec, raw);
+        given.add(key);
         break;
       }
     }
   }
 
   assignValues(merged, options.overrides ?? {}, (key) => `--${kebab(key)}`);
+  for (const [key, value] of Object.entries(options.overrides ?? {})) if (value !== undefined) given.add(key);
   merged.basePath = normalizeBasePath("BASE_PATH", merged.basePath as string);
+  checkDerived(merged, given, (key) => CONFIG_SCHEMA[key as keyof Config].env[0]!);
   return Object.freeze(merged as Config);
 }
 
@@ -81,6 +88,7 @@ export function validateConfig(values: Partial<Record<keyof Config, unknown>>): 
   const merged: Record<string, unknown> = { ...DEFAULT_CONFIG };
   assignValues(merged, values, (key) => key);
   merged.basePath = normalizeBasePath("basePath", merged.basePath as string);
+  checkDerived(merged, new Set(Object.keys(values).filter((k) => values[k as keyof Config] !== undefined)), (key) => key);
   return Object.freeze(merged as Config);
 }
 
@@ -121,6 +129,66 @@ function coerce(name: string, spec: ConfigKeySpec, value: unknown): unknown {
       if (typeof value !== "string") throw new ConfigError(name, `expected a string, got ${JSON.stringify(value)}`);
       return value;
   }
+}
+
+const DB_KEYS = ["dbHost", "dbPort", "dbUsername", "dbPassword", "dbName", "dbSchema"] as const;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Most header names `captureHeaders` may list. */
+export const MAX_CAPTURE_HEADERS = 32;
+
+/**
+ * The checks across keys and of list values: Simple Event Handler's `DB_*` make up `databaseUrl` when no source
+ * set it; `dbSchema` joins its `search_path`; `captureHeaders` and `jwtDefaultScopes` are parsed once here so that a
+ * typo stops the start. `given` holds the keys a source set; `nameOf` names a key in errors.
+ */
+function checkDerived(merged: Record<string, unknown>, given: Set<string>, nameOf: (key: string) => string): void {
+  if (merged.dbSchema !== "" && !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(merged.dbSchema as string)) {
+    throw new ConfigError(nameOf("dbSchema"), `must be a plain identifier (letters, digits, _), got ${JSON.stringify(merged.dbSchema)}`);
+  }
+  const dbGiven = DB_KEYS.some((k) => given.has(k));
+  if (dbGiven && !given.has("databaseUrl")) {
+    if (merged.dbName === "") {
+      throw new ConfigError(nameOf("dbName"), "is needed to make up DATABASE_URL from the DB_* variables (or set DATABASE_URL)");
+    }
+    merged.databaseUrl = composeDatabaseUrl(merged as unknown as Config);
+  } else if (merged.dbSchema !== "") {
+    const url = merged.databaseUrl as string;
+    if (!/^postgres(ql)?:\/\//i.test(url)) throw new ConfigError(nameOf("dbSchema"), "applies to PostgreSQL only; DATABASE_URL is not a postgres:// URL");
+    merged.databaseUrl = withSearchPath(url, merged.dbSchema as string);
+  }
+  const names = listSetting(merged.captureHeaders as string);
+  const bad = names.find((n) => !HEADER_NAME.test(n));
+  if (bad !== undefined) throw new ConfigError(nameOf("captureHeaders"), `${JSON.stringify(bad)} is not a header name`);
+  if (names.length > MAX_CAPTURE_HEADERS) throw new ConfigError(nameOf("captureHeaders"), `lists ${names.length} headers; at most ${MAX_CAPTURE_HEADERS}`);
+  for (const scope of listSetting(merged.jwtDefaultScopes as string)) {
+    const problem = scopeProblem(scope);
+    if (problem !== undefined) throw new ConfigError(nameOf("jwtDefaultScopes"), problem);
+  }
+}
+
+/** `postgres://user:password@host:port/name`, with `?options=-c search_path=…` when `dbSchema` is set. */
+function composeDatabaseUrl(c: Config): string {
+  const user = c.dbUsername === "" ? "" : `${encodeURIComponent(c.dbUsername)}${c.dbPassword === "" ? "" : `:${encodeURIComponent(c.dbPassword)}`}@`;
+  const host = c.dbHost.includes(":") && !c.dbHost.startsWith("[") ? `[${c.dbHost}]` : c.dbHost;
+  const url = `postgres://${user}${host}:${c.dbPort}/${encodeURIComponent(c.dbName)}`;
+  return c.dbSchema === "" ? url : withSearchPath(url, c.dbSchema);
+}
+
+/** The url with its `options` parameter (node-postgres passes it to the server) setting `search_path`. */
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url);
+  const options = u.searchParams.get("options");
+  u.searchParams.set("options", `${options ? `${options} ` : ""}-c search_path=${schema}`);
+  return u.toString();
+}
+
+/**
+ * The items of a list setting (`captureHeaders`, `jwtDefaultScopes`): split on commas and whitespace, empty ones
+ * dropped.
+ * @example listSetting("publish:** , subscribe:**") // ["publish:**", "subscribe:**"]
+ */
+export function listSetting(value: string): string[] {
+  return value.split(/[\s,]+/).filter((s) => s !== "");
 }
 
 function normalizeBasePath(name: string, path: string): string {

@@ -6,6 +6,7 @@ import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { jsonDepthExceeds, registerLimits } from "./limits.js";
+import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
@@ -105,7 +106,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // A `worker` node delivers webhooks only: its HTTP server is for probes and metrics.
   if (config.role === "worker") return app;
   const streamParts = { streams, metrics, log: hub.log, basePath };
-  registerEventRoutes(fastify, { ...streamParts, ingestor: hub.ingestor, store, subscriptions, maxBatchEvents: config.maxBatchEvents });
+  registerEventRoutes(fastify, {
+    ...streamParts,
+    ingestor: hub.ingestor,
+    store,
+    subscriptions,
+    maxBatchEvents: config.maxBatchEvents,
+    captureHeaders: listSetting(config.captureHeaders),
+  });
   registerImportRoute(fastify, { ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, basePath });
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
   registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });

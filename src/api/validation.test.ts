@@ -25,7 +25,7 @@ describe("createValidatorCompiler", () => {
       SubscriptionCreateBody,
       { ...sub, colour: "red", timeout_ms: 5 },
       "SB_SUBSCRIPTION_INVALID",
-      /^unknown field "colour"; known: topic, url, filter, headers, secret, active, start, ordering, retry, timeout_ms, max_in_flight, rate_limit, body$/,
+      /^unknown field "colour"; known: topic, url, filter, filter_syntax, headers, secret, active, start, ordering, retry, timeout_ms, max_in_flight, rate_limit, body$/,
     ],
     [SubscriptionCreateBody, { timeout_ms: 5 }, "SB_SUBSCRIPTION_INVALID", /^topic is required$/],
     [SubscriptionCreateBody, { ...sub, rate_limit: 0, timeout_ms: 5 }, "SB_SUBSCRIPTION_INVALID", /^timeout_ms must be a whole number from 100 to 60000$/],

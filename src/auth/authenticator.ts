@@ -1,6 +1,6 @@
 import { createHash, createPublicKey } from "node:crypto";
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import type { Config } from "../config.js";
+import { listSetting, type Config } from "../config.js";
 import { HubError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { API_KEY_TOKEN_PREFIX, hashApiKeyToken } from "./api-keys.js";
@@ -17,7 +17,7 @@ export interface Credential {
 }
 
 /** The configuration keys authentication reads. */
-export type AuthConfig = Pick<Config, "auth" | "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "jwtRequireExp">;
+export type AuthConfig = Pick<Config, "auth" | "jwtSecret" | "jwtPublicKey" | "jwksUrl" | "jwtIssuer" | "jwtAudience" | "jwtRequireExp" | "jwtDefaultScopes">;
 
 /** Options of {@link Authenticator}. */
 export interface AuthenticatorOptions {
@@ -95,13 +95,17 @@ export class Authenticator {
     }
     if (!this.jwtConfigured) throw new HubError("SB_AUTH_INVALID", "the bearer token is not a known API key");
     const payload = await this.verifyJwt(token);
-    const claim = payload.scope;
+    // `scp` is the claim some issuers (Azure AD, Okta) use instead; a token with neither (switch mints such tokens)
+    // gets jwtDefaultScopes, none by default.
+    const claim = payload.scope ?? payload.scp;
     const scopes =
       typeof claim === "string"
         ? claim.split(" ").filter((s) => s !== "")
         : Array.isArray(claim)
           ? claim.filter((s): s is string => typeof s === "string")
-          : [];
+          : claim === undefined
+            ? listSetting(this.config.jwtDefaultScopes)
+            : [];
     return { id: jwtCredentialId(token, payload), scopes: parseScopes(scopes) };
   }
 

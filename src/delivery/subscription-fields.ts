@@ -1,7 +1,8 @@
 import { HubError } from "../errors.js";
 import { compileFilter } from "../routing/filter.js";
 import { topicPatternProblem } from "../routing/topic-pattern.js";
-import type { Subscription, SubscriptionPatch } from "../store/store.js";
+import { translateSwitchFilter } from "../routing/switch-filter.js";
+import type { FilterSyntax, Subscription, SubscriptionPatch } from "../store/store.js";
 import { parseRetrySchedule } from "./webhooks/retry-policy.js";
 import { isValidSecret } from "./webhooks/sign.js";
 import { parseHeaders } from "./webhooks/subscription-headers.js";
@@ -12,8 +13,10 @@ export interface SubscriptionFields {
   /** A topic name or pattern. */
   topic?: string;
   url?: string;
-  /** A CEL expression; null or empty for none. */
+  /** A CEL expression (or one in {@link filterSyntax}); null or empty for none. */
   filter?: string | null;
+  /** The syntax `filter` is written in; "cel" when absent. Only with `filter`. */
+  filterSyntax?: FilterSyntax;
   headers?: Record<string, string>;
   /** `whsec_` and base64 of 24-64 bytes. */
   secret?: string;
@@ -63,10 +66,23 @@ export async function checkSubscriptionFields(f: SubscriptionFields, options: { 
     out.topic = f.topic;
   }
   if (f.url !== undefined) out.url = await validateDestinationUrl(f.url, { allowPrivate: options.allowPrivateTargets });
+  if (f.filterSyntax !== undefined && f.filterSyntax !== "cel" && f.filterSyntax !== "switch") {
+    throw invalid('filter_syntax must be "cel" or "switch"');
+  }
   if (f.filter !== undefined && f.filter !== null && f.filter !== "") {
-    compileFilter(f.filter); // throws SB_FILTER_INVALID with the position
-    out.filter = f.filter;
-  } else if (f.filter !== undefined) out.filter = null;
+    const syntax = f.filterSyntax ?? "cel";
+    // Both throw SB_FILTER_INVALID naming what is wrong (or has no translation) and where.
+    out.filter = syntax === "cel" ? f.filter : translateSwitchFilter(f.filter);
+    compileTranslated(out.filter, syntax);
+    out.filterSyntax = syntax;
+    out.filterSource = syntax === "cel" ? null : f.filter;
+  } else if (f.filter !== undefined) {
+    out.filter = null;
+    out.filterSyntax = "cel";
+    out.filterSource = null;
+  } else if (f.filterSyntax !== undefined) {
+    throw invalid("filter_syntax says how filter is written: give filter with it");
+  }
   if (f.headers !== undefined) out.headers = parseHeaders(f.headers);
   if (f.secret !== undefined) {
     if (!isValidSecret(f.secret)) throw invalid("secret must look like whsec_ followed by base64 of 24-64 bytes");
@@ -91,6 +107,16 @@ export async function checkSubscriptionFields(f: SubscriptionFields, options: { 
     out.body = f.body;
   }
   return out;
+}
+
+/** Compiles the CEL that runs; a translation's own refusal (its cost) shows the CEL it is about. */
+function compileTranslated(cel: string, syntax: FilterSyntax): void {
+  try {
+    compileFilter(cel);
+  } catch (error) {
+    if (syntax === "cel" || !(error instanceof HubError)) throw error;
+    throw new HubError(error.code, `${error.details}\n\n(the filter's translation to CEL: ${cel})`);
+  }
 }
 
 function wholeNumber(value: number, name: string, min: number, max: number): number {

@@ -107,6 +107,7 @@ export class SubscriptionService {
       topic: fields.topic!,
       url: fields.url!,
       filter: fields.filter ?? null,
+      ...(fields.filterSource ? { filterSyntax: fields.filterSyntax, filterSource: fields.filterSource } : {}),
       headers: fields.headers ?? {},
       secret: fields.secret ?? generateSecret(),
       active: fields.active ?? true,

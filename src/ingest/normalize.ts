@@ -3,6 +3,7 @@ import { newEventId } from "../ids.js";
 import { topicNameProblem } from "../routing/topic-pattern.js";
 import type { NewEvent } from "../store/store.js";
 import { parseTime } from "../time.js";
+import { MAX_CAPTURED_HEADER_BYTES } from "./captured-headers.js";
 import { EVENT_LIMITS } from "./limits.js";
 import { compact, elementSpans, memberSpan, wholeSpan, type Span } from "./raw-json.js";
 
@@ -53,12 +54,16 @@ function eventFromItem(item: unknown, ctx: IngestContext, where: string, span: S
   return buildEvent({ data: item }, ctx, where, span);
 }
 
-/** Fields of an exported envelope that an import reads past: the store gives each event a new seq and receive time. */
-const EXPORT_ONLY_KEYS: ReadonlySet<string> = new Set(["seq", "received_at", "deliveries"]);
+/**
+ * Fields of an exported envelope that an import reads past (the store gives each event a new seq and receive time),
+ * or takes apart from the envelope (`headers`, which the hub captured from the publish request).
+ */
+const EXPORT_ONLY_KEYS: ReadonlySet<string> = new Set(["seq", "received_at", "deliveries", "headers"]);
 
 /**
  * Events to import (`POST /events/import`): an array of envelopes as the API shows them (an export's lines), each
- * with its id, which the import keeps. `seq`, `received_at` and `deliveries` are read past.
+ * with its id, which the import keeps, and its captured `headers` if any. `seq`, `received_at` and `deliveries` are
+ * read past.
  */
 export function eventsForImport(body: unknown, ctx: IngestContext): NewEvent[] {
   if (!Array.isArray(body)) throw invalid("", "an import is an array of events (or NDJSON, one event a line)");
@@ -69,7 +74,10 @@ export function eventsForImport(body: unknown, ctx: IngestContext): NewEvent[] {
     const env = Object.fromEntries(Object.entries(item).filter(([k]) => !EXPORT_ONLY_KEYS.has(k)));
     if (typeof env.id !== "string") throw invalid(where, "an imported event must have its id");
     if (!isEnvelope(env)) throw invalid(where, `an imported event is an envelope with data and the fields ${[...ENVELOPE_KEYS].join(", ")}`);
-    return fromEnvelope(env, ctx, where, spans?.[i]);
+    const event = fromEnvelope(env, ctx, where, spans?.[i]);
+    const headers = importedHeaders((item as Record<string, unknown>).headers, where);
+    if (headers) event.headers = headers;
+    return event;
   });
 }
 
@@ -242,6 +250,22 @@ function buildEvent(raw: RawEvent, ctx: IngestContext, where: string, dataSpan?:
     attributes: normalizeAttributes(raw.attributes, where),
     receivedAt: ctx.receivedAt,
   };
+}
+
+/** An exported event's captured headers, checked as the hub captures them: lower-case names, strings, 8 KiB at most. */
+function importedHeaders(value: unknown, where: string): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) throw invalid(where, "headers must be an object of strings");
+  const out: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, v] of Object.entries(value)) {
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) throw invalid(where, `headers: ${JSON.stringify(name.slice(0, 128))} is not a lower-case header name`);
+    if (typeof v !== "string") throw invalid(where, `headers.${name} must be a string`);
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(v);
+    if (bytes > MAX_CAPTURED_HEADER_BYTES) throw invalid(where, `headers are over ${MAX_CAPTURED_HEADER_BYTES} bytes`);
+    out[name] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function normalizeAttributes(value: unknown, where: string): Record<string, string> {

@@ -4,7 +4,7 @@ import { compileTopicPattern, topicPatternProblem, type TopicMatcher } from "../
 import type { EventCursor, EventQuery, Store, StoredEvent } from "../store/store.js";
 
 /** Query parameters with a meaning of their own; any other parameter is equality on a top-level data field. */
-export const RESERVED_PARAMS = new Set(["topic", "type", "key", "from", "to", "limit", "cursor", "order", "filter"]);
+export const RESERVED_PARAMS = new Set(["topic", "type", "key", "from", "to", "limit", "cursor", "order", "filter", "format"]);
 
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;

@@ -9,7 +9,7 @@ import { regexInstructions } from "./filter-regex.js";
 import { protectEvaluator } from "./json-object-keys.js";
 
 /**
- * CEL filters over an event. Variables: `data` (the event's data), `attributes` (string map), `topic`, `type`,
+ * CEL filters over an event. Variables: `data` (the event's data), `attributes` and `headers` (string maps), `topic`, `type`,
  * `key`, `source`, `subject`, `id` and `time` (a timestamp). A filter that fails on an event (a missing field, a
  * wrong type) means "no match" for that event; it never throws out of {@link EventFilter.matches}.
  *
@@ -32,6 +32,7 @@ const env = new Environment({
 })
   .registerVariable("data", "dyn")
   .registerVariable("attributes", "map")
+  .registerVariable("headers", "map")
   .registerVariable("topic", "string")
   .registerVariable(TYPE_VAR, "dyn")
   .registerVariable("key", "dyn")
@@ -55,6 +56,8 @@ const ESTIMATE_OPTIONS: EstimateOptions = {
   variables: {
     data: "data",
     attributes: "attributes",
+    // Captured request headers: at most 32 names and 8 KiB, within the bounds counted for attributes.
+    headers: "attributes",
     topic: "topic",
     [TYPE_VAR]: "type",
     key: "key",
@@ -65,6 +68,8 @@ const ESTIMATE_OPTIONS: EstimateOptions = {
   },
   regexInstructions,
 };
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** The event fields a filter sees. */
 export interface FilterInput {
@@ -78,6 +83,8 @@ export interface FilterInput {
   time: number;
   data: unknown;
   attributes: Record<string, string>;
+  /** The captured publish request headers, lower-case names (`SWITCHBOARD_CAPTURE_HEADERS`); none when absent. */
+  headers?: Record<string, string> | null;
 }
 
 /** A compiled filter. */
@@ -154,6 +161,7 @@ export function compileFilter(source: string, options: CompileFilterOptions = {}
         const result = program({
           data: event.data,
           attributes: event.attributes,
+          headers: event.headers ?? NO_HEADERS,
           topic: event.topic,
           [TYPE_VAR]: event.type,
           key: event.key,

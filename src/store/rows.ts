@@ -3,7 +3,7 @@
  * dialects. They differ only in how a JSON column arrives (text in SQLite, parsed in PostgreSQL) and in booleans
  * (0/1 in SQLite): each dialect passes its {@link JsonColumn} decoder.
  */
-import type { ApiKey, NewEvent, StoredEvent, Subscription, Topic, TopicInput } from "./store.js";
+import type { ApiKey, FilterSyntax, NewEvent, StoredEvent, Subscription, Topic, TopicInput } from "./store.js";
 
 /** Turns a JSON column, as the driver returns it, into its value (null stays null). */
 export type JsonColumn = (value: unknown) => unknown;
@@ -20,6 +20,8 @@ export interface EventRow extends Pick<NewEvent, "id" | "topic" | "type" | "sour
   data: string;
   attributes: unknown;
   received_at: number;
+  /** Captured request headers (migration 0016); absent in rows read by statements that do not select it. */
+  headers?: unknown;
 }
 
 /** A row of `topics`. */
@@ -69,6 +71,8 @@ export interface SubscriptionRow {
   priority: number;
   created_at: number;
   updated_at: number;
+  filter_syntax?: string;
+  filter_source?: string | null;
 }
 
 const EMPTY_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -98,6 +102,7 @@ export function rowMappers(json: JsonColumn): RowMappers {
       data: JSON.parse(row.data),
       attributes: row.attributes ? (json(row.attributes) as Record<string, string>) : EMPTY_ATTRIBUTES,
       receivedAt: row.received_at,
+      ...(row.headers == null ? {} : { headers: json(row.headers) as Record<string, string> }),
     }),
     toTopic: (row) => ({
       name: row.name,
@@ -130,6 +135,8 @@ export function rowMappers(json: JsonColumn): RowMappers {
       ...(r.previous_secret == null
         ? {}
         : { previousSecret: r.previous_secret, previousSecretUntil: r.previous_secret_until == null ? null : Number(r.previous_secret_until) }),
+      // Only for a filter written in another syntax than CEL: a CEL subscription reads as before.
+      ...(r.filter_source == null ? {} : { filterSyntax: r.filter_syntax as FilterSyntax, filterSource: r.filter_source }),
       active: r.active === 1 || r.active === true,
       disabledReason: r.disabled_reason,
       ordering: r.ordering,
@@ -152,6 +159,8 @@ export const SUBSCRIPTION_PATCH_COLUMNS: Record<string, [column: string, toValue
   topic: ["topic", (v) => v],
   url: ["url", (v) => v],
   filter: ["filter", (v) => v],
+  filterSyntax: ["filter_syntax", (v) => v],
+  filterSource: ["filter_source", (v) => v],
   headers: ["headers", (v) => JSON.stringify(v)],
   secret: ["secret", (v) => v],
   previousSecret: ["previous_secret", (v) => v],

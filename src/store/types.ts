@@ -35,6 +35,11 @@ export interface NewEvent {
   attributes: Record<string, string>;
   /** Receive time, epoch milliseconds. */
   receivedAt: number;
+  /**
+   * The publish request's headers named by `captureHeaders`, lower-case names; absent when none were captured. At
+   * most 8 KiB of names and values (see `ingest/captured-headers.ts`).
+   */
+  headers?: Record<string, string>;
 }
 
 /** A committed event. */
@@ -139,7 +144,12 @@ export interface Subscription {
   /** A topic name or pattern. */
   topic: string;
   url: string;
+  /** The CEL filter that runs: the subscription's own, or the translation of {@link filterSource}. */
   filter: string | null;
+  /** The syntax of {@link filterSource}; absent (with it) when the filter was written in CEL. */
+  filterSyntax?: FilterSyntax;
+  /** The filter as written in {@link filterSyntax}, when that is not CEL; absent or null otherwise. */
+  filterSource?: string | null;
   headers: Record<string, string>;
   secret: string;
   /** The secret before the last rotation, which still signs too until {@link previousSecretUntil}; null when none. */
@@ -167,6 +177,9 @@ export interface Subscription {
   updatedAt: number;
 }
 
+/** The syntaxes a subscription's filter may be written in: CEL, or switch's Python expressions (translated to CEL). */
+export type FilterSyntax = "cel" | "switch";
+
 /** Fields of a subscription that can change after creation. */
 export type SubscriptionPatch = Partial<
   Pick<
@@ -174,6 +187,8 @@ export type SubscriptionPatch = Partial<
     | "topic"
     | "url"
     | "filter"
+    | "filterSyntax"
+    | "filterSource"
     | "headers"
     | "secret"
     | "previousSecret"

@@ -279,3 +279,53 @@ describe("with an empty BASE_PATH, where /events is also the search and publishi
     }
   });
 });
+
+describe("JWTs without a scope claim (switch's tokens)", () => {
+  /** An HS256 token with no `scope` claim, as switch mints them; `claims` adds others. */
+  const bare = (claims: Record<string, unknown> = {}) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("switch-sdk")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(SECRET));
+
+  it("get 403 by default: such a token carries no scope", async () => {
+    const reply = await postJson(`${hub.url}/api/events`, { topic: "orders.created", data: {} }, bearer(await bare()));
+    expect(reply.status).toBe(403);
+    expect(reply.body).toEqual({ error: "forbidden", details: "requires publish:orders.created", code: "SB_AUTH_FORBIDDEN" });
+  });
+
+  it("get SWITCHBOARD_JWT_DEFAULT_SCOPES when it is set, and nothing beyond them", async () => {
+    const lenient = await startTestHub({ jwtSecret: SECRET, jwtDefaultScopes: "publish:orders.*, subscribe:orders.*" });
+    try {
+      const t = await bare();
+      const ok = await postJson(`${lenient.url}/api/events`, { topic: "orders.created", data: { n: 1 } }, bearer(t));
+      expect(ok.status, ok.text).toBe(201);
+      const read = await request(`${lenient.url}/api/events?topic=orders.created`, { headers: bearer(t) });
+      expect(read.status, read.text).toBe(200);
+      expect(read.body.data.map((e: { data: unknown }) => e.data)).toEqual([{ n: 1 }]);
+      const outside = await postJson(`${lenient.url}/api/events`, { topic: "payments.settled", data: {} }, bearer(t));
+      expect(outside.status).toBe(403);
+      expect(outside.body.details).toBe("requires publish:payments.settled");
+      expect((await request(`${lenient.url}/api/topics`, { headers: bearer(t) })).status).toBe(403);
+
+      // A token that has a scope claim keeps exactly its own, even an empty one; `scp` counts as the claim too.
+      const own = await token("subscribe:**");
+      expect((await postJson(`${lenient.url}/api/events`, { topic: "orders.created", data: {} }, bearer(own))).status).toBe(403);
+      const empty = await token("");
+      expect((await postJson(`${lenient.url}/api/events`, { topic: "orders.created", data: {} }, bearer(empty))).status).toBe(403);
+      const scp = await bare({ scp: ["publish:payments.*"] });
+      expect((await postJson(`${lenient.url}/api/events`, { topic: "payments.settled", data: {} }, bearer(scp))).status).toBe(201);
+      expect((await postJson(`${lenient.url}/api/events`, { topic: "orders.created", data: {} }, bearer(scp))).status).toBe(403);
+    } finally {
+      await lenient.close();
+    }
+  });
+
+  it("refuse to start with an invalid default scope", async () => {
+    await expect(startTestHub({ jwtSecret: SECRET, jwtDefaultScopes: "publish" })).rejects.toThrow(
+      /SWITCHBOARD_JWT_DEFAULT_SCOPES: scope "publish" needs a topic pattern/,
+    );
+  });
+});

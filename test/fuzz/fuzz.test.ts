@@ -87,6 +87,13 @@ const FILTERS = [
   "1/0 == 1",
   "size(data) > 1",
   "topic.matches('(a+)+$')",
+  // switch's Python expressions (filter_syntax "switch"), some with no translation
+  'data["body"]["x"] == 1 and data["headers"]["y"] == "z" or True',
+  "lambda d: d",
+  'data["body"]["s"][1:] == "x" and not data["body"]["t"]',
+  'len(data["body"]) > 0',
+  '"""unterminated',
+  'data["body"]' + '["k"]'.repeat(300),
 ];
 const SCALARS = (rng: Rng): unknown => rng.pick([null, true, false, 0, -1, 1.5, 1e308, -0, 2 ** 53 + 1, rng.pick(STRINGS), [], {}]);
 
@@ -165,6 +172,7 @@ function structuredBody(rng: Rng, kind: string): unknown {
         ]),
         topics: rng.chance(0.5) ? [rng.pick(TOPICS)] : rng.pick(TOPICS),
         filter: rng.chance(0.5) ? rng.pick(FILTERS) : undefined,
+        filter_syntax: rng.chance(0.3) ? rng.pick(["switch", "cel", "python", 1, null]) : undefined,
         retry: rng.chance(0.3) ? value(rng, 2) : undefined,
         timeout_ms: rng.chance(0.3) ? rng.pick([-1, 0, 1e12, "x"]) : undefined,
       };
@@ -264,6 +272,7 @@ const QUERY_KEYS = [
   "from",
   "to",
   "subscription",
+  "format",
 ];
 
 /** `encodeURIComponent`, but a lone surrogate becomes the (invalid UTF-8) bytes of one instead of an exception. */

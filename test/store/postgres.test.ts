@@ -8,6 +8,7 @@ import { ADMIN_URL, databaseUrl, describeWithPostgres } from "../helpers/postgre
 import type { HubError } from "../../src/errors.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { compileContinuousAggregate } from "../../src/aggregation/continuous-spec.js";
+import { loadConfig } from "../../src/config.js";
 import { loadMigrations } from "../../src/store/migrate.js";
 import { runRetention } from "../../src/store/retention.js";
 import { openStore } from "../../src/store/index.js";
@@ -106,6 +107,27 @@ function definePostgresTests(): void {
       opened.push(store);
       expect(store.dialect).toBe("postgres");
       expect(await store.migrate()).toEqual({ applied: [], version: loadMigrations("postgres").at(-1)!.version });
+    });
+
+    it("keeps its tables in DB_SCHEMA's schema (folded to lower case, as PostgreSQL reads it), creating it", async () => {
+      const url = await newDatabase();
+      const config = loadConfig({ env: { DATABASE_URL: url, DB_SCHEMA: "Seh_Hub" } });
+      const store = await openStore(config.databaseUrl);
+      opened.push(store);
+      await store.migrate();
+      expectOk((await store.events.append([{ events: [makeEvent("t", { time: T0 })], createTopics: true }]))[0]);
+      expect((await store.events.search({ order: "asc", limit: 10 })).map((e) => e.topic)).toEqual(["t"]);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          `SELECT table_schema FROM information_schema.tables WHERE table_name = 'switchboard_migrations' ORDER BY table_schema`,
+        );
+        expect(rows.map((r) => r.table_schema)).toEqual(["seh_hub"]);
+        expect((await client.query(`SELECT count(*)::int AS n FROM seh_hub.events`)).rows[0].n).toBe(1);
+      } finally {
+        await client.end();
+      }
     });
 
     it("applies each migration once when several nodes start at once", async () => {

@@ -3,19 +3,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Type } from "typebox";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
+import { captureRequestHeaders } from "../../ingest/captured-headers.js";
 import type { Ingestor } from "../../ingest/ingestor.js";
 import { eventFromCloudEventHeaders, eventsFromCloudEvents, eventsFromJson, isEnvelope, type IngestContext } from "../../ingest/normalize.js";
 import type { HubMetrics } from "../../metrics.js";
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
 import type { NewEvent, Store } from "../../store/store.js";
 import { publishParent } from "../../telemetry.js";
-import { envelopeJson } from "../../wire.js";
+import { envelopeJson, eventRow } from "../../wire.js";
 import { hasScope, isStreamRequest, requireScope, subscribeScopes, type RequestWithCredential } from "../auth.js";
 import type { RequestWithRawBody } from "../build-app.js";
 import { documented, type RouteDoc } from "../openapi/route-doc.js";
 import { IdParams } from "../schemas/common.js";
 import { EventSearchQuery, PublishBody, PublishQuery, TopicParams } from "../schemas/events.js";
-import { EventDetail, EventPage, PublishResult } from "../schemas/responses.js";
+import { EventDetail, EventPage, EventRows, PublishResult } from "../schemas/responses.js";
 import { eventSearchFromWire } from "../wire/events.js";
 import { deliveryDetailOut } from "../wire/subscriptions.js";
 import { createStreamHandler, STREAM_DOC, type StreamRoutesOptions } from "./streams.js";
@@ -38,12 +39,15 @@ export interface EventRoutesOptions extends StreamRoutesOptions {
   subscriptions: Pick<SubscriptionService, "deliveriesOfEvent">;
   metrics: HubMetrics;
   maxBatchEvents: number;
+  /** Lower-case names of the publish request headers kept with each event (`captureHeaders`); none by default. */
+  captureHeaders?: readonly string[];
 }
 
 /** Publishing (`POST BASE_PATH/events`, `/topics/:topic/events`, `/messages`) and search (`GET BASE_PATH/events`). */
 export function registerEventRoutes(instance: FastifyInstance, options: EventRoutesOptions): void {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { basePath: base, ingestor } = options;
+  const captureHeaders = (options.captureHeaders ?? []).map((n) => n.toLowerCase());
   // The publish schemas document the body and ?topic=; they are not checked here (see schemas/events.ts).
   const publish = { schema: { body: PublishBody, querystring: PublishQuery } };
 
@@ -75,6 +79,8 @@ export function registerEventRoutes(instance: FastifyInstance, options: EventRou
       ({ events, batch } = eventsFromJson(body, ctx));
     }
     requireScope(request, [...new Set(events.map((e) => `publish:${e.topic}`))]);
+    const captured = captureHeaders.length === 0 ? undefined : captureRequestHeaders(captureHeaders, request.headers);
+    if (captured) for (const e of events) e.headers = captured;
     const idempotencyKey = request.headers["idempotency-key"];
     const result = await ingestor.publish(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
@@ -123,6 +129,7 @@ function publishDoc(summary: string, description?: string) {
       "SB_TOPIC_INVALID",
       "SB_TOPIC_NOT_FOUND",
       "SB_STORE_FULL",
+      "SB_REQUEST_HEADERS_TOO_LARGE",
     ],
     headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
     bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],
@@ -134,7 +141,14 @@ const PUBLISH_REPLY = Type.Union([PublishResult, Type.Array(PublishResult)]);
 const SEARCH_DOC: RouteDoc = {
   summary: "Search events",
   description: "Any parameter not listed is equality on a top-level data field (`user_id=123`): numbers, true, false and null are typed.",
-  replies: [{ status: 200, description: "A page of events, oldest first unless `order=desc`.", schema: EventPage }],
+  replies: [
+    {
+      status: 200,
+      description: "A page of events, oldest first unless `order=desc`; with `format=rows`, a bare array of flat rows.",
+      schema: Type.Union([EventPage, EventRows]),
+      headers: { "Next-Cursor": "With `format=rows`: the `cursor` of the next page; absent on the last." },
+    },
+  ],
   errors: ["SB_QUERY_INVALID_TIME", "SB_QUERY_INVALID_CURSOR", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY"],
 };
 
@@ -144,9 +158,18 @@ function registerEventReads(instance: FastifyInstance, options: EventRoutesOptio
   const { basePath: base, store, subscriptions, metrics } = options;
   // Replies splice each event's stored data text in, rather than parse and serialise it again.
   const search = async (request: FastifyRequest, reply: FastifyReply) => {
-    const selection = parseEventSearch(eventSearchFromWire(request.query as EventSearchQuery), { onError: metrics.countFilterError });
+    const query = request.query as EventSearchQuery;
+    if (query.format !== undefined && query.format !== "rows" && query.format !== "page") {
+      throw new HubError("SB_QUERY_INVALID", `format must be rows or page, got ${JSON.stringify(query.format)}`);
+    }
+    const selection = parseEventSearch(eventSearchFromWire(query), { onError: metrics.countFilterError });
     requireScope(request, subscribeScopes(selection.topicPatterns));
     const page = await searchEvents(store, selection);
+    if (query.format === "rows") {
+      // Simple Event Handler's reply: a bare array. The cursor, which an array has no room for, goes in a header.
+      if (page.nextCursor !== null) reply.header("next-cursor", page.nextCursor);
+      return reply.type("application/json; charset=utf-8").send(JSON.stringify(page.events.map(eventRow)));
+    }
     return reply
       .type("application/json; charset=utf-8")
       .send(`{"data":[${page.events.map(envelopeJson).join(",")}],"next_cursor":${JSON.stringify(page.nextCursor)}}`);

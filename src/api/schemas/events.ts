@@ -52,6 +52,11 @@ export const EventSearchQuery = Type.Object(
     ...rangeAndPageParams({ from: "Events at or after this time.", to: "Events before this time." }),
     order: Type.Optional(oneParam("asc (default) or desc.")),
     filter: Type.Optional(oneParam("A CEL expression over the event.")),
+    format: Type.Optional(
+      oneParam(
+        "\"rows\": a bare JSON array of flat rows as Simple Event Handler answers (`id` the seq, the data's fields, `created_at` the time); the next page's cursor is in the `Next-Cursor` header.",
+      ),
+    ),
   },
   {
     $id: "EventSearchQuery",

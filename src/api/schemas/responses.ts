@@ -47,6 +47,11 @@ export const EventOut = Type.Object(
     key: nullableString("The ordering key."),
     data: Type.Unknown({ description: "The data exactly as posted." }),
     attributes: Type.Record(Type.String(), Type.String()),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: "The publish request's headers named by SWITCHBOARD_CAPTURE_HEADERS (lower-case names); only when some were kept.",
+      }),
+    ),
     received_at: time("When the hub stored it."),
   },
   { $id: "Event", title: "Stored event" },
@@ -54,6 +59,18 @@ export const EventOut = Type.Object(
 
 /** `GET BASE_PATH/events`. */
 export const EventPage = page(EventOut, "EventPage", "A page of events");
+
+/** `GET BASE_PATH/events?format=rows`: Simple Event Handler's flat rows. */
+export const EventRows = Type.Array(
+  Type.Object(
+    {
+      id: Type.Integer({ description: "The event's seq (Simple Event Handler's serial id)." }),
+      created_at: time("The event's time."),
+    },
+    { additionalProperties: Type.Unknown(), description: "The fields of the event's data (an object), or `data` when it is not one." },
+  ),
+  { $id: "EventRows", title: "Events as flat rows" },
+);
 
 /** One attempt to deliver. */
 const AttemptOut = Type.Object({
@@ -121,7 +138,9 @@ export const SubscriptionOut = Type.Object(
     priority: Type.Optional(Type.Integer({ description: "A handler's priority (kind function only)." })),
     topic: Type.String(),
     url: Type.String({ description: "The target; credentials in it masked." }),
-    filter: nullableString("The CEL filter."),
+    filter: nullableString("The filter as written, in `filter_syntax`."),
+    filter_syntax: Type.Union([Type.Literal("cel"), Type.Literal("switch")], { description: "The syntax `filter` is written in." }),
+    filter_cel: nullableString("The CEL that runs: `filter` itself, or its translation."),
     headers: Type.Record(Type.String(), Type.String()),
     secret: Type.Optional(Type.String({ description: "The signing secret; only when the subscription is created." })),
     active: Type.Boolean(),

@@ -9,8 +9,13 @@ function subscriptionFields() {
     topic: Type.String({ description: "A topic name or pattern (`orders.*`, `orders.**`).", errorMessage: "topic must be a string" }),
     url: Type.String({ description: "The webhook target: an http(s) URL.", errorMessage: "url must be a string" }),
     filter: Type.Union([Type.String(), Type.Null()], {
-      description: "A CEL expression over the event; null or empty for none.",
+      description: "A CEL expression over the event (or one in `filter_syntax`); null or empty for none.",
       errorMessage: "filter must be a string",
+    }),
+    filter_syntax: Type.Union([Type.Literal("cel"), Type.Literal("switch")], {
+      description:
+        'The syntax `filter` is written in: "cel" (default) or "switch" (switch\'s Python expressions, translated to CEL: see docs/migrating.md). Only with `filter`.',
+      errorMessage: 'filter_syntax must be "cel" or "switch"',
     }),
     headers: checkedInHandler(
       Type.Record(Type.String(), Type.String(), {
@@ -59,6 +64,7 @@ export const SubscriptionCreateBody = Type.Object(
     topic: fields.topic,
     url: fields.url,
     filter: Type.Optional(fields.filter),
+    filter_syntax: Type.Optional(fields.filter_syntax),
     headers: Type.Optional(fields.headers),
     secret: Type.Optional(fields.secret),
     active: Type.Optional(fields.active),

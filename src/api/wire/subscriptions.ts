@@ -95,7 +95,10 @@ export function subscriptionOut(s: Subscription, withSecret = false) {
     ...(kind === "function" ? { name: handlerNameOf(s.url), priority: s.priority } : {}),
     topic: s.topic,
     url: maskDestinationUrl(s.url),
-    filter: s.filter,
+    // As written (switch's syntax, say); filter_cel is what runs.
+    filter: s.filterSource ?? s.filter,
+    filter_syntax: s.filterSource ? (s.filterSyntax ?? "cel") : "cel",
+    filter_cel: s.filter,
     headers: withSecret ? s.headers : maskHeaders(s.headers),
     ...(withSecret ? { secret: s.secret } : {}),
     active: s.active,
@@ -165,6 +168,7 @@ function subscriptionFieldsFromWire(body: SubscriptionUpdateBody): SubscriptionF
   if (body.topic !== undefined) f.topic = body.topic;
   if (body.url !== undefined) f.url = body.url;
   if (body.filter !== undefined) f.filter = body.filter;
+  if (body.filter_syntax !== undefined) f.filterSyntax = body.filter_syntax;
   if (body.headers !== undefined) f.headers = parseHeaders(body.headers);
   if (body.secret !== undefined) f.secret = body.secret;
   if (body.active !== undefined) f.active = body.active;

@@ -92,7 +92,7 @@ export class PgAppender {
         ({ rows } = await client.query<{ id: string; seq: number }>({
           name: APPEND_BATCH_STATEMENT_NAME,
           text: APPEND_BATCH_SQL,
-          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(this.ctx.rollups ? eventMinutes([events]) : NO_MINUTES)],
+          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(this.ctx.rollups ? eventMinutes([events]) : NO_MINUTES), headerColumn(events)],
         }));
         // The events' seqs are not needed: the aggregates read their data and time.
         await this.aggregates.addEvents(client, [events as StoredEvent[]]);
@@ -298,6 +298,7 @@ async function insertEvents(client: pg.PoolClient, fresh: NewEvent[], request: A
       fresh.map((e) => (e.clientId ? (request.publisher ?? null) : null)),
       now,
       request.createTopics,
+      headerColumn(fresh),
     ],
   });
   return new Map(rows.map((r) => [r.id, r.seq]));
@@ -345,6 +346,11 @@ function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
 
 /** No minutes: the fast path's rollup CTE then inserts nothing (rollups off). */
 const NO_MINUTES: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
+
+/** The captured headers of the events as JSON texts (null for none): the last parameter of both append statements. */
+function headerColumn(events: NewEvent[]): unknown[] {
+  return events.map((e) => (e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null));
+}
 
 /** A batch's event minutes as the five column parameters of `eventMinutesCte`. */
 function minuteColumns(m: EventMinuteColumns): unknown[] {

@@ -18,6 +18,21 @@ import { inTransaction, PG_TYPES, pgContext, type PgContext } from "./pg-util.js
 import { SUBSCRIPTIONS_CHANNEL, watchPgCommits } from "./pg-watcher.js";
 import { MIGRATE_LOCK_SQL, MIGRATIONS, PING, STATS } from "./sql/store.js";
 
+/** The first schema of `-c search_path=…` in a url's `options` parameter, if any. */
+export function searchPathSchemaOf(url: string): string | undefined {
+  let options: string | null;
+  try {
+    options = new URL(url).searchParams.get("options");
+  } catch {
+    return undefined;
+  }
+  const m = /(?:^|\s)-c\s*search_path=([^,\s]+)/.exec(options ?? "");
+  const name = m?.[1];
+  if (name === undefined) return undefined;
+  // As PostgreSQL reads the setting: a quoted name as it is, an unquoted one folded to lower case.
+  return /^".*"$/.test(name) ? name.slice(1, -1) : name.toLowerCase();
+}
+
 export { DEFAULT_PARTITION_SIZE } from "./pg-partitions.js";
 
 /** Options of {@link openPgStore}. */
@@ -151,6 +166,7 @@ export class PgStore implements ClusterStore {
    * again under the lock, so nodes starting at once apply each migration exactly once.
    */
   async migrate(): Promise<MigrateResult> {
+    await this.ensureSchema();
     const result = await runMigrations(
       {
         dialect: "postgres",
@@ -165,6 +181,18 @@ export class PgStore implements ClusterStore {
     );
     await this.partitions.ensure();
     return result;
+  }
+
+  /**
+   * Creates the schema the connection's `search_path` names (Simple Event Handler's `DB_SCHEMA`, passed as the url's
+   * `options=-c search_path=…`) when it does not exist yet: without it, tables would have nowhere to go.
+   */
+  private async ensureSchema(): Promise<void> {
+    const { rows } = await this.ctx.query<{ schema: string | null }>("SELECT current_schema() AS schema");
+    if (rows[0]?.schema) return;
+    const schema = this.url === undefined ? undefined : searchPathSchemaOf(this.url);
+    if (schema === undefined) throw new HubError("SB_STORE_UNAVAILABLE", "no schema of the search_path exists; create it or set another");
+    await this.ctx.query(`CREATE SCHEMA IF NOT EXISTS "${schema.replaceAll('"', '""')}"`);
   }
 
   /** See {@link PgPartitions.ensure}. */

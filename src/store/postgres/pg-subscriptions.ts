@@ -38,6 +38,8 @@ export class PgSubscriptions implements SubscriptionsPart {
         sub.createdAt,
         sub.updatedAt,
         sub.priority,
+        sub.filterSyntax ?? "cel",
+        sub.filterSource ?? null,
       ]);
     } catch (error) {
       if (isUniqueViolation(error)) throw new HubError("SB_SUBSCRIPTION_EXISTS", `subscription ${JSON.stringify(sub.id)} already exists`);

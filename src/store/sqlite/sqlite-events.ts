@@ -121,6 +121,7 @@ export class SqliteEvents implements EventsPart {
         hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null,
         e.receivedAt,
         e.clientId ? (publisher ?? null) : null,
+        e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null,
       );
       if (info.changes === 0) {
         // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).

@@ -45,6 +45,8 @@ export class SqliteSubscriptions extends SqlitePart<keyof typeof SQL> implements
       priority: sub.priority,
       created_at: sub.createdAt,
       updated_at: sub.updatedAt,
+      filter_syntax: sub.filterSyntax ?? "cel",
+      filter_source: sub.filterSource ?? null,
     });
   }
 

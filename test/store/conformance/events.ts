@@ -320,6 +320,36 @@ export function eventsConformance(state: SuiteState): void {
     });
   });
 
+  describe("captured request headers", () => {
+    it("keeps an event's headers and reads them back everywhere; an event without has none", async () => {
+      const headers = { "x-tenant": "acme", "x-request-id": "r-1 ünïcode" };
+      const single = [makeEvent("hdr", { headers }), makeEvent("hdr")];
+      const one = await append(store, single);
+      // Several requests in one call: PostgreSQL stores them with its batch statement.
+      const outcomes = await store.events.append([
+        { events: [makeEvent("hdr", { headers: { "x-tenant": "globex" } })], createTopics: true },
+        { events: [makeEvent("hdr")], createTopics: true },
+      ]);
+      const seqs = [...one.results.map((r) => r.seq), ...outcomes.map((o) => expectOk(o).results[0]!.seq)];
+      const read = await store.events.readAfter(0, 10);
+      expect(read.map((e) => e.seq)).toEqual(seqs);
+      expect(read.map((e) => e.headers)).toEqual([headers, undefined, { "x-tenant": "globex" }, undefined]);
+      expect(read[1]).not.toHaveProperty("headers");
+      expect((await store.events.get(single[0]!.id))?.headers).toEqual(headers);
+      expect((await store.events.search({ topics: ["hdr"], order: "asc", limit: 10 })).map((e) => e.headers)).toEqual([
+        headers,
+        undefined,
+        { "x-tenant": "globex" },
+        undefined,
+      ]);
+    });
+
+    it("stores an empty set of headers as none", async () => {
+      const out = await append(store, [makeEvent("hdr.empty", { headers: {} })]);
+      expect((await store.events.get(out.results[0]!.id))?.headers).toBeUndefined();
+    });
+  });
+
   describe("reading events", () => {
     it("is empty at first", async () => {
       expect(await store.events.lastSeq()).toBe(0);

@@ -11,6 +11,26 @@ export function subscriptionsConformance(state: SuiteState): void {
   });
 
   describe("subscriptions", () => {
+    it("keeps a filter's syntax and its source; a filter written in CEL reads without them", async () => {
+      const source = 'data["body"]["x"] == 1 and True';
+      const s = makeSubscription("sub_sw", { filter: '((data["x"] == 1.0) ? true : false)', filterSyntax: "switch", filterSource: source });
+      await store.subscriptions.create(s);
+      expect(await store.subscriptions.get("sub_sw")).toEqual(s);
+      const cel = makeSubscription("sub_cel", { filter: "data.x == 1", url: "http://c.example/hook" });
+      await store.subscriptions.create(cel);
+      const read = await store.subscriptions.get("sub_cel");
+      expect(read).toEqual(cel);
+      expect(read).not.toHaveProperty("filterSyntax");
+      expect(read).not.toHaveProperty("filterSource");
+      // Back to CEL: the source goes, and the subscription reads as any CEL one.
+      const patched = await store.subscriptions.update("sub_sw", { filter: "true", filterSyntax: "cel", filterSource: null }, minutes(7));
+      expect(patched).not.toHaveProperty("filterSource");
+      expect(patched?.filter).toBe("true");
+      const again = await store.subscriptions.update("sub_cel", { filter: "true", filterSyntax: "switch", filterSource: "True" }, minutes(8));
+      expect([again?.filterSyntax, again?.filterSource]).toEqual(["switch", "True"]);
+      expect((await store.subscriptions.list()).find((x) => x.id === "sub_cel")?.filterSource).toBe("True");
+    });
+
     it("creates, reads, finds, lists, patches and deletes", async () => {
       const a = makeSubscription("sub_a", { topic: "orders.*", filter: "data.x == 1", headers: { "x-k": "v" }, rateLimit: 2.5 });
       const b = makeSubscription("sub_b", { url: "http://b.example/hook" });

@@ -51,7 +51,15 @@ export function Subscriptions() {
                 <td>
                   <code>{s.kind === "function" ? s.name : s.url}</code>
                 </td>
-                <td>{s.filter ? <code>{s.filter}</code> : "—"}</td>
+                <td>
+                  {s.filter ? (
+                    // A filter in another syntax (switch's) shows as written, its CEL translation on hover.
+                    <code title={s.filter_syntax === "cel" ? undefined : `CEL: ${s.filter_cel ?? ""}`}>{s.filter}</code>
+                  ) : (
+                    "—"
+                  )}
+                  {s.filter && s.filter_syntax !== "cel" ? ` (${s.filter_syntax})` : ""}
+                </td>
               </tr>
             ))}
           </tbody>

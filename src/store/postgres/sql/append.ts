@@ -5,15 +5,16 @@ import { eventMinutesCte } from "./rollups.js";
 
 /**
  * One statement per request: the events in order (nextval follows the ordinality) and the topics of the events
- * created if missing ($12: createTopics). Repeats of stored ids were taken out before (see appendOne).
+ * created if missing ($12: now, $13: createTopics); $14: the captured headers. Repeats of stored ids were taken
+ * out before (see appendOne).
  */
 export const APPEND_SQL = `WITH ins AS (
-     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, headers)
      SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
-            u.publisher
+            u.publisher, u.headers::json
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[],
-                 $11::text[])
-       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, ord)
+                 $11::text[], $14::text[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, headers, ord)
      ORDER BY u.ord
      RETURNING id, seq, topic
    ), created AS (
@@ -25,15 +26,16 @@ export const APPEND_SQL = `WITH ins AS (
 
 /**
  * The whole of a plain group commit in one statement (see `appendEvents`): the events, the topics'
- * counts (creating missing topics), the batch's event minutes (rollups, aggregated in memory: $12–$16), the highest
+ * counts (creating missing topics), the batch's event minutes (rollups, aggregated in memory: $12–$16), the captured headers ($17), the highest
  * committed seq and its announcement to the other nodes.
  */
 export const APPEND_BATCH_SQL = `WITH ins AS (
-     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at)
-     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at
+     INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, headers)
+     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
+            u.headers::json
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                 string_to_array($8::text, chr(30)), $9::text[], $10::bigint[])
-       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, ord)
+                 string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
+       WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, headers, ord)
      ORDER BY u.ord
      RETURNING id, seq, topic, received_at
    ), counted AS (

@@ -1,8 +1,8 @@
 /** The SQLite statements of the event log (see `../sqlite-events.ts`). */
 
 /** Stores one event with the seq given in memory; a repeated id changes nothing (then looked up as a repeat). */
-export const INSERT_EVENT = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+export const INSERT_EVENT = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, headers)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
 export const EVENT_BY_ID = `SELECT * FROM events WHERE id = ?`;
 /** What deciding a repeat of a client id needs (see `../../repeats.ts`). */
 export const PRIOR_BY_ID = `SELECT seq, topic, source, publisher FROM events WHERE id = ?`;
