@@ -54,11 +54,11 @@ export function Subscriptions() {
                 <td>
                   {s.filter ? (
                     // A filter in another syntax (switch's) shows as written, its CEL translation on hover.
-                    <code title={s.filter_syntax === "cel" ? undefined : `CEL: ${s.filter_cel ?? ""}`}>{s.filter}</code>
+                    <code title={isCel(s) ? undefined : `CEL: ${s.filter_cel ?? ""}`}>{s.filter}</code>
                   ) : (
                     "—"
                   )}
-                  {s.filter && s.filter_syntax !== "cel" ? ` (${s.filter_syntax})` : ""}
+                  {s.filter && !isCel(s) ? ` (${s.filter_syntax})` : ""}
                 </td>
               </tr>
             ))}
@@ -80,4 +80,9 @@ export function Subscriptions() {
       {value.length === 0 && <p className="muted">No subscriptions yet.</p>}
     </>
   );
+}
+
+/** A filter written in CEL: the default, also for a subscription from a hub that does not say. */
+function isCel(s: { filter_syntax?: string }): boolean {
+  return s.filter_syntax === undefined || s.filter_syntax === "cel";
 }
