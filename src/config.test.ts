@@ -44,7 +44,7 @@ describe("loadConfig", () => {
       bodyLimitBytes: 1_048_576,
       requestTimeoutMs: 10_000,
       lingerMaxBytes: 16 * 1024 * 1024,
-      lingerMaxMs: 2_000,
+      lingerMaxMs: 5_000,
       keepAliveTimeoutMs: 60_000,
       console: true,
       autoCreateTopics: true,
