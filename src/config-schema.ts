@@ -64,6 +64,8 @@ export const CONFIG_SCHEMA = {
   logLevel: { kind: "enum", env: ["LOG_LEVEL", "SWITCHBOARD_LOG_LEVEL"], values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info", flag: { arg: "level" }, doc: "pino level: fatal, error, warn, info, debug, trace or silent." },
   bodyLimitBytes: { kind: "int", env: ["SWITCHBOARD_BODY_LIMIT_BYTES"], default: 1024 * 1024, min: 1024, max: 100 * 1024 * 1024, doc: "Largest request body accepted, in bytes." },
   requestTimeoutMs: { kind: "int", env: ["SWITCHBOARD_REQUEST_TIMEOUT_MS"], default: 10_000, min: 100, max: MAX_TIMER_MS, doc: "Time allowed to receive a whole request, in ms." },
+  lingerMaxBytes: { kind: "int", env: ["SWITCHBOARD_LINGER_MAX_BYTES"], default: 16 * 1024 * 1024, min: 0, max: 1024 * 1024 * 1024, doc: "After refusing a request it has not read in full (413, 414, 431), the most bytes of it the hub reads and discards so that the client sees the status, before closing." },
+  lingerMaxMs: { kind: "int", env: ["SWITCHBOARD_LINGER_MAX_MS"], default: 5_000, min: 0, max: MAX_TIMER_MS, doc: "How long the hub goes on reading and discarding such a request before closing, in ms." },
   keepAliveTimeoutMs: { kind: "int", env: ["SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS"], default: 60_000, min: 100, max: MAX_TIMER_MS, doc: "How long an idle keep-alive connection stays open, in ms." },
   console: { kind: "bool", env: ["SWITCHBOARD_CONSOLE"], default: true, doc: "Serve the web console at `/` (at `/console` when BASE_PATH is empty)." },
   autoCreateTopics: { kind: "bool", env: ["SWITCHBOARD_AUTO_CREATE_TOPICS"], default: true, doc: "Publishing to an unknown topic creates it; when false such a publish gets 404." },

@@ -19,6 +19,7 @@ export const ERRORS = {
   SB_REQUEST_TOO_LARGE: { status: 413, error: "request too large" },
   SB_REQUEST_TIMEOUT: { status: 408, error: "request timeout" },
   SB_REQUEST_HEADERS_TOO_LARGE: { status: 431, error: "request headers too large" },
+  SB_REQUEST_URL_TOO_LONG: { status: 414, error: "URL too long" },
   SB_ROUTE_NOT_FOUND: { status: 404, error: "not found" },
   SB_METHOD_NOT_ALLOWED: { status: 405, error: "method not allowed" },
 

@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { openRoutes, redactUrl, registerAuth } from "./auth.js";
-import { jsonDepthExceeds, registerLimits } from "./limits.js";
+import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from "./lingering-close.js";
+import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits } from "./limits.js";
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { registerEventRoutes } from "./routes/events.js";
@@ -47,6 +48,8 @@ export interface App {
   routes: CollectedRoute[];
 }
 
+/** Longest path parameter (a topic name, an id) the router matches; a longer one gets 414. */
+const MAX_PARAM_LENGTH = 256;
 const CLOUDEVENTS_TYPES = ["application/cloudevents+json", "application/cloudevents-batch+json"];
 const ANY_JSON_TYPE = /^application\/[a-z0-9.+-]+\+json$/;
 
@@ -58,6 +61,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const { hub } = options;
   const { config } = hub;
   const log = options.log ?? hub.log;
+  const linger: LingerOptions = { maxBytes: config.lingerMaxBytes, maxMs: config.lingerMaxMs };
   // fastify's own logger is off: it would build a child logger per request. The hooks below write one line per
   // request through the hub's logger, with the request id.
   const fastify = Fastify({
@@ -73,15 +77,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       connectionsCheckingInterval: requestCheckIntervalMs(config.requestTimeoutMs),
     },
     clientErrorHandler(error, socket) {
-      answerClientError(error, socket, log, config.requestTimeoutMs);
+      answerClientError(error, socket, log, config.requestTimeoutMs, linger);
     },
     keepAliveTimeout: config.keepAliveTimeoutMs,
     forceCloseConnections: "idle",
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // Router errors (a bad %-escape, a path parameter over maxParamLength) get the catalog's body, not fastify's.
-    frameworkErrors: (error, _request, reply) => {
-      const hubErr = toHubError(error);
+    frameworkErrors: (error, request, reply) => {
+      const hubErr = request.url.length > MAX_URL_LENGTH ? urlTooLong(request.url.length) : toHubError(error);
       void (reply as FastifyReply).status(hubErr.status).send(hubErr.toBody());
     },
   });
@@ -92,7 +96,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerJsonParsers(fastify, config.maxJsonDepth);
   // The console is for nodes that serve the API; `SWITCHBOARD_CONSOLE=false` turns it off.
   const site = config.console && config.role !== "worker" ? loadConsole(CONSOLE_DIR, config.basePath) : undefined;
-  registerRequestHooks(fastify, app, log, (request) => isConsolePage(site, request, config.basePath) && site);
+  registerRequestHooks(fastify, app, log, linger, (request) => isConsolePage(site, request, config.basePath) && site);
   // Before the limits: they count by request.credentialId.
   registerAuth(fastify, hub, { paths: consoleOpenPaths(site), isOpen: (request) => isConsolePage(site, request, config.basePath) });
   registerLimits(fastify, hub);
@@ -169,18 +173,28 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
   });
 }
 
+/** Statuses that refuse a request for its size: when it was not read in full, its connection is closed after a linger. */
+const SIZE_REFUSALS = new Set([413, 414, 431]);
+
 /**
- * Drain handling, one log line per request, and the catalog's bodies for errors and unknown routes, except the
- * console's pages (`consolePage` gives the site for those), which get its `index.html`.
+ * URL length, drain handling, lingering close, one log line per request, and the catalog's bodies for errors and
+ * unknown routes, except the console's pages (`consolePage` gives the site for those), which get its `index.html`.
  */
 function registerRequestHooks(
   fastify: FastifyInstance,
   app: App,
   log: Logger,
+  linger: LingerOptions,
   consolePage: (request: FastifyRequest) => ConsoleSite | false | undefined,
 ): void {
   // Callback-style hooks: an async hook costs a promise per request on the hot path.
   fastify.addHook("onRequest", (request, reply, done) => {
+    // Before auth and routing's hooks, on every route and on unknown ones alike. (Past Node's header limit, 16 KiB with
+    // the headers, the request line never gets here: see clientErrorToHubError.)
+    if (request.url.length > MAX_URL_LENGTH) {
+      done(urlTooLong(request.url.length));
+      return;
+    }
     if (app.lifecycle === "draining" && !request.url.startsWith("/health") && !request.url.startsWith("/ready")) {
       reply.header("connection", "close");
       done(new HubError("SB_SHUTTING_DOWN", "the hub is shutting down; retry on another node or shortly"));
@@ -190,8 +204,15 @@ function registerRequestHooks(
   });
   // Requests already in flight when draining began: close their connections after the reply, or the server's close
   // would wait on them as idle keep-alive connections until the shutdown grace period ran out (exit 1).
-  fastify.addHook("onSend", (_request, reply, payload, done) => {
+  fastify.addHook("onSend", (request, reply, payload, done) => {
     if (app.lifecycle === "draining") reply.header("connection", "close");
+    // A request refused before its body was read in full: Node would close the connection on the client still sending
+    // it (fastify asks for the close on a body over the limit), and the client would see a reset, not this reply.
+    // Closed after a bounded linger instead; any other refusal keeps the connection, and Node reads the rest of the body.
+    if (!request.raw.complete && (SIZE_REFUSALS.has(reply.statusCode) || /close/i.test(String(reply.getHeader("connection") ?? "")))) {
+      reply.header("connection", "close");
+      lingerOnClose(request.raw.socket, linger);
+    }
     done(null, payload);
   });
   // One log line per request.
@@ -223,19 +244,18 @@ function requestCheckIntervalMs(requestTimeoutMs: number): number {
   return Math.max(10, Math.min(1_000, Math.ceil(requestTimeoutMs / 10)));
 }
 
-/** A client that keeps its side open after the error reply is cut off this long after it. */
+/** After other errors (a timeout, bytes that are not HTTP), a client that keeps its side open is cut off this soon. */
 const CLIENT_ERROR_LINGER_MS = 1_000;
-const answeredSockets = new WeakSet<Socket>();
 
 /**
  * Errors Node raises outside any route (a request not received within the timeout, headers over Node's limit, bytes
  * that are not HTTP) get the catalog's body too, then the connection is closed. The reply is written only when no
- * response has begun on the socket; then `end()` sends it before the FIN, so a client still sending is not reset before
- * it can read it.
+ * response has begun on the socket; then it is sent before the FIN and what the client still sends is read and
+ * discarded for a while (see lingering-close.ts), so a client still sending is not reset before it can read it.
  */
-function answerClientError(error: Error & { code?: string }, socket: Socket, log: Logger, requestTimeoutMs: number): void {
-  if (error.code === "ECONNRESET" || socket.destroyed || answeredSockets.has(socket)) return;
-  answeredSockets.add(socket);
+function answerClientError(error: Error & { code?: string }, socket: Socket, log: Logger, requestTimeoutMs: number, linger: LingerOptions): void {
+  // Once lingering, the parser goes on failing on the discarded bytes: the client has its answer already.
+  if (error.code === "ECONNRESET" || socket.destroyed || isLingering(socket)) return;
   const hubErr = clientErrorToHubError(error, requestTimeoutMs);
   log.info({ code: hubErr.code, details: hubErr.details, remote: socket.remoteAddress }, "request rejected");
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
@@ -244,19 +264,19 @@ function answerClientError(error: Error & { code?: string }, socket: Socket, log
     return;
   }
   const body = JSON.stringify(hubErr.toBody());
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${hubErr.status} ${STATUS_CODES[hubErr.status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
-  const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
-  socket.once("close", () => clearTimeout(linger));
+  lingerThenClose(socket, SIZE_REFUSALS.has(hubErr.status) ? linger : { ...linger, maxMs: Math.min(linger.maxMs, CLIENT_ERROR_LINGER_MS) });
 }
 
-function clientErrorToHubError(error: Error & { code?: string }, requestTimeoutMs: number): HubError {
+function clientErrorToHubError(error: Error & { code?: string; rawPacket?: Buffer }, requestTimeoutMs: number): HubError {
   switch (error.code) {
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return new HubError("SB_REQUEST_TIMEOUT", `the request was not received in full within ${requestTimeoutMs} ms`);
     case "HPE_HEADER_OVERFLOW":
+      if (requestLineOverflows(error.rawPacket)) return urlTooLong(undefined);
       return new HubError("SB_REQUEST_HEADERS_TOO_LARGE", `the request line and headers are over ${maxHeaderSize} bytes`);
     case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
       return new HubError("SB_REQUEST_TOO_LARGE", "the chunk extensions are over 16 KiB");
@@ -265,12 +285,32 @@ function clientErrorToHubError(error: Error & { code?: string }, requestTimeoutM
   }
 }
 
+/** 414 for a URL of `length` characters (unknown when Node's header limit cut it before it ended). */
+function urlTooLong(length: number | undefined): HubError {
+  const has = length === undefined ? `is over ${maxHeaderSize} bytes` : `has ${length} characters`;
+  return new HubError("SB_REQUEST_URL_TOO_LONG", `the URL ${has}; at most ${MAX_URL_LENGTH} are allowed`);
+}
+
+/**
+ * Whether Node's header limit was passed within the request line, as far as the bytes read when it was passed show:
+ * they start with a method, and no line ends within the URL limit. (When the line arrived in several reads, the last
+ * one holds only part of it, and the client gets 431.)
+ */
+function requestLineOverflows(packet: Buffer | undefined): boolean {
+  if (packet === undefined || !/^[A-Z]{3,10} [^ \r\n]/.test(packet.subarray(0, 12).toString("latin1"))) return false;
+  const eol = packet.indexOf("\r\n");
+  return eol === -1 || eol > MAX_URL_LENGTH;
+}
+
 /** Maps anything thrown in a request to a catalog error; unknown errors become a 500 that leaks nothing. */
 export function toHubError(error: unknown): HubError {
   if (error instanceof HubError) return error;
   const e = error as FastifyError & { status?: number };
   const status = e.statusCode ?? e.status;
   switch (e.code) {
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      // Its message would echo the whole path.
+      return new HubError("SB_REQUEST_URL_TOO_LONG", `a path parameter is over ${MAX_PARAM_LENGTH} characters`);
     case "FST_ERR_CTP_BODY_TOO_LARGE":
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new HubError("SB_REQUEST_TOO_LARGE", e.message);

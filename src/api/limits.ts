@@ -10,7 +10,7 @@ import type { Hub } from "../hub.js";
  *   second's worth. Past it: 429 `SB_RATE_LIMITED` with `Retry-After`.
  * - Open SSE streams per credential: past `maxStreamsPerCredential`, 429 `SB_STREAMS_PER_CREDENTIAL`.
  * - With auth off there is no credential, and none of these applies (see {@link clientKey}).
- * - URLs longer than {@link MAX_URL_LENGTH}: 414 is not in the catalog, so 400 `SB_REQUEST_INVALID`.
+ * - URLs longer than {@link MAX_URL_LENGTH}: 414 `SB_REQUEST_URL_TOO_LONG` (checked in build-app.ts, on every request).
  * - CORS for browser publishers and streams, when `corsOrigins` is set.
  *
  * The per-client checks run as route-level `preParsing` hooks, attached only to the routes they apply to: they run
@@ -155,13 +155,9 @@ export function registerLimits(fastify: FastifyInstance, hub: Hub): void {
   if (config.corsOrigins.trim() !== "") registerCors(fastify, config.corsOrigins);
 }
 
-/** Refuses URLs over the length limit, and requests over `limiter`'s rate for their credential. */
+/** Refuses requests over `limiter`'s rate for their credential. */
 function rateLimitHook(limiter: RateLimiter | undefined, name: string): PreParsingHook {
   return (request, reply, payload, done) => {
-    if (request.url.length > MAX_URL_LENGTH) {
-      done(new HubError("SB_REQUEST_INVALID", `the URL has ${request.url.length} characters; at most ${MAX_URL_LENGTH} are allowed`));
-      return;
-    }
     const key = limiter === undefined ? undefined : clientKey(request);
     if (key !== undefined) {
       const wait = limiter!.take(key);

@@ -45,16 +45,22 @@ describe("encoding", () => {
 });
 
 describe("URL size", () => {
-  it("a URL over 8 KiB → 400 naming the limit", async () => {
-    const reply = await request(`${hub.url}/api/events?topic=${"a".repeat(9000)}`);
-    expect(reply.status).toBe(400);
-    expect(reply.body.details).toMatch(/at most 8192/);
+  it("a URL over 8 KiB → 414 SB_REQUEST_URL_TOO_LONG naming the limit, on known routes and unknown ones", async () => {
+    for (const path of [`/api/events?topic=${"a".repeat(9000)}`, `/api/no-such-route?x=${"a".repeat(9000)}`, `/api/health?x=${"a".repeat(9000)}`]) {
+      const reply = await request(`${hub.url}${path}`);
+      expect(reply.status, path.slice(0, 30)).toBe(414);
+      expect(reply.body).toEqual({
+        error: "URL too long",
+        details: `the URL has ${path.length} characters; at most 8192 are allowed`,
+        code: "SB_REQUEST_URL_TOO_LONG",
+      });
+    }
   });
 
-  it("a path parameter over 256 characters, or a bad %-escape → 400 with the catalog body", async () => {
+  it("a path parameter over 256 characters → 414 without echoing it; a bad %-escape → 400, with the catalog body", async () => {
     const reply = await request(`${hub.url}/api/topics/${"a".repeat(300)}`);
-    expect(reply.status).toBe(400);
-    expect(reply.body.code).toBe("SB_REQUEST_INVALID");
+    expect(reply.status).toBe(414);
+    expect(reply.body).toEqual({ error: "URL too long", details: "a path parameter is over 256 characters", code: "SB_REQUEST_URL_TOO_LONG" });
     const bad = await request(`${hub.url}/api/topics/%E0%A4%A`);
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe("SB_REQUEST_INVALID");

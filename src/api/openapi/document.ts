@@ -190,7 +190,7 @@ function successReplies(doc: RouteDoc, components: Record<string, unknown>): Rec
 }
 
 /** What every route can answer, by what it is: every request, those with credentials, those with a body. */
-const ANY_REQUEST: ErrorCode[] = ["SB_REQUEST_INVALID", "SB_REQUEST_TIMEOUT", "SB_REQUEST_HEADERS_TOO_LARGE", "SB_INTERNAL"];
+const ANY_REQUEST: ErrorCode[] = ["SB_REQUEST_INVALID", "SB_REQUEST_TIMEOUT", "SB_REQUEST_HEADERS_TOO_LARGE", "SB_REQUEST_URL_TOO_LONG", "SB_INTERNAL"];
 const AUTHENTICATED: ErrorCode[] = ["SB_AUTH_REQUIRED", "SB_AUTH_INVALID", "SB_AUTH_FORBIDDEN", "SB_RATE_LIMITED", "SB_STORE_UNAVAILABLE"];
 const WITH_BODY: ErrorCode[] = ["SB_REQUEST_INVALID_JSON", "SB_REQUEST_TOO_DEEP", "SB_REQUEST_TOO_LARGE", "SB_REQUEST_UNSUPPORTED_MEDIA_TYPE"];
 /** Where a schema names no code, its failures answer these (`validation.ts`). */

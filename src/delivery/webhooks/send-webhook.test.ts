@@ -52,6 +52,13 @@ function replyTo(req: ReceivedRequest): Reply {
           res.on("close", () => clearInterval(timer));
         },
       };
+    case "/reset-body":
+      return {
+        write: (res) => {
+          res.writeHead(500, { "content-length": "100" });
+          res.write("partial", () => setTimeout(() => res.socket?.destroy(), 20));
+        },
+      };
     case "/hang":
       return "timeout";
     default:
@@ -169,10 +176,10 @@ describe("send", () => {
     expect(result.latencyMs).toBeGreaterThanOrEqual(290);
   });
 
-  it("counts a 2xx whose body stalls as ok, with what arrived, within the timeout", async () => {
+  it("counts a 2xx whose body stalls as ok, with what arrived and why it is short, within the timeout", async () => {
     const started = Date.now();
     const result = await client.send(request("/stall-body", { timeoutMs: 300 }));
-    expect(result).toMatchObject({ ok: true, status: 200, responseExcerpt: "partial", error: null });
+    expect(result).toMatchObject({ ok: true, status: 200, responseExcerpt: "partial", error: "response body not received in full within 300 ms" });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
@@ -180,10 +187,16 @@ describe("send", () => {
     const started = Date.now();
     const result = await client.send(request("/trickle", { timeoutMs: 400 }));
     const took = Date.now() - started;
-    expect(result).toMatchObject({ ok: true, status: 200, error: null });
+    expect(result).toMatchObject({ ok: true, status: 200, error: "response body not received in full within 400 ms" });
     expect(result.responseExcerpt).toMatch(/^\.+$/);
     expect(took).toBeGreaterThanOrEqual(390);
     expect(took).toBeLessThan(2000);
+  });
+
+  it("says when the body was cut off by the receiver, keeping the status and what arrived", async () => {
+    const result = await client.send(request("/reset-body"));
+    expect(result).toMatchObject({ ok: false, status: 500, responseExcerpt: "partial" });
+    expect(result.error).toMatch(/^response body cut off: /);
   });
 
   it("reports 410 as gone", async () => {

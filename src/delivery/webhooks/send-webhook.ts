@@ -28,7 +28,10 @@ export interface AttemptResult {
   latencyMs: number;
   /** First 4 KiB of the response body, decoded as UTF-8 (invalid bytes replaced); null when no response. */
   responseExcerpt: string | null;
-  /** Why no response came: "timeout after 10000 ms", "connect ECONNREFUSED 127.0.0.1:9", "private address 10.0.0.1 refused". */
+  /**
+   * Why no response came: "timeout after 10000 ms", "connect ECONNREFUSED 127.0.0.1:9", "private address 10.0.0.1
+   * refused"; or, with a status, why its excerpt is cut short: "response body not received in full within 10000 ms".
+   */
   error: string | null;
   /** From `Retry-After` on 429/503. */
   retryAfterMs?: number;
@@ -117,14 +120,14 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
       });
       const status = res.statusCode;
       // The status line is the receiver's answer; the excerpt is read within what is left of the budget and kept
-      // as far as it got.
-      const responseExcerpt = await readExcerpt(res.body);
+      // as far as it got, and a body that stalled or trickled past the budget is said so.
+      const excerpt = await readExcerpt(res.body);
       const result: AttemptResult = {
         ok: status >= 200 && status < 300,
         status,
         latencyMs: elapsed(),
-        responseExcerpt,
-        error: null,
+        responseExcerpt: excerpt.text,
+        error: excerpt.failure === undefined ? null : bodyCutError(excerpt.failure, controller.signal.aborted, req.timeoutMs),
         gone: status === 410,
       };
       if (status === 429 || status === 503) {
@@ -149,14 +152,16 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
 
 /**
  * The first {@link RESPONSE_EXCERPT_BYTES} of a body as UTF-8. A body that is longer is destroyed (its connection
- * closed) rather than read on; one that fails midway (timeout, reset) yields what had arrived.
+ * closed) rather than read on, so a receiver answering megabytes costs 4 KiB; one that fails midway (timeout, reset)
+ * yields what had arrived, and the failure.
  */
-async function readExcerpt(body: Readable): Promise<string> {
+async function readExcerpt(body: Readable): Promise<{ text: string; failure?: unknown }> {
   // Destroying the body before its end makes undici emit an abort error; nobody else listens for it.
   body.on("error", () => {});
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
+  let failure: unknown;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       const room = RESPONSE_EXCERPT_BYTES - size;
@@ -169,11 +174,19 @@ async function readExcerpt(body: Readable): Promise<string> {
       chunks.push(chunk);
       size += chunk.length;
     }
-  } catch {
+  } catch (error) {
     truncated = true;
+    failure = error;
   }
   // Decoding a cut body in streaming mode drops a multi-byte character split at the cut instead of replacing it.
-  return new TextDecoder("utf-8").decode(Buffer.concat(chunks, size), { stream: truncated });
+  const text = new TextDecoder("utf-8").decode(Buffer.concat(chunks, size), { stream: truncated });
+  return failure === undefined ? { text } : { text, failure };
+}
+
+/** Why a response body was not read to its end (nor to the excerpt's size): the attempt's budget ran out, or the receiver broke off. */
+function bodyCutError(failure: unknown, aborted: boolean, timeoutMs: number): string {
+  if (aborted || isUndiciTimeout(failure)) return `response body not received in full within ${timeoutMs} ms`;
+  return `response body cut off: ${describeError(failure)}`;
 }
 
 function isUndiciTimeout(err: unknown): boolean {
