@@ -14,6 +14,7 @@ import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/sen
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
 import { createEventFanout } from "./hub/event-fanout.js";
 import { startHousekeeping, type Housekeeping } from "./hub/housekeeping.js";
+import { clusterLiveSink, decodeLiveEvent, localLiveSink } from "./hub/live-events.js";
 import { createOutbox, type Outbox } from "./hub/outbox/outbox.js";
 import { OutboxRelay } from "./hub/outbox/outbox-relay.js";
 import { createPublish, type PublishInput } from "./hub/publish.js";
@@ -23,7 +24,7 @@ import { HubMetrics } from "./metrics.js";
 import { ContinuousAggregates } from "./aggregation/continuous-aggregates.js";
 import { openStore } from "./store/index.js";
 import type { RetentionResult } from "./store/retention.js";
-import type { Store, StoredEvent } from "./store/store.js";
+import type { NewEvent, Store, StoredEvent } from "./store/store.js";
 
 /** Options of {@link createHub}: any configuration key, plus an already-open store or logger, and a clock. */
 export interface HubOptions extends Partial<Config> {
@@ -82,6 +83,11 @@ export interface Hub {
   /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
   onEvent(handler: (event: StoredEvent) => void): () => void;
   /**
+   * Calls `handler` with each event of a live-only topic (`storage: "none"`) published from now on, on this node or
+   * (PostgreSQL) another; such events have no seq and are never stored. Returns the unsubscribe function.
+   */
+  onLiveEvent(handler: (event: NewEvent) => void): () => void;
+  /**
    * Registers a durable in-process handler of the events of `topic` (a name or a pattern such as `orders.*`): a
    * subscription of kind "function" named `options.name`, with its cursor, deliveries, retries and dead letters. It
    * runs from {@link start} on (at once when registered after it). See docs/library.md.
@@ -127,10 +133,11 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT, now });
   // Late-bound: system events are published through the hub itself, once it exists.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
-  const { destinations, dispatcher, handlers } = createDelivery(config, { store, metrics, log, loopLog, now, webhookClient, report }, (topic, data) =>
+  const isLiveTopic = (topic: string): boolean => topics.isLive(topic);
+  const { destinations, dispatcher, handlers } = createDelivery(config, { store, metrics, log, loopLog, now, webhookClient, report, isLiveTopic }, (topic, data) =>
     publishSystemEvent(topic, data),
   );
-  const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
+  const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now, isLiveTopic });
   const fanout = createEventFanout({ streams, dispatcher, log });
   // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay.
   let wakeRelay = (): void => {};
@@ -140,6 +147,13 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     dispatcher: config.role === "api" ? undefined : dispatcher,
     log: loopLog.child({ component: "cluster" }),
     onOutbox: () => wakeRelay(),
+    onLive: (payload) => {
+      const event = decodeLiveEvent(payload, log);
+      if (event) fanout.emitLive([event]);
+    },
+    onTopicChange: (name) => {
+      topics.reload(name).catch((error: unknown) => log.error({ err: error, topic: name }, "re-reading a topic failed"));
+    },
   });
   const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
   const ingestor = new Ingestor({
@@ -148,6 +162,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     metrics,
     autoCreateTopics: config.autoCreateTopics,
     onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)),
+    live: store.mode === "cluster" ? clusterLiveSink(store.cluster, fanout.emitLive) : localLiveSink(fanout.emitLive),
   });
   const housekeeping = startHousekeeping({ store, topics, config, log, now });
   // PostgreSQL wakes the relay by NOTIFY; SQLite by hub.outbox itself, and the sweep for other connections' rows.
@@ -174,6 +189,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     publish: createPublish({ ingestor, config, now }),
     outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
     onEvent: fanout.onEvent,
+    onLiveEvent: fanout.onLiveEvent,
     handle: (topic, handler, handlerOptions) => handlers.handle(topic, handler, handlerOptions),
     start: () => handlers.start(),
     runRetention: housekeeping.runRetention,
@@ -198,10 +214,19 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
  */
 function createDelivery(
   config: Config,
-  parts: { store: Store; metrics: HubMetrics; now: () => number; log: Logger; loopLog: Logger; webhookClient: WebhookClient; report: ErrorReporter },
+  parts: {
+    store: Store;
+    metrics: HubMetrics;
+    now: () => number;
+    log: Logger;
+    loopLog: Logger;
+    webhookClient: WebhookClient;
+    report: ErrorReporter;
+    isLiveTopic: (topic: string) => boolean;
+  },
   publishSystemEvent: DispatcherOptions["publishSystemEvent"],
 ): { destinations: DestinationRouter; dispatcher: Dispatcher; handlers: HandlerRegistry } {
-  const { store, metrics, log, loopLog, now, webhookClient, report } = parts;
+  const { store, metrics, log, loopLog, now, webhookClient, report, isLiveTopic } = parts;
   const destinations = new DestinationRouter({
     webhookClient,
     userAgent: USER_AGENT,
@@ -210,7 +235,7 @@ function createDelivery(
   });
   const functions = new FunctionDestination(destinations, { log: log.child({ component: "handlers" }), report });
   const dispatcher = createDispatcher(config, { store, metrics, log: loopLog, now, client: webhookClient, destination: functions }, publishSystemEvent);
-  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now });
+  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now, isLiveTopic });
   return { destinations, dispatcher, handlers };
 }
 
@@ -230,7 +255,7 @@ function createStreams(config: Config, store: Store, metrics: HubMetrics, log: L
 /** The subscription service, configured. */
 function createSubscriptions(
   config: Config,
-  parts: Pick<ConstructorParameters<typeof SubscriptionService>[0], "store" | "metrics" | "dispatcher" | "now">,
+  parts: Pick<ConstructorParameters<typeof SubscriptionService>[0], "store" | "metrics" | "dispatcher" | "now" | "isLiveTopic">,
 ): SubscriptionService {
   return new SubscriptionService({
     ...parts,

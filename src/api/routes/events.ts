@@ -109,7 +109,8 @@ function publishDoc(summary: string, description?: string) {
     replies: [
       {
         status: 201,
-        description: "Stored (or a repeat): one result, or an array of them for a batch.",
+        description:
+          "Stored (or a repeat): one result, or an array of them for a batch. An event of a live-only topic is sent to the open streams and not stored: its result has `seq: null` and `stored: false`.",
         schema: PUBLISH_REPLY,
         headers: { "Idempotent-Replayed": "`true` when the request repeated a client id or an Idempotency-Key: nothing new was stored." },
       },
@@ -122,6 +123,7 @@ function publishDoc(summary: string, description?: string) {
       "SB_IDEMPOTENCY_KEY_CONFLICT",
       "SB_TOPIC_INVALID",
       "SB_TOPIC_NOT_FOUND",
+      "SB_LIVE_EVENT_TOO_LARGE",
     ],
     headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
     bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],
