@@ -12,13 +12,13 @@ import { StreamHub } from "./delivery/sse/stream-hub.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
 import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/send-webhook.js";
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
-import { createEventFanout } from "./hub/event-fanout.js";
+import { createEventFanout, type EventFanout } from "./hub/event-fanout.js";
 import { startHousekeeping, type Housekeeping } from "./hub/housekeeping.js";
-import { clusterLiveSink, decodeLiveEvent, localLiveSink } from "./hub/live-events.js";
+import { wireLiveEvents } from "./hub/live-events.js";
 import { createOutbox, type Outbox } from "./hub/outbox/outbox.js";
 import { OutboxRelay } from "./hub/outbox/outbox-relay.js";
 import { createPublish, type PublishInput } from "./hub/publish.js";
-import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
+import { Ingestor, type IngestorOptions, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
 import { ContinuousAggregates } from "./aggregation/continuous-aggregates.js";
@@ -134,11 +134,14 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   // Late-bound: system events are published through the hub itself, once it exists.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
   const isLiveTopic = (topic: string): boolean => topics.isLive(topic);
-  const { destinations, dispatcher, handlers } = createDelivery(config, { store, metrics, log, loopLog, now, webhookClient, report, isLiveTopic }, (topic, data) =>
-    publishSystemEvent(topic, data),
+  const { destinations, dispatcher, handlers } = createDelivery(
+    config,
+    { store, metrics, log, loopLog, now, webhookClient, report, isLiveTopic },
+    (topic, data) => publishSystemEvent(topic, data),
   );
   const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now, isLiveTopic });
   const fanout = createEventFanout({ streams, dispatcher, log });
+  const live = wireLiveEvents({ store, topics, emit: fanout.emitLive, log });
   // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay.
   let wakeRelay = (): void => {};
   // An `api` node runs no workers, so it has no subscriptions to re-read.
@@ -147,23 +150,10 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     dispatcher: config.role === "api" ? undefined : dispatcher,
     log: loopLog.child({ component: "cluster" }),
     onOutbox: () => wakeRelay(),
-    onLive: (payload) => {
-      const event = decodeLiveEvent(payload, log);
-      if (event) fanout.emitLive([event]);
-    },
-    onTopicChange: (name) => {
-      topics.reload(name).catch((error: unknown) => log.error({ err: error, topic: name }, "re-reading a topic failed"));
-    },
+    ...live.announced,
   });
   const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
-  const ingestor = new Ingestor({
-    store,
-    topics,
-    metrics,
-    autoCreateTopics: config.autoCreateTopics,
-    onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)),
-    live: store.mode === "cluster" ? clusterLiveSink(store.cluster, fanout.emitLive) : localLiveSink(fanout.emitLive),
-  });
+  const ingestor = createIngestor(config, { store, topics, metrics, sync, fanout, live: live.sink });
   const housekeeping = startHousekeeping({ store, topics, config, log, now });
   // PostgreSQL wakes the relay by NOTIFY; SQLite by hub.outbox itself, and the sweep for other connections' rows.
   const relay = new OutboxRelay({ store, ingestor, log: log.child({ component: "outbox" }), sweepMs: sync ? undefined : config.outboxSweepMs });
@@ -237,6 +227,15 @@ function createDelivery(
   const dispatcher = createDispatcher(config, { store, metrics, log: loopLog, now, client: webhookClient, destination: functions }, publishSystemEvent);
   const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now, isLiveTopic });
   return { destinations, dispatcher, handlers };
+}
+
+/** The ingestor, configured: commits go to the cluster sync (which emits them in seq order) or straight out. */
+function createIngestor(
+  config: Config,
+  parts: Pick<IngestorOptions, "store" | "topics" | "metrics" | "live"> & { sync: ClusterSync | undefined; fanout: EventFanout },
+): Ingestor {
+  const { sync, fanout, ...rest } = parts;
+  return new Ingestor({ ...rest, autoCreateTopics: config.autoCreateTopics, onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)) });
 }
 
 /** The live SSE streams, configured. */

@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import { HubError } from "../errors.js";
 import type { LiveSink } from "../ingest/ingestor.js";
-import type { ClusterPart, NewEvent } from "../store/store.js";
+import type { TopicCatalog } from "../ingest/topic-catalog.js";
+import type { ClusterPart, NewEvent, Store } from "../store/store.js";
 
 /**
  * Events of live-only topics (`storage: "none"`) never touch the log, so the commit feed cannot carry them to the
@@ -9,6 +10,35 @@ import type { ClusterPart, NewEvent } from "../store/store.js";
  * fields as a JSON array, a newline, then the data's JSON text as received (so every node's frames carry the same
  * bytes). NOTIFY keeps nothing: a node that is not listening at that moment misses the event, as a stream would.
  */
+
+/**
+ * The hub's live wiring: the ingestor's sink (local, or announced first on a shared store), and the cluster sync's
+ * handlers of what other nodes announce (their live events, their topic changes).
+ */
+export function wireLiveEvents({
+  store,
+  topics,
+  emit,
+  log,
+}: {
+  store: Store;
+  topics: Pick<TopicCatalog, "reload">;
+  emit: (events: NewEvent[]) => void;
+  log: Logger;
+}) {
+  return {
+    sink: store.mode === "cluster" ? clusterLiveSink(store.cluster, emit) : localLiveSink(emit),
+    announced: {
+      onLive(payload: string): void {
+        const event = decodeLiveEvent(payload, log);
+        if (event) emit([event]);
+      },
+      onTopicChange(name: string | undefined): void {
+        topics.reload(name).catch((error: unknown) => log.error({ err: error, topic: name }, "re-reading a topic failed"));
+      },
+    },
+  };
+}
 
 /** This node's sink: hands the events to the local streams (`emit`). */
 export function localLiveSink(emit: (events: NewEvent[]) => void): LiveSink {

@@ -32,7 +32,7 @@ export const PublishResult = Type.Object(
     }),
     topic: Type.String({ description: "The topic the event went to." }),
     stored: Type.Optional(
-      Type.Literal(false, { description: "Only on an event of a live-only topic (`storage: \"none\"`): sent to the open streams, not stored." }),
+      Type.Literal(false, { description: 'Only on an event of a live-only topic (`storage: "none"`): sent to the open streams, not stored.' }),
     ),
   },
   {

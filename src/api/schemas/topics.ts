@@ -43,7 +43,7 @@ function topicFields() {
         type: "string",
         enum: ["log", "none"],
         description:
-          '`log` (the default): events are stored, searchable, replayed and delivered. `none`: live-only, events go to the open streams and are never stored (no seq, no search, no replay, no webhooks); see docs/streams.md.',
+          "`log` (the default): events are stored, searchable, replayed and delivered. `none`: live-only, events go to the open streams and are never stored (no seq, no search, no replay, no webhooks); see docs/streams.md.",
         errorMessage: 'storage must be "log" or "none"',
       }),
     ),
