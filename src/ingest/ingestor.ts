@@ -127,7 +127,9 @@ export class Ingestor {
    * A publish with events of live-only topics. They pass the same checks (topic, schema), then go to the live sink
    * only: no store, no queue. In a batch with stored events, the stored ones commit first (all or nothing) and the
    * live ones are sent only once that succeeded, and not again when the request repeats an earlier one (replayed).
-   * An Idempotency-Key covers the stored part only: nothing is kept to recognise a repeat of live events.
+   * An Idempotency-Key covers the stored part only: nothing is kept to recognise a repeat of live events. An outbox
+   * row of live events alone still goes through the store, which deletes it (a request of no events): the events are
+   * sent once that succeeded, so a row another relay took is not sent twice.
    */
   private publishLive(events: NewEvent[], liveCount: number, options: PublishOptions): Promise<PublishResult> {
     const { topics, metrics, live: sink } = this.options;
@@ -145,7 +147,7 @@ export class Ingestor {
       endSpan(span, error);
       return Promise.reject(error);
     }
-    if (toStore.length === 0) {
+    if (toStore.length === 0 && options.outboxId === undefined) {
       metrics?.ingestRequests.inc({ outcome: "live" });
       const result: PublishResult = { results: events.map(liveResult), replayed: false, stored: 0 };
       let sent;
