@@ -194,6 +194,29 @@ function defineLiveTests(dialect: "sqlite" | "postgres"): void {
       ]);
     });
 
+    it("holds a live event that comes while a resuming stream replays, and sends it once, after the replay", async () => {
+      const hub = await startHub();
+      await createTopic(hub, { name: "tail.live", storage: "none" });
+      const first = await postJson(`${hub.url}/api/events?topic=tail.log`, { i: -1 });
+      // Enough stored events for several replay pages.
+      for (let batch = 0; batch < 3; batch++) {
+        const events = Array.from({ length: 1000 }, (_, i) => ({ topic: "tail.log", data: { i: batch * 1000 + i } }));
+        expect((await postJson(`${hub.url}/api/events`, events)).status).toBe(201);
+      }
+      const resumed = await stream(hub, "/events?topic=tail.*", { "last-event-id": first.body.id });
+      const live = await postJson(`${hub.url}/api/events?topic=tail.live`, { live: true });
+      expect(live.body.seq).toBeNull();
+      const frames = await resumed.waitForEvents(3001);
+      const liveAt = frames.findIndex((f) => f.data === '{"live":true}');
+      expect(liveAt).toBe(3000);
+      expect(frames[liveAt]!.id).toBeUndefined();
+      expect(frames.slice(0, 3000).map((f) => JSON.parse(f.data!).i)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+      // Sent once: a stored marker after it is the next frame.
+      const marker = await postJson(`${hub.url}/api/events?topic=tail.log`, { marker: true });
+      const [next] = (await resumed.waitForEvents(3002)).slice(3001);
+      expect(next!.id).toBe(marker.body.id);
+    });
+
     it("refuses subscriptions naming a live-only topic; a pattern matching one never gets its events", async () => {
       const hub = await startHub();
       receiver = await startReceiver();
