@@ -171,9 +171,11 @@ export class Ingestor {
     }
     return this.enqueue(toStore, options, span).then(async (stored) => {
       if (!stored.replayed) await sink?.send(toSend);
-      // The stored events' results come in their order; the live ones fill the other places.
+      // The stored events' results come in their order; the live ones fill the other places (as split above: the
+      // topic's storage may have changed meanwhile).
+      const sent = new Set(toSend);
       let next = 0;
-      const results = events.map((e) => (topics.isLive(e.topic) ? liveResult(e) : stored.results[next++]!));
+      const results = events.map((e) => (sent.has(e) ? liveResult(e) : stored.results[next++]!));
       return { ...stored, results };
     });
   }

@@ -33,9 +33,11 @@ export class TopicCatalog {
 
   /** Loads every topic's schema; call once at start. */
   async load(): Promise<void> {
+    // Read first, then swap at once: a reload never leaves the catalog empty while the list is read.
+    const topics = await this.store.topics.list();
     this.validators.clear();
     this.live.clear();
-    for (const topic of await this.store.topics.list()) this.remember(topic);
+    for (const topic of topics) this.remember(topic);
   }
 
   /**
