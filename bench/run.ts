@@ -15,6 +15,7 @@ import { batchBench } from "./benches/batch.js";
 import { destinationsBench } from "./benches/destinations.js";
 import { fanoutBench } from "./benches/fanout.js";
 import { handlersBench } from "./benches/handlers.js";
+import { ingestLiveBench } from "./benches/ingest-live.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
 import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
 import { ingestBench } from "./benches/ingest.js";
@@ -37,6 +38,7 @@ import { formatTable, row, writeResults, type ResultRow } from "./lib/report.js"
 
 const BENCHES: Bench[] = [
   ingestBench,
+  ingestLiveBench,
   batchBench,
   rollupCostBench,
   sseLatencyBench,

@@ -34,6 +34,8 @@ export const ERRORS = {
   SB_TOPIC_NOT_FOUND: { status: 404, error: "topic not found" },
   SB_TOPIC_EXISTS: { status: 409, error: "topic already exists" },
   SB_TOPIC_SCHEMA_INVALID: { status: 400, error: "invalid topic schema" },
+  SB_TOPIC_LIVE_ONLY: { status: 409, error: "topic is live-only" },
+  SB_LIVE_EVENT_TOO_LARGE: { status: 413, error: "live event too large" },
 
   SB_FILTER_INVALID: { status: 400, error: "invalid filter" },
   SB_FILTER_TOO_COSTLY: { status: 400, error: "filter too costly" },

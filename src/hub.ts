@@ -12,18 +12,19 @@ import { StreamHub } from "./delivery/sse/stream-hub.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
 import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/send-webhook.js";
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
-import { createEventFanout } from "./hub/event-fanout.js";
+import { createEventFanout, type EventFanout } from "./hub/event-fanout.js";
 import { startHousekeeping, type Housekeeping } from "./hub/housekeeping.js";
+import { wireLiveEvents } from "./hub/live-events.js";
 import { createOutbox, type Outbox } from "./hub/outbox/outbox.js";
 import { OutboxRelay } from "./hub/outbox/outbox-relay.js";
 import { createPublish, type PublishInput } from "./hub/publish.js";
-import { Ingestor, type PublishResult } from "./ingest/ingestor.js";
+import { Ingestor, type IngestorOptions, type PublishResult } from "./ingest/ingestor.js";
 import { TopicCatalog } from "./ingest/topic-catalog.js";
 import { HubMetrics } from "./metrics.js";
 import { ContinuousAggregates } from "./aggregation/continuous-aggregates.js";
 import { openStore, type OpenStoreOptions } from "./store/index.js";
 import type { RetentionResult } from "./store/retention.js";
-import type { Store, StoredEvent } from "./store/store.js";
+import type { NewEvent, Store, StoredEvent } from "./store/store.js";
 
 /** Options of {@link createHub}: any configuration key, plus an already-open store or logger, and a clock. */
 export interface HubOptions extends Partial<Config> {
@@ -82,6 +83,11 @@ export interface Hub {
   /** Calls `handler` with each committed event, in seq order; returns the unsubscribe function. */
   onEvent(handler: (event: StoredEvent) => void): () => void;
   /**
+   * Calls `handler` with each event of a live-only topic (`storage: "none"`) published from now on, on this node or
+   * (PostgreSQL) another; such events have no seq and are never stored. Returns the unsubscribe function.
+   */
+  onLiveEvent(handler: (event: NewEvent) => void): () => void;
+  /**
    * Registers a durable in-process handler of the events of `topic` (a name or a pattern such as `orders.*`): a
    * subscription of kind "function" named `options.name`, with its cursor, deliveries, retries and dead letters. It
    * runs from {@link start} on (at once when registered after it). See docs/library.md.
@@ -126,11 +132,15 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const webhookClient = createWebhookClient({ allowPrivate: config.allowPrivateTargets, userAgent: USER_AGENT, now });
   // Late-bound: system events are published through the hub itself, once it exists.
   let publishSystemEvent: (topic: string, data: Record<string, unknown>) => Promise<void> = async () => {};
-  const { destinations, dispatcher, handlers } = createDelivery(config, { store, metrics, log, loopLog, now, webhookClient, report }, (topic, data) =>
-    publishSystemEvent(topic, data),
+  const isLiveTopic = (topic: string): boolean => topics.isLive(topic);
+  const { destinations, dispatcher, handlers } = createDelivery(
+    config,
+    { store, metrics, log, loopLog, now, webhookClient, report, isLiveTopic },
+    (topic, data) => publishSystemEvent(topic, data),
   );
-  const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now });
+  const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now, isLiveTopic });
   const fanout = createEventFanout({ streams, dispatcher, log });
+  const live = wireLiveEvents({ store, topics, emit: fanout.emitLive, log });
   // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay.
   let wakeRelay = (): void => {};
   // An `api` node runs no workers, so it has no subscriptions to re-read.
@@ -139,15 +149,10 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     dispatcher: config.role === "api" ? undefined : dispatcher,
     log: loopLog.child({ component: "cluster" }),
     onOutbox: () => wakeRelay(),
+    ...live.announced,
   });
   const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
-  const ingestor = new Ingestor({
-    store,
-    topics,
-    metrics,
-    autoCreateTopics: config.autoCreateTopics,
-    onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)),
-  });
+  const ingestor = createIngestor(config, { store, topics, metrics, sync, fanout, live: live.sink });
   const housekeeping = startHousekeeping({ store, topics, config, log, now });
   // PostgreSQL wakes the relay by NOTIFY; SQLite by hub.outbox itself, and the sweep for other connections' rows.
   const relay = new OutboxRelay({ store, ingestor, log: log.child({ component: "outbox" }), sweepMs: sync ? undefined : config.outboxSweepMs });
@@ -173,6 +178,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     publish: createPublish({ ingestor, config, now }),
     outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
     onEvent: fanout.onEvent,
+    onLiveEvent: fanout.onLiveEvent,
     handle: (topic, handler, handlerOptions) => handlers.handle(topic, handler, handlerOptions),
     start: () => handlers.start(),
     runRetention: housekeeping.runRetention,
@@ -197,10 +203,19 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
  */
 function createDelivery(
   config: Config,
-  parts: { store: Store; metrics: HubMetrics; now: () => number; log: Logger; loopLog: Logger; webhookClient: WebhookClient; report: ErrorReporter },
+  parts: {
+    store: Store;
+    metrics: HubMetrics;
+    now: () => number;
+    log: Logger;
+    loopLog: Logger;
+    webhookClient: WebhookClient;
+    report: ErrorReporter;
+    isLiveTopic: (topic: string) => boolean;
+  },
   publishSystemEvent: DispatcherOptions["publishSystemEvent"],
 ): { destinations: DestinationRouter; dispatcher: Dispatcher; handlers: HandlerRegistry } {
-  const { store, metrics, log, loopLog, now, webhookClient, report } = parts;
+  const { store, metrics, log, loopLog, now, webhookClient, report, isLiveTopic } = parts;
   const destinations = new DestinationRouter({
     webhookClient,
     userAgent: USER_AGENT,
@@ -209,8 +224,17 @@ function createDelivery(
   });
   const functions = new FunctionDestination(destinations, { log: log.child({ component: "handlers" }), report });
   const dispatcher = createDispatcher(config, { store, metrics, log: loopLog, now, client: webhookClient, destination: functions }, publishSystemEvent);
-  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now });
+  const handlers = new HandlerRegistry({ store, dispatcher, destination: functions, log: log.child({ component: "handlers" }), report, now, isLiveTopic });
   return { destinations, dispatcher, handlers };
+}
+
+/** The ingestor, configured: commits go to the cluster sync (which emits them in seq order) or straight out. */
+function createIngestor(
+  config: Config,
+  parts: Pick<IngestorOptions, "store" | "topics" | "metrics" | "live"> & { sync: ClusterSync | undefined; fanout: EventFanout },
+): Ingestor {
+  const { sync, fanout, ...rest } = parts;
+  return new Ingestor({ ...rest, autoCreateTopics: config.autoCreateTopics, onCommit: (events) => (sync ? sync.local(events) : fanout.emit(events)) });
 }
 
 /** The live SSE streams, configured. */
@@ -229,7 +253,7 @@ function createStreams(config: Config, store: Store, metrics: HubMetrics, log: L
 /** The subscription service, configured. */
 function createSubscriptions(
   config: Config,
-  parts: Pick<ConstructorParameters<typeof SubscriptionService>[0], "store" | "metrics" | "dispatcher" | "now">,
+  parts: Pick<ConstructorParameters<typeof SubscriptionService>[0], "store" | "metrics" | "dispatcher" | "now" | "isLiveTopic">,
 ): SubscriptionService {
   return new SubscriptionService({
     ...parts,

@@ -49,7 +49,7 @@ export class HubMetrics {
     this.topicEventsIngested = new Counter({ name: "switchboard_topic_events_ingested_total", help: perTopicHelp, labelNames: ["topic"], registers });
     this.ingestRequests = new Counter({
       name: "switchboard_ingest_requests_total",
-      help: "Publish requests by outcome (stored, replayed, rejected, failed)",
+      help: "Publish requests by outcome (stored, replayed, live, rejected, failed)",
       labelNames: ["outcome"],
       registers,
     });

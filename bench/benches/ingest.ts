@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Bench } from "../lib/context.js";
+import type { Bench, BenchContext } from "../lib/context.js";
 import { spawnWorker, startBaselineServer, startHub, withCpu } from "../lib/processes.js";
 import { row } from "../lib/report.js";
 import { interleave } from "../lib/stats.js";
@@ -9,46 +9,82 @@ import type { LoadResult } from "../worker.js";
 export const SMALL_EVENT = JSON.stringify({ msg: "data", timestamp: "1700000000" });
 export const POST_CONNECTIONS = 100;
 
+/** One arm's best round of a POST-rate bench, with the CPU shares read over it. */
+export type PostRun = LoadResult & { serverCpuPct: number; clientCpuPct: number; otherCpuPct: number };
+
+/** What {@link measurePostRate} compares: the hub (prepared by `prepareHub`) and the bare server, the same body. */
+export interface PostRateOptions {
+  /** Names the data directories and profiles. */
+  label: string;
+  body: string;
+  /** Runs once the hub is up, before the warm-up (e.g. creates a topic). */
+  prepareHub?: (origin: string) => Promise<void>;
+}
+
+/**
+ * Single-event `POST /api/events` rate of the hub against a bare node:http server that parses and answers 201,
+ * interleaved ABBA; each arm's best round, and the failures of all.
+ */
+export async function measurePostRate(
+  ctx: BenchContext,
+  options: PostRateOptions,
+): Promise<{ hub: PostRun; base: PostRun; runs: Record<"hub" | "baseline", PostRun[]>; failures: number; durationS: number; warmupS: number }> {
+  const durationS = ctx.quick ? 3 : 10;
+  const warmupS = ctx.quick ? 1 : 3;
+  const client = await spawnWorker("client");
+  const runs: Record<"hub" | "baseline", PostRun[]> = { hub: [], baseline: [] };
+  try {
+    let round = 0;
+    for (const kind of interleave("baseline", "hub", ctx.rounds) as ("hub" | "baseline")[]) {
+      round++;
+      const server =
+        kind === "hub"
+          ? await startHub({
+              databasePath: join(ctx.freshDir(`${options.label}-hub-${round}`), "hub.db"),
+              cpuProfDir: ctx.profileDir(`${options.label}-hub-${round}`),
+            })
+          : await startBaselineServer();
+      try {
+        if (kind === "hub") await options.prepareHub?.(server.origin);
+        const load = { url: `${server.origin}/api/events`, body: options.body, connections: POST_CONNECTIONS, pipelining: 1 };
+        await client.call("load", { ...load, durationS: warmupS });
+        const cpu = await withCpu([server.pid, client.pid], () => client.call<LoadResult>("load", { ...load, durationS }));
+        const r = { ...cpu.result, serverCpuPct: cpu.pct[0]!, clientCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };
+        runs[kind].push(r);
+        ctx.log(
+          `${kind.padEnd(8)} ${Math.round(r.okPerSec)} req/s (p99 ${r.latencyP99Ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}; ` +
+            `cpu: server ${r.serverCpuPct.toFixed(0)}%, client ${r.clientCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  const best = (k: "hub" | "baseline") => runs[k].reduce((a, b) => (b.okPerSec > a.okPerSec ? b : a));
+  const failures = [...runs.hub, ...runs.baseline].reduce((n, r) => n + r.non2xx + r.errors, 0);
+  return { hub: best("hub"), base: best("baseline"), runs, failures, durationS, warmupS };
+}
+
+/** Server CPU per request, µs: steadier than req/s when other processes share the cores. */
+export const cpuUsPerRequest = (r: { serverCpuPct: number; okPerSec: number }) => (r.serverCpuPct * 1e4) / r.okPerSec;
+
+/** The CPU shares of both arms, for a row's note. */
+export function cpuNote(hub: PostRun, base: PostRun, failures: number): string {
+  return (
+    `cpu server/client/others: hub ${hub.serverCpuPct.toFixed(0)}/${hub.clientCpuPct.toFixed(0)}/${hub.otherCpuPct.toFixed(0)}%, ` +
+    `baseline ${base.serverCpuPct.toFixed(0)}/${base.clientCpuPct.toFixed(0)}/${base.otherCpuPct.toFixed(0)}%` +
+    (failures ? `; ${failures} non-2xx or errors` : "")
+  );
+}
+
 /** Bench 1: single-event `POST /api/events` rate, hub vs a bare node:http server that parses and answers 201. */
 export const ingestBench: Bench = {
   name: "ingest",
   title: "single-event POST rate",
   async run(ctx) {
-    const durationS = ctx.quick ? 3 : 10;
-    const warmupS = ctx.quick ? 1 : 3;
-    const client = await spawnWorker("client");
-    const runs: Record<"hub" | "baseline", (LoadResult & { serverCpuPct: number; otherCpuPct: number })[]> = { hub: [], baseline: [] };
-    try {
-      let round = 0;
-      for (const kind of interleave("baseline", "hub", ctx.rounds) as ("hub" | "baseline")[]) {
-        round++;
-        const server =
-          kind === "hub"
-            ? await startHub({ databasePath: join(ctx.freshDir(`ingest-hub-${round}`), "hub.db"), cpuProfDir: ctx.profileDir(`ingest-hub-${round}`) })
-            : await startBaselineServer();
-        try {
-          const load = { url: `${server.origin}/api/events`, body: SMALL_EVENT, connections: POST_CONNECTIONS, pipelining: 1 };
-          await client.call("load", { ...load, durationS: warmupS });
-          const cpu = await withCpu([server.pid, client.pid], () => client.call<LoadResult>("load", { ...load, durationS }));
-          const r = { ...cpu.result, serverCpuPct: cpu.pct[0]!, clientCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };
-          runs[kind].push(r);
-          ctx.log(
-            `${kind.padEnd(8)} ${Math.round(r.okPerSec)} req/s (p99 ${r.latencyP99Ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}; ` +
-              `cpu: server ${r.serverCpuPct.toFixed(0)}%, client ${r.clientCpuPct.toFixed(0)}%, others ${r.otherCpuPct.toFixed(0)}%)`,
-          );
-        } finally {
-          await server.stop();
-        }
-      }
-    } finally {
-      await client.close();
-    }
-    const best = (k: "hub" | "baseline") => runs[k].reduce((a, b) => (b.okPerSec > a.okPerSec ? b : a));
-    const hub = best("hub");
-    const base = best("baseline");
-    const failures = [...runs.hub, ...runs.baseline].reduce((n, r) => n + r.non2xx + r.errors, 0);
-    // Server CPU per request: steadier than req/s when other processes share the cores.
-    const cpuUs = (r: { serverCpuPct: number; okPerSec: number }) => (r.serverCpuPct * 1e4) / r.okPerSec;
+    const { hub, base, runs, failures, durationS, warmupS } = await measurePostRate(ctx, { label: "ingest", body: SMALL_EVENT });
     return {
       rows: [
         row({
@@ -58,19 +94,16 @@ export const ingestBench: Bench = {
           hub: hub.okPerSec,
           baseline: base.okPerSec,
           target: { on: "ratio", op: ">=", value: 0.75 },
-          note:
-            `cpu server/client/others: hub ${hub.serverCpuPct.toFixed(0)}/${hub.clientCpuPct.toFixed(0)}/${hub.otherCpuPct.toFixed(0)}%, ` +
-            `baseline ${base.serverCpuPct.toFixed(0)}/${base.clientCpuPct.toFixed(0)}/${base.otherCpuPct.toFixed(0)}%` +
-            (failures ? `; ${failures} non-2xx or errors` : ""),
+          note: cpuNote(hub, base, failures),
         }),
         row({
           bench: "ingest",
           metric: "server CPU per request (same rounds)",
           unit: "µs",
-          hub: cpuUs(hub),
-          baseline: cpuUs(base),
+          hub: cpuUsPerRequest(hub),
+          baseline: cpuUsPerRequest(base),
           target: null,
-          note: `efficiency baseline/hub ${(cpuUs(base) / cpuUs(hub)).toFixed(2)}: the req/s ratio the hub would reach with a whole core each`,
+          note: `efficiency baseline/hub ${(cpuUsPerRequest(base) / cpuUsPerRequest(hub)).toFixed(2)}: the req/s ratio the hub would reach with a whole core each`,
         }),
       ],
       details: { durationS, warmupS, connections: POST_CONNECTIONS, pipelining: 1, body: SMALL_EVENT, runs },

@@ -64,7 +64,10 @@ export class Switchboard {
     this.keys = new KeysApi(this.http);
   }
 
-  /** Publishes one event; resolves after the hub committed it, with its `{ id, seq, topic }`. */
+  /**
+   * Publishes one event; resolves after the hub committed it, with its `{ id, seq, topic }` (`seq: null, stored: false`
+   * on a live-only topic: sent to the open streams, not stored).
+   */
   publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     const { idempotencyKey, signal, time: at, ...envelope } = options;
     return this.http.request<PublishResult>("POST", "/events", {

@@ -10,6 +10,7 @@ import type { TopicCreateBody, TopicUpdateBody } from "../api/schemas/topics.js"
 import type { apiKeyOut } from "../api/wire/keys.js";
 import type { deliveryDetailOut, deliveryOut, subscriptionOut, testSendOut } from "../api/wire/subscriptions.js";
 import type { topicOut } from "../api/wire/topics.js";
+import type { LiveResult } from "../ingest/ingestor.js";
 import type { AppendResult } from "../store/types.js";
 import type { EventOut } from "../wire.js";
 
@@ -21,8 +22,11 @@ export type TimeArg = string | number | Date;
 
 /** One event as a client posts it (`POST /api/events`). */
 export type EventInput = Static<typeof EventIn>;
-/** The reply for one published event. */
-export type PublishResult = AppendResult;
+/**
+ * The reply for one published event: `{ id, seq, topic }` once stored, or `{ id, seq: null, topic, stored: false }` for
+ * an event of a live-only topic (`storage: "none"`), sent to the open streams and never stored.
+ */
+export type PublishResult = AppendResult | LiveResult;
 /** A stored event with its deliveries and their attempts (`GET /api/events/{id}`; deliveries only for admin). */
 export type EventDetail = EventOut & { deliveries: Delivery[] };
 /** A topic with its statistics. */

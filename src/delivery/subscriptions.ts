@@ -48,6 +48,8 @@ export interface SubscriptionServiceOptions {
   /** Counts failed filter evaluations of replays. */
   metrics?: HubMetrics;
   now?: () => number;
+  /** Whether a topic is live-only: a subscription naming one is refused (nothing of it is stored to deliver). */
+  isLiveTopic?: (topic: string) => boolean;
 }
 
 /** A delivery with its attempts. */
@@ -369,6 +371,21 @@ export class SubscriptionService {
   }
 
   private checkFields(fields: SubscriptionFields): Promise<SubscriptionPatch> {
+    if (typeof fields.topic === "string" && this.options.isLiveTopic?.(fields.topic)) {
+      return Promise.reject(liveTopicRefusal(fields.topic, "subscription"));
+    }
     return checkSubscriptionFields(fields, { allowPrivateTargets: this.options.allowPrivateTargets });
   }
+}
+
+/**
+ * The refusal of a subscription (webhook, destination, handler) naming a live-only topic. A pattern that also
+ * matches live-only topics is accepted: it never gets their events, which are not in the log it reads.
+ */
+export function liveTopicRefusal(topic: string, what: string): HubError {
+  return new HubError(
+    "SB_TOPIC_LIVE_ONLY",
+    `topic ${JSON.stringify(topic)} is live-only (storage "none"): its events are never stored, so a ${what} would get none; ` +
+      `stream it instead, or set the topic's storage to "log"`,
+  );
 }

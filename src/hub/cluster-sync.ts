@@ -12,6 +12,10 @@ export interface ClusterSyncOptions {
   log: Logger;
   /** An application committed outbox rows (any node's hub may relay them). */
   onOutbox?: () => void;
+  /** Another node announced an event of a live-only topic (see live-events.ts). */
+  onLive?: (payload: string) => void;
+  /** Another node changed the topic `name` (undefined: any topic may have changed). */
+  onTopicChange?: (name: string | undefined) => void;
 }
 
 /** This node's side of a database shared with other nodes; see {@link startClusterSync}. */
@@ -29,7 +33,7 @@ export interface ClusterSync {
  * so streams on this node see every event, and this node's dispatcher every event to deliver. Resolves once
  * listening; if starting fails, whatever was opened is closed again before the error is thrown.
  */
-export async function startClusterSync({ store, emit, dispatcher, log, onOutbox }: ClusterSyncOptions): Promise<ClusterSync> {
+export async function startClusterSync({ store, emit, dispatcher, log, onOutbox, onLive, onTopicChange }: ClusterSyncOptions): Promise<ClusterSync> {
   let feed: CommitFeed | undefined;
   const early: number[] = [];
   const subscriptionChanges = subscriptionRefresher(dispatcher, log);
@@ -42,6 +46,8 @@ export async function startClusterSync({ store, emit, dispatcher, log, onOutbox 
       },
       onSubscriptionChange: subscriptionChanges.changed,
       onOutbox,
+      onLive,
+      onTopicChange,
       onConnectionError(error) {
         log.warn({ err: error }, "commit announcements connection lost; reconnecting");
       },

@@ -16,6 +16,7 @@ const topic = (name: string, retentionMs: number | null): Topic => ({
   eventCount: 0,
   lastEventAt: null,
   retentionMs,
+  storage: "log",
 });
 
 /** A store that records what housekeeping asks of it; `pruned` is what each pruneAttempts call returns, in turn. */

@@ -15,11 +15,36 @@ export interface IngestorOptions {
   autoCreateTopics: boolean;
   /** Called after each commit with the newly stored events, in seq order. Must not throw. */
   onCommit: (events: StoredEvent[]) => void;
+  /** Where events of live-only topics go; without it they are answered and go nowhere. */
+  live?: LiveSink;
+}
+
+/**
+ * Where the events of live-only topics (`storage: "none"`) go instead of the store: this node's streams, and on a
+ * shared database the other nodes'.
+ */
+export interface LiveSink {
+  /**
+   * Checks, before anything of the publish is stored or sent, that the events can go live.
+   * @throws HubError `SB_LIVE_EVENT_TOO_LARGE` when one is too large to announce to the other nodes.
+   */
+  check(events: readonly NewEvent[]): void;
+  /** Sends the events; a promise when the other nodes are told (it rejects if they could not be). */
+  send(events: NewEvent[]): Promise<void> | void;
+}
+
+/** The answer for one event of a live-only topic: sent to the open streams, never stored, so it has no seq. */
+export interface LiveResult {
+  id: string;
+  seq: null;
+  topic: string;
+  stored: false;
 }
 
 /** The answer to one publish. */
 export interface PublishResult {
-  results: AppendResult[];
+  /** One per event, in the request's order: a stored event's id and seq, or a {@link LiveResult}. */
+  results: Array<AppendResult | LiveResult>;
   /** True when nothing was stored because this repeats an earlier request (same Idempotency-Key or ids). */
   replayed: boolean;
   /** How many of the events were stored now (the others repeated stored ids). */
@@ -80,7 +105,12 @@ export class Ingestor {
    * @throws HubError for schema mismatches, unknown topics (when auto-create is off) or a bad Idempotency-Key.
    */
   publish(events: NewEvent[], options: PublishOptions = {}): Promise<PublishResult> {
-    const { autoCreateTopics, metrics } = this.options;
+    const { topics, metrics } = this.options;
+    if (topics.hasLiveTopics) {
+      let live = 0;
+      for (const e of events) if (topics.isLive(e.topic)) live++;
+      if (live > 0) return this.publishLive(events, live, options);
+    }
     const span = startPublishSpan(events, options);
     try {
       if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
@@ -90,6 +120,69 @@ export class Ingestor {
       endSpan(span, error);
       return Promise.reject(error);
     }
+    return this.enqueue(events, options, span);
+  }
+
+  /**
+   * A publish with events of live-only topics. They pass the same checks (topic, schema), then go to the live sink
+   * only: no store, no queue. In a batch with stored events, the stored ones commit first (all or nothing) and the
+   * live ones are sent only once that succeeded, and not again when the request repeats an earlier one (replayed).
+   * An Idempotency-Key covers the stored part only: nothing is kept to recognise a repeat of live events. An outbox
+   * row of live events alone still goes through the store, which deletes it (a request of no events): the events are
+   * sent once that succeeded, so a row another relay took is not sent twice.
+   */
+  private publishLive(events: NewEvent[], liveCount: number, options: PublishOptions): Promise<PublishResult> {
+    const { topics, metrics, live: sink } = this.options;
+    const span = startPublishSpan(events, options);
+    const toStore: NewEvent[] = [];
+    const toSend: NewEvent[] = [];
+    if (liveCount === events.length) toSend.push(...events);
+    else for (const e of events) (topics.isLive(e.topic) ? toSend : toStore).push(e);
+    try {
+      if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
+      this.check(events);
+      sink?.check(toSend);
+    } catch (error) {
+      metrics?.ingestRequests.inc({ outcome: "rejected" });
+      endSpan(span, error);
+      return Promise.reject(error);
+    }
+    if (toStore.length === 0 && options.outboxId === undefined) {
+      metrics?.ingestRequests.inc({ outcome: "live" });
+      const result: PublishResult = { results: events.map(liveResult), replayed: false, stored: 0 };
+      let sent;
+      try {
+        sent = sink?.send(toSend);
+      } catch (error) {
+        endSpan(span, error);
+        return Promise.reject(error);
+      }
+      if (sent === undefined) {
+        endSpan(span);
+        return Promise.resolve(result);
+      }
+      return sent.then(
+        () => (endSpan(span), result),
+        (error: unknown) => {
+          endSpan(span, error);
+          throw error;
+        },
+      );
+    }
+    return this.enqueue(toStore, options, span).then(async (stored) => {
+      if (!stored.replayed) await sink?.send(toSend);
+      // The stored events' results come in their order; the live ones fill the other places (as split above: the
+      // topic's storage may have changed meanwhile).
+      const sent = new Set(toSend);
+      let next = 0;
+      const results = events.map((e) => (sent.has(e) ? liveResult(e) : stored.results[next++]!));
+      return { ...stored, results };
+    });
+  }
+
+  /** Queues checked events for the next group commit; resolves once committed, ending `span`. */
+  private enqueue(events: NewEvent[], options: PublishOptions, span: Span): Promise<PublishResult> {
+    const { autoCreateTopics } = this.options;
     return new Promise<PublishResult>((resolve, reject) => {
       const { idempotencyKey, publisher, outboxId } = options;
       this.queue.push({
@@ -199,6 +292,10 @@ export class Ingestor {
       onCommit(stored);
     }
   }
+}
+
+function liveResult(e: NewEvent): LiveResult {
+  return { id: e.id, seq: null, topic: e.topic, stored: false };
 }
 
 function checkIdempotencyKey(key: string): void {

@@ -3,7 +3,7 @@ import ajvErrorsModule from "ajv-errors";
 import ajvFormatsModule from "ajv-formats";
 import { HubError } from "../errors.js";
 import { topicNameProblem } from "../routing/topic-pattern.js";
-import type { Store, Topic, TopicInput, TopicPatch } from "../store/store.js";
+import type { Store, Topic, TopicInput, TopicPatch, TopicStorage } from "../store/store.js";
 
 // Both plugins are CommonJS with a default export; under NodeNext the namespace object may wrap it.
 const ajvErrors = ((ajvErrorsModule as unknown as { default?: unknown }).default ?? ajvErrorsModule) as (ajv: Ajv) => Ajv;
@@ -18,6 +18,8 @@ const TEXT_LIMIT = 4096;
 export class TopicCatalog {
   private readonly ajv: Ajv;
   private readonly validators = new Map<string, ValidateFunction | null>();
+  /** The live-only topics (`storage: "none"`): their events go to the open streams and are never written. */
+  private readonly live = new Set<string>();
   private readonly store: Store;
   private readonly now: () => number;
 
@@ -31,8 +33,32 @@ export class TopicCatalog {
 
   /** Loads every topic's schema; call once at start. */
   async load(): Promise<void> {
+    // Read first, then swap at once: a reload never leaves the catalog empty while the list is read.
+    const topics = await this.store.topics.list();
     this.validators.clear();
-    for (const topic of await this.store.topics.list()) this.validators.set(topic.name, this.compileSchema(topic.schema, topic.name));
+    this.live.clear();
+    for (const topic of topics) this.remember(topic);
+  }
+
+  /**
+   * Reads one topic again (another node changed it), or all of them when `name` is undefined (changes may have been
+   * missed).
+   */
+  async reload(name?: string): Promise<void> {
+    if (name === undefined) return this.load();
+    const topic = await this.store.topics.get(name);
+    if (topic) this.remember(topic);
+    else this.forget(name);
+  }
+
+  /** Whether any topic is live-only: while none is, ingest skips looking. */
+  get hasLiveTopics(): boolean {
+    return this.live.size > 0;
+  }
+
+  /** Whether the topic is live-only (`storage: "none"`). */
+  isLive(name: string): boolean {
+    return this.live.has(name);
   }
 
   /** Whether the topic exists (as far as this node knows; auto-created topics are learnt on first sight). */
@@ -67,6 +93,8 @@ export class TopicCatalog {
     const validator = this.compileSchema(topic.schema ?? null, topic.name);
     const created = await this.store.topics.create(topic, this.now());
     this.validators.set(created.name, validator);
+    this.noteStorage(created.name, created.storage);
+    await this.announce(created.name);
     return created;
   }
 
@@ -80,19 +108,59 @@ export class TopicCatalog {
     return this.store.topics.list();
   }
 
-  /** Changes the fields given; a new schema is compiled first. */
+  /**
+   * Changes the fields given; a new schema is compiled first.
+   * @throws HubError `SB_TOPIC_LIVE_ONLY` when making live-only a topic that subscriptions name exactly (they would
+   *   never get another event).
+   */
   async update(name: string, changes: TopicPatch): Promise<Topic> {
     const patch = checkTopicPatch(changes);
     const validator = patch.schema !== undefined ? this.compileSchema(patch.schema, name) : undefined;
+    if (patch.storage === "none") await this.refuseIfSubscribed(name);
     const updated = await this.store.topics.update(name, patch, this.now());
     if (!updated) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(name)} does not exist`);
     if (validator !== undefined) this.validators.set(name, validator);
+    this.noteStorage(name, updated.storage);
+    await this.announce(name);
     return updated;
   }
 
   async delete(name: string): Promise<void> {
     if (!(await this.store.topics.delete(name))) throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(name)} does not exist`);
+    this.forget(name);
+    await this.announce(name);
+  }
+
+  /** Tells the other nodes sharing the database to read the topic again (its schema, its storage). */
+  private async announce(name: string): Promise<void> {
+    await this.store.cluster?.announceTopicChange(name);
+  }
+
+  private remember(topic: Topic): void {
+    this.validators.set(topic.name, this.compileSchema(topic.schema, topic.name));
+    this.noteStorage(topic.name, topic.storage);
+  }
+
+  private forget(name: string): void {
     this.validators.delete(name);
+    this.live.delete(name);
+  }
+
+  private noteStorage(name: string, storage: TopicStorage): void {
+    if (storage === "none") this.live.add(name);
+    else this.live.delete(name);
+  }
+
+  /** Subscriptions (webhooks, destinations, handlers) of exactly this topic: it cannot become live-only under them. */
+  private async refuseIfSubscribed(name: string): Promise<void> {
+    const named = (await this.store.subscriptions.list()).filter((s) => s.topic === name);
+    if (named.length === 0) return;
+    const ids = named.slice(0, 5).map((s) => s.id);
+    throw new HubError(
+      "SB_TOPIC_LIVE_ONLY",
+      `topic ${JSON.stringify(name)} has ${named.length} subscription(s) (${ids.join(", ")}${named.length > 5 ? ", …" : ""}); ` +
+        `a live-only topic stores nothing to deliver: delete them first`,
+    );
   }
 
   private compileSchema(schema: unknown, topic: string): ValidateFunction | null {
@@ -139,6 +207,10 @@ function checkTopicPatch(input: TopicPatch): TopicPatch {
       throw new HubError("SB_TOPIC_INVALID", "retentionMs must be a whole number of milliseconds (0: keep forever) or null (the hub's default)");
     }
     patch.retentionMs = r;
+  }
+  if (input.storage !== undefined) {
+    if (input.storage !== "log" && input.storage !== "none") throw new HubError("SB_TOPIC_INVALID", 'storage must be "log" or "none"');
+    patch.storage = input.storage;
   }
   if (input.schema !== undefined) {
     if (input.schema !== null && (typeof input.schema !== "object" || Array.isArray(input.schema))) {

@@ -35,6 +35,7 @@ export interface TopicRow {
   event_count: number;
   last_event_at: number | null;
   retention_ms: number | null;
+  storage: string;
 }
 
 /** A row of `api_keys`. */
@@ -114,6 +115,7 @@ export function rowMappers(json: JsonColumn): RowMappers {
       eventCount: row.event_count,
       lastEventAt: row.last_event_at,
       retentionMs: row.retention_ms,
+      storage: row.storage === "none" ? "none" : "log",
     }),
     toApiKey: (row) => ({
       id: row.id,
@@ -177,7 +179,7 @@ export const SUBSCRIPTION_PATCH_COLUMNS: Record<string, [column: string, toValue
   priority: ["priority", (v) => v],
 };
 
-/** A new topic's name, description, schema (JSON text), origin host and retention: the columns both inserts take first. */
+/** A new topic's name, description, schema (JSON text), origin host, retention and storage: the columns both inserts take first. */
 export function topicColumns(input: TopicInput): unknown[] {
   return [
     input.name,
@@ -185,6 +187,7 @@ export function topicColumns(input: TopicInput): unknown[] {
     input.schema == null ? null : JSON.stringify(input.schema),
     input.originHost ?? null,
     input.retentionMs ?? null,
+    input.storage ?? "log",
   ];
 }
 

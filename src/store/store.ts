@@ -42,6 +42,13 @@ export interface CommitListener {
   onSubscriptionChange?(id: string | undefined): void;
   /** Rows were committed to the outbox (or announcements may have been missed after a reconnect). */
   onOutbox?(): void;
+  /** Another node announced events of a live-only topic ({@link ClusterPart.announceLive}); one payload each. */
+  onLive?(payload: string): void;
+  /**
+   * Another node created, changed or deleted the topic `name`; `undefined` when announcements may have been missed
+   * and any topic may have changed.
+   */
+  onTopicChange?(name: string | undefined): void;
   /** The listening connection was lost, or a reconnect failed; the store keeps retrying with backoff. */
   onConnectionError?(error: Error): void;
 }
@@ -282,6 +289,15 @@ export interface ClusterPart {
   watchCommits(listener: CommitListener): Promise<() => Promise<void>>;
   /** Tells the other nodes' {@link CommitListener.onSubscriptionChange} that `id` changed. */
   announceSubscriptionChange(id: string): Promise<void>;
+  /** Tells the other nodes' {@link CommitListener.onTopicChange} that the topic `name` changed. */
+  announceTopicChange(name: string): Promise<void>;
+  /**
+   * Hands each payload (an event of a live-only topic) to the other nodes' {@link CommitListener.onLive}, in order;
+   * nothing is stored. Each must be at most {@link maxLivePayloadBytes} bytes of UTF-8.
+   */
+  announceLive(payloads: string[]): Promise<void>;
+  /** The largest payload {@link announceLive} carries (PostgreSQL's NOTIFY takes less than 8000 bytes). */
+  readonly maxLivePayloadBytes: number;
 }
 
 /**

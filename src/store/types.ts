@@ -97,7 +97,12 @@ export interface Topic {
   lastEventAt: number | null;
   /** Events received longer ago than this are removed; 0 keeps them forever; null uses `eventRetentionMs`. */
   retentionMs: number | null;
+  /** `log`: events are stored; `none`: live-only, events go to the open streams and are never written. */
+  storage: TopicStorage;
 }
+
+/** Where a topic's events go: the log (stored, searchable, delivered) or nowhere but the open streams. */
+export type TopicStorage = "log" | "none";
 
 /** Fields of a topic a client may set. */
 export interface TopicInput {
@@ -107,6 +112,8 @@ export interface TopicInput {
   originHost?: string | null;
   /** See {@link Topic.retentionMs}. */
   retentionMs?: number | null;
+  /** See {@link Topic.storage}; default `log`. */
+  storage?: TopicStorage;
 }
 
 /** A patch of a topic; absent keys stay as they are. */

@@ -40,6 +40,7 @@ describe("topics", () => {
       event_count: 0,
       last_event_at: null,
       retention_ms: null,
+      storage: "log",
     });
   });
 

@@ -54,7 +54,7 @@ describe("publish and read", () => {
       { topic: "batch.b", data: { n: 1 }, key: "k" },
     ]);
     expect(results.map((r) => r.topic)).toEqual(["batch.a", "batch.b"]);
-    expect(results[1]!.seq).toBe(results[0]!.seq + 1);
+    expect(results[1]!.seq).toBe(results[0]!.seq! + 1);
   });
 
   it("events.search reads every page (cursor paging), with data equality and a filter", async () => {

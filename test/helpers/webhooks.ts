@@ -24,7 +24,11 @@ export async function publishMany(hubUrl: string, topic: string, count: number, 
   const sb = new Switchboard({ url: hubUrl });
   const out: Array<{ id: string; seq: number; topic: string }> = [];
   for (let start = 0; start < count; start += 500) {
-    out.push(...(await sb.publishBatch(Array.from({ length: Math.min(500, count - start) }, (_, k) => ({ topic, data: data(start + k) })))));
+    const results = await sb.publishBatch(Array.from({ length: Math.min(500, count - start) }, (_, k) => ({ topic, data: data(start + k) })));
+    for (const r of results) {
+      if (r.seq === null) throw new Error(`publishMany: topic ${topic} is live-only`);
+      out.push({ id: r.id, seq: r.seq, topic: r.topic });
+    }
   }
   return out;
 }

@@ -72,6 +72,18 @@ function defineOutboxTests(newTarget: () => Promise<Target>, shared: boolean): v
     expect(await caller.counts()).toEqual({ outbox: 0, orders: before.orders + 1 });
   });
 
+  it("relays an event of a live-only topic to the live listeners once, deleting its row and storing nothing", async () => {
+    const hub = await start();
+    await hub.topics.create({ name: "outbox.live", storage: "none" });
+    const live: string[] = [];
+    hub.onLiveEvent((e) => live.push(e.id));
+    const [id] = await caller.transaction(hub, [{ topic: "outbox.live", data: { n: 1 } }], "commit");
+    await eventually("the live event relayed", () => (live.length > 0 ? true : undefined));
+    await eventually("its outbox row deleted", async () => ((await caller.counts()).outbox === 0 ? true : undefined));
+    expect(live).toEqual([id]);
+    expect(await hub.store.events.get(id!)).toBeUndefined();
+  });
+
   it("relays several transactions in commit order, each transaction's events in their order", async () => {
     const hub = await start();
     const ids: string[] = [];

@@ -115,7 +115,8 @@ function publishDoc(summary: string, description?: string) {
     replies: [
       {
         status: 201,
-        description: "Stored (or a repeat): one result, or an array of them for a batch.",
+        description:
+          "Stored (or a repeat): one result, or an array of them for a batch. An event of a live-only topic is sent to the open streams and not stored: its result has `seq: null` and `stored: false`.",
         schema: PUBLISH_REPLY,
         headers: { "Idempotent-Replayed": "`true` when the request repeated a client id or an Idempotency-Key: nothing new was stored." },
       },
@@ -130,6 +131,7 @@ function publishDoc(summary: string, description?: string) {
       "SB_TOPIC_NOT_FOUND",
       "SB_STORE_FULL",
       "SB_REQUEST_HEADERS_TOO_LARGE",
+      "SB_LIVE_EVENT_TOO_LARGE",
     ],
     headers: { "Idempotency-Key": "A repeat within the retention window stores nothing new and answers the first reply (`Idempotent-Replayed: true`)." },
     bodyTypes: ["application/cloudevents+json", "application/cloudevents-batch+json"],

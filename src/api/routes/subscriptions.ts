@@ -51,7 +51,7 @@ export interface SubscriptionRoutesOptions {
 
 const SUB_NOT_FOUND = ["SB_SUBSCRIPTION_NOT_FOUND"] as const;
 /** What saving a subscription's fields can refuse beyond its schema. */
-const SUB_CHECKS = ["SB_WEBHOOK_TARGET_FORBIDDEN", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY"] as const;
+const SUB_CHECKS = ["SB_WEBHOOK_TARGET_FORBIDDEN", "SB_FILTER_INVALID", "SB_FILTER_TOO_COSTLY", "SB_TOPIC_LIVE_ONLY"] as const;
 /** A handler's subscription (kind `function`) belongs to the code that registers it: these routes refuse it. */
 const SUB_WRITABLE = [...SUB_NOT_FOUND, "SB_SUBSCRIPTION_READ_ONLY"] as const;
 const subReply = (status: number, description: string) => [{ status, description, schema: SubscriptionOut }];

@@ -32,7 +32,8 @@ export function registerTopicRoutes(instance: FastifyInstance, { topics, basePat
   const getDoc = documented({ summary: "One topic", replies: topicReply(200, "The topic."), errors: notFound });
   fastify.get(`${base}/:name`, { ...named, ...getDoc }, async (request) => topicOut(await topics.get(request.params.name)));
   const update = { ...admin, preValidation: emptyBodyAsObject, schema: { params: TopicNameParams, body: TopicUpdateBody } };
-  const updateDoc = (summary: string) => documented({ summary, replies: topicReply(200, "The topic as changed."), errors: notFound, bodyOptional: true });
+  const updateDoc = (summary: string) =>
+    documented({ summary, replies: topicReply(200, "The topic as changed."), errors: [...notFound, "SB_TOPIC_LIVE_ONLY"], bodyOptional: true });
   fastify.patch(`${base}/:name`, { ...update, ...updateDoc("Change a topic") }, async (request) =>
     topicOut(await topics.update(request.params.name, topicPatchFromWire(request.body))),
   );

@@ -28,10 +28,19 @@ function list(item: TSchema, id: string, title: string) {
 export const PublishResult = Type.Object(
   {
     id: Type.String({ description: "The event id (the client's, or a generated `evt_…`)." }),
-    seq: Type.Integer({ description: "The event's position in the hub: ascending, gapless per commit order." }),
+    seq: Type.Union([Type.Integer(), Type.Null()], {
+      description: "The event's position in the hub: ascending, gapless per commit order. Null for an event of a live-only topic (never stored).",
+    }),
     topic: Type.String({ description: "The topic the event went to." }),
+    stored: Type.Optional(
+      Type.Literal(false, { description: 'Only on an event of a live-only topic (`storage: "none"`): sent to the open streams, not stored.' }),
+    ),
   },
-  { $id: "PublishResult", title: "Published event", description: "A repeat of a client id or Idempotency-Key answers the first event's." },
+  {
+    $id: "PublishResult",
+    title: "Published event",
+    description: "A repeat of a client id or Idempotency-Key answers the first event's. An event of a live-only topic answers `seq: null, stored: false`.",
+  },
 );
 
 /** An event as search, `GET /events/:id` and `?envelope=true` streams show it. */
@@ -122,6 +131,7 @@ export const TopicOut = Type.Object(
     event_count: Type.Integer(),
     last_event_at: nullableTime("When its last event was stored."),
     retention_ms: Type.Union([Type.Integer(), Type.Null()], { description: "How long events are kept, ms (0: forever); null: the hub's default." }),
+    storage: Type.Union([Type.Literal("log"), Type.Literal("none")], { description: "`log`: events are stored; `none`: live-only, never stored." }),
   },
   { $id: "Topic", title: "Topic" },
 );

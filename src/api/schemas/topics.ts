@@ -2,7 +2,7 @@ import { Type, type Static } from "typebox";
 import { bodyErrors, ERROR_CODE, REQUIRED_FIRST } from "./common.js";
 
 const TEXT_LIMIT = 4096;
-const TOPIC_FIELDS = "name, description, schema, origin_host, retention_ms";
+const TOPIC_FIELDS = "name, description, schema, origin_host, retention_ms, storage";
 
 /** A string of at most 4096 characters, or null. */
 function optionalText(field: string, description: string) {
@@ -36,6 +36,15 @@ function topicFields() {
         maximum: Number.MAX_SAFE_INTEGER,
         description: "How long events are kept, ms (0: forever); null for the hub's default.",
         errorMessage: "retention_ms must be a whole number of milliseconds (0: keep forever) or null (the hub's default)",
+      }),
+    ),
+    storage: Type.Optional(
+      Type.Unsafe<"log" | "none">({
+        type: "string",
+        enum: ["log", "none"],
+        description:
+          "`log` (the default): events are stored, searchable, replayed and delivered. `none`: live-only, events go to the open streams and are never stored (no seq, no search, no replay, no webhooks); see docs/streams.md.",
+        errorMessage: 'storage must be "log" or "none"',
       }),
     ),
   };

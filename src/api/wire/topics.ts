@@ -14,6 +14,7 @@ export function topicPatchFromWire(body: TopicUpdateBody): TopicPatch {
   if (body.origin_host !== undefined) patch.originHost = body.origin_host;
   if (body.retention_ms !== undefined) patch.retentionMs = body.retention_ms;
   if (body.schema !== undefined) patch.schema = body.schema;
+  if (body.storage !== undefined) patch.storage = body.storage;
   return patch;
 }
 
@@ -29,5 +30,6 @@ export function topicOut(t: Topic) {
     event_count: t.eventCount,
     last_event_at: t.lastEventAt === null ? null : formatTime(t.lastEventAt),
     retention_ms: t.retentionMs,
+    storage: t.storage,
   };
 }

@@ -5,6 +5,7 @@ import type { Store, Subscription } from "../../store/store.js";
 import type { Dispatcher } from "../dispatcher.js";
 import type { SubscriptionStart } from "../subscription-fields.js";
 import type { ErrorReporter, FunctionDestination } from "./function-destination.js";
+import { liveTopicRefusal } from "../subscriptions.js";
 import { checkHandler, handlerNameOf, isFunctionUrl, type Handler, type HandlerOptions, type HandlerSpec } from "./handler-options.js";
 
 /** What `hub.handle` returns. */
@@ -22,6 +23,8 @@ export interface HandlerRegistryOptions {
   log: Logger;
   report: ErrorReporter;
   now: () => number;
+  /** Whether a topic is live-only: a handler of one is refused (nothing of it is stored to deliver). */
+  isLiveTopic?: (topic: string) => boolean;
 }
 
 /** Why a handler is paused at a start that does not register it. */
@@ -52,6 +55,7 @@ export class HandlerRegistry {
    */
   handle(topic: string, fn: Handler, options: HandlerOptions): HandlerRegistration {
     const spec = checkHandler(topic, fn, options);
+    if (this.options.isLiveTopic?.(spec.topic)) throw liveTopicRefusal(spec.topic, "handler");
     if (this.names.has(spec.name)) throw new HubError("SB_HANDLER_EXISTS", `a handler named ${JSON.stringify(spec.name)} is already registered`);
     this.names.add(spec.name);
     this.options.destination.register(spec, fn);

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { HubMetrics } from "../../metrics.js";
 import type { EventFilter } from "../../routing/filter.js";
 import type { TopicMatcher } from "../../routing/topic-pattern.js";
-import type { EventCursor, EventQuery, Store, StoredEvent } from "../../store/store.js";
+import type { EventCursor, EventQuery, NewEvent, Store, StoredEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
 
 /** What a stream asked for. */
@@ -50,6 +50,8 @@ interface Stream {
   lastSeq: number;
   /** Live events that arrived during replay; undefined once it overflowed. */
   pending: StoredEvent[] | undefined;
+  /** Events of live-only topics that arrived during replay, sent when it goes live (at most {@link MAX_PENDING}). */
+  pendingLive: NewEvent[] | undefined;
   /** Streams with equal signatures select the same frames, so they share one chunk per commit. */
   signature: string;
 }
@@ -60,9 +62,10 @@ interface Chunk {
   frames: number;
 }
 
-/** One committed event with its frames, serialised once however many streams receive it. */
+/** One event with its frames, serialised once however many streams receive it. */
 interface Outgoing {
-  event: StoredEvent;
+  /** A committed event, or one of a live-only topic (no seq: its frames have no `id:` line). */
+  event: StoredEvent | NewEvent;
   dataFrame?: string;
   envelopeFrame?: string;
 }
@@ -114,6 +117,7 @@ export class StreamHub {
       state: selection.lastEventId === undefined ? State.Live : State.Replaying,
       lastSeq: 0,
       pending: selection.lastEventId === undefined ? undefined : [],
+      pendingLive: undefined,
       signature: `${selection.envelope ? 1 : 0}\n${selection.topics.map((m) => m.pattern).join(",")}\n${selection.filter?.source ?? ""}`,
     };
     this.streams.add(stream);
@@ -152,6 +156,32 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, stream.lastSeq); // just switched from replay
       }
       stream.lastSeq = Math.max(stream.lastSeq, lastSeq);
+      if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
+    }
+  }
+
+  /**
+   * Delivers events of live-only topics to every stream that selected them. Their frames carry no `id:` line, so a
+   * client's Last-Event-ID stays the last stored event's and a resume replays from there (live events are not
+   * replayed: they were never stored). They do not move a stream's position in the log. A stream still replaying
+   * gets them once it goes live.
+   */
+  publishLive(events: NewEvent[]): void {
+    if (this.streams.size === 0) return;
+    const outgoing: Outgoing[] = events.map((event) => ({ event }));
+    const chunks = new Map<string, Chunk>();
+    for (const stream of this.streams) {
+      if (stream.state === State.Replaying) {
+        const held = (stream.pendingLive ??= []);
+        for (const e of events) if (held.length < MAX_PENDING) held.push(e);
+        continue;
+      }
+      if (stream.state !== State.Live) continue;
+      let chunk = chunks.get(stream.signature);
+      if (!chunk) {
+        chunk = chunkFor(stream.selection, outgoing, 0);
+        chunks.set(stream.signature, chunk);
+      }
       if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
     }
   }
@@ -242,10 +272,20 @@ export class StreamHub {
   private goLive(stream: Stream): void {
     if (stream.state === State.Closed) return;
     const pending = stream.pending ?? [];
+    const pendingLive = stream.pendingLive ?? [];
     stream.pending = undefined;
+    stream.pendingLive = undefined;
     stream.state = State.Live;
     // Events committed during the replay: only those after what the replay read.
     if (pending.length > 0) this.publishTo(stream, pending);
+    if (pendingLive.length > 0) {
+      const chunk = chunkFor(
+        stream.selection,
+        pendingLive.map((event) => ({ event })),
+        0,
+      );
+      if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
+    }
   }
 
   private publishTo(stream: Stream, events: StoredEvent[]): void {
@@ -280,6 +320,7 @@ export class StreamHub {
     if (stream.state === State.Closed) return;
     stream.state = State.Closed;
     stream.pending = undefined;
+    stream.pendingLive = undefined;
     if (this.streams.delete(stream)) this.options.metrics?.streamsOpen.dec();
     if (this.streams.size === 0 && this.heartbeat) {
       clearInterval(this.heartbeat);
@@ -319,7 +360,7 @@ function selectsTopic(selection: StreamSelection, topic: string): boolean {
   return false;
 }
 
-function selects(selection: StreamSelection, e: StoredEvent): boolean {
+function selects(selection: StreamSelection, e: NewEvent): boolean {
   if (!selectsTopic(selection, e.topic)) return false;
   return selection.filter === undefined || selection.filter.matches(e);
 }
@@ -353,19 +394,22 @@ async function oldestSelected(store: Store, selection: StreamSelection): Promise
   return undefined;
 }
 
-/** The frames of `outgoing` after `afterSeq` that `selection` selects, concatenated. */
+/** The frames of `outgoing` after `afterSeq` that `selection` selects, concatenated (live events have no seq). */
 function chunkFor(selection: StreamSelection, outgoing: Outgoing[], afterSeq: number): Chunk {
   let text = "";
   let frames = 0;
   for (const o of outgoing) {
-    if (o.event.seq <= afterSeq || !selects(selection, o.event)) continue;
+    const seq = (o.event as Partial<StoredEvent>).seq;
+    if ((seq !== undefined && seq <= afterSeq) || !selects(selection, o.event)) continue;
     text += frameOf(o, selection.envelope);
     frames++;
   }
   return { text, frames };
 }
 
+/** A stored event's frame starts with its `id:`; a live event's has none, so it leaves the client's resume point alone. */
 function frameOf(o: Outgoing, envelope: boolean): string {
-  if (envelope) return (o.envelopeFrame ??= `id: ${o.event.id}\ndata: ${envelopeJson(o.event)}\n\n`);
-  return (o.dataFrame ??= `id: ${o.event.id}\ndata: ${o.event.dataJson}\n\n`);
+  const idLine = (o.event as Partial<StoredEvent>).seq === undefined ? "" : `id: ${o.event.id}\n`;
+  if (envelope) return (o.envelopeFrame ??= `${idLine}data: ${envelopeJson(o.event)}\n\n`);
+  return (o.dataFrame ??= `${idLine}data: ${o.event.dataJson}\n\n`);
 }

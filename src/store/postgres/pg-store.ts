@@ -15,7 +15,7 @@ import { DEFAULT_PARTITION_SIZE, PgPartitions } from "./pg-partitions.js";
 import { PgSubscriptions } from "./pg-subscriptions.js";
 import { PgTopics } from "./pg-topics.js";
 import { inTransaction, PG_TYPES, pgContext, type PgContext } from "./pg-util.js";
-import { SUBSCRIPTIONS_CHANNEL, watchPgCommits } from "./pg-watcher.js";
+import { LIVE_CHANNEL, SUBSCRIPTIONS_CHANNEL, TOPICS_CHANNEL, watchPgCommits } from "./pg-watcher.js";
 import { MIGRATE_LOCK_SQL, MIGRATIONS, PING, STATS } from "./sql/store.js";
 
 /** The first schema of `-c search_path=…` in a url's `options` parameter, if any. */
@@ -132,6 +132,15 @@ export class PgStore implements ClusterStore {
       announceSubscriptionChange: async (id) => {
         await this.ctx.query(`SELECT pg_notify('${SUBSCRIPTIONS_CHANNEL}', $1)`, [`${this.nodeId} ${id}`]);
       },
+      announceTopicChange: async (name) => {
+        await this.ctx.query(`SELECT pg_notify('${TOPICS_CHANNEL}', $1)`, [`${this.nodeId} ${name}`]);
+      },
+      // One statement for the whole request: its notifications are delivered together, in order, at its commit.
+      announceLive: async (payloads) => {
+        await this.ctx.query(`SELECT pg_notify('${LIVE_CHANNEL}', $1 || p) FROM unnest($2::text[]) AS p`, [`${this.nodeId} `, payloads]);
+      },
+      // NOTIFY's payload must be shorter than 8000 bytes, and carries `<node id> ` first.
+      maxLivePayloadBytes: 7999 - (this.nodeId.length + 1),
     };
   }
 

@@ -37,6 +37,7 @@ export class PgTopics implements TopicsPart {
     if (patch.schema !== undefined) set("schema", patch.schema === null ? null : JSON.stringify(patch.schema));
     if (patch.originHost !== undefined) set("origin_host", patch.originHost);
     if (patch.retentionMs !== undefined) set("retention_ms", patch.retentionMs);
+    if (patch.storage !== undefined) set("storage", patch.storage);
     params.push(name);
     return this.ctx.one(`UPDATE topics SET ${sets.join(", ")} WHERE name = $${params.length} RETURNING *`, params, PG_ROWS.toTopic);
   }

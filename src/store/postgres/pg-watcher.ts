@@ -8,6 +8,10 @@ export const SUBSCRIPTIONS_CHANNEL = "switchboard_subscriptions";
 
 /** Channel the outbox table's trigger NOTIFYs when an application commits rows to it (migration 0011). */
 export const OUTBOX_CHANNEL = "switchboard_outbox";
+/** Channel of events of live-only topics: the payload is `<node id> <event>`; nothing of them is stored. */
+export const LIVE_CHANNEL = "switchboard_live";
+/** Channel of topic changes; the payload is `<node id> <topic name>`. */
+export const TOPICS_CHANNEL = "switchboard_topics";
 
 /** Reconnect delays: doubling from the first to the last, then staying there. */
 const RECONNECT_FIRST_MS = 100;
@@ -65,6 +69,7 @@ export async function watchPgCommits(options: PgWatcherOptions): Promise<() => P
             delay = RECONNECT_FIRST_MS;
             // Announcements made while no one listened are lost: treat the reconnect as one of each.
             listener.onSubscriptionChange?.(undefined);
+            listener.onTopicChange?.(undefined);
             listener.onOutbox?.();
             listener.onCommit(await options.lastSeq());
           },
@@ -103,11 +108,19 @@ function reportNotification(message: pg.Notification, { listener, nodeId }: PgWa
   } else if (message.channel === SUBSCRIPTIONS_CHANNEL) {
     const [node, id] = (message.payload ?? "").split(" ");
     if (node !== nodeId && id) listener.onSubscriptionChange?.(id);
+  } else if (message.channel === LIVE_CHANNEL || message.channel === TOPICS_CHANNEL) {
+    // `<node id> <rest>`: the rest may hold spaces (an event's JSON), so split at the first one only.
+    const payload = message.payload ?? "";
+    const space = payload.indexOf(" ");
+    if (space < 0 || payload.slice(0, space) === nodeId) return;
+    const rest = payload.slice(space + 1);
+    if (message.channel === LIVE_CHANNEL) listener.onLive?.(rest);
+    else if (rest) listener.onTopicChange?.(rest);
   }
 }
 
 /**
- * Connects `c` and LISTENs on the three channels. Once listening, a dropped connection stops its notifications and calls
+ * Connects `c` and LISTENs on the channels. Once listening, a dropped connection stops its notifications and calls
  * `onLost` once. If connecting or LISTEN fails, `c` is ended and the error thrown (no `onLost`).
  */
 async function listenOn(c: pg.Client, onLost: (error: Error) => void): Promise<void> {
@@ -123,7 +136,7 @@ async function listenOn(c: pg.Client, onLost: (error: Error) => void): Promise<v
   c.on("end", () => lose());
   try {
     await c.connect();
-    await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}; LISTEN ${OUTBOX_CHANNEL}`);
+    await c.query(`LISTEN ${COMMITS_CHANNEL}; LISTEN ${SUBSCRIPTIONS_CHANNEL}; LISTEN ${OUTBOX_CHANNEL}; LISTEN ${LIVE_CHANNEL}; LISTEN ${TOPICS_CHANNEL}`);
   } catch (error) {
     lost = true;
     c.removeAllListeners();

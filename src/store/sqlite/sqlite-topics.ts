@@ -50,6 +50,7 @@ export class SqliteTopics implements TopicsPart {
     if (patch.schema !== undefined) set("schema", patch.schema === null ? null : JSON.stringify(patch.schema));
     if (patch.originHost !== undefined) set("origin_host", patch.originHost);
     if (patch.retentionMs !== undefined) set("retention_ms", patch.retentionMs);
+    if (patch.storage !== undefined) set("storage", patch.storage);
     params.push(name);
     const info = this.state.db.prepare(`UPDATE topics SET ${sets.join(", ")} WHERE name = ?`).run(...params);
     return info.changes === 0 ? undefined : this.get(name);

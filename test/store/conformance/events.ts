@@ -299,6 +299,7 @@ export function eventsConformance(state: SuiteState): void {
         eventCount: 3,
         lastEventAt: T0 + 3000,
         retentionMs: null,
+        storage: "log",
       });
       expect(topic!.createdAt).toBeGreaterThanOrEqual(before);
       expect(topic!.createdAt).toBeLessThanOrEqual(after);

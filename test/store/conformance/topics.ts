@@ -25,6 +25,7 @@ export function topicsConformance(state: SuiteState): void {
         eventCount: 0,
         lastEventAt: null,
         retentionMs: null,
+        storage: "log",
       };
       expect(topic).toEqual(expected);
       expect(await store.topics.get("orders")).toEqual(expected);
@@ -38,6 +39,7 @@ export function topicsConformance(state: SuiteState): void {
         eventCount: 0,
         lastEventAt: null,
         retentionMs: null,
+        storage: "log",
       });
     });
 
@@ -87,6 +89,7 @@ export function topicsConformance(state: SuiteState): void {
         eventCount: 1,
         lastEventAt: T0 + 10,
         retentionMs: null,
+        storage: "log",
       });
       expect(await store.topics.get("orders")).toEqual(described);
 
@@ -103,6 +106,21 @@ export function topicsConformance(state: SuiteState): void {
         updatedAt: T0 + 300,
       });
       expect(await store.topics.update("orders", {}, T0 + 400)).toMatchObject({ updatedAt: T0 + 400, createdAt: T0 });
+    });
+
+    it("keeps a topic's storage (default log), and changes it both ways without touching its stored events", async () => {
+      expect((await store.topics.create({ name: "ticks", storage: "none" }, T0)).storage).toBe("none");
+      expect(await store.topics.get("ticks")).toMatchObject({ storage: "none", eventCount: 0 });
+      expect((await store.topics.list()).map((t) => [t.name, t.storage])).toEqual([["ticks", "none"]]);
+
+      await append(store, [makeEvent("orders"), makeEvent("orders")]);
+      expect((await store.topics.get("orders"))?.storage).toBe("log");
+      const live = await store.topics.update("orders", { storage: "none" }, T0 + 100);
+      expect(live).toMatchObject({ storage: "none", eventCount: 2, updatedAt: T0 + 100 });
+      expect(await store.events.search({ topics: ["orders"], order: "asc", limit: 10 })).toHaveLength(2);
+      expect(await store.topics.update("orders", { description: "d" }, T0 + 200)).toMatchObject({ storage: "none", description: "d" });
+      expect(await store.topics.update("orders", { storage: "log" }, T0 + 300)).toMatchObject({ storage: "log", eventCount: 2 });
+      expect((await store.topics.get("orders"))?.storage).toBe("log");
     });
 
     it("updates nothing for an unknown topic", async () => {

@@ -4,6 +4,15 @@ import { describe, expect, it } from "vitest";
 import { button, fakeApi, field, render, settle, type, until } from "../test-dom";
 import { Topics } from "./Topics";
 
+/** Picks an option of a select as a user would. */
+async function choose(select: HTMLSelectElement, value: string): Promise<void> {
+  const setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(select) as object, "value")!.set!;
+  await act(async () => {
+    setter.call(select, value);
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+}
+
 const topic = {
   name: "orders.created",
   description: "New orders",
@@ -111,6 +120,29 @@ describe("Topics", () => {
     await settle();
     expect(view.querySelector('[role="alert"]')?.textContent).toBe("schema is invalid: data/type must be string (SB_TOPIC_SCHEMA_INVALID)");
     expect(field(view, "JSON Schema").value).toBe('{"type": "object"}'); // kept, to be fixed
+  });
+
+  it("creates a live-only topic and switches one back to stored: storage is sent only when it changes", async () => {
+    const live = { ...topic, name: "metrics.live", storage: "none" };
+    const calls = fakeApi({
+      "GET /api/topics": () => ({ status: 200, body: { data: [live] } }),
+      "POST /api/topics": () => ({ status: 201, body: live }),
+      "PATCH /api/topics/metrics.live": () => ({ status: 200, body: live }),
+    });
+    const view = await render(<Topics />);
+    expect(view.querySelector("tbody")?.textContent).toContain("live only");
+    await type(field(view, "Name"), "ticks");
+    await choose(field(view, "Storage") as unknown as HTMLSelectElement, "none");
+    await act(async () => button(view, "Create topic").click());
+    await settle();
+    expect(calls.find((c) => c.method === "POST")!.body).toEqual({ name: "ticks", storage: "none" });
+
+    await act(async () => view.querySelector<HTMLButtonElement>('button[aria-label="Edit metrics.live"]')!.click());
+    expect((field(view, "Storage") as unknown as HTMLSelectElement).value).toBe("none");
+    await choose(field(view, "Storage") as unknown as HTMLSelectElement, "log");
+    await act(async () => button(view, "Save topic").click());
+    await settle();
+    expect(calls.find((c) => c.method === "PATCH")!.body).toEqual({ description: "New orders", schema: null, retention_ms: null, storage: "log" });
   });
 
   it("shows the hub's error with its code when it refuses", async () => {

@@ -3,7 +3,7 @@ import { sb, type Topic } from "../api";
 import { ErrorText, errorText, useLoad } from "../hooks";
 import { SchemaProblems, useSchemaCheck } from "../SchemaEditor";
 
-/** Topics with their counts and last event; create one, edit one (description, retention, schema), delete one. */
+/** Topics with their counts and last event; create one, edit one (description, retention, storage, schema), delete one. */
 export function Topics() {
   const { value, error, reload } = useLoad(() => sb.topics.list());
   const [actionError, setActionError] = useState<string | undefined>();
@@ -45,6 +45,7 @@ export function Topics() {
               <tr key={t.name}>
                 <td>
                   <code>{t.name}</code>
+                  {t.storage === "none" && <span className="muted"> live only</span>}
                   {t.description && <div className="muted">{t.description}</div>}
                 </td>
                 <td className="num">{t.event_count.toLocaleString()}</td>
@@ -72,14 +73,17 @@ export function Topics() {
 
 /**
  * The form of a new topic, or of an existing one (`editing`): description, retention (hours; empty for the hub's
- * default, 0 to keep forever) and the data's JSON Schema, checked while typing as JSON and then as a JSON Schema (as the
- * hub checks it), each problem shown with its line, column and path. Saving waits for no problem; the hub has the last
- * word, and its refusal is shown under the form.
+ * default, 0 to keep forever), storage (stored, or live only: streamed and never stored; sent only when it differs from
+ * the topic's, or, new, from the default) and the data's JSON Schema, checked while typing as JSON and then as a JSON
+ * Schema (as the hub checks it), each problem shown with its line, column and path. Saving waits for no problem; the
+ * hub has the last word, and its refusal is shown under the form.
  */
 function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: () => void; onCancel: () => void }) {
   const [name, setName] = useState(editing?.name ?? "");
   const [description, setDescription] = useState(editing?.description ?? "");
   const [retention, setRetention] = useState(editing?.retention_ms == null ? "" : String(editing.retention_ms / 3_600_000));
+  const storedAs = editing?.storage ?? "log";
+  const [storage, setStorage] = useState<"log" | "none">(storedAs);
   const [schema, setSchema] = useState(editing?.schema == null ? "" : JSON.stringify(editing.schema, null, 2));
   const [error, setError] = useState<string | undefined>();
   const { problems: schemaProblems } = useSchemaCheck(schema);
@@ -90,6 +94,7 @@ function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: (
     try {
       const fields: Record<string, unknown> = { description: description.trim() || null, schema: schema.trim() ? JSON.parse(schema) : null };
       fields.retention_ms = retention.trim() === "" ? null : Math.round(Number(retention) * 3_600_000);
+      if (storage !== storedAs) fields.storage = storage;
       if (editing) await sb.topics.update(editing.name, fields as Parameters<typeof sb.topics.update>[1]);
       // A new topic gets only what was filled in: the rest are the hub's defaults.
       else
@@ -99,6 +104,7 @@ function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: (
       setName("");
       setDescription("");
       setRetention("");
+      setStorage("log");
       setSchema("");
       onSaved();
     } catch (err) {
@@ -119,6 +125,13 @@ function TopicForm({ editing, onSaved, onCancel }: { editing?: Topic; onSaved: (
         <label>
           Retention, hours
           <input value={retention} onChange={(e) => setRetention(e.target.value)} placeholder="the hub's default" inputMode="decimal" />
+        </label>
+        <label>
+          Storage
+          <select value={storage} onChange={(e) => setStorage(e.target.value === "none" ? "none" : "log")}>
+            <option value="log">stored (searchable, delivered)</option>
+            <option value="none">live only (streamed, never stored)</option>
+          </select>
         </label>
       </div>
       <label>
