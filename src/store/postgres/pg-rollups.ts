@@ -1,3 +1,4 @@
+import type pg from "pg";
 import {
   deliveryStatsSql,
   deriveSql,
@@ -29,13 +30,24 @@ export class PgRollups implements RollupsPart {
   constructor(private readonly ctx: PgContext) {}
 
   async eventStats(q: EventStatsQuery): Promise<EventStatsBucket[]> {
-    const { sql, params } = eventStatsSql(q, await this.marks(), POSTGRES);
-    return (await this.ctx.query<Parameters<typeof toEventBucket>[0]>(sql, params)).rows.map(toEventBucket);
+    return (await this.read((marks) => eventStatsSql(q, marks, POSTGRES))).map((r) => toEventBucket(r as Parameters<typeof toEventBucket>[0]));
   }
 
   async deliveryStats(q: DeliveryStatsQuery): Promise<DeliveryStatsBucket[]> {
-    const { sql, params } = deliveryStatsSql(q, await this.marks(), POSTGRES);
-    return (await this.ctx.query<DeliveryStatsRow>(sql, params)).rows.map(toDeliveryBucket);
+    return (await this.read((marks) => deliveryStatsSql(q, marks, POSTGRES))).map((r) => toDeliveryBucket(r as DeliveryStatsRow));
+  }
+
+  /**
+   * Reads the marks and then the query built from them, without parallel workers: a stats query reads a few thousand
+   * rows, and the planner's parallel plans for it spent 10–40 ms starting workers (measured by `npm run bench -- --only
+   * pg-stats`). One transaction, so that the setting ends with it.
+   */
+  private async read(build: (marks: Map<number, number>) => { sql: string; params: unknown[] }): Promise<pg.QueryResultRow[]> {
+    return this.ctx.transaction(async (client) => {
+      const results = (await client.query(`SET LOCAL max_parallel_workers_per_gather = 0; ${MARKS}`)) as unknown as pg.QueryResult[];
+      const { sql, params } = build(toMarks(results[1]!.rows as Array<{ res: number; rolled_until: number }>));
+      return (await client.query(sql, params)).rows;
+    });
   }
 
   async rollUp(r: RollUpRequest): Promise<void> {
@@ -56,10 +68,6 @@ export class PgRollups implements RollupsPart {
       }
       for (const { res, before } of pruneBounds(r, marks)) await client.query(PRUNE, [res, before]);
     });
-  }
-
-  private async marks(): Promise<Map<number, number>> {
-    return toMarks((await this.ctx.query<{ res: number; rolled_until: number }>(MARKS)).rows);
   }
 }
 
