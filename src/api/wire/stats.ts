@@ -50,11 +50,15 @@ export function deliveryBucketOut(b: DeliveryStatsBucket): Record<string, unknow
   };
 }
 
-function histogramOut(counts: readonly number[]): Record<string, number> {
-  const histogram: Record<string, number> = {};
-  for (let i = 0; i < LATENCY_LABELS.length; i++) histogram[LATENCY_LABELS[i]!] = counts[i]!;
-  return histogram;
+/**
+ * The histogram as an object literal: its keys are integer-like, which V8 keeps as sparse elements, and adding them one
+ * at a time made each object cost about 14 µs (a day of minutes, 20 ms); the literal costs about 0.5 µs.
+ */
+function histogramOut(c: readonly number[]): Record<string, number> {
+  return { "10": c[0]!, "25": c[1]!, "50": c[2]!, "100": c[3]!, "250": c[4]!, "500": c[5]!, "1000": c[6]!, "2500": c[7]!, "10000": c[8]!, "+Inf": c[9]! };
 }
+// The literal's keys must be the buckets' labels, in order (integer-like keys list ascending, as the bounds are).
+if (Object.keys(histogramOut(LATENCY_LABELS.map(() => 0))).join() !== LATENCY_LABELS.join()) throw new Error("histogramOut's keys differ from LATENCY_LABELS");
 
 /** `GET /events/aggregate` query → {@link AggregateInput}. */
 export function aggregateFromWire(params: AggregateQuery): AggregateInput {
