@@ -60,6 +60,26 @@ function definePgChaos(): void {
   }
 
   /** Kills every backend of database `name` but the admin's own; returns how many. */
+  /**
+   * Recovered without a restart: a publish is acknowledged again and /ready is 200; then every acknowledged event is
+   * readable, has reached the stream, and has reached the receiver with at most `maxRepeats` repeated webhook-ids.
+   */
+  async function expectRecovered(
+    hub: TestHub,
+    topic: string,
+    acknowledged: string[],
+    stream: ResumingStream,
+    receiver: Receiver,
+    maxRepeats: number,
+  ): Promise<void> {
+    acknowledged.push(await publishUntilAccepted(hub.url, topic));
+    await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
+    await expectAllReadable(hub.url, topic, acknowledged);
+    await stream.waitForAll(acknowledged);
+    const { repeats } = await deliveredOnce(receiver, acknowledged);
+    expect(repeats).toBeLessThanOrEqual(maxRepeats);
+  }
+
   async function killBackends(name: string): Promise<number> {
     const { rows } = await admin.query<{ killed: boolean }>(
       "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
@@ -108,16 +128,9 @@ function definePgChaos(): void {
         expect(tally.unexpected).toEqual([]);
         expect(tally.slowestMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
 
-        // Recovered without a restart: a publish is acknowledged again, and /ready is 200.
-        tally.acknowledged.push(await publishUntilAccepted(hub.url, topic));
-        await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
-
-        await expectAllReadable(hub.url, topic, tally.acknowledged);
-        await stream.waitForAll(tally.acknowledged);
+        await expectRecovered(hub, topic, tally.acknowledged, stream, receiver, rounds * MAX_IN_FLIGHT);
         expect(stream.connections).toBeGreaterThan(1);
         for (const refusal of stream.refusals) expect(refusal).toMatch(/^503 retry-after=\d+ .*"SB_STORE_UNAVAILABLE"/);
-        const { repeats } = await deliveredOnce(receiver, tally.acknowledged);
-        expect(repeats).toBeLessThanOrEqual(rounds * MAX_IN_FLIGHT);
       },
     );
   });
@@ -176,15 +189,9 @@ function definePgChaos(): void {
         expect(tally.unexpected).toEqual([]);
         expect(tally.slowestMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
 
-        tally.acknowledged.push(await publishUntilAccepted(hub.url, topic));
-        await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
-
-        await expectAllReadable(hub.url, topic, tally.acknowledged);
-        await stream.waitForAll(tally.acknowledged);
+        await expectRecovered(hub, topic, tally.acknowledged, stream, receiver, MAX_IN_FLIGHT);
         expect(stream.connections).toBeGreaterThan(1);
         for (const refusal of stream.refusals) expect(refusal).toMatch(/^503 retry-after=\d+ .*"SB_STORE_UNAVAILABLE"/);
-        const { repeats } = await deliveredOnce(receiver, tally.acknowledged);
-        expect(repeats).toBeLessThanOrEqual(MAX_IN_FLIGHT);
       },
     );
 
@@ -213,12 +220,7 @@ function definePgChaos(): void {
       expect(tally.unexpected).toEqual([]);
       expect(tally.slowestMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
 
-      tally.acknowledged.push(await publishUntilAccepted(hub.url, topic));
-      await eventually("/ready 200", async () => ((await request(`${hub.url}/ready`)).status === 200 ? true : undefined), 20_000);
-      await expectAllReadable(hub.url, topic, tally.acknowledged);
-      await stream.waitForAll(tally.acknowledged);
-      const { repeats } = await deliveredOnce(receiver, tally.acknowledged);
-      expect(repeats).toBeLessThanOrEqual(MAX_IN_FLIGHT);
+      await expectRecovered(hub, topic, tally.acknowledged, stream, receiver, MAX_IN_FLIGHT);
     });
   });
 }
