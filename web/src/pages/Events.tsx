@@ -112,42 +112,8 @@ export function Events() {
             Key
             <input {...field("key")} />
           </label>
-          <label>
-            From
-            <select {...field("from")}>
-              <option value="">any time</option>
-              {AGO.map(([value, text]) => (
-                <option key={value} value={value}>
-                  {text}
-                </option>
-              ))}
-              <option value="at">a time…</option>
-            </select>
-          </label>
-          {form.from === "at" && (
-            <label>
-              Start
-              <input type="datetime-local" step="1" {...field("start")} required />
-            </label>
-          )}
-          <label>
-            Until
-            <select {...field("to")}>
-              <option value="">now</option>
-              {AGO.map(([value, text]) => (
-                <option key={value} value={value}>
-                  {text}
-                </option>
-              ))}
-              <option value="at">a time…</option>
-            </select>
-          </label>
-          {form.to === "at" && (
-            <label>
-              End
-              <input type="datetime-local" step="1" {...field("end")} required />
-            </label>
-          )}
+          <RangeEnd label="From" at="Start" open="any time" choice={field("from")} time={field("start")} />
+          <RangeEnd label="Until" at="End" open="now" choice={field("to")} time={field("end")} />
         </div>
         <label>
           Data fields
@@ -204,4 +170,35 @@ function dataFields(text: string): Record<string, string> | undefined {
     .map((p) => [p.slice(0, p.indexOf("=")).trim(), p.slice(p.indexOf("=") + 1).trim()] as const)
     .filter(([k]) => k !== "");
   return pairs.length === 0 ? undefined : Object.fromEntries(pairs);
+}
+
+/** What `field` gives an input: its value and its change handler. */
+type FieldProps = { value: string; onChange: (e: { target: { value: string } }) => void };
+
+/**
+ * One end of the range: open (`open`), a time before now, or "a time…", which shows a date and time input (`at`).
+ */
+function RangeEnd({ label, at, open, choice, time }: { label: string; at: string; open: string; choice: FieldProps; time: FieldProps }) {
+  return (
+    <>
+      <label>
+        {label}
+        <select {...choice}>
+          <option value="">{open}</option>
+          {AGO.map(([value, text]) => (
+            <option key={value} value={value}>
+              {text}
+            </option>
+          ))}
+          <option value="at">a time…</option>
+        </select>
+      </label>
+      {choice.value === "at" && (
+        <label>
+          {at}
+          <input type="datetime-local" step="1" {...time} required />
+        </label>
+      )}
+    </>
+  );
 }
