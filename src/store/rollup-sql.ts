@@ -53,8 +53,10 @@ export const HISTOGRAM_COLUMNS = HISTOGRAM.join(", ");
 /**
  * A stats query over the sources of [from, to) (see `rollupSources`): one grouped SELECT per source, each reading one
  * resolution's range. Where a source's resolution is the interval, its bucket is `t` itself, so the group streams in
- * key order instead of going through a sort. Several sources are summed again by bucket (a bucket may take rows from
- * two of them); `sums` are the per-source aggregates, `outer` the same columns summed again.
+ * key order instead of going through a sort; where, besides, `where` leaves one row per time (`unique`), that row is
+ * the bucket and is read as it is, without aggregates (a day of minutes of one subscription: 1,440 rows of 15 columns,
+ * whose sums cost more than the read). Several sources are summed again by bucket (a bucket may take rows from two of
+ * them); `sums` are the per-source aggregates, `outer` the same columns summed again.
  */
 function statsSql(
   b: ReturnType<typeof builder>,
@@ -64,13 +66,16 @@ function statsSql(
   groups: readonly string[],
   columns: readonly string[],
   where: (b: ReturnType<typeof builder>) => string[],
+  unique = false,
 ): string {
   const sources = rollupSources(q.from, q.to, q.intervalMs, marks);
   const groupList = ["b", ...groups].join(", ");
   const sums = columns.map((c) => `sum(${c}) AS ${c}`).join(", ");
   const selects = sources.map((s) => {
+    // Parameters in the order of the text (SQLite's are positional): the bucket's, then the terms'.
     const bucket = s.res === q.intervalMs ? "t" : `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
     const terms = [`res = ${b.n(s.res)}`, `t >= ${b.n(s.from)}`, `t < ${b.n(s.to)}`, ...where(b)];
+    if (unique && s.res === q.intervalMs) return `SELECT t AS b, ${columns.join(", ")} FROM ${table} WHERE ${terms.join(" AND ")}`;
     return `SELECT ${bucket} AS b${groups.map((g) => `, ${g}`).join("")}, ${sums} FROM ${table} WHERE ${terms.join(" AND ")} GROUP BY ${groupList}`;
   });
   if (selects.length === 0) return `SELECT 0 AS b${groups.map((g) => `, '' AS ${g}`).join("")}, ${columns.map((c) => `0 AS ${c}`).join(", ")} WHERE 1 = 0`;
@@ -98,14 +103,22 @@ export function eventStatsSql(q: EventStatsQuery, marks: ReadonlyMap<number, num
 /** Delivery attempts per bucket, in bucket order. */
 export function deliveryStatsSql(q: DeliveryStatsQuery, marks: ReadonlyMap<number, number>, dialect: RollupDialect): BuiltSql {
   const b = builder(dialect);
-  // Every subscription: the rows under '', which hold their sum (see ALL_SUBSCRIPTIONS).
+  // Every subscription: the rows under '', which hold their sum (see ALL_SUBSCRIPTIONS). One subscription has one row
+  // per (res, t): the key.
   const where = (b: ReturnType<typeof builder>) => [`subscription_id = ${b.p(q.subscriptionId ?? ALL_SUBSCRIPTIONS)}`];
-  const sql = statsSql(b, q, marks, "delivery_rollups", [], ["delivered", "failed", "dead", "latency_sum", ...HISTOGRAM], where);
+  const sql = statsSql(b, q, marks, "delivery_rollups", [], DELIVERY_STATS_COLUMNS, where, true);
   return { sql, params: b.params };
 }
 
-/** The rows of one bucket of {@link deliveryStatsSql}. */
-export type DeliveryStatsRow = { b: number; delivered: number; failed: number; dead: number; latency_sum: number } & Record<`h${number}`, number>;
+/** The columns of {@link deliveryStatsSql} after the bucket `b`, in the order of a {@link DeliveryStatsRow}. */
+const DELIVERY_STATS_COLUMNS = ["delivered", "failed", "dead", "latency_sum", ...HISTOGRAM];
+
+/**
+ * A row of {@link deliveryStatsSql} read as an array (better-sqlite3's `raw`, pg's `rowMode: 'array'`, which spare an
+ * object per row): the bucket, delivered, failed, dead, latency_sum, h0..h9. Numbers, or the texts of PostgreSQL's
+ * `numeric` sums.
+ */
+export type DeliveryStatsRow = ReadonlyArray<number | string>;
 
 /**
  * Derives the buckets of `res` in [from, to) from the finer resolution `finer`, replacing what was there (so that
@@ -154,8 +167,9 @@ export function rollUpRange(
 
 /** A row of delivery stats as a bucket. */
 export function toDeliveryBucket(r: DeliveryStatsRow): DeliveryStatsBucket {
-  const latencyCounts = Array.from({ length: LATENCY_BUCKETS }, (_, i) => Number(r[`h${i}`]));
-  return { t: Number(r.b), delivered: Number(r.delivered), failed: Number(r.failed), dead: Number(r.dead), latencySumMs: Number(r.latency_sum), latencyCounts };
+  const latencyCounts = new Array<number>(LATENCY_BUCKETS);
+  for (let i = 0; i < LATENCY_BUCKETS; i++) latencyCounts[i] = Number(r[5 + i]);
+  return { t: Number(r[0]), delivered: Number(r[1]), failed: Number(r[2]), dead: Number(r[3]), latencySumMs: Number(r[4]), latencyCounts };
 }
 
 /** A row of event stats as a bucket. */

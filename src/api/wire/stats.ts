@@ -1,7 +1,7 @@
 import type { AggregateInput } from "../../aggregation/aggregate-events.js";
 import type { AggregateResult } from "../../aggregation/aggregate-spec.js";
 import type { EventStatsInput, StatsInput } from "../../aggregation/stats.js";
-import { LATENCY_LABELS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
+import { DAY_MS, MINUTE_MS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
 import { formatTime } from "../../time.js";
 import type { AggregateQuery, DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
 import { timeParam, topicValues } from "./events.js";
@@ -39,26 +39,47 @@ export function eventBucketOut(b: EventStatsBucket): Record<string, unknown> {
   };
 }
 
-/** A delivery stats bucket on the wire: the histogram keyed by each bucket's upper bound in ms (not cumulative). */
-export function deliveryBucketOut(b: DeliveryStatsBucket): Record<string, unknown> {
-  return {
-    t: formatTime(b.t),
-    delivered: b.delivered,
-    failed: b.failed,
-    dead: b.dead,
-    latency_ms: { sum: b.latencySumMs, histogram: histogramOut(b.latencyCounts) },
-  };
+/**
+ * `GET /stats/deliveries`' reply as JSON text, written directly rather than built as objects and serialised (a day of
+ * minutes is 1,440 buckets of 15 numbers; see docs/aggregation.md for the figures). Each bucket: `t`, `delivered`,
+ * `failed`, `dead`, and `latency_ms: { sum, histogram }`, the histogram keyed by each bucket's upper bound in ms
+ * (`LATENCY_LABELS`; not cumulative). Numbers are finite, so `String(n)` is their JSON; times are ISO texts, which
+ * need no escaping. One string appended to (joining an array of them cost twice as much).
+ */
+export function deliveryStatsJson(buckets: readonly DeliveryStatsBucket[]): string {
+  const time = minuteTimes();
+  let json = '{"buckets":[';
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i]!;
+    const c = b.latencyCounts;
+    json +=
+      `${i === 0 ? "" : ","}{"t":"${time(b.t)}","delivered":${b.delivered},"failed":${b.failed},"dead":${b.dead},"latency_ms":{"sum":${b.latencySumMs},` +
+      `"histogram":{"10":${c[0]},"25":${c[1]},"50":${c[2]},"100":${c[3]},"250":${c[4]},"500":${c[5]},"1000":${c[6]},"2500":${c[7]},"10000":${c[8]},"+Inf":${c[9]}}}}`;
+  }
+  return `${json}]}`;
 }
 
+/** "T00:00:00.000Z" … "T23:59:00.000Z": the time of day of each minute, as `formatTime` ends. */
+const MINUTES_OF_DAY = Array.from({ length: DAY_MS / MINUTE_MS }, (_, m) => formatTime(m * MINUTE_MS).slice(10));
+
 /**
- * The histogram as an object literal: its keys are integer-like, which V8 keeps as sparse elements, and adding them one
- * at a time made each object cost about 14 µs (a day of minutes, 20 ms); the literal costs about 0.5 µs.
+ * `formatTime` for a run of bucket times: a bucket starts on a whole minute, so its text is its day's date, formatted
+ * once per day, and one of {@link MINUTES_OF_DAY} (1,440 `toISOString` calls took about 0.6 ms).
  */
-function histogramOut(c: readonly number[]): Record<string, number> {
-  return { "10": c[0]!, "25": c[1]!, "50": c[2]!, "100": c[3]!, "250": c[4]!, "500": c[5]!, "1000": c[6]!, "2500": c[7]!, "10000": c[8]!, "+Inf": c[9]! };
+function minuteTimes(): (t: number) => string {
+  let day = NaN;
+  let date = "";
+  return (t) => {
+    const ofDay = ((t % DAY_MS) + DAY_MS) % DAY_MS;
+    if (ofDay % MINUTE_MS !== 0) return formatTime(t);
+    if (t - ofDay !== day) {
+      day = t - ofDay;
+      const text = formatTime(day);
+      date = text.length === 24 ? text.slice(0, 10) : ""; // years past 9999 have six digits and a sign
+    }
+    return date === "" ? formatTime(t) : date + MINUTES_OF_DAY[ofDay / MINUTE_MS]!;
+  };
 }
-// The literal's keys must be the buckets' labels, in order (integer-like keys list ascending, as the bounds are).
-if (Object.keys(histogramOut(LATENCY_LABELS.map(() => 0))).join() !== LATENCY_LABELS.join()) throw new Error("histogramOut's keys differ from LATENCY_LABELS");
 
 /** `GET /events/aggregate` query → {@link AggregateInput}. */
 export function aggregateFromWire(params: AggregateQuery): AggregateInput {

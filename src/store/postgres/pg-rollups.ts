@@ -34,7 +34,7 @@ export class PgRollups implements RollupsPart {
   }
 
   async deliveryStats(q: DeliveryStatsQuery): Promise<DeliveryStatsBucket[]> {
-    return (await this.read((marks) => deliveryStatsSql(q, marks, POSTGRES))).map((r) => toDeliveryBucket(r as DeliveryStatsRow));
+    return (await this.read((marks) => deliveryStatsSql(q, marks, POSTGRES), "array")).map((r) => toDeliveryBucket(r as unknown as DeliveryStatsRow));
   }
 
   /**
@@ -42,11 +42,11 @@ export class PgRollups implements RollupsPart {
    * rows, and the planner's parallel plans for it spent 10–40 ms starting workers (measured by `npm run bench -- --only
    * pg-stats`). One transaction, so that the setting ends with it.
    */
-  private async read(build: (marks: Map<number, number>) => { sql: string; params: unknown[] }): Promise<pg.QueryResultRow[]> {
+  private async read(build: (marks: Map<number, number>) => { sql: string; params: unknown[] }, rowMode?: "array"): Promise<pg.QueryResultRow[]> {
     return this.ctx.transaction(async (client) => {
       const results = (await client.query(`SET LOCAL max_parallel_workers_per_gather = 0; ${MARKS}`)) as unknown as pg.QueryResult[];
       const { sql, params } = build(toMarks(results[1]!.rows as Array<{ res: number; rolled_until: number }>));
-      return (await client.query(sql, params)).rows;
+      return (await client.query({ text: sql, values: params, ...(rowMode && { rowMode }) })).rows;
     });
   }
 

@@ -61,7 +61,12 @@ export class SqliteRollups extends SqlitePart<keyof typeof SQL> implements Rollu
 
   async deliveryStats(q: DeliveryStatsQuery): Promise<DeliveryStatsBucket[]> {
     const { sql, params } = deliveryStatsSql(q, this.marks(), SQLITE);
-    return (this.db.prepare(sql).all(...params) as DeliveryStatsRow[]).map(toDeliveryBucket);
+    return (
+      this.db
+        .prepare(sql)
+        .raw(true)
+        .all(...params) as DeliveryStatsRow[]
+    ).map(toDeliveryBucket);
   }
 
   async rollUp(r: RollUpRequest): Promise<void> {
