@@ -22,6 +22,10 @@ const SUM_OVER_SUBSCRIPTIONS = `INSERT INTO delivery_rollups (res, t, subscripti
     sum(h7), sum(h8), sum(h9)
   FROM delivery_rollups GROUP BY res, t`;
 
+/** The sum over every topic, which the store writes at commit under topic '' (see ALL_TOPICS). */
+const SUM_OVER_TOPICS = `INSERT INTO event_rollups (res, t, topic, type, count, bytes)
+  SELECT res, t, '', type, sum(count), sum(bytes) FROM event_rollups GROUP BY res, t, type`;
+
 /** What {@link fillRollups} writes. */
 export interface StatsFillOptions {
   /** `sqlite:PATH` or `postgres://…` (an empty database: the store's migrations run first). */
@@ -89,6 +93,7 @@ function fillSqlite(path: string, o: StatsFillOptions, firstMinute: number, minu
     });
     for (let m = firstMinute; m < firstMinute + minutes; m += 1440) fill(m, Math.min(firstMinute + minutes, m + 1440));
     db.exec(SUM_OVER_SUBSCRIPTIONS);
+    db.exec(SUM_OVER_TOPICS);
   } finally {
     db.close();
   }
@@ -113,6 +118,7 @@ async function fillPg(url: string, o: StatsFillOptions, firstMinute: number, min
       [firstMinute, firstMinute + minutes, o.subscriptions, perTopicMinute],
     );
     await client.query(SUM_OVER_SUBSCRIPTIONS);
+    await client.query(SUM_OVER_TOPICS);
   } finally {
     await client.end();
   }

@@ -10,6 +10,7 @@ import {
   LATENCY_BUCKETS,
   MINUTE_MS,
   ALL_SUBSCRIPTIONS,
+  ALL_TOPICS,
   rollupSources,
   type DeliveryStatsBucket,
   type DeliveryStatsQuery,
@@ -94,6 +95,9 @@ export function eventStatsSql(q: EventStatsQuery, marks: ReadonlyMap<number, num
     if (q.topics?.length) topicTerms.push(`topic IN (${q.topics.map((t) => b.p(t)).join(", ")})`);
     for (const prefix of q.topicPrefixes ?? []) topicTerms.push(`(topic >= ${b.p(prefix)} AND topic < ${b.p(prefixUpperBound(prefix))})`);
     if (topicTerms.length) terms.push(`(${topicTerms.join(" OR ")})`);
+    // Every topic: the rows under '', which hold their sum (see ALL_TOPICS), unless grouped by topic. Topic terms never
+    // match ''.
+    else terms.push(groups.includes("topic") ? `topic <> ${b.p(ALL_TOPICS)}` : `topic = ${b.p(ALL_TOPICS)}`);
     if (q.type !== undefined) terms.push(`type = ${b.p(q.type)}`);
     return terms;
   };

@@ -100,7 +100,17 @@ interface RolledEvent {
   receivedAt: number;
 }
 
-/** Aggregates a batch's stored events (in lists, e.g. one per request) by (minute received, topic, type). */
+/**
+ * The topic of the event rollups' rows that hold the sum over every topic, per (minute, type), written at commit beside
+ * each topic's own: a query over every topic then reads one row per bucket and type instead of one per topic (topic
+ * names are never empty).
+ */
+export const ALL_TOPICS = "";
+
+/**
+ * Aggregates a batch's stored events (in lists, e.g. one per request) by (minute received, topic, type), and by
+ * (minute, type) under {@link ALL_TOPICS}.
+ */
 export function eventMinutes(lists: ReadonlyArray<readonly RolledEvent[]>): EventMinuteColumns {
   const out: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
   const index = new Map<string, number>();
@@ -129,7 +139,28 @@ export function eventMinutes(lists: ReadonlyArray<readonly RolledEvent[]>): Even
       out.count[i]!++;
       out.bytes[i]! += bytes;
     }
+  addAllTopics(out);
   return out;
+}
+
+/** Appends to a batch's minutes their sums over every topic, per (minute, type): once per distinct row, not per event. */
+function addAllTopics(out: EventMinuteColumns): void {
+  const index = new Map<string, number>();
+  for (let i = 0, rows = out.t.length; i < rows; i++) {
+    const key = `${out.t[i]}\u0000${out.type[i]}`;
+    let j = index.get(key);
+    if (j === undefined) {
+      j = out.t.length;
+      index.set(key, j);
+      out.t.push(out.t[i]!);
+      out.topic.push(ALL_TOPICS);
+      out.type.push(out.type[i]!);
+      out.count.push(0);
+      out.bytes.push(0);
+    }
+    out.count[j]! += out.count[i]!;
+    out.bytes[j]! += out.bytes[i]!;
+  }
 }
 
 /** The outcome an attempt counts as: each attempt counts once, as delivered, failed (to be retried) or dead. */

@@ -63,6 +63,8 @@ describe("GET /api/stats/events", () => {
     ["a name", "topic=stats.orders.paid", 1],
     ["a leading wildcard", "topic=*.users", 1],
     ["a type", "topic=stats.**&type=created", 3],
+    ["a pattern matching every topic", "topic=**", 5],
+    ["a type over every topic", "type=created", 3],
   ])("selects by %s", async (_, query, expected) => {
     const reply = await get(`/stats/events?${query}&interval=1d`);
     expect(reply.status, reply.text).toBe(200);

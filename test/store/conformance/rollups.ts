@@ -53,6 +53,33 @@ export function rollupsConformance(state: SuiteState): void {
       expect(await store.rollups.eventStats({ ...all, from: minutes(1), to: minutes(2) })).toEqual([{ t: minutes(1), count: 1, bytes: 13 }]);
     });
 
+    it("sums every topic per minute and type, across the topics of a batch and across batches, apart from each topic's own", async () => {
+      await append(store, [
+        makeEvent("a", { type: "x", data: {}, receivedAt: minutes(0) }),
+        makeEvent("b", { type: "x", data: {}, receivedAt: minutes(0) + 1 }),
+        makeEvent("b", { type: "y", data: {}, receivedAt: minutes(0) + 2 }),
+        makeEvent("a", { type: "x", data: {}, receivedAt: minutes(1) }),
+      ]);
+      await append(store, [makeEvent("c", { type: "x", data: {}, receivedAt: minutes(0) + 3 })]);
+      const all = { from: T0, to: minutes(10), intervalMs: 60_000 };
+      expect(await store.rollups.eventStats(all)).toEqual([
+        { t: minutes(0), count: 4, bytes: 8 },
+        { t: minutes(1), count: 1, bytes: 2 },
+      ]);
+      expect(await store.rollups.eventStats({ ...all, groupBy: ["type"] })).toEqual([
+        { t: minutes(0), type: "x", count: 3, bytes: 6 },
+        { t: minutes(0), type: "y", count: 1, bytes: 2 },
+        { t: minutes(1), type: "x", count: 1, bytes: 2 },
+      ]);
+      expect(await store.rollups.eventStats({ ...all, type: "x", intervalMs: HOUR })).toEqual([{ t: T0, count: 4, bytes: 8 }]);
+      expect(await store.rollups.eventStats({ ...all, groupBy: ["topic"] })).toEqual([
+        { t: minutes(0), topic: "a", count: 1, bytes: 2 },
+        { t: minutes(0), topic: "b", count: 2, bytes: 4 },
+        { t: minutes(0), topic: "c", count: 1, bytes: 2 },
+        { t: minutes(1), topic: "a", count: 1, bytes: 2 },
+      ]);
+    });
+
     it("adds to a minute across batches, and counts a repeated client id once", async () => {
       await append(store, [makeEvent("orders", { id: "client-1", clientId: true, data: {}, receivedAt: minutes(3) })]);
       await append(store, [makeEvent("orders", { id: "client-1", clientId: true, data: {}, receivedAt: minutes(3) })]);
