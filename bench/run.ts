@@ -19,6 +19,7 @@ import { ingestLiveBench } from "./benches/ingest-live.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
 import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
 import { ingestBench } from "./benches/ingest.js";
+import { pgAggregateCostBench } from "./benches/pg-aggregate-cost.js";
 import { pgBatchBench } from "./benches/pg-batch.js";
 import { pgClientBench } from "./benches/pg-client.js";
 import { pgIngestBench } from "./benches/pg-ingest.js";
@@ -53,6 +54,7 @@ const BENCHES: Bench[] = [
   backlogBench,
   pgIngestBench,
   pgBatchBench,
+  pgAggregateCostBench,
   pgQueryBench,
   pgStatsBench,
   pgClientBench,
