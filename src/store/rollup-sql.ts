@@ -54,9 +54,9 @@ export const HISTOGRAM_COLUMNS = HISTOGRAM.join(", ");
 /**
  * A stats query over the sources of [from, to) (see `rollupSources`): one grouped SELECT per source, each reading one
  * resolution's range. Where a source's resolution is the interval, its bucket is `t` itself, so the group streams in
- * key order instead of going through a sort; where, besides, `where` leaves one row per time (`unique`), that row is
- * the bucket and is read as it is, without aggregates (a day of minutes of one subscription: 1,440 rows of 15 columns,
- * whose sums cost more than the read). Several sources are summed again by bucket (a bucket may take rows from two of
+ * key order instead of going through a sort; where, besides, `where` leaves one row per time (`unique`) and that source
+ * is the only one, each row is a bucket and is read as it is, without aggregates (a day of minutes of one
+ * subscription: 1,440 rows of 15 columns, whose sums cost more than the read). Several sources are summed again by bucket (a bucket may take rows from two of
  * them); `sums` are the per-source aggregates, `outer` the same columns summed again.
  */
 function statsSql(
@@ -76,7 +76,9 @@ function statsSql(
     // Parameters in the order of the text (SQLite's are positional): the bucket's, then the terms'.
     const bucket = s.res === q.intervalMs ? "t" : `(t / ${b.n(q.intervalMs)}) * ${b.n(q.intervalMs)}`;
     const terms = [`res = ${b.n(s.res)}`, `t >= ${b.n(s.from)}`, `t < ${b.n(s.to)}`, ...where(b)];
-    if (unique && s.res === q.intervalMs) return `SELECT t AS b, ${columns.join(", ")} FROM ${table} WHERE ${terms.join(" AND ")}`;
+    // Only alone: under a UNION ALL the grouped form lets PostgreSQL merge the sorted parts and sum them streaming;
+    // plain rows there made it hash and sort them (about 3x slower over 30 days of hours).
+    if (unique && s.res === q.intervalMs && sources.length === 1) return `SELECT t AS b, ${columns.join(", ")} FROM ${table} WHERE ${terms.join(" AND ")}`;
     return `SELECT ${bucket} AS b${groups.map((g) => `, ${g}`).join("")}, ${sums} FROM ${table} WHERE ${terms.join(" AND ")} GROUP BY ${groupList}`;
   });
   if (selects.length === 0) return `SELECT 0 AS b${groups.map((g) => `, '' AS ${g}`).join("")}, ${columns.map((c) => `0 AS ${c}`).join(", ")} WHERE 1 = 0`;
