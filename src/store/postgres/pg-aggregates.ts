@@ -16,7 +16,7 @@ import {
 } from "../continuous-aggregates.js";
 import type { StoredEvent } from "../store.js";
 import type { PgContext } from "./pg-util.js";
-import { CELLS, DELETE, GET, INSERT, LIST, LOCK_APPENDS, SET_BACKFILL, SET_PUBLISHED, UPSERT_CELLS } from "./sql/aggregates.js";
+import { CELLS, DELETE, GET, INSERT, LIST, LOCK_APPENDS, SET_BACKFILL, SET_PUBLISHED, UPSERT_CELLS, UPSERT_CELLS_STATEMENT_NAME } from "./sql/aggregates.js";
 
 /**
  * PostgreSQL continuous aggregates. Several nodes share the definitions: each change bumps `aggregates_version` under
@@ -39,11 +39,14 @@ export class PgAggregates implements AggregatesPart {
     this.compiled.load((await client.query<AggregateRow>(LIST)).rows.map(toStoredAggregate), version);
   }
 
-  /** Inside the append transaction: the batch's cells in one statement (none without definitions). */
+  /**
+   * Inside the append transaction: the batch's cells in one statement (none without definitions), prepared once per
+   * connection rather than parsed and planned at every batch.
+   */
   async addEvents(client: pg.PoolClient, lists: ReadonlyArray<readonly StoredEvent[]>): Promise<void> {
     if (!this.compiled.ready || this.compiled.empty) return;
     const batch = this.compiled.batch(lists);
-    if (batch.size > 0) await client.query(UPSERT_CELLS, cellParams(batch.columns));
+    if (batch.size > 0) await client.query({ name: UPSERT_CELLS_STATEMENT_NAME, text: UPSERT_CELLS, values: cellParams(batch.columns) });
   }
 
   async create(name: string, spec: unknown, now: number): Promise<StoredAggregate> {

@@ -21,6 +21,8 @@ export const UPSERT_CELLS = `INSERT INTO aggregate_cells (name, t, grp, field, n
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[])
   ON CONFLICT (name, t, grp, field) DO UPDATE SET n = aggregate_cells.n + excluded.n, sum = aggregate_cells.sum + excluded.sum,
     min = least(aggregate_cells.min, excluded.min), max = greatest(aggregate_cells.max, excluded.max)`;
+/** The prepared-statement name of {@link UPSERT_CELLS} at commit. */
+export const UPSERT_CELLS_STATEMENT_NAME = "switchboard_upsert_cells";
 export const SET_BACKFILL = `UPDATE continuous_aggregates SET backfill_state = $1, backfill_from = $2, backfill_to = $3, backfill_start_seq = $4,
   backfill_cursor = $5 WHERE name = $6 AND backfill_cursor IS NOT DISTINCT FROM $7::bigint`;
 export const SET_PUBLISHED = `UPDATE continuous_aggregates SET published_until = $1 WHERE name = $2 AND published_until IS NOT DISTINCT FROM $3::bigint`;
