@@ -38,7 +38,7 @@ export class SqliteRollups extends SqlitePart<keyof typeof SQL> implements Rollu
     super(db, SQL);
   }
 
-  /** Inside the append transaction: one upsert per distinct (minute, topic, type) of the batch. */
+  /** Inside the append transaction: one upsert per distinct (minute, topic, type) of the batch, and per (minute, type) for the sum over every topic. */
   addEvents(events: ReadonlyArray<readonly StoredEvent[]>): void {
     if (!this.writes) return;
     const m = eventMinutes(events);

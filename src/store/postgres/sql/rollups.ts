@@ -3,8 +3,8 @@ import { HISTOGRAM_COLUMNS, UPSERT_DELIVERY_ROLLUP_SET, UPSERT_EVENT_ROLLUP_SET 
 import { ROLLUP_LOCK } from "./locks.js";
 
 /**
- * The CTE that adds a batch's event minutes, aggregated in memory (see `eventMinutes`), at parameters `$n`..`$n+4`:
- * t, topic, type, count, bytes. Appends hold the append lock, so upserts of concurrent batches never cross.
+ * The CTE that adds a batch's event minutes, aggregated in memory (see `eventMinutes`, which adds the sums over every
+ * topic), at parameters `$n`..`$n+4`: t, topic, type, count, bytes. Appends hold the append lock, so upserts of concurrent batches never cross.
  */
 export function eventMinutesCte(n: number): string {
   return `INSERT INTO event_rollups (res, t, topic, type, count, bytes)
