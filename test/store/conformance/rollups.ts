@@ -80,6 +80,18 @@ export function rollupsConformance(state: SuiteState): void {
       ]);
     });
 
+    it("reads topics and types holding quotes, backslashes and dollars as they are written", async () => {
+      const topic = "it's\\ $1";
+      const type = "'; SELECT 1; --\\'";
+      await append(store, [makeEvent(topic, { type, data: {}, receivedAt: minutes(0) }), makeEvent("other", { type, data: {}, receivedAt: minutes(0) })]);
+      const all = { from: T0, to: minutes(10), intervalMs: 60_000 };
+      expect(await store.rollups.eventStats({ ...all, topics: [topic], type, groupBy: ["topic", "type"] })).toEqual([
+        { t: T0, topic, type, count: 1, bytes: 2 },
+      ]);
+      expect(await store.rollups.eventStats({ ...all, topicPrefixes: ["it'"] })).toEqual([{ t: T0, count: 1, bytes: 2 }]);
+      expect(await store.rollups.eventStats({ ...all, type })).toEqual([{ t: T0, count: 2, bytes: 4 }]);
+    });
+
     it("adds to a minute across batches, and counts a repeated client id once", async () => {
       await append(store, [makeEvent("orders", { id: "client-1", clientId: true, data: {}, receivedAt: minutes(3) })]);
       await append(store, [makeEvent("orders", { id: "client-1", clientId: true, data: {}, receivedAt: minutes(3) })]);
