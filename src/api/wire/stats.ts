@@ -28,14 +28,32 @@ export function deliveryStatsFromWire(params: DeliveryStatsQuery): StatsInput & 
   return { ...rangeFromWire(params), ...(params.subscription !== undefined && { subscriptionId: params.subscription }) };
 }
 
-/** An event stats bucket on the wire. */
-export function eventBucketOut(b: EventStatsBucket): Record<string, unknown> {
-  return {
-    t: formatTime(b.t),
-    ...(b.topic !== undefined && { topic: b.topic }),
-    ...(b.type !== undefined && { type: b.type }),
-    count: b.count,
-    bytes: b.bytes,
+/**
+ * `GET /stats/events`' reply as JSON text, written directly like {@link deliveryStatsJson} (a day of minutes is 1,440
+ * buckets). Each bucket: `t`, `topic` and `type` when grouped by them, `count`, `bytes`. Topics and types are
+ * escaped by `JSON.stringify`, once per reply.
+ */
+export function eventStatsJson(buckets: readonly EventStatsBucket[]): string {
+  const time = minuteTimes();
+  const text = textsJson();
+  let json = '{"buckets":[';
+  for (let i = 0; i < buckets.length; i++) {
+    const b = buckets[i]!;
+    json += `${i === 0 ? "" : ","}{"t":"${time(b.t)}"`;
+    if (b.topic !== undefined) json += `,"topic":${text(b.topic)}`;
+    if (b.type !== undefined) json += `,"type":${text(b.type)}`;
+    json += `,"count":${b.count},"bytes":${b.bytes}}`;
+  }
+  return `${json}]}`;
+}
+
+/** `JSON.stringify` of texts, each escaped once per reply (a group's text repeats in every bucket). */
+function textsJson(): (text: string) => string {
+  const escaped = new Map<string, string>();
+  return (text) => {
+    let json = escaped.get(text);
+    if (json === undefined) escaped.set(text, (json = JSON.stringify(text)));
+    return json;
   };
 }
 
