@@ -106,11 +106,37 @@ export class CellBatch {
 
   /** Adds what `compiled` makes of each event, under `name`. */
   add(name: string, compiled: CompiledAggregate, events: readonly StoredEvent[]): void {
+    // Consecutive events mostly fall in the same bucket and group: their cells' slots are kept (the count's first, then
+    // each field's in the order the event gave them) and reused while the fields repeat, sparing a key and a lookup.
+    let runT = NaN;
+    let runGroup = "";
+    let known = 0; // how many of the run's slots hold
+    const fields: string[] = [];
+    const slots: number[] = [];
+    const c = this.columns;
     for (const e of events) {
-      const c = compiled(e);
-      if (!c) continue;
-      this.put(name, c.t, c.group, "", 1);
-      for (const [field, v] of c.values) this.put(name, c.t, c.group, field, v);
+      const k = compiled(e);
+      if (!k) continue;
+      if (k.t !== runT || k.group !== runGroup) {
+        runT = k.t;
+        runGroup = k.group;
+        slots[0] = this.slot(name, k.t, k.group, "", 0, 0);
+        known = 1;
+      }
+      c.n[slots[0]!]! += 1;
+      let j = 1;
+      for (const [field, v] of k.values) {
+        if (j >= known || fields[j] !== field) {
+          fields[j] = field;
+          slots[j] = this.slot(name, k.t, k.group, field, v, v);
+          known = j + 1; // the slots after a change were another event's fields
+        }
+        const i = slots[j++]!;
+        c.n[i]! += 1;
+        c.sum[i]! += v;
+        if (v < c.min[i]!) c.min[i] = v;
+        if (v > c.max[i]!) c.max[i] = v;
+      }
     }
   }
 
@@ -132,11 +158,6 @@ export class CellBatch {
   cells(): AggregateCell[] {
     const c = this.columns;
     return c.t.map((t, i) => ({ t, group: c.group[i]!, field: c.field[i]!, n: c.n[i]!, sum: c.sum[i]!, min: c.min[i]!, max: c.max[i]! }));
-  }
-
-  private put(name: string, t: number, group: string, field: string, v: number): void {
-    const count = field === "";
-    this.addCell(name, { t, group, field, n: 1, sum: count ? 0 : v, min: count ? 0 : v, max: count ? 0 : v });
   }
 
   private slot(name: string, t: number, group: string, field: string, min: number, max: number): number {
