@@ -66,7 +66,7 @@ interface Chunk {
   text: string;
   frames: number;
   /** `text` framed as a chunk of the HTTP body, made once for every stream written raw. */
-  wire?: string;
+  wire?: Buffer;
 }
 
 /** The heartbeat comment, and as a chunk. */

@@ -92,14 +92,19 @@ function endSocket(this: Socket): void {
   if (this.writable) this.end();
 }
 
-/** `text` as one chunk of a chunked HTTP body. */
-export function chunkOf(text: string): string {
-  return `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+/**
+ * `text` as one chunk of a chunked HTTP body, encoded once: the same bytes go to every stream that selected them
+ * (a string would be encoded again on each socket's write).
+ */
+export function chunkOf(text: string): Buffer {
+  return Buffer.from(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
 }
+
+const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 
 /** Writes `text` as the last chunk of the body, ends it, and closes the connection once that has been sent. */
 export function endChunked(socket: Socket, text: string): void {
   if (socket.destroyed) return;
-  socket.write(`${chunkOf(text)}0\r\n\r\n`);
+  socket.write(Buffer.concat([chunkOf(text), LAST_CHUNK]));
   socket.destroySoon();
 }
