@@ -9,7 +9,7 @@ import { Pool } from "undici";
 import { importDist } from "./lib/dist.js";
 import { prefillEvents, queryDirect } from "./lib/event-log.js";
 import { nowAbsMs, receiver, type ReceiverStats } from "./lib/receiver.js";
-import { openSseSocket, type SseSocket } from "./lib/sse-socket.js";
+import { openSseSocket, SseSocket } from "./lib/sse-socket.js";
 import { INSERT_EVENT_SQL, openBaselineDb } from "./lib/sqlite-baseline.js";
 import { fillRollups, statsDirect } from "./lib/stats-fill.js";
 import { serveOverIpc, type IpcHandler } from "./lib/ipc-child.js";
@@ -123,6 +123,71 @@ async function closeStreams(): Promise<{ closed: number; bytes: number }> {
   const closed = streams.length;
   streams = [];
   return { closed, bytes };
+}
+
+/** What one `connectBurst` command measured. */
+export interface BurstResult {
+  count: number;
+  /** Streams whose response headers arrived; the others failed (`firstError`) or timed out. */
+  ok: number;
+  firstError?: string;
+  /** How long this process took to call connect() for all of them: its own share of the burst. */
+  issueMs: number;
+  /** First connect() call → the last stream's response headers read: the figure the target is on. */
+  allHeadersMs: number;
+  /** Per stream: its connect() call → its response headers read. */
+  headers: Summary;
+  /** Per stream: connect() call → TCP established (the server's accept queue: a full one means SYN retries). */
+  connect: Summary;
+  /** Per stream: TCP established → response headers read (the server's per-request work, and this process's loop). */
+  serve: Summary;
+  clientCpuPct: number;
+}
+
+/**
+ * Opens `count` SSE streams all at once (every connect() called in one loop, before any answer is read) and
+ * times each until its response headers have been read. The streams are closed before it returns.
+ */
+async function connectBurst(args: { origin: string; path: string; count: number; timeoutMs: number }): Promise<BurstResult> {
+  const { hostname, port } = new URL(args.origin);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const opened: { socket: SseSocket; issuedAt: number }[] = [];
+  for (let i = 0; i < args.count; i++) {
+    const issuedAt = performance.now();
+    opened.push({ socket: new SseSocket({ host: hostname, port: Number(port), path: args.path, timeoutMs: args.timeoutMs }), issuedAt });
+  }
+  const issueMs = performance.now() - t0;
+  const outcomes = await Promise.allSettled(opened.map((o) => o.socket.opened));
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - t0;
+  const headers: number[] = [];
+  const connect: number[] = [];
+  const serve: number[] = [];
+  let lastAt = t0;
+  let firstError: string | undefined;
+  for (const [i, { socket, issuedAt }] of opened.entries()) {
+    const outcome = outcomes[i]!;
+    if (outcome.status === "rejected") firstError ??= String((outcome.reason as Error).message ?? outcome.reason);
+    if (socket.headersAt === undefined || socket.connectedAt === undefined) continue;
+    headers.push(socket.headersAt - issuedAt);
+    connect.push(socket.connectedAt - issuedAt);
+    serve.push(socket.headersAt - socket.connectedAt);
+    if (socket.headersAt > lastAt) lastAt = socket.headersAt;
+    socket.close();
+  }
+  for (const { socket } of opened) socket.close();
+  return {
+    count: args.count,
+    ok: headers.length,
+    firstError,
+    issueMs,
+    allHeadersMs: lastAt - t0,
+    headers: summarize(headers),
+    connect: summarize(connect),
+    serve: summarize(serve),
+    clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / wallMs,
+  };
 }
 
 /** What one `sseRun` command measured. */
@@ -379,6 +444,7 @@ const handlers: Record<string, Handler> = {
   load: load as Handler,
   openStreams: openStreams as Handler,
   closeStreams: closeStreams as Handler,
+  connectBurst: connectBurst as Handler,
   sseRun: sseRun as Handler,
   queries: queries as Handler,
   sqliteInsert: sqliteInsert as Handler,

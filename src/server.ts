@@ -15,6 +15,14 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Connections the kernel holds for the hub before it accepts them (capped by the system's `net.core.somaxconn`).
+ * Node's default, 511, overflows when thousands of streams reconnect at once (after a restart): the overflow's SYNs
+ * are dropped and retried 1 s, then 3 s later. With 10,000 streams connecting at once the last had its headers
+ * after 4-5 s.
+ */
+const LISTEN_BACKLOG = 8192;
+
 /** Opens the store, builds the app and listens. Used by `npm start` and `switchboard serve`. */
 export async function startServer(config: Readonly<Config>, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const hub = await createHub({ ...config, log });
@@ -22,7 +30,7 @@ export async function startServer(config: Readonly<Config>, log: Logger = create
   try {
     await refuseOpenHub(config, hub);
     app = await buildApp({ hub, log });
-    await app.fastify.listen({ port: config.port, host: config.host });
+    await app.fastify.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (error) {
     await hub.close();
     throw error;

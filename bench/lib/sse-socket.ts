@@ -30,6 +30,9 @@ export class SseSocket {
   readonly socket: Socket;
   /** Bytes received, headers included. */
   bytes = 0;
+  /** When (performance.now()) the TCP connection was established, and when the response headers had all been read. */
+  connectedAt: number | undefined;
+  headersAt: number | undefined;
   private readonly onData?: (data: string, at: number) => void;
   private header: Buffer | undefined = Buffer.alloc(0);
   private chunked = false;
@@ -55,6 +58,7 @@ export class SseSocket {
       () => clearTimeout(timer),
       () => clearTimeout(timer),
     );
+    socket.once("connect", () => (this.connectedAt = performance.now()));
     socket.on("error", (error) => this.fail(error));
     socket.on("close", () => this.fail(new Error("the stream closed")));
     socket.on("data", (buf: Buffer) => this.receive(buf));
@@ -83,6 +87,7 @@ export class SseSocket {
       }
       const head = all.toString("latin1", 0, end);
       this.header = undefined;
+      this.headersAt = at;
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
       if (status !== "200") {
         this.fail(new Error(`GET stream answered ${status}: ${all.toString("utf8", 0, Math.min(all.length, 300))}`));

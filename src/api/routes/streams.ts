@@ -59,12 +59,19 @@ export function createStreamHandler(deps: Omit<StreamRoutesOptions, "basePath">,
     }
 
     reply.hijack();
-    const started = Date.now();
-    reply.raw.on("close", () => {
-      deps.log.info({ reqId: request.id, method: request.method, url: redactUrl(request.url), durationMs: Date.now() - started }, "stream closed");
-    });
+    reply.raw.on("close", streamClosedLogger(deps.log, request));
     await deps.streams.open(reply.raw, selection);
   };
+}
+
+/**
+ * The listener that logs a stream's end. It holds the few fields it logs, not the request: an open stream keeps its
+ * listeners, and the request (with its reply and headers) is otherwise freed once the stream has started.
+ */
+function streamClosedLogger(log: Logger, request: FastifyRequest): () => void {
+  const fields = { reqId: request.id, method: request.method, url: redactUrl(request.url) };
+  const started = Date.now();
+  return () => log.info({ ...fields, durationMs: Date.now() - started }, "stream closed");
 }
 
 function single(value: string | string[] | undefined, name: string): string | undefined {

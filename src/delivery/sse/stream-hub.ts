@@ -1,10 +1,12 @@
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { HubMetrics } from "../../metrics.js";
 import type { EventFilter } from "../../routing/filter.js";
 import type { TopicMatcher } from "../../routing/topic-pattern.js";
 import type { EventCursor, EventQuery, NewEvent, Store, StoredEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
+import { chunkOf, detachStreamSocket, endChunked } from "./stream-socket.js";
 
 /** What a stream asked for. */
 export interface StreamSelection {
@@ -43,7 +45,10 @@ const enum State {
 }
 
 interface Stream {
-  res: ServerResponse;
+  /** The response, until the connection is taken from the HTTP server (see stream-socket.ts); then its socket. */
+  out: ServerResponse | Socket;
+  /** Whether `out` is the socket: writes are then framed as chunks here. */
+  raw: boolean;
   selection: StreamSelection;
   state: State;
   /** Highest seq written (or skipped as not matching). */
@@ -60,7 +65,12 @@ interface Stream {
 interface Chunk {
   text: string;
   frames: number;
+  /** `text` framed as a chunk of the HTTP body, made once for every stream written raw. */
+  wire?: Buffer;
 }
+
+/** The heartbeat comment, and as a chunk. */
+const HEARTBEAT: Chunk = { text: ": heartbeat\n\n", frames: 0, wire: chunkOf(": heartbeat\n\n") };
 
 /** One event with its frames, serialised once however many streams receive it. */
 interface Outgoing {
@@ -81,6 +91,8 @@ export class StreamHub {
   private readonly streams = new Set<Stream>();
   private heartbeat: NodeJS.Timeout | undefined;
   private closing = false;
+  /** Streams opened since the last turn of the event loop, whose connections are taken over on the next. */
+  private toDetach: Stream[] = [];
 
   constructor(options: StreamHubOptions) {
     this.options = options;
@@ -112,7 +124,8 @@ export class StreamHub {
     res.write(`retry: ${retryMs}\n: connected\n\n`);
 
     const stream: Stream = {
-      res,
+      out: res,
+      raw: false,
       selection,
       state: selection.lastEventId === undefined ? State.Live : State.Replaying,
       lastSeq: 0,
@@ -124,6 +137,8 @@ export class StreamHub {
     metrics?.streamsOpen.inc();
     this.ensureHeartbeat();
     res.on("close", () => this.remove(stream));
+    // Not now: Node's parser is still running beneath this request's handler.
+    if (this.toDetach.push(stream) === 1) setImmediate(() => this.detachPending());
 
     if (selection.lastEventId !== undefined) await this.replay(stream, selection.lastEventId);
   }
@@ -156,7 +171,7 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, stream.lastSeq); // just switched from replay
       }
       stream.lastSeq = Math.max(stream.lastSeq, lastSeq);
-      if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
+      if (chunk.frames > 0) this.write(stream, chunk);
     }
   }
 
@@ -182,15 +197,17 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, 0);
         chunks.set(stream.signature, chunk);
       }
-      if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
+      if (chunk.frames > 0) this.write(stream, chunk);
     }
   }
 
   /** Closes every stream with a retry hint (on shutdown) and refuses new ones. */
   closeAll(): void {
     this.closing = true;
+    const last = `retry: ${this.options.retryMs}\n: server shutting down\n\n`;
     for (const stream of this.streams) {
-      if (!stream.res.destroyed) stream.res.end(`retry: ${this.options.retryMs}\n: server shutting down\n\n`);
+      if (stream.raw) endChunked(stream.out as Socket, last);
+      else if (!stream.out.destroyed) stream.out.end(last);
       this.remove(stream);
     }
     if (this.heartbeat) clearInterval(this.heartbeat);
@@ -208,7 +225,7 @@ export class StreamHub {
       if (event !== undefined && selectsTopic(stream.selection, event.topic)) cursor = event.seq;
     } catch (error) {
       log?.error({ err: error }, "stream replay failed");
-      stream.res.destroy();
+      stream.out.destroy();
       return;
     }
     if (cursor === undefined) {
@@ -223,7 +240,7 @@ export class StreamHub {
         last_event_id: lastEventId,
         oldest_id: oldest ?? null,
       });
-      this.write(stream, `event: switchboard.reset\ndata: ${signal}\n\n`, 0);
+      this.write(stream, { text: `event: switchboard.reset\ndata: ${signal}\n\n`, frames: 0 });
       // Live from when the stream opened: what was committed since is held in `pending` and sent by goLive. Only if
       // that overflowed, skip to the newest stored (reading it after the reset could skip an event committed meanwhile).
       if (stream.pending === undefined) stream.lastSeq = (await store.events.lastSeq()) ?? 0;
@@ -245,11 +262,11 @@ export class StreamHub {
           if (chunk.frames > 0) {
             let onFlushed!: () => void;
             const flushed = new Promise<void>((resolve) => (onFlushed = resolve));
-            if (!this.write(stream, chunk.text, chunk.frames, onFlushed)) return;
+            if (!this.write(stream, chunk, onFlushed)) return;
             // Pace the replay by the reader: wait until the page has left the socket buffer before reading the next
             // page, and before going live too, else the first live write would find the last page still buffered and
             // close the stream as slow. (Not 'drain': it is not emitted while the buffer is under its high-water mark.)
-            if (stream.res.writableLength > this.options.maxBufferedBytes / 2) await settled(stream.res, flushed);
+            if (stream.out.writableLength > this.options.maxBufferedBytes / 2) await settled(stream.out, flushed);
           }
         }
         if (page.length < REPLAY_PAGE) {
@@ -263,7 +280,7 @@ export class StreamHub {
       }
     } catch (error) {
       log?.error({ err: error }, "stream replay failed");
-      stream.res.destroy();
+      stream.out.destroy();
       return;
     }
     this.goLive(stream);
@@ -284,7 +301,7 @@ export class StreamHub {
         pendingLive.map((event) => ({ event })),
         0,
       );
-      if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
+      if (chunk.frames > 0) this.write(stream, chunk);
     }
   }
 
@@ -295,25 +312,40 @@ export class StreamHub {
       stream.lastSeq,
     );
     stream.lastSeq = Math.max(stream.lastSeq, events[events.length - 1]!.seq);
-    if (chunk.frames > 0) this.write(stream, chunk.text, chunk.frames);
+    if (chunk.frames > 0) this.write(stream, chunk);
   }
 
   /** Writes, or closes the stream when its reader has fallen too far behind. False when the stream is gone. */
-  private write(stream: Stream, chunk: string, frames: number, onFlushed?: () => void): boolean {
-    const { res } = stream;
+  private write(stream: Stream, chunk: Chunk, onFlushed?: () => void): boolean {
+    const { out } = stream;
     const { metrics } = this.options;
-    if (stream.state === State.Closed || res.destroyed) return false;
-    if (res.writableLength > this.options.maxBufferedBytes) {
+    if (stream.state === State.Closed || out.destroyed) return false;
+    if (out.writableLength > this.options.maxBufferedBytes) {
       metrics?.streamsClosedSlow.inc();
-      metrics?.streamFramesDropped.inc(frames);
-      this.options.log?.info({ buffered: res.writableLength }, "closing slow stream");
-      res.destroy();
+      metrics?.streamFramesDropped.inc(chunk.frames);
+      this.options.log?.info({ buffered: out.writableLength }, "closing slow stream");
+      out.destroy();
       this.remove(stream);
       return false;
     }
-    res.write(chunk, onFlushed);
-    metrics?.streamFramesSent.inc(frames);
+    if (stream.raw) out.write((chunk.wire ??= chunkOf(chunk.text)), onFlushed);
+    else out.write(chunk.text, onFlushed);
+    metrics?.streamFramesSent.inc(chunk.frames);
     return true;
+  }
+
+  /** Takes the connections of the streams opened on the last turn from the HTTP server (see stream-socket.ts). */
+  private detachPending(): void {
+    const streams = this.toDetach;
+    this.toDetach = [];
+    for (const stream of streams) {
+      if (stream.state === State.Closed || stream.raw) continue;
+      const socket = detachStreamSocket(stream.out as ServerResponse);
+      if (socket) {
+        stream.out = socket;
+        stream.raw = true;
+      }
+    }
   }
 
   private remove(stream: Stream): void {
@@ -333,15 +365,15 @@ export class StreamHub {
     // One timer for all streams: a comment line keeps proxies from closing idle connections.
     this.heartbeat = setInterval(() => {
       for (const stream of this.streams) {
-        if (stream.state !== State.Closed && !stream.res.destroyed) stream.res.write(": heartbeat\n\n");
+        if (stream.state !== State.Closed && !stream.out.destroyed) stream.out.write(stream.raw ? HEARTBEAT.wire! : HEARTBEAT.text);
       }
     }, this.options.heartbeatMs);
     this.heartbeat.unref();
   }
 }
 
-/** Resolves when `flushed` does or the response closes, whichever comes first. */
-function settled(res: ServerResponse, flushed: Promise<void>): Promise<void> {
+/** Resolves when `flushed` does or the stream closes, whichever comes first. */
+function settled(res: ServerResponse | Socket, flushed: Promise<void>): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off("close", done);
