@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { maxHeaderSize, STATUS_CODES, type ServerResponse } from "node:http";
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
@@ -9,7 +9,8 @@ import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from 
 import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits } from "./limits.js";
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
-import { registerEventRoutes } from "./routes/events.js";
+import { createPublishFastPath } from "./publish-fast-path.js";
+import { createPublisher, registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
 import { registerImportRoute } from "./routes/import.js";
@@ -62,10 +63,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const { config } = hub;
   const log = options.log ?? hub.log;
   const linger: LingerOptions = { maxBytes: config.lingerMaxBytes, maxMs: config.lingerMaxMs };
+  const genReqId = requestIds();
   // fastify's own logger is off: it would build a child logger per request. The hooks below write one line per
   // request through the hub's logger, with the request id.
   const fastify = Fastify({
     logger: false,
+    genReqId,
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     // Node cuts late requests only when its connection check runs (every 30 s by default), and with headersTimeout
@@ -118,6 +121,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     maxBatchEvents: config.maxBatchEvents,
     captureHeaders: listSetting(config.captureHeaders),
   });
+  installPublishFastPath(fastify, app, hub, log, genReqId);
   registerImportRoute(fastify, { ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, basePath });
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
   registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });
@@ -130,6 +134,50 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   if (site) registerConsoleRoutes(fastify, site);
   registerReferenceRoutes(fastify, { routes, openRoutes: openRoutes(basePath), basePath });
   return app;
+}
+
+/** fastify's default request ids (`req-1`, `req-2`…), from a counter that the lean publish path shares. */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
+}
+
+/**
+ * Puts the lean publish path (publish-fast-path.ts) ahead of fastify's handler on the app's server. It answers only
+ * while the app is ready (not starting, draining or closing) and auth is known to be off; any other request, and
+ * every request through `inject()`, is fastify's.
+ */
+function installPublishFastPath(fastify: FastifyInstance, app: App, hub: Hub, log: Logger, genReqId: () => string): void {
+  const { config } = hub;
+  let closing = false;
+  fastify.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  const defaultJsonParser = fastify.getDefaultJsonParser("error", "error");
+  const fastPath = createPublishFastPath({
+    basePath: config.basePath,
+    bodyLimit: config.bodyLimitBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    log,
+    cors: config.corsOrigins.trim() !== "",
+    genReqId,
+    publish: createPublisher({ ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, captureHeaders: listSetting(config.captureHeaders) }),
+    open: () => app.lifecycle === "ready" && !closing && hub.auth.enabledNow() === false,
+    draining: () => app.lifecycle === "draining",
+    parseJson: (text, done) => defaultJsonParser({} as FastifyRequest, text, done),
+    toHubError,
+  });
+  const server = fastify.server;
+  const [fastifyHandler] = server.listeners("request") as RequestListener[];
+  if (fastifyHandler === undefined) return;
+  server.removeListener("request", fastifyHandler);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (!fastPath(req, res)) fastifyHandler(req, res);
+  });
 }
 
 /**
