@@ -9,7 +9,7 @@ import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from 
 import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits } from "./limits.js";
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
-import { createPublishFastPath } from "./publish-fast-path.js";
+import { createPublishFastPath, publishLogLevel } from "./publish-fast-path.js";
 import { createPublisher, registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
@@ -99,7 +99,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerJsonParsers(fastify, config.maxJsonDepth);
   // The console is for nodes that serve the API; `SWITCHBOARD_CONSOLE=false` turns it off.
   const site = config.console && config.role !== "worker" ? loadConsole(CONSOLE_DIR, config.basePath) : undefined;
-  registerRequestHooks(fastify, app, log, linger, (request) => isConsolePage(site, request, config.basePath) && site);
+  registerRequestHooks(fastify, app, { log, linger, basePath: config.basePath }, (request) => isConsolePage(site, request, config.basePath) && site);
   // Before the limits: they count by request.credentialId.
   registerAuth(fastify, hub, { paths: consoleOpenPaths(site), isOpen: (request) => isConsolePage(site, request, config.basePath) });
   registerLimits(fastify, hub);
@@ -221,6 +221,9 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
   });
 }
 
+/** The publish routes, under BASE_PATH. */
+const PUBLISH_ROUTES = ["/events", "/topics/:topic/events", "/messages"];
+
 /** Statuses that refuse a request for its size: when it was not read in full, its connection is closed after a linger. */
 const SIZE_REFUSALS = new Set([413, 414, 431]);
 
@@ -231,10 +234,10 @@ const SIZE_REFUSALS = new Set([413, 414, 431]);
 function registerRequestHooks(
   fastify: FastifyInstance,
   app: App,
-  log: Logger,
-  linger: LingerOptions,
+  { log, linger, basePath }: { log: Logger; linger: LingerOptions; basePath: string },
   consolePage: (request: FastifyRequest) => ConsoleSite | false | undefined,
 ): void {
+  const publishRoutes = new Set(PUBLISH_ROUTES.map((path) => basePath + path));
   // Callback-style hooks: an async hook costs a promise per request on the hot path.
   fastify.addHook("onRequest", (request, reply, done) => {
     // Before auth and routing's hooks, on every route and on unknown ones alike. (Past Node's header limit, 16 KiB with
@@ -263,12 +266,16 @@ function registerRequestHooks(
     }
     done(null, payload);
   });
-  // One log line per request.
+  // One log line per request; a publish that succeeded at debug (see publishLogLevel).
   fastify.addHook("onResponse", (request, reply, done) => {
-    log.info(
-      { reqId: request.id, method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-      "request completed",
-    );
+    const status = reply.statusCode;
+    const level = request.method === "POST" && publishRoutes.has(request.routeOptions.url ?? "") ? publishLogLevel(status) : "info";
+    if (log.isLevelEnabled(level)) {
+      log[level](
+        { reqId: request.id, method: request.method, url: redactUrl(request.url), status, ms: Math.round(reply.elapsedTime * 100) / 100 },
+        "request completed",
+      );
+    }
     done();
   });
 
