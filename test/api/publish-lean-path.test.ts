@@ -1,0 +1,216 @@
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toHubError } from "../../src/api/build-app.js";
+import { createPublishFastPath, type PublishFastPathOptions } from "../../src/api/publish-fast-path.js";
+import type { PublishInput } from "../../src/api/routes/events.js";
+import { startTestHub, type TestHub } from "../helpers/hub.js";
+
+/** One request, sent over a real socket (the lean path) and through `inject()` (always fastify). */
+interface Case {
+  name: string;
+  url: string;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string | undefined>;
+}
+
+/** Only what may differ between two equal answers: generated ids and seqs. */
+function normalised(text: string): unknown {
+  const body = JSON.parse(text) as unknown;
+  return JSON.parse(
+    JSON.stringify(body, (key, value: unknown) => (key === "seq" && typeof value === "number" ? "<seq>" : value)).replace(/evt_[0-9A-Z]{26}/g, "<id>"),
+  );
+}
+
+const COMPARED_HEADERS = ["content-type", "retry-after", "idempotent-replayed"];
+
+/** A POST over a real socket (node:http: exact headers, Content-Length or chunked as asked). */
+function post(
+  origin: string,
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+  chunked = false,
+): Promise<{ status: number; text: string; headers: Record<string, string | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(origin);
+    // The path as given, not normalised by URL parsing (`/topics/../events` stays).
+    const req = httpRequest(
+      { hostname, port, path: url, method: "POST", headers: { ...headers, ...(chunked ? {} : { "content-length": String(Buffer.byteLength(body)) }) } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode!, text, headers: res.headers as Record<string, string | undefined> }));
+      },
+    );
+    req.on("error", reject);
+    if (chunked) req.write(body.slice(0, 1));
+    req.end(chunked ? body.slice(1) : body);
+  });
+}
+
+describe("the lean publish path answers as fastify does", () => {
+  let hub: TestHub;
+
+  beforeAll(async () => {
+    hub = await startTestHub({ auth: "none", maxJsonDepth: 8 });
+  });
+  afterAll(() => hub.close());
+
+  const json = { "content-type": "application/json" };
+  const cases: Case[] = [
+    { name: "raw data on default", url: "/api/events", body: '{"msg":"data","n":1}', headers: json },
+    {
+      name: "an envelope",
+      url: "/api/events",
+      body: JSON.stringify({ topic: "lean.env", type: "t", data: { a: [1, 2] }, attributes: { r: "eu" } }),
+      headers: json,
+    },
+    {
+      name: "a batch",
+      url: "/api/events",
+      body: JSON.stringify([
+        { topic: "lean.b", data: 1 },
+        { topic: "lean.b", data: 2 },
+      ]),
+      headers: json,
+    },
+    { name: "a topic's path", url: "/api/topics/lean.path/events", body: '{"x":1}', headers: { "content-type": "application/json; charset=utf-8" } },
+    { name: "a message", url: "/api/messages", body: JSON.stringify({ topic: "lean.msg", payload: { p: 1 } }), headers: json },
+    { name: "a message that is no envelope", url: "/api/messages", body: '{"x":1}', headers: json },
+    { name: "a leading BOM", url: "/api/events", body: '\ufeff{"bom":true}', headers: json },
+    { name: "malformed JSON", url: "/api/events", body: '{"a":', headers: json },
+    { name: "prototype poisoning", url: "/api/events", body: '{"__proto__":{"x":1}}', headers: json },
+    { name: "nesting over the depth limit", url: "/api/events", body: `${"[".repeat(9)}${"]".repeat(9)}`, headers: json },
+    { name: "an invalid topic", url: "/api/events", body: JSON.stringify({ topic: "bad topic!", data: 1 }), headers: json },
+    { name: "an Idempotency-Key too long", url: "/api/events", body: '{"a":1}', headers: { ...json, "idempotency-key": "k".repeat(1000) } },
+    {
+      name: "a traceparent",
+      url: "/api/events",
+      body: '{"a":1}',
+      headers: { ...json, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const lean = await post(hub.url, c.url, c.body, c.headers);
+      const injected = await hub.server.app.fastify.inject({ method: "POST", url: c.url, payload: c.body, headers: c.headers });
+      const answer = (status: number, text: string, headers: Record<string, unknown>): Answer => ({
+        status,
+        body: normalised(text),
+        headers: Object.fromEntries(COMPARED_HEADERS.map((h) => [h, headers[h] as string | undefined])),
+      });
+      expect(answer(lean.status, lean.text, lean.headers)).toEqual(answer(injected.statusCode, injected.body, injected.headers));
+    });
+  }
+
+  it("a repeated Idempotency-Key and a repeated client id", async () => {
+    const extras: Array<Record<string, string>> = [{ "idempotency-key": "lean-key" }, {}];
+    for (const [i, extra] of extras.entries()) {
+      const body = JSON.stringify({ id: `lean-id-${i}`, topic: "lean.repeat", data: 1 });
+      const first = await post(hub.url, "/api/events", body, { ...json, ...extra });
+      const again = await post(hub.url, "/api/events", body, { ...json, ...extra });
+      const injected = await hub.server.app.fastify.inject({ method: "POST", url: "/api/events", payload: body, headers: { ...json, ...extra } });
+      expect(first.status).toBe(201);
+      expect([again.status, again.text, again.headers["idempotent-replayed"]]).toEqual([
+        injected.statusCode,
+        injected.body,
+        injected.headers["idempotent-replayed"],
+      ]);
+      expect(again.text).toBe(first.text);
+    }
+  });
+});
+
+describe("what the lean publish path takes, and what it leaves to fastify", () => {
+  let server: Server;
+  let origin: string;
+  const published: PublishInput[] = [];
+  const state = { open: true, cors: false };
+
+  beforeAll(async () => {
+    const options: PublishFastPathOptions = {
+      basePath: "/api",
+      bodyLimit: 64,
+      maxJsonDepth: 8,
+      log: pino({ level: "silent" }),
+      open: () => state.open,
+      get cors() {
+        return state.cors;
+      },
+      genReqId: () => "req-1",
+      draining: () => false,
+      parseJson: (text, done) => done(null, JSON.parse(text)),
+      publish: async (input) => {
+        published.push(input);
+        return { reply: { ok: true }, replayed: false };
+      },
+      toHubError,
+    };
+    const lean = createPublishFastPath(options);
+    // What the lean path leaves is answered 599 here (fastify's, in the hub).
+    server = createServer((req, res) => {
+      if (!lean(req, res)) res.writeHead(599).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const json = { "content-type": "application/json" };
+  const table: Array<[string, string, Record<string, string>, boolean]> = [
+    ["/api/events", '{"a":1}', json, true],
+    ["/api/messages", '{"a":1}', json, true],
+    ["/api/topics/a.b-c_d/events", '{"a":1}', json, true],
+    ["/api/events", '{"a":1}', { "content-type": "application/json; charset=utf-8" }, true],
+    ["/api/events/", '{"a":1}', json, false],
+    ["/api/events?topic=a", '{"a":1}', json, false],
+    ["/events", '{"a":1}', json, false],
+    ["/api/topics/a%2Fb/events", '{"a":1}', json, false],
+    ["/api/topics/../events", '{"a":1}', json, false],
+    [`/api/topics/${"t".repeat(257)}/events`, '{"a":1}', json, false],
+    ["/api/events", '{"a":1}', { "content-type": "text/plain" }, false],
+    ["/api/events", '{"a":1}', { "content-type": "application/cloudevents+json" }, false],
+    ["/api/events", '{"a":1}', { "content-type": "application/jsonx" }, false],
+    ["/api/events", '{"a":1}', {}, false],
+    ["/api/events", '{"a":1}', { ...json, "ce-specversion": "1.0" }, false],
+    ["/api/events", "", json, false],
+    ["/api/events", `{"a":"${"x".repeat(64)}"}`, json, false],
+  ];
+  for (const [url, body, headers, taken] of table) {
+    it(`${taken ? "takes" : "leaves"} ${url.slice(0, 40)} ${JSON.stringify(headers)} with ${body.length} bytes`, async () => {
+      const reply = await post(origin, url, body, headers);
+      expect(reply.status).toBe(taken ? 201 : 599);
+    });
+  }
+
+  it("leaves a chunked body, any request while it is not open, and an Origin when CORS is on", async () => {
+    expect((await post(origin, "/api/events", '{"a":1}', json, true)).status).toBe(599);
+    state.open = false;
+    expect((await post(origin, "/api/events", '{"a":1}', json)).status).toBe(599);
+    state.open = true;
+    expect((await post(origin, "/api/events", '{"a":1}', { ...json, origin: "https://a.example" })).status).toBe(201);
+    state.cors = true;
+    expect((await post(origin, "/api/events", '{"a":1}', { ...json, origin: "https://a.example" })).status).toBe(599);
+    state.cors = false;
+  });
+
+  it("hands the publisher the route, the body and its exact text", async () => {
+    published.length = 0;
+    await post(origin, "/api/topics/orders/events", '{ "a" : 1 }', json);
+    await post(origin, "/api/messages", "\ufeff[1]", json);
+    expect(published.map((p) => [p.route, p.body, p.rawBody])).toEqual([
+      [{ topic: "orders", bodyIsData: true }, { a: 1 }, '{ "a" : 1 }'],
+      [{ envelopeRequired: true }, [1], "[1]"],
+    ]);
+  });
+});
