@@ -129,6 +129,20 @@ describe("the lean publish path answers as fastify does", () => {
       expect(again.text).toBe(first.text);
     }
   });
+
+  it("counts its publishes in switchboard_ingest_requests_total by outcome", async () => {
+    const counts = async () => {
+      const text = await (await fetch(`${hub.url}/metrics`)).text();
+      const value = (outcome: string) => Number(new RegExp(`^switchboard_ingest_requests_total\\{outcome="${outcome}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+      return { stored: value("stored"), rejected: value("rejected") };
+    };
+    const before = await counts();
+    await post(hub.url, "/api/events", '{"a":1}', json);
+    await post(hub.url, "/api/topics/lean.count/events", '{"a":2}', json);
+    await post(hub.url, "/api/events", '{"a":3}', { ...json, "idempotency-key": "k".repeat(1000) });
+    const after = await counts();
+    expect({ stored: after.stored - before.stored, rejected: after.rejected - before.rejected }).toEqual({ stored: 2, rejected: 1 });
+  });
 });
 
 describe("what the lean publish path takes, and what it leaves to fastify", () => {
