@@ -109,7 +109,15 @@ export function createPublishFastPath(options: PublishFastPathOptions): (req: In
       const retryAfterS = (ERRORS[hubErr.code] as ErrorSpec).retryAfterS;
       reply(hubErr.status, JSON.stringify(hubErr.toBody()), retryAfterS === undefined ? undefined : { "retry-after": String(retryAfterS) });
     };
-    const succeed = (outcome: PublishOutcome) => reply(201, JSON.stringify(outcome.reply), outcome.replayed ? { "idempotent-replayed": "true" } : undefined);
+    const succeed = (outcome: PublishOutcome) => {
+      // Nothing thrown here may become an unhandled rejection (it would end the process).
+      try {
+        reply(201, JSON.stringify(outcome.reply), outcome.replayed ? { "idempotent-replayed": "true" } : undefined);
+      } catch (error) {
+        if (res.headersSent) res.destroy();
+        else fail(error);
+      }
+    };
 
     const chunks: Buffer[] = [];
     let received = 0;
