@@ -4,9 +4,9 @@ import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
-import { openRoutes, redactUrl, registerAuth } from "./auth.js";
+import { credentialOfToken, openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from "./lingering-close.js";
-import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits } from "./limits.js";
+import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits, type Limits } from "./limits.js";
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { createPublishFastPath, publishLogLevel } from "./publish-fast-path.js";
@@ -102,7 +102,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerRequestHooks(fastify, app, { log, linger, basePath: config.basePath }, (request) => isConsolePage(site, request, config.basePath) && site);
   // Before the limits: they count by request.credentialId.
   registerAuth(fastify, hub, { paths: consoleOpenPaths(site), isOpen: (request) => isConsolePage(site, request, config.basePath) });
-  registerLimits(fastify, hub);
+  const limits = registerLimits(fastify, hub);
   // Every route from here on goes into the OpenAPI document.
   const routes = collectRoutes(fastify, app.routes);
 
@@ -121,7 +121,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     maxBatchEvents: config.maxBatchEvents,
     captureHeaders: listSetting(config.captureHeaders),
   });
-  installPublishFastPath(fastify, app, hub, log, genReqId);
+  installPublishFastPath(fastify, app, { hub, log, genReqId, limits });
   registerImportRoute(fastify, { ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, basePath });
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
   registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });
@@ -147,10 +147,14 @@ function requestIds(): () => string {
 
 /**
  * Puts the lean publish path (publish-fast-path.ts) ahead of fastify's handler on the app's server. It answers only
- * while the app is ready (not starting, draining or closing) and auth is known to be off; any other request, and
- * every request through `inject()`, is fastify's.
+ * while the app is ready (not starting, draining or closing), with the auth hook's credential check and the publish
+ * rate limit that `limits` holds; any other request, and every request through `inject()`, is fastify's.
  */
-function installPublishFastPath(fastify: FastifyInstance, app: App, hub: Hub, log: Logger, genReqId: () => string): void {
+function installPublishFastPath(
+  fastify: FastifyInstance,
+  app: App,
+  { hub, log, genReqId, limits }: { hub: Hub; log: Logger; genReqId: () => string; limits: Limits },
+): void {
   const { config } = hub;
   let closing = false;
   fastify.addHook("preClose", (done) => {
@@ -166,7 +170,10 @@ function installPublishFastPath(fastify: FastifyInstance, app: App, hub: Hub, lo
     cors: config.corsOrigins.trim() !== "",
     genReqId,
     publish: createPublisher({ ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, captureHeaders: listSetting(config.captureHeaders) }),
-    open: () => app.lifecycle === "ready" && !closing && hub.auth.enabledNow() === false,
+    open: () => app.lifecycle === "ready" && !closing,
+    authEnabled: () => hub.auth.enabledNow(),
+    authenticate: (token, setHeader) => credentialOfToken(hub.auth, token, false, setHeader),
+    takePublish: limits.takePublish,
     draining: () => app.lifecycle === "draining",
     parseJson: (text, done) => defaultJsonParser({} as FastifyRequest, text, done),
     toHubError,
