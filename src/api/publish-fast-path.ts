@@ -16,7 +16,7 @@ import type { IngestRoute, PublishInput, PublishOutcome } from "./routes/events.
  * limit (`Limits.takePublish`, 429 with `Retry-After`), then the `publish:<topic>` scopes (403), and it passes the
  * credential's id as the publisher. Every request it cannot answer cheaply goes to fastify untouched: auth not known
  * to be on or off (the key cache expired), a request carrying the console's header (its cookie may authenticate it),
- * a CORS origin, a query string, a path parameter with escapes, a body without Content-Length or over the limit, a
+ * a CORS origin, a query string other than `/events?topic=<plain topic>`, a path parameter with escapes, a body without Content-Length or over the limit, a
  * content type other than `application/json`, CloudEvents binary mode, and any request while starting or draining.
  */
 
@@ -65,12 +65,18 @@ const JSON_TYPE = "application/json";
 /** The publish route a URL names, when the router would match it with nothing to decode; else undefined. */
 function publishRouteOf(basePath: string): (url: string) => IngestRoute | undefined {
   const eventsPath = `${basePath}/events`;
+  const eventsTopicQuery = `${eventsPath}?topic=`;
   const messagesPath = `${basePath}/messages`;
   const topicsPrefix = `${basePath}/topics/`;
   const plain: IngestRoute = {};
   const messages: IngestRoute = { envelopeRequired: true };
   return (url) => {
     if (url === eventsPath) return plain;
+    // `?topic=` alone, with nothing to decode: the route's topic, as the fastify route reads it from the query.
+    if (url.startsWith(eventsTopicQuery)) {
+      const topic = url.slice(eventsTopicQuery.length);
+      return topic.length <= MAX_TOPIC_LENGTH && PLAIN_SEGMENT.test(topic) ? { topic } : undefined;
+    }
     if (url === messagesPath) return messages;
     if (!url.startsWith(topicsPrefix) || !url.endsWith("/events")) return undefined;
     const topic = url.slice(topicsPrefix.length, -"/events".length);

@@ -100,6 +100,9 @@ describe("the lean publish path answers as fastify does", () => {
       headers: json,
     },
     { name: "a topic's path", url: "/api/topics/lean.path/events", body: '{"x":1}', headers: { "content-type": "application/json; charset=utf-8" } },
+    { name: "?topic= with raw data", url: "/api/events?topic=lean.query", body: '{"q":1}', headers: json },
+    { name: "?topic= with an envelope", url: "/api/events?topic=lean.query", body: JSON.stringify({ topic: "lean.env2", data: 1 }), headers: json },
+    { name: "?topic= naming an invalid topic", url: "/api/events?topic=..", body: '{"q":1}', headers: json },
     { name: "a message", url: "/api/messages", body: JSON.stringify({ topic: "lean.msg", payload: { p: 1 } }), headers: json },
     { name: "a message that is no envelope", url: "/api/messages", body: '{"x":1}', headers: json },
     { name: "a leading BOM", url: "/api/events", body: '\ufeff{"bom":true}', headers: json },
@@ -154,7 +157,7 @@ describe("with auth on, the lean publish path answers as fastify does", () => {
   const SECRET = "a-lean-path-secret-of-enough-length-0123";
   let hub: TestHub;
   /** API keys by what they grant. */
-  const keys: Record<"lean" | "other" | "path", string> = { lean: "", other: "", path: "" };
+  const keys: Record<"lean" | "other" | "path" | "query", string> = { lean: "", other: "", path: "", query: "" };
   const json = { "content-type": "application/json" };
   const bearer = (token: string) => ({ ...json, authorization: `Bearer ${token}` });
   /** A JWT whose `sub` is its own, so that each case has its own rate-limit bucket. */
@@ -170,6 +173,7 @@ describe("with auth on, the lean publish path answers as fastify does", () => {
       ["lean", "publish:lean.**"],
       ["other", "publish:other.*"],
       ["path", "publish:other.*"],
+      ["query", "publish:other.*"],
     ] as const) {
       const created = await hub.server.app.fastify.inject({ method: "POST", url: "/api/keys", payload: { name, scopes: [scope] }, headers: bearer(admin) });
       expect(created.statusCode, created.body).toBe(201);
@@ -189,6 +193,10 @@ describe("with auth on, the lean publish path answers as fastify does", () => {
   it("an API key without the topic's scope", async () => {
     const answer = await expectSameAnswers(hub, { url: "/api/events", body: JSON.stringify({ topic: "lean.nope", data: 1 }), headers: bearer(keys.other) });
     expect(answer).toMatchObject({ status: 403, body: { code: "SB_AUTH_FORBIDDEN", details: "requires publish:lean.nope" } });
+  });
+  it("?topic= outside an API key's scope", async () => {
+    const answer = await expectSameAnswers(hub, { url: "/api/events?topic=lean.q", body: '{"a":1}', headers: bearer(keys.query) });
+    expect(answer).toMatchObject({ status: 403, body: { details: "requires publish:lean.q" } });
   });
   it("no Authorization", async () => {
     const answer = await expectSameAnswers(hub, { url: "/api/events", body: '{"a":1}', headers: json });
@@ -290,7 +298,11 @@ describe("what the lean publish path takes, and what it leaves to fastify", () =
     ["/api/topics/a.b-c_d/events", '{"a":1}', json, true],
     ["/api/events", '{"a":1}', { "content-type": "application/json; charset=utf-8" }, true],
     ["/api/events/", '{"a":1}', json, false],
-    ["/api/events?topic=a", '{"a":1}', json, false],
+    ["/api/events?topic=a", '{"a":1}', json, true],
+    ["/api/events?topic=a&x=1", '{"a":1}', json, false],
+    ["/api/events?topic=a%2Eb", '{"a":1}', json, false],
+    ["/api/events?x=1", '{"a":1}', json, false],
+    ["/api/messages?topic=a", '{"a":1}', json, false],
     ["/events", '{"a":1}', json, false],
     ["/api/topics/a%2Fb/events", '{"a":1}', json, false],
     ["/api/topics/../events", '{"a":1}', json, false],
@@ -337,9 +349,11 @@ describe("what the lean publish path takes, and what it leaves to fastify", () =
     published.length = 0;
     await post(origin, "/api/topics/orders/events", '{ "a" : 1 }', json);
     await post(origin, "/api/messages", "\ufeff[1]", json);
+    await post(origin, "/api/events?topic=orders.q", "{}", json);
     expect(published.map((p) => [p.route, p.body, p.rawBody])).toEqual([
       [{ topic: "orders", bodyIsData: true }, { a: 1 }, '{ "a" : 1 }'],
       [{ envelopeRequired: true }, [1], "[1]"],
+      [{ topic: "orders.q" }, {}, "{}"],
     ]);
   });
 });
