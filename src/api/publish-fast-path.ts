@@ -16,8 +16,9 @@ import type { IngestRoute, PublishInput, PublishOutcome } from "./routes/events.
  * limit (`Limits.takePublish`, 429 with `Retry-After`), then the `publish:<topic>` scopes (403), and it passes the
  * credential's id as the publisher. Every request it cannot answer cheaply goes to fastify untouched: auth not known
  * to be on or off (the key cache expired), a request carrying the console's header (its cookie may authenticate it),
- * a CORS origin, a query string other than `/events?topic=<plain topic>`, a path parameter with escapes, a body without Content-Length or over the limit, a
- * content type other than `application/json`, CloudEvents binary mode, and any request while starting or draining.
+ * a CORS origin, a query string other than `/events?topic=<plain topic>`, a path parameter with escapes, a body
+ * without Content-Length or over the limit, a content type other than `application/json` and CloudEvents structured
+ * or batch mode, CloudEvents binary mode, and any request while starting or draining.
  */
 
 /** What {@link createPublishFastPath} needs of the app. */
@@ -60,7 +61,16 @@ export function publishLogLevel(status: number): "debug" | "info" {
 const MAX_TOPIC_LENGTH = 256;
 /** Topic path segments the router would pass unchanged (no escapes to decode). */
 const PLAIN_SEGMENT = /^[A-Za-z0-9._~-]+$/;
-const JSON_TYPE = "application/json";
+/** The content types taken (parameters such as `charset` aside): plain JSON, and CloudEvents structured and batch mode. */
+const TAKEN_TYPES = ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"];
+
+/** Whether a Content-Type is one of {@link TAKEN_TYPES}, exactly or followed by `;` and parameters. */
+function isTakenType(type: string): boolean {
+  for (const taken of TAKEN_TYPES) {
+    if (type === taken || (type.startsWith(taken) && type.charCodeAt(taken.length) === 0x3b)) return true;
+  }
+  return false;
+}
 
 /** The publish route a URL names, when the router would match it with nothing to decode; else undefined. */
 function publishRouteOf(basePath: string): (url: string) => IngestRoute | undefined {
@@ -97,7 +107,7 @@ export function createPublishFastPath(options: PublishFastPathOptions): (req: In
     if (route === undefined || !options.open()) return false;
     const { headers } = req;
     const type = headers["content-type"];
-    if (type === undefined || !(type === JSON_TYPE || (type.startsWith(JSON_TYPE) && type.charCodeAt(JSON_TYPE.length) === 0x3b))) return false;
+    if (type === undefined || !isTakenType(type)) return false;
     if (headers["ce-specversion"] !== undefined || headers["transfer-encoding"] !== undefined) return false;
     if (options.cors && headers.origin !== undefined) return false;
     const length = Number(headers["content-length"]);
