@@ -15,6 +15,7 @@ import { batchBench } from "./benches/batch.js";
 import { destinationsBench } from "./benches/destinations.js";
 import { fanoutBench } from "./benches/fanout.js";
 import { handlersBench } from "./benches/handlers.js";
+import { ingestAuthBench } from "./benches/ingest-auth.js";
 import { ingestLiveBench } from "./benches/ingest-live.js";
 import { ingestSseBench } from "./benches/ingest-sse.js";
 import { ingestWebhooksBench } from "./benches/ingest-webhooks.js";
@@ -40,6 +41,7 @@ import { formatTable, row, writeResults, type ResultRow } from "./lib/report.js"
 const BENCHES: Bench[] = [
   ingestBench,
   ingestLiveBench,
+  ingestAuthBench,
   batchBench,
   rollupCostBench,
   sseLatencyBench,

@@ -36,13 +36,21 @@ export interface LoadResult {
 }
 
 /** Closed-loop HTTP load with autocannon: `connections` clients each sending the same request back to back. */
-async function load(args: { url: string; body: string; connections: number; pipelining: number; durationS: number }): Promise<LoadResult> {
+async function load(args: {
+  url: string;
+  body: string;
+  /** Headers sent besides `content-type` (e.g. `authorization`). */
+  headers?: Record<string, string>;
+  connections: number;
+  pipelining: number;
+  durationS: number;
+}): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await autocannon({
     url: args.url,
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...args.headers },
     body: args.body,
     connections: args.connections,
     pipelining: args.pipelining,

@@ -17,8 +17,13 @@ export interface PostRateOptions {
   /** Names the data directories and profiles. */
   label: string;
   body: string;
-  /** Runs once the hub is up, before the warm-up (e.g. creates a topic). */
-  prepareHub?: (origin: string) => Promise<void>;
+  /** Headers sent besides `content-type`, to both arms; a stand-in of the same size until `prepareHub` gives the real ones. */
+  headers?: Record<string, string>;
+  /**
+   * Runs once the hub is up, before the warm-up (e.g. creates a topic or an API key); the headers it gives replace
+   * {@link headers} from then on, in both arms (the bare server ignores them).
+   */
+  prepareHub?: (origin: string) => Promise<Record<string, string> | void>;
 }
 
 /**
@@ -35,6 +40,7 @@ export async function measurePostRate(
   const runs: Record<"hub" | "baseline", PostRun[]> = { hub: [], baseline: [] };
   try {
     let round = 0;
+    let headers = options.headers;
     for (const kind of interleave("baseline", "hub", ctx.rounds) as ("hub" | "baseline")[]) {
       round++;
       const server =
@@ -45,8 +51,8 @@ export async function measurePostRate(
             })
           : await startBaselineServer();
       try {
-        if (kind === "hub") await options.prepareHub?.(server.origin);
-        const load = { url: `${server.origin}/api/events`, body: options.body, connections: POST_CONNECTIONS, pipelining: 1 };
+        if (kind === "hub") headers = (await options.prepareHub?.(server.origin)) ?? headers;
+        const load = { url: `${server.origin}/api/events`, body: options.body, headers, connections: POST_CONNECTIONS, pipelining: 1 };
         await client.call("load", { ...load, durationS: warmupS });
         const cpu = await withCpu([server.pid, client.pid], () => client.call<LoadResult>("load", { ...load, durationS }));
         const r = { ...cpu.result, serverCpuPct: cpu.pct[0]!, clientCpuPct: cpu.pct[1]!, otherCpuPct: cpu.otherPct };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from "fastify";
-import { grantsScope, type Credential } from "../auth/index.js";
+import { grantsScope, type Authenticator, type Credential } from "../auth/index.js";
 import { HubError } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { referenceRoutes } from "./routes/reference.js";
@@ -95,23 +95,42 @@ async function authenticateRequest(hub: Hub, request: FastifyRequest, reply: Fas
     return;
   }
   states.set(request, { enabled: true });
-  const token = bearerToken(request, isStream);
+  const credential = await credentialOfToken(hub.auth, bearerToken(request, isStream), isStream, (name, value) => void reply.header(name, value));
+  states.set(request, { enabled: true, credential });
+  (request as RequestWithCredential).credentialId = credential.id;
+}
+
+/**
+ * The credential a bearer token stands for, once auth is known to be on. Without a token, or with one that does not
+ * verify, it throws the 401 (`SB_AUTH_REQUIRED`, `SB_AUTH_INVALID`) having set `WWW-Authenticate` through `setHeader`.
+ * The one check of the auth hook and the lean publish path (publish-fast-path.ts).
+ * @example const credential = await credentialOfToken(hub.auth, bearerOfHeader(header), false, (n, v) => reply.header(n, v));
+ */
+export async function credentialOfToken(
+  auth: Pick<Authenticator, "authenticate">,
+  token: string | undefined,
+  isStream: boolean,
+  setHeader: (name: string, value: string) => void,
+): Promise<Credential> {
   if (token === undefined) {
-    reply.header("www-authenticate", 'Bearer realm="switchboard"');
+    setHeader("www-authenticate", 'Bearer realm="switchboard"');
     throw new HubError(
       "SB_AUTH_REQUIRED",
       isStream ? "send Authorization: Bearer <token>, ?access_token=<token> or the switchboard_token cookie" : "send Authorization: Bearer <token>",
     );
   }
-  let credential: Credential;
   try {
-    credential = await hub.auth.authenticate(token);
+    return await auth.authenticate(token);
   } catch (error) {
-    reply.header("www-authenticate", 'Bearer realm="switchboard", error="invalid_token"');
+    setHeader("www-authenticate", 'Bearer realm="switchboard", error="invalid_token"');
     throw error;
   }
-  states.set(request, { enabled: true, credential });
-  (request as RequestWithCredential).credentialId = credential.id;
+}
+
+/** The token of an `Authorization: Bearer <token>` header; undefined for any other scheme or shape. */
+export function bearerOfHeader(header: string): string | undefined {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return match ? match[1] : undefined;
 }
 
 /**
@@ -123,10 +142,7 @@ export const CONSOLE_HEADER = "x-switchboard-console";
 
 function bearerToken(request: FastifyRequest, isStream: boolean): string | undefined {
   const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    return match ? match[1] : undefined;
-  }
+  if (header !== undefined) return bearerOfHeader(header);
   if (isStream) {
     const query = request.query as Record<string, string | string[] | undefined>;
     const fromQuery = Array.isArray(query.access_token) ? query.access_token[0] : query.access_token;
@@ -176,10 +192,23 @@ export function hasScope(request: FastifyRequest, scope: string): boolean {
 function missingScope(request: FastifyRequest, scopes: string | readonly string[]): string | undefined {
   const state = states.get(request);
   if (state && !state.enabled) return undefined;
-  const list = typeof scopes === "string" ? [scopes] : scopes;
   // No state: the hook did not run for this request; fail closed.
   if (!state?.credential) throw new HubError("SB_AUTH_REQUIRED", "send Authorization: Bearer <token>");
-  for (const scope of list) if (!grantsScope(state.credential.scopes, scope)) return scope;
+  return missingScopeOf(state.credential, scopes);
+}
+
+/**
+ * Throws the 403 (`SB_AUTH_FORBIDDEN`, naming the first scope missing) unless `credential` grants every scope given:
+ * what {@link requireScope} checks once the auth hook has found the credential, and what the lean publish path checks.
+ */
+export function requireCredentialScope(credential: Credential, scopes: string | readonly string[]): void {
+  const missing = missingScopeOf(credential, scopes);
+  if (missing !== undefined) throw new HubError("SB_AUTH_FORBIDDEN", `requires ${missing}`);
+}
+
+function missingScopeOf(credential: Credential, scopes: string | readonly string[]): string | undefined {
+  const list = typeof scopes === "string" ? [scopes] : scopes;
+  for (const scope of list) if (!grantsScope(credential.scopes, scope)) return scope;
   return undefined;
 }
 

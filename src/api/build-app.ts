@@ -1,15 +1,16 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { maxHeaderSize, STATUS_CODES, type ServerResponse } from "node:http";
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
-import { openRoutes, redactUrl, registerAuth } from "./auth.js";
+import { credentialOfToken, openRoutes, redactUrl, registerAuth } from "./auth.js";
 import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from "./lingering-close.js";
-import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits } from "./limits.js";
+import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits, type Limits } from "./limits.js";
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
-import { registerEventRoutes } from "./routes/events.js";
+import { createPublishFastPath, publishLogLevel } from "./publish-fast-path.js";
+import { createPublisher, registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
 import { registerImportRoute } from "./routes/import.js";
@@ -62,10 +63,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const { config } = hub;
   const log = options.log ?? hub.log;
   const linger: LingerOptions = { maxBytes: config.lingerMaxBytes, maxMs: config.lingerMaxMs };
+  const genReqId = requestIds();
   // fastify's own logger is off: it would build a child logger per request. The hooks below write one line per
   // request through the hub's logger, with the request id.
   const fastify = Fastify({
     logger: false,
+    genReqId,
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     // Node cuts late requests only when its connection check runs (every 30 s by default), and with headersTimeout
@@ -96,10 +99,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   registerJsonParsers(fastify, config.maxJsonDepth);
   // The console is for nodes that serve the API; `SWITCHBOARD_CONSOLE=false` turns it off.
   const site = config.console && config.role !== "worker" ? loadConsole(CONSOLE_DIR, config.basePath) : undefined;
-  registerRequestHooks(fastify, app, log, linger, (request) => isConsolePage(site, request, config.basePath) && site);
+  registerRequestHooks(fastify, app, { log, linger, basePath: config.basePath }, (request) => isConsolePage(site, request, config.basePath) && site);
   // Before the limits: they count by request.credentialId.
   registerAuth(fastify, hub, { paths: consoleOpenPaths(site), isOpen: (request) => isConsolePage(site, request, config.basePath) });
-  registerLimits(fastify, hub);
+  const limits = registerLimits(fastify, hub);
   // Every route from here on goes into the OpenAPI document.
   const routes = collectRoutes(fastify, app.routes);
 
@@ -118,6 +121,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     maxBatchEvents: config.maxBatchEvents,
     captureHeaders: listSetting(config.captureHeaders),
   });
+  installPublishFastPath(fastify, app, { hub, log, genReqId, limits });
   registerImportRoute(fastify, { ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, basePath });
   registerTopicRoutes(fastify, { topics: hub.topics, basePath });
   registerDestinationRoutes(fastify, { destinations: hub.destinations, basePath });
@@ -130,6 +134,57 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   if (site) registerConsoleRoutes(fastify, site);
   registerReferenceRoutes(fastify, { routes, openRoutes: openRoutes(basePath), basePath });
   return app;
+}
+
+/** fastify's default request ids (`req-1`, `req-2`…), from a counter that the lean publish path shares. */
+function requestIds(): () => string {
+  let next = 0;
+  return () => {
+    next = (next + 1) & 0x7fffffff;
+    return `req-${next.toString(36)}`;
+  };
+}
+
+/**
+ * Puts the lean publish path (publish-fast-path.ts) ahead of fastify's handler on the app's server. It answers only
+ * while the app is ready (not starting, draining or closing), with the auth hook's credential check and the publish
+ * rate limit that `limits` holds; any other request, and every request through `inject()`, is fastify's.
+ */
+function installPublishFastPath(
+  fastify: FastifyInstance,
+  app: App,
+  { hub, log, genReqId, limits }: { hub: Hub; log: Logger; genReqId: () => string; limits: Limits },
+): void {
+  const { config } = hub;
+  let closing = false;
+  fastify.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  const defaultJsonParser = fastify.getDefaultJsonParser("error", "error");
+  const fastPath = createPublishFastPath({
+    basePath: config.basePath,
+    bodyLimit: config.bodyLimitBytes,
+    maxJsonDepth: config.maxJsonDepth,
+    log,
+    cors: config.corsOrigins.trim() !== "",
+    genReqId,
+    publish: createPublisher({ ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, captureHeaders: listSetting(config.captureHeaders) }),
+    open: () => app.lifecycle === "ready" && !closing,
+    authEnabled: () => hub.auth.enabledNow(),
+    authenticate: (token, setHeader) => credentialOfToken(hub.auth, token, false, setHeader),
+    takePublish: limits.takePublish,
+    draining: () => app.lifecycle === "draining",
+    parseJson: (text, done) => defaultJsonParser({} as FastifyRequest, text, done),
+    toHubError,
+  });
+  const server = fastify.server;
+  const [fastifyHandler] = server.listeners("request") as RequestListener[];
+  if (fastifyHandler === undefined) return;
+  server.removeListener("request", fastifyHandler);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (!fastPath(req, res)) fastifyHandler(req, res);
+  });
 }
 
 /**
@@ -173,6 +228,9 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
   });
 }
 
+/** The publish routes, under BASE_PATH. */
+const PUBLISH_ROUTES = ["/events", "/topics/:topic/events", "/messages"];
+
 /** Statuses that refuse a request for its size: when it was not read in full, its connection is closed after a linger. */
 const SIZE_REFUSALS = new Set([413, 414, 431]);
 
@@ -183,10 +241,10 @@ const SIZE_REFUSALS = new Set([413, 414, 431]);
 function registerRequestHooks(
   fastify: FastifyInstance,
   app: App,
-  log: Logger,
-  linger: LingerOptions,
+  { log, linger, basePath }: { log: Logger; linger: LingerOptions; basePath: string },
   consolePage: (request: FastifyRequest) => ConsoleSite | false | undefined,
 ): void {
+  const publishRoutes = new Set(PUBLISH_ROUTES.map((path) => basePath + path));
   // Callback-style hooks: an async hook costs a promise per request on the hot path.
   fastify.addHook("onRequest", (request, reply, done) => {
     // Before auth and routing's hooks, on every route and on unknown ones alike. (Past Node's header limit, 16 KiB with
@@ -215,12 +273,16 @@ function registerRequestHooks(
     }
     done(null, payload);
   });
-  // One log line per request.
+  // One log line per request; a publish that succeeded at debug (see publishLogLevel).
   fastify.addHook("onResponse", (request, reply, done) => {
-    log.info(
-      { reqId: request.id, method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 },
-      "request completed",
-    );
+    const status = reply.statusCode;
+    const level = request.method === "POST" && publishRoutes.has(request.routeOptions.url ?? "") ? publishLogLevel(status) : "info";
+    if (log.isLevelEnabled(level)) {
+      log[level](
+        { reqId: request.id, method: request.method, url: redactUrl(request.url), status, ms: Math.round(reply.elapsedTime * 100) / 100 },
+        "request completed",
+      );
+    }
     done();
   });
 

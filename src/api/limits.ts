@@ -105,11 +105,20 @@ function clientKey(request: FastifyRequest): string | undefined {
 
 type RouteKind = "exempt" | "publish" | "stream" | "api";
 
+/** The limits {@link registerLimits} sets up that other paths than fastify's hooks apply too. */
+export interface Limits {
+  /**
+   * Takes a publish token for the credential (none is taken without one): undefined when granted, else the 429 to
+   * answer, `Retry-After` having been set through `setHeader`. The publish routes' hook and the lean publish path share it.
+   */
+  takePublish: (credentialId: string | undefined, setHeader: (name: string, value: string) => void) => HubError | undefined;
+}
+
 /**
  * Registers the per-client limits and CORS on `fastify`. Call before any route is registered.
- * @example registerLimits(fastify, hub);
+ * @example const limits = registerLimits(fastify, hub);
  */
-export function registerLimits(fastify: FastifyInstance, hub: Hub): void {
+export function registerLimits(fastify: FastifyInstance, hub: Hub): Limits {
   const { config } = hub;
   const base = config.basePath;
   const publishLimiter = config.rateLimitPublishPerS > 0 ? new RateLimiter(config.rateLimitPublishPerS) : undefined;
@@ -153,22 +162,30 @@ export function registerLimits(fastify: FastifyInstance, hub: Hub): void {
   });
 
   if (config.corsOrigins.trim() !== "") registerCors(fastify, config.corsOrigins);
+  return { takePublish: (credentialId, setHeader) => takeRateToken(publishLimiter, "publishing", credentialId, setHeader) };
 }
 
 /** Refuses requests over `limiter`'s rate for their credential. */
 function rateLimitHook(limiter: RateLimiter | undefined, name: string): PreParsingHook {
   return (request, reply, payload, done) => {
-    const key = limiter === undefined ? undefined : clientKey(request);
-    if (key !== undefined) {
-      const wait = limiter!.take(key);
-      if (wait > 0) {
-        reply.header("retry-after", String(wait));
-        done(new HubError("SB_RATE_LIMITED", `${name} is limited to ${limiter!.perS} requests per second per credential; retry in ${wait} s`));
-        return;
-      }
-    }
-    done(null, payload);
+    const refusal = takeRateToken(limiter, name, clientKey(request), (header, value) => void reply.header(header, value));
+    if (refusal !== undefined) done(refusal);
+    else done(null, payload);
   };
+}
+
+/** Takes a token of `limiter` for `key`: undefined when granted (or nothing limits), else the 429, `Retry-After` set. */
+function takeRateToken(
+  limiter: RateLimiter | undefined,
+  name: string,
+  key: string | undefined,
+  setHeader: (name: string, value: string) => void,
+): HubError | undefined {
+  if (limiter === undefined || key === undefined) return undefined;
+  const wait = limiter.take(key);
+  if (wait === 0) return undefined;
+  setHeader("retry-after", String(wait));
+  return new HubError("SB_RATE_LIMITED", `${name} is limited to ${limiter.perS} requests per second per credential; retry in ${wait} s`);
 }
 
 /**

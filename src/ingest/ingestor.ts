@@ -116,7 +116,7 @@ export class Ingestor {
       if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
       this.check(events);
     } catch (error) {
-      metrics?.ingestRequests.inc({ outcome: "rejected" });
+      metrics?.countIngestRequests("rejected");
       endSpan(span, error);
       return Promise.reject(error);
     }
@@ -143,12 +143,12 @@ export class Ingestor {
       this.check(events);
       sink?.check(toSend);
     } catch (error) {
-      metrics?.ingestRequests.inc({ outcome: "rejected" });
+      metrics?.countIngestRequests("rejected");
       endSpan(span, error);
       return Promise.reject(error);
     }
     if (toStore.length === 0 && options.outboxId === undefined) {
-      metrics?.ingestRequests.inc({ outcome: "live" });
+      metrics?.countIngestRequests("live");
       const result: PublishResult = { results: events.map(liveResult), replayed: false, stored: 0 };
       let sent;
       try {
@@ -256,7 +256,7 @@ export class Ingestor {
     } catch (error) {
       endSpan(span, error);
       await previous;
-      metrics?.ingestRequests.inc({ outcome: "failed" }, batch.length);
+      metrics?.countIngestRequests("failed", batch.length);
       // A full disk says so (507); any other failure of the commit is the store being unavailable (503).
       const failure =
         error instanceof HubError && error.code === "SB_STORE_FULL"
@@ -273,11 +273,11 @@ export class Ingestor {
       const pending = batch[i]!;
       if (outcome.ok) {
         for (const e of outcome.stored) stored.push(e);
-        metrics?.ingestRequests.inc({ outcome: outcome.replayed ? "replayed" : "stored" });
+        metrics?.countIngestRequests(outcome.replayed ? "replayed" : "stored");
         metrics?.ingestLatency.observe(Number(committed - pending.queuedAt) / 1e9);
         pending.resolve({ results: outcome.results, replayed: outcome.replayed, stored: outcome.stored.length });
       } else {
-        metrics?.ingestRequests.inc({ outcome: "failed" });
+        metrics?.countIngestRequests("failed");
         pending.reject(outcome.error);
       }
     });

@@ -1,5 +1,6 @@
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
 import { Type } from "typebox";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
@@ -23,13 +24,75 @@ import { createStreamHandler, STREAM_DOC, type StreamRoutesOptions } from "./str
 
 type Query = Record<string, string | string[] | undefined>;
 
-interface IngestRoute {
+/** What the publish route fixes about a request. */
+export interface IngestRoute {
   /** Topic fixed by the path. */
   topic?: string;
   /** The body is the data itself (topic-scoped route). */
   bodyIsData?: boolean;
   /** The body must be an envelope (Postoffice's `/messages`). */
   envelopeRequired?: boolean;
+}
+
+/** One publish request, as {@link createPublisher}'s function takes it from fastify or the lean path. */
+export interface PublishInput {
+  headers: IncomingHttpHeaders;
+  /** The parsed body. */
+  body: unknown;
+  /** The body's JSON text, kept so that data is stored exactly as posted. */
+  rawBody?: string;
+  /** The route, its topic being the path's or `?topic=`. */
+  route: IngestRoute;
+  /** Checks the credential's publish scopes; absent when auth is off (nothing to check). */
+  requireScopes?: (scopes: string[]) => void;
+  /** The credential's id (see {@link PublishOptions.publisher}). */
+  publisher?: string;
+}
+
+/** The answer to a publish: the reply body (one result, or an array for a batch) and whether it repeated one. */
+export interface PublishOutcome {
+  reply: unknown;
+  replayed: boolean;
+}
+
+/**
+ * The publish routes' work between the parsed body and the 201: normalise (JSON, CloudEvents binary or structured),
+ * check scopes, capture headers, publish. Shared by the fastify routes and the lean path (api/publish-fast-path.ts).
+ * @throws HubError for anything refused (synchronously, or as the promise's rejection).
+ */
+export function createPublisher(options: Pick<EventRoutesOptions, "ingestor" | "maxBatchEvents" | "captureHeaders">) {
+  const { ingestor, maxBatchEvents } = options;
+  const captureHeaders = (options.captureHeaders ?? []).map((n) => n.toLowerCase());
+  return async (input: PublishInput): Promise<PublishOutcome> => {
+    const { headers, body, route } = input;
+    const ctx: IngestContext = { topic: route.topic, bodyIsData: route.bodyIsData, receivedAt: Date.now(), maxBatchEvents, rawBody: input.rawBody };
+    const contentType = (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    let events: NewEvent[];
+    let batch = false;
+    if (headers["ce-specversion"] !== undefined) {
+      events = [eventFromCloudEventHeaders(headers, body, ctx)];
+    } else if (contentType === "application/cloudevents+json" || contentType === "application/cloudevents-batch+json") {
+      ({ events, batch } = eventsFromCloudEvents(body, ctx, contentType === "application/cloudevents-batch+json"));
+    } else if (contentType === "text/plain") {
+      throw new HubError("SB_REQUEST_UNSUPPORTED_MEDIA_TYPE", "send events as application/json (text/plain is accepted only in CloudEvents binary mode)");
+    } else {
+      if (route.envelopeRequired && !(Array.isArray(body) ? body.every(isEnvelope) : isEnvelope(body))) {
+        throw new HubError("SB_EVENT_INVALID", "expected {topic, payload, attributes?} (or an array of them)");
+      }
+      ({ events, batch } = eventsFromJson(body, ctx));
+    }
+    input.requireScopes?.([...new Set(events.map((e) => `publish:${e.topic}`))]);
+    const captured = captureHeaders.length === 0 ? undefined : captureRequestHeaders(captureHeaders, headers);
+    if (captured) for (const e of events) e.headers = captured;
+    const idempotencyKey = headers["idempotency-key"];
+    const result = await ingestor.publish(events, {
+      idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
+      publisher: input.publisher,
+      traceContext: publishParent(headers.traceparent),
+      transport: "http",
+    });
+    return { reply: batch ? result.results : result.results[0], replayed: result.replayed };
+  };
 }
 
 /** What {@link registerEventRoutes} uses; the streams' part serves `GET /events` when BASE_PATH is empty. */
@@ -46,50 +109,23 @@ export interface EventRoutesOptions extends StreamRoutesOptions {
 /** Publishing (`POST BASE_PATH/events`, `/topics/:topic/events`, `/messages`) and search (`GET BASE_PATH/events`). */
 export function registerEventRoutes(instance: FastifyInstance, options: EventRoutesOptions): void {
   const fastify = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { basePath: base, ingestor } = options;
-  const captureHeaders = (options.captureHeaders ?? []).map((n) => n.toLowerCase());
+  const { basePath: base } = options;
   // The publish schemas document the body and ?topic=; they are not checked here (see schemas/events.ts).
   const publish = { schema: { body: PublishBody, querystring: PublishQuery } };
 
+  const publishOne = createPublisher(options);
   const ingest = async (request: FastifyRequest, reply: FastifyReply, route: IngestRoute) => {
-    const receivedAt = Date.now();
     const query = request.query as Query;
-    const queryTopic = typeof query.topic === "string" ? query.topic : undefined;
-    const ctx: IngestContext = {
-      topic: route.topic ?? queryTopic,
-      bodyIsData: route.bodyIsData,
-      receivedAt,
-      maxBatchEvents: options.maxBatchEvents,
+    const result = await publishOne({
+      headers: request.headers,
+      body: request.body,
       rawBody: (request as RequestWithRawBody).rawBody,
-    };
-    const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    const body = request.body;
-    let events: NewEvent[];
-    let batch = false;
-    if (request.headers["ce-specversion"] !== undefined) {
-      events = [eventFromCloudEventHeaders(request.headers, body, ctx)];
-    } else if (contentType === "application/cloudevents+json" || contentType === "application/cloudevents-batch+json") {
-      ({ events, batch } = eventsFromCloudEvents(body, ctx, contentType === "application/cloudevents-batch+json"));
-    } else if (contentType === "text/plain") {
-      throw new HubError("SB_REQUEST_UNSUPPORTED_MEDIA_TYPE", "send events as application/json (text/plain is accepted only in CloudEvents binary mode)");
-    } else {
-      if (route.envelopeRequired && !(Array.isArray(body) ? body.every(isEnvelope) : isEnvelope(body))) {
-        throw new HubError("SB_EVENT_INVALID", "expected {topic, payload, attributes?} (or an array of them)");
-      }
-      ({ events, batch } = eventsFromJson(body, ctx));
-    }
-    requireScope(request, [...new Set(events.map((e) => `publish:${e.topic}`))]);
-    const captured = captureHeaders.length === 0 ? undefined : captureRequestHeaders(captureHeaders, request.headers);
-    if (captured) for (const e of events) e.headers = captured;
-    const idempotencyKey = request.headers["idempotency-key"];
-    const result = await ingestor.publish(events, {
-      idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
+      route: { ...route, topic: route.topic ?? (typeof query.topic === "string" ? query.topic : undefined) },
+      requireScopes: (scopes) => requireScope(request, scopes),
       publisher: (request as RequestWithCredential).credentialId,
-      traceContext: publishParent(request.headers.traceparent),
-      transport: "http",
     });
     if (result.replayed) reply.header("idempotent-replayed", "true");
-    return reply.status(201).send(batch ? result.results : result.results[0]);
+    return reply.status(201).send(result.reply);
   };
 
   fastify.post(`${base}/events`, { ...publish, ...publishDoc("Publish events") }, (request, reply) => ingest(request, reply, {}));
