@@ -39,6 +39,16 @@ export class PgAggregates implements AggregatesPart {
     this.compiled.load((await client.query<AggregateRow>(LIST)).rows.map(toStoredAggregate), version);
   }
 
+  /**
+   * The definitions' version an append may be written at in one statement with no cells: null when this node counts
+   * no aggregates, the loaded version when it has no definitions; undefined when the append must load or count them
+   * in its transaction (see APPEND_ONE_TRIP_SQL).
+   */
+  versionWithoutCells(): number | null | undefined {
+    if (!this.compiled.ready) return null;
+    return this.compiled.empty && this.compiled.version !== undefined ? this.compiled.version : undefined;
+  }
+
   /** Inside the append transaction: the batch's cells in one statement (none without definitions). */
   async addEvents(client: pg.PoolClient, lists: ReadonlyArray<readonly StoredEvent[]>): Promise<void> {
     if (!this.compiled.ready || this.compiled.empty) return;

@@ -10,6 +10,8 @@ import { connectWithDeadline, isNoPartition, translateError, translateRequestErr
 import {
   APPEND_BATCH_SQL,
   APPEND_BATCH_STATEMENT_NAME,
+  APPEND_ONE_TRIP_SQL,
+  APPEND_ONE_TRIP_STATEMENT_NAME,
   APPEND_SQL,
   APPEND_STATEMENT_NAME,
   BEGIN_APPEND,
@@ -58,27 +60,57 @@ export class PgAppender {
   async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     if (requests.length === 0) return [];
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
-    // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
-    // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
+    // the whole batch goes in one statement, one round trip in all (three with outbox rows or aggregate cells) instead
+    // of two or three per request. If that statement fails, one request is at fault: the batch runs again the careful
+    // way, each request alone.
     // Outbox relays are plain too: their rows are deleted in one more statement (see deleteOutboxRows).
     const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
     if (plain) {
-      const outcomes = await this.appendPlain(requests);
-      if (outcomes) return outcomes;
+      const events = requests.flatMap((r) => r.events);
+      const params = plainParams(events, this.ctx.now(), this.ctx.rollups);
+      if (params) {
+        // Without outbox rows or aggregate cells to write, in one round trip; else (or when the aggregates' definitions
+        // changed meanwhile) in a transaction of three.
+        const version = this.aggregates.versionWithoutCells();
+        const oneTrip = version !== undefined && events.length > 0 && requests.every((r) => r.outboxId === undefined);
+        const outcomes = oneTrip ? await this.appendOneTrip(requests, [...params, version]) : "stale";
+        if (outcomes === "stale") {
+          const again = await this.appendPlain(requests, events, params);
+          if (again) return again;
+        } else if (outcomes) return outcomes;
+      }
     }
     return this.appendEach(requests);
   }
 
-  /** The one-statement path of {@link append}; undefined when a request made the statement fail. */
-  private async appendPlain(requests: AppendRequest[]): Promise<AppendOutcome[] | undefined> {
-    const now = this.ctx.now();
-    const events = requests.flatMap((r) => r.events);
-    // The data texts joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript,
-    // which cost more than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw
-    // U+001E (control characters are escaped inside strings and not allowed outside them); text that does goes the
-    // careful way.
-    if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
-    const dataTexts = events.map((e) => e.dataJson).join("\x1e");
+  /**
+   * The one-round-trip path of {@link append} (APPEND_ONE_TRIP_SQL): "stale" when the aggregates' definitions changed
+   * (nothing was written), undefined when a request made the statement fail.
+   */
+  private async appendOneTrip(requests: AppendRequest[], params: unknown[]): Promise<AppendOutcome[] | "stale" | undefined> {
+    const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
+    let broken: Error | undefined;
+    try {
+      let rows: Array<{ id: string; seq: number }>;
+      try {
+        ({ rows } = await client.query<{ id: string; seq: number }>({ name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params }));
+      } catch (error) {
+        if (translateError(error) instanceof HubError) throw error; // the database, not a request
+        return undefined;
+      }
+      if (rows.length === 0) return "stale";
+      return this.plainOutcomes(requests, rows);
+    } catch (error) {
+      broken = error as Error;
+      throw translateError(error);
+    } finally {
+      done();
+      client.release(broken);
+    }
+  }
+
+  /** The plain path of {@link append} in a transaction; undefined when a request made the statement fail. */
+  private async appendPlain(requests: AppendRequest[], events: NewEvent[], params: unknown[]): Promise<AppendOutcome[] | undefined> {
     const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
@@ -89,11 +121,7 @@ export class PgAppender {
           await client.query(`ROLLBACK`);
           return undefined;
         }
-        ({ rows } = await client.query<{ id: string; seq: number }>({
-          name: APPEND_BATCH_STATEMENT_NAME,
-          text: APPEND_BATCH_SQL,
-          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(this.ctx.rollups ? eventMinutes([events]) : NO_MINUTES), headerColumn(events)],
-        }));
+        ({ rows } = await client.query<{ id: string; seq: number }>({ name: APPEND_BATCH_STATEMENT_NAME, text: APPEND_BATCH_SQL, values: params }));
         // The events' seqs are not needed: the aggregates read their data and time.
         await this.aggregates.addEvents(client, [events as StoredEvent[]]);
       } catch (error) {
@@ -102,18 +130,7 @@ export class PgAppender {
         return undefined;
       }
       await client.query(`COMMIT`);
-      const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
-      let lastStored = 0;
-      const outcomes = requests.map((request): AppendOutcome => {
-        const stored = request.events as StoredEvent[];
-        for (const e of stored) {
-          e.seq = seqOf.get(e.id)!;
-          if (e.seq > lastStored) lastStored = e.seq;
-        }
-        return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
-      });
-      this.partitions.ensureAhead(lastStored);
-      return outcomes;
+      return this.plainOutcomes(requests, rows);
     } catch (error) {
       broken ??= error as Error;
       throw translateError(error);
@@ -121,6 +138,23 @@ export class PgAppender {
       done();
       client.release(broken);
     }
+  }
+
+  /** The outcomes of a committed plain append, from the ids and seqs its statement returned. */
+  private plainOutcomes(requests: AppendRequest[], rows: ReadonlyArray<{ id: string; seq: number }>): AppendOutcome[] {
+    const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
+    let lastStored = 0;
+    const outcomes = requests.map((request): AppendOutcome => {
+      const stored = request.events as StoredEvent[];
+      for (const e of stored) {
+        e.seq = seqOf.get(e.id)!;
+        if (e.seq > lastStored) lastStored = e.seq;
+      }
+      return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
+    });
+    // Half a partition before the end: create the next one now, off the append path.
+    this.partitions.ensureAhead(lastStored);
+    return outcomes;
   }
 
   /**
@@ -342,6 +376,18 @@ function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
     events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
     events.map((e) => e.receivedAt),
   ];
+}
+
+/**
+ * The parameters $1–$17 of the plain append statements, or undefined when a data text holds U+001E. The data texts go
+ * joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript, which cost more
+ * than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw U+001E (control
+ * characters are escaped inside strings and not allowed outside them); text that does goes the careful way.
+ */
+function plainParams(events: NewEvent[], now: number, rollups: boolean): unknown[] | undefined {
+  if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
+  const dataTexts = events.map((e) => e.dataJson).join("\x1e");
+  return [...eventColumns(events, dataTexts), now, ...minuteColumns(rollups ? eventMinutes([events]) : NO_MINUTES), headerColumn(events)];
 }
 
 /** No minutes: the fast path's rollup CTE then inserts nothing (rollups off). */
