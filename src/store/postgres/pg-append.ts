@@ -25,6 +25,9 @@ import {
 import { ADD_EVENT_MINUTES } from "./sql/rollups.js";
 import { OUTBOX_DELETE, OUTBOX_DELETE_MANY } from "./sql/outbox.js";
 
+/** The one row of the plain append statements: the seq of the batch's first event (the rest follow it). */
+type FirstSeqRow = { first: number };
+
 /** Default of {@link PgAppender}'s commit deadline. */
 export const DEFAULT_COMMIT_TIMEOUT_MS = 5_000;
 
@@ -91,15 +94,15 @@ export class PgAppender {
     const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
-      let rows: Array<{ id: string; seq: number }>;
+      let rows: FirstSeqRow[];
       try {
-        ({ rows } = await client.query<{ id: string; seq: number }>({ name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params }));
+        ({ rows } = await client.query<FirstSeqRow>({ name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params }));
       } catch (error) {
         if (translateError(error) instanceof HubError) throw error; // the database, not a request
         return undefined;
       }
       if (rows.length === 0) return "stale";
-      return this.plainOutcomes(requests, rows);
+      return this.plainOutcomes(requests, rows[0]!.first);
     } catch (error) {
       broken = error as Error;
       throw translateError(error);
@@ -115,13 +118,13 @@ export class PgAppender {
     let broken: Error | undefined;
     try {
       await this.begin(client);
-      let rows: Array<{ id: string; seq: number }>;
+      let rows: FirstSeqRow[];
       try {
         if (!(await this.deleteOutboxRows(client, requests))) {
           await client.query(`ROLLBACK`);
           return undefined;
         }
-        ({ rows } = await client.query<{ id: string; seq: number }>({ name: APPEND_BATCH_STATEMENT_NAME, text: APPEND_BATCH_SQL, values: params }));
+        ({ rows } = await client.query<FirstSeqRow>({ name: APPEND_BATCH_STATEMENT_NAME, text: APPEND_BATCH_SQL, values: params }));
         // The events' seqs are not needed: the aggregates read their data and time.
         await this.aggregates.addEvents(client, [events as StoredEvent[]]);
       } catch (error) {
@@ -130,7 +133,8 @@ export class PgAppender {
         return undefined;
       }
       await client.query(`COMMIT`);
-      return this.plainOutcomes(requests, rows);
+      // No row when the batch holds no event.
+      return this.plainOutcomes(requests, rows[0]?.first ?? 0);
     } catch (error) {
       broken ??= error as Error;
       throw translateError(error);
@@ -140,20 +144,19 @@ export class PgAppender {
     }
   }
 
-  /** The outcomes of a committed plain append, from the ids and seqs its statement returned. */
-  private plainOutcomes(requests: AppendRequest[], rows: ReadonlyArray<{ id: string; seq: number }>): AppendOutcome[] {
-    const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
-    let lastStored = 0;
+  /**
+   * The outcomes of a committed plain append, whose statement gave the batch's events the seqs from `first` on, in
+   * request order (see plainAppendSql). A plain batch has no client ids, so no repeats: every event was stored.
+   */
+  private plainOutcomes(requests: AppendRequest[], first: number): AppendOutcome[] {
+    let seq = first;
     const outcomes = requests.map((request): AppendOutcome => {
       const stored = request.events as StoredEvent[];
-      for (const e of stored) {
-        e.seq = seqOf.get(e.id)!;
-        if (e.seq > lastStored) lastStored = e.seq;
-      }
+      for (const e of stored) e.seq = seq++;
       return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
     });
     // Half a partition before the end: create the next one now, off the append path.
-    this.partitions.ensureAhead(lastStored);
+    if (seq > first) this.partitions.ensureAhead(seq - 1);
     return outcomes;
   }
 

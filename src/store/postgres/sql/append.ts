@@ -29,18 +29,25 @@ export const APPEND_SQL = `WITH ins AS (
  * missing topics), the batch's event minutes (rollups, aggregated in memory: $12–$16), the captured headers ($17), the
  * highest committed seq and its announcement to the other nodes. `guard` (the one-round-trip form): a condition the
  * events and minutes are written under.
+ *
+ * The events' seqs are reserved in one go, under the append lock: one nextval, then setval to the last of the batch,
+ * and the event at position i gets first + i - 1. Every nextval of events_seq is taken under that lock (the careful
+ * path's too) and the sequence caches one value, so nothing else can take a number in between: the seqs are
+ * contiguous and in request order by construction, and the statement returns one row (the first seq) rather than
+ * one per event.
  */
 function plainAppendSql(prelude: string, guard: string): string {
-  return `WITH ${prelude}ins AS (
+  return `WITH ${prelude}reserved AS MATERIALIZED (
+     SELECT setval('events_seq', nextval('events_seq') + cardinality($1::text[]) - 1) - cardinality($1::text[]) + 1 AS first
+     ${guard ? `${guard} AND` : "WHERE"} cardinality($1::text[]) > 0
+   ), ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, headers)
-     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
+     SELECT r.first + u.ord - 1, u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
             u.headers::json
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+     FROM reserved AS r, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
                  string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, headers, ord)
-     ${guard}
-     ORDER BY u.ord
-     RETURNING id, seq, topic, received_at
+     RETURNING topic, received_at
    ), counted AS (
      INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
      SELECT topic, $11::bigint, $11::bigint, count(*), max(received_at) FROM ins GROUP BY topic
@@ -49,10 +56,10 @@ function plainAppendSql(prelude: string, guard: string): string {
    ), rolled AS (
      ${eventMinutesCte(12, guard)}
    ), state AS (
-     UPDATE store_state SET last_seq = greatest(last_seq, (SELECT max(seq) FROM ins)) WHERE id = 1 AND EXISTS (SELECT 1 FROM ins)
+     UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($1::text[]) - 1) FROM reserved AS r WHERE id = 1
      RETURNING last_seq
    )
-   SELECT id, seq, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM ins`;
+   SELECT first, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM reserved`;
 }
 
 /** {@link plainAppendSql} inside the append transaction, after {@link BEGIN_APPEND}. */
@@ -60,13 +67,13 @@ export const APPEND_BATCH_SQL = plainAppendSql("", "");
 
 /**
  * {@link plainAppendSql} as a transaction of its own (autocommit): one round trip for BEGIN, the lock, the writes and
- * COMMIT. The lock is taken before anything is written: every write reads `locked`, or `ins`, which reads it before
- * its first row (so before the first nextval), and is held until the commit, as BEGIN_APPEND's is.
+ * COMMIT. The lock is taken before anything is written: every write reads `locked`, or `reserved`, whose condition
+ * reads it before the nextval, and is held until the commit, as BEGIN_APPEND's is.
  *
  * $18 is the continuous aggregates' version the caller found no definitions at (null: this node counts none). Its row
  * is read FOR SHARE: under READ COMMITTED that reads the newest version even when a change committed while this
- * statement waited for the lock (its snapshot is older). When it differs, nothing is written and no row comes back:
- * the caller then takes the transaction's way, which loads the definitions.
+ * statement waited for the lock (its snapshot is older). When it differs, nothing is written (no seq is taken) and no row
+ * comes back: the caller then takes the transaction's way, which loads the definitions.
  */
 export const APPEND_ONE_TRIP_SQL = plainAppendSql(
   `locked AS MATERIALIZED (
