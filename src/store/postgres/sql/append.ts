@@ -26,8 +26,9 @@ export const APPEND_SQL = `WITH ins AS (
 
 /**
  * The whole of a plain group commit in one statement (see `appendPlain`): the events, the topics' counts (creating
- * missing topics), the batch's event minutes (rollups, aggregated in memory: $12–$16), the captured headers ($17), the
- * highest committed seq and its announcement to the other nodes. `guard` (the one-round-trip form): a condition the
+ * missing topics; counted in memory: $18 names, $19 counts, $20 last received_at), the batch's event minutes (rollups,
+ * aggregated in memory: $12–$16), the captured headers ($17), the highest committed seq and its announcement to the
+ * other nodes. Nothing reads the inserted rows back. `guard` (the one-round-trip form): a condition the
  * events and minutes are written under.
  *
  * The events' seqs are reserved in one go, under the append lock: one nextval, then setval to the last of the batch,
@@ -47,10 +48,10 @@ function plainAppendSql(prelude: string, guard: string): string {
      FROM reserved AS r, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
                  string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, headers, ord)
-     RETURNING topic, received_at
    ), counted AS (
      INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
-     SELECT topic, $11::bigint, $11::bigint, count(*), max(received_at) FROM ins GROUP BY topic
+     SELECT t.name, $11::bigint, $11::bigint, t.count, t.last FROM unnest($18::text[], $19::bigint[], $20::bigint[]) AS t(name, count, last)
+     ${guard}
      ON CONFLICT (name) DO UPDATE SET event_count = topics.event_count + excluded.event_count,
        last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
    ), rolled AS (
@@ -70,7 +71,7 @@ export const APPEND_BATCH_SQL = plainAppendSql("", "");
  * COMMIT. The lock is taken before anything is written: every write reads `locked`, or `reserved`, whose condition
  * reads it before the nextval, and is held until the commit, as BEGIN_APPEND's is.
  *
- * $18 is the continuous aggregates' version the caller found no definitions at (null: this node counts none). Its row
+ * $21 is the continuous aggregates' version the caller found no definitions at (null: this node counts none). Its row
  * is read FOR SHARE: under READ COMMITTED that reads the newest version even when a change committed while this
  * statement waited for the lock (its snapshot is older). When it differs, nothing is written (no seq is taken) and no row
  * comes back: the caller then takes the transaction's way, which loads the definitions.
@@ -79,7 +80,7 @@ export const APPEND_ONE_TRIP_SQL = plainAppendSql(
   `locked AS MATERIALIZED (
      SELECT v.version FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK})) AS l, aggregates_version AS v WHERE v.id = 1 FOR SHARE OF v
    ), `,
-  `WHERE (SELECT $18::bigint IS NULL OR version = $18::bigint FROM locked)`,
+  `WHERE (SELECT $21::bigint IS NULL OR version = $21::bigint FROM locked)`,
 );
 
 /** Prepared-statement names of the two append statements: prepared once per connection, not planned every time. */
