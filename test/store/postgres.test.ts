@@ -203,33 +203,35 @@ function definePostgresTests(): void {
       const [a, b, reader] = [open(url), open(url), open(url)];
       await a.migrate();
       let writing = true;
-      const seen: number[] = [];
+      // Each event as "seq id": the seqs the appends answered must be those stored under the same ids.
+      const seen: string[] = [];
       const read = (async () => {
         let cursor = 0;
         for (;;) {
           const done = !writing;
           const page = await reader.events.readAfter(cursor, 1_000);
-          for (const e of page) seen.push(e.seq);
+          for (const e of page) seen.push(`${e.seq} ${e.id}`);
           if (page.length > 0) cursor = page.at(-1)!.seq;
           if (done && page.length === 0) return;
         }
       })();
-      const write = async (store: Store): Promise<number[]> => {
-        const seqs: number[] = [];
+      const write = async (store: Store): Promise<Array<{ id: string; seq: number; topic: string }>> => {
+        const results: Array<{ id: string; seq: number; topic: string }> = [];
         for (let i = 0; i < 40; i++) {
           const outcomes = await store.events.append([
             { events: [makeEvent("race"), makeEvent("race")], createTopics: true },
-            { events: [makeEvent("race")], createTopics: true },
+            { events: [makeEvent("race.b"), makeEvent("race")], createTopics: true },
           ]);
-          for (const o of outcomes) seqs.push(...expectOk(o).results.map((r) => r.seq));
+          for (const o of outcomes) results.push(...expectOk(o).results);
         }
-        return seqs;
+        return results;
       };
       const written = (await Promise.all([write(a), write(b)])).flat();
       writing = false;
       await read;
-      expect(seen).toEqual([...written].sort((x, y) => x - y));
-      expect((await reader.topics.get("race"))?.eventCount).toBe(written.length);
+      expect(seen).toEqual([...written].sort((x, y) => x.seq - y.seq).map((r) => `${r.seq} ${r.id}`));
+      expect((await reader.topics.get("race"))?.eventCount).toBe(written.filter((r) => r.topic === "race").length);
+      expect((await reader.topics.get("race.b"))?.eventCount).toBe(written.filter((r) => r.topic === "race.b").length);
     });
 
     // PostgreSQL text cannot hold NUL; SQLite can. The request fails alone, as a 400, inside its savepoint.
