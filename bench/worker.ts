@@ -312,7 +312,7 @@ async function sqliteInsert(args: {
   let seq = 1;
   const insertBatch = db.transaction((now: number) => {
     for (let j = 0; j < args.batchSize; j++) {
-      insert.run(seq++, newEventId(now), args.topic, null, null, null, now, null, args.dataJson[j % args.dataJson.length]!, null, now, null);
+      insert.run(seq++, newEventId(now), args.topic, null, null, null, now, null, args.dataJson[j % args.dataJson.length]!, null, now, null, null);
     }
   });
   const run = (seconds: number) => {

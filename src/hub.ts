@@ -141,22 +141,23 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
   const subscriptions = createSubscriptions(config, { store, metrics, dispatcher, now, isLiveTopic });
   const fanout = createEventFanout({ streams, dispatcher, log });
   const live = wireLiveEvents({ store, topics, emit: fanout.emitLive, log });
-  // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay.
-  let wakeRelay = (): void => {};
+  // Late-bound: the relay needs the ingestor, which needs the cluster sync, which wakes the relay (and reads the ingestor).
+  const late: { wakeRelay: () => void; ingestor?: Ingestor } = { wakeRelay: () => {} };
   // An `api` node runs no workers, so it has no subscriptions to re-read.
   const sync = await startClusterSyncOf(store, givenStore !== undefined, {
     emit: fanout.emit,
     dispatcher: config.role === "api" ? undefined : dispatcher,
     log: loopLog.child({ component: "cluster" }),
-    onOutbox: () => wakeRelay(),
+    onOutbox: () => late.wakeRelay(),
+    localCommits: () => late.ingestor?.commitsInFlight(),
     ...live.announced,
   });
   const aggregates = new ContinuousAggregates({ store, log: log.child({ component: "aggregates" }), now, onError: metrics.countFilterError });
-  const ingestor = createIngestor(config, { store, topics, metrics, sync, fanout, live: live.sink });
+  const ingestor = (late.ingestor = createIngestor(config, { store, topics, metrics, sync, fanout, live: live.sink }));
   const housekeeping = startHousekeeping({ store, topics, config, log, now });
   // PostgreSQL wakes the relay by NOTIFY; SQLite by hub.outbox itself, and the sweep for other connections' rows.
   const relay = new OutboxRelay({ store, ingestor, log: log.child({ component: "outbox" }), sweepMs: sync ? undefined : config.outboxSweepMs });
-  wakeRelay = () => relay.wake();
+  late.wakeRelay = () => relay.wake();
   await dispatcher.start();
   sync?.dispatcherStarted();
   relay.start();
@@ -176,7 +177,7 @@ export async function createHub(options: HubOptions = {}): Promise<Hub> {
     auth: new Authenticator({ config, store, now }),
     aggregates,
     publish: createPublish({ ingestor, config, now }),
-    outbox: createOutbox({ store, ingestor, now, wake: () => wakeRelay() }),
+    outbox: createOutbox({ store, ingestor, now, wake: () => late.wakeRelay() }),
     onEvent: fanout.onEvent,
     onLiveEvent: fanout.onLiveEvent,
     handle: (topic, handler, handlerOptions) => handlers.handle(topic, handler, handlerOptions),

@@ -86,7 +86,7 @@ export const batchBench: Bench = {
           unit: "ev/s",
           hub: hub.eventsPerSec,
           baseline: base.eventsPerSec,
-          target: { on: "ratio", op: ">=", value: 0.6 },
+          target: { on: "ratio", op: ">=", value: 0.8 },
           note:
             `cpu: hub server ${hub.serverCpuPct.toFixed(0)}% (others ${hub.otherCpuPct.toFixed(0)}%), raw sqlite ${base.cpuPct.toFixed(0)}% (others ${base.otherCpuPct.toFixed(0)}%)` +
             (hub.non2xx + hub.errors ? `; ${hub.non2xx + hub.errors} non-2xx or errors` : ""),

@@ -110,7 +110,7 @@ export const pgBatchBench: Bench = {
           unit: "ev/s",
           hub: hub.eventsPerSec,
           baseline: base.eventsPerSec,
-          target: { on: "ratio", op: ">=", value: 0.6 },
+          target: { on: "ratio", op: ">=", value: 0.8 },
           note:
             `cpu hub/postgres: ${hub.processCpuPct.toFixed(0)}/${hub.postgresCpuPct.toFixed(0)}% (others ${hub.otherCpuPct.toFixed(0)}%), ` +
             `raw client/postgres: ${base.processCpuPct.toFixed(0)}/${base.postgresCpuPct.toFixed(0)}% (others ${base.otherCpuPct.toFixed(0)}%)` +

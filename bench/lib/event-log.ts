@@ -48,7 +48,7 @@ export async function prefillEvents(o: PrefillOptions): Promise<{ seconds: numbe
       const time = Math.floor(start + (i + random()) * step);
       const topic = o.topics[Math.floor(random() * o.topics.length)]!;
       const data = `{"msg":"data","n":${i},"user_id":${Math.floor(random() * 10_000)},"timestamp":"${Math.floor(time / 1000)}"}`;
-      insert.run(i + 1, newEventId(time), topic, "bench.event", null, null, time, null, data, null, time, null);
+      insert.run(i + 1, newEventId(time), topic, "bench.event", null, null, time, null, data, null, time, null, null);
       const c = counts.get(topic)!;
       c.n++;
       c.last = time;

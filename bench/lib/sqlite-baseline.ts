@@ -16,7 +16,7 @@ export const STORE_PRAGMAS = [
   "cache_size = -65536",
 ];
 
-/** The store's insert (12 parameters: the last is the publisher, null for hub-generated ids). */
+/** The store's insert (13 parameters: the publisher, null for hub-generated ids, then the captured headers). */
 export const INSERT_EVENT_SQL = INSERT_EVENT;
 
 /** The SQL the store's event search builds for `?topic=X&from=…&to=…&limit=N` (one exact topic, ascending). */

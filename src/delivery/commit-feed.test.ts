@@ -47,7 +47,7 @@ async function commit(n: number): Promise<StoredEvent[]> {
 }
 
 /** A feed recording what it emits, and reads of the store it makes. */
-function feedOf(startSeq: number, pageSize = 1000) {
+function feedOf(startSeq: number, pageSize = 1000, localCommits?: () => Promise<unknown> | undefined) {
   const emitted: number[][] = [];
   let reads = 0;
   const events = Object.create(store.events, {
@@ -60,6 +60,7 @@ function feedOf(startSeq: number, pageSize = 1000) {
     log: pino({ level: "silent" }),
     startSeq,
     pageSize,
+    localCommits,
   });
   return { feed, emitted, reads: () => reads };
 }
@@ -78,6 +79,28 @@ describe("CommitFeed", () => {
     expect(emitted).toEqual([[1, 2, 3]]);
     expect(reads()).toBe(0);
     await feed.stop();
+  });
+
+  it("waits for this node's commits in flight before reading an announcement: its own commit is not read back", async () => {
+    let settle = () => {};
+    let inFlight: Promise<void> | undefined = new Promise<void>((resolve) => (settle = resolve));
+    const { feed, emitted, reads } = feedOf(0, 1000, () => inFlight);
+    const local = await commit(3);
+    feed.announced(3); // the NOTIFY came before the commit's own answer
+    await new Promise((r) => setTimeout(r, 20));
+    expect(reads()).toBe(0);
+    feed.local(local);
+    inFlight = undefined;
+    settle();
+    await commit(2); // another node's, announced with nothing local in flight: read at once
+    feed.announced(5);
+    await until(() => emitted.flat().length === 5);
+    await feed.stop();
+    expect(emitted).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    expect(reads()).toBe(1);
   });
 
   it("reads announced commits of other nodes page by page, in order, each once", async () => {

@@ -13,6 +13,11 @@ export interface CommitFeedOptions {
   pageSize?: number;
   /** Wait after a failed read before trying again. */
   retryMs?: number;
+  /**
+   * This node's commits in flight: settles once each has been handed to {@link CommitFeed.local} (undefined: none).
+   * An announcement waits for them before reading, as it is often of one of them: its events then come as they are.
+   */
+  localCommits?: () => Promise<unknown> | undefined;
 }
 
 /**
@@ -59,6 +64,16 @@ export class CommitFeed {
 
   /** Some node committed events up to `seq`. */
   announced(seq: number): void {
+    if (this.stopped || seq <= this.lastSeenSeq) return;
+    // PostgreSQL delivers a commit's NOTIFY about when the commit's own answer comes, often first: reading at once
+    // would read this node's events back (measured: a fifth to a third of them under batch load). Only the commits in
+    // flight now are waited for, so a steady stream of later ones cannot hold the announcement back.
+    const local = this.options.localCommits?.();
+    if (local) void local.then(noop, noop).then(() => this.raiseTarget(seq));
+    else this.raiseTarget(seq);
+  }
+
+  private raiseTarget(seq: number): void {
     if (this.stopped || seq <= this.lastSeenSeq) return;
     if (seq > this.target) this.target = seq;
     this.kick();
@@ -124,3 +139,5 @@ export class CommitFeed {
     this.options.emit(fresh);
   }
 }
+
+function noop(): void {}

@@ -55,9 +55,16 @@ export const EVENT_GONE: DeliveryOutcome = Object.freeze({
 });
 
 /** The record of one attempt and the state it leaves its delivery in. */
-export function attemptRecord(deliveryId: string, attemptedAt: number, outcome: DeliveryOutcome, verdict: DeliveryVerdict, attempts: number): AttemptRecord {
+export function attemptRecord(
+  delivery: { id: string; subscriptionId: string },
+  attemptedAt: number,
+  outcome: DeliveryOutcome,
+  verdict: DeliveryVerdict,
+  attempts: number,
+): AttemptRecord {
   return {
-    deliveryId,
+    deliveryId: delivery.id,
+    subscriptionId: delivery.subscriptionId,
     attemptedAt,
     statusCode: outcome.status,
     latencyMs: outcome.latencyMs,

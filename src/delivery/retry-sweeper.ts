@@ -114,7 +114,7 @@ export class RetrySweeper {
       const attempts = delivery.attempts + 1;
       const outcome = await sender.attempt(sub, delivery.id, event, attemptedAt, attempts);
       const verdict = deliveryVerdict(sub.retrySchedule, attempts, outcome, event !== undefined, now());
-      recorder.record(attemptRecord(delivery.id, attemptedAt, outcome, verdict, attempts));
+      recorder.record(attemptRecord(delivery, attemptedAt, outcome, verdict, attempts));
       if (verdict.status === "dead") {
         sender.dead(sub, { ...delivery, attempts, lastStatus: outcome.status, lastError: outcome.error }, event?.topic);
       }

@@ -16,6 +16,8 @@ export interface ClusterSyncOptions {
   onLive?: (payload: string) => void;
   /** Another node changed the topic `name` (undefined: any topic may have changed). */
   onTopicChange?: (name: string | undefined) => void;
+  /** This node's commits in flight (see CommitFeedOptions.localCommits). */
+  localCommits?: () => Promise<unknown> | undefined;
 }
 
 /** This node's side of a database shared with other nodes; see {@link startClusterSync}. */
@@ -33,7 +35,16 @@ export interface ClusterSync {
  * so streams on this node see every event, and this node's dispatcher every event to deliver. Resolves once
  * listening; if starting fails, whatever was opened is closed again before the error is thrown.
  */
-export async function startClusterSync({ store, emit, dispatcher, log, onOutbox, onLive, onTopicChange }: ClusterSyncOptions): Promise<ClusterSync> {
+export async function startClusterSync({
+  store,
+  emit,
+  dispatcher,
+  log,
+  onOutbox,
+  onLive,
+  onTopicChange,
+  localCommits,
+}: ClusterSyncOptions): Promise<ClusterSync> {
   let feed: CommitFeed | undefined;
   const early: number[] = [];
   const subscriptionChanges = subscriptionRefresher(dispatcher, log);
@@ -53,7 +64,7 @@ export async function startClusterSync({ store, emit, dispatcher, log, onOutbox,
       },
     });
     // Listening before reading the last seq: a commit after it is announced, one before it is not needed.
-    feed = new CommitFeed({ store, emit, log, startSeq: await store.events.lastSeq() });
+    feed = new CommitFeed({ store, emit, log, startSeq: await store.events.lastSeq(), localCommits });
   } catch (error) {
     await unwatch?.();
     throw error;

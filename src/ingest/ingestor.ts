@@ -218,6 +218,12 @@ export class Ingestor {
     });
   }
 
+  /** Settles once the commits in flight now have been handed to `onCommit` (or failed); undefined when none is. */
+  commitsInFlight(): Promise<void> | undefined {
+    // Each commit settles only after the one before it: the newest stands for all.
+    return this.committing;
+  }
+
   /** Resolves once every queued publish has been committed (or failed). */
   async drain(): Promise<void> {
     while (this.queue.length > 0 || this.inFlight > 0) {

@@ -192,14 +192,13 @@ export interface DeliveryMinute {
 export const ALL_SUBSCRIPTIONS = "";
 
 /**
- * Aggregates a batch of attempts by (subscription, minute attempted), and by minute under {@link ALL_SUBSCRIPTIONS};
- * attempts of unknown deliveries are left out.
+ * Aggregates a batch of attempts by (subscription, minute attempted), and by minute under {@link ALL_SUBSCRIPTIONS}.
+ * The caller leaves out the attempts of unknown deliveries.
  */
-export function deliveryMinutes(records: readonly AttemptRecord[], subscriptionOf: (deliveryId: string) => string | undefined): DeliveryMinute[] {
+export function deliveryMinutes(records: readonly AttemptRecord[]): DeliveryMinute[] {
   const byKey = new Map<string, DeliveryMinute>();
   for (const r of records) {
-    const subscriptionId = subscriptionOf(r.deliveryId);
-    if (subscriptionId === undefined) continue;
+    const { subscriptionId } = r;
     const t = r.attemptedAt - (r.attemptedAt % MINUTE_MS);
     const outcome = attemptOutcome(r);
     const bucket = latencyBucket(r.latencyMs);

@@ -251,6 +251,8 @@ export interface Attempt {
 
 /** An attempt together with the state it leaves its delivery in. */
 export interface AttemptRecord extends Attempt {
+  /** The delivery's subscription: the stores count the attempt in its rollups without looking it up. */
+  subscriptionId: string;
   status: DeliveryStatus;
   attempts: number;
   /** For retrying deliveries, when to try again. */

@@ -13,6 +13,7 @@ import { loadMigrations } from "../../src/store/migrate.js";
 import { runRetention } from "../../src/store/retention.js";
 import { openStore } from "../../src/store/index.js";
 import { openPgStore, type PgStore } from "../../src/store/postgres/pg-store.js";
+import { INSERT as INSERT_AGGREGATE, LOCK_APPENDS } from "../../src/store/postgres/sql/aggregates.js";
 import type { AppendOutcome, Store } from "../../src/store/store.js";
 import { describeStoreConformance, makeEvent } from "./conformance/index.js";
 
@@ -167,39 +168,70 @@ function definePostgresTests(): void {
       expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([]);
     });
 
+    // The one-statement append takes the lock inside the statement, whose snapshot is older than the lock: the
+    // version it checks must still be the newest (read FOR SHARE), or the event would miss the new aggregate.
+    it("counts an append in an aggregate another node created while the append waited for the lock", async () => {
+      const url = await newDatabase();
+      const [a, b] = [open(url), open(url)];
+      await a.migrate();
+      b.aggregates.useCompiler((agg) => compileContinuousAggregate(agg));
+      const event = (n: number) => makeEvent("orders.paid", { data: { amount: n }, time: T0 });
+      expectOk((await a.events.append([{ events: [event(1)], createTopics: true }]))[0]);
+      expectOk((await b.events.append([{ events: [event(2)], createTopics: true }]))[0]); // b compiles "no definitions"
+      const creator = new pg.Client({ connectionString: url });
+      await creator.connect();
+      try {
+        await creator.query(`BEGIN`);
+        await creator.query(LOCK_APPENDS);
+        await creator.query(INSERT_AGGREGATE, ["revenue", JSON.stringify({ topic: "orders.*", metrics: ["sum:data.amount"], interval: "1h" }), T0]);
+        const appending = b.events.append([{ events: [event(10)], createTopics: true }]);
+        await eventuallyTrue(async () => (await creator.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0);
+        await creator.query(`COMMIT`);
+        expectOk((await appending)[0]);
+      } finally {
+        await creator.end();
+      }
+      expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([
+        { t: T0, group: "", field: "", n: 1, sum: 0, min: 0, max: 0 },
+        { t: T0, group: "", field: "data.amount", n: 1, sum: 10, min: 10, max: 10 },
+      ]);
+    });
+
     // Readers use seq as a cursor: a lower seq must never commit after a higher one became visible.
     it("keeps seq order equal to commit order across nodes appending at once", async () => {
       const url = await newDatabase();
       const [a, b, reader] = [open(url), open(url), open(url)];
       await a.migrate();
       let writing = true;
-      const seen: number[] = [];
+      // Each event as "seq id": the seqs the appends answered must be those stored under the same ids.
+      const seen: string[] = [];
       const read = (async () => {
         let cursor = 0;
         for (;;) {
           const done = !writing;
           const page = await reader.events.readAfter(cursor, 1_000);
-          for (const e of page) seen.push(e.seq);
+          for (const e of page) seen.push(`${e.seq} ${e.id}`);
           if (page.length > 0) cursor = page.at(-1)!.seq;
           if (done && page.length === 0) return;
         }
       })();
-      const write = async (store: Store): Promise<number[]> => {
-        const seqs: number[] = [];
+      const write = async (store: Store): Promise<Array<{ id: string; seq: number; topic: string }>> => {
+        const results: Array<{ id: string; seq: number; topic: string }> = [];
         for (let i = 0; i < 40; i++) {
           const outcomes = await store.events.append([
             { events: [makeEvent("race"), makeEvent("race")], createTopics: true },
-            { events: [makeEvent("race")], createTopics: true },
+            { events: [makeEvent("race.b"), makeEvent("race")], createTopics: true },
           ]);
-          for (const o of outcomes) seqs.push(...expectOk(o).results.map((r) => r.seq));
+          for (const o of outcomes) results.push(...expectOk(o).results);
         }
-        return seqs;
+        return results;
       };
       const written = (await Promise.all([write(a), write(b)])).flat();
       writing = false;
       await read;
-      expect(seen).toEqual([...written].sort((x, y) => x - y));
-      expect((await reader.topics.get("race"))?.eventCount).toBe(written.length);
+      expect(seen).toEqual([...written].sort((x, y) => x.seq - y.seq).map((r) => `${r.seq} ${r.id}`));
+      expect((await reader.topics.get("race"))?.eventCount).toBe(written.filter((r) => r.topic === "race").length);
+      expect((await reader.topics.get("race.b"))?.eventCount).toBe(written.filter((r) => r.topic === "race.b").length);
     });
 
     // PostgreSQL text cannot hold NUL; SQLite can. The request fails alone, as a 400, inside its savepoint.

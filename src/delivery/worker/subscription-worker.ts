@@ -331,7 +331,7 @@ export class SubscriptionWorker {
       }
       this.markFailing(now, outcome);
     }
-    this.ctx.recorder.record(attemptRecord(job.id, attemptedAt, outcome, verdict, job.attempts));
+    this.ctx.recorder.record(attemptRecord({ id: job.id, subscriptionId: this.sub.id }, attemptedAt, outcome, verdict, job.attempts));
   }
 
   private markHealthy(now: number): void {

@@ -40,6 +40,16 @@ export class PgAggregates implements AggregatesPart {
   }
 
   /**
+   * The definitions' version an append may be written at in one statement with no cells: null when this node counts
+   * no aggregates, the loaded version when it has no definitions; undefined when the append must load or count them
+   * in its transaction (see APPEND_ONE_TRIP_SQL).
+   */
+  versionWithoutCells(): number | null | undefined {
+    if (!this.compiled.ready) return null;
+    return this.compiled.empty && this.compiled.version !== undefined ? this.compiled.version : undefined;
+  }
+
+  /**
    * Inside the append transaction: the batch's cells in one statement (none without definitions), prepared once per
    * connection rather than parsed and planned at every batch.
    */

@@ -10,6 +10,8 @@ import { connectWithDeadline, isNoPartition, translateError, translateRequestErr
 import {
   APPEND_BATCH_SQL,
   APPEND_BATCH_STATEMENT_NAME,
+  APPEND_ONE_TRIP_SQL,
+  APPEND_ONE_TRIP_STATEMENT_NAME,
   APPEND_SQL,
   APPEND_STATEMENT_NAME,
   BEGIN_APPEND,
@@ -22,6 +24,9 @@ import {
 } from "./sql/append.js";
 import { ADD_EVENT_MINUTES } from "./sql/rollups.js";
 import { OUTBOX_DELETE, OUTBOX_DELETE_MANY } from "./sql/outbox.js";
+
+/** The one row of the plain append statements: the seq of the batch's first event (the rest follow it). */
+type FirstSeqRow = { first: number };
 
 /** Default of {@link PgAppender}'s commit deadline. */
 export const DEFAULT_COMMIT_TIMEOUT_MS = 5_000;
@@ -58,42 +63,68 @@ export class PgAppender {
   async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     if (requests.length === 0) return [];
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
-    // the whole batch goes in one statement, three round trips in all instead of two or three per request. If that
-    // statement fails, one request is at fault: the batch runs again the careful way, each request alone.
+    // the whole batch goes in one statement, one round trip in all (three with outbox rows or aggregate cells) instead
+    // of two or three per request. If that statement fails, one request is at fault: the batch runs again the careful
+    // way, each request alone.
     // Outbox relays are plain too: their rows are deleted in one more statement (see deleteOutboxRows).
     const plain = requests.every((r) => r.idempotencyKey === undefined && r.createTopics && r.events.every((e) => !e.clientId));
     if (plain) {
-      const outcomes = await this.appendPlain(requests);
-      if (outcomes) return outcomes;
+      const events = requests.flatMap((r) => r.events);
+      const params = plainParams(events, this.ctx.now(), this.ctx.rollups);
+      if (params) {
+        // Without outbox rows or aggregate cells to write, in one round trip; else (or when the aggregates' definitions
+        // changed meanwhile) in a transaction of three.
+        const version = this.aggregates.versionWithoutCells();
+        const oneTrip = version !== undefined && events.length > 0 && requests.every((r) => r.outboxId === undefined);
+        const outcomes = oneTrip ? await this.appendOneTrip(requests, [...params, version]) : "stale";
+        if (outcomes === "stale") {
+          const again = await this.appendPlain(requests, events, params);
+          if (again) return again;
+        } else if (outcomes) return outcomes;
+      }
     }
     return this.appendEach(requests);
   }
 
-  /** The one-statement path of {@link append}; undefined when a request made the statement fail. */
-  private async appendPlain(requests: AppendRequest[]): Promise<AppendOutcome[] | undefined> {
-    const now = this.ctx.now();
-    const events = requests.flatMap((r) => r.events);
-    // The data texts joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript,
-    // which cost more than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw
-    // U+001E (control characters are escaped inside strings and not allowed outside them); text that does goes the
-    // careful way.
-    if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
-    const dataTexts = events.map((e) => e.dataJson).join("\x1e");
+  /**
+   * The one-round-trip path of {@link append} (APPEND_ONE_TRIP_SQL): "stale" when the aggregates' definitions changed
+   * (nothing was written), undefined when a request made the statement fail.
+   */
+  private async appendOneTrip(requests: AppendRequest[], params: unknown[]): Promise<AppendOutcome[] | "stale" | undefined> {
+    const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
+    let broken: Error | undefined;
+    try {
+      let rows: FirstSeqRow[];
+      try {
+        ({ rows } = await client.query<FirstSeqRow>({ name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params }));
+      } catch (error) {
+        if (translateError(error) instanceof HubError) throw error; // the database, not a request
+        return undefined;
+      }
+      if (rows.length === 0) return "stale";
+      return this.plainOutcomes(requests, rows[0]!.first);
+    } catch (error) {
+      broken = error as Error;
+      throw translateError(error);
+    } finally {
+      done();
+      client.release(broken);
+    }
+  }
+
+  /** The plain path of {@link append} in a transaction; undefined when a request made the statement fail. */
+  private async appendPlain(requests: AppendRequest[], events: NewEvent[], params: unknown[]): Promise<AppendOutcome[] | undefined> {
     const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
       await this.begin(client);
-      let rows: Array<{ id: string; seq: number }>;
+      let rows: FirstSeqRow[];
       try {
         if (!(await this.deleteOutboxRows(client, requests))) {
           await client.query(`ROLLBACK`);
           return undefined;
         }
-        ({ rows } = await client.query<{ id: string; seq: number }>({
-          name: APPEND_BATCH_STATEMENT_NAME,
-          text: APPEND_BATCH_SQL,
-          values: [...eventColumns(events, dataTexts), now, ...minuteColumns(this.ctx.rollups ? eventMinutes([events]) : NO_MINUTES), headerColumn(events)],
-        }));
+        ({ rows } = await client.query<FirstSeqRow>({ name: APPEND_BATCH_STATEMENT_NAME, text: APPEND_BATCH_SQL, values: params }));
         // The events' seqs are not needed: the aggregates read their data and time.
         await this.aggregates.addEvents(client, [events as StoredEvent[]]);
       } catch (error) {
@@ -102,18 +133,8 @@ export class PgAppender {
         return undefined;
       }
       await client.query(`COMMIT`);
-      const seqOf = new Map(rows.map((r) => [r.id, r.seq]));
-      let lastStored = 0;
-      const outcomes = requests.map((request): AppendOutcome => {
-        const stored = request.events as StoredEvent[];
-        for (const e of stored) {
-          e.seq = seqOf.get(e.id)!;
-          if (e.seq > lastStored) lastStored = e.seq;
-        }
-        return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
-      });
-      this.partitions.ensureAhead(lastStored);
-      return outcomes;
+      // No row when the batch holds no event.
+      return this.plainOutcomes(requests, rows[0]?.first ?? 0);
     } catch (error) {
       broken ??= error as Error;
       throw translateError(error);
@@ -121,6 +142,22 @@ export class PgAppender {
       done();
       client.release(broken);
     }
+  }
+
+  /**
+   * The outcomes of a committed plain append, whose statement gave the batch's events the seqs from `first` on, in
+   * request order (see plainAppendSql). A plain batch has no client ids, so no repeats: every event was stored.
+   */
+  private plainOutcomes(requests: AppendRequest[], first: number): AppendOutcome[] {
+    let seq = first;
+    const outcomes = requests.map((request): AppendOutcome => {
+      const stored = request.events as StoredEvent[];
+      for (const e of stored) e.seq = seq++;
+      return { ok: true, results: stored.map((e) => ({ id: e.id, seq: e.seq, topic: e.topic })), stored, replayed: false };
+    });
+    // Half a partition before the end: create the next one now, off the append path.
+    if (seq > first) this.partitions.ensureAhead(seq - 1);
+    return outcomes;
   }
 
   /**
@@ -344,10 +381,42 @@ function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
   ];
 }
 
+/**
+ * The parameters $1–$20 of the plain append statements, or undefined when a data text holds U+001E. The data texts go
+ * joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript, which cost more
+ * than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw U+001E (control
+ * characters are escaped inside strings and not allowed outside them); text that does goes the careful way.
+ */
+function plainParams(events: NewEvent[], now: number, rollups: boolean): unknown[] | undefined {
+  if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
+  const dataTexts = events.map((e) => e.dataJson).join("\x1e");
+  return [
+    ...eventColumns(events, dataTexts),
+    now,
+    ...minuteColumns(rollups ? eventMinutes([events]) : NO_MINUTES),
+    headerColumn(events),
+    ...topicCountColumns(events),
+  ];
+}
+
+/** The topics' counts of a batch as the parameters $18–$20 of the plain append statements: names, counts, last received_at. */
+function topicCountColumns(events: readonly NewEvent[]): unknown[] {
+  const counts = new Map<string, { count: number; last: number }>();
+  for (const e of events) {
+    const c = counts.get(e.topic);
+    if (c) {
+      c.count++;
+      if (e.receivedAt > c.last) c.last = e.receivedAt;
+    } else counts.set(e.topic, { count: 1, last: e.receivedAt });
+  }
+  const names = [...counts.keys()];
+  return [names, names.map((n) => counts.get(n)!.count), names.map((n) => counts.get(n)!.last)];
+}
+
 /** No minutes: the fast path's rollup CTE then inserts nothing (rollups off). */
 const NO_MINUTES: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
 
-/** The captured headers of the events as JSON texts (null for none): the last parameter of both append statements. */
+/** The captured headers of the events as JSON texts (null for none): $14 of APPEND_SQL, $17 of the plain statements. */
 function headerColumn(events: NewEvent[]): unknown[] {
   return events.map((e) => (e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null));
 }

@@ -32,9 +32,11 @@ export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.
 
   async recordAttempts(records: T.AttemptRecord[]): Promise<void> {
     this.db.transaction(() => {
+      // The attempts of deliveries that exist: only those count in the rollups.
+      const known: T.AttemptRecord[] = [];
       for (const r of records) {
         this.s.ATTEMPT_INSERT.run(r.deliveryId, r.attemptedAt, r.statusCode, r.latencyMs, r.responseExcerpt, r.error);
-        this.s.DELIVERY_UPDATE.run(
+        const { changes } = this.s.DELIVERY_UPDATE.run(
           r.status,
           r.attempts,
           r.status === "retrying" || r.status === "pending" ? r.nextAttemptAt : null,
@@ -45,8 +47,9 @@ export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.
           r.attemptedAt,
           r.deliveryId,
         );
+        if (changes > 0) known.push(r);
       }
-      this.rollups.addAttempts(records);
+      this.rollups.addAttempts(known);
     })();
   }
 

@@ -45,11 +45,10 @@ export class SqliteRollups extends SqlitePart<keyof typeof SQL> implements Rollu
     for (let i = 0; i < m.t.length; i++) this.s.UPSERT_EVENT_MINUTE.run(m.t[i], m.topic[i], m.type[i], m.count[i], m.bytes[i]);
   }
 
-  /** Inside the attempts transaction: one upsert per distinct (minute, subscription) of the batch. */
+  /** Inside the attempts transaction: one upsert per distinct (minute, subscription) of the attempts of known deliveries. */
   addAttempts(records: readonly AttemptRecord[]): void {
     if (!this.writes) return;
-    const subscriptionOf = (id: string) => (this.s.SUBSCRIPTION_OF_DELIVERY.get(id) as { subscription_id: string } | undefined)?.subscription_id;
-    for (const m of deliveryMinutes(records, subscriptionOf)) {
+    for (const m of deliveryMinutes(records)) {
       this.s.UPSERT_DELIVERY_MINUTE.run(m.t, m.subscriptionId, m.delivered, m.failed, m.dead, m.latencySum, ...m.h);
     }
   }

@@ -78,7 +78,7 @@ export function deliveriesConformance(state: SuiteState): void {
         cursorSeq: 3,
         now: minutes(1),
       });
-      const attempt = { latencyMs: 12.5, responseExcerpt: null, error: null };
+      const attempt = { subscriptionId: "sub_a", latencyMs: 12.5, responseExcerpt: null, error: null };
       await store.deliveries.recordAttempts([
         { ...attempt, deliveryId: "dlv_1", attemptedAt: minutes(2), statusCode: 204, status: "delivered", attempts: 1, nextAttemptAt: null },
         {
@@ -122,7 +122,7 @@ export function deliveriesConformance(state: SuiteState): void {
         cursorSeq: 3,
         now: minutes(1),
       });
-      const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1 };
+      const failed = { subscriptionId: "sub_a", latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1 };
       await store.deliveries.recordAttempts([
         { ...failed, deliveryId: "dlv_1", status: "retrying", nextAttemptAt: minutes(2) },
         { ...failed, deliveryId: "dlv_2", status: "retrying", nextAttemptAt: minutes(5) },
@@ -156,14 +156,23 @@ export function deliveriesConformance(state: SuiteState): void {
       });
       await store.deliveries.add({ subscriptionId: "sub_k", deliveries: [delivery("dlv_k", 5, { subscriptionId: "sub_k" })], cursorSeq: 5, now: minutes(1) });
       await store.deliveries.add({ subscriptionId: "sub_p", deliveries: [delivery("dlv_p", 6, { subscriptionId: "sub_p" })], cursorSeq: 6, now: minutes(1) });
-      const failed = { latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1, status: "retrying" as const };
+      const failed = {
+        subscriptionId: "sub_a",
+        latencyMs: 1,
+        responseExcerpt: null,
+        error: "500",
+        statusCode: 500,
+        attemptedAt: minutes(1),
+        attempts: 1,
+        status: "retrying" as const,
+      };
       await store.deliveries.recordAttempts([
         { ...failed, deliveryId: "dlv_1", nextAttemptAt: minutes(3) },
         { ...failed, deliveryId: "dlv_2", nextAttemptAt: minutes(2) },
         { ...failed, deliveryId: "dlv_3", nextAttemptAt: minutes(4) },
         { ...failed, deliveryId: "dlv_4", nextAttemptAt: minutes(30) },
-        { ...failed, deliveryId: "dlv_k", nextAttemptAt: minutes(2) },
-        { ...failed, deliveryId: "dlv_p", nextAttemptAt: minutes(2) },
+        { ...failed, deliveryId: "dlv_k", subscriptionId: "sub_k", nextAttemptAt: minutes(2) },
+        { ...failed, deliveryId: "dlv_p", subscriptionId: "sub_p", nextAttemptAt: minutes(2) },
       ]);
       // Not while the subscription's holder renews its lease (it keeps its retries); once the lease is stale, yes.
       await store.leases.acquire({ nodeId: "node_x", subscriptionIds: ["sub_a"], ttlMs: 10 * 60_000, now: minutes(10) }); // expires at minutes(20)
@@ -252,7 +261,16 @@ export function deliveriesConformance(state: SuiteState): void {
         cursorSeq: 3,
         now: minutes(1),
       });
-      const dead = { latencyMs: 1, responseExcerpt: null, error: "x", statusCode: 500, status: "dead" as const, attempts: 3, nextAttemptAt: null };
+      const dead = {
+        subscriptionId: "sub_a",
+        latencyMs: 1,
+        responseExcerpt: null,
+        error: "x",
+        statusCode: 500,
+        status: "dead" as const,
+        attempts: 3,
+        nextAttemptAt: null,
+      };
       await store.deliveries.recordAttempts([
         { ...dead, deliveryId: "dlv_1", attemptedAt: minutes(2) },
         { ...dead, deliveryId: "dlv_2", attemptedAt: minutes(2) },
@@ -272,6 +290,7 @@ export function deliveriesConformance(state: SuiteState): void {
       await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1)], cursorSeq: 1, now: minutes(1) });
       const failed = {
         deliveryId: "dlv_1",
+        subscriptionId: "sub_a",
         latencyMs: 1,
         responseExcerpt: null,
         error: null,

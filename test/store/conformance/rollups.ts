@@ -113,6 +113,8 @@ export function rollupsConformance(state: SuiteState): void {
       await add("sub_b", ["dlv_4"]);
       const attempt = (deliveryId: string, status: AttemptRecord["status"], latencyMs: number, attemptedAt = minutes(1)): AttemptRecord => ({
         deliveryId,
+        // dlv_unknown names a subscription too: an attempt of an unknown delivery is left out all the same.
+        subscriptionId: deliveryId === "dlv_4" ? "sub_b" : "sub_a",
         attemptedAt,
         statusCode: status === "delivered" ? 200 : 500,
         latencyMs,
@@ -160,6 +162,7 @@ export function rollupsConformance(state: SuiteState): void {
         await off.deliveries.recordAttempts([
           {
             deliveryId: "dlv_1",
+            subscriptionId: "sub_a",
             attemptedAt: minutes(1),
             statusCode: 200,
             latencyMs: 5,

@@ -25,34 +25,68 @@ export const APPEND_SQL = `WITH ins AS (
    SELECT id, seq FROM ins`;
 
 /**
- * The whole of a plain group commit in one statement (see `appendEvents`): the events, the topics'
- * counts (creating missing topics), the batch's event minutes (rollups, aggregated in memory: $12–$16), the captured headers ($17), the highest
- * committed seq and its announcement to the other nodes.
+ * The whole of a plain group commit in one statement (see `appendPlain`): the events, the topics' counts (creating
+ * missing topics; counted in memory: $18 names, $19 counts, $20 last received_at), the batch's event minutes (rollups,
+ * aggregated in memory: $12–$16), the captured headers ($17), the highest committed seq and its announcement to the
+ * other nodes. Nothing reads the inserted rows back. `guard` (the one-round-trip form): a condition the
+ * events and minutes are written under.
+ *
+ * The events' seqs are reserved in one go, under the append lock: one nextval, then setval to the last of the batch,
+ * and the event at position i gets first + i - 1. Every nextval of events_seq is taken under that lock (the careful
+ * path's too) and the sequence caches one value, so nothing else can take a number in between: the seqs are
+ * contiguous and in request order by construction, and the statement returns one row (the first seq) rather than
+ * one per event.
  */
-export const APPEND_BATCH_SQL = `WITH ins AS (
+function plainAppendSql(prelude: string, guard: string): string {
+  return `WITH ${prelude}reserved AS MATERIALIZED (
+     SELECT setval('events_seq', nextval('events_seq') + cardinality($1::text[]) - 1) - cardinality($1::text[]) + 1 AS first
+     ${guard ? `${guard} AND` : "WHERE"} cardinality($1::text[]) > 0
+   ), ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, headers)
-     SELECT nextval('events_seq'), u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
+     SELECT r.first + u.ord - 1, u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
             u.headers::json
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+     FROM reserved AS r, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
                  string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, headers, ord)
-     ORDER BY u.ord
-     RETURNING id, seq, topic, received_at
    ), counted AS (
      INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
-     SELECT topic, $11::bigint, $11::bigint, count(*), max(received_at) FROM ins GROUP BY topic
+     SELECT t.name, $11::bigint, $11::bigint, t.count, t.last FROM unnest($18::text[], $19::bigint[], $20::bigint[]) AS t(name, count, last)
+     ${guard}
      ON CONFLICT (name) DO UPDATE SET event_count = topics.event_count + excluded.event_count,
        last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
    ), rolled AS (
-     ${eventMinutesCte(12)}
+     ${eventMinutesCte(12, guard)}
    ), state AS (
-     UPDATE store_state SET last_seq = greatest(last_seq, (SELECT max(seq) FROM ins)) WHERE id = 1 RETURNING last_seq
+     UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($1::text[]) - 1) FROM reserved AS r WHERE id = 1
+     RETURNING last_seq
    )
-   SELECT id, seq, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM ins`;
+   SELECT first, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM reserved`;
+}
+
+/** {@link plainAppendSql} inside the append transaction, after {@link BEGIN_APPEND}. */
+export const APPEND_BATCH_SQL = plainAppendSql("", "");
+
+/**
+ * {@link plainAppendSql} as a transaction of its own (autocommit): one round trip for BEGIN, the lock, the writes and
+ * COMMIT. The lock is taken before anything is written: every write reads `locked`, or `reserved`, whose condition
+ * reads it before the nextval, and is held until the commit, as BEGIN_APPEND's is.
+ *
+ * $21 is the continuous aggregates' version the caller found no definitions at (null: this node counts none). Its row
+ * is read FOR SHARE: under READ COMMITTED that reads the newest version even when a change committed while this
+ * statement waited for the lock (its snapshot is older). When it differs, nothing is written (no seq is taken) and no row
+ * comes back: the caller then takes the transaction's way, which loads the definitions.
+ */
+export const APPEND_ONE_TRIP_SQL = plainAppendSql(
+  `locked AS MATERIALIZED (
+     SELECT v.version FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK})) AS l, aggregates_version AS v WHERE v.id = 1 FOR SHARE OF v
+   ), `,
+  `WHERE (SELECT $21::bigint IS NULL OR version = $21::bigint FROM locked)`,
+);
 
 /** Prepared-statement names of the two append statements: prepared once per connection, not planned every time. */
 export const APPEND_STATEMENT_NAME = "switchboard_append";
 export const APPEND_BATCH_STATEMENT_NAME = "switchboard_append_batch";
+export const APPEND_ONE_TRIP_STATEMENT_NAME = "switchboard_append_one_trip";
 
 /** Begins the append transaction and takes the append lock, in one round trip. */
 export const BEGIN_APPEND = `BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK}); SELECT version FROM aggregates_version WHERE id = 1`;

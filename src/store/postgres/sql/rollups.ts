@@ -4,12 +4,13 @@ import { ROLLUP_LOCK } from "./locks.js";
 
 /**
  * The CTE that adds a batch's event minutes, aggregated in memory (see `eventMinutes`, which adds the sums over every
- * topic), at parameters `$n`..`$n+4`: t, topic, type, count, bytes. Appends hold the append lock, so upserts of concurrent batches never cross.
+ * topic), at parameters `$n`..`$n+4`: t, topic, type, count, bytes. Appends hold the append lock, so upserts of
+ * concurrent batches never cross. `where`: a condition the rows must meet (the one-round-trip append's guard).
  */
-export function eventMinutesCte(n: number): string {
+export function eventMinutesCte(n: number, where = ""): string {
   return `INSERT INTO event_rollups (res, t, topic, type, count, bytes)
      SELECT 60000, u.t, u.topic, u.type, u.count, u.bytes FROM unnest($${n}::bigint[], $${n + 1}::text[], $${n + 2}::text[], $${n + 3}::bigint[], $${n + 4}::bigint[])
-       AS u(t, topic, type, count, bytes)
+       AS u(t, topic, type, count, bytes) ${where}
      ${UPSERT_EVENT_ROLLUP_SET}`;
 }
 

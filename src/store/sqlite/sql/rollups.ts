@@ -6,7 +6,6 @@ export const UPSERT_EVENT_MINUTE = `INSERT INTO event_rollups (res, t, topic, ty
 /** Adds one (minute, subscription) of a batch of attempts. */
 export const UPSERT_DELIVERY_MINUTE = `INSERT INTO delivery_rollups (res, t, subscription_id, delivered, failed, dead, latency_sum, ${HISTOGRAM_COLUMNS})
          VALUES (60000, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${UPSERT_DELIVERY_ROLLUP_SET}`;
-export const SUBSCRIPTION_OF_DELIVERY = `SELECT subscription_id FROM deliveries WHERE id = ?`;
 export const MARKS = `SELECT res, rolled_until FROM rollup_marks`;
 export const SET_MARK = `INSERT INTO rollup_marks (res, rolled_until) VALUES (?, ?) ON CONFLICT (res) DO UPDATE SET rolled_until = excluded.rolled_until`;
 /** The start of the oldest bucket of a resolution, in either table. */
