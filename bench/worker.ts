@@ -5,6 +5,7 @@
  * the same autocannon run measured 20-40% fewer requests per second.
  */
 import autocannon from "autocannon";
+import { execFileSync } from "node:child_process";
 import { Pool } from "undici";
 import { importDist } from "./lib/dist.js";
 import { prefillEvents, queryDirect } from "./lib/event-log.js";
@@ -150,6 +151,32 @@ export interface BurstResult {
   /** Per stream: TCP established → response headers read (the server's per-request work, and this process's loop). */
   serve: Summary;
   clientCpuPct: number;
+  /** This process's CPU over the burst, user (JavaScript) and system (the kernel: loopback TCP of both ends runs in the caller's syscalls), ms. */
+  clientUserMs: number;
+  clientSystemMs: number;
+  /**
+   * Streams whose SYN the kernel sent more than once, read from `ss` (TCP_INFO's total_retrans) before they close:
+   * a SYN dropped by a full accept queue is sent again 1 s later, then 3 s after the first. Undefined without `ss`.
+   */
+  synRetried?: { once: number; more: number };
+}
+
+/** Per open connection to `port` from this process: how many times it sent a segment again (its SYN, on loopback). */
+function retransmitsTo(port: number): number[] | undefined {
+  let out: string;
+  try {
+    out = execFileSync("ss", ["-Htin", "state", "established", "dport", "=", `:${port}`], { encoding: "utf8", maxBuffer: 64 << 20 });
+  } catch {
+    return undefined;
+  }
+  const counts: number[] = [];
+  // Each socket is a line of addresses, then one of TCP_INFO; `retrans:<now>/<total>` only when the total is not 0.
+  for (const line of out.split("\n")) {
+    if (!line.includes("rtt:")) continue;
+    const m = /\bretrans:\d+\/(\d+)/.exec(line);
+    counts.push(m ? Number(m[1]) : 0);
+  }
+  return counts;
 }
 
 /**
@@ -169,6 +196,7 @@ async function connectBurst(args: { origin: string; path: string; count: number;
   const outcomes = await Promise.allSettled(opened.map((o) => o.socket.opened));
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - t0;
+  const retransmits = retransmitsTo(Number(port));
   const headers: number[] = [];
   const connect: number[] = [];
   const serve: number[] = [];
@@ -195,6 +223,9 @@ async function connectBurst(args: { origin: string; path: string; count: number;
     connect: summarize(connect),
     serve: summarize(serve),
     clientCpuPct: (100 * (cpu.user + cpu.system)) / 1000 / wallMs,
+    clientUserMs: cpu.user / 1000,
+    clientSystemMs: cpu.system / 1000,
+    synRetried: retransmits && { once: retransmits.filter((n) => n === 1).length, more: retransmits.filter((n) => n > 1).length },
   };
 }
 
