@@ -1,4 +1,15 @@
-import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span } from "@opentelemetry/api";
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+} from "@opentelemetry/api";
 import { HubError } from "../errors.js";
 import type { HubMetrics } from "../metrics.js";
 import type { AppendRequest, AppendResult, NewEvent, Store, StoredEvent } from "../store/store.js";
@@ -345,7 +356,8 @@ function startPublishSpan(events: NewEvent[], options: PublishOptions): Span {
     });
   }
   const spanContext = span.spanContext();
-  if (isSpanContextValid(spanContext)) {
+  // With no SDK and no incoming trace the span's context is the API's invalid one: no need to check its ids' hex.
+  if (spanContext !== INVALID_SPAN_CONTEXT && isSpanContextValid(spanContext)) {
     const traceparent = traceparentOf(spanContext);
     for (const e of events) if (e.attributes.traceparent === undefined) e.attributes = { ...e.attributes, traceparent };
   }
