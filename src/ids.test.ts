@@ -41,6 +41,16 @@ describe("ulid", () => {
     expect(ids.every((id) => ulidTime(id) === t)).toBe(true);
   });
 
+  it("adds exactly one to the 80-bit random part within one millisecond, across carries of its last digits", () => {
+    const t = 1_800_000_001_500;
+    const randomPart = (id: string) => [...id.slice(10)].reduce((n, c) => n * 32n + BigInt("0123456789ABCDEFGHJKMNPQRSTVWXYZ".indexOf(c)), 0n);
+    const ids = Array.from({ length: 40_000 }, () => ulid(t));
+    for (let i = 1; i < ids.length; i++) {
+      const step = (randomPart(ids[i]!) - randomPart(ids[i - 1]!) + 2n ** 80n) % 2n ** 80n;
+      if (step !== 1n) expect.fail(`ids[${i - 1}] ${ids[i - 1]} to ids[${i}] ${ids[i]}: the random part moved by ${step}`);
+    }
+  });
+
   it("increases strictly across milliseconds", () => {
     const t = 1_800_000_002_000;
     const ids: string[] = [];

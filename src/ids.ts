@@ -3,7 +3,10 @@ import { randomBytes } from "node:crypto";
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: sorts the same as the numbers it encodes
 
 let lastMs = -1;
-const lastRandom = new Uint8Array(10);
+/** The random part of the last ULID as 16 base32 digits (80 bits, 5 at a time, most significant first). */
+const lastDigits = new Uint8Array(16);
+/** The characters of `lastDigits[0..14]`, or undefined when they changed: within a millisecond only the last changes, but every 32nd time. */
+let head: string | undefined;
 
 /**
  * A ULID: 10 characters of millisecond time then 16 of randomness, monotonic within one process (ids made in
@@ -11,23 +14,23 @@ const lastRandom = new Uint8Array(10);
  */
 export function ulid(now: number = Date.now()): string {
   if (now <= lastMs) {
-    // Same (or earlier: clock stepped back) millisecond: keep the last time and increment the random part.
-    for (let i = lastRandom.length - 1; i >= 0; i--) {
-      if (lastRandom[i] !== 0xff) {
-        lastRandom[i]!++;
-        break;
-      }
-      lastRandom[i] = 0;
-    }
+    // Same (or earlier: clock stepped back) millisecond: keep the last time and add one to the 80-bit random part,
+    // digit by digit (a number of all ones wraps to zero).
+    let i = 15;
+    while (i >= 0 && lastDigits[i] === 31) lastDigits[i--] = 0;
+    if (i >= 0) lastDigits[i]!++;
+    if (i < 15) head = undefined;
   } else {
     lastMs = now;
-    lastRandom.set(nextRandom10());
+    toDigits(nextRandom10(), lastDigits);
+    head = undefined;
   }
   if (lastMs !== prefixMs) {
     prefixMs = lastMs;
     prefix = encodeTime(lastMs);
   }
-  return prefix + encodeRandom(lastRandom);
+  head ??= encodeDigits(lastDigits, 15);
+  return prefix + head + ALPHABET[lastDigits[15]!]!;
 }
 
 // The time part changes once a millisecond; ids made within one reuse it.
@@ -69,20 +72,26 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function encodeRandom(bytes: Uint8Array): string {
-  // 80 bits → 16 base32 characters, 5 bits at a time.
-  let out = "";
+/** 80 bits → 16 base32 digits, 5 bits at a time, into `out`. */
+function toDigits(bytes: Uint8Array, out: Uint8Array): void {
   let buffer = 0;
   let bits = 0;
+  let d = 0;
   for (const byte of bytes) {
     buffer = (buffer << 8) | byte;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      out += ALPHABET[(buffer >> bits) & 31];
+      out[d++] = (buffer >> bits) & 31;
     }
     buffer &= (1 << bits) - 1;
   }
+}
+
+/** The characters of the first `count` digits. */
+function encodeDigits(digits: Uint8Array, count: number): string {
+  let out = "";
+  for (let i = 0; i < count; i++) out += ALPHABET[digits[i]!];
   return out;
 }
 

@@ -41,7 +41,8 @@ export class HubMetrics {
   readonly countFilterError = (): void => this.filterErrors.inc();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly labelledTopics = new Set<string>();
-  private readonly ingestSeries = new Map<IngestOutcome, { inc(n?: number): void }>();
+  /** Publish requests counted since the counter was last read, per outcome (see {@link countIngestRequests}). */
+  private readonly pendingIngest = new Map<IngestOutcome, number>();
   private readonly topicLabelCap: number;
 
   constructor({ topicLabelCap = 100 }: HubMetricsOptions = {}) {
@@ -51,12 +52,7 @@ export class HubMetrics {
     this.eventsIngested = new Counter({ name: "switchboard_events_ingested_total", help: "Events committed to the store", registers });
     const perTopicHelp = 'Events committed to the store per topic (topics past the cap count as topic="other")';
     this.topicEventsIngested = new Counter({ name: "switchboard_topic_events_ingested_total", help: perTopicHelp, labelNames: ["topic"], registers });
-    this.ingestRequests = new Counter({
-      name: "switchboard_ingest_requests_total",
-      help: "Publish requests by outcome (stored, replayed, live, rejected, failed)",
-      labelNames: ["outcome"],
-      registers,
-    });
+    this.ingestRequests = ingestRequestsCounter(registers, this.pendingIngest);
     this.ingestLatency = new Histogram({
       name: "switchboard_ingest_latency_seconds",
       help: "Time from a publish being queued to its commit",
@@ -123,16 +119,12 @@ export class HubMetrics {
   }
 
   /**
-   * Counts publish requests of one outcome. The labelled series is looked up once per outcome and kept: prom-client's
-   * lookup (hashing the labels object) on every request was a visible share of a publish's CPU.
+   * Counts publish requests of one outcome. The count goes into a plain number, added to the labelled series when
+   * the counter is read: prom-client's `inc` (its labels hashed, its value object updated) on every request was a
+   * visible share of a publish's CPU. An outcome counted once has its series from then on, as with `inc`.
    */
   countIngestRequests(outcome: IngestOutcome, n = 1): void {
-    let series = this.ingestSeries.get(outcome);
-    if (series === undefined) {
-      series = this.ingestRequests.labels(outcome);
-      this.ingestSeries.set(outcome, series);
-    }
-    series.inc(n);
+    this.pendingIngest.set(outcome, (this.pendingIngest.get(outcome) ?? 0) + n);
   }
 
   /** Counts a commit's events in total and per topic: one increment per topic of the batch. */
@@ -155,4 +147,20 @@ export class HubMetrics {
   close(): void {
     this.loopDelay.disable();
   }
+}
+
+/** `switchboard_ingest_requests_total`, which adds the requests counted in `pending` when it is read (a scrape, `get()`). */
+function ingestRequestsCounter(registers: Registry[], pending: Map<IngestOutcome, number>): Counter<"outcome"> {
+  return new Counter({
+    name: "switchboard_ingest_requests_total",
+    help: "Publish requests by outcome (stored, replayed, live, rejected, failed)",
+    labelNames: ["outcome"],
+    registers,
+    collect() {
+      for (const [outcome, n] of pending) {
+        this.labels(outcome).inc(n);
+        pending.set(outcome, 0);
+      }
+    },
+  });
 }

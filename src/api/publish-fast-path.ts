@@ -43,7 +43,8 @@ export interface PublishFastPathOptions {
   draining: () => boolean;
   /** fastify's JSON parser (prototype poisoning refused), so errors read the same. */
   parseJson: (text: string, done: (error: Error | null, value: unknown) => void) => void;
-  publish: (input: PublishInput) => Promise<PublishOutcome>;
+  /** The publisher (routes/events.ts's `createPublisher`): a publish settled at once is answered without a promise. */
+  publish: (input: PublishInput) => PublishOutcome | Promise<PublishOutcome>;
   /** Maps an error to the catalog's (as fastify's error handler does). */
   toHubError: (error: unknown) => HubError;
 }
@@ -162,12 +163,21 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
       input.requireScopes = (scopes) => requireCredentialScope(found, scopes);
       input.publisher = found.id;
     }
-    options.publish(input).then(answer.succeed, answer.fail);
+    const outcome = options.publish(input);
+    if (outcome instanceof Promise) outcome.then(answer.succeed, answer.fail);
+    else answer.succeed(outcome);
   };
   req.on("end", () => {
-    // Nothing thrown here may become an unhandled rejection (it would end the process).
-    const settled = authorized === undefined ? Promise.resolve().then(publish) : authorized.then(publish);
-    settled.catch(answer.fail);
+    // Nothing thrown here may escape (it would end the process): a refusal thrown is answered.
+    if (authorized !== undefined) {
+      authorized.then(publish).catch(answer.fail);
+      return;
+    }
+    try {
+      publish();
+    } catch (error) {
+      answer.fail(error);
+    }
   });
 }
 
@@ -201,7 +211,8 @@ function answerer(options: PublishFastPathOptions, req: IncomingMessage, res: Se
     (extra ??= {})[name] = value;
   };
   const reply = (status: number, body: string, headers?: Record<string, string>) => {
-    const head: Record<string, string | number> = { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), ...headers };
+    const head: Record<string, string | number> = { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) };
+    if (headers !== undefined) Object.assign(head, headers);
     // A request in flight when draining began: its connection closes after the reply (as build-app's onSend does).
     if (options.draining()) head.connection = "close";
     res.writeHead(status, head).end(body);

@@ -1,4 +1,15 @@
-import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span } from "@opentelemetry/api";
+import {
+  context,
+  INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+} from "@opentelemetry/api";
 import { HubError } from "../errors.js";
 import type { HubMetrics } from "../metrics.js";
 import type { AppendRequest, AppendResult, NewEvent, Store, StoredEvent } from "../store/store.js";
@@ -105,6 +116,20 @@ export class Ingestor {
    * @throws HubError for schema mismatches, unknown topics (when auto-create is off) or a bad Idempotency-Key.
    */
   publish(events: NewEvent[], options: PublishOptions = {}): Promise<PublishResult> {
+    try {
+      const result = this.publishNow(events, options);
+      return result instanceof Promise ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * {@link publish} for the publish routes: a publish settled at once (events of live-only topics sent to this node's
+   * streams) is answered without a promise, and a refusal is thrown rather than rejected.
+   * @throws HubError as {@link publish} rejects.
+   */
+  publishNow(events: NewEvent[], options: PublishOptions = {}): PublishResult | Promise<PublishResult> {
     const { topics, metrics } = this.options;
     if (topics.hasLiveTopics) {
       let live = 0;
@@ -118,7 +143,7 @@ export class Ingestor {
     } catch (error) {
       metrics?.countIngestRequests("rejected");
       endSpan(span, error);
-      return Promise.reject(error);
+      throw error;
     }
     return this.enqueue(events, options, span);
   }
@@ -130,8 +155,9 @@ export class Ingestor {
    * An Idempotency-Key covers the stored part only: nothing is kept to recognise a repeat of live events. An outbox
    * row of live events alone still goes through the store, which deletes it (a request of no events): the events are
    * sent once that succeeded, so a row another relay took is not sent twice.
+   * @throws HubError when refused (or the sink's error when sending failed at once).
    */
-  private publishLive(events: NewEvent[], liveCount: number, options: PublishOptions): Promise<PublishResult> {
+  private publishLive(events: NewEvent[], liveCount: number, options: PublishOptions): PublishResult | Promise<PublishResult> {
     const { topics, metrics, live: sink } = this.options;
     const span = startPublishSpan(events, options);
     const toStore: NewEvent[] = [];
@@ -145,7 +171,7 @@ export class Ingestor {
     } catch (error) {
       metrics?.countIngestRequests("rejected");
       endSpan(span, error);
-      return Promise.reject(error);
+      throw error;
     }
     if (toStore.length === 0 && options.outboxId === undefined) {
       metrics?.countIngestRequests("live");
@@ -155,11 +181,11 @@ export class Ingestor {
         sent = sink?.send(toSend);
       } catch (error) {
         endSpan(span, error);
-        return Promise.reject(error);
+        throw error;
       }
       if (sent === undefined) {
         endSpan(span);
-        return Promise.resolve(result);
+        return result;
       }
       return sent.then(
         () => (endSpan(span), result),
@@ -330,7 +356,8 @@ function startPublishSpan(events: NewEvent[], options: PublishOptions): Span {
     });
   }
   const spanContext = span.spanContext();
-  if (isSpanContextValid(spanContext)) {
+  // With no SDK and no incoming trace the span's context is the API's invalid one: no need to check its ids' hex.
+  if (spanContext !== INVALID_SPAN_CONTEXT && isSpanContextValid(spanContext)) {
     const traceparent = traceparentOf(spanContext);
     for (const e of events) if (e.attributes.traceparent === undefined) e.attributes = { ...e.attributes, traceparent };
   }

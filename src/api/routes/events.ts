@@ -5,7 +5,7 @@ import { Type } from "typebox";
 import type { SubscriptionService } from "../../delivery/subscriptions.js";
 import { HubError } from "../../errors.js";
 import { captureRequestHeaders } from "../../ingest/captured-headers.js";
-import type { Ingestor } from "../../ingest/ingestor.js";
+import type { Ingestor, PublishResult as IngestResult } from "../../ingest/ingestor.js";
 import { eventFromCloudEventHeaders, eventsFromCloudEvents, eventsFromJson, isEnvelope, type IngestContext } from "../../ingest/normalize.js";
 import type { HubMetrics } from "../../metrics.js";
 import { parseEventSearch, searchEvents } from "../../query/search-events.js";
@@ -58,15 +58,17 @@ export interface PublishOutcome {
 /**
  * The publish routes' work between the parsed body and the 201: normalise (JSON, CloudEvents binary or structured),
  * check scopes, capture headers, publish. Shared by the fastify routes and the lean path (api/publish-fast-path.ts).
+ * A publish settled at once (live-only topics) is answered without a promise: the lean path then replies in the same
+ * call, with no microtask between the body and the reply.
  * @throws HubError for anything refused (synchronously, or as the promise's rejection).
  */
 export function createPublisher(options: Pick<EventRoutesOptions, "ingestor" | "maxBatchEvents" | "captureHeaders">) {
   const { ingestor, maxBatchEvents } = options;
   const captureHeaders = (options.captureHeaders ?? []).map((n) => n.toLowerCase());
-  return async (input: PublishInput): Promise<PublishOutcome> => {
+  return (input: PublishInput): PublishOutcome | Promise<PublishOutcome> => {
     const { headers, body, route } = input;
     const ctx: IngestContext = { topic: route.topic, bodyIsData: route.bodyIsData, receivedAt: Date.now(), maxBatchEvents, rawBody: input.rawBody };
-    const contentType = (headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    const contentType = mediaTypeOf(headers["content-type"]);
     let events: NewEvent[];
     let batch = false;
     if (headers["ce-specversion"] !== undefined) {
@@ -85,14 +87,27 @@ export function createPublisher(options: Pick<EventRoutesOptions, "ingestor" | "
     const captured = captureHeaders.length === 0 ? undefined : captureRequestHeaders(captureHeaders, headers);
     if (captured) for (const e of events) e.headers = captured;
     const idempotencyKey = headers["idempotency-key"];
-    const result = await ingestor.publish(events, {
+    const result = ingestor.publishNow(events, {
       idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey[0] : idempotencyKey,
       publisher: input.publisher,
       traceContext: publishParent(headers.traceparent),
       transport: "http",
     });
-    return { reply: batch ? result.results : result.results[0], replayed: result.replayed };
+    return result instanceof Promise ? result.then((r) => outcomeOf(r, batch)) : outcomeOf(result, batch);
   };
+}
+
+/** The reply to a publish: one result, or the array of them for a batch. */
+function outcomeOf(result: IngestResult, batch: boolean): PublishOutcome {
+  return { reply: batch ? result.results : result.results[0], replayed: result.replayed };
+}
+
+/** The media type of a Content-Type header, lower-cased, without parameters (`application/json; charset=utf-8` → `application/json`). */
+function mediaTypeOf(header: string | undefined): string {
+  if (header === undefined) return "";
+  // The common case, a plain lower-case type, needs no copy.
+  if (header === "application/json") return header;
+  return header.split(";")[0]!.trim().toLowerCase();
 }
 
 /** What {@link registerEventRoutes} uses; the streams' part serves `GET /events` when BASE_PATH is empty. */
