@@ -10,6 +10,8 @@ import { connectWithDeadline, isNoPartition, translateError, translateRequestErr
 import {
   APPEND_BATCH_SQL,
   APPEND_BATCH_STATEMENT_NAME,
+  APPEND_ONE_TRIP_CELLS_SQL,
+  APPEND_ONE_TRIP_CELLS_STATEMENT_NAME,
   APPEND_ONE_TRIP_SQL,
   APPEND_ONE_TRIP_STATEMENT_NAME,
   APPEND_SQL,
@@ -63,7 +65,7 @@ export class PgAppender {
   async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     if (requests.length === 0) return [];
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
-    // the whole batch goes in one statement, one round trip in all (three with outbox rows or aggregate cells) instead
+    // the whole batch goes in one statement, one round trip in all (a transaction of four with outbox rows) instead
     // of two or three per request. If that statement fails, one request is at fault: the batch runs again the careful
     // way, each request alone.
     // Outbox relays are plain too: their rows are deleted in one more statement (see deleteOutboxRows).
@@ -72,11 +74,11 @@ export class PgAppender {
       const events = requests.flatMap((r) => r.events);
       const params = plainParams(events, this.ctx.now(), this.ctx.rollups);
       if (params) {
-        // Without outbox rows or aggregate cells to write, in one round trip; else (or when the aggregates' definitions
-        // changed meanwhile) in a transaction of three.
-        const version = this.aggregates.versionWithoutCells();
+        // Without outbox rows, in one round trip, the aggregate cells counted with the definitions loaded now; else (or
+        // when the aggregates' definitions changed meanwhile, or none are loaded yet) in a transaction.
+        const version = this.aggregates.oneTripVersion();
         const oneTrip = version !== undefined && events.length > 0 && requests.every((r) => r.outboxId === undefined);
-        const outcomes = oneTrip ? await this.appendOneTrip(requests, [...params, version]) : "stale";
+        const outcomes = oneTrip ? await this.appendOneTrip(requests, [...params, version], this.aggregates.cellsOf([events as StoredEvent[]])) : "stale";
         if (outcomes === "stale") {
           const again = await this.appendPlain(requests, events, params);
           if (again) return again;
@@ -87,16 +89,19 @@ export class PgAppender {
   }
 
   /**
-   * The one-round-trip path of {@link append} (APPEND_ONE_TRIP_SQL): "stale" when the aggregates' definitions changed
-   * (nothing was written), undefined when a request made the statement fail.
+   * The one-round-trip path of {@link append} (APPEND_ONE_TRIP_SQL, or APPEND_ONE_TRIP_CELLS_SQL with `cells`): "stale"
+   * when the aggregates' definitions changed (nothing was written), undefined when a request made the statement fail.
    */
-  private async appendOneTrip(requests: AppendRequest[], params: unknown[]): Promise<AppendOutcome[] | "stale" | undefined> {
+  private async appendOneTrip(requests: AppendRequest[], params: unknown[], cells: unknown[] | undefined): Promise<AppendOutcome[] | "stale" | undefined> {
     const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
       let rows: FirstSeqRow[];
       try {
-        ({ rows } = await client.query<FirstSeqRow>({ name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params }));
+        const query = cells
+          ? { name: APPEND_ONE_TRIP_CELLS_STATEMENT_NAME, text: APPEND_ONE_TRIP_CELLS_SQL, values: [...params, ...cells] }
+          : { name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params };
+        ({ rows } = await client.query<FirstSeqRow>(query));
       } catch (error) {
         if (translateError(error) instanceof HubError) throw error; // the database, not a request
         return undefined;
