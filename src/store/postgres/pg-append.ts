@@ -1,9 +1,9 @@
 import type pg from "pg";
 import { HubError } from "../../errors.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
-import { eventMinutes, type EventMinuteColumns } from "../rollups.js";
-import { hasKeys } from "../rows.js";
+import { eventMinutes } from "../rollups.js";
 import type { AppendOutcome, AppendRequest, AppendResult, NewEvent, StoredEvent } from "../store.js";
+import { eventColumns, headerColumn, minuteColumns, plainParams } from "./pg-append-params.js";
 import type { PgAggregates } from "./pg-aggregates.js";
 import type { PgPartitions } from "./pg-partitions.js";
 import { connectWithDeadline, isNoPartition, translateError, translateRequestError, type PgContext } from "./pg-util.js";
@@ -368,65 +368,4 @@ function answerEvents(events: NewEvent[], prior: ReadonlyMap<string, PriorEvent>
     stored.push(committed);
   }
   return { results, stored };
-}
-
-/** The events as the ten column parameters ($1–$10) of the append statements; `data` as an array or joined. */
-function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
-  return [
-    events.map((e) => e.id),
-    events.map((e) => e.topic),
-    events.map((e) => e.type),
-    events.map((e) => e.source),
-    events.map((e) => e.subject),
-    events.map((e) => e.time),
-    events.map((e) => e.key),
-    data,
-    events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
-    events.map((e) => e.receivedAt),
-  ];
-}
-
-/**
- * The parameters $1–$20 of the plain append statements, or undefined when a data text holds U+001E. The data texts go
- * joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript, which cost more
- * than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw U+001E (control
- * characters are escaped inside strings and not allowed outside them); text that does goes the careful way.
- */
-function plainParams(events: NewEvent[], now: number, rollups: boolean): unknown[] | undefined {
-  if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
-  const dataTexts = events.map((e) => e.dataJson).join("\x1e");
-  return [
-    ...eventColumns(events, dataTexts),
-    now,
-    ...minuteColumns(rollups ? eventMinutes([events]) : NO_MINUTES),
-    headerColumn(events),
-    ...topicCountColumns(events),
-  ];
-}
-
-/** The topics' counts of a batch as the parameters $18–$20 of the plain append statements: names, counts, last received_at. */
-function topicCountColumns(events: readonly NewEvent[]): unknown[] {
-  const counts = new Map<string, { count: number; last: number }>();
-  for (const e of events) {
-    const c = counts.get(e.topic);
-    if (c) {
-      c.count++;
-      if (e.receivedAt > c.last) c.last = e.receivedAt;
-    } else counts.set(e.topic, { count: 1, last: e.receivedAt });
-  }
-  const names = [...counts.keys()];
-  return [names, names.map((n) => counts.get(n)!.count), names.map((n) => counts.get(n)!.last)];
-}
-
-/** No minutes: the fast path's rollup CTE then inserts nothing (rollups off). */
-const NO_MINUTES: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
-
-/** The captured headers of the events as JSON texts (null for none): $14 of APPEND_SQL, $17 of the plain statements. */
-function headerColumn(events: NewEvent[]): unknown[] {
-  return events.map((e) => (e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null));
-}
-
-/** A batch's event minutes as the five column parameters of `eventMinutesCte`. */
-function minuteColumns(m: EventMinuteColumns): unknown[] {
-  return [m.t, m.topic, m.type, m.count, m.bytes];
 }

@@ -30,7 +30,9 @@ export const APPEND_SQL = `WITH ins AS (
  * missing topics; counted in memory: $18 names, $19 counts, $20 last received_at), the batch's event minutes (rollups,
  * aggregated in memory: $12–$16), the captured headers ($17), the highest committed seq and its announcement to the
  * other nodes. Nothing reads the inserted rows back. `guard` (the one-round-trip form): a condition the
- * events and minutes are written under; `cells`: more CTEs (ending in a comma) written with them.
+ * events and minutes are written under; `cells`: more CTEs (ending in a comma) written with them. The ids ($1), topics
+ * ($2) and data texts ($8) come joined by U+001E, the times ($6, whose length is the batch's) and received_at ($10) as
+ * array literals: see plainParams.
  *
  * The events' seqs are reserved in one go, under the append lock: one nextval, then setval to the last of the batch,
  * and the event at position i gets first + i - 1. Every nextval of events_seq is taken under that lock (the careful
@@ -40,14 +42,14 @@ export const APPEND_SQL = `WITH ins AS (
  */
 function plainAppendSql(prelude: string, guard: string, cells = ""): string {
   return `WITH ${prelude}reserved AS MATERIALIZED (
-     SELECT setval('events_seq', nextval('events_seq') + cardinality($1::text[]) - 1) - cardinality($1::text[]) + 1 AS first
-     ${guard ? `${guard} AND` : "WHERE"} cardinality($1::text[]) > 0
+     SELECT setval('events_seq', nextval('events_seq') + cardinality($6::bigint[]) - 1) - cardinality($6::bigint[]) + 1 AS first
+     ${guard ? `${guard} AND` : "WHERE"} cardinality($6::bigint[]) > 0
    ), ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, headers)
      SELECT r.first + u.ord - 1, u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
             u.headers::json
-     FROM reserved AS r, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                 string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
+     FROM reserved AS r, unnest(string_to_array($1::text, chr(30)), string_to_array($2::text, chr(30)), $3::text[], $4::text[], $5::text[],
+                 $6::bigint[], $7::text[], string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, headers, ord)
    ), counted AS (
      INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
@@ -58,7 +60,7 @@ function plainAppendSql(prelude: string, guard: string, cells = ""): string {
    ), rolled AS (
      ${eventMinutesCte(12, guard)}
    ), ${cells}state AS (
-     UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($1::text[]) - 1) FROM reserved AS r WHERE id = 1
+     UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($6::bigint[]) - 1) FROM reserved AS r WHERE id = 1
      RETURNING last_seq
    )
    SELECT first, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM reserved`;
