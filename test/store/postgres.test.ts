@@ -197,6 +197,38 @@ function definePostgresTests(): void {
       ]);
     });
 
+    // The one-statement append also writes the cells it counted in memory: with definitions changed while it waited for
+    // the lock, it must write nothing (not those cells, nor the event) and count the event again with the new ones.
+    it("counts, with the new definitions, an append whose cells were counted before another node changed them", async () => {
+      const url = await newDatabase();
+      const [a, b] = [open(url), open(url)];
+      await a.migrate();
+      b.aggregates.useCompiler((agg) => compileContinuousAggregate(agg));
+      const event = (n: number) => makeEvent("orders.paid", { data: { amount: n }, time: T0 });
+      await a.aggregates.create("revenue", { topic: "orders.*", metrics: ["sum:data.amount"], interval: "1h" }, T0);
+      expectOk((await b.events.append([{ events: [event(1)], createTopics: true }]))[0]); // b compiles "revenue"
+      expectOk((await b.events.append([{ events: [event(2)], createTopics: true }]))[0]); // in one statement, with its cells
+      const creator = new pg.Client({ connectionString: url });
+      await creator.connect();
+      try {
+        await creator.query(`BEGIN`);
+        await creator.query(LOCK_APPENDS);
+        await creator.query(INSERT_AGGREGATE, ["tally", JSON.stringify({ topic: "orders.*", metrics: ["count"], interval: "1h" }), T0]);
+        const appending = b.events.append([{ events: [event(10)], createTopics: true }]);
+        await eventuallyTrue(async () => (await creator.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0);
+        await creator.query(`COMMIT`);
+        expectOk((await appending)[0]);
+      } finally {
+        await creator.end();
+      }
+      expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([
+        { t: T0, group: "", field: "", n: 3, sum: 0, min: 0, max: 0 },
+        { t: T0, group: "", field: "data.amount", n: 3, sum: 13, min: 1, max: 10 },
+      ]);
+      expect(await a.aggregates.cells("tally", T0, T0 + 3_600_000)).toEqual([{ t: T0, group: "", field: "", n: 1, sum: 0, min: 0, max: 0 }]);
+      expect((await a.events.readAfter(0, 10)).map((e) => e.data)).toEqual([{ amount: 1 }, { amount: 2 }, { amount: 10 }]);
+    });
+
     // Readers use seq as a cursor: a lower seq must never commit after a higher one became visible.
     it("keeps seq order equal to commit order across nodes appending at once", async () => {
       const url = await newDatabase();

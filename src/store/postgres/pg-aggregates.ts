@@ -40,13 +40,23 @@ export class PgAggregates implements AggregatesPart {
   }
 
   /**
-   * The definitions' version an append may be written at in one statement with no cells: null when this node counts
-   * no aggregates, the loaded version when it has no definitions; undefined when the append must load or count them
-   * in its transaction (see APPEND_ONE_TRIP_SQL).
+   * The definitions' version an append may be written at in one statement, its cells counted with the definitions
+   * loaded now (see {@link cellsOf}): null when this node counts no aggregates; undefined when none are loaded yet,
+   * and the append must load them in its transaction (see APPEND_ONE_TRIP_SQL).
    */
-  versionWithoutCells(): number | null | undefined {
+  oneTripVersion(): number | null | undefined {
     if (!this.compiled.ready) return null;
-    return this.compiled.empty && this.compiled.version !== undefined ? this.compiled.version : undefined;
+    return this.compiled.version;
+  }
+
+  /**
+   * The cells of a batch, counted with the definitions loaded now, as the eight column parameters of upsertCellsSql;
+   * undefined when there are none.
+   */
+  cellsOf(lists: ReadonlyArray<readonly StoredEvent[]>): unknown[] | undefined {
+    if (!this.compiled.ready || this.compiled.empty) return undefined;
+    const batch = this.compiled.batch(lists);
+    return batch.size > 0 ? cellParams(batch.columns) : undefined;
   }
 
   /**
@@ -54,9 +64,8 @@ export class PgAggregates implements AggregatesPart {
    * connection rather than parsed and planned at every batch.
    */
   async addEvents(client: pg.PoolClient, lists: ReadonlyArray<readonly StoredEvent[]>): Promise<void> {
-    if (!this.compiled.ready || this.compiled.empty) return;
-    const batch = this.compiled.batch(lists);
-    if (batch.size > 0) await client.query({ name: UPSERT_CELLS_STATEMENT_NAME, text: UPSERT_CELLS, values: cellParams(batch.columns) });
+    const cells = this.cellsOf(lists);
+    if (cells) await client.query({ name: UPSERT_CELLS_STATEMENT_NAME, text: UPSERT_CELLS, values: cells });
   }
 
   async create(name: string, spec: unknown, now: number): Promise<StoredAggregate> {

@@ -1,15 +1,17 @@
 import type pg from "pg";
 import { HubError } from "../../errors.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
-import { eventMinutes, type EventMinuteColumns } from "../rollups.js";
-import { hasKeys } from "../rows.js";
+import { eventMinutes } from "../rollups.js";
 import type { AppendOutcome, AppendRequest, AppendResult, NewEvent, StoredEvent } from "../store.js";
+import { eventColumns, headerColumn, minuteColumns, plainParams } from "./pg-append-params.js";
 import type { PgAggregates } from "./pg-aggregates.js";
 import type { PgPartitions } from "./pg-partitions.js";
 import { connectWithDeadline, isNoPartition, translateError, translateRequestError, type PgContext } from "./pg-util.js";
 import {
   APPEND_BATCH_SQL,
   APPEND_BATCH_STATEMENT_NAME,
+  APPEND_ONE_TRIP_CELLS_SQL,
+  APPEND_ONE_TRIP_CELLS_STATEMENT_NAME,
   APPEND_ONE_TRIP_SQL,
   APPEND_ONE_TRIP_STATEMENT_NAME,
   APPEND_SQL,
@@ -63,7 +65,7 @@ export class PgAppender {
   async append(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     if (requests.length === 0) return [];
     // Plain requests (the usual case: no idempotency key, no client ids, topics created on demand) need no lookups:
-    // the whole batch goes in one statement, one round trip in all (three with outbox rows or aggregate cells) instead
+    // the whole batch goes in one statement, one round trip in all (a transaction of four with outbox rows) instead
     // of two or three per request. If that statement fails, one request is at fault: the batch runs again the careful
     // way, each request alone.
     // Outbox relays are plain too: their rows are deleted in one more statement (see deleteOutboxRows).
@@ -72,11 +74,11 @@ export class PgAppender {
       const events = requests.flatMap((r) => r.events);
       const params = plainParams(events, this.ctx.now(), this.ctx.rollups);
       if (params) {
-        // Without outbox rows or aggregate cells to write, in one round trip; else (or when the aggregates' definitions
-        // changed meanwhile) in a transaction of three.
-        const version = this.aggregates.versionWithoutCells();
+        // Without outbox rows, in one round trip, the aggregate cells counted with the definitions loaded now; else (or
+        // when the aggregates' definitions changed meanwhile, or none are loaded yet) in a transaction.
+        const version = this.aggregates.oneTripVersion();
         const oneTrip = version !== undefined && events.length > 0 && requests.every((r) => r.outboxId === undefined);
-        const outcomes = oneTrip ? await this.appendOneTrip(requests, [...params, version]) : "stale";
+        const outcomes = oneTrip ? await this.appendOneTrip(requests, [...params, version], this.aggregates.cellsOf([events as StoredEvent[]])) : "stale";
         if (outcomes === "stale") {
           const again = await this.appendPlain(requests, events, params);
           if (again) return again;
@@ -87,16 +89,19 @@ export class PgAppender {
   }
 
   /**
-   * The one-round-trip path of {@link append} (APPEND_ONE_TRIP_SQL): "stale" when the aggregates' definitions changed
-   * (nothing was written), undefined when a request made the statement fail.
+   * The one-round-trip path of {@link append} (APPEND_ONE_TRIP_SQL, or APPEND_ONE_TRIP_CELLS_SQL with `cells`): "stale"
+   * when the aggregates' definitions changed (nothing was written), undefined when a request made the statement fail.
    */
-  private async appendOneTrip(requests: AppendRequest[], params: unknown[]): Promise<AppendOutcome[] | "stale" | undefined> {
+  private async appendOneTrip(requests: AppendRequest[], params: unknown[], cells: unknown[] | undefined): Promise<AppendOutcome[] | "stale" | undefined> {
     const { client, done } = await this.ctx.wrap(connectWithDeadline(this.ctx.pool, this.commitTimeoutMs));
     let broken: Error | undefined;
     try {
       let rows: FirstSeqRow[];
       try {
-        ({ rows } = await client.query<FirstSeqRow>({ name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params }));
+        const query = cells
+          ? { name: APPEND_ONE_TRIP_CELLS_STATEMENT_NAME, text: APPEND_ONE_TRIP_CELLS_SQL, values: [...params, ...cells] }
+          : { name: APPEND_ONE_TRIP_STATEMENT_NAME, text: APPEND_ONE_TRIP_SQL, values: params };
+        ({ rows } = await client.query<FirstSeqRow>(query));
       } catch (error) {
         if (translateError(error) instanceof HubError) throw error; // the database, not a request
         return undefined;
@@ -363,65 +368,4 @@ function answerEvents(events: NewEvent[], prior: ReadonlyMap<string, PriorEvent>
     stored.push(committed);
   }
   return { results, stored };
-}
-
-/** The events as the ten column parameters ($1–$10) of the append statements; `data` as an array or joined. */
-function eventColumns(events: NewEvent[], data: string[] | string): unknown[] {
-  return [
-    events.map((e) => e.id),
-    events.map((e) => e.topic),
-    events.map((e) => e.type),
-    events.map((e) => e.source),
-    events.map((e) => e.subject),
-    events.map((e) => e.time),
-    events.map((e) => e.key),
-    data,
-    events.map((e) => (hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null)),
-    events.map((e) => e.receivedAt),
-  ];
-}
-
-/**
- * The parameters $1–$20 of the plain append statements, or undefined when a data text holds U+001E. The data texts go
- * joined by U+001E rather than as a text array: pg escapes array elements one by one in JavaScript, which cost more
- * than everything else in a batch (JSON text is full of quotes). Valid JSON text never holds a raw U+001E (control
- * characters are escaped inside strings and not allowed outside them); text that does goes the careful way.
- */
-function plainParams(events: NewEvent[], now: number, rollups: boolean): unknown[] | undefined {
-  if (events.some((e) => e.dataJson.includes("\x1e"))) return undefined;
-  const dataTexts = events.map((e) => e.dataJson).join("\x1e");
-  return [
-    ...eventColumns(events, dataTexts),
-    now,
-    ...minuteColumns(rollups ? eventMinutes([events]) : NO_MINUTES),
-    headerColumn(events),
-    ...topicCountColumns(events),
-  ];
-}
-
-/** The topics' counts of a batch as the parameters $18–$20 of the plain append statements: names, counts, last received_at. */
-function topicCountColumns(events: readonly NewEvent[]): unknown[] {
-  const counts = new Map<string, { count: number; last: number }>();
-  for (const e of events) {
-    const c = counts.get(e.topic);
-    if (c) {
-      c.count++;
-      if (e.receivedAt > c.last) c.last = e.receivedAt;
-    } else counts.set(e.topic, { count: 1, last: e.receivedAt });
-  }
-  const names = [...counts.keys()];
-  return [names, names.map((n) => counts.get(n)!.count), names.map((n) => counts.get(n)!.last)];
-}
-
-/** No minutes: the fast path's rollup CTE then inserts nothing (rollups off). */
-const NO_MINUTES: EventMinuteColumns = { t: [], topic: [], type: [], count: [], bytes: [] };
-
-/** The captured headers of the events as JSON texts (null for none): $14 of APPEND_SQL, $17 of the plain statements. */
-function headerColumn(events: NewEvent[]): unknown[] {
-  return events.map((e) => (e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null));
-}
-
-/** A batch's event minutes as the five column parameters of `eventMinutesCte`. */
-function minuteColumns(m: EventMinuteColumns): unknown[] {
-  return [m.t, m.topic, m.type, m.count, m.bytes];
 }

@@ -16,11 +16,20 @@ export const DELETE = `WITH cells AS (DELETE FROM aggregate_cells WHERE name = $
   SELECT count(*)::int AS n FROM del`;
 export const VERSION = `SELECT version FROM aggregates_version WHERE id = 1`;
 export const CELLS = `SELECT t, grp, field, n, sum, min, max FROM aggregate_cells WHERE name = $1 AND t >= $2 AND t < $3 ORDER BY t, grp, field`;
-/** Adds a batch's cells, one row per distinct (aggregate, bucket, group, field). */
-export const UPSERT_CELLS = `INSERT INTO aggregate_cells (name, t, grp, field, n, sum, min, max)
-  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::float8[], $7::float8[], $8::float8[])
+/**
+ * Adds a batch's cells, one row per distinct (aggregate, bucket, group, field), at parameters `$n`..`$n+7`: name, t,
+ * group, field, n, sum, min, max. `where`: a condition the rows must meet (the one-round-trip append's guard).
+ */
+export function upsertCellsSql(n: number, where = ""): string {
+  const p = (i: number) => `$${n + i}`;
+  return `INSERT INTO aggregate_cells (name, t, grp, field, n, sum, min, max)
+  SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::bigint[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bigint[], ${p(5)}::float8[], ${p(6)}::float8[], ${p(7)}::float8[])
+    AS c(name, t, grp, field, n, sum, min, max) ${where}
   ON CONFLICT (name, t, grp, field) DO UPDATE SET n = aggregate_cells.n + excluded.n, sum = aggregate_cells.sum + excluded.sum,
     min = least(aggregate_cells.min, excluded.min), max = greatest(aggregate_cells.max, excluded.max)`;
+}
+/** {@link upsertCellsSql} as a statement of its own: parameters $1..$8. */
+export const UPSERT_CELLS = upsertCellsSql(1);
 /** The prepared-statement name of {@link UPSERT_CELLS} at commit. */
 export const UPSERT_CELLS_STATEMENT_NAME = "switchboard_upsert_cells";
 export const SET_BACKFILL = `UPDATE continuous_aggregates SET backfill_state = $1, backfill_from = $2, backfill_to = $3, backfill_start_seq = $4,

@@ -1,5 +1,6 @@
 /** The PostgreSQL statements of appends (see `../pg-append.ts`). */
 import { COMMITS_CHANNEL } from "../pg-watcher.js";
+import { upsertCellsSql } from "./aggregates.js";
 import { APPEND_LOCK } from "./locks.js";
 import { eventMinutesCte } from "./rollups.js";
 
@@ -29,7 +30,9 @@ export const APPEND_SQL = `WITH ins AS (
  * missing topics; counted in memory: $18 names, $19 counts, $20 last received_at), the batch's event minutes (rollups,
  * aggregated in memory: $12–$16), the captured headers ($17), the highest committed seq and its announcement to the
  * other nodes. Nothing reads the inserted rows back. `guard` (the one-round-trip form): a condition the
- * events and minutes are written under.
+ * events and minutes are written under; `cells`: more CTEs (ending in a comma) written with them. The ids ($1), topics
+ * ($2) and data texts ($8) come joined by U+001E, the times ($6, whose length is the batch's) and received_at ($10) as
+ * array literals: see plainParams.
  *
  * The events' seqs are reserved in one go, under the append lock: one nextval, then setval to the last of the batch,
  * and the event at position i gets first + i - 1. Every nextval of events_seq is taken under that lock (the careful
@@ -37,16 +40,16 @@ export const APPEND_SQL = `WITH ins AS (
  * contiguous and in request order by construction, and the statement returns one row (the first seq) rather than
  * one per event.
  */
-function plainAppendSql(prelude: string, guard: string): string {
+function plainAppendSql(prelude: string, guard: string, cells = ""): string {
   return `WITH ${prelude}reserved AS MATERIALIZED (
-     SELECT setval('events_seq', nextval('events_seq') + cardinality($1::text[]) - 1) - cardinality($1::text[]) + 1 AS first
-     ${guard ? `${guard} AND` : "WHERE"} cardinality($1::text[]) > 0
+     SELECT setval('events_seq', nextval('events_seq') + cardinality($6::bigint[]) - 1) - cardinality($6::bigint[]) + 1 AS first
+     ${guard ? `${guard} AND` : "WHERE"} cardinality($6::bigint[]) > 0
    ), ins AS (
      INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, headers)
      SELECT r.first + u.ord - 1, u.id, u.topic, u.type, u.source, u.subject, u.time, u.key, u.data, u.attributes::json, u.received_at,
             u.headers::json
-     FROM reserved AS r, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                 string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
+     FROM reserved AS r, unnest(string_to_array($1::text, chr(30)), string_to_array($2::text, chr(30)), $3::text[], $4::text[], $5::text[],
+                 $6::bigint[], $7::text[], string_to_array($8::text, chr(30)), $9::text[], $10::bigint[], $17::text[])
        WITH ORDINALITY AS u(id, topic, type, source, subject, time, key, data, attributes, received_at, headers, ord)
    ), counted AS (
      INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
@@ -56,12 +59,20 @@ function plainAppendSql(prelude: string, guard: string): string {
        last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
    ), rolled AS (
      ${eventMinutesCte(12, guard)}
-   ), state AS (
-     UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($1::text[]) - 1) FROM reserved AS r WHERE id = 1
+   ), ${cells}state AS (
+     UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($6::bigint[]) - 1) FROM reserved AS r WHERE id = 1
      RETURNING last_seq
    )
    SELECT first, (SELECT pg_notify('${COMMITS_CHANNEL}', last_seq::text) FROM state) AS notified FROM reserved`;
 }
+
+/** The one-round-trip statements' first CTE: the append lock, then the aggregates' version, read FOR SHARE. */
+const ONE_TRIP_LOCKED = `locked AS MATERIALIZED (
+     SELECT v.version FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK})) AS l, aggregates_version AS v WHERE v.id = 1 FOR SHARE OF v
+   ), `;
+
+/** What the one-round-trip statements write under: $21, the aggregates' version they were prepared at, is current. */
+const ONE_TRIP_GUARD = `WHERE (SELECT $21::bigint IS NULL OR version = $21::bigint FROM locked)`;
 
 /** {@link plainAppendSql} inside the append transaction, after {@link BEGIN_APPEND}. */
 export const APPEND_BATCH_SQL = plainAppendSql("", "");
@@ -76,17 +87,26 @@ export const APPEND_BATCH_SQL = plainAppendSql("", "");
  * statement waited for the lock (its snapshot is older). When it differs, nothing is written (no seq is taken) and no row
  * comes back: the caller then takes the transaction's way, which loads the definitions.
  */
-export const APPEND_ONE_TRIP_SQL = plainAppendSql(
-  `locked AS MATERIALIZED (
-     SELECT v.version FROM (SELECT pg_advisory_xact_lock(${APPEND_LOCK})) AS l, aggregates_version AS v WHERE v.id = 1 FOR SHARE OF v
+export const APPEND_ONE_TRIP_SQL = plainAppendSql(ONE_TRIP_LOCKED, ONE_TRIP_GUARD);
+
+/**
+ * {@link APPEND_ONE_TRIP_SQL} with the batch's continuous aggregate cells ($22–$29, see upsertCellsSql), counted in
+ * memory with the definitions of version $21: written under the same guard, so that cells counted with definitions
+ * another node has changed meanwhile are not written (nor anything else), and the caller takes the transaction's way.
+ */
+export const APPEND_ONE_TRIP_CELLS_SQL = plainAppendSql(
+  ONE_TRIP_LOCKED,
+  ONE_TRIP_GUARD,
+  `celled AS (
+     ${upsertCellsSql(22, ONE_TRIP_GUARD)}
    ), `,
-  `WHERE (SELECT $21::bigint IS NULL OR version = $21::bigint FROM locked)`,
 );
 
-/** Prepared-statement names of the two append statements: prepared once per connection, not planned every time. */
+/** Prepared-statement names of the append statements: prepared once per connection, not planned every time. */
 export const APPEND_STATEMENT_NAME = "switchboard_append";
 export const APPEND_BATCH_STATEMENT_NAME = "switchboard_append_batch";
 export const APPEND_ONE_TRIP_STATEMENT_NAME = "switchboard_append_one_trip";
+export const APPEND_ONE_TRIP_CELLS_STATEMENT_NAME = "switchboard_append_one_trip_cells";
 
 /** Begins the append transaction and takes the append lock, in one round trip. */
 export const BEGIN_APPEND = `BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK}); SELECT version FROM aggregates_version WHERE id = 1`;
