@@ -2,25 +2,27 @@ import { performance } from "node:perf_hooks";
 
 /**
  * While the hub is busy, each stream's frames are held and written together, at most once per `holdMs`: every write
- * costs a syscall (and a wake-up of the reader), whatever its size. An idle hub writes at once.
+ * costs a syscall (and a wake-up of the reader), whatever its size. A hub with time to spare writes at once.
  */
 export interface CoalesceOptions {
   /** Longest a frame is held, ms; 0 writes every commit's frames at once. */
   holdMs: number;
   /**
-   * The event loop's utilization since the last flush at or above which the hub counts as busy (0: always busy, as
-   * tests use to make holding certain).
+   * The hub counts as busy when the last flush took at least this share of the time since it, in CPU time (0: always
+   * busy, as tests use to make holding certain).
    */
-  busyUtilization: number;
+  busyShare: number;
 }
 
 /**
  * 5 ms: with 100 streams, one commit's 100 writes cost the hub about 0.4 ms of CPU on a quiet machine (7 µs each on
  * a loaded one) and their reader as much again; a commit every millisecond or so under load made that a third of the
- * hub's CPU. Held 5 ms, they cost the hub about 2 µs per event. 0.9: a hub idle a tenth of the time has CPU to spare
- * and writes at once, so latency at a moderate rate is as before.
+ * hub's CPU. Held 5 ms, they cost the hub about 2 µs per event. Busy is judged by the writes' own CPU time: the
+ * event loop's idle time read 0 on a loaded machine even with one stream and one event at a time (the hub waited for
+ * the CPU, not for its clients), and holding there cost 4 ms of latency. A fifth: one stream's write (tens of µs) is
+ * never that much of a commit's interval; 100 streams' are at a commit every 2 ms.
  */
-export const DEFAULT_COALESCE: CoalesceOptions = { holdMs: 5, busyUtilization: 0.9 };
+export const DEFAULT_COALESCE: CoalesceOptions = { holdMs: 5, busyShare: 0.2 };
 
 /** Frames for one stream: their text, and how many frames it holds. */
 export interface FrameChunk {
@@ -43,9 +45,9 @@ export class FrameCoalescer<S extends FrameHolder> {
   /** Streams with chunks held, in the order they got their first. */
   private held: S[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** When the last flush ended (performance.now()), and the event loop's utilization then. */
+  /** When the last flush ended (performance.now()), and the CPU time it took (ms). */
   private flushedAt = Number.NEGATIVE_INFINITY;
-  private loopAtFlush = performance.eventLoopUtilization();
+  private flushCpuMs = 0;
 
   /** `write` sends a chunk to a stream. */
   constructor(options: CoalesceOptions, write: (stream: S, chunk: FrameChunk) => void) {
@@ -62,12 +64,12 @@ export class FrameCoalescer<S extends FrameHolder> {
     }
   }
 
-  /** Writes what is held now when the hub is idle enough or the last flush is `holdMs` old; else once it is. */
+  /** Writes what is held now when the hub has time to spare or the last flush is `holdMs` old; else once it is. */
   flushSoon(): void {
     if (this.held.length === 0 || this.timer) return;
-    const { holdMs, busyUtilization } = this.options;
+    const { holdMs, busyShare } = this.options;
     const since = performance.now() - this.flushedAt;
-    if (since >= holdMs || performance.eventLoopUtilization(this.loopAtFlush).utilization < busyUtilization) {
+    if (since >= holdMs || this.flushCpuMs < busyShare * since) {
       this.flush();
       return;
     }
@@ -88,6 +90,7 @@ export class FrameCoalescer<S extends FrameHolder> {
     const streams = this.held;
     if (streams.length === 0) return;
     this.held = [];
+    const started = process.cpuUsage();
     const joined = new Map<FrameChunk, { parts: FrameChunk[]; chunk: FrameChunk }[]>();
     for (const stream of streams) {
       const parts = stream.queued;
@@ -106,7 +109,8 @@ export class FrameCoalescer<S extends FrameHolder> {
       }
       this.write(stream, chunk);
     }
+    const cpu = process.cpuUsage(started);
+    this.flushCpuMs = (cpu.user + cpu.system) / 1000;
     this.flushedAt = performance.now();
-    this.loopAtFlush = performance.eventLoopUtilization();
   }
 }
