@@ -15,14 +15,14 @@ export interface CoalesceOptions {
 }
 
 /**
- * 5 ms: with 100 streams, one commit's 100 writes cost the hub about 0.4 ms of CPU on a quiet machine (7 µs each on
- * a loaded one) and their reader as much again; a commit every millisecond or so under load made that a third of the
- * hub's CPU. Held 5 ms, they cost the hub about 2 µs per event. Busy is judged by the writes' own CPU time: the
- * event loop's idle time read 0 on a loaded machine even with one stream and one event at a time (the hub waited for
- * the CPU, not for its clients), and holding there cost 4 ms of latency. A fifth: one stream's write (tens of µs) is
- * never that much of a commit's interval; 100 streams' are at a commit every 2 ms.
+ * Off (every commit written at once) until "busy" is judged right. Measured (2 cores, load average 5-15): held 5 ms,
+ * 100 streams drained by another process, commits of 17 events on a busy loop cost the hub 3 µs per event instead of
+ * 40, and the reader 3.5 instead of 31. But in the ingest-sse bench commits were 5-10 ms apart and nothing was held
+ * (the ratio and CPU per request stayed as they were), while the sse bench's 100 streams, one event at a time, were
+ * held with `busyShare: 0.2` (p50 about 5 ms). Event-loop idle time read 0 on the loaded machine and held even one
+ * stream (1-stream p50 0.5 -> 4 ms).
  */
-export const DEFAULT_COALESCE: CoalesceOptions = { holdMs: 5, busyShare: 0.2 };
+export const DEFAULT_COALESCE: CoalesceOptions = { holdMs: 0, busyShare: 0.2 };
 
 /** Frames for one stream: their text, and how many frames it holds. */
 export interface FrameChunk {
