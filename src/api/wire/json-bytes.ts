@@ -6,10 +6,10 @@ export interface JsonBytes {
 
 /**
  * Characters per piece before it is turned into bytes: at most about 96 KiB as UTF-8, so neither a piece's text nor
- * its bytes reach V8's large-object size (128 KiB) or glibc's mmap threshold (128 KiB). Each fresh allocation past
- * those is its own mapping, and first touching its pages costs a page fault each, which on this project's 2-core
- * virtual machines measured 10–20 µs (a 290 KB reply built as one string took ~140 faults in the hub and several ms
- * of CPU; docs/aggregation.md, "What moving a large reply costs").
+ * its bytes reach V8's large-object size (128 KiB) or glibc's mmap threshold (128 KiB). Past those, each allocation
+ * is a mapping of its own and each of its pages faults at first touch, about 13 µs of CPU on the virtual machines
+ * measured (a 290 KB reply as one string: ~140 faults in the hub, ~2 ms; docs/aggregation.md, "What moving a large
+ * reply costs").
  */
 const PIECE_CHARS = 32_768;
 
