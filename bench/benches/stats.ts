@@ -104,7 +104,9 @@ async function timeHub(server: ServerProcess, client: Worker, paths: string[], w
   const faults = { hub: (readMinorFaults(server.pid) - faults0[0]!) / requests, client: (readMinorFaults(client.pid) - faults0[1]!) / requests };
   const hub = readCpuSeconds(server.pid) - hub0;
   const cli = readCpuSeconds(client.pid) - client0;
-  const postgres = postgresCpu() - pg0;
+  // A backend that exits takes its time with it (see readPostgresCpuSeconds): a negative difference is unknown.
+  const pgDelta = postgresCpu() - pg0;
+  const postgres = pgDelta < 0 ? NaN : pgDelta;
   const others = Math.max(0, readMachineBusySeconds() - machine0 - hub - cli - (Number.isFinite(postgres) ? postgres : 0) - (own.user + own.system) / 1e6);
   const per = (seconds: number) => (1000 * seconds) / requests;
   return { ...r, cpuMs: { hub: per(hub), client: per(cli), postgres: per(postgres), others: per(others) }, faults };
@@ -167,7 +169,7 @@ async function runShapes(
 
 function cpuText({ cpuMs: cpu, faults }: ShapeRun): string {
   if (!cpu || !faults) return "";
-  const postgres = cpu.postgres === 0 ? "" : `, PostgreSQL ${cpu.postgres.toFixed(2)} ms`;
+  const postgres = cpu.postgres === 0 ? "" : `, PostgreSQL ${Number.isNaN(cpu.postgres) ? "unknown" : `${cpu.postgres.toFixed(2)} ms`}`;
   return (
     `${cpu.hub.toFixed(2)} ms, client ${cpu.client.toFixed(2)} ms${postgres}, others ${cpu.others.toFixed(2)} ms; ` +
     `page faults hub ${faults.hub.toFixed(0)}, client ${faults.client.toFixed(0)}`
