@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import type { Bench, BenchContext, BenchOutcome } from "../lib/context.js";
-import { createDatabase, databaseUrl, dropDatabase } from "../lib/pg-server.js";
+import { createDatabase, databaseUrl, dropDatabase, readPostgresCpuSeconds } from "../lib/pg-server.js";
 import { startPgHub } from "../lib/pg-hub.js";
 import { spawnPgChild } from "../lib/pg-spawn.js";
-import { spawnWorker, startHub, type ServerProcess, type Worker } from "../lib/processes.js";
+import { readCpuSeconds, readMachineBusySeconds, readMinorFaults, spawnWorker, startHub, type ServerProcess, type Worker } from "../lib/processes.js";
 import { row, type ResultRow } from "../lib/report.js";
 import type { StatsFillResult, StatsRequest } from "../lib/stats-fill.js";
 import { interleave, seededRandom, type Summary } from "../lib/stats.js";
@@ -80,6 +80,36 @@ function events(from: number, to: number, interval: string, o: { topics?: string
 interface ShapeRun {
   latency: Summary;
   meanRows: number;
+  /**
+   * Hub arm only: CPU per request (warm-up included), ms, of the hub, the client (which also parses each answer, after
+   * timing it), PostgreSQL (its backends of the bench's database; 0 on SQLite) and the machine's other processes.
+   */
+  cpuMs?: { hub: number; client: number; postgres: number; others: number };
+  /** Hub arm only: minor page faults per request (warm-up included) of the hub and the client. */
+  faults?: { hub: number; client: number };
+}
+
+/** Runs the client's requests against the hub, with the CPU each process used per request (from /proc). */
+async function timeHub(server: ServerProcess, client: Worker, paths: string[], warmup: number, database?: string): Promise<ShapeRun> {
+  const postgresCpu = () => (database === undefined ? 0 : readPostgresCpuSeconds(database));
+  const pg0 = postgresCpu();
+  const hub0 = readCpuSeconds(server.pid);
+  const client0 = readCpuSeconds(client.pid);
+  const faults0 = [readMinorFaults(server.pid), readMinorFaults(client.pid)];
+  const machine0 = readMachineBusySeconds();
+  const own0 = process.cpuUsage();
+  const r = await client.call<ShapeRun>("queries", { origin: server.origin, paths, warmup, maxMs: 120_000 }, 180_000);
+  const own = process.cpuUsage(own0);
+  const requests = warmup + r.latency.count;
+  const faults = { hub: (readMinorFaults(server.pid) - faults0[0]!) / requests, client: (readMinorFaults(client.pid) - faults0[1]!) / requests };
+  const hub = readCpuSeconds(server.pid) - hub0;
+  const cli = readCpuSeconds(client.pid) - client0;
+  // A backend that exits takes its time with it (see readPostgresCpuSeconds): a negative difference is unknown.
+  const pgDelta = postgresCpu() - pg0;
+  const postgres = pgDelta < 0 ? NaN : pgDelta;
+  const others = Math.max(0, readMachineBusySeconds() - machine0 - hub - cli - (Number.isFinite(postgres) ? postgres : 0) - (own.user + own.system) / 1e6);
+  const per = (seconds: number) => (1000 * seconds) / requests;
+  return { ...r, cpuMs: { hub: per(hub), client: per(cli), postgres: per(postgres), others: per(others) }, faults };
 }
 
 /**
@@ -96,6 +126,7 @@ async function runShapes(
   client: Worker,
   direct: Worker,
   end: number,
+  database?: string,
 ): Promise<{ rows: ResultRow[]; runs: Record<string, Record<"hub" | "baseline", ShapeRun[]>> }> {
   const queries = ctx.quick ? 60 : 300;
   const warmup = ctx.quick ? 10 : 30;
@@ -104,15 +135,17 @@ async function runShapes(
   for (const [i, shape] of SHAPES.entries()) {
     const random = seededRandom(10 + i);
     const requests = Array.from({ length: warmup + queries }, () => shape.make(random, end));
+    const paths = requests.map((q) => q.path);
     const shapeRuns: Record<"hub" | "baseline", ShapeRun[]> = { hub: [], baseline: [] };
     for (const kind of interleave<"hub" | "baseline">("baseline", "hub", ctx.rounds)) {
       const r =
         kind === "hub"
-          ? await client.call<ShapeRun>("queries", { origin: server.origin, paths: requests.map((q) => q.path), warmup, maxMs: 120_000 }, 180_000)
+          ? await timeHub(server, client, paths, warmup, database)
           : await direct.call<ShapeRun>("statsDirect", { databaseUrl: storeUrl, requests, warmup }, 180_000);
       shapeRuns[kind].push(r);
+      const cpu = r.cpuMs ? `; per request: CPU hub ${cpuText(r)}` : "";
       ctx.log(
-        `${shape.name.padEnd(44)} ${kind.padEnd(8)} p50 ${r.latency.p50.toFixed(2)} ms, p99 ${r.latency.p99.toFixed(2)} ms (${r.meanRows.toFixed(0)} buckets)`,
+        `${shape.name.padEnd(44)} ${kind.padEnd(8)} p50 ${r.latency.p50.toFixed(2)} ms, p99 ${r.latency.p99.toFixed(2)} ms (${r.meanRows.toFixed(0)} buckets)${cpu}`,
       );
     }
     runs[shape.name] = shapeRuns;
@@ -127,11 +160,20 @@ async function runShapes(
         hub: hub.latency.p50,
         baseline: base.latency.p50,
         target: { on: "hub", op: "<=", value: 10 },
-        note: `p99 hub ${hub.latency.p99.toFixed(2)} ms, store ${base.latency.p99.toFixed(2)} ms; ${hub.meanRows.toFixed(0)} buckets per answer`,
+        note: `p99 hub ${hub.latency.p99.toFixed(2)} ms, store ${base.latency.p99.toFixed(2)} ms; ${hub.meanRows.toFixed(0)} buckets per answer; per request: CPU hub ${cpuText(hub)}`,
       }),
     );
   }
   return { rows, runs };
+}
+
+function cpuText({ cpuMs: cpu, faults }: ShapeRun): string {
+  if (!cpu || !faults) return "";
+  const postgres = cpu.postgres === 0 ? "" : `, PostgreSQL ${Number.isNaN(cpu.postgres) ? "unknown" : `${cpu.postgres.toFixed(2)} ms`}`;
+  return (
+    `${cpu.hub.toFixed(2)} ms, client ${cpu.client.toFixed(2)} ms${postgres}, others ${cpu.others.toFixed(2)} ms; ` +
+    `page faults hub ${faults.hub.toFixed(0)}, client ${faults.client.toFixed(0)}`
+  );
 }
 
 function fillLog(ctx: BenchContext, what: string, fill: StatsFillResult): void {
@@ -197,7 +239,7 @@ export const pgStatsBench: Bench = {
       fillLog(ctx, `${count.toLocaleString("en-US")} events`, fill);
       const server = await startPgHub(ctx, "pg-stats-hub", databaseUrl(database));
       try {
-        const { rows, runs } = await runShapes(ctx, "pg-stats", label, storeUrl, server, client, direct, end);
+        const { rows, runs } = await runShapes(ctx, "pg-stats", label, storeUrl, server, client, direct, end, database);
         return { rows, details: { events: count, topics: TOPICS.length, subscriptions: SUBSCRIPTIONS.length, spanDays: 30, fill, runs } };
       } finally {
         await server.stop();

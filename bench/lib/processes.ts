@@ -289,6 +289,16 @@ export function readCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
 }
 
+/**
+ * Minor page faults a process has taken, from /proc/<pid>/stat: each first touch of fresh memory is one (on this
+ * kind of virtual machine a costly one: see docs/aggregation.md, "What moving a large reply costs").
+ */
+export function readMinorFaults(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // After the command: minflt is field 10 (1-based) → index 7 here.
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+}
+
 /** CPU time the whole machine spent busy (all CPUs, everything but idle and iowait), seconds, from /proc/stat. */
 export function readMachineBusySeconds(): number {
   const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);

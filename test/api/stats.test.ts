@@ -1,4 +1,6 @@
+import Database from "better-sqlite3";
 import { SignJWT } from "jose";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, postJson, request, startTestHub, type TestHub } from "../helpers/hub.js";
 import { startReceiver, type Receiver } from "../helpers/receiver.js";
@@ -131,6 +133,90 @@ describe("GET /api/stats/deliveries", () => {
     const other = await get(`/stats/deliveries?subscription=sub_none&interval=1d`);
     expect(other.body).toEqual({ buckets: [] });
     expect((await get(`/stats/deliveries?interval=1d`, await bearer("subscribe:**"))).status).toBe(403);
+  });
+});
+
+describe("a day of minutes: a reply of several pieces", () => {
+  // Rows written straight into the hub's file (a day of traffic would take too long to make): 1,440 minutes of one
+  // subscription, and of four topics, one of them past ASCII. Their replies are ~300 KB and ~380 KB, sent in pieces.
+  const end = Math.floor(Date.now() / 60_000) * 60_000;
+  const from = end - 86_400_000;
+  const minutes = Array.from({ length: 1440 }, (_, i) => from + i * 60_000);
+  const topics = ["wire.orders", "wire.commandes.créées", "wire.\u{1F4E6}", 'wire.quo"te'];
+  const range = `from=${new Date(from).toISOString()}&to=${new Date(end).toISOString()}&interval=1m`;
+  beforeAll(() => {
+    const db = new Database(join(hub.dir, "hub.db"));
+    try {
+      db.pragma("busy_timeout = 5000");
+      const delivery = db.prepare(
+        `INSERT INTO delivery_rollups (res, t, subscription_id, delivered, failed, dead, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9)
+         VALUES (60000, ?, 'sub_wire', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const event = db.prepare(`INSERT INTO event_rollups (res, t, topic, type, count, bytes) VALUES (60000, ?, ?, 'wire', ?, ?)`);
+      db.transaction(() => {
+        for (const [i, t] of minutes.entries()) {
+          delivery.run(t, i * 7919, i % 13, i % 29 === 0 ? 1 : 0, i * 12.25 + 0.1, ...Array.from({ length: 10 }, (_, j) => (i * j) % 1000));
+          for (const [k, topic] of topics.entries()) event.run(t, topic, i + k, (i + k) * 200);
+        }
+      })();
+    } finally {
+      db.close();
+    }
+  });
+
+  /** GET over HTTP, the body as bytes. */
+  async function getBytes(path: string, method = "GET"): Promise<{ res: Response; bytes: Buffer }> {
+    const res = await fetch(`${api}${path}`, { method, headers: admin });
+    return { res, bytes: Buffer.from(await res.arrayBuffer()) };
+  }
+
+  /** The framing of a reply of `bytes`: a Content-Length, not chunked; HEAD answers the same length and no body. */
+  async function expectFramed(path: string, bytes: Buffer): Promise<void> {
+    const head = await getBytes(path, "HEAD");
+    expect(head.res.status).toBe(200);
+    expect(head.res.headers.get("content-length")).toBe(String(bytes.length));
+    expect(head.bytes.length).toBe(0);
+  }
+
+  it("answers a subscription's day at 1m with the text of the buckets serialised as objects, with its Content-Length", async () => {
+    const path = `/stats/deliveries?subscription=sub_wire&${range}`;
+    const { res, bytes } = await getBytes(path);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(res.headers.get("content-length")).toBe(String(bytes.length));
+    expect(res.headers.get("transfer-encoding")).toBeNull();
+    const expected = JSON.stringify({
+      buckets: minutes.map((t, i) => ({
+        t: new Date(t).toISOString(),
+        delivered: i * 7919,
+        failed: i % 13,
+        dead: i % 29 === 0 ? 1 : 0,
+        latency_ms: {
+          sum: i * 12.25 + 0.1,
+          histogram: Object.fromEntries(["10", "25", "50", "100", "250", "500", "1000", "2500", "10000", "+Inf"].map((le, j) => [le, (i * j) % 1000])),
+        },
+      })),
+    });
+    expect(bytes.length).toBeGreaterThan(200_000);
+    expect(bytes.equals(Buffer.from(expected, "utf8"))).toBe(true);
+    await expectFramed(path, bytes);
+  });
+
+  it("answers a day of topics grouped by topic, UTF-8 past ASCII, with its Content-Length", async () => {
+    const path = `/stats/events?topic=wire.**&group_by=topic&${range}`;
+    const { res, bytes } = await getBytes(path);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-length")).toBe(String(bytes.length));
+    expect(res.headers.get("transfer-encoding")).toBeNull();
+    // Buckets in time order, and within a time by topic (code point order, as the store sorts them).
+    const sorted = topics.map((topic, k) => ({ topic, k })).sort((a, b) => (a.topic < b.topic ? -1 : 1));
+    const expected = JSON.stringify({
+      buckets: minutes.flatMap((t, i) => sorted.map(({ topic, k }) => ({ t: new Date(t).toISOString(), topic, count: i + k, bytes: (i + k) * 200 }))),
+    });
+    expect(bytes.length).toBeGreaterThan(200_000);
+    expect(bytes.toString("utf8")).toBe(expected);
+    expect(bytes.equals(Buffer.from(expected, "utf8"))).toBe(true);
+    await expectFramed(path, bytes);
   });
 });
 

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { LATENCY_LABELS, type DeliveryStatsBucket, type EventStatsBucket } from "../../store/rollups.js";
+import type { JsonBytes } from "./json-bytes.js";
 import { deliveryStatsJson, eventStatsJson } from "./stats.js";
+
+/** The pieces' text, checked to be UTF-8 of the length they declare, each piece under V8's large-object size. */
+function text(json: JsonBytes): string {
+  const bytes = Buffer.concat(json.chunks);
+  expect(bytes.length).toBe(json.byteLength);
+  for (const chunk of json.chunks) expect(chunk.length).toBeLessThan(128 * 1024);
+  const decoded = bytes.toString("utf8");
+  expect(Buffer.from(decoded, "utf8").equals(bytes)).toBe(true);
+  return decoded;
+}
 
 /** The reply as objects, serialised: what the route answered before it wrote the text itself. */
 function asObjects(buckets: DeliveryStatsBucket[]): string {
@@ -27,10 +38,29 @@ describe("deliveryStatsJson", () => {
       latencySumMs: sum,
       latencyCounts: LATENCY_LABELS.map((_, j) => (i * 7 + j * 13) % 11),
     }));
-    for (const list of [[], buckets.slice(0, 1), buckets]) expect(deliveryStatsJson(list)).toBe(asObjects(list));
+    for (const list of [[], buckets.slice(0, 1), buckets]) expect(text(deliveryStatsJson(list))).toBe(asObjects(list));
     expect(
-      Object.keys((JSON.parse(deliveryStatsJson(buckets)) as { buckets: Array<{ latency_ms: { histogram: object } }> }).buckets[0]!.latency_ms.histogram),
+      Object.keys((JSON.parse(text(deliveryStatsJson(buckets))) as { buckets: Array<{ latency_ms: { histogram: object } }> }).buckets[0]!.latency_ms.histogram),
     ).toEqual(LATENCY_LABELS);
+  });
+});
+
+describe("deliveryStatsJson in pieces", () => {
+  it("writes a long reply as several pieces whose bytes are the same text", () => {
+    // 10,000 buckets (the most a request may ask for), about 2 MB: many pieces, with a piece's end anywhere in a bucket.
+    const buckets: DeliveryStatsBucket[] = Array.from({ length: 10_000 }, (_, i) => ({
+      t: Date.UTC(2026, 0, 1) + i * 60_000,
+      delivered: i * 7919,
+      failed: i % 13,
+      dead: i % 29 === 0 ? 1 : 0,
+      latencySumMs: i * 12.25,
+      latencyCounts: LATENCY_LABELS.map((_, j) => (i * j) % 1000),
+    }));
+    for (const n of [1440, 10_000]) {
+      const json = deliveryStatsJson(buckets.slice(0, n));
+      expect(json.chunks.length).toBeGreaterThan(n === 1440 ? 5 : 40);
+      expect(text(json)).toBe(asObjects(buckets.slice(0, n)));
+    }
   });
 });
 
@@ -60,8 +90,27 @@ describe("eventStatsJson", () => {
     const byType = plain.map((b, i) => ({ ...b, type: texts[i % 4]! }));
     const byBoth = byTopic.map((b, i) => ({ ...b, type: texts[(i + 1) % 4]! }));
     for (const buckets of [plain, byTopic, byType, byBoth]) {
-      for (const list of [[], buckets.slice(0, 1), buckets]) expect(eventStatsJson(list)).toBe(eventsAsObjects(list));
+      for (const list of [[], buckets.slice(0, 1), buckets]) expect(text(eventStatsJson(list))).toBe(eventsAsObjects(list));
     }
-    expect((JSON.parse(eventStatsJson(byBoth)) as { buckets: EventStatsBucket[] }).buckets[1]).toEqual({ ...byBoth[1], t: new Date(times[0]!).toISOString() });
+    expect((JSON.parse(text(eventStatsJson(byBoth))) as { buckets: EventStatsBucket[] }).buckets[1]).toEqual({
+      ...byBoth[1],
+      t: new Date(times[0]!).toISOString(),
+    });
+  });
+});
+
+describe("eventStatsJson in pieces", () => {
+  it("encodes as UTF-8 the pieces holding texts past ASCII, and as they are the others", () => {
+    // Grouped by topic, 1,440 minutes × 4 topics: pieces of ASCII topics only, and pieces with "é" or an emoji in them.
+    const topics = ["orders.created", "commandes.créées", "orders.\u{1F4E6}", 'quo"te'];
+    const buckets: EventStatsBucket[] = Array.from({ length: 1440 * 4 }, (_, i) => ({
+      t: Date.UTC(2026, 0, 1) + Math.floor(i / 4) * 60_000,
+      topic: topics[i < 2880 ? (i % 2) * 3 : i % 4]!,
+      count: i,
+      bytes: i * 200,
+    }));
+    const json = eventStatsJson(buckets);
+    expect(json.chunks.length).toBeGreaterThan(3);
+    expect(text(json)).toBe(eventsAsObjects(buckets));
   });
 });

@@ -5,6 +5,7 @@ import { DAY_MS, MINUTE_MS, type DeliveryStatsBucket, type EventStatsBucket } fr
 import { formatTime } from "../../time.js";
 import type { AggregateQuery, DeliveryStatsQuery, EventStatsQuery } from "../schemas/stats.js";
 import { timeParam, topicValues } from "./events.js";
+import { JsonBytesWriter, type JsonBytes } from "./json-bytes.js";
 
 /** The range parameters common to the stats endpoints. */
 function rangeFromWire(params: { from?: string; to?: string; interval?: string }): StatsInput {
@@ -29,52 +30,62 @@ export function deliveryStatsFromWire(params: DeliveryStatsQuery): StatsInput & 
 }
 
 /**
- * `GET /stats/events`' reply as JSON text, written directly like {@link deliveryStatsJson} (a day of minutes is 1,440
+ * `GET /stats/events`' reply as JSON, written directly like {@link deliveryStatsJson} (a day of minutes is 1,440
  * buckets). Each bucket: `t`, `topic` and `type` when grouped by them, `count`, `bytes`. Topics and types are
  * escaped by `JSON.stringify`, once per reply.
  */
-export function eventStatsJson(buckets: readonly EventStatsBucket[]): string {
+export function eventStatsJson(buckets: readonly EventStatsBucket[]): JsonBytes {
   const time = minuteTimes();
   const text = textsJson();
-  let json = '{"buckets":[';
+  const out = new JsonBytesWriter();
+  out.append('{"buckets":[');
   for (let i = 0; i < buckets.length; i++) {
     const b = buckets[i]!;
-    json += `${i === 0 ? "" : ","}{"t":"${time(b.t)}"`;
-    if (b.topic !== undefined) json += `,"topic":${text(b.topic)}`;
-    if (b.type !== undefined) json += `,"type":${text(b.type)}`;
-    json += `,"count":${b.count},"bytes":${b.bytes}}`;
+    out.append(`${i === 0 ? "" : ","}{"t":"${time(b.t)}"`);
+    if (b.topic !== undefined) text(out, ',"topic":', b.topic);
+    if (b.type !== undefined) text(out, ',"type":', b.type);
+    out.append(`,"count":${b.count},"bytes":${b.bytes}}`);
   }
-  return `${json}]}`;
+  out.append("]}");
+  return out.end();
 }
 
-/** `JSON.stringify` of texts, each escaped once per reply (a group's text repeats in every bucket). */
-function textsJson(): (text: string) => string {
-  const escaped = new Map<string, string>();
-  return (text) => {
-    let json = escaped.get(text);
-    if (json === undefined) escaped.set(text, (json = JSON.stringify(text)));
-    return json;
+/** Appends a key and a text's `JSON.stringify`, escaped once per reply (a group's text repeats in every bucket). */
+function textsJson(): (out: JsonBytesWriter, key: string, text: string) => void {
+  const escaped = new Map<string, { json: string; ascii: boolean }>();
+  return (out, key, text) => {
+    let e = escaped.get(text);
+    if (e === undefined) {
+      const json = JSON.stringify(text);
+      escaped.set(text, (e = { json, ascii: !/[^\x00-\x7f]/.test(json) }));
+    }
+    out.append(key);
+    out.append(e.json, e.ascii);
   };
 }
 
 /**
- * `GET /stats/deliveries`' reply as JSON text, written directly rather than built as objects and serialised (a day of
- * minutes is 1,440 buckets of 15 numbers; see docs/aggregation.md for the figures). Each bucket: `t`, `delivered`,
- * `failed`, `dead`, and `latency_ms: { sum, histogram }`, the histogram keyed by each bucket's upper bound in ms
- * (`LATENCY_LABELS`; not cumulative). Numbers are finite, so `String(n)` is their JSON; times are ISO texts, which
- * need no escaping. One string appended to (joining an array of them cost twice as much).
+ * `GET /stats/deliveries`' reply as JSON, written directly rather than built as objects and serialised (a day of
+ * minutes is 1,440 buckets of 15 numbers, about 290 KB; see docs/aggregation.md for the figures). Each bucket: `t`,
+ * `delivered`, `failed`, `dead`, and `latency_ms: { sum, histogram }`, the histogram keyed by each bucket's upper
+ * bound in ms (`LATENCY_LABELS`; not cumulative). Numbers are finite, so `String(n)` is their JSON; times are ISO
+ * texts, which need no escaping: the whole text is ASCII. In pieces ({@link JsonBytesWriter}), never one large
+ * string or Buffer.
  */
-export function deliveryStatsJson(buckets: readonly DeliveryStatsBucket[]): string {
+export function deliveryStatsJson(buckets: readonly DeliveryStatsBucket[]): JsonBytes {
   const time = minuteTimes();
-  let json = '{"buckets":[';
+  const out = new JsonBytesWriter();
+  out.append('{"buckets":[');
   for (let i = 0; i < buckets.length; i++) {
     const b = buckets[i]!;
     const c = b.latencyCounts;
-    json +=
+    out.append(
       `${i === 0 ? "" : ","}{"t":"${time(b.t)}","delivered":${b.delivered},"failed":${b.failed},"dead":${b.dead},"latency_ms":{"sum":${b.latencySumMs},` +
-      `"histogram":{"10":${c[0]},"25":${c[1]},"50":${c[2]},"100":${c[3]},"250":${c[4]},"500":${c[5]},"1000":${c[6]},"2500":${c[7]},"10000":${c[8]},"+Inf":${c[9]}}}}`;
+        `"histogram":{"10":${c[0]},"25":${c[1]},"50":${c[2]},"100":${c[3]},"250":${c[4]},"500":${c[5]},"1000":${c[6]},"2500":${c[7]},"10000":${c[8]},"+Inf":${c[9]}}}}`,
+    );
   }
-  return `${json}]}`;
+  out.append("]}");
+  return out.end();
 }
 
 /** "T00:00:00.000Z" … "T23:59:00.000Z": the time of day of each minute, as `formatTime` ends. */
