@@ -3,7 +3,7 @@ import { HubError } from "../../errors.js";
 import { eventAggregateSql, SQLITE_AGGREGATE, toAggregateRow, type EventAggregateQuery, type EventAggregateRow } from "../aggregate-sql.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
 import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
-import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
+import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, NewEvent, StoredEvent } from "../store.js";
 import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
 import type { SqliteAggregates } from "./sqlite-aggregates.js";
@@ -13,10 +13,19 @@ import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
 
 type Bumps = Map<string, { count: number; last: number }>;
 
+/** The rows of the multi-row inserts (`INSERT_EVENTS_64`, `INSERT_EVENTS_8`), and the parameters of one row. */
+const MANY_ROWS = 64;
+const FEW_ROWS = 8;
+const EVENT_PARAMS = 13;
+
 /** The SQLite event log: appends (group commit, seq given in memory), reads, search and retention. */
 export class SqliteEvents implements EventsPart {
   private s!: Record<keyof typeof SQL | "topicGet", Database.Statement>;
   private readonly searchStatements = new Map<string, Database.Statement>();
+  // The inserts' parameters, filled in place for each statement.
+  private readonly oneRow: unknown[] = new Array(EVENT_PARAMS);
+  private readonly fewRows: unknown[] = new Array(FEW_ROWS * EVENT_PARAMS);
+  private readonly manyRows: unknown[] = new Array(MANY_ROWS * EVENT_PARAMS);
 
   constructor(
     private readonly state: SqliteState,
@@ -101,38 +110,7 @@ export class SqliteEvents implements EventsPart {
     let bumpCount = 0;
     let bumpLast = 0;
     let otherBumps: Bumps | undefined;
-    for (const e of request.events) {
-      const unknownTopic = !state.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
-      if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
-        // The caller checked; the topic vanished since. Fail this request only.
-        throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
-      }
-      const seq = state.nextSeq;
-      const info = s.INSERT_EVENT.run(
-        seq,
-        e.id,
-        e.topic,
-        e.type,
-        e.source,
-        e.subject,
-        e.time,
-        e.key,
-        e.dataJson,
-        hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null,
-        e.receivedAt,
-        e.clientId ? (publisher ?? null) : null,
-        e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null,
-      );
-      if (info.changes === 0) {
-        // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).
-        const prior = s.PRIOR_BY_ID.get(e.id) as PriorEvent;
-        checkRepeatedId(prior, e, publisher);
-        results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
-        continue;
-      }
-      // Created only once an event is really stored in it: a repeated id names no new topic.
-      if (unknownTopic && request.createTopics && s.ENSURE_TOPIC.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
-      state.nextSeq = seq + 1;
+    const keep = (e: NewEvent, seq: number): void => {
       results.push({ id: e.id, seq, topic: e.topic });
       // The request owns its events: give this one its seq in place rather than copy it.
       const committed = e as StoredEvent;
@@ -150,11 +128,61 @@ export class SqliteEvents implements EventsPart {
           if (e.receivedAt > b.last) b.last = e.receivedAt;
         } else otherBumps.set(e.topic, { count: 1, last: e.receivedAt });
       }
+    };
+    const { events } = request;
+    for (let i = 0; i < events.length;) {
+      // Runs of events to topics that exist go in multi-row statements (64 rows, then 8); the rest one by one.
+      const run = knownRun(events, i, state.knownTopics, newTopics);
+      const rows = run === MANY_ROWS ? MANY_ROWS : run >= FEW_ROWS ? FEW_ROWS : 0;
+      if (rows > 0 && this.insertRows(events, i, rows, publisher)) {
+        for (let j = i; j < i + rows; j++) keep(events[j]!, state.nextSeq++);
+        i += rows;
+        continue;
+      }
+      // One by one: the events to topics not known yet, the few left after the runs, and a run a repeated id aborted.
+      for (const end = Math.max(i + rows, i + 1); i < end; i++) {
+        const e = events[i]!;
+        const unknownTopic = !state.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
+        if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
+          // The caller checked; the topic vanished since. Fail this request only.
+          throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
+        }
+        const seq = state.nextSeq;
+        if (s.INSERT_EVENT.run(eventParams(e, seq, publisher, this.oneRow, 0)).changes === 0) {
+          // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).
+          const prior = s.PRIOR_BY_ID.get(e.id) as PriorEvent;
+          checkRepeatedId(prior, e, publisher);
+          results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
+          continue;
+        }
+        // Created only once an event is really stored in it: a repeated id names no new topic.
+        if (unknownTopic && request.createTopics && s.ENSURE_TOPIC.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
+        state.nextSeq = seq + 1;
+        keep(e, seq);
+      }
     }
     if (request.idempotencyKey !== undefined) s.IDEMPOTENCY_PUT.run(idempotencyScope(publisher), request.idempotencyKey, JSON.stringify(results), now);
     if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
     if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
+  }
+
+  /**
+   * Stores `rows` events from `from` in one statement, with the seqs from the next one on (not taken yet: the caller
+   * takes them on success). False when a constraint aborted the statement (a repeated id), which then stored nothing.
+   */
+  private insertRows(events: readonly NewEvent[], from: number, rows: number, publisher: string | undefined): boolean {
+    const params = rows === MANY_ROWS ? this.manyRows : this.fewRows;
+    const seq = this.state.nextSeq;
+    for (let j = 0; j < rows; j++) eventParams(events[from + j]!, seq + j, publisher, params, j * EVENT_PARAMS);
+    try {
+      (rows === MANY_ROWS ? this.s.INSERT_EVENTS_64 : this.s.INSERT_EVENTS_8).run(params);
+      return true;
+    } catch (error) {
+      // SQLite undid the statement and kept the transaction (ABORT); anything worse, or any other error, goes up.
+      if (this.state.db.inTransaction && String((error as { code?: unknown }).code).startsWith("SQLITE_CONSTRAINT")) return false;
+      throw error;
+    }
   }
 
   /** SQLite has no percentile function: aggregations with percentiles read the events instead. */
@@ -279,4 +307,39 @@ function foldBump(bumps: Bumps, topic: string, count: number, last: number): voi
     bump.count += count;
     if (last > bump.last) bump.last = last;
   } else bumps.set(topic, { count, last });
+}
+
+/**
+ * How many events from `from` on (at most {@link MANY_ROWS}) go to topics that exist: those need no check or creation
+ * between their inserts.
+ */
+function knownRun(events: readonly NewEvent[], from: number, known: ReadonlySet<string>, created: readonly string[]): number {
+  const end = Math.min(events.length, from + MANY_ROWS);
+  let topic: string | undefined;
+  let i = from;
+  for (; i < end; i++) {
+    const t = events[i]!.topic;
+    if (t === topic) continue;
+    if (!known.has(t) && !created.includes(t)) break;
+    topic = t;
+  }
+  return i - from;
+}
+
+/** Writes an event's row, as the inserts take it, into `params` from `at` (see `INSERT_EVENT` for the columns). */
+function eventParams(e: NewEvent, seq: number, publisher: string | undefined, params: unknown[], at: number): unknown[] {
+  params[at] = seq;
+  params[at + 1] = e.id;
+  params[at + 2] = e.topic;
+  params[at + 3] = e.type;
+  params[at + 4] = e.source;
+  params[at + 5] = e.subject;
+  params[at + 6] = e.time;
+  params[at + 7] = e.key;
+  params[at + 8] = e.dataJson;
+  params[at + 9] = hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null;
+  params[at + 10] = e.receivedAt;
+  params[at + 11] = e.clientId ? (publisher ?? null) : null;
+  params[at + 12] = e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null;
+  return params;
 }
