@@ -48,26 +48,28 @@ export class SqliteEvents implements EventsPart {
     const run = state.db.transaction(() => {
       const outcomes: AppendOutcome[] = [];
       const topicBumps: Bumps = new Map();
-      for (const request of requests) {
-        const requestStartSeq = state.nextSeq;
-        const newTopicsMark = newTopics.length;
-        try {
-          // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
-          // one (a nested transaction), so each request stands or falls alone.
-          const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined && request.outboxId === undefined;
-          outcomes.push(
-            singleWrite
-              ? this.appendOne(request, now, topicBumps, newTopics)
-              : state.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))(),
-          );
-        } catch (error) {
-          // SQLite may roll the whole transaction back on some errors (a full disk, an I/O error): then the requests
-          // after this one would commit one by one, outside it. Fail the whole batch instead.
-          if (!state.db.inTransaction) throw error;
-          state.nextSeq = requestStartSeq;
-          newTopics.length = newTopicsMark;
-          outcomes.push({ ok: false, error: translateSqliteError(error) as Error });
+      for (let r = 0; r < requests.length;) {
+        // Runs of plain one-event requests (a group commit of single publishes) share multi-row statements too.
+        const singles = singleRun(requests, r, state.knownTopics, newTopics);
+        const rows = singles === MANY_ROWS ? MANY_ROWS : singles >= FEW_ROWS ? FEW_ROWS : 0;
+        if (
+          rows > 0 &&
+          this.insertRows(
+            rows,
+            (j) => requests[r + j]!.events[0]!,
+            (j) => requests[r + j]!.publisher,
+          )
+        ) {
+          for (const end = r + rows; r < end; r++) {
+            const e = requests[r]!.events[0]! as StoredEvent;
+            e.seq = state.nextSeq++;
+            outcomes.push({ ok: true, results: [{ id: e.id, seq: e.seq, topic: e.topic }], stored: [e], replayed: false });
+            foldBump(topicBumps, e.topic, 1, e.receivedAt);
+          }
+          continue;
         }
+        // One by one: the other requests, and a run whose statement failed (a repeated id), each as it would have.
+        for (const end = Math.max(r + rows, r + 1); r < end; r++) outcomes.push(this.appendRequest(requests[r]!, now, topicBumps, newTopics));
       }
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
       if (state.nextSeq !== startSeq) {
@@ -85,6 +87,28 @@ export class SqliteEvents implements EventsPart {
     } catch (error) {
       state.nextSeq = startSeq;
       throw translateSqliteError(error);
+    }
+  }
+
+  /** One request of a group commit: stored all or nothing (a savepoint unless it writes one row), or failed alone. */
+  private appendRequest(request: AppendRequest, now: number, topicBumps: Bumps, newTopics: string[]): AppendOutcome {
+    const state = this.state;
+    const requestStartSeq = state.nextSeq;
+    const newTopicsMark = newTopics.length;
+    try {
+      // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
+      // one (a nested transaction), so each request stands or falls alone.
+      const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined && request.outboxId === undefined;
+      return singleWrite
+        ? this.appendOne(request, now, topicBumps, newTopics)
+        : state.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))();
+    } catch (error) {
+      // SQLite may roll the whole transaction back on some errors (a full disk, an I/O error): then the requests
+      // after this one would commit one by one, outside it. Fail the whole batch instead.
+      if (!state.db.inTransaction) throw error;
+      state.nextSeq = requestStartSeq;
+      newTopics.length = newTopicsMark;
+      return { ok: false, error: translateSqliteError(error) as Error };
     }
   }
 
@@ -106,35 +130,28 @@ export class SqliteEvents implements EventsPart {
     const results: AppendResult[] = [];
     const stored: StoredEvent[] = [];
     // This request's topic counts, folded into the batch's only once the request is certain to commit.
-    let bumpTopic: string | undefined;
-    let bumpCount = 0;
-    let bumpLast = 0;
-    let otherBumps: Bumps | undefined;
+    const tally = new TopicTally();
     const keep = (e: NewEvent, seq: number): void => {
       results.push({ id: e.id, seq, topic: e.topic });
       // The request owns its events: give this one its seq in place rather than copy it.
       const committed = e as StoredEvent;
       committed.seq = seq;
       stored.push(committed);
-      if (bumpTopic === undefined || bumpTopic === e.topic) {
-        bumpTopic = e.topic;
-        bumpCount++;
-        if (e.receivedAt > bumpLast) bumpLast = e.receivedAt;
-      } else {
-        otherBumps ??= new Map();
-        const b = otherBumps.get(e.topic);
-        if (b) {
-          b.count++;
-          if (e.receivedAt > b.last) b.last = e.receivedAt;
-        } else otherBumps.set(e.topic, { count: 1, last: e.receivedAt });
-      }
+      tally.add(e.topic, e.receivedAt);
     };
     const { events } = request;
     for (let i = 0; i < events.length;) {
       // Runs of events to topics that exist go in multi-row statements (64 rows, then 8); the rest one by one.
       const run = knownRun(events, i, state.knownTopics, newTopics);
       const rows = run === MANY_ROWS ? MANY_ROWS : run >= FEW_ROWS ? FEW_ROWS : 0;
-      if (rows > 0 && this.insertRows(events, i, rows, publisher)) {
+      if (
+        rows > 0 &&
+        this.insertRows(
+          rows,
+          (j) => events[i + j]!,
+          () => publisher,
+        )
+      ) {
         for (let j = i; j < i + rows; j++) keep(events[j]!, state.nextSeq++);
         i += rows;
         continue;
@@ -162,26 +179,27 @@ export class SqliteEvents implements EventsPart {
       }
     }
     if (request.idempotencyKey !== undefined) s.IDEMPOTENCY_PUT.run(idempotencyScope(publisher), request.idempotencyKey, JSON.stringify(results), now);
-    if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
-    if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
+    tally.foldInto(topicBumps);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
   }
 
   /**
-   * Stores `rows` events from `from` in one statement, with the seqs from the next one on (not taken yet: the caller
-   * takes them on success). False when a constraint aborted the statement (a repeated id), which then stored nothing.
+   * Stores `rows` events (the j-th is `eventAt(j)`, published by `publisherAt(j)`) in one statement, with the seqs from
+   * the next one on (not taken yet: the caller takes them on success). False when the statement failed and SQLite
+   * undid it alone (a repeated id aborts it): the caller then stores the events one by one, as it would have, and
+   * meets the same repeat or error there.
    */
-  private insertRows(events: readonly NewEvent[], from: number, rows: number, publisher: string | undefined): boolean {
+  private insertRows(rows: number, eventAt: (j: number) => NewEvent, publisherAt: (j: number) => string | undefined): boolean {
     const params = rows === MANY_ROWS ? this.manyRows : this.fewRows;
     const seq = this.state.nextSeq;
-    for (let j = 0; j < rows; j++) eventParams(events[from + j]!, seq + j, publisher, params, j * EVENT_PARAMS);
+    for (let j = 0; j < rows; j++) eventParams(eventAt(j), seq + j, publisherAt(j), params, j * EVENT_PARAMS);
     try {
       (rows === MANY_ROWS ? this.s.INSERT_EVENTS_64 : this.s.INSERT_EVENTS_8).run(params);
       return true;
     } catch (error) {
-      // SQLite undid the statement and kept the transaction (ABORT); anything worse, or any other error, goes up.
-      if (this.state.db.inTransaction && String((error as { code?: unknown }).code).startsWith("SQLITE_CONSTRAINT")) return false;
-      throw error;
+      // Rolled back further than the statement (a full disk, an I/O error): the whole batch fails, as one by one.
+      if (!this.state.db.inTransaction) throw error;
+      return false;
     }
   }
 
@@ -326,6 +344,22 @@ function knownRun(events: readonly NewEvent[], from: number, known: ReadonlySet<
   return i - from;
 }
 
+/**
+ * How many requests from `from` on (at most {@link MANY_ROWS}) are one event to a topic that exists, with no
+ * Idempotency-Key or outbox row: each is that one row, stored or not, and needs no savepoint.
+ */
+function singleRun(requests: readonly AppendRequest[], from: number, known: ReadonlySet<string>, created: readonly string[]): number {
+  const end = Math.min(requests.length, from + MANY_ROWS);
+  let i = from;
+  for (; i < end; i++) {
+    const r = requests[i]!;
+    if (r.events.length !== 1 || r.idempotencyKey !== undefined || r.outboxId !== undefined) break;
+    const t = r.events[0]!.topic;
+    if (!known.has(t) && !created.includes(t)) break;
+  }
+  return i - from;
+}
+
 /** Writes an event's row, as the inserts take it, into `params` from `at` (see `INSERT_EVENT` for the columns). */
 function eventParams(e: NewEvent, seq: number, publisher: string | undefined, params: unknown[], at: number): unknown[] {
   params[at] = seq;
@@ -342,4 +376,33 @@ function eventParams(e: NewEvent, seq: number, publisher: string | undefined, pa
   params[at + 11] = e.clientId ? (publisher ?? null) : null;
   params[at + 12] = e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null;
   return params;
+}
+
+/** A request's counts per topic: the first topic in fields (requests are mostly one topic), others in a map. */
+class TopicTally {
+  private topic: string | undefined;
+  private count = 0;
+  private last = 0;
+  private others: Bumps | undefined;
+
+  add(topic: string, receivedAt: number): void {
+    if (this.topic === undefined || this.topic === topic) {
+      this.topic = topic;
+      this.count++;
+      if (receivedAt > this.last) this.last = receivedAt;
+      return;
+    }
+    this.others ??= new Map();
+    const b = this.others.get(topic);
+    if (b) {
+      b.count++;
+      if (receivedAt > b.last) b.last = receivedAt;
+    } else this.others.set(topic, { count: 1, last: receivedAt });
+  }
+
+  /** Adds the counts to a batch's. */
+  foldInto(bumps: Bumps): void {
+    if (this.topic !== undefined) foldBump(bumps, this.topic, this.count, this.last);
+    if (this.others) for (const [topic, b] of this.others) foldBump(bumps, topic, b.count, b.last);
+  }
 }

@@ -385,6 +385,48 @@ export function eventsConformance(state: SuiteState): void {
       expect(await store.topics.get("big")).toMatchObject({ eventCount: 2 + 127 });
     });
 
+    for (const n of [7, 8, 9, 64, 65, 130]) {
+      it(`group-commits ${n} one-event requests in order, with consecutive seqs`, async () => {
+        await append(store, [makeEvent("big")]);
+        const events = varied(n, "big");
+        const outcomes = (await store.events.append(events.map((e) => ({ events: [e], createTopics: true })))).map(expectOk);
+        const base = (await store.events.readAfter(0, 1))[0]!.seq + 1;
+        expect(outcomes.map((o) => o.results)).toEqual(events.map((e, i) => [{ id: e.id, seq: base + i, topic: "big" }]));
+        expect(outcomes.map((o) => [o.replayed, o.stored.length])).toEqual(events.map(() => [false, 1]));
+        expect((await store.events.readAfter(base - 1, n + 1)).map((e) => persisted(e))).toEqual(events.map((e, i) => persisted(e, base + i)));
+        expect(await store.topics.get("big")).toMatchObject({ eventCount: n + 1 });
+      });
+    }
+
+    it("group-commits one-event requests around repeats, new topics and a failing request, each as alone", async () => {
+      await store.topics.create({ name: "big" }, T0);
+      const first = await append(store, [clientEvent("c-5", "big", { data: { first: true } })]);
+      const events = varied(80, "big");
+      events[5] = clientEvent("c-5", "big", { data: { second: true } });
+      events[20] = clientEvent("c-new", "big");
+      events[21] = clientEvent("c-new", "big");
+      events[40] = makeEvent("not.there");
+      events[50] = makeEvent("fresh.topic");
+      const outcomes = await store.events.append(events.map((e, i) => ({ events: [e], createTopics: i !== 40 })));
+      expect((expectFailed(outcomes[40]) as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
+      const skipped = new Set([5, 21, 40]);
+      const fresh = events.filter((_, i) => !skipped.has(i));
+      const seqOf = new Map(fresh.map((e, i) => [e, first.results[0]!.seq + 1 + i]));
+      outcomes.forEach((o, i) => {
+        if (i === 40) return;
+        const seq = i === 5 ? first.results[0]!.seq : i === 21 ? seqOf.get(events[20]!) : seqOf.get(events[i]!);
+        expect(expectOk(o).results).toEqual([{ id: events[i]!.id, seq, topic: events[i]!.topic }]);
+        expect(expectOk(o).replayed).toBe(i === 5 || i === 21);
+      });
+      expect((await store.events.readAfter(0, 1000)).map((e) => persisted(e))).toEqual([
+        persisted(first.stored[0]!),
+        ...fresh.map((e) => persisted(e, seqOf.get(e))),
+      ]);
+      expect(await store.topics.get("big")).toMatchObject({ eventCount: 1 + 76 });
+      expect(await store.topics.get("fresh.topic")).toMatchObject({ eventCount: 1 });
+      expect(await store.topics.get("not.there")).toBeUndefined();
+    });
+
     it("creates a topic first named inside a run, or fails the request without createTopics", async () => {
       await store.topics.create({ name: "known" }, T0);
       const events = [...varied(40, "known"), ...varied(60, "fresh.topic"), ...varied(30, "known")];
