@@ -16,7 +16,10 @@ export const STORE_PRAGMAS = [
   "cache_size = -65536",
 ];
 
-/** The store's insert (13 parameters: the publisher, null for hub-generated ids, then the captured headers). */
+/**
+ * The store's one-row insert (13 parameters: the publisher, null for hub-generated ids, then the captured headers). The
+ * store binds runs of events into its 64- and 8-row forms; the baseline keeps one `run()` per row.
+ */
 export const INSERT_EVENT_SQL = INSERT_EVENT;
 
 /** The SQL the store's event search builds for `?topic=X&from=…&to=…&limit=N` (one exact topic, ascending). */

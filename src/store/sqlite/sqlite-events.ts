@@ -3,7 +3,7 @@ import { HubError } from "../../errors.js";
 import { eventAggregateSql, SQLITE_AGGREGATE, toAggregateRow, type EventAggregateQuery, type EventAggregateRow } from "../aggregate-sql.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
 import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
-import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, StoredEvent } from "../store.js";
+import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, NewEvent, StoredEvent } from "../store.js";
 import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
 import type { SqliteAggregates } from "./sqlite-aggregates.js";
@@ -13,10 +13,19 @@ import { prepareAll, SQLITE_ROWS, type SqliteState } from "./sqlite-state.js";
 
 type Bumps = Map<string, { count: number; last: number }>;
 
+/** The rows of the multi-row inserts (`INSERT_EVENTS_64`, `INSERT_EVENTS_8`), and the parameters of one row. */
+const MANY_ROWS = 64;
+const FEW_ROWS = 8;
+const EVENT_PARAMS = 13;
+
 /** The SQLite event log: appends (group commit, seq given in memory), reads, search and retention. */
 export class SqliteEvents implements EventsPart {
   private s!: Record<keyof typeof SQL | "topicGet", Database.Statement>;
   private readonly searchStatements = new Map<string, Database.Statement>();
+  // The inserts' parameters, filled in place for each statement.
+  private readonly oneRow: unknown[] = new Array(EVENT_PARAMS);
+  private readonly fewRows: unknown[] = new Array(FEW_ROWS * EVENT_PARAMS);
+  private readonly manyRows: unknown[] = new Array(MANY_ROWS * EVENT_PARAMS);
 
   constructor(
     private readonly state: SqliteState,
@@ -39,26 +48,28 @@ export class SqliteEvents implements EventsPart {
     const run = state.db.transaction(() => {
       const outcomes: AppendOutcome[] = [];
       const topicBumps: Bumps = new Map();
-      for (const request of requests) {
-        const requestStartSeq = state.nextSeq;
-        const newTopicsMark = newTopics.length;
-        try {
-          // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
-          // one (a nested transaction), so each request stands or falls alone.
-          const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined && request.outboxId === undefined;
-          outcomes.push(
-            singleWrite
-              ? this.appendOne(request, now, topicBumps, newTopics)
-              : state.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))(),
-          );
-        } catch (error) {
-          // SQLite may roll the whole transaction back on some errors (a full disk, an I/O error): then the requests
-          // after this one would commit one by one, outside it. Fail the whole batch instead.
-          if (!state.db.inTransaction) throw error;
-          state.nextSeq = requestStartSeq;
-          newTopics.length = newTopicsMark;
-          outcomes.push({ ok: false, error: translateSqliteError(error) as Error });
+      for (let r = 0; r < requests.length;) {
+        // Runs of plain one-event requests (a group commit of single publishes) share multi-row statements too.
+        const singles = singleRun(requests, r, state.knownTopics, newTopics);
+        const rows = singles === MANY_ROWS ? MANY_ROWS : singles >= FEW_ROWS ? FEW_ROWS : 0;
+        if (
+          rows > 0 &&
+          this.insertRows(
+            rows,
+            (j) => requests[r + j]!.events[0]!,
+            (j) => requests[r + j]!.publisher,
+          )
+        ) {
+          for (const end = r + rows; r < end; r++) {
+            const e = requests[r]!.events[0]! as StoredEvent;
+            e.seq = state.nextSeq++;
+            outcomes.push({ ok: true, results: [{ id: e.id, seq: e.seq, topic: e.topic }], stored: [e], replayed: false });
+            foldBump(topicBumps, e.topic, 1, e.receivedAt);
+          }
+          continue;
         }
+        // One by one: the other requests, and a run whose statement failed (a repeated id), each as it would have.
+        for (const end = Math.max(r + rows, r + 1); r < end; r++) outcomes.push(this.appendRequest(requests[r]!, now, topicBumps, newTopics));
       }
       for (const [topic, bump] of topicBumps) this.s.BUMP_TOPIC.run(bump.count, bump.last, topic);
       if (state.nextSeq !== startSeq) {
@@ -76,6 +87,28 @@ export class SqliteEvents implements EventsPart {
     } catch (error) {
       state.nextSeq = startSeq;
       throw translateSqliteError(error);
+    }
+  }
+
+  /** One request of a group commit: stored all or nothing (a savepoint unless it writes one row), or failed alone. */
+  private appendRequest(request: AppendRequest, now: number, topicBumps: Bumps, newTopics: string[]): AppendOutcome {
+    const state = this.state;
+    const requestStartSeq = state.nextSeq;
+    const newTopicsMark = newTopics.length;
+    try {
+      // A request that writes one row needs no savepoint: it fails before writing or not at all. Others get
+      // one (a nested transaction), so each request stands or falls alone.
+      const singleWrite = request.events.length === 1 && request.idempotencyKey === undefined && request.outboxId === undefined;
+      return singleWrite
+        ? this.appendOne(request, now, topicBumps, newTopics)
+        : state.db.transaction(() => this.appendOne(request, now, topicBumps, newTopics))();
+    } catch (error) {
+      // SQLite may roll the whole transaction back on some errors (a full disk, an I/O error): then the requests
+      // after this one would commit one by one, outside it. Fail the whole batch instead.
+      if (!state.db.inTransaction) throw error;
+      state.nextSeq = requestStartSeq;
+      newTopics.length = newTopicsMark;
+      return { ok: false, error: translateSqliteError(error) as Error };
     }
   }
 
@@ -97,64 +130,77 @@ export class SqliteEvents implements EventsPart {
     const results: AppendResult[] = [];
     const stored: StoredEvent[] = [];
     // This request's topic counts, folded into the batch's only once the request is certain to commit.
-    let bumpTopic: string | undefined;
-    let bumpCount = 0;
-    let bumpLast = 0;
-    let otherBumps: Bumps | undefined;
-    for (const e of request.events) {
-      const unknownTopic = !state.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
-      if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
-        // The caller checked; the topic vanished since. Fail this request only.
-        throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
-      }
-      const seq = state.nextSeq;
-      const info = s.INSERT_EVENT.run(
-        seq,
-        e.id,
-        e.topic,
-        e.type,
-        e.source,
-        e.subject,
-        e.time,
-        e.key,
-        e.dataJson,
-        hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null,
-        e.receivedAt,
-        e.clientId ? (publisher ?? null) : null,
-        e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null,
-      );
-      if (info.changes === 0) {
-        // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).
-        const prior = s.PRIOR_BY_ID.get(e.id) as PriorEvent;
-        checkRepeatedId(prior, e, publisher);
-        results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
-        continue;
-      }
-      // Created only once an event is really stored in it: a repeated id names no new topic.
-      if (unknownTopic && request.createTopics && s.ENSURE_TOPIC.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
-      state.nextSeq = seq + 1;
+    const tally = new TopicTally();
+    const keep = (e: NewEvent, seq: number): void => {
       results.push({ id: e.id, seq, topic: e.topic });
       // The request owns its events: give this one its seq in place rather than copy it.
       const committed = e as StoredEvent;
       committed.seq = seq;
       stored.push(committed);
-      if (bumpTopic === undefined || bumpTopic === e.topic) {
-        bumpTopic = e.topic;
-        bumpCount++;
-        if (e.receivedAt > bumpLast) bumpLast = e.receivedAt;
-      } else {
-        otherBumps ??= new Map();
-        const b = otherBumps.get(e.topic);
-        if (b) {
-          b.count++;
-          if (e.receivedAt > b.last) b.last = e.receivedAt;
-        } else otherBumps.set(e.topic, { count: 1, last: e.receivedAt });
+      tally.add(e.topic, e.receivedAt);
+    };
+    const { events } = request;
+    for (let i = 0; i < events.length;) {
+      // Runs of events to topics that exist go in multi-row statements (64 rows, then 8); the rest one by one.
+      const run = knownRun(events, i, state.knownTopics, newTopics);
+      const rows = run === MANY_ROWS ? MANY_ROWS : run >= FEW_ROWS ? FEW_ROWS : 0;
+      if (
+        rows > 0 &&
+        this.insertRows(
+          rows,
+          (j) => events[i + j]!,
+          () => publisher,
+        )
+      ) {
+        for (let j = i; j < i + rows; j++) keep(events[j]!, state.nextSeq++);
+        i += rows;
+        continue;
+      }
+      // One by one: the events to topics not known yet, the few left after the runs, and a run a repeated id aborted.
+      for (const end = Math.max(i + rows, i + 1); i < end; i++) {
+        const e = events[i]!;
+        const unknownTopic = !state.knownTopics.has(e.topic) && !newTopics.includes(e.topic);
+        if (unknownTopic && !request.createTopics && !s.topicGet.get(e.topic)) {
+          // The caller checked; the topic vanished since. Fail this request only.
+          throw new HubError("SB_TOPIC_NOT_FOUND", `topic ${JSON.stringify(e.topic)} does not exist`);
+        }
+        const seq = state.nextSeq;
+        if (s.INSERT_EVENT.run(eventParams(e, seq, publisher, this.oneRow, 0)).changes === 0) {
+          // A repeat of a client-given id: answer with the first result, store nothing (or refuse: see repeats.ts).
+          const prior = s.PRIOR_BY_ID.get(e.id) as PriorEvent;
+          checkRepeatedId(prior, e, publisher);
+          results.push({ id: e.id, seq: prior.seq, topic: prior.topic });
+          continue;
+        }
+        // Created only once an event is really stored in it: a repeated id names no new topic.
+        if (unknownTopic && request.createTopics && s.ENSURE_TOPIC.run(e.topic, now, now).changes > 0) newTopics.push(e.topic);
+        state.nextSeq = seq + 1;
+        keep(e, seq);
       }
     }
     if (request.idempotencyKey !== undefined) s.IDEMPOTENCY_PUT.run(idempotencyScope(publisher), request.idempotencyKey, JSON.stringify(results), now);
-    if (bumpTopic !== undefined) foldBump(topicBumps, bumpTopic, bumpCount, bumpLast);
-    if (otherBumps) for (const [topic, b] of otherBumps) foldBump(topicBumps, topic, b.count, b.last);
+    tally.foldInto(topicBumps);
     return { ok: true, results, stored, replayed: stored.length === 0 && results.length > 0 && request.events.every((e) => e.clientId) };
+  }
+
+  /**
+   * Stores `rows` events (the j-th is `eventAt(j)`, published by `publisherAt(j)`) in one statement, with the seqs from
+   * the next one on (not taken yet: the caller takes them on success). False when the statement failed and SQLite
+   * undid it alone (a repeated id aborts it): the caller then stores the events one by one, as it would have, and
+   * meets the same repeat or error there.
+   */
+  private insertRows(rows: number, eventAt: (j: number) => NewEvent, publisherAt: (j: number) => string | undefined): boolean {
+    const params = rows === MANY_ROWS ? this.manyRows : this.fewRows;
+    const seq = this.state.nextSeq;
+    for (let j = 0; j < rows; j++) eventParams(eventAt(j), seq + j, publisherAt(j), params, j * EVENT_PARAMS);
+    try {
+      (rows === MANY_ROWS ? this.s.INSERT_EVENTS_64 : this.s.INSERT_EVENTS_8).run(params);
+      return true;
+    } catch (error) {
+      // Rolled back further than the statement (a full disk, an I/O error): the whole batch fails, as one by one.
+      if (!this.state.db.inTransaction) throw error;
+      return false;
+    }
   }
 
   /** SQLite has no percentile function: aggregations with percentiles read the events instead. */
@@ -279,4 +325,84 @@ function foldBump(bumps: Bumps, topic: string, count: number, last: number): voi
     bump.count += count;
     if (last > bump.last) bump.last = last;
   } else bumps.set(topic, { count, last });
+}
+
+/**
+ * How many events from `from` on (at most {@link MANY_ROWS}) go to topics that exist: those need no check or creation
+ * between their inserts.
+ */
+function knownRun(events: readonly NewEvent[], from: number, known: ReadonlySet<string>, created: readonly string[]): number {
+  const end = Math.min(events.length, from + MANY_ROWS);
+  let topic: string | undefined;
+  let i = from;
+  for (; i < end; i++) {
+    const t = events[i]!.topic;
+    if (t === topic) continue;
+    if (!known.has(t) && !created.includes(t)) break;
+    topic = t;
+  }
+  return i - from;
+}
+
+/**
+ * How many requests from `from` on (at most {@link MANY_ROWS}) are one event to a topic that exists, with no
+ * Idempotency-Key or outbox row: each is that one row, stored or not, and needs no savepoint.
+ */
+function singleRun(requests: readonly AppendRequest[], from: number, known: ReadonlySet<string>, created: readonly string[]): number {
+  const end = Math.min(requests.length, from + MANY_ROWS);
+  let i = from;
+  for (; i < end; i++) {
+    const r = requests[i]!;
+    if (r.events.length !== 1 || r.idempotencyKey !== undefined || r.outboxId !== undefined) break;
+    const t = r.events[0]!.topic;
+    if (!known.has(t) && !created.includes(t)) break;
+  }
+  return i - from;
+}
+
+/** Writes an event's row, as the inserts take it, into `params` from `at` (see `INSERT_EVENT` for the columns). */
+function eventParams(e: NewEvent, seq: number, publisher: string | undefined, params: unknown[], at: number): unknown[] {
+  params[at] = seq;
+  params[at + 1] = e.id;
+  params[at + 2] = e.topic;
+  params[at + 3] = e.type;
+  params[at + 4] = e.source;
+  params[at + 5] = e.subject;
+  params[at + 6] = e.time;
+  params[at + 7] = e.key;
+  params[at + 8] = e.dataJson;
+  params[at + 9] = hasKeys(e.attributes) ? JSON.stringify(e.attributes) : null;
+  params[at + 10] = e.receivedAt;
+  params[at + 11] = e.clientId ? (publisher ?? null) : null;
+  params[at + 12] = e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null;
+  return params;
+}
+
+/** A request's counts per topic: the first topic in fields (requests are mostly one topic), others in a map. */
+class TopicTally {
+  private topic: string | undefined;
+  private count = 0;
+  private last = 0;
+  private others: Bumps | undefined;
+
+  add(topic: string, receivedAt: number): void {
+    if (this.topic === undefined || this.topic === topic) {
+      this.topic = topic;
+      this.count++;
+      if (receivedAt > this.last) this.last = receivedAt;
+      return;
+    }
+    this.others ??= new Map();
+    const b = this.others.get(topic);
+    if (b) {
+      b.count++;
+      if (receivedAt > b.last) b.last = receivedAt;
+    } else this.others.set(topic, { count: 1, last: receivedAt });
+  }
+
+  /** Adds the counts to a batch's. */
+  foldInto(bumps: Bumps): void {
+    if (this.topic !== undefined) foldBump(bumps, this.topic, this.count, this.last);
+    if (this.others) for (const [topic, b] of this.others) foldBump(bumps, topic, b.count, b.last);
+  }
 }

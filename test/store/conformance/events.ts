@@ -321,6 +321,127 @@ export function eventsConformance(state: SuiteState): void {
     });
   });
 
+  // SQLite stores runs of a request's events with multi-row statements (64 rows, then 8, the rest one by one): sizes
+  // around those, and repeats and new topics inside a run, must store exactly what one row at a time would.
+  describe("large requests", () => {
+    /** A mix of fields, so that each row's columns are checked in place. */
+    const varied = (n: number, topic: string): NewEvent[] =>
+      Array.from({ length: n }, (_, i) =>
+        makeEvent(topic, {
+          type: i % 3 === 0 ? "t.created" : null,
+          key: i % 5 === 0 ? `k${i}` : null,
+          attributes: i % 7 === 0 ? { n: String(i) } : {},
+          headers: i % 11 === 0 ? { "x-n": String(i) } : undefined,
+          time: T0 + i,
+          receivedAt: T0 + 60_000 * (i % 2),
+          data: { i },
+        }),
+      );
+
+    for (const n of [1, 7, 8, 9, 63, 64, 65, 500]) {
+      it(`stores a request of ${n} events in order, once each, with consecutive seqs`, async () => {
+        await append(store, [makeEvent("big")]);
+        const events = varied(n, "big");
+        const out = await append(store, events);
+        expect(out.results.map((r) => r.id)).toEqual(events.map((e) => e.id));
+        const seqs = out.results.map((r) => r.seq);
+        expect(seqs).toEqual(events.map((_, i) => seqs[0]! + i));
+        expect(seqs[0]).toBe((await store.events.readAfter(0, 1))[0]!.seq + 1);
+        const expected = events.map((e, i) => persisted(e, seqs[i]));
+        expect(out.stored.map((e) => persisted(e))).toEqual(expected);
+        expect((await store.events.readAfter(seqs[0]! - 1, n + 1)).map((e) => persisted(e))).toEqual(expected);
+        expect(await store.events.lastSeq()).toBe(seqs.at(-1));
+        expect(await store.topics.get("big")).toMatchObject({ eventCount: n + 1, lastEventAt: T0 + (n > 1 ? 60_000 : 0) });
+      });
+    }
+
+    it("answers repeated client ids inside runs with the first results; the other events take the seqs in turn", async () => {
+      const first = await append(store, [clientEvent("c-10", "big"), clientEvent("c-70", "big", { data: { first: true } })]);
+      const [seq10, seq70] = first.results.map((r) => r.seq);
+      const events = varied(130, "big");
+      events[10] = clientEvent("c-10", "big");
+      events[70] = clientEvent("c-70", "big", { data: { second: true } });
+      events[100] = clientEvent("c-new", "big");
+      events[101] = clientEvent("c-new", "big");
+      const out = await append(store, events);
+      const repeats = new Set([10, 70, 101]);
+      const fresh = events.filter((_, i) => !repeats.has(i));
+      const base = seq70! + 1;
+      const seqOf = new Map(fresh.map((e, i) => [e, base + i]));
+      expect(out.results).toEqual(
+        events.map((e, i) => ({
+          id: e.id,
+          topic: "big",
+          seq: i === 10 ? seq10 : i === 70 ? seq70 : i === 101 ? seqOf.get(events[100]!) : seqOf.get(e),
+        })),
+      );
+      expect(out.replayed).toBe(false);
+      expect(out.stored.map((e) => e.id)).toEqual(fresh.map((e) => e.id));
+      expect((await store.events.readAfter(0, 1000)).map((e) => persisted(e))).toEqual([
+        ...first.stored.map((e) => persisted(e)),
+        ...fresh.map((e) => persisted(e, seqOf.get(e))),
+      ]);
+      expect((await store.events.get("c-70"))?.data).toEqual({ first: true });
+      expect(await store.topics.get("big")).toMatchObject({ eventCount: 2 + 127 });
+    });
+
+    for (const n of [7, 8, 9, 64, 65, 130]) {
+      it(`group-commits ${n} one-event requests in order, with consecutive seqs`, async () => {
+        await append(store, [makeEvent("big")]);
+        const events = varied(n, "big");
+        const outcomes = (await store.events.append(events.map((e) => ({ events: [e], createTopics: true })))).map(expectOk);
+        const base = (await store.events.readAfter(0, 1))[0]!.seq + 1;
+        expect(outcomes.map((o) => o.results)).toEqual(events.map((e, i) => [{ id: e.id, seq: base + i, topic: "big" }]));
+        expect(outcomes.map((o) => [o.replayed, o.stored.length])).toEqual(events.map(() => [false, 1]));
+        expect((await store.events.readAfter(base - 1, n + 1)).map((e) => persisted(e))).toEqual(events.map((e, i) => persisted(e, base + i)));
+        expect(await store.topics.get("big")).toMatchObject({ eventCount: n + 1 });
+      });
+    }
+
+    it("group-commits one-event requests around repeats, new topics and a failing request, each as alone", async () => {
+      await store.topics.create({ name: "big" }, T0);
+      const first = await append(store, [clientEvent("c-5", "big", { data: { first: true } })]);
+      const events = varied(80, "big");
+      events[5] = clientEvent("c-5", "big", { data: { second: true } });
+      events[20] = clientEvent("c-new", "big");
+      events[21] = clientEvent("c-new", "big");
+      events[40] = makeEvent("not.there");
+      events[50] = makeEvent("fresh.topic");
+      const outcomes = await store.events.append(events.map((e, i) => ({ events: [e], createTopics: i !== 40 })));
+      expect((expectFailed(outcomes[40]) as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
+      const skipped = new Set([5, 21, 40]);
+      const fresh = events.filter((_, i) => !skipped.has(i));
+      const seqOf = new Map(fresh.map((e, i) => [e, first.results[0]!.seq + 1 + i]));
+      outcomes.forEach((o, i) => {
+        if (i === 40) return;
+        const seq = i === 5 ? first.results[0]!.seq : i === 21 ? seqOf.get(events[20]!) : seqOf.get(events[i]!);
+        expect(expectOk(o).results).toEqual([{ id: events[i]!.id, seq, topic: events[i]!.topic }]);
+        expect(expectOk(o).replayed).toBe(i === 5 || i === 21);
+      });
+      expect((await store.events.readAfter(0, 1000)).map((e) => persisted(e))).toEqual([
+        persisted(first.stored[0]!),
+        ...fresh.map((e) => persisted(e, seqOf.get(e))),
+      ]);
+      expect(await store.topics.get("big")).toMatchObject({ eventCount: 1 + 76 });
+      expect(await store.topics.get("fresh.topic")).toMatchObject({ eventCount: 1 });
+      expect(await store.topics.get("not.there")).toBeUndefined();
+    });
+
+    it("creates a topic first named inside a run, or fails the request without createTopics", async () => {
+      await store.topics.create({ name: "known" }, T0);
+      const events = [...varied(40, "known"), ...varied(60, "fresh.topic"), ...varied(30, "known")];
+      const [refused] = await store.events.append([{ events, createTopics: false }]);
+      expect((expectFailed(refused) as HubError).code).toBe("SB_TOPIC_NOT_FOUND");
+      expect(await store.events.lastSeq()).toBe(0);
+
+      const out = await append(store, events);
+      expect(out.results.map((r) => r.seq)).toEqual(events.map((_, i) => i + 1));
+      expect((await store.events.readAfter(0, 1000)).map((e) => persisted(e))).toEqual(events.map((e, i) => persisted(e, i + 1)));
+      expect(await store.topics.get("known")).toMatchObject({ eventCount: 70 });
+      expect(await store.topics.get("fresh.topic")).toMatchObject({ eventCount: 60 });
+    });
+  });
+
   describe("captured request headers", () => {
     it("keeps an event's headers and reads them back everywhere; an event without has none", async () => {
       const headers = { "x-tenant": "acme", "x-request-id": "r-1 ünïcode" };

@@ -1,8 +1,18 @@
-/** The SQLite statements of the event log (see `../sqlite-events.ts`). */
+/** The SQLite statements of the event log (see `../sqlite-events.ts`); every export is a statement, prepared by name. */
+
+const EVENT_COLUMNS = `seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, headers`;
+const EVENT_VALUES = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** Stores one event with the seq given in memory; a repeated id changes nothing (then looked up as a repeat). */
-export const INSERT_EVENT = `INSERT INTO events (seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, headers)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+export const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS})
+         VALUES ${EVENT_VALUES} ON CONFLICT (id) DO NOTHING`;
+/**
+ * Stores n events in one statement (one call into SQLite instead of n). No ON CONFLICT: a repeated id aborts the
+ * statement, which undoes its rows and nothing else, and the caller stores those events one by one instead.
+ */
+const insertEvents = (n: number): string => `INSERT INTO events (${EVENT_COLUMNS}) VALUES ${Array(n).fill(EVENT_VALUES).join(", ")}`;
+export const INSERT_EVENTS_8 = insertEvents(8);
+export const INSERT_EVENTS_64 = insertEvents(64);
 export const EVENT_BY_ID = `SELECT * FROM events WHERE id = ?`;
 /** What deciding a repeat of a client id needs (see `../../repeats.ts`). */
 export const PRIOR_BY_ID = `SELECT seq, topic, source, publisher FROM events WHERE id = ?`;
