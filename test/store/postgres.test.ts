@@ -102,6 +102,26 @@ function definePostgresTests(): void {
       return outcome;
     }
 
+    /**
+     * Appends `event` on `store` while another connection, holding the appends' lock, adds an aggregate: the append
+     * waits for the lock, then the other transaction commits and lets it go.
+     */
+    async function appendWhileAggregateAdded(url: string, store: Store, name: string, definition: object, event: ReturnType<typeof makeEvent>): Promise<void> {
+      const creator = new pg.Client({ connectionString: url });
+      await creator.connect();
+      try {
+        await creator.query(`BEGIN`);
+        await creator.query(LOCK_APPENDS);
+        await creator.query(INSERT_AGGREGATE, [name, JSON.stringify(definition), T0]);
+        const appending = store.events.append([{ events: [event], createTopics: true }]);
+        await eventuallyTrue(async () => (await creator.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0);
+        await creator.query(`COMMIT`);
+        expectOk((await appending)[0]);
+      } finally {
+        await creator.end();
+      }
+    }
+
     it("is opened and migrated by openStore() for a postgres:// URL", async () => {
       const url = await newDatabase();
       const store = await openStore(url);
@@ -178,19 +198,7 @@ function definePostgresTests(): void {
       const event = (n: number) => makeEvent("orders.paid", { data: { amount: n }, time: T0 });
       expectOk((await a.events.append([{ events: [event(1)], createTopics: true }]))[0]);
       expectOk((await b.events.append([{ events: [event(2)], createTopics: true }]))[0]); // b compiles "no definitions"
-      const creator = new pg.Client({ connectionString: url });
-      await creator.connect();
-      try {
-        await creator.query(`BEGIN`);
-        await creator.query(LOCK_APPENDS);
-        await creator.query(INSERT_AGGREGATE, ["revenue", JSON.stringify({ topic: "orders.*", metrics: ["sum:data.amount"], interval: "1h" }), T0]);
-        const appending = b.events.append([{ events: [event(10)], createTopics: true }]);
-        await eventuallyTrue(async () => (await creator.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0);
-        await creator.query(`COMMIT`);
-        expectOk((await appending)[0]);
-      } finally {
-        await creator.end();
-      }
+      await appendWhileAggregateAdded(url, b, "revenue", { topic: "orders.*", metrics: ["sum:data.amount"], interval: "1h" }, event(10));
       expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([
         { t: T0, group: "", field: "", n: 1, sum: 0, min: 0, max: 0 },
         { t: T0, group: "", field: "data.amount", n: 1, sum: 10, min: 10, max: 10 },
@@ -208,19 +216,7 @@ function definePostgresTests(): void {
       await a.aggregates.create("revenue", { topic: "orders.*", metrics: ["sum:data.amount"], interval: "1h" }, T0);
       expectOk((await b.events.append([{ events: [event(1)], createTopics: true }]))[0]); // b compiles "revenue"
       expectOk((await b.events.append([{ events: [event(2)], createTopics: true }]))[0]); // in one statement, with its cells
-      const creator = new pg.Client({ connectionString: url });
-      await creator.connect();
-      try {
-        await creator.query(`BEGIN`);
-        await creator.query(LOCK_APPENDS);
-        await creator.query(INSERT_AGGREGATE, ["tally", JSON.stringify({ topic: "orders.*", metrics: ["count"], interval: "1h" }), T0]);
-        const appending = b.events.append([{ events: [event(10)], createTopics: true }]);
-        await eventuallyTrue(async () => (await creator.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0);
-        await creator.query(`COMMIT`);
-        expectOk((await appending)[0]);
-      } finally {
-        await creator.end();
-      }
+      await appendWhileAggregateAdded(url, b, "tally", { topic: "orders.*", metrics: ["count"], interval: "1h" }, event(10));
       expect(await a.aggregates.cells("revenue", T0, T0 + 3_600_000)).toEqual([
         { t: T0, group: "", field: "", n: 3, sum: 0, min: 0, max: 0 },
         { t: T0, group: "", field: "data.amount", n: 3, sum: 13, min: 1, max: 10 },
