@@ -10,7 +10,6 @@ import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits, type Limits } from ".
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { createPublishFastPath, publishLogLevel } from "./publish-fast-path.js";
-import { createStreamFastPath } from "./stream-fast-path.js";
 import { createPublisher, registerEventRoutes } from "./routes/events.js";
 import { CONSOLE_DIR, consoleOpenPaths, isConsolePage, loadConsole, registerConsoleRoutes, sendConsoleIndex, type ConsoleSite } from "./routes/console.js";
 import { registerDestinationRoutes } from "./routes/destinations.js";
@@ -147,10 +146,9 @@ function requestIds(): () => string {
 }
 
 /**
- * Puts the lean paths ahead of fastify's handler on the app's server: publishes (publish-fast-path.ts) and plain
- * stream opens (stream-fast-path.ts). They answer only while the app is ready (not starting, draining or closing);
- * publishes with the auth hook's credential check and the publish rate limit that `limits` holds, stream opens only
- * with auth off. Any other request, and every request through `inject()`, is fastify's.
+ * Puts the lean publish path (publish-fast-path.ts) ahead of fastify's handler on the app's server. It answers only
+ * while the app is ready (not starting, draining or closing), with the auth hook's credential check and the publish
+ * rate limit that `limits` holds; any other request, and every request through `inject()`, is fastify's.
  */
 function installPublishFastPath(
   fastify: FastifyInstance,
@@ -180,22 +178,12 @@ function installPublishFastPath(
     parseJson: (text, done) => defaultJsonParser({} as FastifyRequest, text, done),
     toHubError,
   });
-  const streamPath = createStreamFastPath({
-    basePath: config.basePath,
-    streams: hub.streams,
-    log,
-    streamLog: hub.log,
-    open: () => app.lifecycle === "ready" && !closing,
-    authEnabled: () => hub.auth.enabledNow(),
-    cors: config.corsOrigins.trim() !== "",
-    genReqId,
-  });
   const server = fastify.server;
   const [fastifyHandler] = server.listeners("request") as RequestListener[];
   if (fastifyHandler === undefined) return;
   server.removeListener("request", fastifyHandler);
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    if (!fastPath(req, res) && !streamPath(req, res)) fastifyHandler(req, res);
+    if (!fastPath(req, res)) fastifyHandler(req, res);
   });
 }
 
