@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { AMQP_PORT, createTestExchange, headersOf, type TestExchange } from "../helpers/amqp.js";
-import { sigkillMidFlight } from "../helpers/crash.js";
+import { crashUntilResent, MAX_CRASHES, sigkillMidFlight } from "../helpers/crash.js";
 
 const exchanges: TestExchange[] = [];
 
@@ -8,15 +8,10 @@ afterAll(async () => {
   for (const x of exchanges) await x.close();
 });
 
-/** Crashes tried, each on a fresh exchange, until one leaves a resend to check (see below). */
-const MAX_CRASHES = 3;
-
 describe("SIGKILL mid-flight to RabbitMQ", () => {
   it("every event arrives at least once; a resend carries the same message-id", { timeout: 90_000 * MAX_CRASHES }, async () => {
-    let resent = 0;
-    // A kill that lands when every publish sent was already recorded as delivered leaves nothing to resend: that run
-    // is at-least-once (checked by sigkillMidFlight) but shows no resend, so the crash is tried again on a fresh exchange.
-    for (let crash = 0; crash < MAX_CRASHES && resent === 0; crash++) {
+    // Each crash on a fresh exchange, until one leaves a resend to check.
+    const resent = await crashUntilResent(async () => {
       const x = await createTestExchange();
       exchanges.push(x);
       // message-id values seen per event id: RabbitMQ queues a resend again, so it shows up here as a second copy.
@@ -34,8 +29,8 @@ describe("SIGKILL mid-flight to RabbitMQ", () => {
 
       // Every copy names its delivery: a message-id (the delivery id, `dlv_…`) the consumer can drop resends by.
       expect([...byEvent.values()].flat().every((id) => id.startsWith("dlv_"))).toBe(true);
-      resent = [...byEvent.values()].filter((ids) => ids.length > 1).length;
-    }
+      return [...byEvent.values()].filter((ids) => ids.length > 1).length;
+    });
 
     // Publishes in flight (or confirmed but not yet recorded) when the hub died were sent again, under the same id.
     expect(resent).toBeGreaterThan(0);

@@ -1,6 +1,6 @@
 import type { Subscription as NatsSubscription } from "nats";
 import { afterAll, describe, expect, it } from "vitest";
-import { CRASH_EVENTS, sigkillMidFlight } from "../helpers/crash.js";
+import { CRASH_EVENTS, crashUntilResent, MAX_CRASHES, sigkillMidFlight } from "../helpers/crash.js";
 import { eventually } from "../helpers/hub.js";
 import { createTestStream, NATS_PORT, type TestStream } from "../helpers/nats.js";
 
@@ -12,15 +12,10 @@ afterAll(async () => {
   for (const s of streams) await s.close();
 });
 
-/** Crashes tried, each on a fresh stream, until one leaves a resend to check (see below). */
-const MAX_CRASHES = 3;
-
 describe("SIGKILL mid-flight to NATS JetStream", () => {
   it("every event is stored once; a resend carries the same Nats-Msg-Id", { timeout: 90_000 * MAX_CRASHES }, async () => {
-    let total = 0;
-    // A kill that lands when every publish sent was already recorded as delivered leaves nothing to resend: that run
-    // is at-least-once (checked by sigkillMidFlight) but shows no resend, so the crash is tried again on a fresh stream.
-    for (let crash = 0; crash < MAX_CRASHES && total <= CRASH_EVENTS; crash++) {
+    // Each crash on a fresh stream, until one leaves a resend to check.
+    const resent = await crashUntilResent(async () => {
       const s = await createTestStream();
       streams.push(s);
       // A core subscription on the subject sees every publish, resends included (JetStream drops those by id).
@@ -34,16 +29,17 @@ describe("SIGKILL mid-flight to NATS JetStream", () => {
         }),
       );
 
-      ({ total } = await sigkillMidFlight("crash.nats", { url: `nats://127.0.0.1:${NATS_PORT}/${s.subject}`, copies: () => published }));
+      const { total } = await sigkillMidFlight("crash.nats", { url: `nats://127.0.0.1:${NATS_PORT}/${s.subject}`, copies: () => published });
 
       // JetStream stored each event once: resends within the duplicate window were dropped by Nats-Msg-Id.
       const jsm = await s.nc.jetstreamManager();
       await eventually("the stream holds every event", async () => ((await jsm.streams.info(s.name)).state.messages >= CRASH_EVENTS ? true : undefined));
       expect((await jsm.streams.info(s.name)).state.messages).toBe(CRASH_EVENTS);
-    }
+      return total - CRASH_EVENTS;
+    });
 
     // Publishes in flight (or not yet recorded) when the hub died were sent again: the checks had resends to look
     // at, and the stream count shows JetStream dropped them.
-    expect(total).toBeGreaterThan(CRASH_EVENTS);
+    expect(resent).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { sigkillMidFlight } from "../helpers/crash.js";
+import { crashUntilResent, MAX_CRASHES, sigkillMidFlight } from "../helpers/crash.js";
 import { createTestRedisStream, REDIS_PORT, type TestRedisStream } from "../helpers/redis.js";
 
 const streams: TestRedisStream[] = [];
@@ -8,15 +8,10 @@ afterAll(async () => {
   for (const s of streams) await s.close();
 });
 
-/** Crashes tried, each on a fresh stream, until one leaves a resend to check (see below). */
-const MAX_CRASHES = 3;
-
 describe("SIGKILL mid-flight to a Redis stream", () => {
   it("every event arrives at least once; a resend carries the same webhook-id", { timeout: 90_000 * MAX_CRASHES }, async () => {
-    let resent = 0;
-    // A kill that lands when every XADD sent was already recorded as delivered leaves nothing to resend: that run is
-    // at-least-once (checked by sigkillMidFlight) but shows no resend, so the crash is tried again on a fresh stream.
-    for (let crash = 0; crash < MAX_CRASHES && resent === 0; crash++) {
+    // Each crash on a fresh stream, until one leaves a resend to check.
+    const resent = await crashUntilResent(async () => {
       const s = await createTestRedisStream();
       streams.push(s);
       const copies = async () => {
@@ -28,8 +23,8 @@ describe("SIGKILL mid-flight to a Redis stream", () => {
         return ids;
       };
       const { byEvent } = await sigkillMidFlight("crash.redis", { url: `redis://127.0.0.1:${REDIS_PORT}/0?stream=${s.key}`, copies });
-      resent = [...byEvent.values()].filter((ids) => ids.length > 1).length;
-    }
+      return [...byEvent.values()].filter((ids) => ids.length > 1).length;
+    });
 
     // XADDs in flight (or not yet recorded as delivered) when the hub died were sent again: Redis keeps both, with
     // the same webhook-id for the consumer to drop (sigkillMidFlight checks every copy's webhook-id).

@@ -28,6 +28,21 @@ export interface CrashOutcome {
   total: number;
 }
 
+/** Crashes {@link crashUntilResent} tries at most; a test using it allows this many times one crash's time. */
+export const MAX_CRASHES = 3;
+
+/**
+ * Runs `crash` (a {@link sigkillMidFlight} on a fresh sink, answering how many copies were resends) until one shows a
+ * resend, at most {@link MAX_CRASHES} times; answers the last count. A kill that lands when every send was already
+ * recorded as delivered leaves nothing to resend: that run is still at-least-once (checked by sigkillMidFlight), but
+ * has no resend for the caller to check, so the crash is tried again.
+ */
+export async function crashUntilResent(crash: () => Promise<number>): Promise<number> {
+  let resent = 0;
+  for (let tried = 0; tried < MAX_CRASHES && resent === 0; tried++) resent = await crash();
+  return resent;
+}
+
 const countCopies = (byEvent: Map<string, string[]>) => [...byEvent.values()].reduce((n, ids) => n + ids.length, 0);
 
 /**
