@@ -1,6 +1,5 @@
 import type { Bench } from "../lib/context.js";
-import { row } from "../lib/report.js";
-import { cpuNote, cpuUsPerRequest, measurePostRate, POST_CONNECTIONS, SMALL_EVENT } from "./ingest.js";
+import { measurePostRate, POST_CONNECTIONS, postRateRows, SMALL_EVENT } from "./ingest.js";
 
 /**
  * The `ingest` bench with auth on, as production hubs run: the hub arm creates one API key (`publish:**`) before the
@@ -29,26 +28,7 @@ export const ingestAuthBench: Bench = {
       },
     });
     return {
-      rows: [
-        row({
-          bench: "ingest-auth",
-          metric: `POST /api/events with an API key, ${POST_CONNECTIONS} conns (vs bare node:http)`,
-          unit: "req/s",
-          hub: hub.okPerSec,
-          baseline: base.okPerSec,
-          target: null,
-          note: cpuNote(hub, base, failures),
-        }),
-        row({
-          bench: "ingest-auth",
-          metric: "server CPU per request (same rounds)",
-          unit: "µs",
-          hub: cpuUsPerRequest(hub),
-          baseline: cpuUsPerRequest(base),
-          target: null,
-          note: `efficiency baseline/hub ${(cpuUsPerRequest(base) / cpuUsPerRequest(hub)).toFixed(2)}`,
-        }),
-      ],
+      rows: postRateRows("ingest-auth", `POST /api/events with an API key, ${POST_CONNECTIONS} conns (vs bare node:http)`, null, hub, base, failures),
       details: { durationS, warmupS, connections: POST_CONNECTIONS, pipelining: 1, body: SMALL_EVENT, auth: "API key", runs },
     };
   },

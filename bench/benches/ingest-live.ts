@@ -1,6 +1,5 @@
 import type { Bench } from "../lib/context.js";
-import { row } from "../lib/report.js";
-import { cpuNote, cpuUsPerRequest, measurePostRate, POST_CONNECTIONS } from "./ingest.js";
+import { measurePostRate, POST_CONNECTIONS, postRateRows } from "./ingest.js";
 
 /** The live-only topic the hub arm posts to (created with `storage: "none"` before the warm-up). */
 const LIVE_TOPIC = "live.pulse";
@@ -28,26 +27,14 @@ export const ingestLiveBench: Bench = {
       },
     });
     return {
-      rows: [
-        row({
-          bench: "ingest-live",
-          metric: `POST rate on a live-only topic, ${POST_CONNECTIONS} conns (vs bare node:http)`,
-          unit: "req/s",
-          hub: hub.okPerSec,
-          baseline: base.okPerSec,
-          target: { on: "ratio", op: ">=", value: 0.85 },
-          note: cpuNote(hub, base, failures),
-        }),
-        row({
-          bench: "ingest-live",
-          metric: "server CPU per request (same rounds)",
-          unit: "µs",
-          hub: cpuUsPerRequest(hub),
-          baseline: cpuUsPerRequest(base),
-          target: null,
-          note: `efficiency baseline/hub ${(cpuUsPerRequest(base) / cpuUsPerRequest(hub)).toFixed(2)}`,
-        }),
-      ],
+      rows: postRateRows(
+        "ingest-live",
+        `POST rate on a live-only topic, ${POST_CONNECTIONS} conns (vs bare node:http)`,
+        { on: "ratio", op: ">=", value: 0.85 },
+        hub,
+        base,
+        failures,
+      ),
       details: { durationS, warmupS, connections: POST_CONNECTIONS, pipelining: 1, body: LIVE_EVENT, runs },
     };
   },

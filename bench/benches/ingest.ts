@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Bench, BenchContext } from "../lib/context.js";
 import { spawnWorker, startBaselineServer, startHub, withCpu } from "../lib/processes.js";
-import { row } from "../lib/report.js";
+import { row, type ResultRow, type Target } from "../lib/report.js";
 import { interleave } from "../lib/stats.js";
 import type { LoadResult } from "../worker.js";
 
@@ -85,6 +85,25 @@ export function cpuNote(hub: PostRun, base: PostRun, failures: number): string {
   );
 }
 
+/**
+ * A POST-rate bench's two rows: the hub's 2xx responses/s against the baseline's (with `target` on their ratio), and
+ * the server CPU per request of the same rounds.
+ */
+export function postRateRows(bench: string, metric: string, target: Target | null, hub: PostRun, base: PostRun, failures: number): ResultRow[] {
+  return [
+    row({ bench, metric, unit: "req/s", hub: hub.okPerSec, baseline: base.okPerSec, target, note: cpuNote(hub, base, failures) }),
+    row({
+      bench,
+      metric: "server CPU per request (same rounds)",
+      unit: "µs",
+      hub: cpuUsPerRequest(hub),
+      baseline: cpuUsPerRequest(base),
+      target: null,
+      note: `efficiency baseline/hub ${(cpuUsPerRequest(base) / cpuUsPerRequest(hub)).toFixed(2)}: the req/s ratio the hub would reach with a whole core each`,
+    }),
+  ];
+}
+
 /** Bench 1: single-event `POST /api/events` rate, hub vs a bare node:http server that parses and answers 201. */
 export const ingestBench: Bench = {
   name: "ingest",
@@ -92,26 +111,14 @@ export const ingestBench: Bench = {
   async run(ctx) {
     const { hub, base, runs, failures, durationS, warmupS } = await measurePostRate(ctx, { label: "ingest", body: SMALL_EVENT });
     return {
-      rows: [
-        row({
-          bench: "ingest",
-          metric: `POST /api/events, ${POST_CONNECTIONS} conns (vs bare node:http)`,
-          unit: "req/s",
-          hub: hub.okPerSec,
-          baseline: base.okPerSec,
-          target: { on: "ratio", op: ">=", value: 0.75 },
-          note: cpuNote(hub, base, failures),
-        }),
-        row({
-          bench: "ingest",
-          metric: "server CPU per request (same rounds)",
-          unit: "µs",
-          hub: cpuUsPerRequest(hub),
-          baseline: cpuUsPerRequest(base),
-          target: null,
-          note: `efficiency baseline/hub ${(cpuUsPerRequest(base) / cpuUsPerRequest(hub)).toFixed(2)}: the req/s ratio the hub would reach with a whole core each`,
-        }),
-      ],
+      rows: postRateRows(
+        "ingest",
+        `POST /api/events, ${POST_CONNECTIONS} conns (vs bare node:http)`,
+        { on: "ratio", op: ">=", value: 0.75 },
+        hub,
+        base,
+        failures,
+      ),
       details: { durationS, warmupS, connections: POST_CONNECTIONS, pipelining: 1, body: SMALL_EVENT, runs },
     };
   },
