@@ -167,6 +167,33 @@ function definePostgresTests(): void {
       }
     });
 
+    it("adds each commit's events to the minute's rollup rows with HOT updates (no index entry per commit)", async () => {
+      const url = await newDatabase();
+      const store = open(url);
+      await store.migrate();
+      // Five commits in one minute: the first inserts the topic's row and the row under '', the other four update both.
+      for (let i = 0; i < 5; i++) expectOk((await store.events.append([{ events: [makeEvent("t", { receivedAt: T0 + i })], createTopics: true }]))[0]);
+      await store.close();
+      // A backend sends its table statistics at the latest when it exits: read them once the store's have.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const counts = async () =>
+          (
+            await client.query<{ upd: number; hot: number }>(
+              `SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname = 'event_rollups'`,
+            )
+          ).rows[0]!;
+        await eventuallyTrue(async () => {
+          await client.query(`SELECT pg_stat_clear_snapshot()`);
+          return (await counts()).upd >= 8;
+        });
+        expect(await counts()).toEqual({ upd: 8, hot: 8 });
+      } finally {
+        await client.end();
+      }
+    });
+
     it("keeps every node's continuous aggregates in step: a node with stale definitions reloads them in its next append", async () => {
       const url = await newDatabase();
       const [a, b] = [open(url), open(url)];

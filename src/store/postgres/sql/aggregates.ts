@@ -18,12 +18,13 @@ export const VERSION = `SELECT version FROM aggregates_version WHERE id = 1`;
 export const CELLS = `SELECT t, grp, field, n, sum, min, max FROM aggregate_cells WHERE name = $1 AND t >= $2 AND t < $3 ORDER BY t, grp, field`;
 /**
  * Adds a batch's cells, one row per distinct (aggregate, bucket, group, field), at parameters `$n`..`$n+7`: name, t,
- * group, field, n, sum, min, max. `where`: a condition the rows must meet (the one-round-trip append's guard).
+ * group, field, n, sum, min, max. `where`: what follows the unnest in FROM, a join or a condition the rows must meet
+ * (the one-round-trip append's join of its reserved seqs).
  */
 export function upsertCellsSql(n: number, where = ""): string {
   const p = (i: number) => `$${n + i}`;
   return `INSERT INTO aggregate_cells (name, t, grp, field, n, sum, min, max)
-  SELECT * FROM unnest(${p(0)}::text[], ${p(1)}::bigint[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bigint[], ${p(5)}::float8[], ${p(6)}::float8[], ${p(7)}::float8[])
+  SELECT c.* FROM unnest(${p(0)}::text[], ${p(1)}::bigint[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bigint[], ${p(5)}::float8[], ${p(6)}::float8[], ${p(7)}::float8[])
     AS c(name, t, grp, field, n, sum, min, max) ${where}
   ON CONFLICT (name, t, grp, field) DO UPDATE SET n = aggregate_cells.n + excluded.n, sum = aggregate_cells.sum + excluded.sum,
     min = least(aggregate_cells.min, excluded.min), max = greatest(aggregate_cells.max, excluded.max)`;

@@ -25,12 +25,18 @@ export const APPEND_SQL = `WITH ins AS (
    )
    SELECT id, seq FROM ins`;
 
+/** What the writes of {@link plainAppendSql} other than the events' add to their FROM: the batch's reserved seqs. */
+const UNDER_RESERVED = "CROSS JOIN reserved";
+
 /**
  * The whole of a plain group commit in one statement (see `appendPlain`): the events, the topics' counts (creating
  * missing topics; counted in memory: $18 names, $19 counts, $20 last received_at), the batch's event minutes (rollups,
  * aggregated in memory: $12–$16), the captured headers ($17), the highest committed seq and its announcement to the
- * other nodes. Nothing reads the inserted rows back. `guard` (the one-round-trip form): a condition the
- * events and minutes are written under; `cells`: more CTEs (ending in a comma) written with them. The ids ($1), topics
+ * other nodes. Nothing reads the inserted rows back. `guard` (the one-round-trip form): a condition the seqs are
+ * reserved under; every write joins `reserved` (one row, or none), so that nothing is written when it fails or the batch
+ * holds no event. (A join, rather than the guard again in each write: one subplan fewer to set up per write, measured
+ * about 2% of PostgreSQL's instructions for a commit of one event.) `cells`: more CTEs (ending in a comma) written with
+ * them, under the same join. The ids ($1), topics
  * ($2) and data texts ($8) come joined by U+001E, the times ($6, whose length is the batch's) and received_at ($10) as
  * array literals: see plainParams.
  *
@@ -54,11 +60,11 @@ function plainAppendSql(prelude: string, guard: string, cells = ""): string {
    ), counted AS (
      INSERT INTO topics (name, created_at, updated_at, event_count, last_event_at)
      SELECT t.name, $11::bigint, $11::bigint, t.count, t.last FROM unnest($18::text[], $19::bigint[], $20::bigint[]) AS t(name, count, last)
-     ${guard}
+       ${UNDER_RESERVED}
      ON CONFLICT (name) DO UPDATE SET event_count = topics.event_count + excluded.event_count,
        last_event_at = greatest(coalesce(topics.last_event_at, 0), excluded.last_event_at)
    ), rolled AS (
-     ${eventMinutesCte(12, guard)}
+     ${eventMinutesCte(12, UNDER_RESERVED)}
    ), ${cells}state AS (
      UPDATE store_state SET last_seq = greatest(last_seq, r.first + cardinality($6::bigint[]) - 1) FROM reserved AS r WHERE id = 1
      RETURNING last_seq
@@ -91,14 +97,15 @@ export const APPEND_ONE_TRIP_SQL = plainAppendSql(ONE_TRIP_LOCKED, ONE_TRIP_GUAR
 
 /**
  * {@link APPEND_ONE_TRIP_SQL} with the batch's continuous aggregate cells ($22–$29, see upsertCellsSql), counted in
- * memory with the definitions of version $21: written under the same guard, so that cells counted with definitions
- * another node has changed meanwhile are not written (nor anything else), and the caller takes the transaction's way.
+ * memory with the definitions of version $21: written under the same guard (joining `reserved`), so that cells counted
+ * with definitions another node has changed meanwhile are not written (nor anything else), and the caller takes the
+ * transaction's way.
  */
 export const APPEND_ONE_TRIP_CELLS_SQL = plainAppendSql(
   ONE_TRIP_LOCKED,
   ONE_TRIP_GUARD,
   `celled AS (
-     ${upsertCellsSql(22, ONE_TRIP_GUARD)}
+     ${upsertCellsSql(22, UNDER_RESERVED)}
    ), `,
 );
 

@@ -5,7 +5,8 @@ import { ROLLUP_LOCK } from "./locks.js";
 /**
  * The CTE that adds a batch's event minutes, aggregated in memory (see `eventMinutes`, which adds the sums over every
  * topic), at parameters `$n`..`$n+4`: t, topic, type, count, bytes. Appends hold the append lock, so upserts of
- * concurrent batches never cross. `where`: a condition the rows must meet (the one-round-trip append's guard).
+ * concurrent batches never cross. `where`: what follows the unnest in FROM, a join or a condition the rows must meet
+ * (the plain append's join of its reserved seqs).
  */
 export function eventMinutesCte(n: number, where = ""): string {
   return `INSERT INTO event_rollups (res, t, topic, type, count, bytes)
