@@ -34,8 +34,8 @@ export interface FrameHolder {
 }
 
 /**
- * Holds chunks per stream and writes each stream's held chunks as one (see {@link CoalesceOptions}). The hub calls
- * {@link hold} for each stream of a commit, then {@link flushSoon} once with the commit's size.
+ * Holds chunks per stream and writes each stream's held chunks as one (see {@link CoalesceOptions}). For each commit
+ * the hub asks {@link writesAtOnce}; if not, it calls {@link hold} for each stream, then {@link flushSoon} once.
  */
 export class FrameCoalescer<S extends FrameHolder> {
   private readonly options: CoalesceOptions;
@@ -50,6 +50,21 @@ export class FrameCoalescer<S extends FrameHolder> {
   constructor(options: CoalesceOptions, write: (stream: S, chunk: FrameChunk) => void) {
     this.options = options;
     this.write = write;
+  }
+
+  /**
+   * Whether a commit of `events` events is written at once, without holding: nothing is held, and the commit is not
+   * busy or the last write is `holdMs` old. The caller then writes it itself and calls {@link wrote}; else it calls
+   * {@link hold} per stream and {@link flushSoon}.
+   */
+  writesAtOnce(events: number): boolean {
+    const { holdMs, busyEvents } = this.options;
+    return this.held.length === 0 && (events < busyEvents || performance.now() - this.flushedAt >= holdMs);
+  }
+
+  /** Notes that the caller wrote a commit at once (see {@link writesAtOnce}). */
+  wrote(): void {
+    this.flushedAt = performance.now();
   }
 
   /** Queues a chunk for the stream's next write. */

@@ -154,6 +154,9 @@ export class StreamHub {
   /** Delivers committed events (in seq order) to every stream that selected them: at once, or held while busy. */
   publish(events: StoredEvent[]): void {
     if (this.streams.size === 0) return;
+    // Not busy (the usual case): written in this loop, as before holding existed; else held (frame-coalescer.ts).
+    const atOnce = this.coalescer.writesAtOnce(events.length);
+    let wrote = false;
     const outgoing: Outgoing[] = events.map((event) => ({ event }));
     const firstSeq = events[0]!.seq;
     const lastSeq = events[events.length - 1]!.seq;
@@ -179,9 +182,13 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, stream.lastSeq); // just switched from replay
       }
       stream.lastSeq = Math.max(stream.lastSeq, lastSeq);
-      if (chunk.frames > 0) this.coalescer.hold(stream, chunk);
+      if (chunk.frames === 0) continue;
+      if (atOnce) wrote = this.write(stream, chunk) || wrote;
+      else this.coalescer.hold(stream, chunk);
     }
-    this.coalescer.flushSoon(events.length);
+    if (atOnce) {
+      if (wrote) this.coalescer.wrote();
+    } else this.coalescer.flushSoon(events.length);
   }
 
   /**
@@ -192,6 +199,9 @@ export class StreamHub {
    */
   publishLive(events: NewEvent[]): void {
     if (this.streams.size === 0) return;
+    // Not busy (the usual case): written in this loop, as before holding existed; else held (frame-coalescer.ts).
+    const atOnce = this.coalescer.writesAtOnce(events.length);
+    let wrote = false;
     const outgoing: Outgoing[] = events.map((event) => ({ event }));
     const chunks = new Map<string, Chunk>();
     for (const stream of this.streams) {
@@ -206,9 +216,13 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, 0);
         chunks.set(stream.signature, chunk);
       }
-      if (chunk.frames > 0) this.coalescer.hold(stream, chunk);
+      if (chunk.frames === 0) continue;
+      if (atOnce) wrote = this.write(stream, chunk) || wrote;
+      else this.coalescer.hold(stream, chunk);
     }
-    this.coalescer.flushSoon(events.length);
+    if (atOnce) {
+      if (wrote) this.coalescer.wrote();
+    } else this.coalescer.flushSoon(events.length);
   }
 
   /** Closes every stream with a retry hint (on shutdown) and refuses new ones. */
