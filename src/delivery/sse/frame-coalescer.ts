@@ -1,24 +1,22 @@
-import { performance } from "node:perf_hooks";
-
 /**
  * While the hub is busy, each stream's frames are held and written together, at most once per `holdMs`: every write
  * costs a syscall (and a wake-up of the reader), whatever its size. A hub with time to spare writes at once.
  *
- * "Busy" is read from the commit itself: a group commit takes every publish parsed in one turn of the event loop, so
- * a commit of many events means requests queued up while the loop was working. One event at a time, however often,
- * is never held.
+ * "Busy" is read from the commits: a group commit takes every publish parsed in one turn of the event loop, so a
+ * commit of many events means requests queued up while the loop was working, and the hub stays busy for `holdMs`
+ * after one (the commits between two busy ones may be small). One event at a time, however often, is never held.
  */
 export interface CoalesceOptions {
   /** Longest a frame is held, ms; 0 writes every commit's frames at once. */
   holdMs: number;
-  /** A commit (or live publish) of at least this many events counts as busy: held if the last write is recent. */
+  /** A commit (or live publish) of at least this many events makes the hub busy for `holdMs`. */
   busyEvents: number;
 }
 
 /**
- * Held at most 20 ms, from 8 events a commit. Under the ingest-sse load (100 POST connections, 50-70 events per commit)
- * that writes each of 100 streams once per 2-5 commits instead of once per commit; the sse bench's one event at a time
- * is never held. See bench/README.md.
+ * Held at most 20 ms, within 20 ms of a commit of 8 events or more. Under the ingest-sse load (100 POST connections,
+ * 50-70 events per commit) each of 100 streams is written once per 2-5 commits instead of once per commit; the sse
+ * bench's one event at a time is never held. See bench/README.md.
  */
 export const DEFAULT_COALESCE: CoalesceOptions = { holdMs: 20, busyEvents: 8 };
 
@@ -43,8 +41,11 @@ export class FrameCoalescer<S extends FrameHolder> {
   /** Streams with chunks held, in the order they got their first. */
   private held: S[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** When the last flush ended (performance.now()). */
+  /** When the last flush ended, and when the last busy commit came (performance.now()). */
   private flushedAt = Number.NEGATIVE_INFINITY;
+  private busyAt = Number.NEGATIVE_INFINITY;
+  /** Whether the commit being published is held (see {@link writesAtOnce}). */
+  private holding = false;
 
   /** `write` sends a chunk to a stream. */
   constructor(options: CoalesceOptions, write: (stream: S, chunk: FrameChunk) => void) {
@@ -53,13 +54,16 @@ export class FrameCoalescer<S extends FrameHolder> {
   }
 
   /**
-   * Whether a commit of `events` events is written at once, without holding: nothing is held, and the commit is not
-   * busy or the last write is `holdMs` old. The caller then writes it itself and calls {@link wrote}; else it calls
-   * {@link hold} per stream and {@link flushSoon}.
+   * Whether a commit of `events` events is written at once, without holding: nothing is held, and the hub is not
+   * busy (no commit of `busyEvents` within `holdMs`) or the last write is `holdMs` old. The caller then writes it
+   * itself and calls {@link wrote}; else it calls {@link hold} per stream and {@link flushSoon}.
    */
   writesAtOnce(events: number): boolean {
     const { holdMs, busyEvents } = this.options;
-    return this.held.length === 0 && (events < busyEvents || performance.now() - this.flushedAt >= holdMs);
+    const now = performance.now();
+    if (events >= busyEvents) this.busyAt = now;
+    this.holding = now - this.busyAt < holdMs && now - this.flushedAt < holdMs;
+    return this.held.length === 0 && !this.holding;
   }
 
   /** Notes that the caller wrote a commit at once (see {@link writesAtOnce}). */
@@ -76,22 +80,17 @@ export class FrameCoalescer<S extends FrameHolder> {
     }
   }
 
-  /**
-   * After a commit of `events` events: writes what is held now, unless the commit was a busy one and the last write
-   * is less than `holdMs` old; then once it is. A commit that is not busy writes what was held with it, at once.
-   */
-  flushSoon(events: number): void {
+  /** After the commit's chunks are held: writes what is held now, unless the commit is held; then once it may go. */
+  flushSoon(): void {
     if (this.held.length === 0) return;
-    const { holdMs, busyEvents } = this.options;
-    const since = performance.now() - this.flushedAt;
-    if (events < busyEvents || since >= holdMs) {
+    if (!this.holding) {
       this.flush();
       return;
     }
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.flush();
-    }, holdMs - since);
+    }, this.options.holdMs - (performance.now() - this.flushedAt));
   }
 
   /**

@@ -188,7 +188,7 @@ export class StreamHub {
     }
     if (atOnce) {
       if (wrote) this.coalescer.wrote();
-    } else this.coalescer.flushSoon(events.length);
+    } else this.coalescer.flushSoon();
   }
 
   /**
@@ -222,7 +222,7 @@ export class StreamHub {
     }
     if (atOnce) {
       if (wrote) this.coalescer.wrote();
-    } else this.coalescer.flushSoon(events.length);
+    } else this.coalescer.flushSoon();
   }
 
   /** Closes every stream with a retry hint (on shutdown) and refuses new ones. */
