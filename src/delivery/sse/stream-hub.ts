@@ -4,9 +4,11 @@ import type { Logger } from "pino";
 import type { HubMetrics } from "../../metrics.js";
 import type { EventFilter } from "../../routing/filter.js";
 import type { TopicMatcher } from "../../routing/topic-pattern.js";
-import type { EventCursor, EventQuery, NewEvent, Store, StoredEvent } from "../../store/store.js";
+import type { NewEvent, Store, StoredEvent } from "../../store/store.js";
 import { envelopeJson } from "../../wire.js";
+import { type CoalesceOptions, DEFAULT_COALESCE, FrameCoalescer } from "./frame-coalescer.js";
 import { chunkOf, detachStreamSocket, endChunked } from "./stream-socket.js";
+import { oldestSelected, selectsTopic } from "./stream-topics.js";
 
 /** What a stream asked for. */
 export interface StreamSelection {
@@ -29,14 +31,14 @@ export interface StreamHubOptions {
   /** Bytes a stream may have unsent before it is closed as too slow. */
   maxBufferedBytes: number;
   maxStreams: number;
+  /** When frames are held to be written together; {@link DEFAULT_COALESCE} when absent. */
+  coalesce?: CoalesceOptions;
 }
 
 /** Events read from the store per page while a stream catches up. */
 const REPLAY_PAGE = 500;
 /** Live events held for a stream while it catches up; past this it re-reads them from the store instead. */
 const MAX_PENDING = 10_000;
-/** Most rows read to find the oldest event of a stream's topics for a reset frame (as a search reads at most). */
-const MAX_OLDEST_SCAN = 10_000;
 
 const enum State {
   Replaying,
@@ -59,6 +61,8 @@ interface Stream {
   pendingLive: NewEvent[] | undefined;
   /** Streams with equal signatures select the same frames, so they share one chunk per commit. */
   signature: string;
+  /** Live frames held for the stream's next write (see frame-coalescer.ts), in order. */
+  queued: Chunk[] | undefined;
 }
 
 /** What one selection receives from one commit. */
@@ -82,7 +86,8 @@ interface Outgoing {
 
 /**
  * The live SSE streams of this node. `publish` is called after each commit; it serialises each event once and
- * writes it to every stream that selected it. A stream whose socket holds more than `maxBufferedBytes` unsent is
+ * writes it to every stream that selected it (while the hub is busy, a stream's frames of several commits go in one
+ * write: frame-coalescer.ts). A stream whose socket holds more than `maxBufferedBytes` unsent is
  * closed (the client resumes with `Last-Event-ID`), so a slow reader never holds back ingest or other streams,
  * and never grows memory without bound.
  */
@@ -93,9 +98,11 @@ export class StreamHub {
   private closing = false;
   /** Streams opened since the last turn of the event loop, whose connections are taken over on the next. */
   private toDetach: Stream[] = [];
+  private readonly coalescer: FrameCoalescer<Stream>;
 
   constructor(options: StreamHubOptions) {
     this.options = options;
+    this.coalescer = new FrameCoalescer<Stream>(options.coalesce ?? DEFAULT_COALESCE, (stream, chunk) => this.write(stream, chunk));
   }
 
   /** Open streams. */
@@ -131,6 +138,7 @@ export class StreamHub {
       lastSeq: 0,
       pending: selection.lastEventId === undefined ? undefined : [],
       pendingLive: undefined,
+      queued: undefined,
       signature: `${selection.envelope ? 1 : 0}\n${selection.topics.map((m) => m.pattern).join(",")}\n${selection.filter?.source ?? ""}`,
     };
     this.streams.add(stream);
@@ -143,9 +151,12 @@ export class StreamHub {
     if (selection.lastEventId !== undefined) await this.replay(stream, selection.lastEventId);
   }
 
-  /** Delivers committed events (in seq order) to every stream that selected them. */
+  /** Delivers committed events (in seq order) to every stream that selected them: at once, or held while busy. */
   publish(events: StoredEvent[]): void {
     if (this.streams.size === 0) return;
+    // Not busy (the usual case): written in this loop, as before holding existed; else held (frame-coalescer.ts).
+    const atOnce = this.coalescer.writesAtOnce(events.length);
+    let wrote = false;
     const outgoing: Outgoing[] = events.map((event) => ({ event }));
     const firstSeq = events[0]!.seq;
     const lastSeq = events[events.length - 1]!.seq;
@@ -171,8 +182,13 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, stream.lastSeq); // just switched from replay
       }
       stream.lastSeq = Math.max(stream.lastSeq, lastSeq);
-      if (chunk.frames > 0) this.write(stream, chunk);
+      if (chunk.frames === 0) continue;
+      if (atOnce) wrote = this.write(stream, chunk) || wrote;
+      else this.coalescer.hold(stream, chunk);
     }
+    if (atOnce) {
+      if (wrote) this.coalescer.wrote();
+    } else this.coalescer.flushSoon();
   }
 
   /**
@@ -183,6 +199,9 @@ export class StreamHub {
    */
   publishLive(events: NewEvent[]): void {
     if (this.streams.size === 0) return;
+    // Not busy (the usual case): written in this loop, as before holding existed; else held (frame-coalescer.ts).
+    const atOnce = this.coalescer.writesAtOnce(events.length);
+    let wrote = false;
     const outgoing: Outgoing[] = events.map((event) => ({ event }));
     const chunks = new Map<string, Chunk>();
     for (const stream of this.streams) {
@@ -197,13 +216,19 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, 0);
         chunks.set(stream.signature, chunk);
       }
-      if (chunk.frames > 0) this.write(stream, chunk);
+      if (chunk.frames === 0) continue;
+      if (atOnce) wrote = this.write(stream, chunk) || wrote;
+      else this.coalescer.hold(stream, chunk);
     }
+    if (atOnce) {
+      if (wrote) this.coalescer.wrote();
+    } else this.coalescer.flushSoon();
   }
 
   /** Closes every stream with a retry hint (on shutdown) and refuses new ones. */
   closeAll(): void {
     this.closing = true;
+    this.coalescer.flush(); // held frames go before the goodbye
     const last = `retry: ${this.options.retryMs}\n: server shutting down\n\n`;
     for (const stream of this.streams) {
       if (stream.raw) endChunked(stream.out as Socket, last);
@@ -353,6 +378,7 @@ export class StreamHub {
     stream.state = State.Closed;
     stream.pending = undefined;
     stream.pendingLive = undefined;
+    stream.queued = undefined;
     if (this.streams.delete(stream)) this.options.metrics?.streamsOpen.dec();
     if (this.streams.size === 0 && this.heartbeat) {
       clearInterval(this.heartbeat);
@@ -364,6 +390,7 @@ export class StreamHub {
     if (this.heartbeat) return;
     // One timer for all streams: a comment line keeps proxies from closing idle connections.
     this.heartbeat = setInterval(() => {
+      this.coalescer.flush(); // after the frames held, not between them
       for (const stream of this.streams) {
         if (stream.state !== State.Closed && !stream.out.destroyed) stream.out.write(stream.raw ? HEARTBEAT.wire! : HEARTBEAT.text);
       }
@@ -384,46 +411,9 @@ function settled(res: ServerResponse | Socket, flushed: Promise<void>): Promise<
   });
 }
 
-/** Whether a topic is one of the selection's (no topics: every topic). */
-function selectsTopic(selection: StreamSelection, topic: string): boolean {
-  const { topics } = selection;
-  if (topics.length === 0) return true;
-  for (const m of topics) if (m.matches(topic)) return true;
-  return false;
-}
-
 function selects(selection: StreamSelection, e: NewEvent): boolean {
   if (!selectsTopic(selection, e.topic)) return false;
   return selection.filter === undefined || selection.filter.matches(e);
-}
-
-/**
- * The id of the oldest stored event of the selection's topics, in the order of a search (`time`, then `seq`): the
- * first event `GET BASE_PATH/events` with the same topics returns. The filter is not applied (it could be costly
- * over many rows, and the topics alone bound what the stream may see). Undefined when there is none, or none
- * within {@link MAX_OLDEST_SCAN} rows (patterns with a leading wildcard cannot be narrowed by the store).
- */
-async function oldestSelected(store: Store, selection: StreamSelection): Promise<string | undefined> {
-  const query: EventQuery = { order: "asc", limit: 1 };
-  const { topics } = selection;
-  const exact = topics.filter((m) => m.exact).map((m) => m.pattern);
-  const prefixes = topics.filter((m) => !m.exact).map((m) => m.prefix);
-  // The store narrows by names and literal prefixes; a prefix term admits more than its pattern, so rows are checked.
-  if (topics.length > 0 && !prefixes.includes("")) {
-    if (exact.length > 0) query.topics = exact;
-    if (prefixes.length > 0) query.topicPrefixes = prefixes;
-  }
-  const exactOnly = prefixes.length === 0;
-  let after: EventCursor | undefined;
-  for (let scanned = 0; scanned < MAX_OLDEST_SCAN;) {
-    const limit = exactOnly ? 1 : Math.min(500, MAX_OLDEST_SCAN - scanned);
-    const rows = await store.events.search({ ...query, limit, after });
-    for (const row of rows) if (selectsTopic(selection, row.topic)) return row.id;
-    if (rows.length < limit) return undefined;
-    scanned += rows.length;
-    after = { time: rows[rows.length - 1]!.time, seq: rows[rows.length - 1]!.seq };
-  }
-  return undefined;
 }
 
 /** The frames of `outgoing` after `afterSeq` that `selection` selects, concatenated (live events have no seq). */
