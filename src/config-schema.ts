@@ -73,6 +73,7 @@ export const CONFIG_SCHEMA = {
   sseHeartbeatMs: { kind: "int", env: ["SWITCHBOARD_SSE_HEARTBEAT_MS"], default: 15_000, min: 100, max: MAX_TIMER_MS, doc: "Interval of the SSE heartbeat comment, in ms." },
   sseRetryMs: { kind: "int", env: ["SWITCHBOARD_SSE_RETRY_MS"], default: 2_000, min: 0, max: MAX_TIMER_MS, doc: "Reconnect delay suggested to SSE clients (`retry:`), in ms." },
   sseMaxBufferedBytes: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_BUFFERED_BYTES"], default: 1024 * 1024, min: 4096, doc: "Bytes a stream may have waiting in its socket before it is closed as too slow." },
+  sseHoldMs: { kind: "int", env: ["SWITCHBOARD_SSE_HOLD_MS"], default: 20, min: 0, max: 1000, doc: "While the hub is busy, a stream's frames are held at most this many ms and written together; 0 writes every commit at once." },
   sseMaxStreams: { kind: "int", env: ["SWITCHBOARD_SSE_MAX_STREAMS"], default: 50_000, min: 1, doc: "Most concurrent SSE streams; past it a new one gets 503." },
   sqliteSynchronous: { kind: "enum", env: ["SWITCHBOARD_SQLITE_SYNCHRONOUS"], values: ["normal", "full"], default: "normal", doc: "SQLite `synchronous` pragma: `normal` survives process crashes; `full` also survives power loss." },
   shutdownTimeoutMs: { kind: "int", env: ["SWITCHBOARD_SHUTDOWN_TIMEOUT_MS"], default: 10_000, min: 0, max: MAX_TIMER_MS, doc: "Grace period for in-flight work on SIGTERM before the process exits anyway, in ms." },

@@ -9,6 +9,7 @@ import type { Handler, HandlerOptions } from "./delivery/handlers/handler-option
 import { HandlerRegistry, type HandlerRegistration } from "./delivery/handlers/handler-registry.js";
 import { reportingLogger } from "./delivery/handlers/reporting-logger.js";
 import { StreamHub } from "./delivery/sse/stream-hub.js";
+import { DEFAULT_COALESCE } from "./delivery/sse/frame-coalescer.js";
 import { SubscriptionService } from "./delivery/subscriptions.js";
 import { createWebhookClient, type WebhookClient } from "./delivery/webhooks/send-webhook.js";
 import { startClusterSync, type ClusterSync, type ClusterSyncOptions } from "./hub/cluster-sync.js";
@@ -248,6 +249,7 @@ function createStreams(config: Config, store: Store, metrics: HubMetrics, log: L
     retryMs: config.sseRetryMs,
     maxBufferedBytes: config.sseMaxBufferedBytes,
     maxStreams: config.sseMaxStreams,
+    coalesce: { ...DEFAULT_COALESCE, holdMs: config.sseHoldMs },
   });
 }
 
