@@ -208,6 +208,9 @@ interface RawEvent {
   attributes?: unknown;
 }
 
+/** The last topic name {@link buildEvent} found valid: a batch, or a stream of single publishes, names it again and again. */
+let lastValidTopic: string | undefined;
+
 /** @param dataSpan where the data stands in `ctx.rawBody`, to store its text as posted. */
 function buildEvent(raw: RawEvent, ctx: IngestContext, where: string, dataSpan?: Span): NewEvent {
   let topic: string;
@@ -220,8 +223,11 @@ function buildEvent(raw: RawEvent, ctx: IngestContext, where: string, dataSpan?:
       throw invalid(where, `the event names topic ${JSON.stringify(topic)} but the request names ${JSON.stringify(ctx.topic)}`);
     }
   }
-  const topicProblem = topicNameProblem(topic);
-  if (topicProblem) throw new HubError("SB_TOPIC_INVALID", prefix(where, topicProblem));
+  if (topic !== lastValidTopic) {
+    const topicProblem = topicNameProblem(topic);
+    if (topicProblem) throw new HubError("SB_TOPIC_INVALID", prefix(where, topicProblem));
+    lastValidTopic = topic;
+  }
 
   const id = optionalString(raw.id, "id", EVENT_LIMITS.idLength, where);
   if (id !== null && /[\u0000-\u001f\u007f]/.test(id)) throw invalid(where, "id must not contain control characters");
