@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { credentialOfToken, openRoutes, redactUrl, registerAuth } from "./auth.js";
+import { parseJsonQuickly, UNDECIDED } from "./json-body.js";
 import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from "./lingering-close.js";
 import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits, type Limits } from "./limits.js";
 import { listSetting } from "../config.js";
@@ -188,7 +189,8 @@ function installPublishFastPath(
 }
 
 /**
- * JSON of every flavour goes through fastify's parser, which refuses __proto__ and constructor.prototype keys.
+ * JSON of every flavour goes through fastify's parser, which refuses __proto__ and constructor.prototype keys (text
+ * that cannot hold such a key is parsed without it: see json-body.ts).
  * The raw text is kept too, so that event data is stored exactly as posted (see ingest/raw-json.ts).
  */
 function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): void {
@@ -203,7 +205,9 @@ function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): vo
       return;
     }
     (request as RequestWithRawBody).rawBody = body as string;
-    defaultJsonParser(request, body, done);
+    const value = parseJsonQuickly(body as string);
+    if (value === UNDECIDED) defaultJsonParser(request, body, done);
+    else done(null, value);
   };
   fastify.removeContentTypeParser("application/json");
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);

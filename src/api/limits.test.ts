@@ -15,6 +15,12 @@ describe("jsonDepthExceeds", () => {
     ['"unterminated [[[[[[[', 2, false],
     ["[".repeat(100_000), 64, true],
     ["]]]]]][[[", 2, false],
+    // Few brackets in all (the count alone decides), or many only in strings or side by side (the pass decides).
+    ['{"a":[1],"b":"xyz"}', 2, false],
+    ['{"a":[{}]}', 2, true],
+    ['{"a":"[[[[[{{{{{"}', 2, false],
+    ['[{},{},[],{"a":[]},{}]', 3, false],
+    ['[{},{},[],{"a":[{}]},{}]', 3, true],
   ] as const)("%s (max %i) → %s", (text, max, expected) => {
     expect(jsonDepthExceeds(text, max)).toBe(expected);
   });

@@ -289,10 +289,16 @@ function registerCors(fastify: FastifyInstance, corsOrigins: string): void {
 
 /**
  * Whether JSON text nests arrays and objects deeper than `max`. One pass, skipping strings; it trusts nothing
- * (the text may not be JSON), and it never recurses, so a body a million brackets deep costs one scan.
+ * (the text may not be JSON), and it never recurses, so a body a million brackets deep costs one scan. Text with no
+ * more than `max` opening brackets in all (a single event, mostly) cannot nest deeper: a few substring searches
+ * count them, and the pass is skipped.
  */
 export function jsonDepthExceeds(text: string, max: number): boolean {
   if (text.length <= max) return false;
+  let brackets = 0;
+  for (let i = text.indexOf("{"); i !== -1 && brackets <= max; i = text.indexOf("{", i + 1)) brackets++;
+  for (let i = text.indexOf("["); i !== -1 && brackets <= max; i = text.indexOf("[", i + 1)) brackets++;
+  if (brackets <= max) return false;
   let depth = 0;
   const n = text.length;
   for (let i = 0; i < n; i++) {

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Credential } from "../auth/index.js";
 import { bearerOfHeader, CONSOLE_HEADER, redactUrl, requireCredentialScope } from "./auth.js";
+import { parseJsonQuickly, UNDECIDED } from "./json-body.js";
 import { jsonDepthExceeds } from "./limits.js";
 import type { IngestRoute, PublishInput, PublishOutcome } from "./routes/events.js";
 
@@ -182,7 +183,8 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
 }
 
 /**
- * The body as build-app's JSON parser reads it: a BOM dropped, nesting checked on the text, then fastify's parser.
+ * The body as build-app's JSON parser reads it: a BOM dropped, nesting checked on the text, then parsed (fastify's
+ * parser when the text may hold a prototype key).
  * @throws HubError (or the parser's error) for a body that is refused.
  */
 function parsedBody(options: PublishFastPathOptions, raw: string): { body: unknown; rawBody: string } {
@@ -190,13 +192,15 @@ function parsedBody(options: PublishFastPathOptions, raw: string): { body: unkno
   if (jsonDepthExceeds(text, options.maxJsonDepth)) {
     throw new HubError("SB_REQUEST_TOO_DEEP", `the body nests arrays and objects more than ${options.maxJsonDepth} deep`);
   }
-  let body: unknown;
-  let parseError: Error | null = null;
-  options.parseJson(text, (error, value) => {
-    parseError = error;
-    body = value;
-  });
-  if (parseError !== null) throw parseError;
+  let body = parseJsonQuickly(text);
+  if (body === UNDECIDED) {
+    let parseError: Error | null = null;
+    options.parseJson(text, (error, value) => {
+      parseError = error;
+      body = value;
+    });
+    if (parseError !== null) throw parseError;
+  }
   return { body, rawBody: text };
 }
 

@@ -188,6 +188,14 @@ describe("topics", () => {
     expect(error.status).toBe(400);
   });
 
+  it("checks every event's topic, the same valid name repeated or not", () => {
+    const valid = [1, 2].map((data) => ({ topic: "t.ok", data }));
+    expect(eventsFromJson(valid, ctx()).events.map((e) => e.topic)).toEqual(["t.ok", "t.ok"]);
+    const batch = [...valid, { topic: "t.ok.", data: 3 }];
+    expectHubError(() => eventsFromJson(batch, ctx()), "SB_TOPIC_INVALID", /^event \[2\]: topic name "t.ok." has an empty segment/);
+    for (let i = 0; i < 2; i++) expectHubError(() => eventsFromJson({ topic: "a b", data: 1 }, ctx()), "SB_TOPIC_INVALID", /"a b"/);
+  });
+
   it("refuses a bad request topic", () => {
     expectHubError(() => eventsFromJson({ data: 1 }, ctx({ topic: "no spaces" })), "SB_TOPIC_INVALID", /"no spaces"/);
   });

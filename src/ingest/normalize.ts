@@ -32,6 +32,10 @@ export interface IngestContext {
   rawBody?: string;
 }
 
+/** The members that hold an envelope's data, and a CloudEvent's: a batch's walk finds them (raw-json.ts's elementSpans). */
+const DATA_KEYS: readonly string[] = ["data", "payload"];
+const CE_DATA_KEYS: readonly string[] = ["data"];
+
 /** The default topic of events that name none. */
 export const DEFAULT_TOPIC = "default";
 
@@ -43,7 +47,7 @@ export function eventsFromJson(body: unknown, ctx: IngestContext): { events: New
   const top = ctx.rawBody === undefined ? undefined : wholeSpan(ctx.rawBody);
   if (Array.isArray(body)) {
     checkBatch(body, ctx);
-    const spans = top && elementSpans(ctx.rawBody!, top);
+    const spans = top && elementSpans(ctx.rawBody!, top, DATA_KEYS);
     return { events: body.map((item, i) => eventFromItem(item, ctx, `[${i}]`, spans?.[i])), batch: true };
   }
   return { events: [eventFromItem(body, ctx, "", top)], batch: false };
@@ -67,7 +71,7 @@ const EXPORT_ONLY_KEYS: ReadonlySet<string> = new Set(["seq", "received_at", "de
  */
 export function eventsForImport(body: unknown, ctx: IngestContext): NewEvent[] {
   if (!Array.isArray(body)) throw invalid("", "an import is an array of events (or NDJSON, one event a line)");
-  const spans = ctx.rawBody === undefined ? undefined : elementSpans(ctx.rawBody, wholeSpan(ctx.rawBody));
+  const spans = ctx.rawBody === undefined ? undefined : elementSpans(ctx.rawBody, wholeSpan(ctx.rawBody), DATA_KEYS);
   return body.map((item, i) => {
     const where = `[${i}]`;
     if (typeof item !== "object" || item === null || Array.isArray(item)) throw invalid(where, "each imported event must be an object");
@@ -121,7 +125,7 @@ export function eventsFromCloudEvents(body: unknown, ctx: IngestContext, batchMo
   if (batchMode) {
     if (!Array.isArray(body)) throw invalid("", "a CloudEvents batch must be a JSON array");
     checkBatch(body, ctx);
-    const spans = top && elementSpans(ctx.rawBody!, top);
+    const spans = top && elementSpans(ctx.rawBody!, top, CE_DATA_KEYS);
     return { events: body.map((item, i) => fromCloudEvent(item, ctx, `[${i}]`, spans?.[i])), batch: true };
   }
   return { events: [fromCloudEvent(body, ctx, "", top)], batch: false };
@@ -204,6 +208,9 @@ interface RawEvent {
   attributes?: unknown;
 }
 
+/** The last topic name {@link buildEvent} found valid: a batch, or a stream of single publishes, names it again and again. */
+let lastValidTopic: string | undefined;
+
 /** @param dataSpan where the data stands in `ctx.rawBody`, to store its text as posted. */
 function buildEvent(raw: RawEvent, ctx: IngestContext, where: string, dataSpan?: Span): NewEvent {
   let topic: string;
@@ -216,8 +223,11 @@ function buildEvent(raw: RawEvent, ctx: IngestContext, where: string, dataSpan?:
       throw invalid(where, `the event names topic ${JSON.stringify(topic)} but the request names ${JSON.stringify(ctx.topic)}`);
     }
   }
-  const topicProblem = topicNameProblem(topic);
-  if (topicProblem) throw new HubError("SB_TOPIC_INVALID", prefix(where, topicProblem));
+  if (topic !== lastValidTopic) {
+    const topicProblem = topicNameProblem(topic);
+    if (topicProblem) throw new HubError("SB_TOPIC_INVALID", prefix(where, topicProblem));
+    lastValidTopic = topic;
+  }
 
   const id = optionalString(raw.id, "id", EVENT_LIMITS.idLength, where);
   if (id !== null && /[\u0000-\u001f\u007f]/.test(id)) throw invalid(where, "id must not contain control characters");

@@ -10,6 +10,11 @@
 export interface Span {
   start: number;
   end: number;
+  /** True when the scan that found the span saw no whitespace inside it: {@link compact} then only slices. */
+  dense?: boolean;
+  /** For an object's span from {@link elementSpans} given keys: those keys, and their members' spans, found on the way. */
+  memberKeys?: readonly string[];
+  members?: (Span | undefined)[];
 }
 
 /** The span of the whole text, without surrounding whitespace. */
@@ -20,41 +25,74 @@ export function wholeSpan(text: string): Span {
   return { start, end };
 }
 
-/** The spans of the elements of the array at `span`. */
-export function elementSpans(text: string, span: Span): Span[] {
+/**
+ * The spans of the elements of the array at `span`. With `keys`, the spans of those members of each element that is
+ * an object are found in the same walk, for {@link memberSpan} to answer without walking the element again.
+ */
+export function elementSpans(text: string, span: Span, keys?: readonly string[]): Span[] {
   const out: Span[] = [];
   let i = skipWs(text, span.start + 1); // past '['
-  if (text[i] === "]") return out;
+  if (text.charCodeAt(i) === 0x5d /* ] */) return out;
   for (;;) {
-    const end = valueEnd(text, i);
-    out.push({ start: i, end });
-    i = skipWs(text, end);
-    if (text[i] === ",") i = skipWs(text, i + 1);
+    let element: Span;
+    if (keys !== undefined && text.charCodeAt(i) === 0x7b /* { */) element = objectSpan(text, i, keys);
+    else element = { start: i, end: valueEnd(text, i), dense: !sawWs };
+    out.push(element);
+    i = skipWs(text, element.end);
+    if (text.charCodeAt(i) === 0x2c /* , */) i = skipWs(text, i + 1);
     else return out;
   }
 }
 
 /** The span of the value of member `key` in the object at `span` (the last one, as JSON.parse keeps), if any. */
 export function memberSpan(text: string, span: Span, key: string): Span | undefined {
+  const known = span.memberKeys === undefined ? -1 : span.memberKeys.indexOf(key);
+  if (known !== -1) return span.members![known];
   let found: Span | undefined;
   let i = skipWs(text, span.start + 1); // past '{'
-  if (text[i] === "}") return undefined;
+  if (text.charCodeAt(i) === 0x7d /* } */) return undefined;
   for (;;) {
     const keyEnd = stringEnd(text, i);
-    const raw = text.slice(i + 1, keyEnd - 1);
-    const name = raw.includes("\\") ? (JSON.parse(text.slice(i, keyEnd)) as string) : raw;
+    const matches = keyIs(text, i + 1, keyEnd - 1, key);
     i = skipWs(text, keyEnd);
     i = skipWs(text, i + 1); // past ':'
     const end = valueEnd(text, i);
-    if (name === key) found = { start: i, end };
+    if (matches) found = { start: i, end, dense: !sawWs };
     i = skipWs(text, end);
-    if (text[i] === ",") i = skipWs(text, i + 1);
+    if (text.charCodeAt(i) === 0x2c /* , */) i = skipWs(text, i + 1);
     else return found;
   }
 }
 
+/** The span of the object starting at `start`, with the spans of its members named in `keys` (the last of each name). */
+function objectSpan(text: string, start: number, keys: readonly string[]): Span {
+  const members: (Span | undefined)[] = keys.map(() => undefined);
+  let i = skipWs(text, start + 1); // past '{'
+  let dense = i === start + 1;
+  if (text.charCodeAt(i) !== 0x7d /* } */) {
+    for (;;) {
+      const keyEnd = stringEnd(text, i);
+      let k = keys.length - 1;
+      while (k >= 0 && !keyIs(text, i + 1, keyEnd - 1, keys[k]!)) k--;
+      i = skipWs(text, keyEnd);
+      const value = skipWs(text, i + 1); // past ':'
+      const end = valueEnd(text, value);
+      if (sawWs || i !== keyEnd || value !== i + 1) dense = false;
+      if (k !== -1) members[k] = { start: value, end, dense: !sawWs };
+      i = skipWs(text, end);
+      if (i !== end) dense = false;
+      if (text.charCodeAt(i) !== 0x2c /* , */) break;
+      const next = skipWs(text, i + 1);
+      if (next !== i + 1) dense = false;
+      i = next;
+    }
+  }
+  return { start, end: i + 1, dense, memberKeys: keys, members };
+}
+
 /** The text of `span` without insignificant whitespace. */
 export function compact(text: string, span: Span): string {
+  if (span.dense === true) return text.slice(span.start, span.end);
   let out = "";
   let copyFrom = span.start;
   let i = span.start;
@@ -69,6 +107,20 @@ export function compact(text: string, span: Span): string {
     } else i++;
   }
   return copyFrom === span.start ? text.slice(span.start, span.end) : out + text.slice(copyFrom, span.end);
+}
+
+/**
+ * Whether the key text `text[from, to)` (between its quotes) reads `key`. Written without escapes it is `key` itself,
+ * compared in place; an escape makes the text longer than what it spells, so only a longer one is decoded.
+ */
+function keyIs(text: string, from: number, to: number, key: string): boolean {
+  const length = to - from;
+  if (length === key.length) return text.startsWith(key, from);
+  if (length < key.length) return false;
+  for (let j = from; j < to; j++) {
+    if (text.charCodeAt(j) === 0x5c /* \ */) return JSON.parse(text.slice(from - 1, to + 1)) === key;
+  }
+  return false;
 }
 
 function isWs(c: number): boolean {
@@ -94,27 +146,31 @@ function stringEnd(text: string, i: number): number {
   }
 }
 
-/** Index just past the value starting at `i`. */
+/** Whether the last {@link valueEnd} saw whitespace outside strings within the value (set by it, read at once). */
+let sawWs = false;
+
+/** Index just past the value starting at `i`; sets {@link sawWs}. */
 function valueEnd(text: string, i: number): number {
-  const c = text[i];
-  if (c === '"') return stringEnd(text, i);
-  if (c === "{" || c === "[") {
+  sawWs = false;
+  const c = text.charCodeAt(i);
+  if (c === 0x22 /* " */) return stringEnd(text, i);
+  if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
     let depth = 0;
     let j = i;
-    while (j < text.length) {
-      const d = text[j];
-      if (d === '"') {
+    const n = text.length;
+    while (j < n) {
+      const d = text.charCodeAt(j);
+      if (d === 0x22) {
         j = stringEnd(text, j);
         continue;
       }
-      if (d === "{" || d === "[") depth++;
-      else if (d === "}" || d === "]") {
-        depth--;
-        if (depth === 0) return j + 1;
-      }
+      if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7d || d === 0x5d) {
+        if (--depth === 0) return j + 1;
+      } else if (isWs(d)) sawWs = true;
       j++;
     }
-    return text.length;
+    return n;
   }
   // A number, true, false or null: up to the next delimiter.
   let j = i;
