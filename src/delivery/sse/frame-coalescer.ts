@@ -87,10 +87,13 @@ export class FrameCoalescer<S extends FrameHolder> {
       this.flush();
       return;
     }
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, this.options.holdMs - (performance.now() - this.flushedAt));
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = undefined;
+        this.flush();
+      },
+      this.options.holdMs - (performance.now() - this.flushedAt),
+    );
   }
 
   /**
