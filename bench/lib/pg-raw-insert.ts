@@ -26,6 +26,11 @@ export interface RawPgInsertResult {
   /** CPU of this process and of PostgreSQL (on this database) over the timed part, % of one core. */
   clientCpuPct: number;
   postgresCpuPct: number;
+  /**
+   * CPU seconds of PostgreSQL on the database over the whole call, read before the connection closes: its backend
+   * has exited by the time the caller reads /proc, so the caller takes this out of its "others".
+   */
+  postgresCpuSecondsInCall: number;
 }
 
 /**
@@ -44,6 +49,7 @@ export async function rawPgInsert(args: {
 }): Promise<RawPgInsertResult> {
   const { newEventId } = await importDist<typeof import("../../src/ids.js")>("ids.js");
   const url = databaseUrl(args.database);
+  const pgAtEntry = readPostgresCpuSeconds(args.database);
   const store = await openMigratedPgStore(url);
   const client = new pg.Client({ connectionString: url, types: PG_TYPES });
   await client.connect();
@@ -84,12 +90,14 @@ export async function rawPgInsert(args: {
     const pg0 = readPostgresCpuSeconds(args.database);
     const { events, seconds } = await run(args.durationS);
     const cpu = process.cpuUsage(cpu0);
+    const pgAtEnd = readPostgresCpuSeconds(args.database);
     return {
       eventsPerSec: events / seconds,
       events,
       durationS: seconds,
       clientCpuPct: (cpu.user + cpu.system) / 1e4 / seconds,
-      postgresCpuPct: (100 * (readPostgresCpuSeconds(args.database) - pg0)) / seconds,
+      postgresCpuPct: (100 * (pgAtEnd - pg0)) / seconds,
+      postgresCpuSecondsInCall: pgAtEnd - pgAtEntry,
     };
   } finally {
     await client.end();

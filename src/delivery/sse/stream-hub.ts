@@ -182,13 +182,9 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, stream.lastSeq); // just switched from replay
       }
       stream.lastSeq = Math.max(stream.lastSeq, lastSeq);
-      if (chunk.frames === 0) continue;
-      if (atOnce) wrote = this.write(stream, chunk) || wrote;
-      else this.coalescer.hold(stream, chunk);
+      if (chunk.frames > 0) wrote = this.deliverChunk(stream, chunk, atOnce) || wrote;
     }
-    if (atOnce) {
-      if (wrote) this.coalescer.wrote();
-    } else this.coalescer.flushSoon();
+    this.endCommit(atOnce, wrote);
   }
 
   /**
@@ -216,13 +212,22 @@ export class StreamHub {
         chunk = chunkFor(stream.selection, outgoing, 0);
         chunks.set(stream.signature, chunk);
       }
-      if (chunk.frames === 0) continue;
-      if (atOnce) wrote = this.write(stream, chunk) || wrote;
-      else this.coalescer.hold(stream, chunk);
+      if (chunk.frames > 0) wrote = this.deliverChunk(stream, chunk, atOnce) || wrote;
     }
-    if (atOnce) {
-      if (wrote) this.coalescer.wrote();
-    } else this.coalescer.flushSoon();
+    this.endCommit(atOnce, wrote);
+  }
+
+  /** Writes a commit's chunk to a stream now, or holds it for a later write (frame-coalescer.ts); true when written. */
+  private deliverChunk(stream: Stream, chunk: Chunk, atOnce: boolean): boolean {
+    if (atOnce) return this.write(stream, chunk);
+    this.coalescer.hold(stream, chunk);
+    return false;
+  }
+
+  /** After a commit has gone through the streams: notes a write made at once, or schedules what was held. */
+  private endCommit(atOnce: boolean, wrote: boolean): void {
+    if (!atOnce) this.coalescer.flushSoon();
+    else if (wrote) this.coalescer.wrote();
   }
 
   /** Closes every stream with a retry hint (on shutdown) and refuses new ones. */
