@@ -51,7 +51,7 @@ export class SqliteEvents implements EventsPart {
       for (let r = 0; r < requests.length;) {
         // Runs of plain one-event requests (a group commit of single publishes) share multi-row statements too.
         const singles = singleRun(requests, r, state.knownTopics, newTopics);
-        const rows = singles === MANY_ROWS ? MANY_ROWS : singles >= FEW_ROWS ? FEW_ROWS : 0;
+        const rows = statementRows(singles);
         if (
           rows > 0 &&
           this.insertRows(
@@ -143,7 +143,7 @@ export class SqliteEvents implements EventsPart {
     for (let i = 0; i < events.length;) {
       // Runs of events to topics that exist go in multi-row statements (64 rows, then 8); the rest one by one.
       const run = knownRun(events, i, state.knownTopics, newTopics);
-      const rows = run === MANY_ROWS ? MANY_ROWS : run >= FEW_ROWS ? FEW_ROWS : 0;
+      const rows = statementRows(run);
       if (
         rows > 0 &&
         this.insertRows(
@@ -325,6 +325,11 @@ function foldBump(bumps: Bumps, topic: string, count: number, last: number): voi
     bump.count += count;
     if (last > bump.last) bump.last = last;
   } else bumps.set(topic, { count, last });
+}
+
+/** The rows of the multi-row statement that takes the start of a run of `run` events: 64, 8, or 0 (one by one). */
+function statementRows(run: number): number {
+  return run === MANY_ROWS ? MANY_ROWS : run >= FEW_ROWS ? FEW_ROWS : 0;
 }
 
 /**
