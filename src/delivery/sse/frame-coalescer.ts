@@ -54,8 +54,9 @@ export class FrameCoalescer<S extends FrameHolder> {
   }
 
   /**
-   * Whether a commit of `events` events is written at once, without holding: nothing is held, and the hub is not
-   * busy (no commit of `busyEvents` within `holdMs`) or the last write is `holdMs` old. The caller then writes it
+   * Records a commit of `events` events (one of `busyEvents` or more makes the hub busy) and says whether it is
+   * written at once, without holding: nothing is held, and the hub is not busy (no commit of `busyEvents` within
+   * `holdMs`) or the last write is `holdMs` old. Called once per commit, before its streams. The caller then writes it
    * itself and calls {@link wrote}; else it calls {@link hold} per stream and {@link flushSoon}.
    */
   writesAtOnce(events: number): boolean {
