@@ -5,9 +5,9 @@ import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Hub } from "../hub.js";
 import { credentialOfToken, openRoutes, redactUrl, registerAuth } from "./auth.js";
-import { parseJsonQuickly, UNDECIDED } from "./json-body.js";
+import { readJsonBody, type JsonParser } from "./json-body.js";
 import { isLingering, lingerOnClose, lingerThenClose, type LingerOptions } from "./lingering-close.js";
-import { jsonDepthExceeds, MAX_URL_LENGTH, registerLimits, type Limits } from "./limits.js";
+import { MAX_URL_LENGTH, registerLimits, type Limits } from "./limits.js";
 import { listSetting } from "../config.js";
 import { collectRoutes, type CollectedRoute } from "./openapi/document.js";
 import { createPublishFastPath, publishLogLevel } from "./publish-fast-path.js";
@@ -195,19 +195,18 @@ function installPublishFastPath(
  */
 function registerJsonParsers(fastify: FastifyInstance, maxJsonDepth: number): void {
   const defaultJsonParser = fastify.getDefaultJsonParser("error", "error");
-  // Nesting is checked on the text first, in one pass without recursion, so a body thousands deep costs no stack.
-  // A leading BOM is dropped here, as JSON.parse's wrapper would drop it: kept in the raw text, it would be stored
-  // as part of the data, which would then not be JSON.
+  const parseJson: JsonParser = (text, done) => defaultJsonParser({} as FastifyRequest, text, done);
+  // A BOM, nesting and prototype keys are handled as on the lean publish path: one readJsonBody (json-body.ts).
   const jsonParser: typeof defaultJsonParser = (request, text, done) => {
-    const body = (text as string).charCodeAt(0) === 0xfeff ? (text as string).slice(1) : text;
-    if (jsonDepthExceeds(body as string, maxJsonDepth)) {
-      done(new HubError("SB_REQUEST_TOO_DEEP", `the body nests arrays and objects more than ${maxJsonDepth} deep`), undefined);
+    let read;
+    try {
+      read = readJsonBody(text as string, maxJsonDepth, parseJson);
+    } catch (error) {
+      done(error as Error, undefined);
       return;
     }
-    (request as RequestWithRawBody).rawBody = body as string;
-    const value = parseJsonQuickly(body as string);
-    if (value === UNDECIDED) defaultJsonParser(request, body, done);
-    else done(null, value);
+    (request as RequestWithRawBody).rawBody = read.text;
+    done(null, read.body);
   };
   fastify.removeContentTypeParser("application/json");
   fastify.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);

@@ -4,8 +4,7 @@ import type { Logger } from "pino";
 import { ERRORS, HubError, type ErrorSpec } from "../errors.js";
 import type { Credential } from "../auth/index.js";
 import { bearerOfHeader, CONSOLE_HEADER, redactUrl, requireCredentialScope } from "./auth.js";
-import { parseJsonQuickly, UNDECIDED } from "./json-body.js";
-import { jsonDepthExceeds } from "./limits.js";
+import { readJsonBody, type JsonParser } from "./json-body.js";
 import type { IngestRoute, PublishInput, PublishOutcome } from "./routes/events.js";
 
 /**
@@ -43,7 +42,7 @@ export interface PublishFastPathOptions {
   /** Whether the app is draining, for `connection: close` on replies in flight. */
   draining: () => boolean;
   /** fastify's JSON parser (prototype poisoning refused), so errors read the same. */
-  parseJson: (text: string, done: (error: Error | null, value: unknown) => void) => void;
+  parseJson: JsonParser;
   /** The publisher (routes/events.ts's `createPublisher`): a publish settled at once is answered without a promise. */
   publish: (input: PublishInput) => PublishOutcome | Promise<PublishOutcome>;
   /** Maps an error to the catalog's (as fastify's error handler does). */
@@ -158,7 +157,8 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
   const publish = () => {
     if (refused || res.headersSent) return;
     const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, received).toString("utf8");
-    const input: PublishInput = { headers, route, ...parsedBody(options, text) };
+    const { text: rawBody, body } = readJsonBody(text, options.maxJsonDepth, options.parseJson);
+    const input: PublishInput = { headers, route, body, rawBody };
     const found = credential;
     if (found !== undefined) {
       input.requireScopes = (scopes) => requireCredentialScope(found, scopes);
@@ -180,28 +180,6 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
       answer.fail(error);
     }
   });
-}
-
-/**
- * The body as build-app's JSON parser reads it: a BOM dropped, nesting checked on the text, then parsed (fastify's
- * parser when the text may hold a prototype key).
- * @throws HubError (or the parser's error) for a body that is refused.
- */
-function parsedBody(options: PublishFastPathOptions, raw: string): { body: unknown; rawBody: string } {
-  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
-  if (jsonDepthExceeds(text, options.maxJsonDepth)) {
-    throw new HubError("SB_REQUEST_TOO_DEEP", `the body nests arrays and objects more than ${options.maxJsonDepth} deep`);
-  }
-  let body = parseJsonQuickly(text);
-  if (body === UNDECIDED) {
-    let parseError: Error | null = null;
-    options.parseJson(text, (error, value) => {
-      parseError = error;
-      body = value;
-    });
-    if (parseError !== null) throw parseError;
-  }
-  return { body, rawBody: text };
 }
 
 /** The replies of one request, with its log line, as fastify's error handler and hooks write them. */
