@@ -154,6 +154,25 @@ describe("SQLite store", () => {
     expect(next.results[0]!.seq).toBeGreaterThan(dropped.results[1]!.seq);
   });
 
+  it("takes back only its own rows when a multi-row insert meets a row another writer put at one of its seqs", async () => {
+    const path = await newDatabasePath();
+    const store = await open(path);
+    const first = expectOk((await store.events.append([{ events: [makeEvent("t")], createTopics: true }]))[0]);
+    const foreignSeq = first.results[0]!.seq + 4;
+    // Not a supported set-up (one store per file): the store's seq in memory is now stale for the next 8-row statement.
+    withDatabase(path, (db) =>
+      db
+        .prepare(`INSERT INTO events (seq, id, topic, time, data, received_at) VALUES (?, 'evt_foreign', 't', 0, '{}', 0)`)
+        .run(foreignSeq),
+    );
+    const [outcome] = await store.events.append([{ events: Array.from({ length: 10 }, () => makeEvent("t")), createTopics: true }]);
+    expect(outcome!.ok).toBe(false);
+    expect((await store.events.readAfter(0, 100)).map((e) => [e.seq, e.id])).toEqual([
+      [first.results[0]!.seq, first.results[0]!.id],
+      [foreignSeq, "evt_foreign"],
+    ]);
+  });
+
   it("runs in WAL mode", async () => {
     const path = await newDatabasePath();
     await open(path);

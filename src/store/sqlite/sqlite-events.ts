@@ -185,22 +185,23 @@ export class SqliteEvents implements EventsPart {
 
   /**
    * Stores `rows` events (the j-th is `eventAt(j)`, published by `publisherAt(j)`) in one statement, with the seqs from
-   * the next one on (not taken yet: the caller takes them on success). False when the statement failed and SQLite
-   * undid it alone (a repeated id aborts it): the caller then stores the events one by one, as it would have, and
-   * meets the same repeat or error there.
+   * the next one on (not taken yet: the caller takes them on success). False when not every row was stored (a
+   * repeated id) or the statement failed: the rows it stored are taken back, and the caller then stores the events one
+   * by one, as it would have, and meets the same repeat or error there.
    */
   private insertRows(rows: number, eventAt: (j: number) => NewEvent, publisherAt: (j: number) => string | undefined): boolean {
     const params = rows === MANY_ROWS ? this.manyRows : this.fewRows;
     const seq = this.state.nextSeq;
     for (let j = 0; j < rows; j++) eventParams(eventAt(j), seq + j, publisherAt(j), params, j * EVENT_PARAMS);
     try {
-      (rows === MANY_ROWS ? this.s.INSERT_EVENTS_64 : this.s.INSERT_EVENTS_8).run(params);
-      return true;
+      if ((rows === MANY_ROWS ? this.s.INSERT_EVENTS_64 : this.s.INSERT_EVENTS_8).run(params).changes === rows) return true;
     } catch (error) {
       // Rolled back further than the statement (a full disk, an I/O error): the whole batch fails, as one by one.
       if (!this.state.db.inTransaction) throw error;
-      return false;
     }
+    // OR IGNORE skipped a row, or the statement failed with no journal to undo it: take back the rows it stored.
+    for (let j = 0; j < rows; j++) this.s.DELETE_STORED_ROW.run(seq + j, params[j * EVENT_PARAMS + 1]);
+    return false;
   }
 
   /** SQLite has no percentile function: aggregations with percentiles read the events instead. */
