@@ -161,9 +161,7 @@ describe("SQLite store", () => {
     const foreignSeq = first.results[0]!.seq + 4;
     // Not a supported set-up (one store per file): the store's seq in memory is now stale for the next 8-row statement.
     withDatabase(path, (db) =>
-      db
-        .prepare(`INSERT INTO events (seq, id, topic, time, data, received_at) VALUES (?, 'evt_foreign', 't', 0, '{}', 0)`)
-        .run(foreignSeq),
+      db.prepare(`INSERT INTO events (seq, id, topic, time, data, received_at) VALUES (?, 'evt_foreign', 't', 0, '{}', 0)`).run(foreignSeq),
     );
     const [outcome] = await store.events.append([{ events: Array.from({ length: 10 }, () => makeEvent("t")), createTopics: true }]);
     expect(outcome!.ok).toBe(false);
