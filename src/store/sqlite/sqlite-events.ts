@@ -17,6 +17,8 @@ type Bumps = Map<string, { count: number; last: number }>;
 const MANY_ROWS = 64;
 const FEW_ROWS = 8;
 const EVENT_PARAMS = 13;
+/** The parameters of a row of the plain inserts (`INSERT_PLAIN_EVENTS_64`, `_8`): see {@link plainEventParams}. */
+const PLAIN_EVENT_PARAMS = 6;
 
 /** The SQLite event log: appends (group commit, seq given in memory), reads, search and retention. */
 export class SqliteEvents implements EventsPart {
@@ -26,6 +28,8 @@ export class SqliteEvents implements EventsPart {
   private readonly oneRow: unknown[] = new Array(EVENT_PARAMS);
   private readonly fewRows: unknown[] = new Array(FEW_ROWS * EVENT_PARAMS);
   private readonly manyRows: unknown[] = new Array(MANY_ROWS * EVENT_PARAMS);
+  private readonly fewPlainRows: unknown[] = new Array(FEW_ROWS * PLAIN_EVENT_PARAMS);
+  private readonly manyPlainRows: unknown[] = new Array(MANY_ROWS * PLAIN_EVENT_PARAMS);
 
   constructor(
     private readonly state: SqliteState,
@@ -190,17 +194,26 @@ export class SqliteEvents implements EventsPart {
    * by one, as it would have, and meets the same repeat or error there.
    */
   private insertRows(rows: number, eventAt: (j: number) => NewEvent, publisherAt: (j: number) => string | undefined): boolean {
-    const params = rows === MANY_ROWS ? this.manyRows : this.fewRows;
+    const many = rows === MANY_ROWS;
     const seq = this.state.nextSeq;
-    for (let j = 0; j < rows; j++) eventParams(eventAt(j), seq + j, publisherAt(j), params, j * EVENT_PARAMS);
+    let plain = true;
+    for (let j = 0; plain && j < rows; j++) plain = isPlain(eventAt(j), publisherAt(j));
+    const params = plain ? (many ? this.manyPlainRows : this.fewPlainRows) : many ? this.manyRows : this.fewRows;
+    const width = plain ? PLAIN_EVENT_PARAMS : EVENT_PARAMS;
+    for (let j = 0; j < rows; j++) {
+      if (plain) plainEventParams(eventAt(j), seq + j, params, j * width);
+      else eventParams(eventAt(j), seq + j, publisherAt(j), params, j * width);
+    }
+    const s = this.s;
     try {
-      if ((rows === MANY_ROWS ? this.s.INSERT_EVENTS_64 : this.s.INSERT_EVENTS_8).run(params).changes === rows) return true;
+      const statement = plain ? (many ? s.INSERT_PLAIN_EVENTS_64 : s.INSERT_PLAIN_EVENTS_8) : many ? s.INSERT_EVENTS_64 : s.INSERT_EVENTS_8;
+      if (statement.run(params).changes === rows) return true;
     } catch (error) {
       // Rolled back further than the statement (a full disk, an I/O error): the whole batch fails, as one by one.
       if (!this.state.db.inTransaction) throw error;
     }
     // OR IGNORE skipped a row, or the statement failed with no journal to undo it: take back the rows it stored.
-    for (let j = 0; j < rows; j++) this.s.DELETE_STORED_ROW.run(seq + j, params[j * EVENT_PARAMS + 1]);
+    for (let j = 0; j < rows; j++) s.DELETE_STORED_ROW.run(seq + j, params[j * width + 1]);
     return false;
   }
 
@@ -382,6 +395,29 @@ function eventParams(e: NewEvent, seq: number, publisher: string | undefined, pa
   params[at + 11] = e.clientId ? (publisher ?? null) : null;
   params[at + 12] = e.headers && hasKeys(e.headers) ? JSON.stringify(e.headers) : null;
   return params;
+}
+
+/** Whether an event's row has only the columns every event has: the plain inserts leave the others NULL. */
+function isPlain(e: NewEvent, publisher: string | undefined): boolean {
+  return (
+    e.type === null &&
+    e.source === null &&
+    e.subject === null &&
+    e.key === null &&
+    !hasKeys(e.attributes) &&
+    !(e.clientId && publisher !== undefined) &&
+    !(e.headers && hasKeys(e.headers))
+  );
+}
+
+/** Writes a plain event's row (see {@link isPlain}) into `params` from `at`, in `PLAIN_EVENT_COLUMNS`' order. */
+function plainEventParams(e: NewEvent, seq: number, params: unknown[], at: number): void {
+  params[at] = seq;
+  params[at + 1] = e.id;
+  params[at + 2] = e.topic;
+  params[at + 3] = e.time;
+  params[at + 4] = e.dataJson;
+  params[at + 5] = e.receivedAt;
 }
 
 /** A request's counts per topic: the first topic in fields (requests are mostly one topic), others in a map. */

@@ -12,9 +12,18 @@ export const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS})
  * third of the insert. A row it skipped (a repeated id) shows as fewer changes than rows: the caller takes back the
  * rows stored (`DELETE_STORED_ROW`) and stores those events one by one instead.
  */
-const insertEvents = (n: number): string => `INSERT OR IGNORE INTO events (${EVENT_COLUMNS}) VALUES ${Array(n).fill(EVENT_VALUES).join(", ")}`;
-export const INSERT_EVENTS_8 = insertEvents(8);
-export const INSERT_EVENTS_64 = insertEvents(64);
+const insertEvents = (n: number, columns: string, values: string): string =>
+  `INSERT OR IGNORE INTO events (${columns}) VALUES ${Array(n).fill(values).join(", ")}`;
+export const INSERT_EVENTS_8 = insertEvents(8, EVENT_COLUMNS, EVENT_VALUES);
+export const INSERT_EVENTS_64 = insertEvents(64, EVENT_COLUMNS, EVENT_VALUES);
+/**
+ * The same for events with only the columns every event has (the others NULL, as most events leave them): 6 parameters
+ * a row instead of 13, which saved about a tenth of the insert's CPU.
+ */
+const PLAIN_EVENT_COLUMNS = `seq, id, topic, time, data, received_at`;
+const PLAIN_EVENT_VALUES = `(?, ?, ?, ?, ?, ?)`;
+export const INSERT_PLAIN_EVENTS_8 = insertEvents(8, PLAIN_EVENT_COLUMNS, PLAIN_EVENT_VALUES);
+export const INSERT_PLAIN_EVENTS_64 = insertEvents(64, PLAIN_EVENT_COLUMNS, PLAIN_EVENT_VALUES);
 /** Takes back one row a multi-row insert stored, by seq and id both: a row there before it (the same seq) stays. */
 export const DELETE_STORED_ROW = `DELETE FROM events WHERE seq = ? AND id = ?`;
 export const EVENT_BY_ID = `SELECT * FROM events WHERE id = ?`;
