@@ -175,7 +175,8 @@ export async function clientAppend(args: {
       const now = Date.now();
       const ids = Array.from({ length: n }, () => newEventId(now));
       const times = new Array<number>(n).fill(now);
-      const stored = await driver.append([ids, topics, nulls, nulls, nulls, times, nulls, data, nulls, times, nulls, now, true]);
+      // APPEND_SQL's parameters in order: $1–$11 the events' columns, $12 now, $13 createTopics, $14 the captured headers.
+      const stored = await driver.append([ids, topics, nulls, nulls, nulls, times, nulls, data, nulls, times, nulls, now, true, nulls]);
       if (stored !== n) throw new Error(`the append stored ${stored} of ${n} events`);
       return n;
     });
