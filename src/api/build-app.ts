@@ -173,6 +173,7 @@ function installPublishFastPath(
     publish: createPublisher({ ingestor: hub.ingestor, maxBatchEvents: config.maxBatchEvents, captureHeaders: listSetting(config.captureHeaders) }),
     open: () => app.lifecycle === "ready" && !closing,
     authEnabled: () => hub.auth.enabledNow(),
+    knownCredential: (token) => hub.auth.knownCredential(token),
     authenticate: (token, setHeader) => credentialOfToken(hub.auth, token, false, setHeader),
     takePublish: limits.takePublish,
     draining: () => app.lifecycle === "draining",

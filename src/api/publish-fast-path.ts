@@ -31,6 +31,8 @@ export interface PublishFastPathOptions {
   open: () => boolean;
   /** Whether requests need a credential, when known without asking the store (`Authenticator.enabledNow`). */
   authEnabled: () => boolean | undefined;
+  /** The credential of an API key verified before and known still valid, without a promise (`Authenticator.knownCredential`). */
+  knownCredential: (token: string) => Credential | undefined;
   /** The credential of a bearer token, or the 401 thrown with `WWW-Authenticate` set (auth.ts's `credentialOfToken`). */
   authenticate: (token: string | undefined, setHeader: (name: string, value: string) => void) => Promise<Credential>;
   /** Takes a publish token for the credential, or gives the 429 with `Retry-After` set (limits.ts's `Limits.takePublish`). */
@@ -129,19 +131,29 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
   // hooks run in that order, before its body parser); the body is read meanwhile.
   let credential: Credential | undefined;
   let refused = false;
-  const authorized = authOn
-    ? options
-        .authenticate(headers.authorization === undefined ? undefined : bearerOfHeader(headers.authorization), answer.setHeader)
-        .then((found) => {
-          const limited = options.takePublish(found.id, answer.setHeader);
-          if (limited !== undefined) throw limited;
-          credential = found;
-        })
-        .catch((error: unknown) => {
-          refused = true;
-          answer.fail(error);
-        })
-    : undefined;
+  let authorized: Promise<void> | undefined;
+  const admit = (found: Credential) => {
+    const limited = options.takePublish(found.id, answer.setHeader);
+    if (limited !== undefined) throw limited;
+    credential = found;
+  };
+  const refuse = (error: unknown) => {
+    refused = true;
+    answer.fail(error);
+  };
+  if (authOn) {
+    const token = headers.authorization === undefined ? undefined : bearerOfHeader(headers.authorization);
+    const known = token === undefined ? undefined : options.knownCredential(token);
+    if (known === undefined) authorized = options.authenticate(token, answer.setHeader).then(admit).catch(refuse);
+    else {
+      // A key verified before: no promise, as with auth off.
+      try {
+        admit(known);
+      } catch (error) {
+        refuse(error);
+      }
+    }
+  }
 
   const chunks: Buffer[] = [];
   let received = 0;

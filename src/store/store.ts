@@ -255,6 +255,13 @@ export interface KeysPart {
   revoke(id: string, now: number): Promise<ApiKey | undefined>;
   /** Keys not revoked. */
   countActive(): Promise<number>;
+  /**
+   * A number that changes whenever the keys may have changed, through this store or any other connection to its
+   * database (another process's `switchboard keys revoke`), read without a round trip. The authenticator keeps the
+   * keys it verified while it stays the same. Absent when the store cannot tell cheaply (PostgreSQL: other nodes), and
+   * then every request looks its key up.
+   */
+  changeStamp?(): number;
 }
 
 /**

@@ -288,7 +288,7 @@ describe("what the lean publish path takes, and what it leaves to fastify", () =
   let server: Server;
   let origin: string;
   const published: PublishInput[] = [];
-  const state = { open: true, cors: false, auth: false as boolean | undefined };
+  const state = { open: true, cors: false, auth: false as boolean | undefined, authentications: 0, limited: "" };
 
   beforeAll(async () => {
     const options: PublishFastPathOptions = {
@@ -298,12 +298,18 @@ describe("what the lean publish path takes, and what it leaves to fastify", () =
       log: pino({ level: "silent" }),
       open: () => state.open,
       authEnabled: () => state.auth,
+      knownCredential: (token) => (token === "known" ? { id: "key_known", scopes: [] } : undefined),
       authenticate: async (token, setHeader) => {
+        state.authentications++;
         if (token === "good") return { id: "key_good", scopes: [] };
         setHeader("www-authenticate", "Bearer");
         throw new HubError("SB_AUTH_INVALID", "unknown");
       },
-      takePublish: () => undefined,
+      takePublish: (id, setHeader) => {
+        if (id !== state.limited) return undefined;
+        setHeader("retry-after", "1");
+        return new HubError("SB_RATE_LIMITED", "limited");
+      },
       get cors() {
         return state.cors;
       },
@@ -381,6 +387,20 @@ describe("what the lean publish path takes, and what it leaves to fastify", () =
     expect((await post(origin, "/api/events", '{"a":1}', { ...json, authorization: "Bearer good" })).status).toBe(599);
     state.auth = false;
     expect(published.map((p) => [p.publisher, typeof p.requireScopes])).toEqual([["key_good", "function"]]);
+  });
+
+  it("with auth on, takes a key verified before without a promise, and still applies its rate limit", async () => {
+    published.length = 0;
+    state.auth = true;
+    const before = state.authentications;
+    expect((await post(origin, "/api/events", '{"a":1}', { ...json, authorization: "Bearer known" })).status).toBe(201);
+    state.limited = "key_known";
+    const limited = await post(origin, "/api/events", '{"a":2}', { ...json, authorization: "Bearer known" });
+    expect([limited.status, limited.headers["retry-after"]]).toEqual([429, "1"]);
+    state.limited = "";
+    state.auth = false;
+    expect(state.authentications).toBe(before);
+    expect(published.map((p) => [p.publisher, p.body])).toEqual([["key_known", { a: 1 }]]);
   });
 
   it("hands the publisher the route, the body and its exact text", async () => {

@@ -52,6 +52,8 @@ describe("switchboard keys", () => {
       expect(revoked.code, revoked.stderr).toBe(0);
       expect(JSON.parse(revoked.stdout)).toMatchObject({ id: key.id, revoked_at: expect.any(String) });
       expect((await request(`${server.url}/api/events?topic=orders.created`, { headers: auth })).status).toBe(401);
+      // The lean publish path too, which takes a key it verified before without asking the store.
+      expect((await postJson(`${server.url}/api/events`, { topic: "orders.created", data: {} }, auth)).status).toBe(401);
     } finally {
       await server?.shutdown();
     }
