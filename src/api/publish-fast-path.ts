@@ -171,10 +171,9 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
     const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks, received).toString("utf8");
     const { text: rawBody, body } = readJsonBody(text, options.maxJsonDepth, options.parseJson);
     const input: PublishInput = { headers, route, body, rawBody };
-    const found = credential;
-    if (found !== undefined) {
-      input.requireScopes = (scopes) => requireCredentialScope(found, scopes);
-      input.publisher = found.id;
+    if (credential !== undefined) {
+      input.requireScopes = scopeCheckOf(credential);
+      input.publisher = credential.id;
     }
     const outcome = options.publish(input);
     if (outcome instanceof Promise) outcome.then(answer.succeed, answer.fail);
@@ -192,6 +191,15 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
       answer.fail(error);
     }
   });
+}
+
+/**
+ * The publish scope check of a credential, made outside the request's closures. Written as an arrow function in
+ * `publish` above, it shared the request's closure context (its body chunks, `req`, `res`): with auth on, the young
+ * generation's collections then took 8–11 ms instead of 1–2 ms, and old space grew by some 20 MB a second.
+ */
+function scopeCheckOf(credential: Credential): (scopes: string[]) => void {
+  return (scopes) => requireCredentialScope(credential, scopes);
 }
 
 /** The replies of one request, with its log line, as fastify's error handler and hooks write them. */

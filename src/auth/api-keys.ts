@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { createHash, randomBytes } from "node:crypto";
 import { HubError } from "../errors.js";
 import { newPrefixedId } from "../ids.js";
@@ -21,9 +22,15 @@ export interface CreatedApiKey {
   token: string;
 }
 
+/**
+ * Node's one-shot `crypto.hash` (20.12 on): a third of `createHash`'s CPU, and no Hash object for the collector, which
+ * mattered at one hash per authenticated request.
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+
 /** Hex SHA-256 of a token: what the store keeps and looks keys up by. */
 export function hashApiKeyToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return oneShotHash ? oneShotHash("sha256", token, "hex") : createHash("sha256").update(token).digest("hex");
 }
 
 /**
