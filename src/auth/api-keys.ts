@@ -1,5 +1,4 @@
 import * as crypto from "node:crypto";
-import { createHash, randomBytes } from "node:crypto";
 import { HubError } from "../errors.js";
 import { newPrefixedId } from "../ids.js";
 import type { ApiKey, Store } from "../store/store.js";
@@ -30,7 +29,7 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 
 /** Hex SHA-256 of a token: what the store keeps and looks keys up by. */
 export function hashApiKeyToken(token: string): string {
-  return oneShotHash ? oneShotHash("sha256", token, "hex") : createHash("sha256").update(token).digest("hex");
+  return oneShotHash ? oneShotHash("sha256", token, "hex") : crypto.createHash("sha256").update(token).digest("hex");
 }
 
 /**
@@ -40,7 +39,7 @@ export function hashApiKeyToken(token: string): string {
  */
 export async function createApiKey(store: Store, input: ApiKeyInput, now = Date.now()): Promise<CreatedApiKey> {
   const { name, scopes } = checkApiKeyInput(input);
-  const token = API_KEY_TOKEN_PREFIX + randomBytes(32).toString("base64url");
+  const token = API_KEY_TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
   const key: ApiKey = {
     id: newPrefixedId("key", now),
     name,
