@@ -132,16 +132,16 @@ function answerPublish(options: PublishFastPathOptions, req: IncomingMessage, re
   let credential: Credential | undefined;
   let refused = false;
   let authorized: Promise<void> | undefined;
-  const admit = (found: Credential) => {
-    const limited = options.takePublish(found.id, answer.setHeader);
-    if (limited !== undefined) throw limited;
-    credential = found;
-  };
-  const refuse = (error: unknown) => {
-    refused = true;
-    answer.fail(error);
-  };
   if (authOn) {
+    const admit = (found: Credential) => {
+      const limited = options.takePublish(found.id, answer.setHeader);
+      if (limited !== undefined) throw limited;
+      credential = found;
+    };
+    const refuse = (error: unknown) => {
+      refused = true;
+      answer.fail(error);
+    };
     const token = headers.authorization === undefined ? undefined : bearerOfHeader(headers.authorization);
     const known = token === undefined ? undefined : options.knownCredential(token);
     if (known === undefined) authorized = options.authenticate(token, answer.setHeader).then(admit).catch(refuse);

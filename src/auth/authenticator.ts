@@ -99,7 +99,8 @@ export class Authenticator {
    * undefined (then {@link authenticate} decides). Synchronous, for the lean publish path.
    */
   knownCredential(token: string): Credential | undefined {
-    if (!token.startsWith(API_KEY_TOKEN_PREFIX)) return undefined;
+    // A store with no change stamp keeps nothing: no hash here, which authenticate would compute again.
+    if (!token.startsWith(API_KEY_TOKEN_PREFIX) || this.store.keys.changeStamp === undefined) return undefined;
     return this.verifiedKey(hashApiKeyToken(token));
   }
 
