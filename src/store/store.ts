@@ -102,6 +102,12 @@ export interface ClaimRetriesRequest {
   marginMs: number;
 }
 
+/** See {@link DeliveriesPart.releaseClaims}. */
+export interface ReleaseClaimsRequest {
+  nodeId: string;
+  deliveryIds: string[];
+}
+
 /** See {@link DeliveriesPart.claimDueRetries}. */
 export interface ClaimDueRetriesRequest {
   nodeId: string;
@@ -223,6 +229,11 @@ export interface DeliveriesPart {
    * `nodeId`.
    */
   claimRetries(request: ClaimRetriesRequest): Promise<string[]>;
+  /**
+   * Ends `nodeId`'s claims on `deliveryIds` (a node that stops before sending retries it claimed), so that another node
+   * may send them at once instead of when the claims expire. Claims of other nodes are left as they are.
+   */
+  releaseClaims(request: ReleaseClaimsRequest): Promise<void>;
   /**
    * Claims up to `limit` retrying deliveries due at `dueBefore` or earlier, oldest due first, unclaimed or with an
    * expired claim (see {@link claimRetries}), of active subscriptions that do not order by key and whose lease, if

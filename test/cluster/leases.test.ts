@@ -120,8 +120,10 @@ function defineLeaseTests(): void {
     expect(ids).toHaveLength(posted.length + later.length);
   });
 
-  // One retry: under a loaded machine this run has taken 11 s instead of 6 (the takeover then came with the lease
-  // expiry, not the sweep); see the session note on issue 10. A second miss fails the suite.
+  // On a loaded machine the posting can outlast the first retries' 1 s delay, and the holder claims some before it
+  // dies. Stopping, it lets go of those it did not send. Before it did, the sweep could not take them while their
+  // claims lasted (15 s): they went out when the lease expired and the next holder loaded them, and this run took
+  // 11 s. The one retry is for the machine's load alone; a second miss fails the suite.
   it("retries are taken over by a free node (SKIP LOCKED) while the dead holder's lease has not expired", { timeout: 60_000, retry: 1 }, async () => {
     const url = await newDatabase();
     // Every event's first attempt fails; its retry succeeds.

@@ -159,7 +159,7 @@ describe("DeliveryQueue", () => {
       { ready: ["a", "b"], waiting: [], parked: none },
     ],
     [
-      "a retry another node claimed leaves, the key moves on",
+      "a retry another node delivered (or killed) leaves, the key moves on",
       true,
       [
         ["admit", job("a", "k", 10, "retrying"), 0],

@@ -3,6 +3,8 @@ import type { Delivery, StoredEvent } from "../../store/store.js";
 /** A delivery in memory, with the event when the worker already has it. */
 export interface Job extends Delivery {
   event?: StoredEvent | undefined;
+  /** This node claimed the retry and has not sent it yet. */
+  claimed?: boolean;
 }
 
 /** What a queue holds, by delivery id: for tests and diagnostics. */
@@ -99,6 +101,11 @@ export class DeliveryQueue {
   /** Claimed retries: they were due before the deliveries that became ready meanwhile, so they go first. */
   readyFirst(jobs: Job[]): void {
     this.ready.unshift(...jobs);
+  }
+
+  /** Ready retries this node claimed (see {@link Job.claimed}). */
+  claimedReady(): Job[] {
+    return this.ready.filter((job) => job.claimed === true);
   }
 
   /** Takes the next ready delivery out to send. */

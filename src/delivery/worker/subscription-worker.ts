@@ -81,6 +81,8 @@ export class SubscriptionWorker {
   private inFlight = 0;
   /** Due retries being claimed (see {@link claim}). */
   private claiming = 0;
+  /** Claims under way: a stopping worker waits for them, then lets go of what it claimed and will not send. */
+  private readonly claims = new Set<Promise<void>>();
   private consecutiveFailures = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -126,6 +128,9 @@ export class SubscriptionWorker {
     this.stopping ??= (async () => {
       this.mode = "stopped";
       if (this.timer) clearTimeout(this.timer);
+      // Retries claimed but not sent (waiting for a slot or a token) would be nobody's until their claims expired.
+      await Promise.all(this.claims);
+      await this.releaseClaims(this.queue.claimedReady());
       if (this.cursor > this.persistedCursor) {
         const cursor = this.cursor;
         await advanceCursor(this.ctx.store, this.sub.id, cursor, this.ctx.now()).then(
@@ -171,7 +176,7 @@ export class SubscriptionWorker {
     // Due retries are claimed before they are sent: another node may have taken them over while this one was cut off
     // from the database.
     const retries = this.queue.takeDue(now);
-    if (retries) void this.claim(retries);
+    if (retries) this.claim(retries);
     while (this.queue.hasReady && this.inFlight < this.sub.maxInFlight) {
       if (!this.bucket.take(now)) break;
       if (!this.ctx.slots.take(this)) {
@@ -187,8 +192,17 @@ export class SubscriptionWorker {
     this.scheduleTimer(now);
   }
 
-  /** Claims due retries; those another node claimed are its to send and record, and leave this worker. */
-  private async claim(jobs: Job[]): Promise<void> {
+  /** Claims due retries before they are sent (see {@link claimJobs}). */
+  private claim(jobs: Job[]): void {
+    const claiming = this.claimJobs(jobs).finally(() => this.claims.delete(claiming));
+    this.claims.add(claiming);
+  }
+
+  /**
+   * Claims due retries; those claimed go first in line. Those another node holds are read again (see
+   * {@link recheck}); a worker stopped meanwhile lets go of its new claims at once.
+   */
+  private async claimJobs(jobs: Job[]): Promise<void> {
     const { store, recorder, log, nodeId, now } = this.ctx;
     this.claiming += jobs.length;
     let claimed: Set<string> | undefined;
@@ -200,18 +214,70 @@ export class SubscriptionWorker {
     } catch (error) {
       log.error({ err: error, subscriptionId: this.sub.id }, "claiming retries failed");
     }
-    this.claiming -= jobs.length;
     const at = now();
     const mine: Job[] = [];
+    const held: Job[] = [];
     for (const job of jobs) {
+      job.claimed = claimed?.has(job.id) === true;
       if (claimed === undefined) {
         job.nextAttemptAt = at + CLAIM_RETRY_MS;
         this.queue.wait(job);
-      } else if (claimed.has(job.id)) mine.push(job);
-      else this.queue.close(job, at);
+      } else if (job.claimed) mine.push(job);
+      else held.push(job);
     }
-    this.queue.readyFirst(mine);
+    if (this.mode === "stopped") {
+      await this.releaseClaims(mine);
+    } else {
+      this.queue.readyFirst(mine);
+      if (held.length > 0) await this.recheck(held);
+    }
+    this.claiming -= jobs.length;
     this.wake();
+  }
+
+  /**
+   * Retries another node holds a claim on: its retry sweep took them over while this node was cut off from the
+   * database, or it died holding the claim. What that node did is in the row, read again here. A closed delivery
+   * leaves this worker; an open one stays (this node holds the subscription, and no other node's sweep takes a
+   * live holder's retries) and waits for its next attempt, or for the other claim to expire.
+   */
+  private async recheck(jobs: Job[]): Promise<void> {
+    const { store, log, now } = this.ctx;
+    for (const job of jobs) {
+      let row: Delivery | undefined;
+      try {
+        row = await store.deliveries.get(job.id);
+      } catch (error) {
+        log.warn({ err: error, deliveryId: job.id, subscriptionId: this.sub.id }, "reading a retry another node claimed failed; retrying");
+        job.nextAttemptAt = now() + CLAIM_RETRY_MS;
+        this.queue.wait(job);
+        continue;
+      }
+      const at = now();
+      if (row === undefined || (row.status !== "retrying" && row.status !== "pending")) {
+        this.queue.close(job, at);
+        continue;
+      }
+      job.attempts = row.attempts;
+      job.lastStatus = row.lastStatus;
+      job.lastError = row.lastError;
+      job.updatedAt = row.updatedAt;
+      // Due and still held: the other claim lasts at most the subscription's timeout plus the margin from now.
+      job.nextAttemptAt = row.nextAttemptAt > at ? row.nextAttemptAt : at + this.sub.timeoutMs + CLAIM_MARGIN_MS;
+      this.queue.wait(job);
+    }
+  }
+
+  /** Ends this node's claims on retries it will not send, so that another node may send them at once. */
+  private async releaseClaims(jobs: Job[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const { store, log, nodeId } = this.ctx;
+    for (const job of jobs) job.claimed = false;
+    try {
+      await store.deliveries.releaseClaims({ nodeId, deliveryIds: jobs.map((job) => job.id) });
+    } catch (error) {
+      log.warn({ err: error, subscriptionId: this.sub.id }, "releasing retry claims failed; they expire instead");
+    }
   }
 
   /** Reads the log after the cursor and turns the selected events into pending deliveries. */
@@ -291,6 +357,7 @@ export class SubscriptionWorker {
       }
     }
     const attemptedAt = now();
+    job.claimed = false; // recording the attempt ends the claim
     const outcome = await sender.attempt(this.sub, job.id, event, attemptedAt, job.attempts + 1);
     job.event = undefined;
     this.inFlight--;

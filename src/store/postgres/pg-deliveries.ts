@@ -13,6 +13,7 @@ import type {
   DeliveryQuery,
   OpenDeliveriesQuery,
   PruneAttemptsRequest,
+  ReleaseClaimsRequest,
   RetrySelection,
 } from "../store.js";
 import { columnsOf, type PgContext } from "./pg-util.js";
@@ -27,6 +28,7 @@ import {
   PRUNE_ATTEMPTS,
   RECORD_ATTEMPTS,
   RECORD_ATTEMPTS_WITHOUT_ROLLUPS,
+  RELEASE_CLAIMS,
 } from "./sql/deliveries.js";
 
 const DOLLAR = (n: number): string => `$${n}`;
@@ -79,6 +81,11 @@ export class PgDeliveries implements DeliveriesPart {
     // SKIP LOCKED: a row another node is claiming right now is simply not ours.
     const { rows } = await this.ctx.query<{ id: string }>(CLAIM_RETRIES, [deliveryIds, nodeId, now, marginMs]);
     return rows.map((r) => r.id);
+  }
+
+  async releaseClaims({ nodeId, deliveryIds }: ReleaseClaimsRequest): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.ctx.query(RELEASE_CLAIMS, [deliveryIds, nodeId]);
   }
 
   async claimDueRetries({ nodeId, dueBefore, now, marginMs, limit, leaseStaleBefore }: ClaimDueRetriesRequest): Promise<Delivery[]> {

@@ -57,6 +57,12 @@ export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.
     return this.db.transaction(() => deliveryIds.filter((id) => this.s.CLAIM_RETRY.run({ node: nodeId, now, margin: marginMs, id }).changes > 0))();
   }
 
+  async releaseClaims({ nodeId, deliveryIds }: T.ReleaseClaimsRequest): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of deliveryIds) this.s.RELEASE_CLAIM.run({ node: nodeId, id });
+    })();
+  }
+
   async claimDueRetries(r: T.ClaimDueRetriesRequest): Promise<T.Delivery[]> {
     if (r.limit <= 0) return [];
     const params = { node: r.nodeId, due: r.dueBefore, now: r.now, margin: r.marginMs, limit: r.limit, stale: r.leaseStaleBefore };

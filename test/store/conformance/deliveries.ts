@@ -145,6 +145,23 @@ export function deliveriesConformance(state: SuiteState): void {
       expect(await store.deliveries.claimRetries({ nodeId: "node_a", deliveryIds: ["dlv_1"], now: expired, marginMs: 0 })).toEqual(["dlv_1"]);
     });
 
+    it("releases only the node's own claims, and those at once", async () => {
+      await store.deliveries.add({ subscriptionId: "sub_a", deliveries: [delivery("dlv_1", 1), delivery("dlv_2", 2)], cursorSeq: 2, now: minutes(1) });
+      const failed = { subscriptionId: "sub_a", latencyMs: 1, responseExcerpt: null, error: "500", statusCode: 500, attemptedAt: minutes(1), attempts: 1 };
+      await store.deliveries.recordAttempts([
+        { ...failed, deliveryId: "dlv_1", status: "retrying", nextAttemptAt: minutes(2) },
+        { ...failed, deliveryId: "dlv_2", status: "retrying", nextAttemptAt: minutes(2) },
+      ]);
+      expect(await store.deliveries.claimRetries({ nodeId: "node_a", deliveryIds: ["dlv_1"], now: minutes(2), marginMs: 0 })).toEqual(["dlv_1"]);
+      expect(await store.deliveries.claimRetries({ nodeId: "node_b", deliveryIds: ["dlv_2"], now: minutes(2), marginMs: 0 })).toEqual(["dlv_2"]);
+      // node_a lets go of dlv_1 (and of nothing it does not hold): another node may claim it before the claim expires.
+      await store.deliveries.releaseClaims({ nodeId: "node_a", deliveryIds: ["dlv_1", "dlv_2", "dlv_unknown"] });
+      await store.deliveries.releaseClaims({ nodeId: "node_a", deliveryIds: [] });
+      expect(await store.deliveries.claimRetries({ nodeId: "node_c", deliveryIds: ["dlv_1", "dlv_2"], now: minutes(2), marginMs: 0 })).toEqual(["dlv_1"]);
+      // The delivery itself is as it was.
+      expect(await store.deliveries.get("dlv_1")).toMatchObject({ status: "retrying", attempts: 1, nextAttemptAt: minutes(2) });
+    });
+
     it("hands due retries to free nodes in disjoint sets, oldest due first, skipping those ordered by key", async () => {
       await store.subscriptions.create(makeSubscription("sub_k", { url: "http://k.example/hook", ordering: "key" }));
       await store.subscriptions.create(makeSubscription("sub_p", { url: "http://p.example/hook", active: false }));

@@ -43,6 +43,8 @@ export const CLAIM_RETRIES = `UPDATE deliveries d SET claimed_by = $2, claim_exp
                AND (d2.claimed_by IS NULL OR d2.claim_expires_at <= $3)
              FOR UPDATE OF d2 SKIP LOCKED) s
        WHERE d.id = s.id RETURNING d.id`;
+/** Ends a node's claims on the listed deliveries. */
+export const RELEASE_CLAIMS = `UPDATE deliveries SET claimed_by = NULL, claim_expires_at = NULL WHERE id = ANY($1::text[]) AND claimed_by = $2`;
 /** Claims overdue retries of subscriptions whose holder stopped renewing its lease; SKIP LOCKED. */
 export const CLAIM_DUE_RETRIES = `UPDATE deliveries d SET claimed_by = $1, claim_expires_at = $3 + s.timeout_ms + $4
        FROM (SELECT d2.id, s.timeout_ms FROM deliveries d2 JOIN subscriptions s ON s.id = d2.subscription_id

@@ -18,6 +18,8 @@ export const CLAIM_RETRY = `UPDATE deliveries SET claimed_by = @node,
            claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
          WHERE id = @id AND status IN ('pending', 'retrying') AND next_attempt_at <= @now
            AND (claimed_by IS NULL OR claim_expires_at <= @now)`;
+/** Ends a node's claim on a delivery. */
+export const RELEASE_CLAIM = `UPDATE deliveries SET claimed_by = NULL, claim_expires_at = NULL WHERE id = @id AND claimed_by = @node`;
 export const CLAIM_DUE_RETRIES = `UPDATE deliveries SET claimed_by = @node, claim_expires_at = @now + @margin + (SELECT timeout_ms FROM subscriptions s WHERE s.id = deliveries.subscription_id)
          WHERE id IN (
            SELECT d.id FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
