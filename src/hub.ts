@@ -326,6 +326,7 @@ const USER_AGENT = "switchboard/0.1.0";
 function storeOptions(config: Config, now: () => number): OpenStoreOptions {
   return {
     sqliteSynchronous: config.sqliteSynchronous,
+    sqliteBackgroundCheckpoints: true,
     pgPartitionSize: config.pgPartitionSize,
     // A publish may wait for the commit in flight and then its own: both within the request timeout.
     pgCommitTimeoutMs: Math.max(1_000, Math.floor(config.requestTimeoutMs / 3)),

@@ -11,6 +11,8 @@ export { openPgStore, PgStore } from "./postgres/pg-store.js";
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
   sqliteSynchronous?: "normal" | "full";
+  /** SQLite: run the WAL checkpoints on a worker thread (see `sqlite/wal-checkpointer.ts`); the hub does. */
+  sqliteBackgroundCheckpoints?: boolean;
   /** PostgreSQL: events per partition of the event log. */
   pgPartitionSize?: number;
   /** PostgreSQL: how long an append or a ping may take before it fails with a 503 (ms). */
@@ -52,7 +54,13 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
           now: options.now,
           rollups: options.rollups,
         })
-      : openSqliteStore({ path: location.path, synchronous: options.sqliteSynchronous, now: options.now, rollups: options.rollups });
+      : openSqliteStore({
+          path: location.path,
+          synchronous: options.sqliteSynchronous,
+          now: options.now,
+          rollups: options.rollups,
+          backgroundCheckpoints: options.sqliteBackgroundCheckpoints,
+        });
   try {
     await store.migrate();
   } catch (error) {

@@ -15,6 +15,7 @@ import { SqliteOutbox } from "./sqlite-outbox.js";
 import type { SqliteState } from "./sqlite-state.js";
 import { SqliteSubscriptions } from "./sqlite-subscriptions.js";
 import { SqliteTopics } from "./sqlite-topics.js";
+import { startWalCheckpointer, type WalCheckpointer } from "./wal-checkpointer.js";
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -26,7 +27,20 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** Write the rollups (stats) at commit; default true. */
   rollups?: boolean;
+  /**
+   * Run the WAL checkpoints on a worker thread (see wal-checkpointer.ts) instead of inside the writer's commits; the
+   * hub turns it on. Default false (the CLI's short commands). Ignored for `:memory:`.
+   */
+  backgroundCheckpoints?: boolean;
 }
+
+/** The writer's own checkpoints run when the WAL reaches this many pages (4 KiB): without a background checkpointer. */
+const INLINE_CHECKPOINT_PAGES = 4000;
+/**
+ * With a background checkpointer, the writer checkpoints only past this (64 MiB): a backstop should the worker fall
+ * behind, never reached while it keeps up.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 16_000;
 
 /** Opens (creating if needed) a SQLite store in WAL mode. Call `migrate()` before use. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -37,9 +51,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.pragma("busy_timeout = 5000");
   db.pragma("foreign_keys = ON");
   // Checkpoint more rarely than the default 1000 pages: fewer stalls under sustained ingest.
-  db.pragma("wal_autocheckpoint = 4000");
+  db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
   db.pragma("cache_size = -65536");
-  return new SqliteStore(db, options.now, options.rollups);
+  const store = new SqliteStore(db, options.now, options.rollups);
+  if (options.backgroundCheckpoints && options.path !== ":memory:") store.checkpointInBackground();
+  return store;
 }
 
 /** The embedded store. One process owns the file; seq is assigned in memory and written in the same commit. */
@@ -61,6 +77,8 @@ export class SqliteStore implements SingleNodeStore {
   private readonly state: SqliteState;
   private ping_: Database.Statement | undefined;
   private closed = false;
+  /** The background checkpointer, while one runs (see {@link SqliteStoreOptions.backgroundCheckpoints}). */
+  checkpointer: WalCheckpointer | undefined;
 
   constructor(db: Database.Database, now: () => number = Date.now, rollups = true) {
     this.db = db;
@@ -124,6 +142,24 @@ export class SqliteStore implements SingleNodeStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Its connection first: the last one to close checkpoints the rest and removes the WAL file.
+    await this.checkpointer?.stop();
     this.db.close();
+  }
+
+  /** Hands the WAL checkpoints to a worker thread; should it fail, the writer checkpoints inline again. */
+  checkpointInBackground(): void {
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    // A WAL that grew in a burst (or while a reader held old pages) is cut back to this once it starts over.
+    this.db.pragma(`journal_size_limit = ${BACKSTOP_CHECKPOINT_PAGES * 4096}`);
+    this.checkpointer = startWalCheckpointer({
+      path: this.path,
+      onFailure: (error) => {
+        this.checkpointer = undefined;
+        if (this.closed) return;
+        this.db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
+        process.emitWarning(`SQLite background checkpoints stopped (${error.message}); the writer checkpoints inline again`);
+      },
+    });
   }
 }
