@@ -137,8 +137,10 @@ describe("each hostile receiver's attempts end within the timeout and are record
       const [attempt] = delivery.attempts;
       expect(attempt.status_code).toBe(statusCode);
       expect(attempt.error).toMatch(error);
-      // The timeout is honoured: the attempt took its budget, and not much more.
-      expect(attempt.latency_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 10);
+      // The timeout is honoured: the attempt took its budget, and not much more. The lower bound has slack: one CI run
+      // recorded 589 ms for a 600 ms budget (not reproduced here; a timer set at 600 fired at 600.3–601.9 ms in a
+      // script, from a timer, an I/O callback and setImmediate after 20 ms of busy work).
+      expect(attempt.latency_ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 30);
       expect(attempt.latency_ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
       if (statusCode !== null) expect(attempt.response_excerpt).toMatch(/^\.*$/);
     }

@@ -77,8 +77,7 @@ export class SqliteStore implements SingleNodeStore {
   private readonly state: SqliteState;
   private ping_: Database.Statement | undefined;
   private closed = false;
-  /** The background checkpointer, while one runs (see {@link SqliteStoreOptions.backgroundCheckpoints}). */
-  checkpointer: WalCheckpointer | undefined;
+  private checkpointer_: WalCheckpointer | undefined;
 
   constructor(db: Database.Database, now: () => number = Date.now, rollups = true) {
     this.db = db;
@@ -143,8 +142,13 @@ export class SqliteStore implements SingleNodeStore {
     if (this.closed) return;
     this.closed = true;
     // Its connection first: the last one to close checkpoints the rest and removes the WAL file.
-    await this.checkpointer?.stop();
+    await this.checkpointer_?.stop();
     this.db.close();
+  }
+
+  /** The background checkpointer, while one runs (see {@link SqliteStoreOptions.backgroundCheckpoints}). */
+  get checkpointer(): WalCheckpointer | undefined {
+    return this.checkpointer_;
   }
 
   /** Hands the WAL checkpoints to a worker thread; should it fail, the writer checkpoints inline again. */
@@ -152,10 +156,10 @@ export class SqliteStore implements SingleNodeStore {
     this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     // A WAL that grew in a burst (or while a reader held old pages) is cut back to this once it starts over.
     this.db.pragma(`journal_size_limit = ${BACKSTOP_CHECKPOINT_PAGES * 4096}`);
-    this.checkpointer = startWalCheckpointer({
+    this.checkpointer_ = startWalCheckpointer({
       path: this.path,
       onFailure: (error) => {
-        this.checkpointer = undefined;
+        this.checkpointer_ = undefined;
         if (this.closed) return;
         this.db.pragma(`wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`);
         process.emitWarning(`SQLite background checkpoints stopped (${error.message}); the writer checkpoints inline again`);

@@ -96,6 +96,9 @@ export function startWalCheckpointer(options: WalCheckpointerOptions): WalCheckp
       if (stopping) return exited;
       stopping = true;
       if (failed) return;
+      // Referenced again while it stops: awaited by a script's last `await hub.close()`, an unreferenced worker would
+      // leave nothing to keep the process alive, and Node would exit with the await unsettled (code 13).
+      worker.ref();
       worker.postMessage("stop");
       await exited;
     },
