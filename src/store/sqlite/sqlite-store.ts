@@ -151,8 +151,9 @@ export class SqliteStore implements SingleNodeStore {
     return this.checkpointer_;
   }
 
-  /** Hands the WAL checkpoints to a worker thread; should it fail, the writer checkpoints inline again. */
+  /** Hands the WAL checkpoints to a worker thread; should it fail, the writer checkpoints inline again. Idempotent. */
   checkpointInBackground(): void {
+    if (this.checkpointer_ || this.closed || this.path === ":memory:") return;
     this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
     // A WAL that grew in a burst (or while a reader held old pages) is cut back to this once it starts over.
     this.db.pragma(`journal_size_limit = ${BACKSTOP_CHECKPOINT_PAGES * 4096}`);
