@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { newPrefixedId } from "../ids.js";
 import type { HubMetrics } from "../metrics.js";
-import type { Delivery, Subscription } from "../store/store.js";
+import type { Delivery, StoredEvent, Subscription } from "../store/store.js";
 import { AttemptRecorder } from "./attempt-recorder.js";
 import { AttemptSender } from "./attempt-sender.js";
 import { isSharedStore, type DeliveryStore } from "./delivery-store.js";
@@ -14,7 +14,8 @@ import { RetrySweeper } from "./retry-sweeper.js";
 import { CLAIM_RETRY_MS, LEASE_RENEW_MS, LEASE_TTL_MS } from "./timing.js";
 import type { WebhookClient } from "./webhooks/send-webhook.js";
 import { webhookDestination } from "./webhooks/webhook-destination.js";
-import { SubscriptionWorker, type WorkerContext } from "./worker/subscription-worker.js";
+import { SubscriptionWorker } from "./worker/subscription-worker.js";
+import type { CommitSummary, WorkerContext } from "./worker/worker-context.js";
 
 export { LEASE_RENEW_MS, LEASE_STALE_AFTER_MS, LEASE_TTL_MS, RETRY_SWEEP_MS, RETRY_TAKEOVER_AFTER_MS } from "./timing.js";
 
@@ -75,6 +76,8 @@ export class Dispatcher {
   private readonly context: WorkerContext;
   private readonly destination: Destination;
   private stopped = false;
+  /** The last seq of the commit {@link notify} was last told of; undefined until then, or when it was not told. */
+  private logEnd: number | undefined;
   readonly now: () => number;
   /** This node's id in subscription leases. */
   readonly nodeId: string;
@@ -126,10 +129,24 @@ export class Dispatcher {
     return this.leases.holds(id) && this.workers.has(id);
   }
 
-  /** Called after each commit: every worker looks at the log again. */
-  notify(): void {
+  /**
+   * Called after each commit, with its events: every worker looks at the log again. When every commit since the
+   * previous one came through here (the hub's fan-out hands each committed event over once, in seq order), the
+   * commit is all the log holds after the previous one: its events serve as the next page of the log without a
+   * query, and a worker at that point whose topic none of them has moves past them without reading at all. Without
+   * `events`, every worker reads the log.
+   */
+  notify(events?: StoredEvent[]): void {
     this.pages.clear();
-    for (const worker of this.workers.values()) worker.logMoved();
+    const after = this.logEnd;
+    this.logEnd = events?.at(-1)?.seq;
+    if (events === undefined || this.logEnd === undefined || after === undefined) {
+      for (const worker of this.workers.values()) worker.logMoved();
+      return;
+    }
+    this.pages.seed(after, events);
+    const commit: CommitSummary = { after, last: this.logEnd, topics: new Set(events.map((e) => e.topic)) };
+    for (const worker of this.workers.values()) worker.logMoved(commit);
   }
 
   /** Re-reads one subscription after it was created, changed, paused, resumed or deleted. */

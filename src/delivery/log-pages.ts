@@ -34,4 +34,15 @@ export class LogPages {
   clear(): void {
     this.pages.clear();
   }
+
+  /**
+   * Keeps the pages after `after` that a commit's `events` make up, so that workers at that cursor read them without
+   * a query. Only for a commit that is all the log holds after `after` (the dispatcher knows when): a page shorter
+   * than {@link LOG_PAGE} says the log ends there.
+   */
+  seed(after: number, events: StoredEvent[]): void {
+    for (let i = 0; i < events.length && this.pages.size < PAGES_KEPT; i += LOG_PAGE) {
+      this.pages.set(i === 0 ? after : events[i - 1]!.seq, Promise.resolve(events.slice(i, i + LOG_PAGE)));
+    }
+  }
 }

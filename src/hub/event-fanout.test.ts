@@ -19,6 +19,7 @@ describe("createEventFanout", () => {
     fanout.emit(events);
     expect(streams.publish).toHaveBeenCalledWith(events);
     expect(dispatcher.notify).toHaveBeenCalledTimes(1);
+    expect(dispatcher.notify).toHaveBeenCalledWith(events);
     expect(seen).toEqual(["evt_1", "evt_2"]);
     expect(logged).toHaveBeenCalledTimes(2);
     unsubscribe();

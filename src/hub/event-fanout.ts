@@ -5,8 +5,8 @@ import type { NewEvent, StoredEvent } from "../store/store.js";
 export interface EventFanoutOptions {
   /** The live streams. */
   streams: { publish(events: StoredEvent[]): void; publishLive(events: NewEvent[]): void };
-  /** Woken on every commit: its workers read the log. */
-  dispatcher: { notify(): void };
+  /** Told of every commit: its workers read the log. */
+  dispatcher: { notify(events: StoredEvent[]): void };
   log: Logger;
 }
 
@@ -29,7 +29,7 @@ export function createEventFanout({ streams, dispatcher, log }: EventFanoutOptio
   return {
     emit(events) {
       streams.publish(events);
-      dispatcher.notify();
+      dispatcher.notify(events);
       callEach(handlers, events, log);
     },
     emitLive(events) {

@@ -1,18 +1,15 @@
-import type { Logger } from "pino";
 import { newPrefixedId } from "../../ids.js";
 import { compileFilter, type EventFilter } from "../../routing/filter.js";
 import { compileTopicPattern, type TopicMatcher } from "../../routing/topic-pattern.js";
 import type { Delivery, StoredEvent, Subscription } from "../../store/store.js";
-import type { AttemptRecorder } from "../attempt-recorder.js";
-import type { AttemptSender } from "../attempt-sender.js";
-import { advanceCursor, type DeliveryStore } from "../delivery-store.js";
+import { advanceCursor } from "../delivery-store.js";
 import type { DeliveryOutcome } from "../destination.js";
-import type { InFlightSlots } from "../in-flight-slots.js";
 import { LOG_PAGE } from "../log-pages.js";
 import { attemptRecord, deliveryVerdict, disableReason } from "../outcome-rules.js";
 import { CLAIM_MARGIN_MS, CLAIM_RETRY_MS } from "../timing.js";
 import { DeliveryQueue, type Job } from "./delivery-queue.js";
 import { TokenBucket } from "./token-bucket.js";
+import type { CommitSummary, WorkerContext } from "./worker-context.js";
 
 /** A cursor that only passed events selecting nothing is written to the store at least this often (in events). */
 const CURSOR_WRITE_EVERY = 10_000;
@@ -41,25 +38,6 @@ export type WorkerMode = "loading" | "running" | "stopped";
  * - `caught-up`: the last read found the end of the log; the next commit moves it to `behind`.
  */
 export type LogMode = "behind" | "reading" | "reading-moved" | "caught-up";
-
-/** What the workers of one dispatcher share (the worker never calls back into the dispatcher). */
-export interface WorkerContext {
-  store: DeliveryStore;
-  log: Logger;
-  now: () => number;
-  /** This node's id in retry claims. */
-  nodeId: string;
-  /** The global cap on attempts in flight. */
-  slots: InFlightSlots;
-  sender: AttemptSender;
-  recorder: AttemptRecorder;
-  /** The page of the log after a cursor (shared by the workers at that cursor). */
-  readLog: (cursor: number) => Promise<StoredEvent[]>;
-  /** A subscription whose attempts have failed for this long is disabled. */
-  disableAfterMs: number;
-  /** Counts a failed evaluation of the subscription's filter (the hub's metric). */
-  onFilterError?: () => void;
-}
 
 /**
  * One subscription's sending loop: reads the log after its cursor into pending deliveries, sends them through the
@@ -155,10 +133,29 @@ export class SubscriptionWorker {
     this.pump();
   }
 
-  /** New events were committed. */
-  logMoved(): void {
+  /**
+   * New events were committed. A worker that had read the log up to `commit` and can select none of its topics moves
+   * its cursor past it in memory, as reading it would (unless the cursor is due to be written).
+   */
+  logMoved(commit?: CommitSummary): void {
+    if (
+      commit !== undefined &&
+      this.mode === "running" &&
+      this.logMode === "caught-up" &&
+      this.cursor === commit.after &&
+      commit.last - this.persistedCursor < CURSOR_WRITE_EVERY &&
+      !this.mayMatch(commit.topics)
+    ) {
+      this.cursor = commit.last;
+      return;
+    }
     this.logMode = this.logMode === "reading" || this.logMode === "reading-moved" ? "reading-moved" : "behind";
     this.wake();
+  }
+
+  private mayMatch(topics: Set<string>): boolean {
+    for (const topic of topics) if (this.topic.matches(topic)) return true;
+    return false;
   }
 
   /** Whether a commit arrived while the current page was read (a method: the mode changes across the await). */
