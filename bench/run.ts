@@ -195,11 +195,14 @@ async function main(): Promise<number> {
     process.stdout.write(`  [${bench.name}] ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   }
 
-  const profileSummaries: Record<string, { totalMs: number; top: HotFunction[] }> = {};
+  const profileSummaries: Record<string, { totalMs: number; busyMs: number; top: HotFunction[] }> = {};
   if (profiles) {
     for (const label of safeReaddir(profiles)) {
       for (const file of safeReaddir(join(profiles, label)).filter((f) => f.endsWith(".cpuprofile"))) {
-        profileSummaries[label] = topSelfTime(join(profiles, label, file), 15);
+        // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile): the main thread's goes by the
+        // label alone, a worker's (SQLite's checkpointer) with its thread id.
+        const thread = /\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] ?? "0";
+        profileSummaries[thread === "0" ? label : `${label} (thread ${thread})`] = topSelfTime(join(profiles, label, file), 15);
       }
     }
   }
@@ -211,7 +214,9 @@ async function main(): Promise<number> {
   process.stdout.write(`machine busy before start: ${busyBeforePct.toFixed(0)}% of one core; "others" in the notes is CPU used by processes not ours\n`);
   for (const r of rows) if (r.note) process.stdout.write(`  ${r.bench}: ${r.metric}: ${r.note}\n`);
   for (const [label, p] of Object.entries(profileSummaries)) {
-    process.stdout.write(`\nCPU profile of ${label} (${(p.totalMs / 1000).toFixed(1)} s sampled), top self time:\n`);
+    process.stdout.write(
+      `\nCPU profile of ${label} (${(p.totalMs / 1000).toFixed(1)} s sampled, ${(p.busyMs / 1000).toFixed(1)} s busy), top self time (% of busy):\n`,
+    );
     for (const f of p.top) process.stdout.write(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.location}\n`);
   }
   const path = writeResults(join(ROOT, "bench/results"), startedAt, {

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { INSERT_EVENT } from "../../src/store/sqlite/sql/events.js";
-import { searchEventsSql } from "../../src/store/sqlite/sqlite-events.js";
+import { searchEventsSql } from "../../src/store/sqlite/search-events-sql.js";
 import { importDist } from "./dist.js";
 
 /**

@@ -78,9 +78,33 @@ export interface SubscriptionRow {
 
 const EMPTY_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
+/**
+ * The columns an event is read with in raw (array) mode, in the order of {@link EventColumns}: better-sqlite3 builds
+ * an array of a row's values in half the time of an object keyed by column (2.9 against 6.1 µs an event measured).
+ */
+export const EVENT_READ_COLUMNS = "seq, id, topic, type, source, subject, time, key, data, attributes, received_at, headers";
+
+/** A row of `events` read as {@link EVENT_READ_COLUMNS}. */
+export type EventColumns = [
+  seq: number,
+  id: string,
+  topic: string,
+  type: string | null,
+  source: string | null,
+  subject: string | null,
+  time: number,
+  key: string | null,
+  data: string,
+  attributes: unknown,
+  receivedAt: number,
+  headers: unknown,
+];
+
 /** The mappers of one dialect. */
 export interface RowMappers {
   toEvent(row: EventRow): StoredEvent;
+  /** An event read as {@link EVENT_READ_COLUMNS} in raw mode. */
+  toEventFromColumns(columns: EventColumns): StoredEvent;
   toTopic(row: TopicRow): Topic;
   toApiKey(row: ApiKeyRow): ApiKey;
   toSubscription(row: SubscriptionRow): Subscription;
@@ -88,23 +112,30 @@ export interface RowMappers {
 
 /** The row mappers of a dialect whose JSON columns `json` decodes. */
 export function rowMappers(json: JsonColumn): RowMappers {
-  return {
-    toEvent: (row) => ({
-      seq: row.seq,
-      id: row.id,
+  // Headers are set after the literal: a conditional spread in it cost more than the rest of the mapping.
+  const event = (...[seq, id, topic, type, source, subject, time, key, data, attributes, receivedAt, headers]: EventColumns): StoredEvent => {
+    const e: StoredEvent = {
+      seq,
+      id,
       clientId: false,
-      topic: row.topic,
-      type: row.type,
-      source: row.source,
-      subject: row.subject,
-      time: row.time,
-      key: row.key,
-      dataJson: row.data,
-      data: JSON.parse(row.data),
-      attributes: row.attributes ? (json(row.attributes) as Record<string, string>) : EMPTY_ATTRIBUTES,
-      receivedAt: row.received_at,
-      ...(row.headers == null ? {} : { headers: json(row.headers) as Record<string, string> }),
-    }),
+      topic,
+      type,
+      source,
+      subject,
+      time,
+      key,
+      dataJson: data,
+      data: JSON.parse(data),
+      attributes: attributes ? (json(attributes) as Record<string, string>) : EMPTY_ATTRIBUTES,
+      receivedAt,
+    };
+    if (headers != null) e.headers = json(headers) as Record<string, string>;
+    return e;
+  };
+  return {
+    toEvent: (row) =>
+      event(row.seq, row.id, row.topic, row.type, row.source, row.subject, row.time, row.key, row.data, row.attributes, row.received_at, row.headers),
+    toEventFromColumns: (columns) => event(...columns),
     toTopic: (row) => ({
       name: row.name,
       description: row.description,

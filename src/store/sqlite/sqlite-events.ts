@@ -2,7 +2,8 @@ import type Database from "better-sqlite3";
 import { HubError } from "../../errors.js";
 import { eventAggregateSql, SQLITE_AGGREGATE, toAggregateRow, type EventAggregateQuery, type EventAggregateRow } from "../aggregate-sql.js";
 import { checkRepeatedId, checkRepeatedKey, idempotencyScope, type PriorEvent } from "../repeats.js";
-import { hasKeys, prefixUpperBound, type EventRow } from "../rows.js";
+import { hasKeys, type EventColumns } from "../rows.js";
+import { searchEventsSql } from "./search-events-sql.js";
 import type { AppendOutcome, AppendRequest, AppendResult, DeleteEventsRequest, EventQuery, EventsPart, NewEvent, StoredEvent } from "../store.js";
 import * as SQL from "./sql/events.js";
 import { TOPIC_GET } from "./sql/topics.js";
@@ -41,6 +42,7 @@ export class SqliteEvents implements EventsPart {
   init(): void {
     const db = this.state.db;
     this.s = { ...prepareAll(db, SQL), topicGet: db.prepare(TOPIC_GET) };
+    for (const read of [this.s.EVENT_BY_ID, this.s.EVENTS_AFTER]) read.raw(true);
     this.state.nextSeq = (this.s.LAST_SEQ.get() as { seq: number }).seq + 1;
   }
 
@@ -227,12 +229,12 @@ export class SqliteEvents implements EventsPart {
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {
-    const row = this.s.EVENT_BY_ID.get(id) as EventRow | undefined;
-    return row && SQLITE_ROWS.toEvent(row);
+    const columns = this.s.EVENT_BY_ID.get(id) as EventColumns | undefined;
+    return columns && SQLITE_ROWS.toEventFromColumns(columns);
   }
 
   async readAfter(afterSeq: number, limit: number): Promise<StoredEvent[]> {
-    return (this.s.EVENTS_AFTER.all(afterSeq, limit) as EventRow[]).map(SQLITE_ROWS.toEvent);
+    return (this.s.EVENTS_AFTER.all(afterSeq, limit) as EventColumns[]).map(SQLITE_ROWS.toEventFromColumns);
   }
 
   async lastSeq(): Promise<number> {
@@ -260,15 +262,15 @@ export class SqliteEvents implements EventsPart {
 
   async search(q: EventQuery): Promise<StoredEvent[]> {
     const { sql, params } = searchEventsSql(q);
-    return (this.cachedStatement(sql).all(...params) as EventRow[]).map(SQLITE_ROWS.toEvent);
+    return (this.cachedStatement(sql, true).all(...params) as EventColumns[]).map(SQLITE_ROWS.toEventFromColumns);
   }
 
-  /** Searches build their SQL from the parameters given; the few shapes in use are prepared once. */
-  private cachedStatement(sql: string): Database.Statement {
+  /** Searches build their SQL from the parameters given; the few shapes in use are prepared once (`raw`: in raw mode). */
+  private cachedStatement(sql: string, raw = false): Database.Statement {
     let stmt = this.searchStatements.get(sql);
     if (!stmt) {
       if (this.searchStatements.size >= 256) this.searchStatements.clear();
-      stmt = this.state.db.prepare(sql);
+      stmt = this.state.db.prepare(sql).raw(raw);
       this.searchStatements.set(sql, stmt);
     }
     return stmt;
@@ -283,54 +285,6 @@ export class SqliteEvents implements EventsPart {
       })
       .immediate();
   }
-}
-
-/** The SELECT of an event search and its parameters. */
-export function searchEventsSql(q: EventQuery): { sql: string; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const topicTerms: string[] = [];
-  if (q.topics?.length) {
-    topicTerms.push(`topic IN (${q.topics.map(() => "?").join(", ")})`);
-    params.push(...q.topics);
-  }
-  for (const prefix of q.topicPrefixes ?? []) {
-    topicTerms.push(`(topic >= ? AND topic < ?)`);
-    params.push(prefix, prefixUpperBound(prefix));
-  }
-  if (topicTerms.length) where.push(`(${topicTerms.join(" OR ")})`);
-  const term = (sql: string, value: unknown): void => {
-    where.push(sql);
-    params.push(value);
-  };
-  if (q.type !== undefined) term(`type = ?`, q.type);
-  if (q.key !== undefined) term(`key = ?`, q.key);
-  if (q.fromTime !== undefined) term(`time >= ?`, q.fromTime);
-  if (q.toTime !== undefined) term(`time < ?`, q.toTime);
-  for (const { field, value } of q.dataEquals ?? []) {
-    const path = `$."${field}"`;
-    if (value === null) term(`json_type(data, ?) = 'null'`, path);
-    else if (typeof value === "boolean") {
-      where.push(`json_type(data, ?) = ?`);
-      params.push(path, value ? "true" : "false");
-    } else if (typeof value === "number") {
-      // `user_id=123` matches the number 123 and the string "123".
-      where.push(`(json_extract(data, ?) = ? AND json_type(data, ?) IN ('integer', 'real') OR json_extract(data, ?) = ? AND json_type(data, ?) = 'text')`);
-      params.push(path, value, path, path, String(value), path);
-    } else {
-      where.push(`json_extract(data, ?) = ? AND json_type(data, ?) = 'text'`);
-      params.push(path, value, path);
-    }
-  }
-  const desc = q.order === "desc";
-  if (q.after) {
-    where.push(desc ? `(time, seq) < (?, ?)` : `(time, seq) > (?, ?)`);
-    params.push(q.after.time, q.after.seq);
-  }
-  const dir = desc ? "DESC" : "ASC";
-  const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY time ${dir}, seq ${dir} LIMIT ?`;
-  params.push(q.limit);
-  return { sql, params };
 }
 
 function foldBump(bumps: Bumps, topic: string, count: number, last: number): void {

@@ -1,4 +1,5 @@
 /** The SQLite statements of the event log (see `../sqlite-events.ts`); every export is a statement, prepared by name. */
+import { EVENT_READ_COLUMNS } from "../../rows.js";
 
 const EVENT_COLUMNS = `seq, id, topic, type, source, subject, time, key, data, attributes, received_at, publisher, headers`;
 const EVENT_VALUES = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
@@ -26,10 +27,12 @@ export const INSERT_PLAIN_EVENTS_8 = insertEvents(8, PLAIN_EVENT_COLUMNS, PLAIN_
 export const INSERT_PLAIN_EVENTS_64 = insertEvents(64, PLAIN_EVENT_COLUMNS, PLAIN_EVENT_VALUES);
 /** Takes back one row a multi-row insert stored, by seq and id both: a row there before it (the same seq) stays. */
 export const DELETE_STORED_ROW = `DELETE FROM events WHERE seq = ? AND id = ?`;
-export const EVENT_BY_ID = `SELECT * FROM events WHERE id = ?`;
+/** Read in raw mode (see EVENT_READ_COLUMNS). */
+export const EVENT_BY_ID = `SELECT ${EVENT_READ_COLUMNS} FROM events WHERE id = ?`;
 /** What deciding a repeat of a client id needs (see `../../repeats.ts`). */
 export const PRIOR_BY_ID = `SELECT seq, topic, source, publisher FROM events WHERE id = ?`;
-export const EVENTS_AFTER = `SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`;
+/** Read in raw mode (see EVENT_READ_COLUMNS). */
+export const EVENTS_AFTER = `SELECT ${EVENT_READ_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`;
 /** The highest seq given out: kept in store_state, so deleting the newest events cannot bring it back. */
 export const LAST_SEQ = `SELECT max((SELECT coalesce(max(seq), 0) FROM events), (SELECT last_seq FROM store_state)) AS seq`;
 export const SAVE_LAST_SEQ = `UPDATE store_state SET last_seq = ? WHERE id = 1`;
