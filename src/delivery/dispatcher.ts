@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
 import { newPrefixedId } from "../ids.js";
 import type { HubMetrics } from "../metrics.js";
-import type { Delivery, StoredEvent, Subscription } from "../store/store.js";
+import type { AddDeliveriesRequest, Delivery, StoredEvent, Subscription } from "../store/store.js";
 import { AttemptRecorder } from "./attempt-recorder.js";
 import { AttemptSender } from "./attempt-sender.js";
+import { DeliveryAdmitter } from "./delivery-admitter.js";
 import { isSharedStore, type DeliveryStore } from "./delivery-store.js";
 import type { Destination } from "./destination.js";
 import { isFunctionUrl } from "./handlers/handler-options.js";
@@ -106,8 +107,10 @@ export class Dispatcher {
     this.sweeper = new RetrySweeper({ store, log, now, nodeId, leaseTtlMs, slots: this.slots, sender, recorder: this.recorder });
     const { disableAfterMs } = options;
     const readLog = (cursor: number) => this.pages.read(cursor);
+    const admitter = new DeliveryAdmitter(store);
+    const admit = (request: AddDeliveriesRequest) => admitter.admit(request);
     const onFilterError = metrics?.countFilterError;
-    this.context = { store, log, now, nodeId, slots: this.slots, sender, recorder: this.recorder, readLog, disableAfterMs, onFilterError };
+    this.context = { store, log, now, nodeId, slots: this.slots, sender, recorder: this.recorder, admit, readLog, disableAfterMs, onFilterError };
   }
 
   /**

@@ -208,6 +208,11 @@ export interface SubscriptionsPart {
 export interface DeliveriesPart {
   /** Stores new pending deliveries and, in the same transaction, moves the subscription's cursor (if given). */
   add(request: AddDeliveriesRequest): Promise<void>;
+  /**
+   * {@link add} for several requests (of different subscriptions) in one transaction, all or nothing: the group commit
+   * of the pages the workers woken by one commit admit.
+   */
+  addAll(requests: AddDeliveriesRequest[]): Promise<void>;
   /** Moves the subscription's cursor: every event up to it has become a delivery or was not selected. */
   advanceCursor(request: AdvanceCursorRequest): Promise<void>;
   /** Records attempts and the states they leave their deliveries in, in one transaction. */

@@ -188,3 +188,25 @@ it("still writes the cursor of a subscription that skips every commit, at least 
   }
   await vi.waitFor(async () => expect((await store.subscriptions.get("sub_elsewhere"))?.cursorSeq).toBeGreaterThan(last - 10_000), { timeout: 5_000 });
 });
+
+it("writes the pending deliveries of every subscription a commit concerns in one transaction", async () => {
+  const d = await start([
+    { id: "sub_1", topic: "orders" },
+    { id: "sub_2", topic: "orders" },
+    { id: "sub_3", topic: "orders.*" },
+  ]);
+  const addAll = vi.spyOn(store.deliveries, "addAll");
+  const add = vi.spyOn(store.deliveries, "add");
+  for (let i = 1; i <= 5; i++) {
+    d.notify(await commit(["orders", "orders.eu"]));
+    await waitFor(() => total() === 3 * i);
+  }
+  expect(addAll.mock.calls.map(([requests]) => requests.map((r) => [r.subscriptionId, r.deliveries.length]))).toEqual(
+    Array.from({ length: 5 }, () => [
+      ["sub_1", 1],
+      ["sub_2", 1],
+      ["sub_3", 1],
+    ]),
+  );
+  expect(add).not.toHaveBeenCalled();
+});

@@ -78,6 +78,7 @@ async function worker(
     slots: new InFlightSlots(10),
     sender,
     recorder,
+    admit: (request) => deliveryStore.deliveries.add(request),
     readLog: async () => [],
     disableAfterMs: 86_400_000,
   });

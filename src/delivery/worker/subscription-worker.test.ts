@@ -60,6 +60,7 @@ describe("SubscriptionWorker", () => {
       slots: new InFlightSlots(10),
       sender,
       recorder: new AttemptRecorder(store, log),
+      admit: (request) => store.deliveries.add(request),
       readLog,
       disableAfterMs: 86_400_000,
     });
@@ -114,7 +115,18 @@ describe("SubscriptionWorker", () => {
     const recorder = new AttemptRecorder(store, log);
     const worker = new SubscriptionWorker(
       { ...sub, cursorSeq: 1 },
-      { store, log, now: Date.now, nodeId: "node_a", slots: new InFlightSlots(10), sender, recorder, readLog: async () => [], disableAfterMs: 86_400_000 },
+      {
+        store,
+        log,
+        now: Date.now,
+        nodeId: "node_a",
+        slots: new InFlightSlots(10),
+        sender,
+        recorder,
+        admit: (request) => store.deliveries.add(request),
+        readLog: async () => [],
+        disableAfterMs: 86_400_000,
+      },
     );
     await worker.load();
     worker.wake();

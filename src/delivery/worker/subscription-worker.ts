@@ -327,7 +327,7 @@ export class SubscriptionWorker {
     // has its pending delivery. A page that selects nothing moves the cursor in memory only (written every
     // CURSOR_WRITE_EVERY events and on stop): after a crash those events are read again and again select nothing.
     if (jobs.length > 0 || lastSeq - this.persistedCursor >= CURSOR_WRITE_EVERY) {
-      await this.ctx.store.deliveries.add({ subscriptionId: this.sub.id, deliveries: jobs, cursorSeq: lastSeq, now });
+      await this.ctx.admit({ subscriptionId: this.sub.id, deliveries: jobs, cursorSeq: lastSeq, now });
       this.persistedCursor = lastSeq;
     }
     this.cursor = lastSeq;

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { StoredEvent } from "../../store/store.js";
+import type { AddDeliveriesRequest, StoredEvent } from "../../store/store.js";
 import type { AttemptRecorder } from "../attempt-recorder.js";
 import type { AttemptSender } from "../attempt-sender.js";
 import type { DeliveryStore } from "../delivery-store.js";
@@ -26,6 +26,8 @@ export interface WorkerContext {
   slots: InFlightSlots;
   sender: AttemptSender;
   recorder: AttemptRecorder;
+  /** Stores a page's pending deliveries with the cursor (the dispatcher's group commit, `DeliveryAdmitter`). */
+  admit: (request: AddDeliveriesRequest) => Promise<void>;
   /** The page of the log after a cursor (shared by the workers at that cursor). */
   readLog: (cursor: number) => Promise<StoredEvent[]>;
   /** A subscription whose attempts have failed for this long is disabled. */

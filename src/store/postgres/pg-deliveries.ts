@@ -19,6 +19,7 @@ import type {
 import { columnsOf, type PgContext } from "./pg-util.js";
 import {
   ADD_DELIVERIES,
+  ADD_DELIVERIES_OF_MANY,
   ADVANCE_CURSOR,
   ATTEMPTS_LIST,
   CLAIM_DUE_RETRIES,
@@ -45,6 +46,22 @@ export class PgDeliveries implements DeliveriesPart {
       now,
       ...columnsOf(deliveries, ["id", "eventSeq", "eventId", "orderingKey", "nextAttemptAt"]),
       cursorSeq ?? null,
+    ]);
+  }
+
+  async addAll(requests: AddDeliveriesRequest[]): Promise<void> {
+    const rows = requests.flatMap((r) => r.deliveries.map((d) => ({ ...d, subscriptionId: r.subscriptionId, at: r.now })));
+    // One cursor a subscription (an UPDATE takes one joined row a subscription): the furthest.
+    const cursors = new Map<string, { id: string; seq: number; at: number }>();
+    for (const r of requests) {
+      const seen = cursors.get(r.subscriptionId);
+      if (r.cursorSeq !== undefined && (seen === undefined || r.cursorSeq > seen.seq))
+        cursors.set(r.subscriptionId, { id: r.subscriptionId, seq: r.cursorSeq, at: r.now });
+    }
+    if (rows.length === 0 && cursors.size === 0) return;
+    await this.ctx.query(ADD_DELIVERIES_OF_MANY, [
+      ...columnsOf(rows, ["id", "subscriptionId", "eventSeq", "eventId", "orderingKey", "nextAttemptAt", "at"]),
+      ...columnsOf([...cursors.values()], ["id", "seq", "at"]),
     ]);
   }
 

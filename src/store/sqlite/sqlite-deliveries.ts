@@ -17,13 +17,21 @@ export class SqliteDeliveries extends SqlitePart<keyof typeof SQL> implements T.
     super(db, SQL);
   }
 
-  async add({ subscriptionId, deliveries, cursorSeq, now }: T.AddDeliveriesRequest): Promise<void> {
+  async add(request: T.AddDeliveriesRequest): Promise<void> {
+    this.db.transaction(() => this.insert(request))();
+  }
+
+  async addAll(requests: T.AddDeliveriesRequest[]): Promise<void> {
     this.db.transaction(() => {
-      for (const d of deliveries) {
-        this.s.DELIVERY_INSERT.run(d.id, subscriptionId, d.eventSeq, d.eventId, d.orderingKey, d.nextAttemptAt, now, now);
-      }
-      if (cursorSeq !== undefined) this.s.ADVANCE_CURSOR.run(cursorSeq, now, subscriptionId);
+      for (const request of requests) this.insert(request);
     })();
+  }
+
+  private insert({ subscriptionId, deliveries, cursorSeq, now }: T.AddDeliveriesRequest): void {
+    for (const d of deliveries) {
+      this.s.DELIVERY_INSERT.run(d.id, subscriptionId, d.eventSeq, d.eventId, d.orderingKey, d.nextAttemptAt, now, now);
+    }
+    if (cursorSeq !== undefined) this.s.ADVANCE_CURSOR.run(cursorSeq, now, subscriptionId);
   }
 
   async advanceCursor({ subscriptionId, cursorSeq, now }: T.AdvanceCursorRequest): Promise<void> {

@@ -56,6 +56,44 @@ export function deliveriesConformance(state: SuiteState): void {
       expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 1 })).map((d) => d.id)).toEqual(["dlv_1"]);
     });
 
+    it("adds the deliveries and cursors of several subscriptions in one transaction, all or nothing", async () => {
+      await store.subscriptions.create(makeSubscription("sub_c", { url: "http://c.example/hook" }));
+      await store.deliveries.addAll([
+        { subscriptionId: "sub_a", deliveries: [delivery("dlv_a1", 1), delivery("dlv_a2", 2, { orderingKey: "k" })], cursorSeq: 4, now: minutes(1) },
+        { subscriptionId: "sub_b", deliveries: [delivery("dlv_b2", 2, { subscriptionId: "sub_b" })], now: minutes(2) },
+        // A page that selected nothing: its cursor alone.
+        { subscriptionId: "sub_c", deliveries: [], cursorSeq: 6, now: minutes(3) },
+      ]);
+      expect((await store.deliveries.listOpen({ subscriptionId: "sub_a", afterSeq: 0, limit: 10 })).map((d) => [d.id, d.orderingKey, d.createdAt])).toEqual([
+        ["dlv_a1", null, minutes(1)],
+        ["dlv_a2", "k", minutes(1)],
+      ]);
+      expect((await store.deliveries.listOpen({ subscriptionId: "sub_b", afterSeq: 0, limit: 10 })).map((d) => [d.id, d.createdAt])).toEqual([
+        ["dlv_b2", minutes(2)],
+      ]);
+      expect((await store.subscriptions.get("sub_a"))!.cursorSeq).toBe(4);
+      expect((await store.subscriptions.get("sub_b"))!.cursorSeq).toBe(0);
+      expect((await store.subscriptions.get("sub_c"))!.cursorSeq).toBe(6);
+      // Two requests of one subscription: the cursor goes to the furthest, never back.
+      await store.deliveries.addAll([
+        { subscriptionId: "sub_c", deliveries: [], cursorSeq: 9, now: minutes(4) },
+        { subscriptionId: "sub_c", deliveries: [], cursorSeq: 8, now: minutes(4) },
+        { subscriptionId: "sub_a", deliveries: [], cursorSeq: 3, now: minutes(4) },
+      ]);
+      expect((await store.subscriptions.get("sub_c"))!.cursorSeq).toBe(9);
+      expect((await store.subscriptions.get("sub_a"))!.cursorSeq).toBe(4);
+      // A repeated delivery id fails the whole call: nothing of it is stored, no cursor moves.
+      await expect(
+        store.deliveries.addAll([
+          { subscriptionId: "sub_b", deliveries: [delivery("dlv_b3", 3, { subscriptionId: "sub_b" })], cursorSeq: 5, now: minutes(5) },
+          { subscriptionId: "sub_a", deliveries: [delivery("dlv_a1", 5)], cursorSeq: 5, now: minutes(5) },
+        ]),
+      ).rejects.toThrow();
+      expect(await store.deliveries.get("dlv_b3")).toBeUndefined();
+      expect((await store.subscriptions.get("sub_b"))!.cursorSeq).toBe(0);
+      expect((await store.subscriptions.get("sub_a"))!.cursorSeq).toBe(4);
+    });
+
     it("pages open deliveries by (event seq, id), so several deliveries of one event are not skipped", async () => {
       // Replays give one event several deliveries; a page may end between them.
       await store.deliveries.add({

@@ -10,6 +10,19 @@ export const ADD_DELIVERIES = `WITH added AS (
        )
        UPDATE subscriptions SET cursor_seq = greatest(cursor_seq, $8::bigint), updated_at = $2
        WHERE id = $1 AND $8::bigint IS NOT NULL`;
+/**
+ * {@link ADD_DELIVERIES} for several subscriptions in one statement: the deliveries of every request ($1–$7, a row
+ * each, with its subscription and time) and each subscription's cursor ($8–$10, at most one a subscription).
+ */
+export const ADD_DELIVERIES_OF_MANY = `WITH added AS (
+         INSERT INTO deliveries (id, subscription_id, event_seq, event_id, ordering_key, status, attempts, next_attempt_at, created_at, updated_at)
+         SELECT u.id, u.subscription_id, u.event_seq, u.event_id, u.ordering_key, 'pending', 0, u.next_attempt_at, u.at, u.at
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+           AS u(id, subscription_id, event_seq, event_id, ordering_key, next_attempt_at, at)
+       )
+       UPDATE subscriptions s SET cursor_seq = greatest(s.cursor_seq, c.cursor_seq), updated_at = c.at
+       FROM unnest($8::text[], $9::bigint[], $10::bigint[]) AS c(id, cursor_seq, at)
+       WHERE s.id = c.id`;
 /** Moves a subscription's cursor, never back. */
 export const ADVANCE_CURSOR = `UPDATE subscriptions SET cursor_seq = greatest(cursor_seq, $2::bigint), updated_at = $3 WHERE id = $1`;
 /**
