@@ -13,7 +13,7 @@ interface Waiting {
  * transaction (`deliveries.addAll`) instead of one each. With 100 subscriptions on a topic, each of their transactions
  * wrote the same index pages to the WAL again. The batch is what was admitted until the microtasks ran out, so a
  * lone worker waits for nothing. When the batch fails, each request is tried alone, so that one at fault (a
- * subscription deleted meanwhile) does not hold back the others.
+ * subscription deleted meanwhile) does not hold back the others. The dispatcher uses it on SQLite only (see there).
  */
 export class DeliveryAdmitter {
   private readonly store: DeliveryStore;

@@ -107,8 +107,13 @@ export class Dispatcher {
     this.sweeper = new RetrySweeper({ store, log, now, nodeId, leaseTtlMs, slots: this.slots, sender, recorder: this.recorder });
     const { disableAfterMs } = options;
     const readLog = (cursor: number) => this.pages.read(cursor);
+    // Grouped on SQLite, where each transaction's commit writes its pages to the WAL again (100 subscriptions on one
+    // topic: 20% more webhooks a second). Not on PostgreSQL, where the pages go in parallel on the pool's connections:
+    // one statement for all of them was no faster in `pg-webhook` (7,016-7,215 deliveries a second, 6,975-9,107 without).
     const admitter = new DeliveryAdmitter(store);
-    const admit = (request: AddDeliveriesRequest) => admitter.admit(request);
+    const admit = isSharedStore(store)
+      ? (request: AddDeliveriesRequest) => store.deliveries.add(request)
+      : (request: AddDeliveriesRequest) => admitter.admit(request);
     const onFilterError = metrics?.countFilterError;
     this.context = { store, log, now, nodeId, slots: this.slots, sender, recorder: this.recorder, admit, readLog, disableAfterMs, onFilterError };
   }
