@@ -110,10 +110,8 @@ export class Dispatcher {
     // Grouped on SQLite, where each transaction's commit writes its pages to the WAL again (100 subscriptions on one
     // topic: 20% more webhooks a second). Not on PostgreSQL, where the pages go in parallel on the pool's connections:
     // one statement for all of them was no faster in `pg-webhook` (7,016-7,215 deliveries a second, 6,975-9,107 without).
-    const admitter = new DeliveryAdmitter(store);
-    const admit = isSharedStore(store)
-      ? (request: AddDeliveriesRequest) => store.deliveries.add(request)
-      : (request: AddDeliveriesRequest) => admitter.admit(request);
+    const admitter = isSharedStore(store) ? undefined : new DeliveryAdmitter(store);
+    const admit = (request: AddDeliveriesRequest) => (admitter ? admitter.admit(request) : store.deliveries.add(request));
     const onFilterError = metrics?.countFilterError;
     this.context = { store, log, now, nodeId, slots: this.slots, sender, recorder: this.recorder, admit, readLog, disableAfterMs, onFilterError };
   }

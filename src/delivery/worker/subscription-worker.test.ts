@@ -76,6 +76,54 @@ describe("SubscriptionWorker", () => {
     await worker.stop();
   });
 
+  it("stops only once the page being admitted has committed, so that the next holder starts from its cursor", async () => {
+    const steps: string[] = [];
+    let commitPage!: () => void;
+    const store = {
+      deliveries: {
+        listOpen: async () => [],
+        advanceCursor: async ({ cursorSeq }: { cursorSeq: number }) => void steps.push(`cursor ${cursorSeq}`),
+        recordAttempts: async () => {},
+      },
+    } as unknown as DeliveryStore;
+    const admit = ({ cursorSeq }: { cursorSeq?: number }) =>
+      new Promise<void>((resolve) => {
+        steps.push(`admitting up to ${cursorSeq}`);
+        commitPage = () => {
+          steps.push("page committed");
+          resolve();
+        };
+      });
+    // A destination that never answers: the admitted deliveries stay open (the next holder loads them).
+    const destination = { send: () => new Promise<never>(() => {}) };
+    const sender = new AttemptSender({ store, destination, log, publishSystemEvent: async () => {}, onDisabled: () => {} });
+    const worker = new SubscriptionWorker(
+      { ...sub, maxInFlight: 0 },
+      {
+        store,
+        log,
+        now: Date.now,
+        nodeId: "node_a",
+        slots: new InFlightSlots(10),
+        sender,
+        recorder: new AttemptRecorder(store, log),
+        admit,
+        readLog: async (cursor) => [event(1), event(2), event(3)].filter((e) => e.seq > cursor),
+        disableAfterMs: 86_400_000,
+      },
+    );
+    await worker.load();
+    worker.wake();
+    await vi.waitFor(() => expect(steps).toEqual(["admitting up to 3"]));
+    let stopped = false;
+    const stopping = worker.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stopped).toBe(false);
+    commitPage();
+    await stopping;
+    expect(steps).toEqual(["admitting up to 3", "page committed"]);
+  });
+
   it("does not take an event the store failed to read for gone: no attempt is counted, and it is sent once the store answers", async () => {
     const pending = {
       id: "dlv_1",

@@ -59,6 +59,8 @@ export class SubscriptionWorker {
   private inFlight = 0;
   /** Due retries being claimed (see {@link claim}). */
   private claiming = 0;
+  /** The page of the log being read and admitted (one at a time: the log mode is `reading` meanwhile). */
+  private filling: Promise<void> | undefined;
   /** Claims under way: a stopping worker waits for them, then lets go of what it claimed and will not send. */
   private readonly claims = new Set<Promise<void>>();
   private consecutiveFailures = 0;
@@ -107,6 +109,10 @@ export class SubscriptionWorker {
       this.mode = "stopped";
       if (this.timer) clearTimeout(this.timer);
       // Retries claimed but not sent (waiting for a slot or a token) would be nobody's until their claims expired.
+      // A page being admitted commits its pending deliveries with the cursor: the cursor written below, and the next
+      // holder of the subscription (which reads the cursor as it starts), must come after it, else that page would be
+      // admitted a second time (seen in pg-webhook-nodes: 512 deliveries twice when leases moved to a second node).
+      await this.filling;
       await Promise.all(this.claims);
       await this.releaseClaims(this.queue.claimedReady());
       if (this.cursor > this.persistedCursor) {
@@ -185,7 +191,11 @@ export class SubscriptionWorker {
     // While the endpoint keeps failing, new events stay in the log; the open deliveries' retries probe it. With
     // none left open (all died), one more page is read so that the subscription never stalls.
     const breakerOpen = this.consecutiveFailures >= BREAKER_FAILURES && this.open > 0;
-    if (this.logMode === "behind" && !breakerOpen && this.open < this.sub.maxInFlight + READ_AHEAD) void this.fill();
+    if (this.logMode === "behind" && !breakerOpen && this.open < this.sub.maxInFlight + READ_AHEAD) {
+      const filling = (this.filling = this.fill().finally(() => {
+        if (this.filling === filling) this.filling = undefined;
+      }));
+    }
     this.scheduleTimer(now);
   }
 
