@@ -140,12 +140,14 @@ export class Dispatcher {
    * previous one came through here (the hub's fan-out hands each committed event over once, in seq order), the
    * commit is all the log holds after the previous one: its events serve as the next page of the log without a
    * query, and a worker at that point whose topic none of them has moves past them without reading at all. Without
-   * `events`, every worker reads the log.
+   * `events`, and on a shared store (PostgreSQL), every worker reads the log.
    */
   notify(events?: StoredEvent[]): void {
     this.pages.clear();
     const after = this.logEnd;
-    this.logEnd = events?.at(-1)?.seq;
+    // Not on PostgreSQL: with two worker nodes, pg-webhook-nodes recorded some events delivered twice (100,256 and
+    // 100,512 of 100,000 in two of four runs, none in four without); the cause is not found yet.
+    this.logEnd = isSharedStore(this.options.store) ? undefined : events?.at(-1)?.seq;
     if (events === undefined || this.logEnd === undefined || after === undefined) {
       for (const worker of this.workers.values()) worker.logMoved();
       return;
