@@ -6,6 +6,7 @@ import { AttemptSender } from "../attempt-sender.js";
 import type { DeliveryStore } from "../delivery-store.js";
 import { InFlightSlots } from "../in-flight-slots.js";
 import { SubscriptionWorker } from "./subscription-worker.js";
+import type { WorkerContext } from "./worker-context.js";
 
 const log = pino({ level: "silent" });
 const event = (seq: number) => ({ seq, id: `evt_${seq}`, topic: "orders", key: null }) as unknown as StoredEvent;
@@ -22,6 +23,23 @@ const sub = {
   priority: 0,
   active: true,
 } as unknown as Subscription;
+
+/** A worker's context on `store` and `sender`: node_a, 10 slots, the real clock, an empty log unless `overrides` say. */
+function context(store: DeliveryStore, sender: AttemptSender, overrides: Partial<WorkerContext> = {}): WorkerContext {
+  return {
+    store,
+    log,
+    now: Date.now,
+    nodeId: "node_a",
+    slots: new InFlightSlots(10),
+    sender,
+    recorder: new AttemptRecorder(store, log),
+    admit: (request) => store.deliveries.add(request),
+    readLog: async () => [],
+    disableAfterMs: 86_400_000,
+    ...overrides,
+  };
+}
 
 describe("SubscriptionWorker", () => {
   it("reads the log again after a commit that arrived while a page's deliveries were written", async () => {
@@ -99,18 +117,7 @@ describe("SubscriptionWorker", () => {
     const sender = new AttemptSender({ store, destination, log, publishSystemEvent: async () => {}, onDisabled: () => {} });
     const worker = new SubscriptionWorker(
       { ...sub, maxInFlight: 0 },
-      {
-        store,
-        log,
-        now: Date.now,
-        nodeId: "node_a",
-        slots: new InFlightSlots(10),
-        sender,
-        recorder: new AttemptRecorder(store, log),
-        admit,
-        readLog: async (cursor) => [event(1), event(2), event(3)].filter((e) => e.seq > cursor),
-        disableAfterMs: 86_400_000,
-      },
+      context(store, sender, { admit, readLog: async (cursor) => [event(1), event(2), event(3)].filter((e) => e.seq > cursor) }),
     );
     await worker.load();
     worker.wake();
@@ -161,21 +168,7 @@ describe("SubscriptionWorker", () => {
     };
     const sender = new AttemptSender({ store, destination, log, publishSystemEvent: async () => {}, onDisabled: () => {} });
     const recorder = new AttemptRecorder(store, log);
-    const worker = new SubscriptionWorker(
-      { ...sub, cursorSeq: 1 },
-      {
-        store,
-        log,
-        now: Date.now,
-        nodeId: "node_a",
-        slots: new InFlightSlots(10),
-        sender,
-        recorder,
-        admit: (request) => store.deliveries.add(request),
-        readLog: async () => [],
-        disableAfterMs: 86_400_000,
-      },
-    );
+    const worker = new SubscriptionWorker({ ...sub, cursorSeq: 1 }, context(store, sender, { recorder }));
     await worker.load();
     worker.wake();
     await vi.waitFor(() => expect(sent).toEqual(["evt_1"]), { timeout: 5_000 });
