@@ -108,11 +108,11 @@ export class SubscriptionWorker {
     this.stopping ??= (async () => {
       this.mode = "stopped";
       if (this.timer) clearTimeout(this.timer);
-      // Retries claimed but not sent (waiting for a slot or a token) would be nobody's until their claims expired.
       // A page being admitted commits its pending deliveries with the cursor: the cursor written below, and the next
       // holder of the subscription (which reads the cursor as it starts, once the lease is released after this),
       // must come after it, else that page could be admitted a second time.
       await this.filling;
+      // Retries claimed but not sent (waiting for a slot or a token) would be nobody's until their claims expired.
       await Promise.all(this.claims);
       await this.releaseClaims(this.queue.claimedReady());
       if (this.cursor > this.persistedCursor) {
