@@ -79,12 +79,6 @@ export class Dispatcher {
   private stopped = false;
   /** The last seq of the commit {@link notify} was last told of; undefined until then, or when it was not told. */
   private logEnd: number | undefined;
-  /**
-   * Whether {@link notify} uses a commit's events (as the next page, and to let workers skip it). Not on PostgreSQL:
-   * with two worker nodes, pg-webhook-nodes recorded some events delivered twice (100,512 and 100,256 of 100,000, in
-   * two of five rounds; none in four rounds without); the cause is not found yet.
-   */
-  private readonly commitPages: boolean;
   readonly now: () => number;
   /** This node's id in subscription leases. */
   readonly nodeId: string;
@@ -116,7 +110,6 @@ export class Dispatcher {
     // Grouped on SQLite, where each transaction's commit writes its pages to the WAL again (100 subscriptions on one
     // topic: 20% more webhooks a second). Not on PostgreSQL, where the pages go in parallel on the pool's connections:
     // one statement for all of them was no faster in `pg-webhook` (7,016-7,215 deliveries a second, 6,975-9,107 without).
-    this.commitPages = !isSharedStore(store);
     const admitter = isSharedStore(store) ? undefined : new DeliveryAdmitter(store);
     const admit = (request: AddDeliveriesRequest) => (admitter ? admitter.admit(request) : store.deliveries.add(request));
     const onFilterError = metrics?.countFilterError;
@@ -146,13 +139,14 @@ export class Dispatcher {
    * Called after each commit, with its events: every worker looks at the log again. When every commit since the
    * previous one came through here (the hub's fan-out hands each committed event over once, in seq order), the
    * commit is all the log holds after the previous one: its events serve as the next page of the log without a
-   * query, and a worker at that point whose topic none of them has moves past them without reading at all. Without
-   * `events`, and on a shared store (PostgreSQL), every worker reads the log.
+   * query, and a worker at that point whose topic none of them has moves past them without reading at all. On
+   * PostgreSQL the commit feed merges every node's commits into that one stream (see `CommitFeed`). Without `events`,
+   * every worker reads the log.
    */
   notify(events?: StoredEvent[]): void {
     this.pages.clear();
     const after = this.logEnd;
-    this.logEnd = this.commitPages ? events?.at(-1)?.seq : undefined;
+    this.logEnd = events?.at(-1)?.seq;
     if (events === undefined || this.logEnd === undefined || after === undefined) {
       for (const worker of this.workers.values()) worker.logMoved();
       return;

@@ -69,3 +69,73 @@ describe("LeaseKeeper (fake clock)", () => {
     expect(released.sort()).toEqual([...changed].sort());
   });
 });
+
+/**
+ * A lease table in memory shared by the nodes; `during(ids)` runs inside every acquire before it takes anything, to
+ * interleave a node's own `acquire()` with its renewal. Taken leases come back in descending order.
+ */
+function sharedLeases(nodes: number, during: (ids: string[]) => Promise<void>) {
+  const holder = new Map<string, string>();
+  const store = {
+    leases: {
+      heartbeat: async () => nodes,
+      acquire: async ({ nodeId, subscriptionIds }: { nodeId: string; subscriptionIds: string[] }) => {
+        await during(subscriptionIds);
+        const got = subscriptionIds.filter((id) => (holder.get(id) ?? nodeId) === nodeId);
+        for (const id of got) holder.set(id, nodeId);
+        return got.sort().reverse();
+      },
+      release: async ({ nodeId, subscriptionIds }: { nodeId: string; subscriptionIds: string[] }) => {
+        for (const id of subscriptionIds) if (holder.get(id) === nodeId) holder.delete(id);
+      },
+      removeNode: async () => {},
+    },
+  } as unknown as DeliveryStore;
+  return { store, holder };
+}
+
+describe("LeaseKeeper: a subscription acquired while a renewal runs", () => {
+  it("keeps the lease of a subscription acquire() took during the renewal's claim of free leases", async () => {
+    const node: { keeper?: LeaseKeeper } = {};
+    let interleaved = false;
+    const { store, holder } = sharedLeases(2, async (ids) => {
+      // The renewal's claim of free leases lists sub_2; the new subscription's acquire() completes meanwhile.
+      if (!interleaved && ids.length > 1 && ids.includes("sub_2")) {
+        interleaved = true;
+        expect(await node.keeper!.acquire("sub_2")).toBe(true);
+      }
+    });
+    const changed: string[] = [];
+    const keeper = (node.keeper = nodeA(store, () => 0, changed));
+    await keeper.claimInitial(["sub_1"]);
+    await keeper.renew(async () => ["sub_1", "sub_2", "sub_3", "sub_4"]);
+    expect(interleaved).toBe(true);
+    // Share 2 of 4 on two nodes: sub_1 and sub_2 (whose worker runs); the surplus free ones went back.
+    expect(holder.get("sub_2")).toBe("node_a");
+    expect(keeper.holds("sub_2")).toBe(true);
+    expect([...holder.keys()].sort()).toEqual(["sub_1", "sub_2"]);
+    expect(changed).toEqual([]);
+  });
+
+  it("does not take a lease acquire() renewed during the renewal for one lost", async () => {
+    const node: { keeper?: LeaseKeeper } = {};
+    let armed = false;
+    let interleaved = false;
+    const { store, holder } = sharedLeases(1, async (ids) => {
+      // The renewal of the leases held (sub_1 only, then); sub_2's acquire() completes meanwhile.
+      if (armed && !interleaved && ids.length === 1 && ids[0] === "sub_1") {
+        interleaved = true;
+        expect(await node.keeper!.acquire("sub_2")).toBe(true);
+      }
+    });
+    const changed: string[] = [];
+    const keeper = (node.keeper = nodeA(store, () => 0, changed));
+    await keeper.claimInitial(["sub_1"]);
+    armed = true;
+    await keeper.renew(async () => ["sub_1", "sub_2"]);
+    expect(interleaved).toBe(true);
+    expect(keeper.holds("sub_2")).toBe(true);
+    expect(holder.get("sub_2")).toBe("node_a");
+    expect(changed).toEqual([]);
+  });
+});

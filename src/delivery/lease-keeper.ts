@@ -114,6 +114,7 @@ export class LeaseKeeper {
    */
   private async claimShare(allIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
     const { store, nodeId, ttlMs, unshared } = this.options;
+    const heldBefore = new Set(this.held);
     const nodes = await store.leases.heartbeat({ nodeId, now: at, ttlMs });
     const own = unshared ? allIds.filter((id) => unshared(id)) : [];
     const activeIds = unshared ? allIds.filter((id) => !unshared(id)) : allIds;
@@ -124,10 +125,18 @@ export class LeaseKeeper {
     if (room > 0) {
       const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
       const got = await store.leases.acquire({ nodeId, subscriptionIds: candidates, ttlMs, now: at });
+      // A lease that acquire() took while this renewal was awaited (a new subscription, its worker started) is held
+      // already. Given back as surplus, it would leave that worker running while another node took the lease and
+      // read the same events (pg-webhook-nodes: a page or two of events delivered twice).
+      const fresh = got.filter((id) => !this.held.has(id));
+      for (const id of got) if (this.held.has(id)) renewed.add(id);
       // acquireLeases takes every free lease in the list: what exceeds the share goes back at once.
-      if (got.length > room) await store.leases.release({ nodeId, subscriptionIds: got.slice(room) });
-      for (const id of got.slice(0, room)) renewed.add(id);
+      const left = Math.max(0, share - renewed.size);
+      if (fresh.length > left) await store.leases.release({ nodeId, subscriptionIds: fresh.slice(left) });
+      for (const id of fresh.slice(0, left)) renewed.add(id);
     }
+    // Taken by acquire() meanwhile, and not seen above: its lease is as fresh as this renewal's, not lost.
+    for (const id of this.held) if (!heldBefore.has(id) && activeIds.includes(id)) renewed.add(id);
     const excess = renewed.size > share ? [...renewed].slice(share) : [];
     for (const id of unsharedHeld) renewed.add(id);
     return { renewed, excess };
