@@ -44,3 +44,37 @@ describe("AttemptRecorder", () => {
     recorder.close();
   });
 });
+
+describe("AttemptRecorder: group commit", () => {
+  /** A store that keeps the size of each write. */
+  function countingStore() {
+    const writes: number[] = [];
+    const store = { deliveries: { recordAttempts: async (records: AttemptRecord[]) => void writes.push(records.length) } } as unknown as DeliveryStore;
+    return { store, writes };
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("writes the records of several event-loop turns in one transaction", async () => {
+    const { store, writes } = countingStore();
+    const recorder = new AttemptRecorder(store, log);
+    for (let i = 0; i < 5; i++) {
+      recorder.record(record(`dlv_${i}`, 1));
+      await turn();
+    }
+    await vi.waitFor(() => expect(recorder.queued).toBe(0), { timeout: 1_000, interval: 1 });
+    expect(writes).toEqual([5]);
+    recorder.close();
+  });
+
+  it("writes a full batch at the next turn, and flush writes at once", async () => {
+    const { store, writes } = countingStore();
+    const recorder = new AttemptRecorder(store, log);
+    for (let i = 0; i < 512; i++) recorder.record(record(`dlv_${i}`, 1));
+    await turn();
+    expect(writes).toEqual([512]);
+    recorder.record(record("dlv_last", 1));
+    await recorder.flush();
+    expect(writes).toEqual([512, 1]);
+    recorder.close();
+  });
+});
