@@ -9,15 +9,16 @@ const RENEW = 2_000;
 /** A store of one lease table in memory, `nodes` delivering nodes, this one the only holder. */
 function leaseStore(nodes: () => number) {
   const released: string[] = [];
+  const acquired: string[][] = [];
   const store = {
     leases: {
       heartbeat: async () => nodes(),
-      acquire: async ({ subscriptionIds }: { subscriptionIds: string[] }) => subscriptionIds,
+      acquire: async ({ subscriptionIds }: { subscriptionIds: string[] }) => (acquired.push(subscriptionIds), subscriptionIds),
       release: async ({ subscriptionIds }: { subscriptionIds: string[] }) => void released.push(...subscriptionIds),
       removeNode: async () => {},
     },
   } as unknown as DeliveryStore;
-  return { store, released };
+  return { store, released, acquired };
 }
 
 /** The keeper of node_a, on a fake clock, recording each lease it gains or loses in `changed`. */
@@ -52,7 +53,7 @@ describe("LeaseKeeper (fake clock)", () => {
     let t = 0;
     let nodes = 1;
     const changed: string[] = [];
-    const { store, released } = leaseStore(() => nodes);
+    const { store, released, acquired } = leaseStore(() => nodes);
     const keeper = nodeA(store, () => t, changed);
     const ids = ["sub_1", "sub_2", "sub_3", "sub_4"];
     await keeper.claimInitial(ids);
@@ -63,18 +64,25 @@ describe("LeaseKeeper (fake clock)", () => {
     await keeper.renew(async () => ids);
     expect(ids.filter((id) => keeper.holds(id))).toHaveLength(2);
     expect(changed).toHaveLength(2);
-    // Released only once the worker stopped (the dispatcher's restart asks).
+    // Released only once the worker stopped (the dispatcher's restart asks); renewed until then.
     expect(released).toEqual([]);
+    t += RENEW;
+    acquired.length = 0;
+    await keeper.renew(async () => ids);
+    expect(acquired[0]!.sort()).toEqual([...ids].sort());
+    expect(ids.filter((id) => keeper.holds(id))).toHaveLength(2);
+    expect(changed).toHaveLength(2);
     for (const id of changed) expect(await keeper.handOverIfDue(id)).toBe(true);
     expect(released.sort()).toEqual([...changed].sort());
   });
 });
 
 /**
- * A lease table in memory shared by the nodes; `during(ids)` runs inside every acquire before it takes anything, to
- * interleave a node's own `acquire()` with its renewal. Taken leases come back in descending order.
+ * A lease table in memory shared by the nodes; `during(ids)` runs inside every acquire before it takes anything, and
+ * `after(ids)` after it took them and before it answers, to interleave a node's own `acquire()` with its renewal.
+ * Taken leases come back in descending order.
  */
-function sharedLeases(nodes: number, during: (ids: string[]) => Promise<void>) {
+function sharedLeases(nodes: number, during: (ids: string[]) => Promise<void>, after: (ids: string[]) => Promise<void> = async () => {}) {
   const holder = new Map<string, string>();
   const store = {
     leases: {
@@ -83,6 +91,7 @@ function sharedLeases(nodes: number, during: (ids: string[]) => Promise<void>) {
         await during(subscriptionIds);
         const got = subscriptionIds.filter((id) => (holder.get(id) ?? nodeId) === nodeId);
         for (const id of got) holder.set(id, nodeId);
+        await after(subscriptionIds);
         return got.sort().reverse();
       },
       release: async ({ nodeId, subscriptionIds }: { nodeId: string; subscriptionIds: string[] }) => {
@@ -95,47 +104,47 @@ function sharedLeases(nodes: number, during: (ids: string[]) => Promise<void>) {
 }
 
 describe("LeaseKeeper: a subscription acquired while a renewal runs", () => {
-  it("keeps the lease of a subscription acquire() took during the renewal's claim of free leases", async () => {
+  it("waits for the renewal before it claims the lease", async () => {
     const node: { keeper?: LeaseKeeper } = {};
-    let interleaved = false;
+    const calls: string[] = [];
+    let acquiring: Promise<boolean> | undefined;
     const { store, holder } = sharedLeases(2, async (ids) => {
-      // The renewal's claim of free leases lists sub_2; the new subscription's acquire() completes meanwhile.
-      if (!interleaved && ids.length > 1 && ids.includes("sub_2")) {
-        interleaved = true;
-        expect(await node.keeper!.acquire("sub_2")).toBe(true);
-      }
+      calls.push(ids.join(","));
+      // The renewal's claim of free leases: the new subscription's acquire() is called now.
+      if (acquiring === undefined && ids.length > 1 && ids.includes("sub_2")) acquiring = node.keeper!.acquire("sub_2");
     });
+    const keeper = (node.keeper = nodeA(store, () => 0, []));
+    await keeper.claimInitial(["sub_1"]);
+    calls.length = 0;
+    await keeper.renew(async () => ["sub_1", "sub_2", "sub_3", "sub_4"]);
+    expect(calls.slice(0, 2).map((c) => c.split(",").length)).toEqual([1, 3]); // the held lease, then the free ones
+    expect(await acquiring).toBe(true);
+    expect(keeper.holds("sub_2")).toBe(true);
+    expect(holder.get("sub_2")).toBe("node_a");
+  });
+
+  it("leaves alone a lease whose acquire() has taken it but not yet answered", async () => {
+    const node: { keeper?: LeaseKeeper } = {};
+    let acquiring: Promise<boolean> | undefined;
+    let answer!: () => void;
+    const gate = new Promise<void>((resolve) => (answer = resolve));
+    const { store, holder } = sharedLeases(
+      2,
+      async (ids) => {
+        // The renewal's claim of free leases: the new subscription's acquire() starts now.
+        if (acquiring === undefined && ids.length > 1 && ids.includes("sub_2")) acquiring = node.keeper!.acquire("sub_2");
+      },
+      // Its lease is taken at once; its answer comes only after the renewal is done.
+      (ids) => (ids.length === 1 && ids[0] === "sub_2" ? gate : Promise.resolve()),
+    );
     const changed: string[] = [];
     const keeper = (node.keeper = nodeA(store, () => 0, changed));
     await keeper.claimInitial(["sub_1"]);
     await keeper.renew(async () => ["sub_1", "sub_2", "sub_3", "sub_4"]);
-    expect(interleaved).toBe(true);
-    // Share 2 of 4 on two nodes: sub_1 and sub_2 (whose worker runs); the surplus free ones went back.
-    expect(holder.get("sub_2")).toBe("node_a");
-    expect(keeper.holds("sub_2")).toBe(true);
-    expect([...holder.keys()].sort()).toEqual(["sub_1", "sub_2"]);
-    expect(changed).toEqual([]);
-  });
-
-  it("does not take a lease acquire() renewed during the renewal for one lost", async () => {
-    const node: { keeper?: LeaseKeeper } = {};
-    let armed = false;
-    let interleaved = false;
-    const { store, holder } = sharedLeases(1, async (ids) => {
-      // The renewal of the leases held (sub_1 only, then); sub_2's acquire() completes meanwhile.
-      if (armed && !interleaved && ids.length === 1 && ids[0] === "sub_1") {
-        interleaved = true;
-        expect(await node.keeper!.acquire("sub_2")).toBe(true);
-      }
-    });
-    const changed: string[] = [];
-    const keeper = (node.keeper = nodeA(store, () => 0, changed));
-    await keeper.claimInitial(["sub_1"]);
-    armed = true;
-    await keeper.renew(async () => ["sub_1", "sub_2"]);
-    expect(interleaved).toBe(true);
+    expect(acquiring).toBeDefined();
+    answer();
+    expect(await acquiring).toBe(true);
     expect(keeper.holds("sub_2")).toBe(true);
     expect(holder.get("sub_2")).toBe("node_a");
-    expect(changed).toEqual([]);
   });
 });

@@ -32,6 +32,12 @@ export class LeaseKeeper {
   private readonly held = new Set<string>();
   /** Subscriptions beyond this node's share: their workers stop, then their leases are released for another node. */
   private readonly handingOver = new Set<string>();
+  /**
+   * The lease operation under way ({@link exclusive}): one at a time. A new subscription's {@link acquire} inside a
+   * renewal's claim of free leases took a lease the claim then gave back as surplus, its worker running on without it
+   * while another node took it and read the same events (pg-webhook-nodes: a page or two delivered twice).
+   */
+  private operation: Promise<unknown> = Promise.resolve();
   /** When the last renewal of every lease started: held leases are valid until this plus the TTL. */
   private renewedAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -45,7 +51,7 @@ export class LeaseKeeper {
   /** Claims this node's share of the active subscriptions (no callbacks: the caller starts their workers). */
   async claimInitial(activeIds: string[]): Promise<void> {
     const at = this.options.now();
-    const { renewed } = await this.claimShare(activeIds, at);
+    const { renewed } = await this.exclusive(() => this.claimShare(activeIds, at));
     this.renewedAt = at;
     for (const id of renewed) this.held.add(id);
   }
@@ -65,15 +71,17 @@ export class LeaseKeeper {
 
   /** Whether `id` was to be handed over (then its lease is released now and it is no longer this node's). */
   async handOverIfDue(id: string): Promise<boolean> {
-    if (!this.handingOver.delete(id)) return false;
-    await this.options.store.leases.release({ nodeId: this.options.nodeId, subscriptionIds: [id] });
-    return true;
+    return this.exclusive(async () => {
+      if (!this.handingOver.delete(id)) return false;
+      await this.options.store.leases.release({ nodeId: this.options.nodeId, subscriptionIds: [id] });
+      return true;
+    });
   }
 
   /** Claims (or renews) the lease of one subscription, as for a new one; whether this node holds it now. */
   async acquire(id: string): Promise<boolean> {
     const { store, nodeId, ttlMs, now } = this.options;
-    const held = (await store.leases.acquire({ nodeId, subscriptionIds: [id], ttlMs, now: now() })).length > 0;
+    const held = await this.exclusive(async () => (await store.leases.acquire({ nodeId, subscriptionIds: [id], ttlMs, now: now() })).length > 0);
     if (held) this.held.add(id);
     else this.held.delete(id);
     return held;
@@ -81,7 +89,7 @@ export class LeaseKeeper {
 
   /** Gives up the lease of one subscription, if held (deleted, paused or disabled, or the dispatcher stopped). */
   async release(id: string): Promise<void> {
-    if (this.held.delete(id)) await this.options.store.leases.release({ nodeId: this.options.nodeId, subscriptionIds: [id] });
+    if (this.held.delete(id)) await this.exclusive(() => this.options.store.leases.release({ nodeId: this.options.nodeId, subscriptionIds: [id] }));
   }
 
   /** Stops renewing (the leases stay held until {@link releaseAll}). */
@@ -114,29 +122,23 @@ export class LeaseKeeper {
    */
   private async claimShare(allIds: string[], at: number): Promise<{ renewed: Set<string>; excess: string[] }> {
     const { store, nodeId, ttlMs, unshared } = this.options;
-    const heldBefore = new Set(this.held);
     const nodes = await store.leases.heartbeat({ nodeId, now: at, ttlMs });
     const own = unshared ? allIds.filter((id) => unshared(id)) : [];
     const activeIds = unshared ? allIds.filter((id) => !unshared(id)) : allIds;
     const share = Math.ceil(activeIds.length / nodes);
-    const renewed = new Set(await store.leases.acquire({ nodeId, subscriptionIds: activeIds.filter((id) => this.held.has(id)), ttlMs, now: at }));
+    // Leases being handed over are renewed too until released: their workers may take a while to stop (attempts in
+    // flight), and another node taking one over meanwhile would send those attempts again.
+    const renewing = activeIds.filter((id) => this.held.has(id) || this.handingOver.has(id));
+    const renewed = new Set((await store.leases.acquire({ nodeId, subscriptionIds: renewing, ttlMs, now: at })).filter((id) => !this.handingOver.has(id)));
     const unsharedHeld = own.length > 0 ? await store.leases.acquire({ nodeId, subscriptionIds: own, ttlMs, now: at }) : [];
     const room = share - renewed.size;
     if (room > 0) {
       const candidates = shuffled(activeIds.filter((id) => !this.held.has(id) && !this.handingOver.has(id)));
       const got = await store.leases.acquire({ nodeId, subscriptionIds: candidates, ttlMs, now: at });
-      // A lease that acquire() took while this renewal was awaited (a new subscription, its worker started) is held
-      // already. Given back as surplus, it would leave that worker running while another node took the lease and
-      // read the same events (pg-webhook-nodes: a page or two of events delivered twice).
-      const fresh = got.filter((id) => !this.held.has(id));
-      for (const id of got) if (this.held.has(id)) renewed.add(id);
       // acquireLeases takes every free lease in the list: what exceeds the share goes back at once.
-      const left = Math.max(0, share - renewed.size);
-      if (fresh.length > left) await store.leases.release({ nodeId, subscriptionIds: fresh.slice(left) });
-      for (const id of fresh.slice(0, left)) renewed.add(id);
+      if (got.length > room) await store.leases.release({ nodeId, subscriptionIds: got.slice(room) });
+      for (const id of got.slice(0, room)) renewed.add(id);
     }
-    // Taken by acquire() meanwhile, and not seen above: its lease is as fresh as this renewal's, not lost.
-    for (const id of this.held) if (!heldBefore.has(id) && activeIds.includes(id)) renewed.add(id);
     const excess = renewed.size > share ? [...renewed].slice(share) : [];
     for (const id of unsharedHeld) renewed.add(id);
     return { renewed, excess };
@@ -154,7 +156,7 @@ export class LeaseKeeper {
       const ids = await listActive();
       if (this.stopped) return;
       const at = now();
-      const { renewed: acquired, excess } = await this.claimShare(ids, at);
+      const { renewed: acquired, excess } = await this.exclusive(() => this.claimShare(ids, at));
       this.renewedAt = at;
       if (this.stopped) {
         // The dispatcher's stop released what it knew of; these were renewed meanwhile.
@@ -172,6 +174,13 @@ export class LeaseKeeper {
         }
       }
     }
+  }
+
+  /** Runs `operation` once the one under way has settled; the next waits for this one. */
+  private exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.operation.then(operation, operation);
+    this.operation = result.catch(() => undefined);
+    return result;
   }
 
   /** Takes in the result of a renewal: what is newly held, lost, or to hand over. */
