@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual, type Hmac } from "node:crypto";
 
 /**
  * Standard Webhooks signing (https://www.standardwebhooks.com/): `webhook-signature: v1,<base64>` where the
@@ -33,8 +33,8 @@ export function isValidSecret(s: string): boolean {
  * // "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
  */
 export function signatureFor(secret: string, msgId: string, timestampSeconds: number, body: string): string {
-  // Digested straight to base64, and updated once: 1.6 µs a signature here, against 3.1 µs through a Buffer.
-  return `v1,${createHmac("sha256", secretKey(secret)).update(`${msgId}.${timestampSeconds}.${body}`).digest("base64")}`;
+  // Digested straight to base64: 1.6 µs a signature here, against 3.1 µs through a Buffer.
+  return `v1,${signedContent(secretKey(secret), msgId, timestampSeconds, body).digest("base64")}`;
 }
 
 /**
@@ -52,7 +52,7 @@ export function verifySignature(
   nowSeconds: number = Math.floor(Date.now() / 1000),
 ): boolean {
   if (!Number.isFinite(timestampSeconds) || Math.abs(nowSeconds - timestampSeconds) > toleranceSeconds) return false;
-  const expected = hmac(secretKey(secret), msgId, timestampSeconds, body);
+  const expected = signedContent(secretKey(secret), msgId, timestampSeconds, body).digest();
   let match = false;
   for (const entry of header.split(" ")) {
     const comma = entry.indexOf(",");
@@ -65,8 +65,8 @@ export function verifySignature(
 }
 
 /** `body` as bytes is signed as received (no round trip through text, which would mend invalid UTF-8). */
-function hmac(key: Buffer, msgId: string, timestampSeconds: number, body: string | Uint8Array): Buffer {
-  return createHmac("sha256", key).update(`${msgId}.${timestampSeconds}.`).update(body).digest();
+function signedContent(key: Buffer, msgId: string, timestampSeconds: number, body: string | Uint8Array): Hmac {
+  return createHmac("sha256", key).update(`${msgId}.${timestampSeconds}.`).update(body);
 }
 
 function secretKey(secret: string): Buffer {
