@@ -51,9 +51,11 @@ export class LeaseKeeper {
   /** Claims this node's share of the active subscriptions (no callbacks: the caller starts their workers). */
   async claimInitial(activeIds: string[]): Promise<void> {
     const at = this.options.now();
-    const { renewed } = await this.exclusive(() => this.claimShare(activeIds, at));
-    this.renewedAt = at;
-    for (const id of renewed) this.held.add(id);
+    await this.exclusive(async () => {
+      const { renewed } = await this.claimShare(activeIds, at);
+      this.renewedAt = at;
+      for (const id of renewed) this.held.add(id);
+    });
   }
 
   /** Renews the leases every `renewMs` from now on, one renewal at a time. */
@@ -81,10 +83,12 @@ export class LeaseKeeper {
   /** Claims (or renews) the lease of one subscription, as for a new one; whether this node holds it now. */
   async acquire(id: string): Promise<boolean> {
     const { store, nodeId, ttlMs, now } = this.options;
-    const held = await this.exclusive(async () => (await store.leases.acquire({ nodeId, subscriptionIds: [id], ttlMs, now: now() })).length > 0);
-    if (held) this.held.add(id);
-    else this.held.delete(id);
-    return held;
+    return this.exclusive(async () => {
+      const held = (await store.leases.acquire({ nodeId, subscriptionIds: [id], ttlMs, now: now() })).length > 0;
+      if (held) this.held.add(id);
+      else this.held.delete(id);
+      return held;
+    });
   }
 
   /** Gives up the lease of one subscription, if held (deleted, paused or disabled, or the dispatcher stopped). */
@@ -156,14 +160,16 @@ export class LeaseKeeper {
       const ids = await listActive();
       if (this.stopped) return;
       const at = now();
-      const { renewed: acquired, excess } = await this.exclusive(() => this.claimShare(ids, at));
-      this.renewedAt = at;
-      if (this.stopped) {
-        // The dispatcher's stop released what it knew of; these were renewed meanwhile.
-        await store.leases.release({ nodeId, subscriptionIds: [...acquired] });
-        return;
-      }
-      this.apply(ids, acquired, excess);
+      await this.exclusive(async () => {
+        const { renewed: acquired, excess } = await this.claimShare(ids, at);
+        this.renewedAt = at;
+        if (this.stopped) {
+          // The dispatcher's stop released what it knew of; these were renewed meanwhile.
+          await store.leases.release({ nodeId, subscriptionIds: [...acquired] });
+          return;
+        }
+        this.apply(ids, acquired, excess);
+      });
     } catch (error) {
       log.error({ err: error, nodeId }, "renewing subscription leases failed");
       // Past the TTL another node may take the subscriptions over: stop delivering them a renewal before that.
@@ -176,7 +182,10 @@ export class LeaseKeeper {
     }
   }
 
-  /** Runs `operation` once the one under way has settled; the next waits for this one. */
+  /**
+   * Runs `operation` once the one under way has settled; the next waits for this one. What an operation learns from
+   * the store is taken into `held` inside it, so that no other operation runs between the store's answer and that.
+   */
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.operation.then(operation, operation);
     this.operation = result.catch(() => undefined);
